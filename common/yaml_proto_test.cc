@@ -56,6 +56,9 @@ struct BadCase {
   std::vector<const char*> expected;  // substrings of the error message
 };
 
+// Test names, not bytes, in gtest's output.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class YamlProtoRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(YamlProtoRejects, WithFileLineAndField) {

@@ -1,0 +1,79 @@
+#include "proxy/admin/http_endpoint.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace weft::proxy::admin {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = boost::beast::http;
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<void> serve_connection(beast::tcp_stream stream, Handler& handler) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    beast_http::request_parser<beast_http::string_body> parser;
+    parser.body_limit(1024 * 1024);
+    stream.expires_after(std::chrono::seconds(60));
+    auto [ec, n] = co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+    if (ec) co_return;
+    const auto& message = parser.get();
+    std::string_view target = message.target();
+    auto q = target.find('?');
+    Request request{message.method(), std::string(target.substr(0, q)),
+                    q == std::string_view::npos ? "" : std::string(target.substr(q + 1))};
+    auto answer = handler(request);
+    beast_http::response<beast_http::string_body> response{
+        static_cast<beast_http::status>(answer.status), message.version()};
+    response.set(beast_http::field::server, "weft-admin");
+    response.set(beast_http::field::content_type, answer.content_type);
+    response.keep_alive(message.keep_alive());
+    response.body() = std::move(answer.body);
+    response.prepare_payload();
+    auto [write_ec, written] = co_await beast_http::async_write(stream, response, kNoThrow);
+    if (write_ec || !response.keep_alive()) co_return;
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
+                                  std::shared_ptr<Handler> handler) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
+    if (!acceptor->is_open()) co_return;
+    if (ec) continue;
+    asio::co_spawn(acceptor->get_executor(),
+                   [handler, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+                     co_await serve_connection(beast::tcp_stream(std::move(s)), *handler);
+                   },
+                   asio::detached);
+  }
+}
+
+}  // namespace
+
+Result<tcp::endpoint> serve(asio::io_context& io, const tcp::endpoint& address, Handler handler) {
+  auto acceptor = std::make_shared<tcp::acceptor>(io);
+  boost::system::error_code ec;
+  acceptor->open(address.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(address, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, "cannot listen on {}:{}: {}", address.address().to_string(),
+                address.port(), ec.message());
+  }
+  auto bound = acceptor->local_endpoint();
+  asio::co_spawn(io, accept_loop(acceptor, std::make_shared<Handler>(std::move(handler))),
+                 asio::detached);
+  return bound;
+}
+
+}  // namespace weft::proxy::admin

@@ -1,0 +1,35 @@
+// A small HTTP/1.1 server for the proxy's own endpoints (admin and
+// Prometheus). It runs on the main thread's io_context, never on a worker.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+
+namespace weft::proxy::admin {
+
+struct Request {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string path;
+  std::string query;
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+// Listens on `address` and answers every request with `handler`. Returns the
+// bound address (port 0 picks one).
+Result<boost::asio::ip::tcp::endpoint> serve(boost::asio::io_context& io,
+                                             const boost::asio::ip::tcp::endpoint& address,
+                                             Handler handler);
+
+}  // namespace weft::proxy::admin

@@ -1,0 +1,70 @@
+// The proxy's configuration as the data plane uses it: translated once from
+// mesh.v1.ProxyConfig, validated, then shared read-only by every worker as
+// std::shared_ptr<const Snapshot>. Nothing below this sees protobuf types.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "proxy/router/route.h"
+
+namespace mesh::v1 {
+class ProxyConfig;
+}
+
+namespace weft::proxy::config {
+
+using std::chrono::milliseconds;
+using TcpEndpoint = boost::asio::ip::tcp::endpoint;
+
+struct Endpoint {
+  TcpEndpoint address;
+  std::uint32_t weight = 1;
+};
+
+enum class UpstreamProtocol { kHttp1, kHttp2, kSameAsDownstream };
+
+struct Cluster {
+  std::string name;
+  std::vector<Endpoint> endpoints;
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  milliseconds connect_timeout{1'000};
+  std::size_t max_idle_per_endpoint = 64;
+  milliseconds idle_timeout{60'000};
+};
+
+enum class Capture { kNone, kOutbound, kInbound };
+enum class ListenerProtocol { kHttp, kTcp, kAuto };
+
+struct Listener {
+  std::string name;
+  TcpEndpoint address;
+  Capture capture = Capture::kNone;
+  ListenerProtocol protocol = ListenerProtocol::kHttp;
+  std::optional<std::size_t> route_table;  // index into Snapshot::route_tables
+  std::optional<std::size_t> tcp_cluster;  // index into Snapshot::clusters
+  milliseconds idle_timeout{300'000};
+};
+
+struct Snapshot {
+  std::string version;
+  std::vector<Listener> listeners;
+  std::vector<router::RouteTable> route_tables;
+  std::vector<Cluster> clusters;
+  std::optional<TcpEndpoint> admin_address;
+  std::optional<TcpEndpoint> metrics_address;
+  milliseconds drain_timeout{5'000};
+  // The source configuration as JSON, for /config_dump.
+  std::string source_json;
+};
+
+// Validates and compiles `config`. Errors name the offending object
+// ("listeners[1] 'web': route_table 'missing' is not defined").
+Result<std::shared_ptr<const Snapshot>> translate(const mesh::v1::ProxyConfig& config);
+
+}  // namespace weft::proxy::config

@@ -1,0 +1,329 @@
+#include <google/protobuf/util/json_util.h>
+
+#include <map>
+
+#include "mesh/v1/config.pb.h"
+#include "proxy/config/snapshot.h"
+
+namespace weft::proxy::config {
+namespace {
+
+namespace v1 = mesh::v1;
+namespace asio = boost::asio;
+
+milliseconds to_ms(const google::protobuf::Duration& d, milliseconds fallback) {
+  auto ms = milliseconds(d.seconds() * 1000 + d.nanos() / 1'000'000);
+  return ms.count() > 0 ? ms : fallback;
+}
+
+Result<TcpEndpoint> to_endpoint(const std::string& host, std::uint32_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "'{}' is not an IP address", host);
+  if (port > 65535) return fail(ErrorCode::kInvalidArgument, "port {} is out of range", port);
+  return TcpEndpoint(address, static_cast<unsigned short>(port));
+}
+
+// Name -> index, rejecting duplicates and empty names.
+template <class Items>
+Result<std::map<std::string, std::size_t>> index_by_name(const Items& items, std::string_view kind) {
+  std::map<std::string, std::size_t> index;
+  for (int i = 0; i < items.size(); ++i) {
+    const auto& name = items[i].name();
+    if (name.empty()) return fail(ErrorCode::kInvalidArgument, "{}[{}]: name is required", kind, i);
+    if (!index.emplace(name, i).second) {
+      return fail(ErrorCode::kInvalidArgument, "{}[{}]: duplicate name '{}'", kind, i, name);
+    }
+  }
+  return index;
+}
+
+Result<std::shared_ptr<const RE2>> compile(const std::string& pattern) {
+  auto regex = std::make_shared<const RE2>(pattern, RE2::Quiet);
+  if (!regex->ok()) {
+    return fail(ErrorCode::kInvalidArgument, "bad regex '{}': {}", pattern, regex->error());
+  }
+  return regex;
+}
+
+template <class Proto>
+Result<router::ValueMatch> to_value_match(const Proto& match) {
+  router::ValueMatch value;
+  switch (match.value_case()) {
+    case Proto::kExact:
+      value.kind = router::ValueMatch::Kind::kExact;
+      value.exact = match.exact();
+      break;
+    case Proto::kRegex: {
+      value.kind = router::ValueMatch::Kind::kRegex;
+      auto regex = compile(match.regex());
+      if (!regex) return tl::unexpected(regex.error());
+      value.regex = *regex;
+      break;
+    }
+    case Proto::kPresent:
+      value.present = match.present();
+      break;
+    case Proto::VALUE_NOT_SET:
+      break;  // a bare name means "present"
+  }
+  return value;
+}
+
+Result<router::RouteMatch> to_match(const v1::RouteMatch& proto) {
+  router::RouteMatch match;
+  match.method = proto.method();
+  using Kind = router::PathMatch::Kind;
+  switch (proto.path_case()) {
+    case v1::RouteMatch::kExact:
+      match.path = {Kind::kExact, proto.exact(), nullptr};
+      break;
+    case v1::RouteMatch::kPrefix:
+      match.path = {Kind::kPrefix, proto.prefix(), nullptr};
+      break;
+    case v1::RouteMatch::kRegex: {
+      auto regex = compile(proto.regex());
+      if (!regex) return tl::unexpected(regex.error());
+      match.path = {Kind::kRegex, proto.regex(), *regex};
+      break;
+    }
+    case v1::RouteMatch::PATH_NOT_SET:
+      break;
+  }
+  for (const auto& h : proto.headers()) {
+    if (h.name().empty()) return fail(ErrorCode::kInvalidArgument, "header match needs a name");
+    auto value = to_value_match(h);
+    if (!value) return tl::unexpected(value.error());
+    match.headers.push_back({h.name(), *value, h.invert()});
+  }
+  for (const auto& q : proto.query_params()) {
+    if (q.name().empty()) return fail(ErrorCode::kInvalidArgument, "query match needs a name");
+    auto value = to_value_match(q);
+    if (!value) return tl::unexpected(value.error());
+    match.query_params.push_back({q.name(), *value});
+  }
+  return match;
+}
+
+router::HeaderEdits to_edits(const v1::HeaderEdits& proto) {
+  router::HeaderEdits edits;
+  for (const auto& h : proto.set()) edits.set.push_back({h.name(), h.value()});
+  for (const auto& h : proto.add()) edits.add.push_back({h.name(), h.value()});
+  edits.remove.assign(proto.remove().begin(), proto.remove().end());
+  return edits;
+}
+
+Result<router::Forward> to_forward(const v1::ForwardAction& proto,
+                                   const std::map<std::string, std::size_t>& clusters) {
+  router::Forward forward;
+  if (proto.clusters().empty()) return fail(ErrorCode::kInvalidArgument, "forward has no clusters");
+  for (const auto& wc : proto.clusters()) {
+    auto found = clusters.find(wc.name());
+    if (found == clusters.end()) {
+      return fail(ErrorCode::kInvalidArgument, "cluster '{}' is not defined", wc.name());
+    }
+    std::uint32_t weight = wc.weight();
+    if (weight == 0 && proto.clusters_size() == 1) weight = 1;
+    forward.clusters.push_back({found->second, weight});
+    forward.total_weight += weight;
+  }
+  if (forward.total_weight == 0) {
+    return fail(ErrorCode::kInvalidArgument, "cluster weights sum to 0");
+  }
+  return forward;
+}
+
+Result<router::Route> to_route(const v1::Route& proto,
+                               const std::map<std::string, std::size_t>& clusters) {
+  router::Route route;
+  route.name = proto.name();
+  auto match = to_match(proto.match());
+  if (!match) return tl::unexpected(match.error());
+  route.match = std::move(*match);
+  switch (proto.action_case()) {
+    case v1::Route::kForward: {
+      auto forward = to_forward(proto.forward(), clusters);
+      if (!forward) return tl::unexpected(forward.error());
+      route.action = std::move(*forward);
+      break;
+    }
+    case v1::Route::kDirectResponse: {
+      auto status = proto.direct_response().status();
+      if (status < 200 || status > 599) {
+        return fail(ErrorCode::kInvalidArgument, "direct_response status {} is not 200-599", status);
+      }
+      route.action = router::DirectResponse{status, proto.direct_response().body()};
+      break;
+    }
+    case v1::Route::kRedirect: {
+      const auto& r = proto.redirect();
+      unsigned status = r.status() == 0 ? 302 : r.status();
+      if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) {
+        return fail(ErrorCode::kInvalidArgument, "redirect status {} is not a redirect", status);
+      }
+      route.action = router::Redirect{r.scheme(), r.host(), r.path(), r.port(), status};
+      break;
+    }
+    case v1::Route::ACTION_NOT_SET:
+      return fail(ErrorCode::kInvalidArgument,
+                  "route has no action (forward, direct_response or redirect)");
+  }
+  route.request_headers = to_edits(proto.request_headers());
+  route.response_headers = to_edits(proto.response_headers());
+  route.timeout = to_ms(proto.timeout(), route.timeout);
+  return route;
+}
+
+Result<router::RouteTable> to_route_table(const v1::RouteTable& proto,
+                                          const std::map<std::string, std::size_t>& clusters) {
+  router::RouteTable table{proto.name(), {}};
+  for (int h = 0; h < proto.virtual_hosts_size(); ++h) {
+    const auto& vh = proto.virtual_hosts(h);
+    router::VirtualHost vhost{vh.name(), {vh.domains().begin(), vh.domains().end()}, {}};
+    if (vhost.domains.empty()) vhost.domains.push_back("*");
+    for (int r = 0; r < vh.routes_size(); ++r) {
+      auto route = to_route(vh.routes(r), clusters);
+      if (!route) {
+        return tl::unexpected(with_context(route.error(), fmt::format("virtual_hosts[{}].routes[{}]", h, r)));
+      }
+      vhost.routes.push_back(std::move(*route));
+    }
+    table.virtual_hosts.push_back(std::move(vhost));
+  }
+  return table;
+}
+
+Result<Cluster> to_cluster(const v1::Cluster& proto) {
+  Cluster cluster;
+  cluster.name = proto.name();
+  for (int i = 0; i < proto.endpoints_size(); ++i) {
+    const auto& e = proto.endpoints(i);
+    auto address = to_endpoint(e.address(), e.port());
+    if (!address || e.port() == 0) {
+      return fail(ErrorCode::kInvalidArgument, "endpoints[{}]: {}", i,
+                  address ? "port is required" : address.error().message);
+    }
+    cluster.endpoints.push_back({*address, e.weight() == 0 ? 1 : e.weight()});
+  }
+  switch (proto.protocol()) {
+    case v1::Cluster::PROTOCOL_HTTP2:
+      cluster.protocol = UpstreamProtocol::kHttp2;
+      break;
+    case v1::Cluster::PROTOCOL_SAME_AS_DOWNSTREAM:
+      cluster.protocol = UpstreamProtocol::kSameAsDownstream;
+      break;
+    default:
+      cluster.protocol = UpstreamProtocol::kHttp1;
+  }
+  cluster.connect_timeout = to_ms(proto.connect_timeout(), cluster.connect_timeout);
+  if (proto.pool().max_idle_per_endpoint() != 0) {
+    cluster.max_idle_per_endpoint = proto.pool().max_idle_per_endpoint();
+  }
+  cluster.idle_timeout = to_ms(proto.pool().idle_timeout(), cluster.idle_timeout);
+  return cluster;
+}
+
+std::optional<std::size_t> lookup(const std::map<std::string, std::size_t>& index,
+                                  const std::string& name) {
+  auto found = index.find(name);
+  return found == index.end() ? std::nullopt : std::optional(found->second);
+}
+
+Result<Listener> to_listener(const v1::Listener& proto,
+                             const std::map<std::string, std::size_t>& tables,
+                             const std::map<std::string, std::size_t>& clusters) {
+  Listener listener;
+  listener.name = proto.name();
+  auto address = to_endpoint(proto.address().host(), proto.address().port());
+  if (!address) return tl::unexpected(address.error());
+  listener.address = *address;
+  listener.capture = static_cast<Capture>(proto.capture());
+  listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
+  listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
+  if (listener.capture != Capture::kNone) {
+    return fail(ErrorCode::kInvalidArgument, "capture listeners are not supported yet");
+  }
+  if (!proto.route_table().empty()) {
+    listener.route_table = lookup(tables, proto.route_table());
+    if (!listener.route_table) {
+      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined", proto.route_table());
+    }
+  }
+  if (!proto.tcp_cluster().empty()) {
+    listener.tcp_cluster = lookup(clusters, proto.tcp_cluster());
+    if (!listener.tcp_cluster) {
+      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined", proto.tcp_cluster());
+    }
+  }
+  if (listener.protocol == ListenerProtocol::kHttp && !listener.route_table) {
+    return fail(ErrorCode::kInvalidArgument, "an HTTP listener needs a route_table");
+  }
+  if (listener.protocol == ListenerProtocol::kTcp && !listener.tcp_cluster) {
+    return fail(ErrorCode::kInvalidArgument, "a TCP listener needs a tcp_cluster");
+  }
+  if (listener.protocol == ListenerProtocol::kAuto) {
+    return fail(ErrorCode::kInvalidArgument, "protocol sniffing is not supported yet");
+  }
+  return listener;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->version = config.version();
+
+  auto cluster_index = index_by_name(config.clusters(), "clusters");
+  if (!cluster_index) return tl::unexpected(cluster_index.error());
+  for (int i = 0; i < config.clusters_size(); ++i) {
+    auto cluster = to_cluster(config.clusters(i));
+    if (!cluster) {
+      return tl::unexpected(with_context(
+          cluster.error(), fmt::format("clusters[{}] '{}'", i, config.clusters(i).name())));
+    }
+    snapshot->clusters.push_back(std::move(*cluster));
+  }
+
+  auto table_index = index_by_name(config.route_tables(), "route_tables");
+  if (!table_index) return tl::unexpected(table_index.error());
+  for (int i = 0; i < config.route_tables_size(); ++i) {
+    auto table = to_route_table(config.route_tables(i), *cluster_index);
+    if (!table) {
+      return tl::unexpected(with_context(
+          table.error(), fmt::format("route_tables[{}] '{}'", i, config.route_tables(i).name())));
+    }
+    snapshot->route_tables.push_back(std::move(*table));
+  }
+
+  auto listener_index = index_by_name(config.listeners(), "listeners");
+  if (!listener_index) return tl::unexpected(listener_index.error());
+  for (int i = 0; i < config.listeners_size(); ++i) {
+    auto listener = to_listener(config.listeners(i), *table_index, *cluster_index);
+    if (!listener) {
+      return tl::unexpected(with_context(
+          listener.error(), fmt::format("listeners[{}] '{}'", i, config.listeners(i).name())));
+    }
+    snapshot->listeners.push_back(std::move(*listener));
+  }
+
+  if (config.admin().has_address()) {
+    auto admin = to_endpoint(config.admin().address().host(), config.admin().address().port());
+    if (!admin) return tl::unexpected(with_context(admin.error(), "admin.address"));
+    snapshot->admin_address = *admin;
+  }
+  if (config.admin().has_metrics_address()) {
+    const auto& m = config.admin().metrics_address();
+    auto metrics = to_endpoint(m.host(), m.port());
+    if (!metrics) return tl::unexpected(with_context(metrics.error(), "admin.metrics_address"));
+    snapshot->metrics_address = *metrics;
+  }
+  snapshot->drain_timeout = to_ms(config.drain().timeout(), snapshot->drain_timeout);
+
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  print.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(config, &snapshot->source_json, print);
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+}  // namespace weft::proxy::config

@@ -1,0 +1,102 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/yaml_proto.h"
+#include "mesh/v1/config.pb.h"
+#include "proxy/config/snapshot.h"
+
+namespace weft::proxy::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+Result<std::shared_ptr<const Snapshot>> translate_yaml(std::string_view text) {
+  mesh::v1::ProxyConfig proto;
+  auto parsed = yaml::parse_message(text, "test.yaml", proto);
+  if (!parsed) return tl::unexpected(parsed.error());
+  return translate(proto);
+}
+
+constexpr std::string_view kBase = R"(
+listeners:
+  - {name: web, address: {host: 127.0.0.1, port: 10000}, route_table: web}
+route_tables:
+  - name: web
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}
+            timeout: 2s
+clusters:
+  - {name: v1, endpoints: [{address: 127.0.0.1, port: 18080}]}
+  - {name: v2, endpoints: [{address: "::1", port: 18081, weight: 3}]}
+)";
+
+TEST(Translate, CompilesReferencesToIndexes) {
+  auto snapshot = translate_yaml(kBase);
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& s = **snapshot;
+  ASSERT_EQ(s.listeners.size(), 1u);
+  EXPECT_EQ(s.listeners[0].route_table, 0u);
+  const auto& route = s.route_tables[0].virtual_hosts[0].routes[0];
+  const auto& forward = std::get<router::Forward>(route.action);
+  EXPECT_EQ(forward.total_weight, 100u);
+  EXPECT_EQ(forward.clusters[1].cluster, 1u);
+  EXPECT_EQ(route.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(s.clusters[1].endpoints[0].address.address().to_string(), "::1");
+  EXPECT_EQ(s.clusters[1].endpoints[0].weight, 3u);
+  EXPECT_THAT(s.source_json, HasSubstr("\"route_tables\""));
+}
+
+struct BadCase {
+  const char* name;
+  std::string from, to;  // textual edit applied to kBase
+  const char* expected;
+};
+
+// Test names, not bytes, in gtest's output.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class TranslateRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(TranslateRejects, NamingTheObject) {
+  std::string text(kBase);
+  auto at = text.find(GetParam().from);
+  ASSERT_NE(at, std::string::npos) << GetParam().from;
+  text.replace(at, GetParam().from.size(), GetParam().to);
+  auto snapshot = translate_yaml(text);
+  ASSERT_FALSE(snapshot);
+  EXPECT_THAT(snapshot.error().message, HasSubstr(GetParam().expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TranslateRejects,
+    ::testing::Values(
+        BadCase{"unknown_route_table", "route_table: web}", "route_table: nope}",
+                "listeners[0] 'web': route_table 'nope' is not defined"},
+        BadCase{"unknown_cluster", "{name: v2, weight: 10}", "{name: v3, weight: 10}",
+                "route_tables[0] 'web': virtual_hosts[0].routes[0]: cluster 'v3' is not defined"},
+        BadCase{"zero_weights", "weight: 90}, {name: v2, weight: 10}", "weight: 0}, {name: v2, weight: 0}",
+                "weights sum to 0"},
+        BadCase{"bad_ip", "address: 127.0.0.1, port: 18080", "address: localhost, port: 18080",
+                "clusters[0] 'v1': endpoints[0]: 'localhost' is not an IP address"},
+        BadCase{"missing_port", "address: 127.0.0.1, port: 18080", "address: 127.0.0.1",
+                "port is required"},
+        BadCase{"duplicate_cluster", "name: v2, endpoints", "name: v1, endpoints",
+                "duplicate name 'v1'"},
+        BadCase{"bad_regex", "match: {prefix: /}", "match: {regex: \"(\"}", "bad regex"},
+        BadCase{"no_action", "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
+                "name: empty", "route has no action"},
+        BadCase{"bad_direct_status",
+                "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
+                "direct_response: {status: 99}", "status 99 is not 200-599"},
+        BadCase{"bad_redirect_status",
+                "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
+                "redirect: {status: 200}", "redirect status 200"},
+        BadCase{"http_listener_without_table", "route_table: web}", "}",
+                "an HTTP listener needs a route_table"}),
+    [](const auto& test) { return std::string(test.param.name); });
+
+}  // namespace
+}  // namespace weft::proxy::config

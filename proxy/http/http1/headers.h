@@ -1,0 +1,45 @@
+// Header handling shared by both directions of HTTP/1.1 proxying.
+#pragma once
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <random>
+#include <string>
+
+#include "proxy/router/route.h"
+
+namespace weft::proxy::http::http1 {
+
+namespace beast_http = boost::beast::http;
+
+// The router's view of a Beast request head. The authority is the Host
+// header, or the authority of an absolute-form target.
+class RequestView final : public router::RequestView {
+ public:
+  explicit RequestView(const beast_http::request_header<>& head);
+  std::string_view method() const override { return head_.method_string(); }
+  std::string_view path() const override { return path_; }
+  std::string_view query() const override { return query_; }
+  std::string_view authority() const override { return authority_; }
+  std::optional<std::string_view> header(std::string_view name) const override;
+
+ private:
+  const beast_http::request_header<>& head_;
+  std::string_view path_, query_, authority_;
+};
+
+// Removes hop-by-hop fields (RFC 9110 §7.6.1): Connection and every field it
+// names, Keep-Alive, Proxy-Connection, TE, Upgrade (unless the exchange is an
+// upgrade, which needs Connection: upgrade and Upgrade kept). Framing
+// (Content-Length / Transfer-Encoding) stays: the serializer re-frames from it.
+void strip_hop_by_hop(beast_http::fields& fields, bool upgrade);
+
+// Whether the request asks to switch protocols (Connection: upgrade + Upgrade).
+bool is_upgrade(const beast_http::request_header<>& head);
+
+void apply_edits(beast_http::fields& fields, const router::HeaderEdits& edits);
+
+// 32 hex digits from `rng`, formatted as a UUID (8-4-4-4-12).
+std::string new_request_id(std::mt19937_64& rng);
+
+}  // namespace weft::proxy::http::http1

@@ -1,0 +1,147 @@
+#include "proxy/listener/http1_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <variant>
+
+#include "proxy/http/http1/headers.h"
+#include "proxy/http/http1/request_check.h"
+#include "proxy/listener/http1_exchange.h"
+#include "proxy/listener/tunnel.h"
+
+namespace weft::proxy::listener {
+
+using http::http1::RequestView;
+
+asio::awaitable<void> Http1Connection::run() {
+  const http::http1::Limits limits;
+  for (;;) {
+    auto view = state_.view;  // this request keeps the snapshot it started with
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+
+    idle_ = true;
+    if (state_.draining) co_return;
+    down_.expires_after(view->snapshot->listeners[listener_].idle_timeout);
+    auto [ec, n] = co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
+    idle_ = false;
+    if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      co_return;  // closed, idle, or drained between requests
+    }
+    if (ec) {
+      co_await reject(http::http1::rejection_for(ec));
+      co_return;
+    }
+    if (auto rejection = http::http1::check_request_head(parser.get().base(), limits)) {
+      co_await reject(*rejection);
+      co_return;
+    }
+    Exchange exchange;
+    exchange.client_keep_alive = parser.get().keep_alive() && parser.get().version() >= 11;
+    auto next = co_await serve(parser, *view, exchange);
+    finish(*view, exchange, parser);
+    if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;
+  }
+  boost::system::error_code ignored;
+  down_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<Next> Http1Connection::serve(RequestParser& parser, const worker::View& view,
+                                             Exchange& exchange) {
+  const auto& listener = view.snapshot->listeners[listener_];
+  const auto& table = view.snapshot->route_tables[*listener.route_table];
+  const RequestView request(parser.get().base());
+  const auto* route = table.route_for(request);
+  if (route == nullptr) {
+    co_return co_await reply(parser, {404, "route_not_found", "no route\n", ""}, exchange);
+  }
+  if (const auto* forward = std::get_if<router::Forward>(&route->action)) {
+    co_return co_await this->forward(parser, *route, *forward, view, exchange);
+  }
+  if (const auto* direct = std::get_if<router::DirectResponse>(&route->action)) {
+    state_.metrics.local_reply("direct_response").Increment();
+    co_return co_await reply(parser, {direct->status, "", direct->body, ""}, exchange,
+                             &route->response_headers);
+  }
+  const auto& redirect = std::get<router::Redirect>(route->action);
+  state_.metrics.local_reply("redirect").Increment();
+  co_return co_await reply(parser, {redirect.status, "", "", redirect.location(request)}, exchange,
+                           &route->response_headers);
+}
+
+asio::awaitable<Next> Http1Connection::reply(RequestParser& parser, const LocalReply& local,
+                                             Exchange& exchange,
+                                             const router::HeaderEdits* edits) {
+  beast_http::response<beast_http::string_body> response{
+      static_cast<beast_http::status>(local.status), 11};
+  response.set(beast_http::field::server, "weft");
+  if (!local.reason.empty()) {
+    response.set("x-weft-error", local.reason);
+    state_.metrics.local_reply(local.reason).Increment();
+    exchange.error = local.reason;
+  }
+  if (!local.location.empty()) response.set(beast_http::field::location, local.location);
+  if (!local.body.empty()) response.set(beast_http::field::content_type, "text/plain");
+  if (edits != nullptr) http::http1::apply_edits(response, *edits);
+  response.body() = local.body;
+  // An unread request body would be taken for the next request: close instead.
+  bool keep_alive = exchange.client_keep_alive && parser.is_done() && !state_.draining;
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  exchange.status = local.status;
+  down_.expires_after(std::chrono::seconds(10));
+  auto [ec, n] = co_await beast_http::async_write(down_, response, kNoThrow);
+  co_return ec || !keep_alive ? Next::kClose : Next::kKeepAlive;
+}
+
+asio::awaitable<void> Http1Connection::reject(const http::http1::Rejection& rejection) {
+  state_.metrics.parse_rejection(rejection.reason).Increment();
+  const auto& stats = state_.view->listener_stats[listener_];
+  stats.count_response(rejection.status);
+  beast_http::response<beast_http::string_body> response{
+      static_cast<beast_http::status>(rejection.status), 11};
+  response.set(beast_http::field::server, "weft");
+  response.set("x-weft-error", rejection.reason);
+  response.set(beast_http::field::content_type, "text/plain");
+  response.body() = std::string(rejection.reason) + "\n";
+  response.keep_alive(false);
+  response.prepare_payload();
+  down_.expires_after(std::chrono::seconds(5));
+  co_await beast_http::async_write(down_, response, kNoThrow);
+  boost::system::error_code ignored;
+  down_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  if (state_.access_log) {
+    spdlog::info(R"({{"listener":"{}","downstream":"{}","status":{},"error":"{}"}})",
+                 state_.view->snapshot->listeners[listener_].name, peer_ip_, rejection.status,
+                 rejection.reason);
+  }
+}
+
+void Http1Connection::finish(const worker::View& view, const Exchange& exchange,
+                             const RequestParser& parser) {
+  const auto& stats = view.listener_stats[listener_];
+  stats.count_response(exchange.status);
+  auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();
+  stats.duration->Observe(elapsed);
+  if (!state_.access_log) return;
+  const auto& head = parser.get();
+  spdlog::info(
+      R"({{"listener":"{}","downstream":"{}","method":"{}","path":"{}","authority":"{}","status":{},"duration_ms":{:.3f},"cluster":"{}","upstream":"{}","error":"{}","request_id":"{}"}})",
+      view.snapshot->listeners[listener_].name, peer_ip_, std::string_view(head.method_string()),
+      std::string_view(head.target()), std::string_view(head[beast_http::field::host]),
+      exchange.status, elapsed * 1000, exchange.cluster, exchange.upstream, exchange.error,
+      std::string_view(head["x-request-id"]));
+}
+
+asio::awaitable<void> serve_http1(beast::tcp_stream stream, worker::WorkerState& state,
+                                  std::size_t listener) {
+  Http1Connection connection(std::move(stream), state, listener);
+  co_await connection.run();
+}
+
+}  // namespace weft::proxy::listener

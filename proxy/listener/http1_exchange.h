@@ -1,0 +1,154 @@
+// Internals of the HTTP/1.1 connection shared by its two source files.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <string>
+#include <variant>
+
+#include "proxy/http/http1/request_check.h"
+#include "proxy/worker/worker_state.h"
+
+namespace weft::proxy::listener {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+using RequestParser = beast_http::request_parser<beast_http::buffer_body>;
+using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
+inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// When an operation on a stream must finish: a fixed deadline (upstream, the
+// route timeout) or a fresh allowance per operation (downstream idle timeout).
+struct Expiry {
+  Clock::time_point deadline{};
+  std::chrono::milliseconds per_operation{0};
+
+  void arm(beast::tcp_stream& stream) const {
+    if (per_operation.count() > 0) {
+      stream.expires_after(per_operation);
+    } else {
+      stream.expires_at(deadline);
+    }
+  }
+};
+
+struct RelayResult {
+  boost::system::error_code error;
+  bool failed_reading = false;  // the error came from the source, not the sink
+};
+
+// Streams a message body from `from` to `to` through a 16 KiB buffer; the
+// header must already be written through `serializer`. Reads wait for writes,
+// so a slow reader throttles the writer instead of growing a buffer.
+template <bool kIsRequest>
+asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
+                                        beast_http::parser<kIsRequest, beast_http::buffer_body>& parser,
+                                        const Expiry& from_expiry, beast::tcp_stream& to,
+                                        beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
+                                        const Expiry& to_expiry) {
+  char chunk[16 * 1024];
+  auto& body = parser.get().body();
+  do {
+    if (!parser.is_done()) {
+      body.data = chunk;
+      body.size = sizeof chunk;
+      from_expiry.arm(from);
+      auto [ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
+      if (ec == beast_http::error::need_buffer) ec = {};
+      if (ec) co_return RelayResult{ec, true};
+      body.size = sizeof chunk - body.size;
+      body.data = chunk;
+      body.more = !parser.is_done();
+    } else {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    to_expiry.arm(to);
+    auto [ec, n] = co_await beast_http::async_write(to, serializer, kNoThrow);
+    if (ec == beast_http::error::need_buffer) ec = {};
+    if (ec) co_return RelayResult{ec, false};
+  } while (!parser.is_done() && !serializer.is_done());
+  co_return RelayResult{};
+}
+
+// A response the proxy makes itself.
+struct LocalReply {
+  unsigned status = 503;
+  std::string_view reason;  // x-weft-error value; empty for direct responses
+  std::string body;
+  std::string location;  // redirects
+};
+
+// What an exchange left behind for the next request on the connection.
+enum class Next { kKeepAlive, kClose };
+
+// Facts about one request, for metrics and the access log.
+struct Exchange {
+  Clock::time_point start = Clock::now();
+  unsigned status = 0;
+  std::string_view error;  // x-weft-error reason, if any
+  std::string_view cluster;
+  std::string upstream;
+  bool client_keep_alive = true;
+};
+
+class Http1Connection final : public worker::Drainable {
+ public:
+  Http1Connection(beast::tcp_stream stream, worker::WorkerState& state, std::size_t listener)
+      : down_(std::move(stream)), state_(state), listener_(listener) {
+    boost::system::error_code ec;
+    auto peer = down_.socket().remote_endpoint(ec);
+    if (!ec) peer_ip_ = peer.address().to_string();
+    state_.connections.insert(this);
+  }
+  ~Http1Connection() override { state_.connections.erase(this); }
+
+  void close_if_idle() override {
+    if (!idle_) return;
+    boost::system::error_code ignored;
+    down_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    down_.socket().cancel(ignored);
+  }
+
+  asio::awaitable<void> run();
+
+ private:
+  asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
+  asio::awaitable<Next> forward(RequestParser& parser, const router::Route& route,
+                                const router::Forward& forward, const worker::View& view,
+                                Exchange& exchange);
+  asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
+                              const router::HeaderEdits* edits = nullptr);
+  asio::awaitable<void> reject(const http::http1::Rejection& rejection);
+  void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
+
+  struct Upstream {
+    beast::tcp_stream stream;
+    bool reused = false;
+  };
+  asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
+                                                                    std::size_t endpoint,
+                                                                    Clock::time_point deadline);
+  void prepare_request(beast_http::request_header<>& head, const router::Route& route, bool upgrade);
+
+  Expiry downstream_expiry(const worker::View& view) const {
+    return {{}, view.snapshot->listeners[listener_].idle_timeout};
+  }
+
+  beast::tcp_stream down_;
+  beast::flat_buffer down_buffer_;
+  worker::WorkerState& state_;
+  std::size_t listener_;
+  std::string peer_ip_;
+  bool idle_ = true;
+};
+
+}  // namespace weft::proxy::listener

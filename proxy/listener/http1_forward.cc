@@ -1,0 +1,223 @@
+// Forwarding one HTTP/1.1 request to an upstream endpoint and the response
+// back. Errors the client sees carry x-weft-error:
+//   503 no_healthy_upstream / upstream_connect_failure / upstream_connect_timeout
+//   504 upstream_request_timeout (the route timeout)
+//   502 upstream_protocol_error (unparseable response) / upstream_reset
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <optional>
+
+#include "proxy/http/http1/headers.h"
+#include "proxy/listener/http1_exchange.h"
+#include "proxy/listener/tunnel.h"
+
+namespace weft::proxy::listener {
+namespace {
+
+constexpr std::size_t kMaxResponseHeaderBytes = 60 * 1024;
+
+// Reads the final response head, consuming 1xx informational responses (a
+// 101 is final: it ends HTTP on the connection).
+asio::awaitable<boost::system::error_code> read_response_head(
+    beast::tcp_stream& upstream, beast::flat_buffer& buffer, std::optional<ResponseParser>& parser,
+    bool head_request, const Expiry& expiry) {
+  for (;;) {
+    parser.emplace();
+    parser->header_limit(kMaxResponseHeaderBytes);
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser->skip(head_request);
+    expiry.arm(upstream);
+    auto [ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
+    if (ec) co_return ec;
+    auto status = parser->get().result_int();
+    if (status >= 200 || status == 101) co_return ec;
+  }
+}
+
+// The reply for an upstream failure before any response byte reached the
+// client.
+LocalReply upstream_failure(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) {
+    return {504, "upstream_request_timeout", "upstream request timeout\n", ""};
+  }
+  if (ec.category() == beast_http::make_error_code(beast_http::error::bad_field).category() &&
+      ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
+    return {502, "upstream_protocol_error", "upstream protocol error\n", ""};
+  }
+  return {502, "upstream_reset", "upstream reset before response\n", ""};
+}
+
+// A response whose body ends when the upstream closes (no Content-Length,
+// not chunked, and a status that has a body).
+bool close_delimited(const beast_http::response<beast_http::buffer_body>& res, bool head_request) {
+  auto status = res.result_int();
+  if (head_request || status < 200 || status == 204 || status == 304) return false;
+  return !res.has_content_length() && !res.chunked();
+}
+
+bool is_stale_connection_error(const boost::system::error_code& ec) {
+  return ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::eof;
+}
+
+}  // namespace
+
+void Http1Connection::prepare_request(beast_http::request_header<>& head,
+                                      const router::Route& route, bool upgrade) {
+  http::http1::strip_hop_by_hop(head, upgrade);
+  auto forwarded_for = head.find("x-forwarded-for");
+  if (forwarded_for == head.end()) {
+    head.set("x-forwarded-for", peer_ip_);
+  } else {
+    head.set("x-forwarded-for", std::string(forwarded_for->value()) + ", " + peer_ip_);
+  }
+  if (head.find("x-request-id") == head.end()) {
+    head.set("x-request-id", http::http1::new_request_id(state_.rng));
+  }
+  head.set("x-forwarded-proto", "http");
+  http::http1::apply_edits(head, route.request_headers);
+  head.version(11);  // upstream connections are always persistent HTTP/1.1
+}
+
+asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connection::open_upstream(
+    upstream::ClusterState& cluster, std::size_t endpoint, Clock::time_point deadline) {
+  auto now = Clock::now();
+  if (auto idle = cluster.pool.take(endpoint, now)) {
+    cluster.stats.connections_reused->Increment();
+    co_return Upstream{std::move(*idle), true};
+  }
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  auto connect_deadline = std::min(deadline, now + cluster.config.connect_timeout);
+  stream.expires_at(connect_deadline);
+  auto [ec] = co_await stream.async_connect(cluster.config.endpoints[endpoint].address, kNoThrow);
+  if (ec == beast::error::timeout) {
+    if (connect_deadline == deadline) {
+      co_return LocalReply{504, "upstream_request_timeout", "upstream request timeout\n", ""};
+    }
+    cluster.stats.connect_timeouts->Increment();
+    co_return LocalReply{503, "upstream_connect_timeout", "upstream connect timeout\n", ""};
+  }
+  if (ec) {
+    cluster.stats.connect_failures->Increment();
+    co_return LocalReply{503, "upstream_connect_failure", "upstream connect failure\n", ""};
+  }
+  boost::system::error_code ignored;
+  stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  cluster.stats.connections_opened->Increment();
+  co_return Upstream{std::move(stream), false};
+}
+
+asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const router::Route& route,
+                                               const router::Forward& forward,
+                                               const worker::View& view, Exchange& exchange) {
+  auto& head = parser.get();
+  auto cluster_index = forward.clusters.size() == 1
+                           ? forward.clusters.front().cluster
+                           : forward.pick(state_.rng() % forward.total_weight);
+  auto& cluster = (*view.clusters)[cluster_index];
+  exchange.cluster = cluster.config.name;
+  if (cluster.config.endpoints.empty()) {
+    co_return co_await reply(parser, {503, "no_healthy_upstream", "no healthy upstream\n", ""},
+                             exchange);
+  }
+  const bool upgrade = http::http1::is_upgrade(head);
+  const bool head_request = head.method() == beast_http::verb::head;
+  const auto down_expiry = downstream_expiry(view);
+  if (boost::iequals(head[beast_http::field::expect], "100-continue")) {
+    // Answered here: the body is streamed upstream as it arrives, so the
+    // upstream never needs to be asked.
+    head.erase(beast_http::field::expect);
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    down_expiry.arm(down_);
+    auto [ec, n] = co_await asio::async_write(down_, asio::buffer(kContinue), kNoThrow);
+    if (ec) co_return Next::kClose;
+  }
+  const unsigned downstream_version = head.version();
+  prepare_request(head, route, upgrade);
+  cluster.stats.requests->Increment();
+  const Expiry up_expiry{Clock::now() + route.timeout, {}};
+
+  for (int attempt = 0;; ++attempt) {
+    auto endpoint = cluster.balancer.next();
+    auto opened = co_await open_upstream(cluster, endpoint, up_expiry.deadline);
+    if (auto* failure = std::get_if<LocalReply>(&opened)) {
+      co_return co_await reply(parser, *failure, exchange);
+    }
+    auto& up = std::get<Upstream>(opened);
+    if (state_.access_log) {
+      const auto& address = cluster.config.endpoints[endpoint].address;
+      exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
+    }
+
+    // A body read from the client cannot be read again, so only a request
+    // whose body was not touched may be retried.
+    const bool body_pending = !parser.is_done();
+    beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
+    up_expiry.arm(up.stream);
+    auto [write_ec, written] =
+        co_await beast_http::async_write_header(up.stream, request_writer, kNoThrow);
+    RelayResult sent{write_ec, false};
+    if (!sent.error) {
+      sent = co_await relay_body(down_, down_buffer_, parser, down_expiry, up.stream,
+                                 request_writer, up_expiry);
+    }
+    if (sent.error && sent.failed_reading) co_return Next::kClose;  // the client failed
+
+    beast::flat_buffer up_buffer;
+    std::optional<ResponseParser> response;
+    auto read_error = sent.error;
+    if (!read_error) {
+      read_error = co_await read_response_head(up.stream, up_buffer, response, head_request, up_expiry);
+    }
+    if (read_error) {
+      if (up.reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
+        continue;  // the pooled connection had been closed by the upstream
+      }
+      co_return co_await reply(parser, upstream_failure(read_error), exchange);
+    }
+
+    auto& res = response->get();
+    exchange.status = res.result_int();
+    if (upgrade && res.result() == beast_http::status::switching_protocols) {
+      http::http1::strip_hop_by_hop(res, true);
+      beast_http::response_serializer<beast_http::buffer_body> writer(res);
+      down_expiry.arm(down_);
+      auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
+      if (ec) co_return Next::kClose;
+      down_.expires_never();
+      up.stream.expires_never();
+      co_await tunnel(down_.socket(), down_buffer_, up.stream.socket(), up_buffer,
+                      view.snapshot->listeners[listener_].idle_timeout);
+      co_return Next::kClose;
+    }
+
+    const bool upstream_reusable = res.keep_alive() && !upgrade;
+    http::http1::strip_hop_by_hop(res, false);
+    http::http1::apply_edits(res, route.response_headers);
+    bool keep_alive = exchange.client_keep_alive && !state_.draining;
+    if (downstream_version < 11) {
+      if (res.chunked()) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
+      keep_alive = keep_alive && res.has_content_length();
+    } else if (close_delimited(res, head_request)) {
+      res.chunked(true);  // an HTTP/1.0-style upstream body, re-framed so the client can reuse
+    }
+    res.version(11);
+    res.keep_alive(keep_alive);
+    beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
+    down_expiry.arm(down_);
+    auto [header_ec, header_n] =
+        co_await beast_http::async_write_header(down_, response_writer, kNoThrow);
+    if (header_ec) co_return Next::kClose;
+    auto relayed = co_await relay_body(up.stream, up_buffer, *response, up_expiry, down_,
+                                       response_writer, down_expiry);
+    if (relayed.error) co_return Next::kClose;
+    if (upstream_reusable && response->is_done() && up_buffer.size() == 0) {
+      cluster.pool.put(endpoint, std::move(up.stream), Clock::now());
+    }
+    co_return keep_alive ? Next::kKeepAlive : Next::kClose;
+  }
+}
+
+}  // namespace weft::proxy::listener

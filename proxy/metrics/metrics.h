@@ -1,0 +1,70 @@
+// The proxy's Prometheus metrics (prefix mesh_). Label sets are resolved to
+// handles once, when a listener or cluster is set up, so the request path
+// only increments atomics: no label formatting or map lookups per request.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace weft::proxy::metrics {
+
+// Per listener.
+struct ListenerStats {
+  std::array<prometheus::Counter*, 5> responses{};  // by status class 1xx..5xx
+  prometheus::Histogram* duration = nullptr;        // seconds, request start to response end
+  prometheus::Counter* connections = nullptr;       // accepted
+  prometheus::Gauge* active_connections = nullptr;
+  prometheus::Counter* bytes_received = nullptr;  // TCP proxy: downstream -> upstream
+  prometheus::Counter* bytes_sent = nullptr;      // TCP proxy: upstream -> downstream
+
+  void count_response(unsigned status) const;
+};
+
+// Per cluster.
+struct ClusterStats {
+  prometheus::Counter* requests = nullptr;
+  prometheus::Counter* connect_failures = nullptr;
+  prometheus::Counter* connect_timeouts = nullptr;
+  prometheus::Counter* connections_opened = nullptr;
+  prometheus::Counter* connections_reused = nullptr;
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  ListenerStats listener(const std::string& name);
+  ClusterStats cluster(const std::string& name);
+  // Downstream requests refused by the HTTP/1 parser, by reason.
+  prometheus::Counter& parse_rejection(std::string_view reason);
+  // Responses the proxy generated itself (x-weft-error), by reason.
+  prometheus::Counter& local_reply(std::string_view reason);
+
+  // Prometheus text exposition format.
+  std::string prometheus_text() const;
+  // One "name{labels} value" line per series, for /stats.
+  std::string stats_text() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& responses_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& connections_;
+  prometheus::Family<prometheus::Gauge>& active_connections_;
+  prometheus::Family<prometheus::Counter>& tcp_bytes_;
+  prometheus::Family<prometheus::Counter>& upstream_requests_;
+  prometheus::Family<prometheus::Counter>& connect_failures_;
+  prometheus::Family<prometheus::Counter>& upstream_connections_;
+  prometheus::Family<prometheus::Counter>& parse_rejections_;
+  prometheus::Family<prometheus::Counter>& local_replies_;
+};
+
+}  // namespace weft::proxy::metrics

@@ -1,0 +1,164 @@
+#include "proxy/server/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <thread>
+
+#include "common/log.h"
+
+namespace weft::proxy::server {
+
+namespace asio = boost::asio;
+using beast_verb = boost::beast::http::verb;
+
+namespace {
+
+const config::TcpEndpoint kDefaultAdmin(asio::ip::make_address("127.0.0.1"), 15000);
+const config::TcpEndpoint kDefaultMetrics(asio::ip::make_address("0.0.0.0"), 15090);
+
+std::string query_value(std::string_view query, std::string_view name) {
+  auto key = std::string(name) + "=";
+  auto at = query.find(key);
+  if (at == std::string_view::npos) return {};
+  auto value = query.substr(at + key.size());
+  return std::string(value.substr(0, value.find('&')));
+}
+
+}  // namespace
+
+std::size_t default_concurrency() {
+  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  std::size_t period = 0;
+  if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+    auto limit = (std::stoull(quota) + period - 1) / period;
+    return std::max<std::size_t>(1, limit);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Server::Server(Options options, std::shared_ptr<const config::Snapshot> snapshot)
+    : options_(options), snapshot_(std::move(snapshot)) {}
+
+Result<void> Server::start() {
+  std::vector<config::TcpEndpoint> addresses;
+  for (const auto& listener : snapshot_->listeners) addresses.push_back(listener.address);
+  for (std::size_t i = 0; i < options_.concurrency; ++i) {
+    auto worker = std::make_unique<worker::Worker>(i, metrics_, options_.access_log);
+    // The first worker resolves port 0; the others share its ports.
+    auto bound = worker->bind(addresses);
+    if (!bound) return tl::unexpected(bound.error());
+    addresses = *bound;
+    workers_.push_back(std::move(worker));
+  }
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    spdlog::info("listener {} on {}:{}", snapshot_->listeners[i].name,
+                 addresses[i].address().to_string(), addresses[i].port());
+  }
+  auto admin_address = admin::serve(io_, snapshot_->admin_address.value_or(kDefaultAdmin),
+                                    [this](const admin::Request& r) { return admin(r); });
+  if (!admin_address) return tl::unexpected(with_context(admin_address.error(), "admin"));
+  auto metrics_address =
+      admin::serve(io_, snapshot_->metrics_address.value_or(kDefaultMetrics),
+                   [this](const admin::Request& r) -> admin::Response {
+                     if (r.path != "/stats/prometheus") return {404, "text/plain", "not found\n"};
+                     return {200, "text/plain; version=0.0.4", metrics_.prometheus_text()};
+                   });
+  if (!metrics_address) return tl::unexpected(with_context(metrics_address.error(), "metrics"));
+  spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
+               admin_address->port(), metrics_address->address().to_string(),
+               metrics_address->port());
+  for (auto& worker : workers_) worker->start(snapshot_);
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: draining", signal);
+    drain(true);
+  });
+  spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
+               snapshot_->version);
+  return {};
+}
+
+int Server::run() {
+  io_.run();
+  for (auto& worker : workers_) worker->stop();
+  return 0;
+}
+
+void Server::stop() {
+  for (auto& worker : workers_) worker->stop();
+  io_.stop();
+}
+
+void Server::drain(bool exit_when_done) {
+  if (!draining_) {
+    draining_ = true;
+    for (auto& worker : workers_) worker->drain();
+  }
+  if (!exit_when_done) return;
+  // Waits for in-flight requests to finish, up to the drain timeout.
+  asio::co_spawn(
+      io_,
+      [this]() -> asio::awaitable<void> {
+        auto deadline = std::chrono::steady_clock::now() + snapshot_->drain_timeout;
+        asio::steady_timer tick(io_);
+        for (;;) {
+          std::size_t open = 0;
+          for (const auto& worker : workers_) open += worker->open_connections();
+          if (open == 0) break;
+          if (std::chrono::steady_clock::now() >= deadline) {
+            spdlog::warn("drain timeout: closing {} connections", open);
+            break;
+          }
+          tick.expires_after(std::chrono::milliseconds(20));
+          co_await tick.async_wait(asio::use_awaitable);
+        }
+        spdlog::info("drained; exiting");
+        stop();
+      },
+      asio::detached);
+}
+
+admin::Response Server::admin(const admin::Request& request) {
+  if (request.path == "/ready") {
+    if (draining_) return {503, "text/plain", "DRAINING\n"};
+    return {200, "text/plain", "LIVE\n"};
+  }
+  if (request.path == "/config_dump") {
+    return {200, "application/json", snapshot_->source_json + "\n"};
+  }
+  if (request.path == "/stats") return {200, "text/plain", metrics_.stats_text()};
+  if (request.path == "/quitquitquit") {
+    if (request.method != beast_verb::post) return {405, "text/plain", "use POST\n"};
+    asio::post(io_, [this] { stop(); });
+    return {200, "text/plain", "OK\n"};
+  }
+  if (request.path == "/drain") {
+    if (request.method != beast_verb::post) return {405, "text/plain", "use POST\n"};
+    drain(false);
+    return {200, "text/plain", "draining\n"};
+  }
+  if (request.path == "/logging") {
+    auto level_name = query_value(request.query, "level");
+    if (!level_name.empty()) {
+      if (request.method != beast_verb::post) return {405, "text/plain", "use POST\n"};
+      auto level = log::parse_level(level_name);
+      if (!level) return {400, "text/plain", level.error().message + "\n"};
+      spdlog::set_level(*level);
+    }
+    auto current = spdlog::level::to_string_view(spdlog::get_level());
+    return {200, "text/plain", "level: " + std::string(current.data(), current.size()) + "\n"};
+  }
+  if (request.path == "/") {
+    return {200, "text/plain",
+            "/ready\n/config_dump\n/stats\n/logging?level=LEVEL (POST)\n/drain (POST)\n"
+            "/quitquitquit (POST)\n"};
+  }
+  return {404, "text/plain", "not found\n"};
+}
+
+}  // namespace weft::proxy::server

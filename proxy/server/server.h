@@ -1,0 +1,50 @@
+// The mesh-proxy process: workers, the admin and metrics endpoints, signal
+// handling and drain. Everything here runs on the main thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <memory>
+#include <vector>
+
+#include "common/result.h"
+#include "proxy/admin/http_endpoint.h"
+#include "proxy/config/snapshot.h"
+#include "proxy/metrics/metrics.h"
+#include "proxy/worker/worker.h"
+
+namespace weft::proxy::server {
+
+struct Options {
+  std::size_t concurrency = 1;
+  bool access_log = false;
+};
+
+class Server {
+ public:
+  Server(Options options, std::shared_ptr<const config::Snapshot> snapshot);
+
+  // Binds every listener on every worker and the admin endpoints.
+  Result<void> start();
+  // Serves until SIGTERM/SIGINT (drain, then exit) or /quitquitquit.
+  // Returns the process exit code.
+  int run();
+
+ private:
+  admin::Response admin(const admin::Request& request);
+  void drain(bool exit_when_done);
+  void stop();
+
+  Options options_;
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  boost::asio::io_context io_{1};
+  boost::asio::signal_set signals_{io_, SIGTERM, SIGINT};
+  metrics::Metrics metrics_;
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
+  bool draining_ = false;
+};
+
+// The pod's CPU limit (cgroup v2 cpu.max), else the machine's cores; at least 1.
+std::size_t default_concurrency();
+
+}  // namespace weft::proxy::server

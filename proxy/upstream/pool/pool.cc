@@ -1,0 +1,40 @@
+#include "proxy/upstream/pool/pool.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace weft::proxy::upstream::pool {
+
+Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
+           std::chrono::milliseconds idle_timeout)
+    : idle_(endpoints), max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
+
+std::optional<boost::beast::tcp_stream> Pool::take(std::size_t endpoint, Clock::time_point now) {
+  auto& idle = idle_[endpoint];
+  // Most recently used first: it is the least likely to have been closed.
+  while (!idle.empty()) {
+    Idle entry = std::move(idle.back());
+    idle.pop_back();
+    if (now - entry.since > idle_timeout_) continue;
+    if (peer_closed_or_chatty(entry.stream.socket())) continue;
+    return std::move(entry.stream);
+  }
+  return std::nullopt;
+}
+
+void Pool::put(std::size_t endpoint, boost::beast::tcp_stream stream, Clock::time_point now) {
+  auto& idle = idle_[endpoint];
+  if (idle.size() >= max_idle_) idle.pop_front();  // the oldest goes
+  stream.expires_never();
+  idle.push_back({std::move(stream), now});
+}
+
+bool peer_closed_or_chatty(boost::asio::ip::tcp::socket& socket) {
+  char byte;
+  auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  return true;  // 0: closed; >0: unsolicited bytes
+}
+
+}  // namespace weft::proxy::upstream::pool

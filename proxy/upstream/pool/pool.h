@@ -1,0 +1,43 @@
+// Idle keep-alive connections to one cluster's endpoints, owned by one
+// worker (no locks). A connection is handed out at most once; connections
+// that saw a framing error or an unfinished exchange are never put back.
+#pragma once
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <vector>
+
+namespace weft::proxy::upstream::pool {
+
+using Clock = std::chrono::steady_clock;
+
+class Pool {
+ public:
+  Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
+       std::chrono::milliseconds idle_timeout);
+
+  // A pooled connection to `endpoint` that is still open and was idle for
+  // less than the idle timeout; older or closed ones are dropped on the way.
+  std::optional<boost::beast::tcp_stream> take(std::size_t endpoint, Clock::time_point now);
+  // Keeps `stream` for reuse unless the endpoint already has the maximum.
+  void put(std::size_t endpoint, boost::beast::tcp_stream stream, Clock::time_point now);
+
+  std::size_t idle(std::size_t endpoint) const { return idle_[endpoint].size(); }
+
+ private:
+  struct Idle {
+    boost::beast::tcp_stream stream;
+    Clock::time_point since;
+  };
+  std::vector<std::deque<Idle>> idle_;
+  std::size_t max_idle_;
+  std::chrono::milliseconds idle_timeout_;
+};
+
+// True when the peer has closed `socket` or sent bytes nobody asked for;
+// either way the connection cannot carry another request.
+bool peer_closed_or_chatty(boost::asio::ip::tcp::socket& socket);
+
+}  // namespace weft::proxy::upstream::pool

@@ -1,0 +1,132 @@
+#include "proxy/worker/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "proxy/listener/http1_connection.h"
+#include "proxy/listener/tcp_proxy.h"
+
+namespace weft::proxy::worker {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Worker::Worker(std::size_t id, metrics::Metrics& metrics, bool access_log)
+    : id_(id), state_(metrics) {
+  state_.access_log = access_log;
+}
+
+Worker::~Worker() { stop(); }
+
+Result<std::vector<config::TcpEndpoint>> Worker::bind(
+    const std::vector<config::TcpEndpoint>& addresses) {
+  std::vector<config::TcpEndpoint> bound;
+  for (const auto& address : addresses) {
+    tcp::acceptor acceptor(io_);
+    boost::system::error_code ec;
+    acceptor.open(address.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec.assign(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) acceptor.bind(address, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, "cannot listen on {}:{}: {}", address.address().to_string(),
+                  address.port(), ec.message());
+    }
+    bound.push_back(acceptor.local_endpoint());
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return bound;
+}
+
+std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snapshot> snapshot) {
+  auto view = std::make_shared<View>();
+  view->clusters = std::make_shared<upstream::Clusters>(upstream::make_clusters(*snapshot, state_.metrics));
+  for (const auto& listener : snapshot->listeners) {
+    view->listener_stats.push_back(state_.metrics.listener(listener.name));
+  }
+  view->snapshot = std::move(snapshot);
+  return view;
+}
+
+void Worker::start(std::shared_ptr<const config::Snapshot> snapshot) {
+  state_.view = make_view(std::move(snapshot));
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_, accept(acceptors_[i], i), asio::detached);
+  }
+  thread_ = std::thread([this] {
+    spdlog::debug("worker {} started", id_);
+    io_.run();
+  });
+}
+
+asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listener) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning on a full fd table.
+      spdlog::warn("worker {}: accept failed: {}", id_, ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    const auto& stats = state_.view->listener_stats[listener];
+    stats.connections->Increment();
+    stats.active_connections->Increment();
+    ++open_connections_;
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto serve = [this, listener](tcp::socket s) -> asio::awaitable<void> {
+      const auto& l = state_.view->snapshot->listeners[listener];
+      if (l.protocol == config::ListenerProtocol::kTcp) {
+        co_await listener::serve_tcp(std::move(s), state_, listener);
+      } else {
+        co_await listener::serve_http1(boost::beast::tcp_stream(std::move(s)), state_, listener);
+      }
+    };
+    asio::co_spawn(io_, serve(std::move(socket)), [this, stats](std::exception_ptr error) {
+      stats.active_connections->Decrement();
+      --open_connections_;
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          spdlog::error("worker {}: connection ended by exception: {}", id_, e.what());
+        }
+      }
+    });
+  }
+}
+
+void Worker::drain() {
+  asio::post(io_, [this] {
+    state_.draining = true;
+    for (auto& acceptor : acceptors_) {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+    }
+    // Copy: closing may end a connection, which erases itself from the set.
+    std::vector<Drainable*> connections(state_.connections.begin(), state_.connections.end());
+    for (auto* connection : connections) connection->close_if_idle();
+  });
+}
+
+void Worker::stop() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace weft::proxy::worker

@@ -1,0 +1,53 @@
+// A worker: one thread running one io_context. It owns its acceptors (one
+// SO_REUSEPORT socket per listener, so the kernel spreads connections), its
+// connections, and its upstream pools. Other threads talk to it only by
+// posting to its io_context.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "proxy/worker/worker_state.h"
+
+namespace weft::proxy::worker {
+
+class Worker {
+ public:
+  Worker(std::size_t id, metrics::Metrics& metrics, bool access_log);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds one acceptor per listener at `addresses` (same order as the
+  // snapshot's listeners) and returns the bound addresses, which differ when
+  // a port was 0. Call before start().
+  Result<std::vector<config::TcpEndpoint>> bind(const std::vector<config::TcpEndpoint>& addresses);
+
+  // Starts the thread serving `snapshot`.
+  void start(std::shared_ptr<const config::Snapshot> snapshot);
+  // Stops accepting, closes idle connections; busy ones close after their
+  // current response. Thread-safe.
+  void drain();
+  // Stops the thread (remaining connections are dropped). Thread-safe.
+  void stop();
+
+  std::size_t open_connections() const { return open_connections_.load(); }
+
+ private:
+  boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor, std::size_t listener);
+  std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
+
+  std::size_t id_;
+  boost::asio::io_context io_{1};
+  WorkerState state_;
+  std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::thread thread_;
+};
+
+}  // namespace weft::proxy::worker

@@ -1,0 +1,44 @@
+// What the connections of one worker share. Lives on that worker's thread
+// and is touched only from it, so nothing here needs a lock.
+#pragma once
+
+#include <memory>
+#include <random>
+#include <unordered_set>
+#include <vector>
+
+#include "proxy/config/snapshot.h"
+#include "proxy/metrics/metrics.h"
+#include "proxy/upstream/clusters.h"
+
+namespace weft::proxy::worker {
+
+// A downstream connection the worker can ask to close during drain.
+class Drainable {
+ public:
+  virtual ~Drainable() = default;
+  // Closes the connection now if no request is in flight; otherwise it
+  // closes after the current response.
+  virtual void close_if_idle() = 0;
+};
+
+// The configuration a request runs against: a snapshot and this worker's
+// cluster state built from it. Requests keep the view they started with.
+struct View {
+  std::shared_ptr<const config::Snapshot> snapshot;
+  std::shared_ptr<upstream::Clusters> clusters;
+  std::vector<metrics::ListenerStats> listener_stats;  // indexed like snapshot->listeners
+};
+
+struct WorkerState {
+  explicit WorkerState(metrics::Metrics& m) : metrics(m) {}
+
+  metrics::Metrics& metrics;
+  std::shared_ptr<const View> view;
+  bool draining = false;
+  bool access_log = false;
+  std::unordered_set<Drainable*> connections;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+}  // namespace weft::proxy::worker
