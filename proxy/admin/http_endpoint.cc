@@ -51,7 +51,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
     if (ec) continue;
     asio::co_spawn(acceptor->get_executor(),
                    [handler, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-                     co_await serve_connection(beast::tcp_stream(std::move(s)), *handler);
+                     beast::tcp_stream stream(std::move(s));  // named: GCC 12 coroutine bug
+                     co_await serve_connection(std::move(stream), *handler);
                    },
                    asio::detached);
   }

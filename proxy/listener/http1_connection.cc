@@ -17,6 +17,7 @@ using http::http1::RequestView;
 
 asio::awaitable<void> Http1Connection::run() {
   const http::http1::Limits limits;
+  down_buffer_.reserve(4096);  // most request heads in one read
   for (;;) {
     auto view = state_.view;  // this request keeps the snapshot it started with
     RequestParser parser;
@@ -58,19 +59,22 @@ asio::awaitable<Next> Http1Connection::serve(RequestParser& parser, const worker
   const RequestView request(parser.get().base());
   const auto* route = table.route_for(request);
   if (route == nullptr) {
-    co_return co_await reply(parser, {404, "route_not_found", "no route\n", ""}, exchange);
+    const LocalReply local{404, "route_not_found", "no route\n", ""};
+    co_return co_await reply(parser, local, exchange);
   }
   if (const auto* forward = std::get_if<router::Forward>(&route->action)) {
     co_return co_await this->forward(parser, *route, *forward, view, exchange);
   }
   if (const auto* direct = std::get_if<router::DirectResponse>(&route->action)) {
     state_.metrics.local_reply("direct_response").Increment();
-    co_return co_await reply(parser, {direct->status, "", direct->body, ""}, exchange,
+    const LocalReply local{direct->status, "", direct->body, ""};
+    co_return co_await reply(parser, local, exchange,
                              &route->response_headers);
   }
   const auto& redirect = std::get<router::Redirect>(route->action);
   state_.metrics.local_reply("redirect").Increment();
-  co_return co_await reply(parser, {redirect.status, "", "", redirect.location(request)}, exchange,
+  const LocalReply local{redirect.status, "", "", redirect.location(request)};
+  co_return co_await reply(parser, local, exchange,
                            &route->response_headers);
 }
 

@@ -44,7 +44,7 @@ struct RelayResult {
   bool failed_reading = false;  // the error came from the source, not the sink
 };
 
-// Streams a message body from `from` to `to` through a 16 KiB buffer; the
+// Streams a message body from `from` to `to` through a 32 KiB buffer; the
 // header must already be written through `serializer`. Reads wait for writes,
 // so a slow reader throttles the writer instead of growing a buffer.
 template <bool kIsRequest>
@@ -53,7 +53,11 @@ asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buf
                                         const Expiry& from_expiry, beast::tcp_stream& to,
                                         beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
                                         const Expiry& to_expiry) {
-  char chunk[16 * 1024];
+  // Beast sizes each socket read by the buffer's free capacity, which starts
+  // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
+  constexpr std::size_t kRelayBytes = 32 * 1024;
+  from_buffer.reserve(from_buffer.size() + kRelayBytes);
+  char chunk[kRelayBytes];
   auto& body = parser.get().body();
   do {
     if (!parser.is_done()) {
@@ -64,7 +68,10 @@ asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buf
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
       body.size = sizeof chunk - body.size;
-      body.data = chunk;
+      // A read can parse framing only (a chunk header). Beast's writer takes
+      // a non-null empty buffer for an empty chunk, which in chunked coding
+      // is the terminator, so "nothing yet" must be a null pointer.
+      body.data = body.size > 0 ? chunk : nullptr;
       body.more = !parser.is_done();
     } else {
       body.data = nullptr;
@@ -79,7 +86,9 @@ asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buf
   co_return RelayResult{};
 }
 
-// A response the proxy makes itself.
+// A response the proxy makes itself. Always bind one to a named variable
+// before passing it to a co_await: GCC 12 destroys a braced temporary in a
+// co_await expression twice (a compiler bug, fixed in GCC 13).
 struct LocalReply {
   unsigned status = 503;
   std::string_view reason;  // x-weft-error value; empty for direct responses
@@ -135,8 +144,7 @@ class Http1Connection final : public worker::Drainable {
     bool reused = false;
   };
   asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
-                                                                    std::size_t endpoint,
-                                                                    Clock::time_point deadline);
+                                                                    std::size_t endpoint);
   void prepare_request(beast_http::request_header<>& head, const router::Route& route, bool upgrade);
 
   Expiry downstream_expiry(const worker::View& view) const {

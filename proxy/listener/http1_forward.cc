@@ -1,7 +1,8 @@
 // Forwarding one HTTP/1.1 request to an upstream endpoint and the response
 // back. Errors the client sees carry x-weft-error:
 //   503 no_healthy_upstream / upstream_connect_failure / upstream_connect_timeout
-//   504 upstream_request_timeout (the route timeout)
+//   504 upstream_request_timeout (no response head within the route timeout
+//       after the request was sent)
 //   502 upstream_protocol_error (unparseable response) / upstream_reset
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -82,20 +83,16 @@ void Http1Connection::prepare_request(beast_http::request_header<>& head,
 }
 
 asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connection::open_upstream(
-    upstream::ClusterState& cluster, std::size_t endpoint, Clock::time_point deadline) {
+    upstream::ClusterState& cluster, std::size_t endpoint) {
   auto now = Clock::now();
   if (auto idle = cluster.pool.take(endpoint, now)) {
     cluster.stats.connections_reused->Increment();
     co_return Upstream{std::move(*idle), true};
   }
   beast::tcp_stream stream(co_await asio::this_coro::executor);
-  auto connect_deadline = std::min(deadline, now + cluster.config.connect_timeout);
-  stream.expires_at(connect_deadline);
+  stream.expires_after(cluster.config.connect_timeout);
   auto [ec] = co_await stream.async_connect(cluster.config.endpoints[endpoint].address, kNoThrow);
   if (ec == beast::error::timeout) {
-    if (connect_deadline == deadline) {
-      co_return LocalReply{504, "upstream_request_timeout", "upstream request timeout\n", ""};
-    }
     cluster.stats.connect_timeouts->Increment();
     co_return LocalReply{503, "upstream_connect_timeout", "upstream connect timeout\n", ""};
   }
@@ -119,8 +116,8 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
   auto& cluster = (*view.clusters)[cluster_index];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
-    co_return co_await reply(parser, {503, "no_healthy_upstream", "no healthy upstream\n", ""},
-                             exchange);
+    const LocalReply local{503, "no_healthy_upstream", "no healthy upstream\n", ""};
+    co_return co_await reply(parser, local, exchange);
   }
   const bool upgrade = http::http1::is_upgrade(head);
   const bool head_request = head.method() == beast_http::verb::head;
@@ -137,11 +134,14 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
   const unsigned downstream_version = head.version();
   prepare_request(head, route, upgrade);
   cluster.stats.requests->Increment();
-  const Expiry up_expiry{Clock::now() + route.timeout, {}};
+  // Bodies stream for as long as they make progress (the listener's idle
+  // timeout per read or write); the route timeout bounds only the wait for
+  // the response head, so long uploads and downloads are not cut off.
+  const Expiry stream_idle = down_expiry;
 
   for (int attempt = 0;; ++attempt) {
     auto endpoint = cluster.balancer.next();
-    auto opened = co_await open_upstream(cluster, endpoint, up_expiry.deadline);
+    auto opened = co_await open_upstream(cluster, endpoint);
     if (auto* failure = std::get_if<LocalReply>(&opened)) {
       co_return co_await reply(parser, *failure, exchange);
     }
@@ -155,13 +155,13 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     // whose body was not touched may be retried.
     const bool body_pending = !parser.is_done();
     beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
-    up_expiry.arm(up.stream);
+    stream_idle.arm(up.stream);
     auto [write_ec, written] =
         co_await beast_http::async_write_header(up.stream, request_writer, kNoThrow);
     RelayResult sent{write_ec, false};
     if (!sent.error) {
       sent = co_await relay_body(down_, down_buffer_, parser, down_expiry, up.stream,
-                                 request_writer, up_expiry);
+                                 request_writer, stream_idle);
     }
     if (sent.error && sent.failed_reading) co_return Next::kClose;  // the client failed
 
@@ -169,13 +169,16 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     std::optional<ResponseParser> response;
     auto read_error = sent.error;
     if (!read_error) {
-      read_error = co_await read_response_head(up.stream, up_buffer, response, head_request, up_expiry);
+      const Expiry response_deadline{Clock::now() + route.timeout, {}};
+      read_error =
+          co_await read_response_head(up.stream, up_buffer, response, head_request, response_deadline);
     }
     if (read_error) {
       if (up.reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
         continue;  // the pooled connection had been closed by the upstream
       }
-      co_return co_await reply(parser, upstream_failure(read_error), exchange);
+      const auto failure = upstream_failure(read_error);
+      co_return co_await reply(parser, failure, exchange);
     }
 
     auto& res = response->get();
@@ -210,7 +213,7 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     auto [header_ec, header_n] =
         co_await beast_http::async_write_header(down_, response_writer, kNoThrow);
     if (header_ec) co_return Next::kClose;
-    auto relayed = co_await relay_body(up.stream, up_buffer, *response, up_expiry, down_,
+    auto relayed = co_await relay_body(up.stream, up_buffer, *response, stream_idle, down_,
                                        response_writer, down_expiry);
     if (relayed.error) co_return Next::kClose;
     if (upstream_reusable && response->is_done() && up_buffer.size() == 0) {

@@ -23,7 +23,10 @@ Worker::Worker(std::size_t id, metrics::Metrics& metrics, bool access_log)
   state_.access_log = access_log;
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+  acceptors_.clear();  // while io_ still exists
+}
 
 Result<std::vector<config::TcpEndpoint>> Worker::bind(
     const std::vector<config::TcpEndpoint>& addresses) {
@@ -94,7 +97,8 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
       if (l.protocol == config::ListenerProtocol::kTcp) {
         co_await listener::serve_tcp(std::move(s), state_, listener);
       } else {
-        co_await listener::serve_http1(boost::beast::tcp_stream(std::move(s)), state_, listener);
+        boost::beast::tcp_stream stream(std::move(s));  // named: see http1_exchange.h
+        co_await listener::serve_http1(std::move(stream), state_, listener);
       }
     };
     asio::co_spawn(io_, serve(std::move(socket)), [this, stats](std::exception_ptr error) {

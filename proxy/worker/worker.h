@@ -42,11 +42,13 @@ class Worker {
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor, std::size_t listener);
   std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
 
+  // Order matters for destruction: io_ goes before state_, because destroying
+  // io_ destroys the connection coroutines, which unregister from state_.
   std::size_t id_;
-  boost::asio::io_context io_{1};
   WorkerState state_;
-  std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
   std::atomic<std::size_t> open_connections_{0};
+  boost::asio::io_context io_{1};
+  std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
   std::thread thread_;
 };
 

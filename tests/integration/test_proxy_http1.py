@@ -1,0 +1,314 @@
+"""mesh-proxy HTTP/1.1 proxying, run as a user would: the real binary, real
+curl and wrk, backends of ours, everything on 127.0.0.1."""
+import json
+import socket
+import subprocess
+import time
+
+from conftest import cluster, forward_to, free_port, http_get, listener
+
+CURL = ["curl", "-sS", "--max-time", "20"]
+
+
+def curl(*args):
+    return subprocess.run([*CURL, *args], capture_output=True, text=True, timeout=60)
+
+
+def one_route_config(port, clusters, route=None, listeners=None):
+    route = route or {"match": {"prefix": "/"}, "forward": forward_to((clusters[0]["name"], 1))}
+    return {
+        "listeners": listeners or [listener("web", port, route_table="web")],
+        "route_tables": [{"name": "web", "virtual_hosts": [{"domains": ["*"], "routes": [route]}]}],
+        "clusters": clusters,
+    }
+
+
+def raw_exchange(port, data, timeout=5):
+    """Sends raw bytes and returns everything the proxy answers before closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_forwards_with_proxy_headers(start_proxy, backend_port):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    result = curl("-H", "x-forwarded-for: 10.1.2.3", "-H", "Connection: keep-alive, x-secret",
+                  "-H", "x-secret: 1", "-H", "Keep-Alive: timeout=5", f"http://127.0.0.1:{port}/echo")
+    assert result.returncode == 0, result.stderr
+    echo = json.loads(result.stdout)
+    headers = echo["headers"]
+    assert echo["backend"] == "v1"
+    assert headers["x-forwarded-for"] == "10.1.2.3, 127.0.0.1"
+    assert len(headers["x-request-id"]) == 36
+    assert "x-secret" not in headers, "a field named by Connection is hop-by-hop"
+    assert "keep-alive" not in headers
+
+
+def test_keeps_upstream_connections_alive(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    urls = [f"http://127.0.0.1:{port}/"] * 50
+    result = curl(*urls)
+    assert result.returncode == 0
+    assert result.stdout.count("v1") == 50
+    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") >= 49
+    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") == 1
+    assert proxy.metric("mesh_requests_total", listener="web", status_class="2xx") == 50
+
+
+def test_routes_by_path_method_header_and_query(start_proxy, backend_port):
+    import backend
+    v2_port = free_port()
+    v2 = backend.start(v2_port, "v2")
+    try:
+        port = free_port()
+        routes = [
+            {"match": {"exact": "/health"}, "direct_response": {"status": 200, "body": "ok\n"},
+             "response_headers": {"set": [{"name": "x-served-by", "value": "proxy"}]}},
+            {"match": {"prefix": "/old"}, "redirect": {"path": "/new", "status": 301}},
+            {"match": {"prefix": "/", "headers": [{"name": "x-canary", "exact": "1"}]},
+             "forward": forward_to(("v2", 1))},
+            {"match": {"prefix": "/", "query_params": [{"name": "version", "exact": "2"}]},
+             "forward": forward_to(("v2", 1))},
+            {"match": {"prefix": "/", "method": "DELETE"}, "direct_response": {"status": 405}},
+            {"match": {"regex": "/users/[0-9]+"}, "forward": forward_to(("v1", 1))},
+        ]
+        config = {
+            "listeners": [listener("web", port, route_table="web")],
+            "route_tables": [{"name": "web", "virtual_hosts": [
+                {"name": "shop", "domains": ["shop.example"], "routes": routes}]}],
+            "clusters": [cluster("v1", backend_port), cluster("v2", v2_port)],
+        }
+        proxy = start_proxy(config)
+        base = f"http://127.0.0.1:{port}"
+        host = ["-H", "Host: shop.example"]
+
+        health = curl("-i", *host, f"{base}/health").stdout
+        assert health.startswith("HTTP/1.1 200") and "x-served-by: proxy" in health.lower()
+        redirect = curl("-i", *host, f"{base}/old?x=1").stdout
+        assert redirect.startswith("HTTP/1.1 301") and "location: http://shop.example/new" in redirect.lower()
+        assert curl(*host, "-H", "x-canary: 1", f"{base}/").stdout == "v2\n"
+        assert curl(*host, f"{base}/?version=2").stdout == "v2\n"
+        assert curl(*host, "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", f"{base}/x").stdout == "405"
+        assert curl(*host, f"{base}/users/42").stdout == "v1\n"
+        assert curl(*host, "-o", "/dev/null", "-w", "%{http_code}", f"{base}/users/x").stdout == "404"
+        unknown = curl("-i", "-H", "Host: other.example", f"{base}/").stdout
+        assert unknown.startswith("HTTP/1.1 404") and "x-weft-error: route_not_found" in unknown
+        assert proxy.metric("mesh_local_replies_total", reason="route_not_found") == 2
+    finally:
+        v2.shutdown()
+        v2.server_close()
+
+
+def test_request_header_edits_reach_upstream(start_proxy, backend_port):
+    port = free_port()
+    route = {"match": {"prefix": "/"}, "forward": forward_to(("app", 1)),
+             "request_headers": {"set": [{"name": "x-env", "value": "prod"}],
+                                 "add": [{"name": "x-route", "value": "users"}],
+                                 "remove": ["x-drop-me"]},
+             "response_headers": {"add": [{"name": "x-edited", "value": "yes"}]}}
+    start_proxy(one_route_config(port, [cluster("app", backend_port)], route))
+    result = curl("-D", "-", "-H", "x-drop-me: 1", "-H", "x-env: dev", f"http://127.0.0.1:{port}/echo")
+    head, _, body = result.stdout.partition("\n\n")  # text mode folds CRLF
+    headers = json.loads(body)["headers"]
+    assert headers["x-env"] == "prod" and headers["x-route"] == "users"
+    assert "x-drop-me" not in headers
+    assert "x-edited: yes" in head.lower()
+
+
+def test_weighted_split_follows_weights(start_proxy, backend_port):
+    import backend
+    v2_port = free_port()
+    v2 = backend.start(v2_port, "v2")
+    try:
+        port = free_port()
+        route = {"match": {"prefix": "/"}, "forward": forward_to(("v1", 90), ("v2", 10))}
+        start_proxy(one_route_config(port, [cluster("v1", backend_port), cluster("v2", v2_port)], route))
+        out = curl(*([f"http://127.0.0.1:{port}/"] * 1000)).stdout
+        v2_count = out.count("v2\n")
+        assert out.count("v1\n") + v2_count == 1000
+        # Binomial(1000, 0.1): sd 9.5; 5 sd either side never fails by chance.
+        assert 52 <= v2_count <= 148, v2_count
+    finally:
+        v2.shutdown()
+        v2.server_close()
+
+
+def test_connect_failure_is_503_with_reason(start_proxy):
+    port, closed = free_port(), free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("gone", closed)]))
+    result = curl("-i", f"http://127.0.0.1:{port}/")
+    assert result.stdout.startswith("HTTP/1.1 503")
+    assert "x-weft-error: upstream_connect_failure" in result.stdout
+    assert proxy.metric("mesh_upstream_connect_failures_total", cluster="gone", reason="refused") == 1
+    assert '"error":"upstream_connect_failure"' in proxy.log_text()
+
+
+def test_cluster_without_endpoints_is_503(start_proxy):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("empty")]))
+    result = curl("-i", f"http://127.0.0.1:{port}/")
+    assert result.stdout.startswith("HTTP/1.1 503") and "x-weft-error: no_healthy_upstream" in result.stdout
+
+
+def test_route_timeout_is_504(start_proxy, backend_port):
+    port = free_port()
+    route = {"match": {"prefix": "/"}, "forward": forward_to(("app", 1)), "timeout": "0.3s"}
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)], route))
+    started = time.monotonic()
+    result = curl("-i", f"http://127.0.0.1:{port}/slow?ms=3000")
+    assert time.monotonic() - started < 2.5
+    assert result.stdout.startswith("HTTP/1.1 504")
+    assert "x-weft-error: upstream_request_timeout" in result.stdout
+    assert proxy.metric("mesh_local_replies_total", reason="upstream_request_timeout") == 1
+
+
+def test_invalid_upstream_response_is_502(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    result = curl("-i", f"http://127.0.0.1:{port}/garbage")
+    assert result.stdout.startswith("HTTP/1.1 502")
+    assert "x-weft-error: upstream_protocol_error" in result.stdout
+    # The connection that carried garbage is not reused: the next request works.
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
+    assert proxy.metric("mesh_local_replies_total", reason="upstream_protocol_error") == 1
+
+
+def test_close_delimited_upstream_body_is_rechunked(start_proxy, backend_port):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    result = curl("-i", f"http://127.0.0.1:{port}/close", f"http://127.0.0.1:{port}/")
+    assert "transfer-encoding: chunked" in result.stdout.lower()
+    assert "until close\n" in result.stdout and result.stdout.endswith("v1\n")
+
+
+def test_malformed_requests_are_rejected_and_counted(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    cases = [
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+         b"400", "bad_transfer_encoding"),
+        (b"GET / HTTP/1.1\r\nX: 1\r\n\r\n", b"400", "missing_host"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"400", "duplicate_host"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", b"400", "bad_header_name"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"x%d: v\r\n" % i for i in range(120)) + b"\r\n",
+         b"431", "too_many_headers"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", b"414", "uri_too_long"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", b"400", "bad_transfer_encoding"),
+    ]
+    for raw, status, reason in cases:
+        answer = raw_exchange(port, raw)
+        assert answer.startswith(b"HTTP/1.1 " + status), (reason, answer[:80])
+        assert f"x-weft-error: {reason}".encode() in answer.lower()
+    assert proxy.metric("mesh_http1_parse_rejections_total", reason="bad_transfer_encoding") == 2
+    assert proxy.metric("mesh_http1_parse_rejections_total", reason="missing_host") == 1
+    assert proxy.metric("mesh_http1_parse_rejections_total", reason="too_many_headers") == 1
+    # The proxy is unharmed.
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
+
+
+def test_expect_100_continue_and_chunked_upload(start_proxy, backend_port, tmp_path):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    body = tmp_path / "body"
+    body.write_bytes(b"x" * 200_000)
+    result = curl("-H", "Expect: 100-continue", "-H", "Transfer-Encoding: chunked",
+                  "--data-binary", f"@{body}", "-w", "\n%{time_total}", f"http://127.0.0.1:{port}/upload")
+    answer, elapsed = result.stdout.rsplit("\n", 1)
+    assert json.loads(answer)["received"] == 200_000
+    assert float(elapsed) < 0.9, "curl waited for a 100 Continue that never came"
+
+
+def test_one_gib_each_way_streams_with_flat_memory(start_proxy, backend_port, tmp_path):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    gib = 1 << 30
+    baseline = proxy.rss_kib()
+    download = curl("-o", "/dev/null", "-w", "%{size_download}", "--max-time", "120",
+                    f"http://127.0.0.1:{port}/bytes?n={gib}")
+    assert download.stdout == str(gib), download.stderr
+    sparse = tmp_path / "gib"
+    with open(sparse, "wb") as f:
+        f.truncate(gib)  # a GiB of zeros without a GiB of disk
+    upload = curl("--max-time", "120", "-T", str(sparse), f"http://127.0.0.1:{port}/upload")
+    assert json.loads(upload.stdout)["received"] == gib, upload.stderr
+    growth = proxy.rss_kib() - baseline
+    assert growth < 16 * 1024, f"RSS grew by {growth} KiB while streaming 2 GiB"
+
+
+def test_websocket_upgrade_becomes_a_tunnel(start_proxy, backend_port):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"upgrade: websocket" in head.lower()
+        for message in (b"hello", b"\x81\x05frame", b"x" * 100_000):
+            s.sendall(message)
+            got = b""
+            while len(got) < len(message):
+                got += s.recv(65536)
+            assert got == message
+
+
+def test_tcp_listener_relays_with_half_close(start_proxy):
+    echo_port = free_port()
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", echo_port))
+    server.listen(8)
+
+    import threading
+
+    def echo_until_eof():
+        conn, _ = server.accept()
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        conn.sendall(data[::-1])  # answers only after the client's half-close
+        conn.close()
+
+    thread = threading.Thread(target=echo_until_eof, daemon=True)
+    thread.start()
+    port = free_port()
+    proxy = start_proxy({"listeners": [listener("db", port, tcp_cluster="db")],
+                         "clusters": [cluster("db", echo_port)]})
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"abcdef" * 1000)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got == (b"abcdef" * 1000)[::-1]
+    thread.join(5)
+    server.close()
+    deadline = time.monotonic() + 5
+    while proxy.metric("mesh_tcp_bytes_total", listener="db", direction="sent") < 6000:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert proxy.metric("mesh_tcp_bytes_total", listener="db", direction="received") == 6000
+
+
+def test_wrk_load_has_no_errors(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]), concurrency=2)
+    result = subprocess.run(["wrk", "-t1", "-c8", "-d2s", f"http://127.0.0.1:{port}/"],
+                            capture_output=True, text=True, timeout=30)
+    assert "Non-2xx" not in result.stdout and "Socket errors" not in result.stdout, result.stdout
+    total = int(result.stdout.split(" requests in ")[0].split()[-1])
+    assert total > 100
+    assert proxy.metric("mesh_requests_total", listener="web", status_class="5xx") == 0

@@ -1,0 +1,115 @@
+"""mesh-proxy as a process: configuration errors, admin endpoints, metrics
+format, drain on SIGTERM."""
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import PROXY_BIN, ROOT, cluster, forward_to, free_port, http_get, listener
+
+
+def web_config(port, backend_port):
+    return {
+        "listeners": [listener("web", port, route_table="web")],
+        "route_tables": [{"name": "web", "virtual_hosts": [{"domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
+        "clusters": [cluster("app", backend_port)],
+        "drain": {"timeout": "5s"},
+    }
+
+
+def test_static_example_is_valid():
+    result = subprocess.run([str(PROXY_BIN), "--check", "--config",
+                             str(ROOT / "deploy/examples/static/proxy.yaml")],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def test_misspelled_field_names_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("listeners:\n  - name: web\n    adress: {host: 127.0.0.1, port: 1}\n")
+    result = subprocess.run([str(PROXY_BIN), "--config", str(path)], capture_output=True, text=True,
+                            timeout=10)
+    assert result.returncode == 1
+    assert f"{path}:3:5:" in result.stderr
+    assert "unknown field 'adress'" in result.stderr and "did you mean 'address'" in result.stderr
+
+
+def test_dangling_reference_is_refused(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps({"listeners": [listener("web", 1, route_table="nope")]}))
+    result = subprocess.run([str(PROXY_BIN), "--config", str(path)], capture_output=True, text=True,
+                            timeout=10)
+    assert result.returncode == 1
+    assert "route_table 'nope' is not defined" in result.stderr
+
+
+def test_admin_endpoints(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(web_config(port, backend_port))
+    assert http_get(proxy.admin("/ready")) == (200, "LIVE\n")
+    dump = json.loads(http_get(proxy.admin("/config_dump"))[1])
+    assert dump["listeners"][0]["name"] == "web"
+    http_get(f"http://127.0.0.1:{port}/")
+    stats = http_get(proxy.admin("/stats"))[1]
+    assert 'mesh_requests_total{listener="web",status_class="2xx"} 1' in stats
+    assert http_get(proxy.admin("/logging?level=debug"), method="POST")[1] == "level: debug\n"
+    try:
+        http_get(proxy.admin("/logging?level=loud"), method="POST")
+        raise AssertionError("bad level accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+
+
+def test_prometheus_output_passes_promtool(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(web_config(port, backend_port))
+    http_get(f"http://127.0.0.1:{port}/")
+    text = proxy.metrics_text()
+    for family in ("mesh_requests_total", "mesh_request_duration_seconds_bucket",
+                   "mesh_downstream_connections_active", "mesh_tcp_bytes_total",
+                   "mesh_http1_parse_rejections_total", "mesh_upstream_connect_failures_total"):
+        assert family in text, family
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                            text=True, timeout=10)
+    # promtool exits 0, or 3 for lint warnings only; 1 means the format is broken.
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+
+
+def test_sigterm_drains_in_flight_requests(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(web_config(port, backend_port))
+    idle = socket.create_connection(("127.0.0.1", port))
+    idle.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b"v1\n"):
+        answer += idle.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200")  # now an idle keep-alive connection
+
+    result = {}
+
+    def slow_request():
+        result["response"] = http_get(f"http://127.0.0.1:{port}/slow?ms=1000", timeout=10)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    proxy.process.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    # Idle keep-alive connections are closed, new connections refused.
+    idle.settimeout(3)
+    assert idle.recv(4096) == b""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        raise AssertionError("still accepting after SIGTERM")
+    except ConnectionRefusedError:
+        pass
+    thread.join(10)
+    assert result["response"] == (200, "slow\n")
+    assert proxy.process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""A small HTTP/1.1 backend for Weft's tests and demo (Python standard library).
+
+  GET  /            -> "<name>\n" (the demo app answers with its version)
+  GET  /echo        -> JSON: method, path, headers as received
+  GET  /status/N    -> status N
+  GET  /slow?ms=N   -> answers after N ms
+  GET  /bytes?n=N   -> N bytes, chunked, streamed in 64 KiB pieces
+  POST /upload      -> reads the body (any framing), answers its length
+  GET  /garbage     -> an invalid HTTP response
+  GET  /ws          -> 101 Switching Protocols, then echoes bytes
+  GET  /close       -> HTTP/1.0-style body delimited by close
+"""
+import argparse
+import http.server
+import json
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    name = "backend"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body, content_type="text/plain", headers=()):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-backend", self.name)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower().endswith("chunked"):
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return total
+                remaining = size
+                while remaining:
+                    remaining -= len(self.rfile.read(min(remaining, 1 << 16)))
+                self.rfile.readline()
+                total += size
+        length = int(self.headers.get("Content-Length", "0"))
+        remaining = length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        return length - remaining
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/echo":
+            body = {"method": self.command, "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()}, "backend": self.name}
+            return self._send(200, json.dumps(body), "application/json")
+        if url.path.startswith("/status/"):
+            return self._send(int(url.path.split("/")[2]), "status\n")
+        if url.path == "/slow":
+            time.sleep(int(query.get("ms", "1000")) / 1000)
+            return self._send(200, "slow\n")
+        if url.path == "/bytes":
+            return self._stream(int(query.get("n", "0")))
+        if url.path == "/garbage":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: zebra\r\n\r\n")
+            self.close_connection = True
+            return
+        if url.path == "/ws":
+            return self._websocket_echo()
+        if url.path == "/close":
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close\n")
+            self.close_connection = True
+            return
+        return self._send(200, self.name + "\n")
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        received = self._read_body()
+        self._send(200, json.dumps({"received": received, "backend": self.name}), "application/json")
+
+    do_PUT = do_POST
+
+    def _stream(self, total):
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        piece = b"x" * (1 << 16)
+        remaining = total
+        while remaining:
+            n = min(remaining, len(piece))
+            self.wfile.write(b"%x\r\n" % n + piece[:n] + b"\r\n")
+            remaining -= n
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _websocket_echo(self):
+        self.send_response(101)
+        self.send_header("Upgrade", self.headers.get("Upgrade", "websocket"))
+        self.send_header("Connection", "Upgrade")
+        self.end_headers()
+        self.wfile.flush()
+        while True:
+            data = self.connection.recv(65536)
+            if not data:
+                break
+            self.connection.sendall(data)
+        self.close_connection = True
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+
+def start(port, name="backend", host="127.0.0.1"):
+    """Starts a backend in a thread of this process; returns the server."""
+    handler = type("NamedHandler", (Handler,), {"name": name})
+    server = Server((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--name", default="backend")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    handler = type("NamedHandler", (Handler,), {"name": args.name})
+    server = Server((args.host, args.port), handler)
+    print(f"backend {args.name} on {args.host}:{args.port}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
