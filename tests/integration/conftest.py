@@ -14,8 +14,8 @@ import urllib.request
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "tools"))
-import backend  # noqa: E402
+sys.path.insert(0, str(ROOT / "deploy" / "examples" / "demo"))
+import app as backend  # noqa: E402  (the demo app doubles as the test backend)
 
 BUILD = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build"))
 PROXY_BIN = BUILD / "bin" / "mesh-proxy"

@@ -67,7 +67,7 @@ def test_keeps_upstream_connections_alive(start_proxy, backend_port):
 
 
 def test_routes_by_path_method_header_and_query(start_proxy, backend_port):
-    import backend
+    from conftest import backend
     v2_port = free_port()
     v2 = backend.start(v2_port, "v2")
     try:
@@ -127,7 +127,7 @@ def test_request_header_edits_reach_upstream(start_proxy, backend_port):
 
 
 def test_weighted_split_follows_weights(start_proxy, backend_port):
-    import backend
+    from conftest import backend
     v2_port = free_port()
     v2 = backend.start(v2_port, "v2")
     try:

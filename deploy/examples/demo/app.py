@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A small HTTP/1.1 backend for Weft's tests and demo (Python standard library).
+"""Weft's demo app, also the backend of the integration tests: a small
+HTTP/1.1 server on the Python standard library.
 
   GET  /            -> "<name>\n" (the demo app answers with its version)
   GET  /echo        -> JSON: method, path, headers as received
@@ -24,6 +25,9 @@ import urllib.parse
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     name = "backend"
+    # Head and body go out in two writes; without TCP_NODELAY the second
+    # waits ~40 ms for a delayed ACK on every keep-alive request.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
