@@ -205,6 +205,9 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     }
     cluster.endpoints.push_back({*address, e.weight() == 0 ? 1 : e.weight()});
   }
+  if (proto.has_tls()) {
+    return fail(ErrorCode::kInvalidArgument, "upstream TLS is not supported yet");
+  }
   switch (proto.protocol()) {
     case v1::Cluster::PROTOCOL_HTTP2:
       cluster.protocol = UpstreamProtocol::kHttp2;
@@ -240,6 +243,9 @@ Result<Listener> to_listener(const v1::Listener& proto,
   listener.capture = static_cast<Capture>(proto.capture());
   listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
+  if (proto.has_tls()) {
+    return fail(ErrorCode::kInvalidArgument, "downstream TLS is not supported yet");
+  }
   if (listener.capture != Capture::kNone) {
     return fail(ErrorCode::kInvalidArgument, "capture listeners are not supported yet");
   }

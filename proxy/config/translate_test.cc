@@ -95,7 +95,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
                 "redirect: {status: 200}", "redirect status 200"},
         BadCase{"http_listener_without_table", "route_table: web}", "}",
-                "an HTTP listener needs a route_table"}),
+                "an HTTP listener needs a route_table"},
+        BadCase{"downstream_tls_refused", "route_table: web}",
+                "route_table: web, tls: {cert_file: c.pem}}", "downstream TLS is not supported yet"},
+        BadCase{"upstream_tls_refused", "{name: v1, endpoints", "{name: v1, tls: {sni: a}, endpoints",
+                "upstream TLS is not supported yet"}),
     [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace

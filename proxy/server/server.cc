@@ -72,6 +72,12 @@ Result<void> Server::start() {
   spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
                admin_address->port(), metrics_address->address().to_string(),
                metrics_address->port());
+  for (const auto& cluster : snapshot_->clusters) {
+    if (cluster.protocol != config::UpstreamProtocol::kHttp1) {
+      spdlog::warn("cluster {}: HTTP/2 upstreams are not supported yet; sending HTTP/1.1",
+                   cluster.name);
+    }
+  }
   for (auto& worker : workers_) worker->start(snapshot_);
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
