@@ -12,7 +12,7 @@ unit_rc=${PIPESTATUS[0]}
 
 echo "== integration tests (pytest)"
 cd "$root"
-WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/netns \
   | tee "$build_dir/integration.log"
 integration_rc=${PIPESTATUS[0]}
 

@@ -41,6 +41,14 @@ struct Cluster {
 enum class Capture { kNone, kOutbound, kInbound };
 enum class ListenerProtocol { kHttp, kTcp, kAuto };
 
+// Where traffic to one original destination goes on a capture listener.
+struct Destination {
+  std::optional<boost::asio::ip::address> address;  // none: any address on `port`
+  std::uint16_t port = 0;
+  std::optional<std::size_t> route_table;  // HTTP traffic
+  std::optional<std::size_t> tcp_cluster;  // other traffic; none: passthrough
+};
+
 struct Listener {
   std::string name;
   TcpEndpoint address;
@@ -49,6 +57,14 @@ struct Listener {
   std::optional<std::size_t> route_table;  // index into Snapshot::route_tables
   std::optional<std::size_t> tcp_cluster;  // index into Snapshot::clusters
   milliseconds idle_timeout{300'000};
+  milliseconds sniff_timeout{100};
+  std::vector<Destination> destinations;  // capture listeners
+  std::vector<std::uint16_t> opaque_ports;  // never sniffed
+
+  // The destination for an original destination address: exact address and
+  // port first, then port only. Null: pass the connection through unchanged.
+  const Destination* destination_for(const TcpEndpoint& original) const;
+  bool is_opaque_port(std::uint16_t port) const;
 };
 
 struct Snapshot {

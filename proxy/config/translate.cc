@@ -1,5 +1,6 @@
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <map>
 
 #include "mesh/v1/config.pb.h"
@@ -232,6 +233,34 @@ std::optional<std::size_t> lookup(const std::map<std::string, std::size_t>& inde
   return found == index.end() ? std::nullopt : std::optional(found->second);
 }
 
+Result<Destination> to_destination(const v1::Destination& proto,
+                                   const std::map<std::string, std::size_t>& tables,
+                                   const std::map<std::string, std::size_t>& clusters) {
+  Destination destination;
+  if (!proto.address().empty()) {
+    boost::system::error_code ec;
+    destination.address = asio::ip::make_address(proto.address(), ec);
+    if (ec) return fail(ErrorCode::kInvalidArgument, "'{}' is not an IP address", proto.address());
+  }
+  if (proto.port() == 0 || proto.port() > 65535) {
+    return fail(ErrorCode::kInvalidArgument, "port {} is out of range", proto.port());
+  }
+  destination.port = static_cast<std::uint16_t>(proto.port());
+  if (!proto.route_table().empty()) {
+    destination.route_table = lookup(tables, proto.route_table());
+    if (!destination.route_table) {
+      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined", proto.route_table());
+    }
+  }
+  if (!proto.tcp_cluster().empty()) {
+    destination.tcp_cluster = lookup(clusters, proto.tcp_cluster());
+    if (!destination.tcp_cluster) {
+      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined", proto.tcp_cluster());
+    }
+  }
+  return destination;
+}
+
 Result<Listener> to_listener(const v1::Listener& proto,
                              const std::map<std::string, std::size_t>& tables,
                              const std::map<std::string, std::size_t>& clusters) {
@@ -246,8 +275,27 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (proto.has_tls()) {
     return fail(ErrorCode::kInvalidArgument, "downstream TLS is not supported yet");
   }
+  listener.sniff_timeout = to_ms(proto.sniff_timeout(), listener.sniff_timeout);
+  for (auto port : proto.opaque_ports()) {
+    if (port == 0 || port > 65535) return fail(ErrorCode::kInvalidArgument, "opaque port {} is out of range", port);
+    listener.opaque_ports.push_back(static_cast<std::uint16_t>(port));
+  }
+  for (int i = 0; i < proto.destinations_size(); ++i) {
+    auto destination = to_destination(proto.destinations(i), tables, clusters);
+    if (!destination) {
+      return tl::unexpected(with_context(destination.error(), fmt::format("destinations[{}]", i)));
+    }
+    listener.destinations.push_back(*destination);
+  }
   if (listener.capture != Capture::kNone) {
-    return fail(ErrorCode::kInvalidArgument, "capture listeners are not supported yet");
+    if (!proto.route_table().empty() || !proto.tcp_cluster().empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "a capture listener routes by destinations, not route_table or tcp_cluster");
+    }
+    return listener;
+  }
+  if (!listener.destinations.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "destinations need a capture listener");
   }
   if (!proto.route_table().empty()) {
     listener.route_table = lookup(tables, proto.route_table());
@@ -267,13 +315,28 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (listener.protocol == ListenerProtocol::kTcp && !listener.tcp_cluster) {
     return fail(ErrorCode::kInvalidArgument, "a TCP listener needs a tcp_cluster");
   }
-  if (listener.protocol == ListenerProtocol::kAuto) {
-    return fail(ErrorCode::kInvalidArgument, "protocol sniffing is not supported yet");
+  if (listener.protocol == ListenerProtocol::kAuto && !(listener.route_table && listener.tcp_cluster)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "a PROTOCOL_AUTO listener needs a route_table (HTTP) and a tcp_cluster (the rest)");
   }
   return listener;
 }
 
 }  // namespace
+
+const Destination* Listener::destination_for(const TcpEndpoint& original) const {
+  const Destination* by_port = nullptr;
+  for (const auto& d : destinations) {
+    if (d.port != original.port()) continue;
+    if (d.address && *d.address == original.address()) return &d;
+    if (!d.address && by_port == nullptr) by_port = &d;
+  }
+  return by_port;
+}
+
+bool Listener::is_opaque_port(std::uint16_t port) const {
+  return std::find(opaque_ports.begin(), opaque_ports.end(), port) != opaque_ports.end();
+}
 
 Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config) {
   auto snapshot = std::make_shared<Snapshot>();

@@ -104,3 +104,72 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace weft::proxy::config
+
+namespace weft::proxy::config {
+namespace {
+
+constexpr std::string_view kCapture = R"(
+listeners:
+  - name: outbound
+    capture: CAPTURE_OUTBOUND
+    address: {host: "::", port: 15001}
+    opaque_ports: [3306]
+    destinations:
+      - {port: 8080, route_table: web}
+      - {address: 10.0.0.7, port: 8080, tcp_cluster: db}
+      - {port: 3306, tcp_cluster: db}
+route_tables:
+  - {name: web, virtual_hosts: [{routes: [{direct_response: {status: 200}}]}]}
+clusters:
+  - {name: db, endpoints: [{address: 127.0.0.1, port: 3306}]}
+)";
+
+TEST(Capture, DestinationPrefersExactAddressThenPort) {
+  mesh::v1::ProxyConfig proto;
+  ASSERT_TRUE(yaml::parse_message(kCapture, "capture.yaml", proto));
+  auto snapshot = translate(proto);
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& listener = (*snapshot)->listeners[0];
+  auto at = [](const char* ip, unsigned short port) {
+    return TcpEndpoint(boost::asio::ip::make_address(ip), port);
+  };
+  const auto* exact = listener.destination_for(at("10.0.0.7", 8080));
+  ASSERT_NE(exact, nullptr);
+  EXPECT_EQ(exact->tcp_cluster, 0u);
+  const auto* by_port = listener.destination_for(at("10.0.0.8", 8080));
+  ASSERT_NE(by_port, nullptr);
+  EXPECT_EQ(by_port->route_table, 0u);
+  EXPECT_EQ(listener.destination_for(at("10.0.0.7", 9090)), nullptr);
+  EXPECT_TRUE(listener.is_opaque_port(3306));
+  EXPECT_FALSE(listener.is_opaque_port(8080));
+}
+
+TEST(Capture, RejectsAmbiguousListeners) {
+  struct Case {
+    std::string yaml;
+    const char* expected;
+  } cases[] = {
+      {"listeners: [{name: a, capture: CAPTURE_INBOUND, route_table: web}]\n"
+       "route_tables: [{name: web}]",
+       "routes by destinations"},
+      {"listeners: [{name: a, route_table: web, destinations: [{port: 1, route_table: web}]}]\n"
+       "route_tables: [{name: web}]",
+       "destinations need a capture listener"},
+      {"listeners: [{name: a, capture: CAPTURE_OUTBOUND, destinations: [{port: 0}]}]",
+       "destinations[0]: port 0 is out of range"},
+      {"listeners: [{name: a, capture: CAPTURE_OUTBOUND, destinations: [{port: 80, tcp_cluster: x}]}]",
+       "tcp_cluster 'x' is not defined"},
+      {"listeners: [{name: a, protocol: PROTOCOL_AUTO, route_table: web}]\nroute_tables: [{name: web}]",
+       "PROTOCOL_AUTO listener needs a route_table (HTTP) and a tcp_cluster"},
+  };
+  for (const auto& c : cases) {
+    mesh::v1::ProxyConfig proto;
+    ASSERT_TRUE(yaml::parse_message(c.yaml, "bad.yaml", proto)) << c.yaml;
+    auto snapshot = translate(proto);
+    ASSERT_FALSE(snapshot) << c.yaml;
+    EXPECT_THAT(snapshot.error().message, HasSubstr(c.expected));
+  }
+}
+
+}  // namespace
+}  // namespace weft::proxy::config

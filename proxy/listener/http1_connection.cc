@@ -17,7 +17,7 @@ using http::http1::RequestView;
 
 asio::awaitable<void> Http1Connection::run() {
   const http::http1::Limits limits;
-  down_buffer_.reserve(4096);  // most request heads in one read
+  down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
     auto view = state_.view;  // this request keeps the snapshot it started with
     RequestParser parser;
@@ -54,8 +54,7 @@ asio::awaitable<void> Http1Connection::run() {
 
 asio::awaitable<Next> Http1Connection::serve(RequestParser& parser, const worker::View& view,
                                              Exchange& exchange) {
-  const auto& listener = view.snapshot->listeners[listener_];
-  const auto& table = view.snapshot->route_tables[*listener.route_table];
+  const auto& table = view.snapshot->route_tables[route_table_];
   const RequestView request(parser.get().base());
   const auto* route = table.route_for(request);
   if (route == nullptr) {
@@ -142,9 +141,11 @@ void Http1Connection::finish(const worker::View& view, const Exchange& exchange,
       std::string_view(head["x-request-id"]));
 }
 
-asio::awaitable<void> serve_http1(beast::tcp_stream stream, worker::WorkerState& state,
-                                  std::size_t listener) {
-  Http1Connection connection(std::move(stream), state, listener);
+asio::awaitable<void> serve_http1(beast::tcp_stream stream, beast::flat_buffer read_ahead,
+                                  worker::WorkerState& state, std::size_t listener,
+                                  std::size_t route_table) {
+  Http1Connection connection(std::move(stream), std::move(read_ahead), state, listener,
+                             route_table);
   co_await connection.run();
 }
 

@@ -4,15 +4,19 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
 
-// Serves the connection until either side closes it. `listener` indexes the
-// snapshot's listeners (stable across snapshots of a static config).
+// Serves the connection until either side closes it. `listener` and
+// `route_table` index the snapshot's listeners and route tables; `read_ahead`
+// holds bytes already read from the client (by protocol sniffing).
 boost::asio::awaitable<void> serve_http1(boost::beast::tcp_stream stream,
-                                         worker::WorkerState& state, std::size_t listener);
+                                         boost::beast::flat_buffer read_ahead,
+                                         worker::WorkerState& state, std::size_t listener,
+                                         std::size_t route_table);
 
 }  // namespace weft::proxy::listener

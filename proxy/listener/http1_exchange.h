@@ -111,8 +111,13 @@ struct Exchange {
 
 class Http1Connection final : public worker::Drainable {
  public:
-  Http1Connection(beast::tcp_stream stream, worker::WorkerState& state, std::size_t listener)
-      : down_(std::move(stream)), state_(state), listener_(listener) {
+  Http1Connection(beast::tcp_stream stream, beast::flat_buffer read_ahead,
+                  worker::WorkerState& state, std::size_t listener, std::size_t route_table)
+      : down_(std::move(stream)),
+        down_buffer_(std::move(read_ahead)),
+        state_(state),
+        listener_(listener),
+        route_table_(route_table) {
     boost::system::error_code ec;
     auto peer = down_.socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = peer.address().to_string();
@@ -155,6 +160,7 @@ class Http1Connection final : public worker::Drainable {
   beast::flat_buffer down_buffer_;
   worker::WorkerState& state_;
   std::size_t listener_;
+  std::size_t route_table_;
   std::string peer_ip_;
   bool idle_ = true;
 };

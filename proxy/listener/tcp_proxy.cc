@@ -3,10 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "proxy/listener/tunnel.h"
@@ -16,32 +14,57 @@ namespace weft::proxy::listener {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-asio::awaitable<void> serve_tcp(tcp::socket socket, worker::WorkerState& state,
-                                std::size_t listener_index) {
+namespace {
+
+constexpr std::chrono::seconds kPassthroughConnectTimeout{5};
+
+struct Dial {
+  tcp::endpoint address;
+  std::chrono::milliseconds connect_timeout;
+  metrics::ClusterStats* stats = nullptr;  // null for passthrough
+};
+
+Dial dial_for(const TcpTarget& target, const worker::View& view) {
+  if (const auto* cluster_target = std::get_if<ClusterTarget>(&target)) {
+    auto& cluster = (*view.clusters)[cluster_target->cluster];
+    if (cluster.config.endpoints.empty()) return {};
+    auto endpoint = cluster.balancer.next();
+    return {cluster.config.endpoints[endpoint].address, cluster.config.connect_timeout,
+            &cluster.stats};
+  }
+  return {std::get<PassthroughTarget>(target).address, kPassthroughConnectTimeout, nullptr};
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer read_ahead,
+                                worker::WorkerState& state, std::size_t listener_index,
+                                TcpTarget target) {
   auto view = state.view;
   const auto& listener = view->snapshot->listeners[listener_index];
-  auto& cluster = (*view->clusters)[*listener.tcp_cluster];
-  if (cluster.config.endpoints.empty()) co_return;
-  auto endpoint = cluster.balancer.next();
+  const auto& stats = view->listener_stats[listener_index];
+  auto dial = dial_for(target, *view);
+  if (dial.address.port() == 0) co_return;  // a cluster without endpoints
+  if (std::holds_alternative<PassthroughTarget>(target)) stats.passthrough->Increment();
 
   boost::beast::tcp_stream upstream(co_await asio::this_coro::executor);
-  upstream.expires_after(cluster.config.connect_timeout);
-  auto [ec] = co_await upstream.async_connect(cluster.config.endpoints[endpoint].address,
-                                              asio::as_tuple(asio::use_awaitable));
+  upstream.expires_after(dial.connect_timeout);
+  auto [ec] = co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
   if (ec) {
-    (ec == boost::beast::error::timeout ? cluster.stats.connect_timeouts
-                                        : cluster.stats.connect_failures)
-        ->Increment();
-    spdlog::debug("tcp listener {}: connect to cluster {} failed: {}", listener.name,
-                  cluster.config.name, ec.message());
+    if (dial.stats != nullptr) {
+      (ec == boost::beast::error::timeout ? dial.stats->connect_timeouts
+                                          : dial.stats->connect_failures)
+          ->Increment();
+    }
+    spdlog::debug("tcp listener {}: connect to {}:{} failed: {}", listener.name,
+                  dial.address.address().to_string(), dial.address.port(), ec.message());
     co_return;
   }
   upstream.expires_never();
-  cluster.stats.connections_opened->Increment();
-  boost::beast::flat_buffer no_pending_down, no_pending_up;
-  auto bytes = co_await tunnel(socket, no_pending_down, upstream.socket(), no_pending_up,
+  if (dial.stats != nullptr) dial.stats->connections_opened->Increment();
+  boost::beast::flat_buffer nothing_pending;
+  auto bytes = co_await tunnel(socket, read_ahead, upstream.socket(), nothing_pending,
                                listener.idle_timeout);
-  const auto& stats = view->listener_stats[listener_index];
   stats.bytes_received->Increment(static_cast<double>(bytes.downstream_to_upstream));
   stats.bytes_sent->Increment(static_cast<double>(bytes.upstream_to_downstream));
 }

@@ -24,8 +24,14 @@ struct ListenerStats {
   prometheus::Gauge* active_connections = nullptr;
   prometheus::Counter* bytes_received = nullptr;  // TCP proxy: downstream -> upstream
   prometheus::Counter* bytes_sent = nullptr;      // TCP proxy: upstream -> downstream
+  prometheus::Counter* passthrough = nullptr;     // capture: relayed to the original destination
+  // Capture listener failures: [0] no original destination, [1] dialled directly.
+  std::array<prometheus::Counter*, 2> capture_errors{};
+  // Sniffing results: http1, http2, tls, opaque.
+  std::array<prometheus::Counter*, 4> sniffed{};
 
   void count_response(unsigned status) const;
+  void count_sniffed(std::string_view protocol) const;
 };
 
 // Per cluster.
@@ -65,6 +71,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_connections_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
+  prometheus::Family<prometheus::Counter>& passthrough_;
+  prometheus::Family<prometheus::Counter>& capture_errors_;
+  prometheus::Family<prometheus::Counter>& sniffed_;
 };
 
 }  // namespace weft::proxy::metrics

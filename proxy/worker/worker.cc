@@ -10,8 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
-#include "proxy/listener/http1_connection.h"
-#include "proxy/listener/tcp_proxy.h"
+#include "proxy/listener/dispatch.h"
 
 namespace weft::proxy::worker {
 
@@ -75,7 +74,7 @@ void Worker::start(std::shared_ptr<const config::Snapshot> snapshot) {
   });
 }
 
-asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listener) {
+asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listener_index) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -86,22 +85,13 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    const auto& stats = state_.view->listener_stats[listener];
+    const auto& stats = state_.view->listener_stats[listener_index];
     stats.connections->Increment();
     stats.active_connections->Increment();
     ++open_connections_;
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto serve = [this, listener](tcp::socket s) -> asio::awaitable<void> {
-      const auto& l = state_.view->snapshot->listeners[listener];
-      if (l.protocol == config::ListenerProtocol::kTcp) {
-        co_await listener::serve_tcp(std::move(s), state_, listener);
-      } else {
-        boost::beast::tcp_stream stream(std::move(s));  // named: see http1_exchange.h
-        co_await listener::serve_http1(std::move(stream), state_, listener);
-      }
-    };
-    asio::co_spawn(io_, serve(std::move(socket)), [this, stats](std::exception_ptr error) {
+    asio::co_spawn(io_, listener::serve_connection(std::move(socket), state_, listener_index), [this, stats](std::exception_ptr error) {
       stats.active_connections->Decrement();
       --open_connections_;
       if (error) {

@@ -39,7 +39,8 @@ class Worker {
   std::size_t open_connections() const { return open_connections_.load(); }
 
  private:
-  boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor, std::size_t listener);
+  boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,
+                                     std::size_t listener_index);
   std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
 
   // Order matters for destruction: io_ goes before state_, because destroying

@@ -312,3 +312,34 @@ def test_wrk_load_has_no_errors(start_proxy, backend_port):
     total = int(result.stdout.split(" requests in ")[0].split()[-1])
     assert total > 100
     assert proxy.metric("mesh_requests_total", listener="web", status_class="5xx") == 0
+
+
+def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
+    import threading
+    echo_port = free_port()
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", echo_port))
+    server.listen(8)
+
+    def echo_once():
+        conn, _ = server.accept()
+        conn.sendall(conn.recv(100))
+        conn.close()
+
+    threading.Thread(target=echo_once, daemon=True).start()
+    port = free_port()
+    proxy = start_proxy({
+        "listeners": [listener("mixed", port, route_table="web", tcp_cluster="echo",
+                               protocol="PROTOCOL_AUTO")],
+        "route_tables": [{"name": "web", "virtual_hosts": [{"routes": [
+            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
+        "clusters": [cluster("app", backend_port), cluster("echo", echo_port)],
+    })
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\x00\x01binary hello")
+        assert s.recv(100) == b"\x00\x01binary hello"
+    server.close()
+    assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="http1") == 1
+    assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="opaque") == 1

@@ -15,6 +15,7 @@ HTTP/1.1 server on the Python standard library.
 import argparse
 import http.server
 import json
+import socket
 import socketserver
 import sys
 import threading
@@ -133,10 +134,17 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 1024
 
 
+def make_server(host, port, name):
+    handler = type("NamedHandler", (Handler,), {"name": name})
+    server_class = Server
+    if ":" in host:
+        server_class = type("Server6", (Server,), {"address_family": socket.AF_INET6})
+    return server_class((host, port), handler)
+
+
 def start(port, name="backend", host="127.0.0.1"):
     """Starts a backend in a thread of this process; returns the server."""
-    handler = type("NamedHandler", (Handler,), {"name": name})
-    server = Server((host, port), handler)
+    server = make_server(host, port, name)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -147,8 +155,7 @@ def main():
     parser.add_argument("--name", default="backend")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
-    handler = type("NamedHandler", (Handler,), {"name": args.name})
-    server = Server((args.host, args.port), handler)
+    server = make_server(args.host, args.port, args.name)
     print(f"backend {args.name} on {args.host}:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 

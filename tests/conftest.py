@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "examples" / "demo"))
 import app as backend  # noqa: E402  (the demo app doubles as the test backend)
 
@@ -110,7 +110,7 @@ def listener(name, port, route_table=None, tcp_cluster=None, **extra):
     if route_table:
         entry["route_table"] = route_table
     if tcp_cluster:
-        entry["protocol"] = "PROTOCOL_TCP"
+        entry.setdefault("protocol", "PROTOCOL_TCP")
         entry["tcp_cluster"] = tcp_cluster
     return entry
 

@@ -1,0 +1,113 @@
+#include "proxy/listener/dispatch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+
+#include "proxy/listener/http1_connection.h"
+#include "proxy/listener/original_dst.h"
+#include "proxy/listener/sniff/sniff.h"
+#include "proxy/listener/tcp_proxy.h"
+
+namespace weft::proxy::listener {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Reads until the first bytes decide the protocol, the sniff window is full,
+// or `timeout` passes (a server-speaks-first protocol: the client waits).
+// Whatever was read stays in `read_ahead` for the chosen handler.
+asio::awaitable<sniff::Protocol> sniff_protocol(tcp::socket& socket, beast::flat_buffer& read_ahead,
+                                                std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  for (;;) {
+    auto seen = beast::buffers_to_string(read_ahead.data());
+    auto protocol = sniff::classify(seen);
+    if (protocol != sniff::Protocol::kNeedMore) co_return protocol;
+    if (read_ahead.size() >= sniff::kMaxSniffBytes) co_return sniff::Protocol::kOpaque;
+    auto space = read_ahead.prepare(sniff::kMaxSniffBytes - read_ahead.size());
+    auto outcome = co_await (socket.async_read_some(space, kNoThrow) || timer.async_wait(kNoThrow));
+    if (outcome.index() == 1) co_return sniff::Protocol::kOpaque;  // timed out
+    auto [ec, n] = std::get<0>(outcome);
+    if (ec) co_return sniff::Protocol::kOpaque;  // the tunnel will see the close
+    read_ahead.commit(n);
+  }
+}
+
+asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket, beast::flat_buffer& read_ahead,
+                                                 const config::Listener& listener,
+                                                 const metrics::ListenerStats& stats) {
+  auto protocol = co_await sniff_protocol(socket, read_ahead, listener.sniff_timeout);
+  stats.count_sniffed(sniff::name(protocol));
+  co_return protocol;
+}
+
+asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& state,
+                                     std::size_t index, const config::Listener& listener,
+                                     const metrics::ListenerStats& stats) {
+  beast::flat_buffer read_ahead;
+  bool http = listener.protocol == config::ListenerProtocol::kHttp;
+  if (listener.protocol == config::ListenerProtocol::kAuto) {
+    http = co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1;
+  }
+  if (http) {
+    beast::tcp_stream stream(std::move(socket));  // named: see http1_exchange.h
+    co_await serve_http1(std::move(stream), std::move(read_ahead), state, index, *listener.route_table);
+  } else {
+    co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
+                       ClusterTarget{*listener.tcp_cluster});
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& state,
+                                       std::size_t index) {
+  auto view = state.view;
+  const auto& listener = view->snapshot->listeners[index];
+  const auto& stats = view->listener_stats[index];
+  if (listener.capture == config::Capture::kNone) {
+    co_await serve_explicit(std::move(socket), state, index, listener, stats);
+    co_return;
+  }
+
+  auto original = original_destination(socket);
+  if (!original) {
+    stats.capture_errors[0]->Increment();
+    spdlog::debug("listener {}: {}", listener.name, original.error().message);
+    co_return;
+  }
+  boost::system::error_code ec;
+  if (*original == unmapped(socket.local_endpoint(ec))) {
+    // Dialled directly (no redirect): passing it "through" would connect to
+    // ourselves forever.
+    stats.capture_errors[1]->Increment();
+    co_return;
+  }
+  const auto* destination = listener.destination_for(*original);
+  TcpTarget tcp_target = PassthroughTarget{*original};
+  if (destination != nullptr && destination->tcp_cluster) {
+    tcp_target = ClusterTarget{*destination->tcp_cluster};
+  }
+  beast::flat_buffer read_ahead;
+  bool may_be_http = destination != nullptr && destination->route_table &&
+                     !listener.is_opaque_port(original->port());
+  if (may_be_http &&
+      co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1) {
+    beast::tcp_stream stream(std::move(socket));  // named: see http1_exchange.h
+    co_await serve_http1(std::move(stream), std::move(read_ahead), state, index,
+                         *destination->route_table);
+    co_return;
+  }
+  co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index, tcp_target);
+}
+
+}  // namespace weft::proxy::listener

@@ -1,0 +1,24 @@
+// Protocol sniffing on the first bytes a client sends, for capture listeners
+// and PROTOCOL_AUTO listeners. Pure: the connection code reads, this decides.
+#pragma once
+
+#include <string_view>
+
+namespace weft::proxy::listener::sniff {
+
+enum class Protocol {
+  kNeedMore,  // not decidable yet: read more (up to kMaxSniffBytes) or time out
+  kHttp1,     // an HTTP/1.x request line
+  kHttp2,     // the HTTP/2 connection preface (prior knowledge)
+  kTls,       // a TLS ClientHello record
+  kOpaque,    // anything else
+};
+
+// Enough for the HTTP/2 preface and any request line's method and version.
+inline constexpr std::size_t kMaxSniffBytes = 64;
+
+Protocol classify(std::string_view first_bytes);
+
+std::string_view name(Protocol protocol);
+
+}  // namespace weft::proxy::listener::sniff
