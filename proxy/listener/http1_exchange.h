@@ -8,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -44,34 +45,33 @@ struct RelayResult {
   bool failed_reading = false;  // the error came from the source, not the sink
 };
 
-// Streams a message body from `from` to `to` through a 32 KiB buffer; the
-// header must already be written through `serializer`. Reads wait for writes,
-// so a slow reader throttles the writer instead of growing a buffer.
+// Streams a message from `from` to `to` through `chunk`: the head
+// (if `serializer` has not written it yet) leaves with the first body bytes
+// in one write. Reads wait for writes, so a slow reader throttles the writer
+// instead of growing a buffer.
 template <bool kIsRequest>
 asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
                                         beast_http::parser<kIsRequest, beast_http::buffer_body>& parser,
                                         const Expiry& from_expiry, beast::tcp_stream& to,
                                         beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
-                                        const Expiry& to_expiry) {
+                                        const Expiry& to_expiry, std::span<char> chunk) {
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
-  constexpr std::size_t kRelayBytes = 32 * 1024;
-  from_buffer.reserve(from_buffer.size() + kRelayBytes);
-  char chunk[kRelayBytes];
+  from_buffer.reserve(from_buffer.size() + chunk.size());
   auto& body = parser.get().body();
   do {
     if (!parser.is_done()) {
-      body.data = chunk;
-      body.size = sizeof chunk;
+      body.data = chunk.data();
+      body.size = chunk.size();
       from_expiry.arm(from);
       auto [ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
-      body.size = sizeof chunk - body.size;
+      body.size = chunk.size() - body.size;
       // A read can parse framing only (a chunk header). Beast's writer takes
       // a non-null empty buffer for an empty chunk, which in chunked coding
       // is the terminator, so "nothing yet" must be a null pointer.
-      body.data = body.size > 0 ? chunk : nullptr;
+      body.data = body.size > 0 ? chunk.data() : nullptr;
       body.more = !parser.is_done();
     } else {
       body.data = nullptr;
@@ -145,7 +145,7 @@ class Http1Connection final : public worker::Drainable {
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
 
   struct Upstream {
-    beast::tcp_stream stream;
+    upstream::pool::Stream stream;
     bool reused = false;
   };
   asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,

@@ -87,11 +87,11 @@ asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connec
   auto now = Clock::now();
   if (auto idle = cluster.pool.take(endpoint, now)) {
     cluster.stats.connections_reused->Increment();
-    co_return Upstream{std::move(*idle), true};
+    co_return Upstream{std::move(idle), true};
   }
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.expires_after(cluster.config.connect_timeout);
-  auto [ec] = co_await stream.async_connect(cluster.config.endpoints[endpoint].address, kNoThrow);
+  auto stream = std::make_unique<beast::tcp_stream>(co_await asio::this_coro::executor);
+  stream->expires_after(cluster.config.connect_timeout);
+  auto [ec] = co_await stream->async_connect(cluster.config.endpoints[endpoint].address, kNoThrow);
   if (ec == beast::error::timeout) {
     cluster.stats.connect_timeouts->Increment();
     co_return LocalReply{503, "upstream_connect_timeout", "upstream connect timeout\n", ""};
@@ -101,7 +101,7 @@ asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connec
     co_return LocalReply{503, "upstream_connect_failure", "upstream connect failure\n", ""};
   }
   boost::system::error_code ignored;
-  stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   cluster.stats.connections_opened->Increment();
   co_return Upstream{std::move(stream), false};
 }
@@ -154,15 +154,11 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     // A body read from the client cannot be read again, so only a request
     // whose body was not touched may be retried.
     const bool body_pending = !parser.is_done();
+    // The head goes out with the first body bytes (or alone, without a body).
     beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
-    stream_idle.arm(up.stream);
-    auto [write_ec, written] =
-        co_await beast_http::async_write_header(up.stream, request_writer, kNoThrow);
-    RelayResult sent{write_ec, false};
-    if (!sent.error) {
-      sent = co_await relay_body(down_, down_buffer_, parser, down_expiry, up.stream,
-                                 request_writer, stream_idle);
-    }
+    auto request_buffer = state_.relay_buffers.lease();
+    auto sent = co_await relay_body(down_, down_buffer_, parser, down_expiry, *up.stream,
+                                    request_writer, stream_idle, request_buffer.span());
     if (sent.error && sent.failed_reading) co_return Next::kClose;  // the client failed
 
     beast::flat_buffer up_buffer;
@@ -171,7 +167,7 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     if (!read_error) {
       const Expiry response_deadline{Clock::now() + route.timeout, {}};
       read_error =
-          co_await read_response_head(up.stream, up_buffer, response, head_request, response_deadline);
+          co_await read_response_head(*up.stream, up_buffer, response, head_request, response_deadline);
     }
     if (read_error) {
       if (up.reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
@@ -190,8 +186,8 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
       auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
       if (ec) co_return Next::kClose;
       down_.expires_never();
-      up.stream.expires_never();
-      co_await tunnel(down_.socket(), down_buffer_, up.stream.socket(), up_buffer,
+      up.stream->expires_never();
+      co_await tunnel(down_.socket(), down_buffer_, up.stream->socket(), up_buffer,
                       view.snapshot->listeners[listener_].idle_timeout);
       co_return Next::kClose;
     }
@@ -209,12 +205,9 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     res.version(11);
     res.keep_alive(keep_alive);
     beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
-    down_expiry.arm(down_);
-    auto [header_ec, header_n] =
-        co_await beast_http::async_write_header(down_, response_writer, kNoThrow);
-    if (header_ec) co_return Next::kClose;
-    auto relayed = co_await relay_body(up.stream, up_buffer, *response, stream_idle, down_,
-                                       response_writer, down_expiry);
+    auto response_buffer = state_.relay_buffers.lease();
+    auto relayed = co_await relay_body(*up.stream, up_buffer, *response, stream_idle, down_,
+                                       response_writer, down_expiry, response_buffer.span());
     if (relayed.error) co_return Next::kClose;
     if (upstream_reusable && response->is_done() && up_buffer.size() == 0) {
       cluster.pool.put(endpoint, std::move(up.stream), Clock::now());

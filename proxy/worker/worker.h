@@ -48,7 +48,9 @@ class Worker {
   std::size_t id_;
   WorkerState state_;
   std::atomic<std::size_t> open_connections_{0};
-  boost::asio::io_context io_{1};
+  // Only this worker's thread touches its sockets and timers, so the reactor
+  // needs no locking; posts from other threads stay safe.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
   std::thread thread_;
 };

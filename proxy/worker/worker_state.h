@@ -10,6 +10,7 @@
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/upstream/clusters.h"
+#include "proxy/worker/buffer_pool.h"
 
 namespace weft::proxy::worker {
 
@@ -38,6 +39,7 @@ struct WorkerState {
   bool draining = false;
   bool access_log = false;
   std::unordered_set<Drainable*> connections;
+  BufferPool relay_buffers;
   std::mt19937_64 rng{std::random_device{}()};
 };
 

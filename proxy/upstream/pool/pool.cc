@@ -6,27 +6,33 @@
 
 namespace weft::proxy::upstream::pool {
 
+constexpr std::chrono::milliseconds kCheckAfterIdle{500};
+
 Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
            std::chrono::milliseconds idle_timeout)
     : idle_(endpoints), max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
 
-std::optional<boost::beast::tcp_stream> Pool::take(std::size_t endpoint, Clock::time_point now) {
+Stream Pool::take(std::size_t endpoint, Clock::time_point now) {
   auto& idle = idle_[endpoint];
   // Most recently used first: it is the least likely to have been closed.
   while (!idle.empty()) {
     Idle entry = std::move(idle.back());
     idle.pop_back();
     if (now - entry.since > idle_timeout_) continue;
-    if (peer_closed_or_chatty(entry.stream.socket())) continue;
+    // Checking costs a syscall per request; a connection idle this briefly
+    // is rarely closed, and a bodyless request on one that was is retried.
+    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.stream->socket())) {
+      continue;
+    }
     return std::move(entry.stream);
   }
-  return std::nullopt;
+  return nullptr;
 }
 
-void Pool::put(std::size_t endpoint, boost::beast::tcp_stream stream, Clock::time_point now) {
+void Pool::put(std::size_t endpoint, Stream stream, Clock::time_point now) {
   auto& idle = idle_[endpoint];
   if (idle.size() >= max_idle_) idle.pop_front();  // the oldest goes
-  stream.expires_never();
+  stream->expires_never();
   idle.push_back({std::move(stream), now});
 }
 

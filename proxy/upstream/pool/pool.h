@@ -6,12 +6,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <deque>
-#include <optional>
+#include <memory>
 #include <vector>
 
 namespace weft::proxy::upstream::pool {
 
 using Clock = std::chrono::steady_clock;
+using Stream = std::unique_ptr<boost::beast::tcp_stream>;
 
 class Pool {
  public:
@@ -20,15 +21,15 @@ class Pool {
 
   // A pooled connection to `endpoint` that is still open and was idle for
   // less than the idle timeout; older or closed ones are dropped on the way.
-  std::optional<boost::beast::tcp_stream> take(std::size_t endpoint, Clock::time_point now);
+  Stream take(std::size_t endpoint, Clock::time_point now);  // null: none
   // Keeps `stream` for reuse unless the endpoint already has the maximum.
-  void put(std::size_t endpoint, boost::beast::tcp_stream stream, Clock::time_point now);
+  void put(std::size_t endpoint, Stream stream, Clock::time_point now);
 
   std::size_t idle(std::size_t endpoint) const { return idle_[endpoint].size(); }
 
  private:
   struct Idle {
-    boost::beast::tcp_stream stream;
+    Stream stream;
     Clock::time_point since;
   };
   std::vector<std::deque<Idle>> idle_;

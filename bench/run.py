@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""make bench: mesh-proxy side by side with HAProxy and nginx on loopback.
+
+Layout (2 cores): the backend (nginx, one worker, fixed 1 KiB 200 response)
+and the load generators on core 0; the proxy under test alone on core 1, one
+worker thread, keep-alive to the backend. Targets: direct (no proxy),
+mesh-proxy, haproxy, nginx. Tests:
+  h1max  wrk -t1 -c50: saturation requests/s and proxy CPU per request
+  lat1k  h2load --h1 -c10, 100 req/s per connection: p50/p90/p99 at 1,000 req/s
+  lat5k  h2load --h1 -c50, 100 req/s per connection: p50/p90/p99 at 5,000 req/s
+CPU per request = utime+stime of the proxy process over the run / requests.
+Each (target, test) runs --reps times; the table shows medians and ratios.
+Writes docs/benchmarks.md (or --out).
+"""
+import argparse
+import datetime
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HZ = os.sysconf("SC_CLK_TCK")
+LOADGEN_CPU, PROXY_CPU = "0", "1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def process_tree(pid):
+    """`pid` and its descendants (nginx forks its worker)."""
+    children = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def cpu_seconds(pid):
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / HZ
+
+
+def rss_kib(pid):
+    total = 0
+    for p in process_tree(pid):
+        try:
+            for line in pathlib.Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def pinned(cpu, *cmd):
+    return ["taskset", "-c", cpu, *cmd]
+
+
+class Backend:
+    def __init__(self, work):
+        self.port = free_port()
+        d = work / "backend"
+        d.mkdir()
+        body = "x" * 1024
+        (d / "nginx.conf").write_text(f"""
+worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 20000; }}
+http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+  server {{ listen 127.0.0.1:{self.port}; location / {{ default_type text/plain; return 200 "{body}"; }} }} }}
+""")
+        self.process = subprocess.Popen(pinned(LOADGEN_CPU, "nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
+                                               "-e", str(d / "error.log")))
+        wait_port(self.port)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def start_target(name, work, backend_port, build_dir):
+    """Starts the proxy named `name` on core 1; returns (port, process) or
+    (backend_port, None) for direct."""
+    if name == "direct":
+        return backend_port, None
+    port = free_port()
+    d = work / name
+    d.mkdir()
+    if name == "mesh-proxy":
+        (d / "proxy.yaml").write_text(f"""
+admin: {{address: {{host: 127.0.0.1, port: {free_port()}}}, metrics_address: {{host: 127.0.0.1, port: {free_port()}}}}}
+listeners: [{{name: bench, address: {{host: 127.0.0.1, port: {port}}}, route_table: bench}}]
+route_tables: [{{name: bench, virtual_hosts: [{{routes: [{{match: {{prefix: /}}, forward: {{clusters: [{{name: backend}}]}}}}]}}]}}]
+clusters: [{{name: backend, pool: {{max_idle_per_endpoint: 256}}, endpoints: [{{address: 127.0.0.1, port: {backend_port}}}]}}]
+""")
+        cmd = [str(build_dir / "bin" / "mesh-proxy"), "--config", str(d / "proxy.yaml"), "--concurrency", "1",
+               "--log-level", "warning"]
+    elif name == "haproxy":
+        (d / "haproxy.cfg").write_text(f"""
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:{port}
+  default_backend backend
+backend backend
+  server b1 127.0.0.1:{backend_port}
+""")
+        cmd = ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
+    elif name == "nginx":
+        (d / "nginx.conf").write_text(f"""
+worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 20000; }}
+http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+  upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 256; keepalive_requests 100000000; }}
+  server {{ listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
+""")
+        cmd = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")]
+    else:
+        raise ValueError(name)
+    process = subprocess.Popen(pinned(PROXY_CPU, *cmd), stdout=subprocess.DEVNULL, stderr=open(d / "stderr", "w"))
+    wait_port(port)
+    return port, process
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def run_load(test, port, duration, work):
+    """Returns dict(requests, errors, rps, p50, p90, p99) for one run."""
+    url = f"http://127.0.0.1:{port}/"
+    if test == "h1max":
+        out = subprocess.run(pinned(LOADGEN_CPU, "wrk", "-t1", "-c50", f"-d{duration}s", url),
+                             capture_output=True, text=True, timeout=duration + 30).stdout
+        requests = int(out.split(" requests in ")[0].split()[-1])
+        errors = 0
+        for line in out.splitlines():
+            if "Non-2xx" in line or "Socket errors" in line:
+                errors += sum(int(x) for x in line.replace(",", " ").split() if x.isdigit())
+        rps = float(out.split("Requests/sec:")[1].split()[0])
+        return {"requests": requests, "errors": errors, "rps": rps}
+    connections = {"lat1k": 10, "lat5k": 50}[test]
+    log = work / f"{test}-{port}-{time.monotonic_ns()}.log"
+    total = connections * 100 * duration
+    out = subprocess.run(pinned(LOADGEN_CPU, "h2load", "--h1", "-t1", f"-c{connections}", "--rps", "100",
+                                "-r", str(max(1, connections // 10)), "--rate-period", "1ms",
+                                "-n", str(total), f"--log-file={log}", url),
+                         capture_output=True, text=True, timeout=duration + 60).stdout
+    latencies, errors = [], 0
+    for line in log.read_text().splitlines():
+        _, status, micros = line.split("\t")
+        if status.startswith("2"):
+            latencies.append(int(micros) / 1000)
+        else:
+            errors += 1
+    latencies.sort()
+    failed = [l for l in out.splitlines() if l.startswith("requests:")]
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / duration,
+            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
+            "p99": percentile(latencies, 99), "summary": failed[0] if failed else ""}
+
+
+def measure(target, test, port, process, duration, work):
+    before = cpu_seconds(process.pid) if process else 0.0
+    peak = [rss_kib(process.pid) if process else 0]
+    result = run_load(test, port, duration, work)
+    if process:
+        result["cpu_us_per_req"] = (cpu_seconds(process.pid) - before) * 1e6 / max(1, result["requests"])
+        peak.append(rss_kib(process.pid))
+        result["rss_loaded_kib"] = max(peak)
+    return result
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=1):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def report(results, targets, tests, args, environment):
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Recorded by `make bench` on {environment['date']}: {environment['cpu']}, "
+        f"{environment['cores']} cores, loopback only. {args.reps} runs of {args.duration} s per cell; "
+        "medians shown. The backend (nginx, 1 worker, 1 KiB 200) and the load generators run on core 0; "
+        "each proxy runs alone on core 1 with one worker thread and upstream keep-alive. "
+        "This machine is shared, so absolute numbers move between runs: compare the ratios, "
+        "which come from the same run.",
+        "",
+        f"Versions: {environment['versions']}",
+        "",
+        "Reproduce: `make bench` (or `/usr/bin/python3 bench/run.py --reps 3 --duration 5`).",
+        "",
+        "## HTTP/1.1 saturation (wrk -t1 -c50)",
+        "",
+        "| target | req/s | proxy CPU µs/req | CPU vs best peer | idle RSS MiB | loaded RSS MiB | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    peers = [t for t in targets if t in ("haproxy", "nginx")]
+    best_peer_cpu = min((results[(t, "h1max")]["cpu_us_per_req"] for t in peers
+                         if results.get((t, "h1max"), {}).get("cpu_us_per_req")), default=None)
+    for t in targets:
+        r = results.get((t, "h1max"))
+        if not r:
+            continue
+        cpu = r.get("cpu_us_per_req")
+        ratio = f"{cpu / best_peer_cpu:.2f}x" if cpu and best_peer_cpu else "-"
+        idle = results.get((t, "idle_rss_kib"))
+        lines.append(f"| {t} | {fmt(r['rps'], 0)} | {fmt(cpu)} | {ratio} | "
+                     f"{fmt(idle / 1024 if idle else None)} | "
+                     f"{fmt(r['rss_loaded_kib'] / 1024 if r.get('rss_loaded_kib') else None)} | {r['errors']} |")
+    for test, rate in (("lat1k", "1,000"), ("lat5k", "5,000")):
+        if test not in tests:
+            continue
+        direct = results.get(("direct", test), {})
+        lines += ["", f"## Latency at {rate} req/s (h2load --h1, fixed rate)", "",
+                  "| target | p50 ms | p90 ms | p99 ms | p99 added over direct ms | proxy CPU µs/req | errors |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for t in targets:
+            r = results.get((t, test))
+            if not r:
+                continue
+            added = r["p99"] - direct["p99"] if direct.get("p99") is not None and t != "direct" else None
+            lines.append(f"| {t} | {fmt(r['p50'], 3)} | {fmt(r['p90'], 3)} | {fmt(r['p99'], 3)} | "
+                         f"{fmt(added, 3)} | {fmt(r.get('cpu_us_per_req'))} | {r['errors']} |")
+    lines += ["", "Targets from issue #3: CPU per request below the best peer's (aim 12 µs), idle RSS "
+              "at most 8 MiB, p99 added latency at 1,000 req/s at or below HAProxy's.", ""]
+    return "\n".join(lines)
+
+
+def environment_info():
+    cpu = "unknown CPU"
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    versions = [subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0] if
+                subprocess.run(cmd, capture_output=True, text=True).stdout else
+                subprocess.run(cmd, capture_output=True, text=True).stderr.splitlines()[0]
+                for cmd in (["haproxy", "-v"], ["nginx", "-v"], ["wrk", "-v"], ["h2load", "--version"])]
+    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
+            "versions": "; ".join(v.strip() for v in versions)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=str(ROOT / "build"))
+    parser.add_argument("--targets", default="direct,mesh-proxy,haproxy,nginx")
+    parser.add_argument("--tests", default="h1max,lat1k,lat5k")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    targets, tests = args.targets.split(","), args.tests.split(",")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="weft-bench-"))
+    backend = Backend(work)
+    runs = {}
+    try:
+        for rep in range(args.reps):
+            for target in targets:
+                port, process = start_target(target, work, backend.port, pathlib.Path(args.build_dir))
+                try:
+                    time.sleep(0.5)
+                    if process:
+                        runs.setdefault((target, "idle_rss_kib"), []).append(rss_kib(process.pid))
+                    for test in tests:
+                        result = measure(target, test, port, process, args.duration, work)
+                        runs.setdefault((target, test), []).append(result)
+                        print(f"rep {rep + 1} {target:10} {test:6} rps={result['rps']:,.0f} "
+                              f"cpu={fmt(result.get('cpu_us_per_req'))}us/req "
+                              f"p99={fmt(result.get('p99'), 3)}ms errors={result['errors']}", flush=True)
+                finally:
+                    if process:
+                        process.terminate()
+                        process.wait(10)
+    finally:
+        backend.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    results = {}
+    for key, values in runs.items():
+        if key[1] == "idle_rss_kib":
+            results[key] = median(values)
+            continue
+        results[key] = {field: median([v.get(field) for v in values])
+                        for field in ("requests", "errors", "rps", "p50", "p90", "p99", "cpu_us_per_req",
+                                      "rss_loaded_kib")}
+    text = report(results, targets, tests, args, environment_info())
+    pathlib.Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
