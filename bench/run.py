@@ -94,7 +94,7 @@ class Backend:
     def __init__(self, work):
         self.port = free_port()
         d = work / "backend"
-        d.mkdir()
+        d.mkdir(exist_ok=True)
         body = "x" * 1024
         (d / "nginx.conf").write_text(f"""
 worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
@@ -119,7 +119,7 @@ def start_target(name, work, backend_port, build_dir):
         return backend_port, None
     port = free_port()
     d = work / name
-    d.mkdir()
+    d.mkdir(exist_ok=True)
     if name == "mesh-proxy":
         (d / "proxy.yaml").write_text(f"""
 admin: {{address: {{host: 127.0.0.1, port: {free_port()}}}, metrics_address: {{host: 127.0.0.1, port: {free_port()}}}}}

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "proxy/router/route.h"
+#include "proxy/tls/tls.h"
 
 namespace mesh::v1 {
 class ProxyConfig;
@@ -36,6 +37,8 @@ struct Cluster {
   milliseconds connect_timeout{1'000};
   std::size_t max_idle_per_endpoint = 64;
   milliseconds idle_timeout{60'000};
+  std::shared_ptr<tls::Context> tls;  // set: originate TLS to the endpoints
+  std::string sni;
 };
 
 enum class Capture { kNone, kOutbound, kInbound };
@@ -58,6 +61,7 @@ struct Listener {
   std::optional<std::size_t> tcp_cluster;  // index into Snapshot::clusters
   milliseconds idle_timeout{300'000};
   milliseconds sniff_timeout{100};
+  std::shared_ptr<tls::Context> tls;  // set: terminate TLS (explicit listeners)
   std::vector<Destination> destinations;  // capture listeners
   std::vector<std::uint16_t> opaque_ports;  // never sniffed
 

@@ -207,7 +207,20 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     cluster.endpoints.push_back({*address, e.weight() == 0 ? 1 : e.weight()});
   }
   if (proto.has_tls()) {
-    return fail(ErrorCode::kInvalidArgument, "upstream TLS is not supported yet");
+    const auto& t = proto.tls();
+    for (const auto& protocol : t.alpn()) {
+      if (protocol != "http/1.1") {
+        return fail(ErrorCode::kInvalidArgument,
+                    "tls.alpn '{}': upstream connections speak http/1.1 only for now", protocol);
+      }
+    }
+    auto context = tls::client_context({t.ca_file(), t.cert_file(), t.key_file(), t.sni(),
+                                        {t.verify_subject_alt_names().begin(),
+                                         t.verify_subject_alt_names().end()},
+                                        {"http/1.1"}});
+    if (!context) return tl::unexpected(with_context(context.error(), "tls"));
+    cluster.tls = *context;
+    cluster.sni = t.sni();
   }
   switch (proto.protocol()) {
     case v1::Cluster::PROTOCOL_HTTP2:
@@ -273,7 +286,20 @@ Result<Listener> to_listener(const v1::Listener& proto,
   listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
   if (proto.has_tls()) {
-    return fail(ErrorCode::kInvalidArgument, "downstream TLS is not supported yet");
+    const auto& t = proto.tls();
+    if (proto.capture() != v1::Listener::CAPTURE_NONE || proto.protocol() != v1::Listener::PROTOCOL_HTTP) {
+      return fail(ErrorCode::kInvalidArgument, "tls termination needs an explicit HTTP listener");
+    }
+    for (const auto& protocol : t.alpn()) {
+      if (protocol != "http/1.1") {
+        return fail(ErrorCode::kInvalidArgument,
+                    "tls.alpn '{}': downstream TLS speaks http/1.1 only until HTTP/2 lands", protocol);
+      }
+    }
+    auto context = tls::server_context(
+        {t.cert_file(), t.key_file(), t.ca_file(), {t.alpn().begin(), t.alpn().end()}});
+    if (!context) return tl::unexpected(with_context(context.error(), "tls"));
+    listener.tls = *context;
   }
   listener.sniff_timeout = to_ms(proto.sniff_timeout(), listener.sniff_timeout);
   for (auto port : proto.opaque_ports()) {

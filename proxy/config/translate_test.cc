@@ -96,10 +96,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "redirect: {status: 200}", "redirect status 200"},
         BadCase{"http_listener_without_table", "route_table: web}", "}",
                 "an HTTP listener needs a route_table"},
-        BadCase{"downstream_tls_refused", "route_table: web}",
-                "route_table: web, tls: {cert_file: c.pem}}", "downstream TLS is not supported yet"},
-        BadCase{"upstream_tls_refused", "{name: v1, endpoints", "{name: v1, tls: {sni: a}, endpoints",
-                "upstream TLS is not supported yet"}),
+        BadCase{"missing_certificate", "route_table: web}",
+                "route_table: web, tls: {cert_file: /nonexistent.pem, key_file: /k.pem}}",
+                "listeners[0] 'web': tls: certificate /nonexistent.pem"},
+        BadCase{"missing_upstream_ca", "{name: v1, endpoints", "{name: v1, tls: {ca_file: /no/ca.pem}, endpoints",
+                "clusters[0] 'v1': tls: CA /no/ca.pem"},
+        BadCase{"upstream_h2_alpn", "{name: v1, endpoints", "{name: v1, tls: {alpn: [h2]}, endpoints",
+                "upstream connections speak http/1.1 only"}),
     [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace

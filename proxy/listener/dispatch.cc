@@ -50,6 +50,25 @@ asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket, beast::fla
   co_return protocol;
 }
 
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+
+asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, std::size_t index,
+                                const config::Listener& listener,
+                                const metrics::ListenerStats& stats) {
+  beast::tcp_stream tcp_stream(std::move(socket));
+  TlsDownstream stream(std::move(tcp_stream), *listener.tls);
+  beast::get_lowest_layer(stream).expires_after(kTlsHandshakeTimeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (ec) {
+    stats.tls_handshake_failures->Increment();
+    spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
+    co_return;
+  }
+  beast::flat_buffer nothing_read;  // named: see http1_exchange.h
+  co_await serve_http1(std::move(stream), std::move(nothing_read), state, index,
+                       *listener.route_table);
+}
+
 asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& state,
                                      std::size_t index, const config::Listener& listener,
                                      const metrics::ListenerStats& stats) {
@@ -58,7 +77,9 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   if (listener.protocol == config::ListenerProtocol::kAuto) {
     http = co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1;
   }
-  if (http) {
+  if (http && listener.tls) {
+    co_await serve_tls(std::move(socket), state, index, listener, stats);
+  } else if (http) {
     beast::tcp_stream stream(std::move(socket));  // named: see http1_exchange.h
     co_await serve_http1(std::move(stream), std::move(read_ahead), state, index, *listener.route_table);
   } else {

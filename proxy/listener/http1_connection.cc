@@ -15,7 +15,8 @@ namespace weft::proxy::listener {
 
 using http::http1::RequestView;
 
-asio::awaitable<void> Http1Connection::run() {
+template <class DownStream>
+asio::awaitable<void> Http1Connection<DownStream>::run() {
   const http::http1::Limits limits;
   down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
@@ -26,7 +27,7 @@ asio::awaitable<void> Http1Connection::run() {
 
     idle_ = true;
     if (state_.draining) co_return;
-    down_.expires_after(view->snapshot->listeners[listener_].idle_timeout);
+    tcp().expires_after(view->snapshot->listeners[listener_].idle_timeout);
     auto [ec, n] = co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
     idle_ = false;
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -49,10 +50,11 @@ asio::awaitable<void> Http1Connection::run() {
     if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;
   }
   boost::system::error_code ignored;
-  down_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<Next> Http1Connection::serve(RequestParser& parser, const worker::View& view,
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser, const worker::View& view,
                                              Exchange& exchange) {
   const auto& table = view.snapshot->route_tables[route_table_];
   const RequestView request(parser.get().base());
@@ -77,7 +79,8 @@ asio::awaitable<Next> Http1Connection::serve(RequestParser& parser, const worker
                            &route->response_headers);
 }
 
-asio::awaitable<Next> Http1Connection::reply(RequestParser& parser, const LocalReply& local,
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser, const LocalReply& local,
                                              Exchange& exchange,
                                              const router::HeaderEdits* edits) {
   beast_http::response<beast_http::string_body> response{
@@ -97,12 +100,13 @@ asio::awaitable<Next> Http1Connection::reply(RequestParser& parser, const LocalR
   response.keep_alive(keep_alive);
   response.prepare_payload();
   exchange.status = local.status;
-  down_.expires_after(std::chrono::seconds(10));
+  tcp().expires_after(std::chrono::seconds(10));
   auto [ec, n] = co_await beast_http::async_write(down_, response, kNoThrow);
   co_return ec || !keep_alive ? Next::kClose : Next::kKeepAlive;
 }
 
-asio::awaitable<void> Http1Connection::reject(const http::http1::Rejection& rejection) {
+template <class DownStream>
+asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rejection& rejection) {
   state_.metrics.parse_rejection(rejection.reason).Increment();
   const auto& stats = state_.view->listener_stats[listener_];
   stats.count_response(rejection.status);
@@ -114,10 +118,10 @@ asio::awaitable<void> Http1Connection::reject(const http::http1::Rejection& reje
   response.body() = std::string(rejection.reason) + "\n";
   response.keep_alive(false);
   response.prepare_payload();
-  down_.expires_after(std::chrono::seconds(5));
+  tcp().expires_after(std::chrono::seconds(5));
   co_await beast_http::async_write(down_, response, kNoThrow);
   boost::system::error_code ignored;
-  down_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (state_.access_log) {
     spdlog::info(R"({{"listener":"{}","downstream":"{}","status":{},"error":"{}"}})",
                  state_.view->snapshot->listeners[listener_].name, peer_ip_, rejection.status,
@@ -125,7 +129,8 @@ asio::awaitable<void> Http1Connection::reject(const http::http1::Rejection& reje
   }
 }
 
-void Http1Connection::finish(const worker::View& view, const Exchange& exchange,
+template <class DownStream>
+void Http1Connection<DownStream>::finish(const worker::View& view, const Exchange& exchange,
                              const RequestParser& parser) {
   const auto& stats = view.listener_stats[listener_];
   stats.count_response(exchange.status);
@@ -141,11 +146,22 @@ void Http1Connection::finish(const worker::View& view, const Exchange& exchange,
       std::string_view(head["x-request-id"]));
 }
 
+template class Http1Connection<beast::tcp_stream>;
+template class Http1Connection<TlsDownstream>;
+
 asio::awaitable<void> serve_http1(beast::tcp_stream stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
                                   std::size_t route_table) {
-  Http1Connection connection(std::move(stream), std::move(read_ahead), state, listener,
-                             route_table);
+  Http1Connection<beast::tcp_stream> connection(std::move(stream), std::move(read_ahead), state,
+                                                listener, route_table);
+  co_await connection.run();
+}
+
+asio::awaitable<void> serve_http1(TlsDownstream stream, beast::flat_buffer read_ahead,
+                                  worker::WorkerState& state, std::size_t listener,
+                                  std::size_t route_table) {
+  Http1Connection<TlsDownstream> connection(std::move(stream), std::move(read_ahead), state,
+                                            listener, route_table);
   co_await connection.run();
 }
 

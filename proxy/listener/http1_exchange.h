@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <span>
 #include <string>
@@ -49,10 +50,10 @@ struct RelayResult {
 // (if `serializer` has not written it yet) leaves with the first body bytes
 // in one write. Reads wait for writes, so a slow reader throttles the writer
 // instead of growing a buffer.
-template <bool kIsRequest>
-asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
+template <bool kIsRequest, class From, class To>
+asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer,
                                         beast_http::parser<kIsRequest, beast_http::buffer_body>& parser,
-                                        const Expiry& from_expiry, beast::tcp_stream& to,
+                                        const Expiry& from_expiry, To& to,
                                         beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
                                         const Expiry& to_expiry, std::span<char> chunk) {
   // Beast sizes each socket read by the buffer's free capacity, which starts
@@ -63,7 +64,7 @@ asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buf
     if (!parser.is_done()) {
       body.data = chunk.data();
       body.size = chunk.size();
-      from_expiry.arm(from);
+      from_expiry.arm(beast::get_lowest_layer(from));
       auto [ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
@@ -78,7 +79,7 @@ asio::awaitable<RelayResult> relay_body(beast::tcp_stream& from, beast::flat_buf
       body.size = 0;
       body.more = false;
     }
-    to_expiry.arm(to);
+    to_expiry.arm(beast::get_lowest_layer(to));
     auto [ec, n] = co_await beast_http::async_write(to, serializer, kNoThrow);
     if (ec == beast_http::error::need_buffer) ec = {};
     if (ec) co_return RelayResult{ec, false};
@@ -109,17 +110,20 @@ struct Exchange {
   bool client_keep_alive = true;
 };
 
+// One downstream connection; `DownStream` is beast::tcp_stream or a TLS
+// stream over it. Instantiated for both in http1_connection.cc.
+template <class DownStream>
 class Http1Connection final : public worker::Drainable {
  public:
-  Http1Connection(beast::tcp_stream stream, beast::flat_buffer read_ahead,
-                  worker::WorkerState& state, std::size_t listener, std::size_t route_table)
+  Http1Connection(DownStream stream, beast::flat_buffer read_ahead, worker::WorkerState& state,
+                  std::size_t listener, std::size_t route_table)
       : down_(std::move(stream)),
         down_buffer_(std::move(read_ahead)),
         state_(state),
         listener_(listener),
         route_table_(route_table) {
     boost::system::error_code ec;
-    auto peer = down_.socket().remote_endpoint(ec);
+    auto peer = tcp().socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = peer.address().to_string();
     state_.connections.insert(this);
   }
@@ -128,35 +132,47 @@ class Http1Connection final : public worker::Drainable {
   void close_if_idle() override {
     if (!idle_) return;
     boost::system::error_code ignored;
-    down_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    down_.socket().cancel(ignored);
+    tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    tcp().socket().cancel(ignored);
   }
 
   asio::awaitable<void> run();
 
  private:
+  // One attempt at an upstream exchange: done (with what the downstream
+  // connection does next), or retry on a fresh connection.
+  struct Attempt {
+    bool retry = false;
+    Next next = Next::kClose;
+    bool upstream_reusable = false;
+  };
+  struct Upstream {
+    upstream::pool::Connection connection;
+    bool reused = false;
+  };
+
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
   asio::awaitable<Next> forward(RequestParser& parser, const router::Route& route,
                                 const router::Forward& forward, const worker::View& view,
                                 Exchange& exchange);
+  template <class UpStream>
+  asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, int attempt,
+                                         RequestParser& parser, const router::Route& route,
+                                         const worker::View& view, Exchange& exchange);
   asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
                               const router::HeaderEdits* edits = nullptr);
   asio::awaitable<void> reject(const http::http1::Rejection& rejection);
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
-
-  struct Upstream {
-    upstream::pool::Stream stream;
-    bool reused = false;
-  };
   asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
                                                                     std::size_t endpoint);
   void prepare_request(beast_http::request_header<>& head, const router::Route& route, bool upgrade);
 
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(down_); }
   Expiry downstream_expiry(const worker::View& view) const {
     return {{}, view.snapshot->listeners[listener_].idle_timeout};
   }
 
-  beast::tcp_stream down_;
+  DownStream down_;
   beast::flat_buffer down_buffer_;
   worker::WorkerState& state_;
   std::size_t listener_;

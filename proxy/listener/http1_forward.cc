@@ -1,9 +1,12 @@
 // Forwarding one HTTP/1.1 request to an upstream endpoint and the response
 // back. Errors the client sees carry x-weft-error:
 //   503 no_healthy_upstream / upstream_connect_failure / upstream_connect_timeout
+//       / upstream_tls_failure
 //   504 upstream_request_timeout (no response head within the route timeout
 //       after the request was sent)
 //   502 upstream_protocol_error (unparseable response) / upstream_reset
+#include <openssl/ssl.h>
+
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -11,6 +14,7 @@
 #include <optional>
 
 #include "proxy/http/http1/headers.h"
+#include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
 
@@ -21,15 +25,17 @@ constexpr std::size_t kMaxResponseHeaderBytes = 60 * 1024;
 
 // Reads the final response head, consuming 1xx informational responses (a
 // 101 is final: it ends HTTP on the connection).
-asio::awaitable<boost::system::error_code> read_response_head(
-    beast::tcp_stream& upstream, beast::flat_buffer& buffer, std::optional<ResponseParser>& parser,
-    bool head_request, const Expiry& expiry) {
+template <class UpStream>
+asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream,
+                                                              beast::flat_buffer& buffer,
+                                                              std::optional<ResponseParser>& parser,
+                                                              bool head_request, const Expiry& expiry) {
   for (;;) {
     parser.emplace();
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
-    expiry.arm(upstream);
+    expiry.arm(beast::get_lowest_layer(upstream));
     auto [ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
     if (ec) co_return ec;
     auto status = parser->get().result_int();
@@ -65,8 +71,9 @@ bool is_stale_connection_error(const boost::system::error_code& ec) {
 
 }  // namespace
 
-void Http1Connection::prepare_request(beast_http::request_header<>& head,
-                                      const router::Route& route, bool upgrade) {
+template <class DownStream>
+void Http1Connection<DownStream>::prepare_request(beast_http::request_header<>& head,
+                                                  const router::Route& route, bool upgrade) {
   http::http1::strip_hop_by_hop(head, upgrade);
   auto forwarded_for = head.find("x-forwarded-for");
   if (forwarded_for == head.end()) {
@@ -77,17 +84,20 @@ void Http1Connection::prepare_request(beast_http::request_header<>& head,
   if (head.find("x-request-id") == head.end()) {
     head.set("x-request-id", http::http1::new_request_id(state_.rng));
   }
-  head.set("x-forwarded-proto", "http");
+  const bool tls = !std::is_same_v<DownStream, beast::tcp_stream>;
+  head.set("x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
 
-asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connection::open_upstream(
-    upstream::ClusterState& cluster, std::size_t endpoint) {
+template <class DownStream>
+auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
+                                                std::size_t endpoint)
+    -> asio::awaitable<std::variant<Upstream, LocalReply>> {
   auto now = Clock::now();
   if (auto idle = cluster.pool.take(endpoint, now)) {
     cluster.stats.connections_reused->Increment();
-    co_return Upstream{std::move(idle), true};
+    co_return Upstream{std::move(*idle), true};
   }
   auto stream = std::make_unique<beast::tcp_stream>(co_await asio::this_coro::executor);
   stream->expires_after(cluster.config.connect_timeout);
@@ -103,12 +113,27 @@ asio::awaitable<std::variant<Http1Connection::Upstream, LocalReply>> Http1Connec
   boost::system::error_code ignored;
   stream->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   cluster.stats.connections_opened->Increment();
-  co_return Upstream{std::move(stream), false};
+  if (!cluster.config.tls) co_return Upstream{upstream::pool::Connection(std::move(stream)), false};
+
+  auto tls = std::make_unique<upstream::pool::TlsStream>(std::move(*stream), *cluster.config.tls);
+  if (!cluster.config.sni.empty()) {
+    SSL_set_tlsext_host_name(tls->native_handle(), cluster.config.sni.c_str());
+  }
+  beast::get_lowest_layer(*tls).expires_after(cluster.config.connect_timeout);
+  auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  if (handshake_ec) {
+    cluster.stats.tls_failures->Increment();
+    co_return LocalReply{503, "upstream_tls_failure", "upstream TLS handshake failed\n", ""};
+  }
+  co_return Upstream{upstream::pool::Connection(std::move(tls)), false};
 }
 
-asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const router::Route& route,
-                                               const router::Forward& forward,
-                                               const worker::View& view, Exchange& exchange) {
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser,
+                                                           const router::Route& route,
+                                                           const router::Forward& forward,
+                                                           const worker::View& view,
+                                                           Exchange& exchange) {
   auto& head = parser.get();
   auto cluster_index = forward.clusters.size() == 1
                            ? forward.clusters.front().cluster
@@ -119,25 +144,16 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
     const LocalReply local{503, "no_healthy_upstream", "no healthy upstream\n", ""};
     co_return co_await reply(parser, local, exchange);
   }
-  const bool upgrade = http::http1::is_upgrade(head);
-  const bool head_request = head.method() == beast_http::verb::head;
-  const auto down_expiry = downstream_expiry(view);
   if (boost::iequals(head[beast_http::field::expect], "100-continue")) {
     // Answered here: the body is streamed upstream as it arrives, so the
     // upstream never needs to be asked.
     head.erase(beast_http::field::expect);
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    down_expiry.arm(down_);
+    downstream_expiry(view).arm(tcp());
     auto [ec, n] = co_await asio::async_write(down_, asio::buffer(kContinue), kNoThrow);
     if (ec) co_return Next::kClose;
   }
-  const unsigned downstream_version = head.version();
-  prepare_request(head, route, upgrade);
   cluster.stats.requests->Increment();
-  // Bodies stream for as long as they make progress (the listener's idle
-  // timeout per read or write); the route timeout bounds only the wait for
-  // the response head, so long uploads and downloads are not cut off.
-  const Expiry stream_idle = down_expiry;
 
   for (int attempt = 0;; ++attempt) {
     auto endpoint = cluster.balancer.next();
@@ -150,70 +166,100 @@ asio::awaitable<Next> Http1Connection::forward(RequestParser& parser, const rout
       const auto& address = cluster.config.endpoints[endpoint].address;
       exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
     }
-
-    // A body read from the client cannot be read again, so only a request
-    // whose body was not touched may be retried.
-    const bool body_pending = !parser.is_done();
-    // The head goes out with the first body bytes (or alone, without a body).
-    beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
-    auto request_buffer = state_.relay_buffers.lease();
-    auto sent = co_await relay_body(down_, down_buffer_, parser, down_expiry, *up.stream,
-                                    request_writer, stream_idle, request_buffer.span());
-    if (sent.error && sent.failed_reading) co_return Next::kClose;  // the client failed
-
-    beast::flat_buffer up_buffer;
-    std::optional<ResponseParser> response;
-    auto read_error = sent.error;
-    if (!read_error) {
-      const Expiry response_deadline{Clock::now() + route.timeout, {}};
-      read_error =
-          co_await read_response_head(*up.stream, up_buffer, response, head_request, response_deadline);
+    Attempt outcome;
+    if (auto* plain = up.connection.plain()) {
+      outcome = co_await exchange_with(*plain, up.reused, attempt, parser, route, view, exchange);
+    } else {
+      outcome = co_await exchange_with(*up.connection.tls(), up.reused, attempt, parser, route,
+                                       view, exchange);
     }
-    if (read_error) {
-      if (up.reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
-        continue;  // the pooled connection had been closed by the upstream
-      }
-      const auto failure = upstream_failure(read_error);
-      co_return co_await reply(parser, failure, exchange);
-    }
-
-    auto& res = response->get();
-    exchange.status = res.result_int();
-    if (upgrade && res.result() == beast_http::status::switching_protocols) {
-      http::http1::strip_hop_by_hop(res, true);
-      beast_http::response_serializer<beast_http::buffer_body> writer(res);
-      down_expiry.arm(down_);
-      auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
-      if (ec) co_return Next::kClose;
-      down_.expires_never();
-      up.stream->expires_never();
-      co_await tunnel(down_.socket(), down_buffer_, up.stream->socket(), up_buffer,
-                      view.snapshot->listeners[listener_].idle_timeout);
-      co_return Next::kClose;
-    }
-
-    const bool upstream_reusable = res.keep_alive() && !upgrade;
-    http::http1::strip_hop_by_hop(res, false);
-    http::http1::apply_edits(res, route.response_headers);
-    bool keep_alive = exchange.client_keep_alive && !state_.draining;
-    if (downstream_version < 11) {
-      if (res.chunked()) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
-      keep_alive = keep_alive && res.has_content_length();
-    } else if (close_delimited(res, head_request)) {
-      res.chunked(true);  // an HTTP/1.0-style upstream body, re-framed so the client can reuse
-    }
-    res.version(11);
-    res.keep_alive(keep_alive);
-    beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
-    auto response_buffer = state_.relay_buffers.lease();
-    auto relayed = co_await relay_body(*up.stream, up_buffer, *response, stream_idle, down_,
-                                       response_writer, down_expiry, response_buffer.span());
-    if (relayed.error) co_return Next::kClose;
-    if (upstream_reusable && response->is_done() && up_buffer.size() == 0) {
-      cluster.pool.put(endpoint, std::move(up.stream), Clock::now());
-    }
-    co_return keep_alive ? Next::kKeepAlive : Next::kClose;
+    if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
+    if (outcome.upstream_reusable) cluster.pool.put(endpoint, std::move(up.connection), Clock::now());
+    co_return outcome.next;
   }
 }
+
+template <class DownStream>
+template <class UpStream>
+auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int attempt,
+                                                RequestParser& parser, const router::Route& route,
+                                                const worker::View& view, Exchange& exchange)
+    -> asio::awaitable<Attempt> {
+  auto& head = parser.get();
+  const bool upgrade = http::http1::is_upgrade(head);
+  const bool head_request = head.method() == beast_http::verb::head;
+  const unsigned downstream_version = head.version();
+  // Bodies stream for as long as they make progress (the listener's idle
+  // timeout per read or write); the route timeout bounds only the wait for
+  // the response head, so long uploads and downloads are not cut off.
+  const auto stream_idle = downstream_expiry(view);
+  if (attempt == 0) prepare_request(head, route, upgrade);
+
+  // A body read from the client cannot be read again, so only a request
+  // whose body was not touched may be retried.
+  const bool body_pending = !parser.is_done();
+  // The head goes out with the first body bytes (or alone, without a body).
+  beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
+  auto request_buffer = state_.relay_buffers.lease();
+  auto sent = co_await relay_body(down_, down_buffer_, parser, stream_idle, up, request_writer,
+                                  stream_idle, request_buffer.span());
+  if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
+
+  beast::flat_buffer up_buffer;
+  std::optional<ResponseParser> response;
+  auto read_error = sent.error;
+  if (!read_error) {
+    const Expiry response_deadline{Clock::now() + route.timeout, {}};
+    read_error = co_await read_response_head(up, up_buffer, response, head_request, response_deadline);
+  }
+  if (read_error) {
+    if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
+      co_return Attempt{true};
+    }
+    const auto failure = upstream_failure(read_error);
+    auto next = co_await reply(parser, failure, exchange);
+    co_return Attempt{false, next};
+  }
+
+  auto& res = response->get();
+  exchange.status = res.result_int();
+  if (upgrade && res.result() == beast_http::status::switching_protocols) {
+    http::http1::strip_hop_by_hop(res, true);
+    beast_http::response_serializer<beast_http::buffer_body> writer(res);
+    stream_idle.arm(tcp());
+    auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
+    if (ec) co_return Attempt{};
+    tcp().expires_never();
+    beast::get_lowest_layer(up).expires_never();
+    co_await tunnel(down_, down_buffer_, up, up_buffer,
+                    view.snapshot->listeners[listener_].idle_timeout);
+    co_return Attempt{};
+  }
+
+  const bool upstream_reusable = res.keep_alive() && !upgrade;
+  http::http1::strip_hop_by_hop(res, false);
+  http::http1::apply_edits(res, route.response_headers);
+  bool keep_alive = exchange.client_keep_alive && !state_.draining;
+  if (downstream_version < 11) {
+    if (res.chunked()) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
+    keep_alive = keep_alive && res.has_content_length();
+  } else if (close_delimited(res, head_request)) {
+    res.chunked(true);  // an HTTP/1.0-style upstream body, re-framed so the client can reuse
+  }
+  res.version(11);
+  res.keep_alive(keep_alive);
+  beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
+  auto response_buffer = state_.relay_buffers.lease();
+  auto relayed = co_await relay_body(up, up_buffer, *response, stream_idle, down_, response_writer,
+                                     stream_idle, response_buffer.span());
+  if (relayed.error) co_return Attempt{};
+  const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
+  co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
+}
+
+template asio::awaitable<Next> Http1Connection<beast::tcp_stream>::forward(
+    RequestParser&, const router::Route&, const router::Forward&, const worker::View&, Exchange&);
+template asio::awaitable<Next> Http1Connection<TlsDownstream>::forward(
+    RequestParser&, const router::Route&, const router::Forward&, const worker::View&, Exchange&);
 
 }  // namespace weft::proxy::listener

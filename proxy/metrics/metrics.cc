@@ -20,7 +20,8 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
 constexpr std::string_view kLocalReplyReasons[] = {
     "route_not_found",          "no_healthy_upstream",    "upstream_connect_failure",
     "upstream_connect_timeout", "upstream_request_timeout", "upstream_protocol_error",
-    "upstream_reset",           "direct_response",        "redirect"};
+    "upstream_reset",           "upstream_tls_failure",   "direct_response",
+    "redirect"};
 
 std::string labels_text(const prometheus::ClientMetric& metric) {
   std::string out;
@@ -102,7 +103,11 @@ Metrics::Metrics()
       sniffed_(BuildCounter()
                    .Name("mesh_sniffed_connections_total")
                    .Help("Connections classified by protocol sniffing")
-                   .Register(*registry_)) {
+                   .Register(*registry_)),
+      tls_handshake_failures_(BuildCounter()
+                                  .Name("mesh_downstream_tls_handshake_failures_total")
+                                  .Help("Downstream TLS handshakes that failed")
+                                  .Register(*registry_)) {
   for (auto reason : http::http1::kRejectionReasons) parse_rejection(reason);
   for (auto reason : kLocalReplyReasons) local_reply(reason);
 }
@@ -119,6 +124,7 @@ ListenerStats Metrics::listener(const std::string& name) {
   stats.bytes_received = &tcp_bytes_.Add({{"listener", name}, {"direction", "received"}});
   stats.bytes_sent = &tcp_bytes_.Add({{"listener", name}, {"direction", "sent"}});
   stats.passthrough = &passthrough_.Add({{"listener", name}});
+  stats.tls_handshake_failures = &tls_handshake_failures_.Add({{"listener", name}});
   stats.capture_errors[0] = &capture_errors_.Add({{"listener", name}, {"reason", "no_original_dst"}});
   stats.capture_errors[1] = &capture_errors_.Add({{"listener", name}, {"reason", "direct_connection"}});
   static constexpr const char* kProtocols[] = {"http1", "http2", "tls", "opaque"};
@@ -133,6 +139,7 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.requests = &upstream_requests_.Add({{"cluster", name}});
   stats.connect_failures = &connect_failures_.Add({{"cluster", name}, {"reason", "refused"}});
   stats.connect_timeouts = &connect_failures_.Add({{"cluster", name}, {"reason", "timeout"}});
+  stats.tls_failures = &connect_failures_.Add({{"cluster", name}, {"reason", "tls"}});
   stats.connections_opened = &upstream_connections_.Add({{"cluster", name}, {"kind", "new"}});
   stats.connections_reused = &upstream_connections_.Add({{"cluster", name}, {"kind", "reused"}});
   return stats;

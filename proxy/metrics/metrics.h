@@ -25,6 +25,7 @@ struct ListenerStats {
   prometheus::Counter* bytes_received = nullptr;  // TCP proxy: downstream -> upstream
   prometheus::Counter* bytes_sent = nullptr;      // TCP proxy: upstream -> downstream
   prometheus::Counter* passthrough = nullptr;     // capture: relayed to the original destination
+  prometheus::Counter* tls_handshake_failures = nullptr;  // downstream TLS
   // Capture listener failures: [0] no original destination, [1] dialled directly.
   std::array<prometheus::Counter*, 2> capture_errors{};
   // Sniffing results: http1, http2, tls, opaque.
@@ -39,6 +40,7 @@ struct ClusterStats {
   prometheus::Counter* requests = nullptr;
   prometheus::Counter* connect_failures = nullptr;
   prometheus::Counter* connect_timeouts = nullptr;
+  prometheus::Counter* tls_failures = nullptr;  // upstream TLS handshakes that failed
   prometheus::Counter* connections_opened = nullptr;
   prometheus::Counter* connections_reused = nullptr;
 };
@@ -74,6 +76,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& passthrough_;
   prometheus::Family<prometheus::Counter>& capture_errors_;
   prometheus::Family<prometheus::Counter>& sniffed_;
+  prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
 };
 
 }  // namespace weft::proxy::metrics

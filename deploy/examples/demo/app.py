@@ -17,6 +17,7 @@ import http.server
 import json
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -134,17 +135,22 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 1024
 
 
-def make_server(host, port, name):
+def make_server(host, port, name, cert=None, key=None):
     handler = type("NamedHandler", (Handler,), {"name": name})
     server_class = Server
     if ":" in host:
         server_class = type("Server6", (Server,), {"address_family": socket.AF_INET6})
-    return server_class((host, port), handler)
+    server = server_class((host, port), handler)
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
 
 
-def start(port, name="backend", host="127.0.0.1"):
+def start(port, name="backend", host="127.0.0.1", cert=None, key=None):
     """Starts a backend in a thread of this process; returns the server."""
-    server = make_server(host, port, name)
+    server = make_server(host, port, name, cert, key)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -154,8 +160,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", default="backend")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--cert", help="serve HTTPS with this certificate chain (PEM)")
+    parser.add_argument("--key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
-    server = make_server(args.host, args.port, args.name)
+    server = make_server(args.host, args.port, args.name, args.cert, args.key)
     print(f"backend {args.name} on {args.host}:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 

@@ -12,7 +12,22 @@ Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
            std::chrono::milliseconds idle_timeout)
     : idle_(endpoints), max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
 
-Stream Pool::take(std::size_t endpoint, Clock::time_point now) {
+boost::beast::tcp_stream* Connection::plain() const {
+  const auto* p = std::get_if<std::unique_ptr<boost::beast::tcp_stream>>(&stream_);
+  return p == nullptr ? nullptr : p->get();
+}
+
+TlsStream* Connection::tls() const {
+  const auto* p = std::get_if<std::unique_ptr<TlsStream>>(&stream_);
+  return p == nullptr ? nullptr : p->get();
+}
+
+boost::beast::tcp_stream& Connection::tcp() const {
+  if (auto* p = plain()) return *p;
+  return boost::beast::get_lowest_layer(*tls());
+}
+
+std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now) {
   auto& idle = idle_[endpoint];
   // Most recently used first: it is the least likely to have been closed.
   while (!idle.empty()) {
@@ -21,19 +36,19 @@ Stream Pool::take(std::size_t endpoint, Clock::time_point now) {
     if (now - entry.since > idle_timeout_) continue;
     // Checking costs a syscall per request; a connection idle this briefly
     // is rarely closed, and a bodyless request on one that was is retried.
-    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.stream->socket())) {
+    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.connection.tcp().socket())) {
       continue;
     }
-    return std::move(entry.stream);
+    return std::move(entry.connection);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-void Pool::put(std::size_t endpoint, Stream stream, Clock::time_point now) {
+void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point now) {
   auto& idle = idle_[endpoint];
   if (idle.size() >= max_idle_) idle.pop_front();  // the oldest goes
-  stream->expires_never();
-  idle.push_back({std::move(stream), now});
+  connection.tcp().expires_never();
+  idle.push_back({std::move(connection), now});
 }
 
 bool peer_closed_or_chatty(boost::asio::ip::tcp::socket& socket) {

@@ -4,15 +4,34 @@
 #pragma once
 
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <variant>
 #include <vector>
 
 namespace weft::proxy::upstream::pool {
 
 using Clock = std::chrono::steady_clock;
-using Stream = std::unique_ptr<boost::beast::tcp_stream>;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+// An upstream connection, plain TCP or TLS over TCP.
+class Connection {
+ public:
+  explicit Connection(std::unique_ptr<boost::beast::tcp_stream> plain) : stream_(std::move(plain)) {}
+  explicit Connection(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
+
+  // Null when the connection is the other kind.
+  boost::beast::tcp_stream* plain() const;
+  TlsStream* tls() const;
+  // The TCP layer, for timeouts and the socket.
+  boost::beast::tcp_stream& tcp() const;
+
+ private:
+  std::variant<std::unique_ptr<boost::beast::tcp_stream>, std::unique_ptr<TlsStream>> stream_;
+};
 
 class Pool {
  public:
@@ -21,15 +40,15 @@ class Pool {
 
   // A pooled connection to `endpoint` that is still open and was idle for
   // less than the idle timeout; older or closed ones are dropped on the way.
-  Stream take(std::size_t endpoint, Clock::time_point now);  // null: none
+  std::optional<Connection> take(std::size_t endpoint, Clock::time_point now);
   // Keeps `stream` for reuse unless the endpoint already has the maximum.
-  void put(std::size_t endpoint, Stream stream, Clock::time_point now);
+  void put(std::size_t endpoint, Connection connection, Clock::time_point now);
 
   std::size_t idle(std::size_t endpoint) const { return idle_[endpoint].size(); }
 
  private:
   struct Idle {
-    Stream stream;
+    Connection connection;
     Clock::time_point since;
   };
   std::vector<std::deque<Idle>> idle_;
