@@ -55,10 +55,12 @@ constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, std::size_t index,
                                 const config::Listener& listener,
                                 const metrics::ListenerStats& stats) {
-  beast::tcp_stream tcp_stream(std::move(socket));
-  TlsDownstream stream(std::move(tcp_stream), *listener.tls);
-  beast::get_lowest_layer(stream).expires_after(kTlsHandshakeTimeout);
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  TlsDownstream stream(std::move(socket), *listener.tls);
+  asio::steady_timer timer(stream.get_executor(), kTlsHandshakeTimeout);
+  auto outcome = co_await (stream.async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
+                           timer.async_wait(kNoThrow));
+  auto ec = outcome.index() == 1 ? make_error_code(beast::error::timeout)
+                                 : std::get<0>(std::get<0>(outcome));
   if (ec) {
     stats.tls_handshake_failures->Increment();
     spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
@@ -80,8 +82,7 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   if (http && listener.tls) {
     co_await serve_tls(std::move(socket), state, index, listener, stats);
   } else if (http) {
-    beast::tcp_stream stream(std::move(socket));  // named: see http1_exchange.h
-    co_await serve_http1(std::move(stream), std::move(read_ahead), state, index, *listener.route_table);
+    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index, *listener.route_table);
   } else {
     co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
                        ClusterTarget{*listener.tcp_cluster});
@@ -123,8 +124,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& 
                      !listener.is_opaque_port(original->port());
   if (may_be_http &&
       co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1) {
-    beast::tcp_stream stream(std::move(socket));  // named: see http1_exchange.h
-    co_await serve_http1(std::move(stream), std::move(read_ahead), state, index,
+    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index,
                          *destination->route_table);
     co_return;
   }

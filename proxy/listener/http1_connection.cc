@@ -27,8 +27,9 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
 
     idle_ = true;
     if (state_.draining) co_return;
-    tcp().expires_after(view->snapshot->listeners[listener_].idle_timeout);
-    auto [ec, n] = co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
+    deadline_.arm(Side::kDownstream, idle_timeout(*view));
+    auto [read_ec, n] = co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
+    auto ec = deadline_.outcome(read_ec);
     idle_ = false;
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
@@ -50,7 +51,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;
   }
   boost::system::error_code ignored;
-  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
 template <class DownStream>
@@ -100,7 +101,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser, 
   response.keep_alive(keep_alive);
   response.prepare_payload();
   exchange.status = local.status;
-  tcp().expires_after(std::chrono::seconds(10));
+  deadline_.arm(Side::kDownstream, std::chrono::seconds(10));
   auto [ec, n] = co_await beast_http::async_write(down_, response, kNoThrow);
   co_return ec || !keep_alive ? Next::kClose : Next::kKeepAlive;
 }
@@ -118,10 +119,10 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   response.body() = std::string(rejection.reason) + "\n";
   response.keep_alive(false);
   response.prepare_payload();
-  tcp().expires_after(std::chrono::seconds(5));
+  deadline_.arm(Side::kDownstream, std::chrono::seconds(5));
   co_await beast_http::async_write(down_, response, kNoThrow);
   boost::system::error_code ignored;
-  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (state_.access_log) {
     spdlog::info(R"({{"listener":"{}","downstream":"{}","status":{},"error":"{}"}})",
                  state_.view->snapshot->listeners[listener_].name, peer_ip_, rejection.status,
@@ -146,14 +147,14 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
       std::string_view(head["x-request-id"]));
 }
 
-template class Http1Connection<beast::tcp_stream>;
+template class Http1Connection<asio::ip::tcp::socket>;
 template class Http1Connection<TlsDownstream>;
 
-asio::awaitable<void> serve_http1(beast::tcp_stream stream, beast::flat_buffer read_ahead,
+asio::awaitable<void> serve_http1(asio::ip::tcp::socket stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
                                   std::size_t route_table) {
-  Http1Connection<beast::tcp_stream> connection(std::move(stream), std::move(read_ahead), state,
-                                                listener, route_table);
+  Http1Connection<asio::ip::tcp::socket> connection(std::move(stream), std::move(read_ahead), state,
+                                                    listener, route_table);
   co_await connection.run();
 }
 

@@ -5,19 +5,19 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
 
-using TlsDownstream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using TlsDownstream = boost::beast::ssl_stream<boost::asio::ip::tcp::socket>;
 
 // Serves the connection until either side closes it. `listener` and
 // `route_table` index the snapshot's listeners and route tables; `read_ahead`
 // holds bytes already read from the client (by protocol sniffing).
-boost::asio::awaitable<void> serve_http1(boost::beast::tcp_stream stream,
+boost::asio::awaitable<void> serve_http1(boost::asio::ip::tcp::socket stream,
                                          boost::beast::flat_buffer read_ahead,
                                          worker::WorkerState& state, std::size_t listener,
                                          std::size_t route_table);

@@ -5,7 +5,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
@@ -26,18 +28,31 @@ using RequestParser = beast_http::request_parser<beast_http::buffer_body>;
 using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-// When an operation on a stream must finish: a fixed deadline (upstream, the
-// route timeout) or a fresh allowance per operation (downstream idle timeout).
-struct Expiry {
-  Clock::time_point deadline{};
-  std::chrono::milliseconds per_operation{0};
+// Which socket a wait is on. An expired wait closes that socket, which ends
+// the pending operation; the connection then reads the error as a timeout.
+enum class Side { kDownstream, kUpstream };
 
-  void arm(beast::tcp_stream& stream) const {
-    if (per_operation.count() > 0) {
-      stream.expires_after(per_operation);
-    } else {
-      stream.expires_at(deadline);
-    }
+// The deadline of a connection's current wait. Nothing arms a timer per
+// operation: the worker sweeps its connections a few times a second
+// (worker::Worker::sweep) and expires the ones past their deadline, so a
+// read or write costs a store, not a timer queue insert and cancel.
+struct Deadline {
+  static constexpr Clock::time_point kNever = Clock::time_point::max();
+
+  Clock::time_point when = kNever;
+  Side side = Side::kDownstream;
+  bool expired = false;  // set by the sweep
+
+  void arm(Side s, std::chrono::milliseconds allowance) { arm_at(s, Clock::now() + allowance); }
+  void arm_at(Side s, Clock::time_point at) {
+    side = s;
+    when = at;
+    expired = false;
+  }
+  void disarm() { when = kNever; }
+  // An operation's error, as a timeout when the sweep caused it.
+  boost::system::error_code outcome(boost::system::error_code ec) const {
+    return expired ? make_error_code(beast::error::timeout) : ec;
   }
 };
 
@@ -53,9 +68,11 @@ struct RelayResult {
 template <bool kIsRequest, class From, class To>
 asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer,
                                         beast_http::parser<kIsRequest, beast_http::buffer_body>& parser,
-                                        const Expiry& from_expiry, To& to,
+                                        Side from_side, To& to,
                                         beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
-                                        const Expiry& to_expiry, std::span<char> chunk) {
+                                        Deadline& deadline, std::chrono::milliseconds allowance,
+                                        std::span<char> chunk) {
+  const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
   from_buffer.reserve(from_buffer.size() + chunk.size());
@@ -64,8 +81,9 @@ asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buf
     if (!parser.is_done()) {
       body.data = chunk.data();
       body.size = chunk.size();
-      from_expiry.arm(beast::get_lowest_layer(from));
-      auto [ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
+      deadline.arm(from_side, allowance);
+      auto [read_ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
+      auto ec = deadline.outcome(read_ec);
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
       body.size = chunk.size() - body.size;
@@ -79,11 +97,13 @@ asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buf
       body.size = 0;
       body.more = false;
     }
-    to_expiry.arm(beast::get_lowest_layer(to));
-    auto [ec, n] = co_await beast_http::async_write(to, serializer, kNoThrow);
+    deadline.arm(to_side, allowance);
+    auto [write_ec, n] = co_await beast_http::async_write(to, serializer, kNoThrow);
+    auto ec = deadline.outcome(write_ec);
     if (ec == beast_http::error::need_buffer) ec = {};
     if (ec) co_return RelayResult{ec, false};
   } while (!parser.is_done() && !serializer.is_done());
+  deadline.disarm();
   co_return RelayResult{};
 }
 
@@ -110,10 +130,10 @@ struct Exchange {
   bool client_keep_alive = true;
 };
 
-// One downstream connection; `DownStream` is beast::tcp_stream or a TLS
-// stream over it. Instantiated for both in http1_connection.cc.
+// One downstream connection; `DownStream` is a TCP socket or a TLS stream
+// over one. Instantiated for both in http1_connection.cc.
 template <class DownStream>
-class Http1Connection final : public worker::Drainable {
+class Http1Connection final : public worker::TrackedConnection {
  public:
   Http1Connection(DownStream stream, beast::flat_buffer read_ahead, worker::WorkerState& state,
                   std::size_t listener, std::size_t route_table)
@@ -123,7 +143,7 @@ class Http1Connection final : public worker::Drainable {
         listener_(listener),
         route_table_(route_table) {
     boost::system::error_code ec;
-    auto peer = tcp().socket().remote_endpoint(ec);
+    auto peer = socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = peer.address().to_string();
     state_.connections.insert(this);
   }
@@ -132,8 +152,20 @@ class Http1Connection final : public worker::Drainable {
   void close_if_idle() override {
     if (!idle_) return;
     boost::system::error_code ignored;
-    tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    tcp().socket().cancel(ignored);
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket().cancel(ignored);
+  }
+
+  void expire_if_due(Clock::time_point now) override {
+    if (now < deadline_.when) return;
+    deadline_.expired = true;
+    deadline_.disarm();
+    boost::system::error_code ignored;
+    if (deadline_.side == Side::kUpstream && upstream_socket_ != nullptr) {
+      upstream_socket_->close(ignored);  // not reusable now; the client gets a 504
+    } else {
+      socket().close(ignored);
+    }
   }
 
   asio::awaitable<void> run();
@@ -167,9 +199,9 @@ class Http1Connection final : public worker::Drainable {
                                                                     std::size_t endpoint);
   void prepare_request(beast_http::request_header<>& head, const router::Route& route, bool upgrade);
 
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(down_); }
-  Expiry downstream_expiry(const worker::View& view) const {
-    return {{}, view.snapshot->listeners[listener_].idle_timeout};
+  asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
+  std::chrono::milliseconds idle_timeout(const worker::View& view) const {
+    return view.snapshot->listeners[listener_].idle_timeout;
   }
 
   DownStream down_;
@@ -179,6 +211,9 @@ class Http1Connection final : public worker::Drainable {
   std::size_t route_table_;
   std::string peer_ip_;
   bool idle_ = true;
+  Deadline deadline_;
+  // The upstream socket of the exchange in flight, for expire_if_due.
+  asio::ip::tcp::socket* upstream_socket_ = nullptr;
 };
 
 }  // namespace weft::proxy::listener

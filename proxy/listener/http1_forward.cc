@@ -29,14 +29,14 @@ template <class UpStream>
 asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream,
                                                               beast::flat_buffer& buffer,
                                                               std::optional<ResponseParser>& parser,
-                                                              bool head_request, const Expiry& expiry) {
+                                                              bool head_request, Deadline& deadline) {
   for (;;) {
     parser.emplace();
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
-    expiry.arm(beast::get_lowest_layer(upstream));
-    auto [ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
+    auto [read_ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
+    auto ec = deadline.outcome(read_ec);
     if (ec) co_return ec;
     auto status = parser->get().result_int();
     if (status >= 200 || status == 101) co_return ec;
@@ -84,7 +84,7 @@ void Http1Connection<DownStream>::prepare_request(beast_http::request_header<>& 
   if (head.find("x-request-id") == head.end()) {
     head.set("x-request-id", http::http1::new_request_id(state_.rng));
   }
-  const bool tls = !std::is_same_v<DownStream, beast::tcp_stream>;
+  const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
   head.set("x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
@@ -99,9 +99,16 @@ auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
     cluster.stats.connections_reused->Increment();
     co_return Upstream{std::move(*idle), true};
   }
-  auto stream = std::make_unique<beast::tcp_stream>(co_await asio::this_coro::executor);
-  stream->expires_after(cluster.config.connect_timeout);
-  auto [ec] = co_await stream->async_connect(cluster.config.endpoints[endpoint].address, kNoThrow);
+  const auto& address = cluster.config.endpoints[endpoint].address;
+  auto stream = std::make_unique<upstream::pool::Socket>(co_await asio::this_coro::executor);
+  boost::system::error_code open_ec;
+  stream->open(address.protocol(), open_ec);
+  upstream_socket_ = stream.get();
+  deadline_.arm(Side::kUpstream, cluster.config.connect_timeout);
+  auto [connect_ec] = co_await stream->async_connect(address, kNoThrow);
+  auto ec = deadline_.outcome(open_ec ? open_ec : connect_ec);
+  deadline_.disarm();
+  upstream_socket_ = nullptr;
   if (ec == beast::error::timeout) {
     cluster.stats.connect_timeouts->Increment();
     co_return LocalReply{503, "upstream_connect_timeout", "upstream connect timeout\n", ""};
@@ -111,7 +118,7 @@ auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
     co_return LocalReply{503, "upstream_connect_failure", "upstream connect failure\n", ""};
   }
   boost::system::error_code ignored;
-  stream->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream->set_option(asio::ip::tcp::no_delay(true), ignored);
   cluster.stats.connections_opened->Increment();
   if (!cluster.config.tls) co_return Upstream{upstream::pool::Connection(std::move(stream)), false};
 
@@ -119,8 +126,11 @@ auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
   if (!cluster.config.sni.empty()) {
     SSL_set_tlsext_host_name(tls->native_handle(), cluster.config.sni.c_str());
   }
-  beast::get_lowest_layer(*tls).expires_after(cluster.config.connect_timeout);
+  upstream_socket_ = &beast::get_lowest_layer(*tls);
+  deadline_.arm(Side::kUpstream, cluster.config.connect_timeout);
   auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  deadline_.disarm();
+  upstream_socket_ = nullptr;
   if (handshake_ec) {
     cluster.stats.tls_failures->Increment();
     co_return LocalReply{503, "upstream_tls_failure", "upstream TLS handshake failed\n", ""};
@@ -149,7 +159,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     // upstream never needs to be asked.
     head.erase(beast_http::field::expect);
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    downstream_expiry(view).arm(tcp());
+    deadline_.arm(Side::kDownstream, idle_timeout(view));
     auto [ec, n] = co_await asio::async_write(down_, asio::buffer(kContinue), kNoThrow);
     if (ec) co_return Next::kClose;
   }
@@ -167,12 +177,15 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
       exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
     }
     Attempt outcome;
+    upstream_socket_ = &up.connection.socket();
     if (auto* plain = up.connection.plain()) {
       outcome = co_await exchange_with(*plain, up.reused, attempt, parser, route, view, exchange);
     } else {
       outcome = co_await exchange_with(*up.connection.tls(), up.reused, attempt, parser, route,
                                        view, exchange);
     }
+    upstream_socket_ = nullptr;
+    deadline_.disarm();
     if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
     if (outcome.upstream_reusable) cluster.pool.put(endpoint, std::move(up.connection), Clock::now());
     co_return outcome.next;
@@ -192,7 +205,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // Bodies stream for as long as they make progress (the listener's idle
   // timeout per read or write); the route timeout bounds only the wait for
   // the response head, so long uploads and downloads are not cut off.
-  const auto stream_idle = downstream_expiry(view);
+  const auto stream_idle = idle_timeout(view);
   if (attempt == 0) prepare_request(head, route, upgrade);
 
   // A body read from the client cannot be read again, so only a request
@@ -201,16 +214,16 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // The head goes out with the first body bytes (or alone, without a body).
   beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
   auto request_buffer = state_.relay_buffers.lease();
-  auto sent = co_await relay_body(down_, down_buffer_, parser, stream_idle, up, request_writer,
-                                  stream_idle, request_buffer.span());
+  auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up,
+                                  request_writer, deadline_, stream_idle, request_buffer.span());
   if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
 
   beast::flat_buffer up_buffer;
   std::optional<ResponseParser> response;
   auto read_error = sent.error;
   if (!read_error) {
-    const Expiry response_deadline{Clock::now() + route.timeout, {}};
-    read_error = co_await read_response_head(up, up_buffer, response, head_request, response_deadline);
+    deadline_.arm(Side::kUpstream, route.timeout);
+    read_error = co_await read_response_head(up, up_buffer, response, head_request, deadline_);
   }
   if (read_error) {
     if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
@@ -226,11 +239,10 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
     http::http1::strip_hop_by_hop(res, true);
     beast_http::response_serializer<beast_http::buffer_body> writer(res);
-    stream_idle.arm(tcp());
+    deadline_.arm(Side::kDownstream, stream_idle);
     auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
+    deadline_.disarm();  // the tunnel watches idleness itself
     if (ec) co_return Attempt{};
-    tcp().expires_never();
-    beast::get_lowest_layer(up).expires_never();
     co_await tunnel(down_, down_buffer_, up, up_buffer,
                     view.snapshot->listeners[listener_].idle_timeout);
     co_return Attempt{};
@@ -250,14 +262,15 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   res.keep_alive(keep_alive);
   beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
   auto response_buffer = state_.relay_buffers.lease();
-  auto relayed = co_await relay_body(up, up_buffer, *response, stream_idle, down_, response_writer,
-                                     stream_idle, response_buffer.span());
+  auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_,
+                                     response_writer, deadline_, stream_idle,
+                                     response_buffer.span());
   if (relayed.error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
 }
 
-template asio::awaitable<Next> Http1Connection<beast::tcp_stream>::forward(
+template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward(
     RequestParser&, const router::Route&, const router::Forward&, const worker::View&, Exchange&);
 template asio::awaitable<Next> Http1Connection<TlsDownstream>::forward(
     RequestParser&, const router::Route&, const router::Forward&, const worker::View&, Exchange&);

@@ -37,7 +37,7 @@ inline asio::ip::tcp::socket& socket_of(asio::ip::tcp::socket& s) { return s; }
 inline asio::ip::tcp::socket& socket_of(boost::beast::tcp_stream& s) { return s.socket(); }
 template <class Next>
 asio::ip::tcp::socket& socket_of(boost::beast::ssl_stream<Next>& s) {
-  return boost::beast::get_lowest_layer(s).socket();
+  return socket_of(boost::beast::get_lowest_layer(s));
 }
 
 inline void half_close(asio::ip::tcp::socket& s) {

@@ -68,6 +68,7 @@ void Worker::start(std::shared_ptr<const config::Snapshot> snapshot) {
   for (std::size_t i = 0; i < acceptors_.size(); ++i) {
     asio::co_spawn(io_, accept(acceptors_[i], i), asio::detached);
   }
+  asio::co_spawn(io_, sweep(), asio::detached);
   thread_ = std::thread([this] {
     spdlog::debug("worker {} started", id_);
     io_.run();
@@ -105,6 +106,19 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
   }
 }
 
+asio::awaitable<void> Worker::sweep() {
+  asio::steady_timer tick(io_);
+  for (;;) {
+    tick.expires_after(kSweepInterval);
+    auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    auto now = std::chrono::steady_clock::now();
+    // Expiring closes a socket; the connection ends later, on its own
+    // coroutine, so the set does not change under this loop.
+    for (auto* connection : state_.connections) connection->expire_if_due(now);
+  }
+}
+
 void Worker::drain() {
   asio::post(io_, [this] {
     state_.draining = true;
@@ -113,7 +127,7 @@ void Worker::drain() {
       acceptor.close(ignored);
     }
     // Copy: closing may end a connection, which erases itself from the set.
-    std::vector<Drainable*> connections(state_.connections.begin(), state_.connections.end());
+    std::vector<TrackedConnection*> connections(state_.connections.begin(), state_.connections.end());
     for (auto* connection : connections) connection->close_if_idle();
   });
 }

@@ -42,6 +42,10 @@ class Worker {
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,
                                      std::size_t listener_index);
   std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
+  // Expires connection waits past their deadline, every kSweepInterval:
+  // timeouts fire up to that much late, and no operation arms a timer.
+  boost::asio::awaitable<void> sweep();
+  static constexpr std::chrono::milliseconds kSweepInterval{50};
 
   // Order matters for destruction: io_ goes before state_, because destroying
   // io_ destroys the connection coroutines, which unregister from state_.

@@ -2,6 +2,7 @@
 // and is touched only from it, so nothing here needs a lock.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <random>
 #include <unordered_set>
@@ -14,13 +15,15 @@
 
 namespace weft::proxy::worker {
 
-// A downstream connection the worker can ask to close during drain.
-class Drainable {
+// A downstream connection the worker keeps track of, for drain and timeouts.
+class TrackedConnection {
  public:
-  virtual ~Drainable() = default;
+  virtual ~TrackedConnection() = default;
   // Closes the connection now if no request is in flight; otherwise it
   // closes after the current response.
   virtual void close_if_idle() = 0;
+  // Ends the wait in progress if its deadline has passed (the worker's sweep).
+  virtual void expire_if_due(std::chrono::steady_clock::time_point now) = 0;
 };
 
 // The configuration a request runs against: a snapshot and this worker's
@@ -38,7 +41,7 @@ struct WorkerState {
   std::shared_ptr<const View> view;
   bool draining = false;
   bool access_log = false;
-  std::unordered_set<Drainable*> connections;
+  std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
   std::mt19937_64 rng{std::random_device{}()};
 };

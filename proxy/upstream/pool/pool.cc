@@ -12,8 +12,8 @@ Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
            std::chrono::milliseconds idle_timeout)
     : idle_(endpoints), max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
 
-boost::beast::tcp_stream* Connection::plain() const {
-  const auto* p = std::get_if<std::unique_ptr<boost::beast::tcp_stream>>(&stream_);
+Socket* Connection::plain() const {
+  const auto* p = std::get_if<std::unique_ptr<Socket>>(&stream_);
   return p == nullptr ? nullptr : p->get();
 }
 
@@ -22,7 +22,7 @@ TlsStream* Connection::tls() const {
   return p == nullptr ? nullptr : p->get();
 }
 
-boost::beast::tcp_stream& Connection::tcp() const {
+Socket& Connection::socket() const {
   if (auto* p = plain()) return *p;
   return boost::beast::get_lowest_layer(*tls());
 }
@@ -36,7 +36,7 @@ std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now
     if (now - entry.since > idle_timeout_) continue;
     // Checking costs a syscall per request; a connection idle this briefly
     // is rarely closed, and a bodyless request on one that was is retried.
-    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.connection.tcp().socket())) {
+    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.connection.socket())) {
       continue;
     }
     return std::move(entry.connection);
@@ -47,7 +47,6 @@ std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now
 void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point now) {
   auto& idle = idle_[endpoint];
   if (idle.size() >= max_idle_) idle.pop_front();  // the oldest goes
-  connection.tcp().expires_never();
   idle.push_back({std::move(connection), now});
 }
 

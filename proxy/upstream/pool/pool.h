@@ -3,7 +3,7 @@
 // that saw a framing error or an unfinished exchange are never put back.
 #pragma once
 
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <deque>
@@ -15,22 +15,23 @@
 namespace weft::proxy::upstream::pool {
 
 using Clock = std::chrono::steady_clock;
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using Socket = boost::asio::ip::tcp::socket;
+using TlsStream = boost::beast::ssl_stream<Socket>;
 
 // An upstream connection, plain TCP or TLS over TCP.
 class Connection {
  public:
-  explicit Connection(std::unique_ptr<boost::beast::tcp_stream> plain) : stream_(std::move(plain)) {}
+  explicit Connection(std::unique_ptr<Socket> plain) : stream_(std::move(plain)) {}
   explicit Connection(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
 
   // Null when the connection is the other kind.
-  boost::beast::tcp_stream* plain() const;
+  Socket* plain() const;
   TlsStream* tls() const;
-  // The TCP layer, for timeouts and the socket.
-  boost::beast::tcp_stream& tcp() const;
+  // The TCP socket under either kind.
+  Socket& socket() const;
 
  private:
-  std::variant<std::unique_ptr<boost::beast::tcp_stream>, std::unique_ptr<TlsStream>> stream_;
+  std::variant<std::unique_ptr<Socket>, std::unique_ptr<TlsStream>> stream_;
 };
 
 class Pool {
