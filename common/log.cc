@@ -84,6 +84,10 @@ void init(const Options& options) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+std::string json_quote(std::string_view text) {
+  return boost::json::serialize(boost::json::string(text));
+}
+
 std::string format_json_line(std::string_view timestamp, std::string_view level,
                              std::string_view message) {
   return fmt::format("{{\"ts\":{},\"level\":{},\"msg\":{}}}\n", timestamp,

@@ -27,6 +27,9 @@ Result<Options> resolve_options(std::string_view level_flag, std::string_view fo
 // Installs the default logger. Call once, early in main.
 void init(const Options& options);
 
+// `text` as a JSON string literal, quotes included, escaped as JSON requires.
+std::string json_quote(std::string_view text);
+
 // One JSON object per line: {"ts":..,"level":..,"msg":..}. Exposed for tests.
 std::string format_json_line(std::string_view timestamp, std::string_view level,
                              std::string_view message);

@@ -42,6 +42,13 @@ TEST(Log, FlagWinsOverEnvironment) {
   ::unsetenv("WEFT_LOG_FORMAT");
 }
 
+TEST(Log, JsonQuote) {
+  EXPECT_EQ(json_quote("plain"), "\"plain\"");
+  EXPECT_EQ(json_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+  auto parsed = boost::json::parse(json_quote(std::string("nul\0ctl\x01", 8)));
+  EXPECT_EQ(parsed.as_string(), std::string_view("nul\0ctl\x01", 8));
+}
+
 TEST(Log, JsonLineEscapesTheMessage) {
   auto line = format_json_line("1.5", "info", "quote \" newline \n tab \t");
   ASSERT_EQ(line.back(), '\n');

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include <spdlog/sinks/stdout_sinks.h>
+
 #include "common/log.h"
 #include "common/yaml_proto.h"
 #include "mesh/v1/config.pb.h"
@@ -21,7 +23,7 @@ int main(int argc, char** argv) {
                  "Worker threads (default: the CPU limit, else the number of cores)");
   app.add_option("--log-level", log_level, "trace|debug|info|warning|error (env WEFT_LOG_LEVEL)");
   app.add_option("--log-format", log_format, "text|json (env WEFT_LOG_FORMAT)");
-  app.add_flag("--access-log", access_log, "Log one JSON line per request");
+  app.add_flag("--access-log", access_log, "Write one JSON line per request to stdout");
   app.add_flag("--check", check_only, "Validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -49,7 +51,13 @@ int main(int argc, char** argv) {
 
   weft::proxy::server::Options options;
   options.concurrency = concurrency > 0 ? concurrency : weft::proxy::server::default_concurrency();
-  options.access_log = access_log;
+  std::shared_ptr<spdlog::logger> access_logger;
+  if (access_log) {
+    access_logger = spdlog::stdout_logger_mt("access");
+    access_logger->set_pattern("%v");
+    access_logger->set_level(spdlog::level::info);
+    options.access_log = access_logger.get();
+  }
   weft::proxy::server::Server server(options, *snapshot);
   if (auto started = server.start(); !started) {
     std::cerr << "mesh-proxy: " << started.error().message << "\n";

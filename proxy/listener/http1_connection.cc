@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <variant>
 
+#include "common/log.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/listener/http1_exchange.h"
@@ -124,9 +125,10 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   boost::system::error_code ignored;
   socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (state_.access_log) {
-    spdlog::info(R"({{"listener":"{}","downstream":"{}","status":{},"error":"{}"}})",
-                 state_.view->snapshot->listeners[listener_].name, peer_ip_, rejection.status,
-                 rejection.reason);
+    state_.access_log->info(R"({{"listener":{},"downstream":{},"status":{},"error":{}}})",
+                            log::json_quote(state_.view->snapshot->listeners[listener_].name),
+                            log::json_quote(peer_ip_), rejection.status,
+                            log::json_quote(rejection.reason));
   }
 }
 
@@ -139,12 +141,13 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
   stats.duration->Observe(elapsed);
   if (!state_.access_log) return;
   const auto& head = parser.get();
-  spdlog::info(
-      R"({{"listener":"{}","downstream":"{}","method":"{}","path":"{}","authority":"{}","status":{},"duration_ms":{:.3f},"cluster":"{}","upstream":"{}","error":"{}","request_id":"{}"}})",
-      view.snapshot->listeners[listener_].name, peer_ip_, std::string_view(head.method_string()),
-      std::string_view(head.target()), std::string_view(head[beast_http::field::host]),
-      exchange.status, elapsed * 1000, exchange.cluster, exchange.upstream, exchange.error,
-      std::string_view(head["x-request-id"]));
+  state_.access_log->info(
+      R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"error":{},"request_id":{}}})",
+      log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
+      log::json_quote(head.method_string()), log::json_quote(head.target()),
+      log::json_quote(head[beast_http::field::host]), exchange.status, elapsed * 1000,
+      log::json_quote(exchange.cluster), log::json_quote(exchange.upstream),
+      log::json_quote(exchange.error), log::json_quote(head["x-request-id"]));
 }
 
 template class Http1Connection<asio::ip::tcp::socket>;

@@ -206,6 +206,7 @@ class Http1Connection final : public worker::TrackedConnection {
 
   DownStream down_;
   beast::flat_buffer down_buffer_;
+  beast::flat_buffer up_buffer_;  // upstream bytes read ahead of the response being relayed
   worker::WorkerState& state_;
   std::size_t listener_;
   std::size_t route_table_;

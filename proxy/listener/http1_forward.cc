@@ -218,7 +218,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
                                   request_writer, deadline_, stream_idle, request_buffer.span());
   if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
 
-  beast::flat_buffer up_buffer;
+  auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
+  up_buffer.clear();
   std::optional<ResponseParser> response;
   auto read_error = sent.error;
   if (!read_error) {

@@ -17,7 +17,7 @@ namespace weft::proxy::server {
 
 struct Options {
   std::size_t concurrency = 1;
-  bool access_log = false;
+  spdlog::logger* access_log = nullptr;  // null: no access log
 };
 
 class Server {

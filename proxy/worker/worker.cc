@@ -17,7 +17,7 @@ namespace weft::proxy::worker {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Worker::Worker(std::size_t id, metrics::Metrics& metrics, bool access_log)
+Worker::Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log)
     : id_(id), state_(metrics) {
   state_.access_log = access_log;
 }

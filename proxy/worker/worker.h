@@ -18,7 +18,7 @@ namespace weft::proxy::worker {
 
 class Worker {
  public:
-  Worker(std::size_t id, metrics::Metrics& metrics, bool access_log);
+  Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

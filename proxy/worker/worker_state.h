@@ -2,6 +2,8 @@
 // and is touched only from it, so nothing here needs a lock.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <memory>
 #include <random>
@@ -40,7 +42,9 @@ struct WorkerState {
   metrics::Metrics& metrics;
   std::shared_ptr<const View> view;
   bool draining = false;
-  bool access_log = false;
+  // One JSON line per request when set; its own logger, so the process log
+  // level does not silence it.
+  spdlog::logger* access_log = nullptr;
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
   std::mt19937_64 rng{std::random_device{}()};

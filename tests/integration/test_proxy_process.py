@@ -113,3 +113,21 @@ def test_sigterm_drains_in_flight_requests(start_proxy, backend_port):
     assert result["response"] == (200, "slow\n")
     assert proxy.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
+
+
+def test_access_log_lines_are_json_whatever_the_request_says(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(web_config(port, backend_port), extra_args=("--log-level", "error"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b'GET /a\\b?"x" HTTP/1.1\r\nHost: evil"host\\\r\nConnection: close\r\n\r\n')
+        while s.recv(4096):
+            pass
+    deadline = time.monotonic() + 5
+    while "evil" not in proxy.log_text():
+        assert time.monotonic() < deadline, proxy.log_text()
+        time.sleep(0.05)
+    lines = [line for line in proxy.log_text().splitlines() if line.startswith("{")]
+    entry = json.loads(lines[-1])
+    assert entry["authority"] == 'evil"host\\'
+    assert entry["path"] == '/a\\b?"x"'
+    assert entry["status"] == 200 and entry["cluster"] == "app"

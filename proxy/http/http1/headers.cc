@@ -69,14 +69,18 @@ void apply_edits(beast_http::fields& fields, const router::HeaderEdits& edits) {
 }
 
 std::string new_request_id(std::mt19937_64& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
   auto hi = rng();
   auto lo = rng();
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return text;
+  std::size_t nibble = 0;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    auto& word = nibble < 16 ? hi : lo;
+    id[i] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
+    ++nibble;
+  }
+  return id;
 }
 
 }  // namespace weft::proxy::http::http1

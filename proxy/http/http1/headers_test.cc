@@ -1,0 +1,78 @@
+#include "proxy/http/http1/headers.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+namespace weft::proxy::http::http1 {
+namespace {
+
+TEST(RequestId, IsAUuidShapedRandomHexString) {
+  std::mt19937_64 rng(42);
+  std::set<std::string> seen;
+  const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  for (int i = 0; i < 1000; ++i) {
+    auto id = new_request_id(rng);
+    ASSERT_TRUE(std::regex_match(id, uuid)) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+beast_http::request_header<> head_with(std::initializer_list<std::pair<const char*, const char*>> fields) {
+  beast_http::request_header<> head;
+  for (auto [name, value] : fields) head.insert(name, value);
+  return head;
+}
+
+TEST(HopByHop, RemovesConnectionAndWhatItNames) {
+  auto head = head_with({{"Connection", "keep-alive, x-secret"}, {"x-secret", "1"}, {"Keep-Alive", "5"},
+                         {"Proxy-Connection", "x"}, {"TE", "trailers"}, {"Upgrade", "websocket"},
+                         {"x-kept", "1"}, {"Content-Length", "3"}});
+  strip_hop_by_hop(head, false);
+  for (auto name : {"connection", "x-secret", "keep-alive", "proxy-connection", "te", "upgrade"}) {
+    EXPECT_EQ(head.find(name), head.end()) << name;
+  }
+  EXPECT_EQ(head["x-kept"], "1");
+  EXPECT_EQ(head["content-length"], "3");
+}
+
+TEST(HopByHop, ConnectionCannotStripFraming) {
+  auto head = head_with({{"Connection", "content-length, transfer-encoding"}, {"Content-Length", "3"}});
+  strip_hop_by_hop(head, false);
+  EXPECT_EQ(head["content-length"], "3");
+}
+
+TEST(HopByHop, UpgradeKeepsUpgradeAndConnection) {
+  auto head = head_with({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  EXPECT_TRUE(is_upgrade(head));
+  strip_hop_by_hop(head, true);
+  EXPECT_EQ(head["upgrade"], "websocket");
+  EXPECT_EQ(head["connection"], "upgrade");
+  EXPECT_FALSE(is_upgrade(head_with({{"Upgrade", "websocket"}})));
+}
+
+TEST(RequestView, AuthorityFromHostOrAbsoluteTarget) {
+  beast_http::request_header<> absolute;
+  absolute.target("http://shop.example:8080/cart?id=7");
+  RequestView view(absolute);
+  EXPECT_EQ(view.authority(), "shop.example:8080");
+  EXPECT_EQ(view.path(), "/cart");
+  EXPECT_EQ(view.query(), "id=7");
+  auto with_host = head_with({{"Host", "reviews"}});
+  with_host.target("/a");
+  EXPECT_EQ(RequestView(with_host).authority(), "reviews");
+}
+
+TEST(HeaderEdits, RemoveThenSetThenAdd) {
+  auto head = head_with({{"x-a", "old"}, {"x-b", "gone"}});
+  router::HeaderEdits edits{{{"x-a", "new"}}, {{"x-c", "1"}, {"x-c", "2"}}, {"x-b"}};
+  apply_edits(head, edits);
+  EXPECT_EQ(head["x-a"], "new");
+  EXPECT_EQ(head.find("x-b"), head.end());
+  EXPECT_EQ(head.count("x-c"), 2u);
+}
+
+}  // namespace
+}  // namespace weft::proxy::http::http1
