@@ -6,7 +6,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup configure build test unit integration demo bench format lint test-asan clean
+.PHONY: all setup configure build build-asan test unit integration demo bench format lint test-asan clean
 
 all: build
 
@@ -19,10 +19,11 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Every test tier, then one summary line. Runs both tiers even when the first
-# fails, so one run shows everything that is broken.
-test: build
-	@bash scripts/test.sh $(BUILD_DIR)
+# Every tier (lint, unit, unit under ASan+UBSan, integration), then one
+# summary line. Runs all tiers even when one fails, so one run shows
+# everything that is broken.
+test: build build-asan
+	@bash scripts/test.sh $(BUILD_DIR) $(ASAN_DIR)
 
 unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
@@ -36,11 +37,14 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
 
-# The unit tier under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan: setup
+# The unit tier under AddressSanitizer + UndefinedBehaviorSanitizer (pure
+# libraries and their tests only, so it stays quick to build).
+build-asan: setup
 	@test -f $(ASAN_DIR)/build.ninja || cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	    -DWEFT_SANITIZE=address,undefined -DWEFT_UNIT_TESTS_ONLY=ON
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
+
+test-asan: build-asan
 	@cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
 format:

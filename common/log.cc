@@ -35,9 +35,9 @@ class JsonFormatter final : public spdlog::formatter {
 }  // namespace
 
 Result<spdlog::level::level_enum> parse_level(std::string_view name) {
-  for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-                     spdlog::level::warn, spdlog::level::err, spdlog::level::critical,
-                     spdlog::level::off}) {
+  for (auto level :
+       {spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+        spdlog::level::err, spdlog::level::critical, spdlog::level::off}) {
     auto known = spdlog::level::to_string_view(level);
     if (name == std::string_view(known.data(), known.size())) return level;
   }
@@ -54,7 +54,8 @@ Result<Format> parse_format(std::string_view name) {
 }
 
 Result<Options> resolve_options(std::string_view level_flag, std::string_view format_flag) {
-  std::string level_name = level_flag.empty() ? env_or_empty("WEFT_LOG_LEVEL") : std::string(level_flag);
+  std::string level_name =
+      level_flag.empty() ? env_or_empty("WEFT_LOG_LEVEL") : std::string(level_flag);
   std::string format_name =
       format_flag.empty() ? env_or_empty("WEFT_LOG_FORMAT") : std::string(format_flag);
   Options options;
@@ -72,8 +73,8 @@ Result<Options> resolve_options(std::string_view level_flag, std::string_view fo
 }
 
 void init(const Options& options) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "weft", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("weft", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (options.format == Format::kJson) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {

@@ -13,10 +13,11 @@ TEST(Log, ParsesLevels) {
     const char* name;
     spdlog::level::level_enum level;
   };
-  for (auto [name, level] : {Case{"trace", spdlog::level::trace}, Case{"debug", spdlog::level::debug},
-                             Case{"info", spdlog::level::info}, Case{"warning", spdlog::level::warn},
-                             Case{"warn", spdlog::level::warn}, Case{"error", spdlog::level::err},
-                             Case{"off", spdlog::level::off}}) {
+  for (auto [name, level] :
+       {Case{"trace", spdlog::level::trace}, Case{"debug", spdlog::level::debug},
+        Case{"info", spdlog::level::info}, Case{"warning", spdlog::level::warn},
+        Case{"warn", spdlog::level::warn}, Case{"error", spdlog::level::err},
+        Case{"off", spdlog::level::off}}) {
     auto parsed = parse_level(name);
     ASSERT_TRUE(parsed) << name;
     EXPECT_EQ(*parsed, level) << name;

@@ -112,9 +112,9 @@ Result<boost::json::value> Walk::message(const YAML::Node& node, const pb::Descr
     const auto* f = type.FindFieldByName(key);
     if (f == nullptr) f = type.FindFieldByCamelcaseName(key);
     if (f == nullptr) {
-      return error(entry.first, path,
-                   fmt::format("unknown field '{}' in {}{}", key, type.full_name(),
-                               suggestion(key, type)));
+      return error(
+          entry.first, path,
+          fmt::format("unknown field '{}' in {}{}", key, type.full_name(), suggestion(key, type)));
     }
     if (out.contains(f->json_name())) {
       return error(entry.first, path, fmt::format("field '{}' given twice", key));
@@ -136,7 +136,7 @@ Result<boost::json::value> Walk::field(const YAML::Node& node, const pb::FieldDe
     boost::json::object out;
     for (const auto& entry : node) {
       auto key = entry.first.as<std::string>();
-      auto converted = scalar(entry.second, *value_field, path + "." + key);
+      auto converted = scalar(entry.second, *value_field, fmt::format("{}.{}", path, key));
       if (!converted) return converted;
       out[key] = std::move(*converted);
     }
@@ -183,6 +183,7 @@ Result<boost::json::value> Walk::scalar(const YAML::Node& node, const pb::FieldD
       const auto* value = f.enum_type()->FindValueByName(text);
       if (value != nullptr) return boost::json::value(text);
       std::vector<std::string> names;
+      names.reserve(f.enum_type()->value_count());
       for (int i = 0; i < f.enum_type()->value_count(); ++i) {
         names.push_back(f.enum_type()->value(i)->name());
       }

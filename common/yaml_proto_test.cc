@@ -11,7 +11,7 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(YamlProto, ParsesACompleteConfig) {
-  constexpr std::string_view text = R"(
+  constexpr std::string_view kText = R"(
 version: "7"
 admin:
   address: {host: 127.0.0.1, port: 15000}
@@ -29,7 +29,7 @@ clusters:
       - {address: 127.0.0.1, port: 18080, weight: 3, labels: {version: "1.0"}}
 )";
   mesh::v1::ProxyConfig config;
-  auto result = parse_message(text, "proxy.yaml", config);
+  auto result = parse_message(kText, "proxy.yaml", config);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(config.version(), "7");
   EXPECT_EQ(config.admin().address().port(), 15000u);
@@ -74,36 +74,42 @@ TEST_P(YamlProtoRejects, WithFileLineAndField) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, YamlProtoRejects,
     ::testing::Values(
-        BadCase{"misspelled_top_level", "version: a\nlistners: []\n",
+        BadCase{"misspelled_top_level",
+                "version: a\nlistners: []\n",
                 {"proxy.yaml:2:1:", "unknown field 'listners'", "did you mean 'listeners'"}},
         BadCase{"misspelled_nested",
                 "listeners:\n  - name: a\n    adress: {host: 127.0.0.1}\n",
-                {"proxy.yaml:3:5:", "listeners[0]:", "unknown field 'adress'",
-                 "mesh.v1.Listener", "did you mean 'address'"}},
-        BadCase{"unrelated_field", "clusters:\n  - zzzzzzzzzz: 1\n",
+                {"proxy.yaml:3:5:", "listeners[0]:", "unknown field 'adress'", "mesh.v1.Listener",
+                 "did you mean 'address'"}},
+        BadCase{"unrelated_field",
+                "clusters:\n  - zzzzzzzzzz: 1\n",
                 {"proxy.yaml:2:5:", "unknown field 'zzzzzzzzzz'", "fields: name, endpoints"}},
         BadCase{"string_for_integer",
                 "admin:\n  address:\n    port: eighty\n",
                 {"proxy.yaml:3:11:", "admin.address.port", "expected a non-negative integer"}},
-        BadCase{"negative_unsigned", "admin:\n  address: {port: -1}\n",
+        BadCase{"negative_unsigned",
+                "admin:\n  address: {port: -1}\n",
                 {"proxy.yaml:2:19:", "non-negative"}},
-        BadCase{"bad_enum", "listeners:\n  - capture: SIDEWAYS\n",
+        BadCase{"bad_enum",
+                "listeners:\n  - capture: SIDEWAYS\n",
                 {"proxy.yaml:2:14:", "listeners[0].capture", "unknown value 'SIDEWAYS'",
                  "CAPTURE_OUTBOUND"}},
         BadCase{"bad_bool",
                 "route_tables:\n  - virtual_hosts:\n    - routes:\n      - match:\n          "
                 "headers: [{name: a, present: yes}]\n",
                 {"proxy.yaml:5:", "present", "expected true or false"}},
-        BadCase{"list_expected", "listeners: {name: a}\n",
+        BadCase{"list_expected",
+                "listeners: {name: a}\n",
                 {"proxy.yaml:1:12:", "listeners", "expected a list"}},
-        BadCase{"mapping_expected", "admin: 15000\n",
+        BadCase{"mapping_expected",
+                "admin: 15000\n",
                 {"proxy.yaml:1:8:", "admin", "expected a mapping for mesh.v1.Admin"}},
         BadCase{"scalar_expected", "version: [1, 2]\n", {"proxy.yaml:1:10:", "single value"}},
-        BadCase{"duplicate_field", "version: a\nversion: b\n",
-                {"proxy.yaml:2:1:", "given twice"}},
-        BadCase{"bad_duration", "listeners:\n  - idle_timeout: soon\n",
-                {"proxy.yaml", "idleTimeout"}},
-        BadCase{"syntax_error", "listeners:\n  - name: [unclosed\n",
+        BadCase{"duplicate_field", "version: a\nversion: b\n", {"proxy.yaml:2:1:", "given twice"}},
+        BadCase{
+            "bad_duration", "listeners:\n  - idle_timeout: soon\n", {"proxy.yaml", "idleTimeout"}},
+        BadCase{"syntax_error",
+                "listeners:\n  - name: [unclosed\n",
                 {"proxy.yaml:3:1:", "end of sequence flow not found"}},
         BadCase{"oneof_twice",
                 "route_tables:\n  - virtual_hosts:\n    - routes:\n      - match: {exact: /a, "

@@ -1,8 +1,8 @@
 // mesh-proxy: the Weft sidecar. Standalone: `mesh-proxy --config FILE.yaml`.
+#include <spdlog/sinks/stdout_sinks.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
-
-#include <spdlog/sinks/stdout_sinks.h>
 
 #include "common/log.h"
 #include "common/yaml_proto.h"

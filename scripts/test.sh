@@ -1,33 +1,54 @@
 #!/usr/bin/env bash
-# Runs the unit tier (ctest) and the integration tier (pytest with Debian's
-# /usr/bin/python3), then prints one summary line. Exit status: non-zero if
-# either tier failed.
+# Runs every test tier and prints one summary line:
+#   lint         clang-format and clang-tidy (counted as one check)
+#   unit         ctest on the regular build
+#   sanitizers   ctest on the ASan+UBSan build (when its directory is given)
+#   integration  pytest with Debian's /usr/bin/python3: the real binaries on
+#                loopback, and capture in network namespaces
+# Exit status: non-zero if any tier failed.
 set -uo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
+asan_dir=${2:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+passed=0
+failed=0
+status=0
+
+# Adds a ctest log's counts to the totals.
+count_ctest() {
+  local total failures
+  total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -1)
+  failures=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$1" | tail -1)
+  passed=$((passed + ${total:-0} - ${failures:-0}))
+  failed=$((failed + ${failures:-0}))
+}
+
+echo "== lint (clang-format, clang-tidy)"
+if bash scripts/lint.sh "$build_dir"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
 echo "== unit tests (ctest)"
 (cd "$build_dir" && ctest --output-on-failure -j 2 -L unit) | tee "$build_dir/unit.log"
-unit_rc=${PIPESTATUS[0]}
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+count_ctest "$build_dir/unit.log"
+
+if [ -n "$asan_dir" ]; then
+  echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (ctest)"
+  (cd "$asan_dir" && ctest --output-on-failure -j 2 -L unit) | tee "$build_dir/asan.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  count_ctest "$build_dir/asan.log"
+fi
 
 echo "== integration tests (pytest)"
-cd "$root"
 WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/netns \
   | tee "$build_dir/integration.log"
-integration_rc=${PIPESTATUS[0]}
-
-# "N passed, N failed" over both tiers.
-unit_total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$build_dir/unit.log" | tail -1)
-unit_failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$build_dir/unit.log" | tail -1)
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 py_passed=$(grep -Eo '[0-9]+ passed' "$build_dir/integration.log" | tail -1 | grep -Eo '[0-9]+')
-py_failed=0
+passed=$((passed + ${py_passed:-0}))
 for n in $(grep -Eo '[0-9]+ (failed|errors?)' "$build_dir/integration.log" | grep -Eo '[0-9]+'); do
-  py_failed=$((py_failed + n))
+  failed=$((failed + n))
 done
-passed=$(( ${unit_total:-0} - ${unit_failed:-0} + ${py_passed:-0} ))
-failed=$(( ${unit_failed:-0} + ${py_failed:-0} ))
-if [ "$unit_rc" -ne 0 ] || [ "$integration_rc" -ne 0 ]; then
-  [ "$failed" -gt 0 ] || failed=1
-fi
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
-[ "$unit_rc" -eq 0 ] && [ "$integration_rc" -eq 0 ]
+exit "$status"

@@ -21,7 +21,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, Handler& handle
   beast::flat_buffer buffer;
   for (;;) {
     beast_http::request_parser<beast_http::string_body> parser;
-    parser.body_limit(1024 * 1024);
+    parser.body_limit(std::uint64_t{1024} * 1024);
     stream.expires_after(std::chrono::seconds(60));
     auto [ec, n] = co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
     if (ec) co_return;
@@ -49,12 +49,13 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
     auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
     if (!acceptor->is_open()) co_return;
     if (ec) continue;
-    asio::co_spawn(acceptor->get_executor(),
-                   [handler, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-                     beast::tcp_stream stream(std::move(s));  // named: GCC 12 coroutine bug
-                     co_await serve_connection(std::move(stream), *handler);
-                   },
-                   asio::detached);
+    asio::co_spawn(
+        acceptor->get_executor(),
+        [handler, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          beast::tcp_stream stream(std::move(s));  // named: GCC 12 coroutine bug
+          co_await serve_connection(std::move(stream), *handler);
+        },
+        asio::detached);
   }
 }
 

@@ -61,8 +61,8 @@ struct Listener {
   std::optional<std::size_t> tcp_cluster;  // index into Snapshot::clusters
   milliseconds idle_timeout{300'000};
   milliseconds sniff_timeout{100};
-  std::shared_ptr<tls::Context> tls;  // set: terminate TLS (explicit listeners)
-  std::vector<Destination> destinations;  // capture listeners
+  std::shared_ptr<tls::Context> tls;        // set: terminate TLS (explicit listeners)
+  std::vector<Destination> destinations;    // capture listeners
   std::vector<std::uint16_t> opaque_ports;  // never sniffed
 
   // The destination for an original destination address: exact address and

@@ -27,7 +27,8 @@ Result<TcpEndpoint> to_endpoint(const std::string& host, std::uint32_t port) {
 
 // Name -> index, rejecting duplicates and empty names.
 template <class Items>
-Result<std::map<std::string, std::size_t>> index_by_name(const Items& items, std::string_view kind) {
+Result<std::map<std::string, std::size_t>> index_by_name(const Items& items,
+                                                         std::string_view kind) {
   std::map<std::string, std::size_t> index;
   for (int i = 0; i < items.size(); ++i) {
     const auto& name = items[i].name();
@@ -151,7 +152,8 @@ Result<router::Route> to_route(const v1::Route& proto,
     case v1::Route::kDirectResponse: {
       auto status = proto.direct_response().status();
       if (status < 200 || status > 599) {
-        return fail(ErrorCode::kInvalidArgument, "direct_response status {} is not 200-599", status);
+        return fail(ErrorCode::kInvalidArgument, "direct_response status {} is not 200-599",
+                    status);
       }
       route.action = router::DirectResponse{status, proto.direct_response().body()};
       break;
@@ -185,7 +187,8 @@ Result<router::RouteTable> to_route_table(const v1::RouteTable& proto,
     for (int r = 0; r < vh.routes_size(); ++r) {
       auto route = to_route(vh.routes(r), clusters);
       if (!route) {
-        return tl::unexpected(with_context(route.error(), fmt::format("virtual_hosts[{}].routes[{}]", h, r)));
+        return tl::unexpected(
+            with_context(route.error(), fmt::format("virtual_hosts[{}].routes[{}]", h, r)));
       }
       vhost.routes.push_back(std::move(*route));
     }
@@ -214,10 +217,13 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
                     "tls.alpn '{}': upstream connections speak http/1.1 only for now", protocol);
       }
     }
-    auto context = tls::client_context({t.ca_file(), t.cert_file(), t.key_file(), t.sni(),
-                                        {t.verify_subject_alt_names().begin(),
-                                         t.verify_subject_alt_names().end()},
-                                        {"http/1.1"}});
+    auto context = tls::client_context(
+        {t.ca_file(),
+         t.cert_file(),
+         t.key_file(),
+         t.sni(),
+         {t.verify_subject_alt_names().begin(), t.verify_subject_alt_names().end()},
+         {"http/1.1"}});
     if (!context) return tl::unexpected(with_context(context.error(), "tls"));
     cluster.tls = *context;
     cluster.sni = t.sni();
@@ -262,13 +268,15 @@ Result<Destination> to_destination(const v1::Destination& proto,
   if (!proto.route_table().empty()) {
     destination.route_table = lookup(tables, proto.route_table());
     if (!destination.route_table) {
-      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined", proto.route_table());
+      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined",
+                  proto.route_table());
     }
   }
   if (!proto.tcp_cluster().empty()) {
     destination.tcp_cluster = lookup(clusters, proto.tcp_cluster());
     if (!destination.tcp_cluster) {
-      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined", proto.tcp_cluster());
+      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined",
+                  proto.tcp_cluster());
     }
   }
   return destination;
@@ -287,13 +295,15 @@ Result<Listener> to_listener(const v1::Listener& proto,
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
   if (proto.has_tls()) {
     const auto& t = proto.tls();
-    if (proto.capture() != v1::Listener::CAPTURE_NONE || proto.protocol() != v1::Listener::PROTOCOL_HTTP) {
+    if (proto.capture() != v1::Listener::CAPTURE_NONE ||
+        proto.protocol() != v1::Listener::PROTOCOL_HTTP) {
       return fail(ErrorCode::kInvalidArgument, "tls termination needs an explicit HTTP listener");
     }
     for (const auto& protocol : t.alpn()) {
       if (protocol != "http/1.1") {
         return fail(ErrorCode::kInvalidArgument,
-                    "tls.alpn '{}': downstream TLS speaks http/1.1 only until HTTP/2 lands", protocol);
+                    "tls.alpn '{}': downstream TLS speaks http/1.1 only until HTTP/2 lands",
+                    protocol);
       }
     }
     auto context = tls::server_context(
@@ -303,7 +313,8 @@ Result<Listener> to_listener(const v1::Listener& proto,
   }
   listener.sniff_timeout = to_ms(proto.sniff_timeout(), listener.sniff_timeout);
   for (auto port : proto.opaque_ports()) {
-    if (port == 0 || port > 65535) return fail(ErrorCode::kInvalidArgument, "opaque port {} is out of range", port);
+    if (port == 0 || port > 65535)
+      return fail(ErrorCode::kInvalidArgument, "opaque port {} is out of range", port);
     listener.opaque_ports.push_back(static_cast<std::uint16_t>(port));
   }
   for (int i = 0; i < proto.destinations_size(); ++i) {
@@ -326,13 +337,15 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (!proto.route_table().empty()) {
     listener.route_table = lookup(tables, proto.route_table());
     if (!listener.route_table) {
-      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined", proto.route_table());
+      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined",
+                  proto.route_table());
     }
   }
   if (!proto.tcp_cluster().empty()) {
     listener.tcp_cluster = lookup(clusters, proto.tcp_cluster());
     if (!listener.tcp_cluster) {
-      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined", proto.tcp_cluster());
+      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined",
+                  proto.tcp_cluster());
     }
   }
   if (listener.protocol == ListenerProtocol::kHttp && !listener.route_table) {
@@ -341,7 +354,8 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (listener.protocol == ListenerProtocol::kTcp && !listener.tcp_cluster) {
     return fail(ErrorCode::kInvalidArgument, "a TCP listener needs a tcp_cluster");
   }
-  if (listener.protocol == ListenerProtocol::kAuto && !(listener.route_table && listener.tcp_cluster)) {
+  if (listener.protocol == ListenerProtocol::kAuto &&
+      !(listener.route_table && listener.tcp_cluster)) {
     return fail(ErrorCode::kInvalidArgument,
                 "a PROTOCOL_AUTO listener needs a route_table (HTTP) and a tcp_cluster (the rest)");
   }

@@ -77,8 +77,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "listeners[0] 'web': route_table 'nope' is not defined"},
         BadCase{"unknown_cluster", "{name: v2, weight: 10}", "{name: v3, weight: 10}",
                 "route_tables[0] 'web': virtual_hosts[0].routes[0]: cluster 'v3' is not defined"},
-        BadCase{"zero_weights", "weight: 90}, {name: v2, weight: 10}", "weight: 0}, {name: v2, weight: 0}",
-                "weights sum to 0"},
+        BadCase{"zero_weights", "weight: 90}, {name: v2, weight: 10}",
+                "weight: 0}, {name: v2, weight: 0}", "weights sum to 0"},
         BadCase{"bad_ip", "address: 127.0.0.1, port: 18080", "address: localhost, port: 18080",
                 "clusters[0] 'v1': endpoints[0]: 'localhost' is not an IP address"},
         BadCase{"missing_port", "address: 127.0.0.1, port: 18080", "address: 127.0.0.1",
@@ -86,7 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"duplicate_cluster", "name: v2, endpoints", "name: v1, endpoints",
                 "duplicate name 'v1'"},
         BadCase{"bad_regex", "match: {prefix: /}", "match: {regex: \"(\"}", "bad regex"},
-        BadCase{"no_action", "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
+        BadCase{"no_action",
+                "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
                 "name: empty", "route has no action"},
         BadCase{"bad_direct_status",
                 "forward: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}",
@@ -99,9 +100,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"missing_certificate", "route_table: web}",
                 "route_table: web, tls: {cert_file: /nonexistent.pem, key_file: /k.pem}}",
                 "listeners[0] 'web': tls: certificate /nonexistent.pem"},
-        BadCase{"missing_upstream_ca", "{name: v1, endpoints", "{name: v1, tls: {ca_file: /no/ca.pem}, endpoints",
+        BadCase{"missing_upstream_ca", "{name: v1, endpoints",
+                "{name: v1, tls: {ca_file: /no/ca.pem}, endpoints",
                 "clusters[0] 'v1': tls: CA /no/ca.pem"},
-        BadCase{"upstream_h2_alpn", "{name: v1, endpoints", "{name: v1, tls: {alpn: [h2]}, endpoints",
+        BadCase{"upstream_h2_alpn", "{name: v1, endpoints",
+                "{name: v1, tls: {alpn: [h2]}, endpoints",
                 "upstream connections speak http/1.1 only"}),
     [](const auto& test) { return std::string(test.param.name); });
 
@@ -160,9 +163,11 @@ TEST(Capture, RejectsAmbiguousListeners) {
        "destinations need a capture listener"},
       {"listeners: [{name: a, capture: CAPTURE_OUTBOUND, destinations: [{port: 0}]}]",
        "destinations[0]: port 0 is out of range"},
-      {"listeners: [{name: a, capture: CAPTURE_OUTBOUND, destinations: [{port: 80, tcp_cluster: x}]}]",
+      {"listeners: [{name: a, capture: CAPTURE_OUTBOUND, destinations: [{port: 80, tcp_cluster: "
+       "x}]}]",
        "tcp_cluster 'x' is not defined"},
-      {"listeners: [{name: a, protocol: PROTOCOL_AUTO, route_table: web}]\nroute_tables: [{name: web}]",
+      {"listeners: [{name: a, protocol: PROTOCOL_AUTO, route_table: web}]\nroute_tables: [{name: "
+       "web}]",
        "PROTOCOL_AUTO listener needs a route_table (HTTP) and a tcp_cluster"},
   };
   for (const auto& c : cases) {

@@ -42,7 +42,8 @@ asio::awaitable<sniff::Protocol> sniff_protocol(tcp::socket& socket, beast::flat
   }
 }
 
-asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket, beast::flat_buffer& read_ahead,
+asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket,
+                                                 beast::flat_buffer& read_ahead,
                                                  const config::Listener& listener,
                                                  const metrics::ListenerStats& stats) {
   auto protocol = co_await sniff_protocol(socket, read_ahead, listener.sniff_timeout);
@@ -82,7 +83,8 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   if (http && listener.tls) {
     co_await serve_tls(std::move(socket), state, index, listener, stats);
   } else if (http) {
-    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index, *listener.route_table);
+    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index,
+                         *listener.route_table);
   } else {
     co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
                        ClusterTarget{*listener.tcp_cluster});

@@ -29,7 +29,8 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     idle_ = true;
     if (state_.draining) co_return;
     deadline_.arm(Side::kDownstream, idle_timeout(*view));
-    auto [read_ec, n] = co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
+    auto [read_ec, n] =
+        co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
     auto ec = deadline_.outcome(read_ec);
     idle_ = false;
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -56,8 +57,9 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
 }
 
 template <class DownStream>
-asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser, const worker::View& view,
-                                             Exchange& exchange) {
+asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser,
+                                                         const worker::View& view,
+                                                         Exchange& exchange) {
   const auto& table = view.snapshot->route_tables[route_table_];
   const RequestView request(parser.get().base());
   const auto* route = table.route_for(request);
@@ -71,20 +73,19 @@ asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser, 
   if (const auto* direct = std::get_if<router::DirectResponse>(&route->action)) {
     state_.metrics.local_reply("direct_response").Increment();
     const LocalReply local{direct->status, "", direct->body, ""};
-    co_return co_await reply(parser, local, exchange,
-                             &route->response_headers);
+    co_return co_await reply(parser, local, exchange, &route->response_headers);
   }
   const auto& redirect = std::get<router::Redirect>(route->action);
   state_.metrics.local_reply("redirect").Increment();
   const LocalReply local{redirect.status, "", "", redirect.location(request)};
-  co_return co_await reply(parser, local, exchange,
-                           &route->response_headers);
+  co_return co_await reply(parser, local, exchange, &route->response_headers);
 }
 
 template <class DownStream>
-asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser, const LocalReply& local,
-                                             Exchange& exchange,
-                                             const router::HeaderEdits* edits) {
+asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser,
+                                                         const LocalReply& local,
+                                                         Exchange& exchange,
+                                                         const router::HeaderEdits* edits) {
   beast_http::response<beast_http::string_body> response{
       static_cast<beast_http::status>(local.status), 11};
   response.set(beast_http::field::server, "weft");
@@ -134,7 +135,7 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
 
 template <class DownStream>
 void Http1Connection<DownStream>::finish(const worker::View& view, const Exchange& exchange,
-                             const RequestParser& parser) {
+                                         const RequestParser& parser) {
   const auto& stats = view.listener_stats[listener_];
   stats.count_response(exchange.status);
   auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();

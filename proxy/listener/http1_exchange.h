@@ -3,10 +3,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -66,12 +66,11 @@ struct RelayResult {
 // in one write. Reads wait for writes, so a slow reader throttles the writer
 // instead of growing a buffer.
 template <bool kIsRequest, class From, class To>
-asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer,
-                                        beast_http::parser<kIsRequest, beast_http::buffer_body>& parser,
-                                        Side from_side, To& to,
-                                        beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer,
-                                        Deadline& deadline, std::chrono::milliseconds allowance,
-                                        std::span<char> chunk) {
+asio::awaitable<RelayResult> relay_body(
+    From& from, beast::flat_buffer& from_buffer,
+    beast_http::parser<kIsRequest, beast_http::buffer_body>& parser, Side from_side, To& to,
+    beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer, Deadline& deadline,
+    std::chrono::milliseconds allowance, std::span<char> chunk) {
   const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
@@ -197,7 +196,8 @@ class Http1Connection final : public worker::TrackedConnection {
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
   asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
                                                                     std::size_t endpoint);
-  void prepare_request(beast_http::request_header<>& head, const router::Route& route, bool upgrade);
+  void prepare_request(beast_http::request_header<>& head, const router::Route& route,
+                       bool upgrade);
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
   std::chrono::milliseconds idle_timeout(const worker::View& view) const {

@@ -21,7 +21,7 @@
 namespace weft::proxy::listener {
 namespace {
 
-constexpr std::size_t kMaxResponseHeaderBytes = 60 * 1024;
+constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
 
 // Reads the final response head, consuming 1xx informational responses (a
 // 101 is final: it ends HTTP on the connection).
@@ -29,7 +29,8 @@ template <class UpStream>
 asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream,
                                                               beast::flat_buffer& buffer,
                                                               std::optional<ResponseParser>& parser,
-                                                              bool head_request, Deadline& deadline) {
+                                                              bool head_request,
+                                                              Deadline& deadline) {
   for (;;) {
     parser.emplace();
     parser->header_limit(kMaxResponseHeaderBytes);
@@ -187,7 +188,8 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     upstream_socket_ = nullptr;
     deadline_.disarm();
     if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
-    if (outcome.upstream_reusable) cluster.pool.put(endpoint, std::move(up.connection), Clock::now());
+    if (outcome.upstream_reusable)
+      cluster.pool.put(endpoint, std::move(up.connection), Clock::now());
     co_return outcome.next;
   }
 }
@@ -263,9 +265,9 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   res.keep_alive(keep_alive);
   beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
   auto response_buffer = state_.relay_buffers.lease();
-  auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_,
-                                     response_writer, deadline_, stream_idle,
-                                     response_buffer.span());
+  auto relayed =
+      co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, response_writer,
+                          deadline_, stream_idle, response_buffer.span());
   if (relayed.error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};

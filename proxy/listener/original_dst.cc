@@ -27,9 +27,11 @@ Result<asio::ip::tcp::endpoint> original_destination(asio::ip::tcp::socket& sock
   sockaddr_storage storage{};
   // An IPv4 client on a dual-stack IPv6 socket is tracked as IPv4.
   bool v4 = local.address().is_v4() || local.address().to_v6().is_v4_mapped();
-  int rc = v4 ? ::getsockopt(socket.native_handle(), SOL_IP, SO_ORIGINAL_DST, &storage, &size)
-              : ::getsockopt(socket.native_handle(), SOL_IPV6, IP6T_SO_ORIGINAL_DST, &storage, &size);
-  if (rc != 0) return fail(ErrorCode::kNotFound, "no original destination: {}", std::strerror(errno));
+  int rc =
+      v4 ? ::getsockopt(socket.native_handle(), SOL_IP, SO_ORIGINAL_DST, &storage, &size)
+         : ::getsockopt(socket.native_handle(), SOL_IPV6, IP6T_SO_ORIGINAL_DST, &storage, &size);
+  if (rc != 0)
+    return fail(ErrorCode::kNotFound, "no original destination: {}", std::strerror(errno));
   std::memcpy(original.data(), &storage, std::min<std::size_t>(size, sizeof storage));
   original.resize(size);
   return unmapped(original);

@@ -49,8 +49,8 @@ template <class Next>
 void half_close(boost::beast::ssl_stream<Next>&) {}
 
 template <class From, class To>
-asio::awaitable<void> copy(From& from, boost::beast::flat_buffer& pending, To& to, std::uint64_t& bytes,
-                           Clock::time_point& last_activity) {
+asio::awaitable<void> copy(From& from, boost::beast::flat_buffer& pending, To& to,
+                           std::uint64_t& bytes, Clock::time_point& last_activity) {
   if (pending.size() > 0) {
     auto [ec, n] = co_await asio::async_write(to, pending.data(), kNoThrow);
     if (ec) co_return;
@@ -96,11 +96,11 @@ boost::asio::awaitable<TunnelBytes> tunnel(Downstream& downstream,
   using namespace tunnel_detail;
   TunnelBytes bytes;
   auto last_activity = Clock::now();
-  co_await ((copy(downstream, downstream_pending, upstream, bytes.downstream_to_upstream,
-                  last_activity) &&
-             copy(upstream, upstream_pending, downstream, bytes.upstream_to_downstream,
-                  last_activity)) ||
-            idle_watchdog(idle_timeout, last_activity));
+  co_await (
+      (copy(downstream, downstream_pending, upstream, bytes.downstream_to_upstream,
+            last_activity) &&
+       copy(upstream, upstream_pending, downstream, bytes.upstream_to_downstream, last_activity)) ||
+      idle_watchdog(idle_timeout, last_activity));
   boost::system::error_code ignored;
   socket_of(downstream).close(ignored);
   socket_of(upstream).close(ignored);

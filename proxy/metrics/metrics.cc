@@ -18,10 +18,11 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
 // Reasons for responses the proxy makes itself, so they exist (at 0) before
 // the first one happens and alerts can be written against them.
 constexpr std::string_view kLocalReplyReasons[] = {
-    "route_not_found",          "no_healthy_upstream",    "upstream_connect_failure",
-    "upstream_connect_timeout", "upstream_request_timeout", "upstream_protocol_error",
-    "upstream_reset",           "upstream_tls_failure",   "direct_response",
-    "redirect"};
+    "route_not_found",          "no_healthy_upstream",
+    "upstream_connect_failure", "upstream_connect_timeout",
+    "upstream_request_timeout", "upstream_protocol_error",
+    "upstream_reset",           "upstream_tls_failure",
+    "direct_response",          "redirect"};
 
 std::string labels_text(const prometheus::ClientMetric& metric) {
   std::string out;
@@ -79,10 +80,11 @@ Metrics::Metrics()
                             .Name("mesh_upstream_connect_failures_total")
                             .Help("Upstream connection attempts that failed, by cluster and reason")
                             .Register(*registry_)),
-      upstream_connections_(BuildCounter()
-                                .Name("mesh_upstream_connections_total")
-                                .Help("Upstream connections used, opened new or reused from the pool")
-                                .Register(*registry_)),
+      upstream_connections_(
+          BuildCounter()
+              .Name("mesh_upstream_connections_total")
+              .Help("Upstream connections used, opened new or reused from the pool")
+              .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -125,8 +127,10 @@ ListenerStats Metrics::listener(const std::string& name) {
   stats.bytes_sent = &tcp_bytes_.Add({{"listener", name}, {"direction", "sent"}});
   stats.passthrough = &passthrough_.Add({{"listener", name}});
   stats.tls_handshake_failures = &tls_handshake_failures_.Add({{"listener", name}});
-  stats.capture_errors[0] = &capture_errors_.Add({{"listener", name}, {"reason", "no_original_dst"}});
-  stats.capture_errors[1] = &capture_errors_.Add({{"listener", name}, {"reason", "direct_connection"}});
+  stats.capture_errors[0] =
+      &capture_errors_.Add({{"listener", name}, {"reason", "no_original_dst"}});
+  stats.capture_errors[1] =
+      &capture_errors_.Add({{"listener", name}, {"reason", "direct_connection"}});
   static constexpr const char* kProtocols[] = {"http1", "http2", "tls", "opaque"};
   for (int i = 0; i < 4; ++i) {
     stats.sniffed[i] = &sniffed_.Add({{"listener", name}, {"protocol", kProtocols[i]}});

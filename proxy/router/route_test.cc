@@ -10,7 +10,7 @@ namespace {
 // A request for matching, with lowercase header names.
 class FakeRequest final : public RequestView {
  public:
-  FakeRequest(std::string method, std::string target, std::string authority,
+  FakeRequest(std::string method, const std::string& target, std::string authority,
               std::map<std::string, std::string> headers = {})
       : method_(std::move(method)), authority_(std::move(authority)), headers_(std::move(headers)) {
     auto q = target.find('?');
@@ -60,32 +60,64 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, RouteMatches,
     ::testing::Values(
         MatchCase{"any", {}, {"GET", "/x", "a"}, true},
-        MatchCase{"exact_hit", {{PathMatch::Kind::kExact, "/x", nullptr}}, {"GET", "/x?q=1", "a"}, true},
-        MatchCase{"exact_miss", {{PathMatch::Kind::kExact, "/x", nullptr}}, {"GET", "/xy", "a"}, false},
+        MatchCase{
+            "exact_hit", {{PathMatch::Kind::kExact, "/x", nullptr}}, {"GET", "/x?q=1", "a"}, true},
+        MatchCase{
+            "exact_miss", {{PathMatch::Kind::kExact, "/x", nullptr}}, {"GET", "/xy", "a"}, false},
         MatchCase{"prefix_hit", {kPrefixApi}, {"GET", "/api/v1", "a"}, true},
         MatchCase{"prefix_is_not_segment_aware", {kPrefixApi}, {"GET", "/apiv2", "a"}, true},
         MatchCase{"prefix_miss", {kPrefixApi}, {"GET", "/ap", "a"}, false},
         MatchCase{"regex_full_match",
                   {{PathMatch::Kind::kRegex, "", std::make_shared<const RE2>("/u/[0-9]+")}},
-                  {"GET", "/u/42", "a"}, true},
+                  {"GET", "/u/42", "a"},
+                  true},
         MatchCase{"regex_partial_is_miss",
                   {{PathMatch::Kind::kRegex, "", std::make_shared<const RE2>("/u/[0-9]+")}},
-                  {"GET", "/u/42/x", "a"}, false},
+                  {"GET", "/u/42/x", "a"},
+                  false},
         MatchCase{"method_hit", {{}, "POST"}, {"POST", "/", "a"}, true},
         MatchCase{"method_miss", {{}, "POST"}, {"GET", "/", "a"}, false},
-        MatchCase{"header_exact", {{}, "", {{"x-canary", exact("1")}}}, {"GET", "/", "a", {{"x-canary", "1"}}}, true},
-        MatchCase{"header_exact_miss", {{}, "", {{"x-canary", exact("1")}}}, {"GET", "/", "a", {{"x-canary", "2"}}}, false},
+        MatchCase{"header_exact",
+                  {{}, "", {{"x-canary", exact("1")}}},
+                  {"GET", "/", "a", {{"x-canary", "1"}}},
+                  true},
+        MatchCase{"header_exact_miss",
+                  {{}, "", {{"x-canary", exact("1")}}},
+                  {"GET", "/", "a", {{"x-canary", "2"}}},
+                  false},
         MatchCase{"header_absent", {{}, "", {{"x-canary", exact("1")}}}, {"GET", "/", "a"}, false},
-        MatchCase{"header_regex", {{}, "", {{"user-agent", regex(".*curl.*")}}}, {"GET", "/", "a", {{"user-agent", "curl/7"}}}, true},
-        MatchCase{"header_present", {{}, "", {{"x-debug", present()}}}, {"GET", "/", "a", {{"x-debug", ""}}}, true},
-        MatchCase{"header_must_be_absent", {{}, "", {{"x-debug", present(false)}}}, {"GET", "/", "a", {{"x-debug", ""}}}, false},
-        MatchCase{"header_inverted", {{}, "", {{"x-canary", exact("1"), true}}}, {"GET", "/", "a"}, true},
-        MatchCase{"header_inverted_miss", {{}, "", {{"x-canary", exact("1"), true}}}, {"GET", "/", "a", {{"x-canary", "1"}}}, false},
-        MatchCase{"query_exact", {{}, "", {}, {{"v", exact("2")}}}, {"GET", "/?a=1&v=2", "a"}, true},
-        MatchCase{"query_exact_miss", {{}, "", {}, {{"v", exact("2")}}}, {"GET", "/?v=3", "a"}, false},
-        MatchCase{"query_present_without_value", {{}, "", {}, {{"debug", present()}}}, {"GET", "/?debug", "a"}, true},
-        MatchCase{"query_name_is_whole", {{}, "", {}, {{"v", present()}}}, {"GET", "/?vv=1", "a"}, false},
-        MatchCase{"all_must_match", {kPrefixApi, "GET", {{"x-canary", exact("1")}}}, {"GET", "/api", "a"}, false}),
+        MatchCase{"header_regex",
+                  {{}, "", {{"user-agent", regex(".*curl.*")}}},
+                  {"GET", "/", "a", {{"user-agent", "curl/7"}}},
+                  true},
+        MatchCase{"header_present",
+                  {{}, "", {{"x-debug", present()}}},
+                  {"GET", "/", "a", {{"x-debug", ""}}},
+                  true},
+        MatchCase{"header_must_be_absent",
+                  {{}, "", {{"x-debug", present(false)}}},
+                  {"GET", "/", "a", {{"x-debug", ""}}},
+                  false},
+        MatchCase{
+            "header_inverted", {{}, "", {{"x-canary", exact("1"), true}}}, {"GET", "/", "a"}, true},
+        MatchCase{"header_inverted_miss",
+                  {{}, "", {{"x-canary", exact("1"), true}}},
+                  {"GET", "/", "a", {{"x-canary", "1"}}},
+                  false},
+        MatchCase{
+            "query_exact", {{}, "", {}, {{"v", exact("2")}}}, {"GET", "/?a=1&v=2", "a"}, true},
+        MatchCase{
+            "query_exact_miss", {{}, "", {}, {{"v", exact("2")}}}, {"GET", "/?v=3", "a"}, false},
+        MatchCase{"query_present_without_value",
+                  {{}, "", {}, {{"debug", present()}}},
+                  {"GET", "/?debug", "a"},
+                  true},
+        MatchCase{
+            "query_name_is_whole", {{}, "", {}, {{"v", present()}}}, {"GET", "/?vv=1", "a"}, false},
+        MatchCase{"all_must_match",
+                  {kPrefixApi, "GET", {{"x-canary", exact("1")}}},
+                  {"GET", "/api", "a"},
+                  false}),
     [](const auto& test) { return std::string(test.param.name); });
 
 RouteTable table_of(std::vector<std::vector<std::string>> hosts) {
@@ -97,14 +129,15 @@ RouteTable table_of(std::vector<std::vector<std::string>> hosts) {
 }
 
 TEST(RouteTable, PicksTheMostSpecificVirtualHost) {
-  auto table = table_of({{"*"}, {"*.example.com"}, {"*.api.example.com"}, {"reviews"}, {"reviews:9080"}});
+  auto table =
+      table_of({{"*"}, {"*.example.com"}, {"*.api.example.com"}, {"reviews"}, {"reviews:9080"}});
   struct {
     const char* authority;
     const char* expected;
   } cases[] = {
-      {"reviews:9080", "vh4"},          {"reviews:8080", "vh3"},   {"reviews", "vh3"},
-      {"REVIEWS", "vh3"},               {"x.example.com", "vh1"},  {"x.api.example.com:1", "vh2"},
-      {"example.com", "vh0"},           {"other", "vh0"},
+      {"reviews:9080", "vh4"}, {"reviews:8080", "vh3"},  {"reviews", "vh3"},
+      {"REVIEWS", "vh3"},      {"x.example.com", "vh1"}, {"x.api.example.com:1", "vh2"},
+      {"example.com", "vh0"},  {"other", "vh0"},
   };
   for (const auto& c : cases) {
     const auto* vhost = table.host_for(c.authority);

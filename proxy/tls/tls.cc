@@ -39,13 +39,15 @@ Result<void> load_identity(Context& context, const std::string& cert_file,
 // written, IP addresses in their textual form).
 std::vector<std::string> subject_alt_names(X509* cert) {
   std::vector<std::string> names;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans == nullptr) return names;
   for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
     if (name->type == GEN_DNS || name->type == GEN_URI) {
       const auto* text = name->d.ia5;
-      names.emplace_back(reinterpret_cast<const char*>(text->data), static_cast<std::size_t>(text->length));
+      names.emplace_back(reinterpret_cast<const char*>(text->data),
+                         static_cast<std::size_t>(text->length));
     } else if (name->type == GEN_IPADD) {
       const auto* ip = name->d.ip;
       char buffer[64] = {};
@@ -59,13 +61,13 @@ std::vector<std::string> subject_alt_names(X509* cert) {
   return names;
 }
 
-int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* offered,
-                unsigned int offered_length, void* ours) {
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
+                const unsigned char* offered, unsigned int offered_length, void* ours) {
   const auto& wire = *static_cast<const std::string*>(ours);
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_length, reinterpret_cast<const unsigned char*>(wire.data()),
-                            static_cast<unsigned>(wire.size()), offered,
-                            offered_length) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(
+          &selected, out_length, reinterpret_cast<const unsigned char*>(wire.data()),
+          static_cast<unsigned>(wire.size()), offered, offered_length) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;  // no overlap: continue without ALPN
   }
   *out = selected;
@@ -96,7 +98,8 @@ bool subject_alt_names_match(const std::vector<std::string>& names,
       if (boost::iequals(name, want)) return true;
       if (want.starts_with("*.")) {
         auto dot = name.find('.');
-        if (dot != std::string::npos && dot > 0 && boost::iequals(name.substr(dot), want.substr(1))) {
+        if (dot != std::string::npos && dot > 0 &&
+            boost::iequals(name.substr(dot), want.substr(1))) {
           return true;
         }
       }
@@ -118,7 +121,8 @@ Result<std::shared_ptr<Context>> server_context(const ServerSettings& settings) 
     if (ec) return fail(ErrorCode::kInvalidArgument, "CA {}: {}", settings.ca_file, ec.message());
     context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   }
-  context->alpn = alpn_wire(settings.alpn.empty() ? std::vector<std::string>{"http/1.1"} : settings.alpn);
+  context->alpn =
+      alpn_wire(settings.alpn.empty() ? std::vector<std::string>{"http/1.1"} : settings.alpn);
   SSL_CTX_set_alpn_select_cb(context->native_handle(), select_alpn, &context->alpn);
   return std::shared_ptr<Context>(std::move(context));
 }
@@ -141,14 +145,14 @@ Result<std::shared_ptr<Context>> client_context(const ClientSettings& settings) 
   }
   context->set_verify_mode(ssl::verify_peer);
   if (!settings.verify_subject_alt_names.empty()) {
-    context->set_verify_callback(
-        [accepted = settings.verify_subject_alt_names](bool preverified, ssl::verify_context& verify) {
-          if (!preverified) return false;
-          auto* store = verify.native_handle();
-          if (X509_STORE_CTX_get_error_depth(store) != 0) return true;  // only the leaf is named
-          return subject_alt_names_match(subject_alt_names(X509_STORE_CTX_get_current_cert(store)),
-                                         accepted);
-        });
+    context->set_verify_callback([accepted = settings.verify_subject_alt_names](
+                                     bool preverified, ssl::verify_context& verify) {
+      if (!preverified) return false;
+      auto* store = verify.native_handle();
+      if (X509_STORE_CTX_get_error_depth(store) != 0) return true;  // only the leaf is named
+      return subject_alt_names_match(subject_alt_names(X509_STORE_CTX_get_current_cert(store)),
+                                     accepted);
+    });
   }
   if (!settings.alpn.empty()) {
     auto wire = alpn_wire(settings.alpn);

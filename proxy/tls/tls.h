@@ -14,12 +14,12 @@ namespace weft::proxy::tls {
 
 struct ServerSettings {
   std::string cert_file, key_file;
-  std::string ca_file;             // set: clients must present a certificate it signed
+  std::string ca_file;            // set: clients must present a certificate it signed
   std::vector<std::string> alpn;  // protocols we accept, in preference order
 };
 
 struct ClientSettings {
-  std::string ca_file;             // trust anchors; empty: the system's
+  std::string ca_file;              // trust anchors; empty: the system's
   std::string cert_file, key_file;  // client certificate (mTLS), optional
   std::string sni;
   std::vector<std::string> verify_subject_alt_names;  // empty: any name

@@ -8,10 +8,10 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
   for (const auto& cluster : snapshot.clusters) {
     std::vector<std::uint32_t> weights;
     for (const auto& endpoint : cluster.endpoints) weights.push_back(endpoint.weight);
-    clusters.push_back({cluster, lb::RoundRobin(std::move(weights)),
-                        pool::Pool(cluster.endpoints.size(), cluster.max_idle_per_endpoint,
-                                   cluster.idle_timeout),
-                        metrics.cluster(cluster.name)});
+    clusters.push_back(
+        {cluster, lb::RoundRobin(std::move(weights)),
+         pool::Pool(cluster.endpoints.size(), cluster.max_idle_per_endpoint, cluster.idle_timeout),
+         metrics.cluster(cluster.name)});
   }
   return clusters;
 }

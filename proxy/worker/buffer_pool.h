@@ -11,7 +11,7 @@ namespace weft::proxy::worker {
 
 class BufferPool {
  public:
-  static constexpr std::size_t kBufferBytes = 32 * 1024;
+  static constexpr std::size_t kBufferBytes = std::size_t{32} * 1024;
 
   // Returns its buffer to the pool when destroyed.
   class Lease {

@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -55,7 +55,8 @@ Result<std::vector<config::TcpEndpoint>> Worker::bind(
 
 std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snapshot> snapshot) {
   auto view = std::make_shared<View>();
-  view->clusters = std::make_shared<upstream::Clusters>(upstream::make_clusters(*snapshot, state_.metrics));
+  view->clusters =
+      std::make_shared<upstream::Clusters>(upstream::make_clusters(*snapshot, state_.metrics));
   for (const auto& listener : snapshot->listeners) {
     view->listener_stats.push_back(state_.metrics.listener(listener.name));
   }
@@ -92,17 +93,19 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
     ++open_connections_;
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(io_, listener::serve_connection(std::move(socket), state_, listener_index), [this, stats](std::exception_ptr error) {
-      stats.active_connections->Decrement();
-      --open_connections_;
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          spdlog::error("worker {}: connection ended by exception: {}", id_, e.what());
-        }
-      }
-    });
+    asio::co_spawn(io_, listener::serve_connection(std::move(socket), state_, listener_index),
+                   [this, stats](const std::exception_ptr& error) {
+                     stats.active_connections->Decrement();
+                     --open_connections_;
+                     if (error) {
+                       try {
+                         std::rethrow_exception(error);
+                       } catch (const std::exception& e) {
+                         spdlog::error("worker {}: connection ended by exception: {}", id_,
+                                       e.what());
+                       }
+                     }
+                   });
   }
 }
 
@@ -127,7 +130,8 @@ void Worker::drain() {
       acceptor.close(ignored);
     }
     // Copy: closing may end a connection, which erases itself from the set.
-    std::vector<TrackedConnection*> connections(state_.connections.begin(), state_.connections.end());
+    std::vector<TrackedConnection*> connections(state_.connections.begin(),
+                                                state_.connections.end());
     for (auto* connection : connections) connection->close_if_idle();
   });
 }

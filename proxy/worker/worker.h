@@ -40,7 +40,7 @@ class Worker {
 
  private:
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,
-                                     std::size_t listener_index);
+                                      std::size_t listener_index);
   std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
   // Expires connection waits past their deadline, every kSweepInterval:
   // timeouts fire up to that much late, and no operation arms a timer.

@@ -20,16 +20,22 @@ TEST(RequestId, IsAUuidShapedRandomHexString) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
-beast_http::request_header<> head_with(std::initializer_list<std::pair<const char*, const char*>> fields) {
+beast_http::request_header<> head_with(
+    std::initializer_list<std::pair<const char*, const char*>> fields) {
   beast_http::request_header<> head;
   for (auto [name, value] : fields) head.insert(name, value);
   return head;
 }
 
 TEST(HopByHop, RemovesConnectionAndWhatItNames) {
-  auto head = head_with({{"Connection", "keep-alive, x-secret"}, {"x-secret", "1"}, {"Keep-Alive", "5"},
-                         {"Proxy-Connection", "x"}, {"TE", "trailers"}, {"Upgrade", "websocket"},
-                         {"x-kept", "1"}, {"Content-Length", "3"}});
+  auto head = head_with({{"Connection", "keep-alive, x-secret"},
+                         {"x-secret", "1"},
+                         {"Keep-Alive", "5"},
+                         {"Proxy-Connection", "x"},
+                         {"TE", "trailers"},
+                         {"Upgrade", "websocket"},
+                         {"x-kept", "1"},
+                         {"Content-Length", "3"}});
   strip_hop_by_hop(head, false);
   for (auto name : {"connection", "x-secret", "keep-alive", "proxy-connection", "te", "upgrade"}) {
     EXPECT_EQ(head.find(name), head.end()) << name;
@@ -39,7 +45,8 @@ TEST(HopByHop, RemovesConnectionAndWhatItNames) {
 }
 
 TEST(HopByHop, ConnectionCannotStripFraming) {
-  auto head = head_with({{"Connection", "content-length, transfer-encoding"}, {"Content-Length", "3"}});
+  auto head =
+      head_with({{"Connection", "content-length, transfer-encoding"}, {"Content-Length", "3"}});
   strip_hop_by_hop(head, false);
   EXPECT_EQ(head["content-length"], "3");
 }

@@ -39,8 +39,10 @@ bool transfer_encoding_ok(std::string_view value) {
   while (!value.empty()) {
     auto comma = value.find(',');
     auto coding = value.substr(0, comma);
-    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
-    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+      coding.remove_prefix(1);
+    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+      coding.remove_suffix(1);
     if (coding.empty()) return false;
     last_is_chunked = boost::iequals(coding, "chunked");
     if (last_is_chunked && chunked_seen) return false;

@@ -14,9 +14,9 @@
 namespace weft::proxy::http::http1 {
 
 struct Limits {
-  std::size_t max_header_bytes = 60 * 1024;  // 431 beyond
-  std::size_t max_header_fields = 100;       // 431 beyond
-  std::size_t max_uri_bytes = 8 * 1024;      // 414 beyond
+  std::size_t max_header_bytes = std::size_t{60} * 1024;  // 431 beyond
+  std::size_t max_header_fields = 100;                    // 431 beyond
+  std::size_t max_uri_bytes = std::size_t{8} * 1024;      // 414 beyond
 };
 
 // Why a request was refused. `reason` is a stable label for metrics, the
@@ -29,10 +29,10 @@ struct Rejection {
 // Every reason a rejection can carry, so metrics can resolve their counters
 // once at start-up.
 inline constexpr std::string_view kRejectionReasons[] = {
-    "bad_method",          "bad_target",        "bad_version",       "bad_header_name",
-    "bad_header_value",    "bad_line_ending",   "bad_content_length", "bad_transfer_encoding",
-    "bad_chunk",           "obs_fold",          "header_too_large",  "too_many_headers",
-    "uri_too_long",        "missing_host",      "duplicate_host",    "malformed",
+    "bad_method",       "bad_target",      "bad_version",        "bad_header_name",
+    "bad_header_value", "bad_line_ending", "bad_content_length", "bad_transfer_encoding",
+    "bad_chunk",        "obs_fold",        "header_too_large",   "too_many_headers",
+    "uri_too_long",     "missing_host",    "duplicate_host",     "malformed",
 };
 
 // The rejection for an error from Beast's request parser.

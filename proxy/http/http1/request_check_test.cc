@@ -72,7 +72,7 @@ const Case kCases[] = {
     {"empty_host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, "missing_host"},
     {"duplicate_host", head("Host: b\r\n"), 400, "duplicate_host"},
     {"too_many_fields", many_fields(100), 431, "too_many_headers"},
-    {"headers_over_60k", head("X: " + std::string(61 * 1024, 'v') + "\r\n"), 431,
+    {"headers_over_60k", head("X: " + std::string(std::size_t{61} * 1024, 'v') + "\r\n"), 431,
      "header_too_large"},
     // §6 message body framing.
     {"content_length_and_chunked", post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", ""),
@@ -99,8 +99,8 @@ const Case kCases[] = {
      "bad_transfer_encoding"},
     // §7 chunked coding.
     {"chunk_size_not_hex", post("Transfer-Encoding: chunked\r\n", "zz\r\n"), 400, "bad_chunk"},
-    {"chunk_size_overflow", post("Transfer-Encoding: chunked\r\n", "fffffffffffffffff\r\nhello\r\n"),
-     400, "bad_chunk"},
+    {"chunk_size_overflow",
+     post("Transfer-Encoding: chunked\r\n", "fffffffffffffffff\r\nhello\r\n"), 400, "bad_chunk"},
     {"chunk_data_too_long", post("Transfer-Encoding: chunked\r\n", "5\r\nhelloXX0\r\n\r\n"), 400,
      "bad_chunk"},
     {"space_after_chunk_size", post("Transfer-Encoding: chunked\r\n", "5 \r\nhello\r\n0\r\n\r\n"),

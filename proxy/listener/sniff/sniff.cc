@@ -28,7 +28,7 @@ Protocol classify_http1(std::string_view bytes) {
   }
   auto line = bytes.substr(0, line_end);
   return line.ends_with(" HTTP/1.1") || line.ends_with(" HTTP/1.0") ? Protocol::kHttp1
-                                                                     : Protocol::kOpaque;
+                                                                    : Protocol::kOpaque;
 }
 
 }  // namespace

@@ -31,13 +31,12 @@ TEST_P(RoundRobinPicks, InterleavedInProportion) {
   for (std::size_t i = 0; i < counts.size(); ++i) EXPECT_EQ(counts[i], GetParam().weights[i] * 50);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, RoundRobinPicks,
-    ::testing::Values(Case{"single", {1}, {0, 0, 0}},
-                      Case{"equal", {1, 1, 1}, {0, 1, 2, 0, 1, 2}},
-                      Case{"smooth_5_1_1", {5, 1, 1}, {0, 0, 1, 0, 2, 0, 0}},
-                      Case{"three_to_one", {3, 1}, {0, 0, 1, 0, 0, 0, 1, 0}}),
-    [](const auto& test) { return std::string(test.param.name); });
+INSTANTIATE_TEST_SUITE_P(Cases, RoundRobinPicks,
+                         ::testing::Values(Case{"single", {1}, {0, 0, 0}},
+                                           Case{"equal", {1, 1, 1}, {0, 1, 2, 0, 1, 2}},
+                                           Case{"smooth_5_1_1", {5, 1, 1}, {0, 0, 1, 0, 2, 0, 0}},
+                                           Case{"three_to_one", {3, 1}, {0, 0, 1, 0, 0, 0, 1, 0}}),
+                         [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace
 }  // namespace weft::proxy::upstream::lb
