@@ -1,6 +1,7 @@
 """mesh-proxy HTTP/1.1 proxying, run as a user would: the real binary, real
 curl and wrk, backends of ours, everything on 127.0.0.1."""
 import json
+import re
 import socket
 import subprocess
 import time
@@ -343,3 +344,20 @@ def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
     server.close()
     assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="http1") == 1
     assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="opaque") == 1
+
+
+def test_head_response_has_no_body_and_keeps_the_connection(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    result = curl("-I", f"http://127.0.0.1:{port}/", "-I", f"http://127.0.0.1:{port}/")
+    assert result.stdout.count("HTTP/1.1 200") == 2 and "content-length: 3" in result.stdout.lower()
+    assert proxy.metric("mesh_downstream_connections_total", listener="web") == 1
+
+
+def test_pipelined_requests_are_answered_in_order(start_proxy, backend_port):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    requests = b"".join(b"GET /status/%d HTTP/1.1\r\nHost: a\r\n\r\n" % code for code in (200, 404, 201))
+    answer = raw_exchange(port, requests + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"200", b"404", b"201", b"200"], answer
