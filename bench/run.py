@@ -74,6 +74,19 @@ def cpu_seconds(pid):
     return total / HZ
 
 
+def smaps_kib(pid, field):
+    """`field` (Pss, Anonymous, ...) from smaps_rollup, summed over the tree."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            for line in pathlib.Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def rss_kib(pid):
     total = 0
     for p in process_tree(pid):
@@ -244,8 +257,9 @@ def report(results, targets, tests, args, environment):
         "",
         "## HTTP/1.1 saturation (wrk -t1 -c50)",
         "",
-        "| target | req/s | proxy CPU µs/req | CPU vs best peer | idle RSS MiB | loaded RSS MiB | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| target | req/s | proxy CPU µs/req | CPU vs best peer | idle RSS MiB | idle PSS MiB | "
+        "idle anonymous MiB | loaded RSS MiB | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     peers = [t for t in targets if t in ("haproxy", "nginx")]
     best_peer_cpu = min((results[(t, "h1max")]["cpu_us_per_req"] for t in peers
@@ -257,8 +271,11 @@ def report(results, targets, tests, args, environment):
         cpu = r.get("cpu_us_per_req")
         ratio = f"{cpu / best_peer_cpu:.2f}x" if cpu and best_peer_cpu else "-"
         idle = results.get((t, "idle_rss_kib"))
+        pss = results.get((t, "idle_pss_kib"))
+        anon = results.get((t, "idle_anon_kib"))
         lines.append(f"| {t} | {fmt(r['rps'], 0)} | {fmt(cpu)} | {ratio} | "
-                     f"{fmt(idle / 1024 if idle else None)} | "
+                     f"{fmt(idle / 1024 if idle else None)} | {fmt(pss / 1024 if pss else None)} | "
+                     f"{fmt(anon / 1024 if anon else None)} | "
                      f"{fmt(r['rss_loaded_kib'] / 1024 if r.get('rss_loaded_kib') else None)} | {r['errors']} |")
     for test, rate in (("lat1k", "1,000"), ("lat5k", "5,000")):
         if test not in tests:
@@ -274,7 +291,10 @@ def report(results, targets, tests, args, environment):
             added = r["p99"] - direct["p99"] if direct.get("p99") is not None and t != "direct" else None
             lines.append(f"| {t} | {fmt(r['p50'], 3)} | {fmt(r['p90'], 3)} | {fmt(r['p99'], 3)} | "
                          f"{fmt(added, 3)} | {fmt(r.get('cpu_us_per_req'))} | {r['errors']} |")
-    lines += ["", "Targets from issue #3: CPU per request below the best peer's (aim 12 µs), idle RSS "
+    lines += ["", "Memory: RSS counts every resident page, including shared-library code that other "
+              "processes share; PSS divides shared pages among their users; anonymous is the "
+              "process's own heap and stacks.", "",
+              "Targets from issue #3: CPU per request below the best peer's (aim 12 µs), idle RSS "
               "at most 8 MiB, p99 added latency at 1,000 req/s at or below HAProxy's.", ""]
     return "\n".join(lines)
 
@@ -314,6 +334,9 @@ def main():
                     time.sleep(0.5)
                     if process:
                         runs.setdefault((target, "idle_rss_kib"), []).append(rss_kib(process.pid))
+                        runs.setdefault((target, "idle_pss_kib"), []).append(smaps_kib(process.pid, "Pss"))
+                        runs.setdefault((target, "idle_anon_kib"), []).append(
+                            smaps_kib(process.pid, "Anonymous"))
                     for test in tests:
                         result = measure(target, test, port, process, args.duration, work)
                         runs.setdefault((target, test), []).append(result)
@@ -329,7 +352,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     results = {}
     for key, values in runs.items():
-        if key[1] == "idle_rss_kib":
+        if key[1].startswith("idle_"):
             results[key] = median(values)
             continue
         results[key] = {field: median([v.get(field) for v in values])
