@@ -100,7 +100,7 @@ def capture_config(admin_port, metrics_port):
         "listeners": [{
             "name": "outbound", "capture": "CAPTURE_OUTBOUND",
             "address": {"host": "::", "port": 15001},
-            "sniff_timeout": "0.2s",
+            "sniff_timeout": "1s",
             "opaque_ports": [8083],
             "destinations": [
                 {"port": 8080, "route_table": "reviews"},
@@ -185,13 +185,13 @@ def test_capture_routes_by_original_destination(mesh_namespace):
 
     # Server-speaks-first on an opaque port: no sniffing, the banner is immediate.
     banner, delay = ns.exec("/usr/bin/python3", "-c", READ_BANNER, "127.0.0.1", "8083").stdout.rsplit(" ", 1)
-    assert banner == "220 banner from 8083" and float(delay) < 0.15, (banner, delay)
+    assert banner == "220 banner from 8083" and float(delay) < 0.5, (banner, delay)
     # ... on a sniffed port: the client waits for the sniff timeout, then TCP.
     banner, delay = ns.exec("/usr/bin/python3", "-c", READ_BANNER, "127.0.0.1", "8084").stdout.rsplit(" ", 1)
-    assert banner == "220 banner from 8084" and 0.15 <= float(delay) < 2, (banner, delay)
+    assert banner == "220 banner from 8084" and 1.0 <= float(delay) < 3, (banner, delay)
     # ... with no destination at all: passthrough, immediate.
     banner, delay = ns.exec("/usr/bin/python3", "-c", READ_BANNER, "127.0.0.1", "8082").stdout.rsplit(" ", 1)
-    assert banner == "220 banner from 8082" and float(delay) < 0.15
+    assert banner == "220 banner from 8082" and float(delay) < 0.5
 
     assert metric(ns, 15090, "mesh_sniffed_connections_total", listener="outbound", protocol="http1") == 2
     assert metric(ns, 15090, "mesh_sniffed_connections_total", listener="outbound", protocol="opaque") == 1
