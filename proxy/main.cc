@@ -10,6 +10,22 @@
 #include "proxy/config/snapshot.h"
 #include "proxy/server/server.h"
 
+namespace {
+
+// The configuration file, parsed strictly and translated; errors name the file.
+weft::Result<std::shared_ptr<const weft::proxy::config::Snapshot>> load_snapshot(
+    const std::string& path) {
+  mesh::v1::ProxyConfig config;
+  if (auto loaded = weft::yaml::load_message(path, config); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  auto snapshot = weft::proxy::config::translate(config);
+  if (!snapshot) return tl::unexpected(weft::with_context(snapshot.error(), path));
+  return snapshot;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"mesh-proxy: the Weft sidecar proxy"};
   std::string config_path, log_level, log_format;
@@ -34,14 +50,9 @@ int main(int argc, char** argv) {
   }
   weft::log::init(*log_options);
 
-  mesh::v1::ProxyConfig config;
-  if (auto loaded = weft::yaml::load_message(config_path, config); !loaded) {
-    std::cerr << "mesh-proxy: " << loaded.error().message << "\n";
-    return 1;
-  }
-  auto snapshot = weft::proxy::config::translate(config);
+  auto snapshot = load_snapshot(config_path);
   if (!snapshot) {
-    std::cerr << "mesh-proxy: " << config_path << ": " << snapshot.error().message << "\n";
+    std::cerr << "mesh-proxy: " << snapshot.error().message << "\n";
     return 1;
   }
   if (check_only) {
@@ -50,6 +61,7 @@ int main(int argc, char** argv) {
   }
 
   weft::proxy::server::Options options;
+  options.load = [config_path] { return load_snapshot(config_path); };
   options.concurrency = concurrency > 0 ? concurrency : weft::proxy::server::default_concurrency();
   std::shared_ptr<spdlog::logger> access_logger;
   if (access_log) {

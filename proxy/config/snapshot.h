@@ -88,3 +88,13 @@ struct Snapshot {
 Result<std::shared_ptr<const Snapshot>> translate(const mesh::v1::ProxyConfig& config);
 
 }  // namespace weft::proxy::config
+
+namespace weft::proxy::config {
+
+// Whether `next` can replace `current` in a running proxy: the same
+// listeners (names, addresses, kinds, TLS or not) and the same admin and
+// metrics addresses, since those are bound sockets. Routes, clusters,
+// timeouts and TLS material may all change.
+Result<void> check_replaceable(const Snapshot& current, const Snapshot& next);
+
+}  // namespace weft::proxy::config

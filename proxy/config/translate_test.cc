@@ -181,3 +181,43 @@ TEST(Capture, RejectsAmbiguousListeners) {
 
 }  // namespace
 }  // namespace weft::proxy::config
+
+namespace weft::proxy::config {
+namespace {
+
+TEST(Replace, RoutesAndClustersMayChangeListenersMayNot) {
+  auto base = translate_yaml(kBase);
+  ASSERT_TRUE(base);
+  struct Case {
+    std::string from, to;
+    const char* error;  // null: replaceable
+  } cases[] = {
+      {"weight: 90}, {name: v2, weight: 10}", "weight: 50}, {name: v2, weight: 50}", nullptr},
+      {"port: 18080}", "port: 18090}", nullptr},
+      {"timeout: 2s", "timeout: 9s", nullptr},
+      {"port: 10000}", "port: 10001}",
+       "listener web (127.0.0.1:10000) became web (127.0.0.1:10001)"},
+      {"{name: web, address", "{name: www, address", "became www"},
+      {"route_table: web}", "route_table: web, protocol: PROTOCOL_AUTO, tcp_cluster: v1}",
+       "changed kind"},
+  };
+  for (const auto& c : cases) {
+    std::string text(kBase);
+    auto at = text.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    text.replace(at, c.from.size(), c.to);
+    auto next = translate_yaml(text);
+    ASSERT_TRUE(next) << next.error().message;
+    auto result = check_replaceable(**base, **next);
+    if (c.error == nullptr) {
+      EXPECT_TRUE(result) << result.error().message;
+    } else {
+      ASSERT_FALSE(result) << c.to;
+      EXPECT_THAT(result.error().message, HasSubstr(c.error));
+      EXPECT_THAT(result.error().message, HasSubstr("restart the proxy"));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace weft::proxy::config

@@ -96,7 +96,7 @@ auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
                                                 std::size_t endpoint)
     -> asio::awaitable<std::variant<Upstream, LocalReply>> {
   auto now = Clock::now();
-  if (auto idle = cluster.pool.take(endpoint, now)) {
+  if (auto idle = cluster.pool->take(endpoint, now)) {
     cluster.stats.connections_reused->Increment();
     co_return Upstream{std::move(*idle), true};
   }
@@ -189,7 +189,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     deadline_.disarm();
     if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
     if (outcome.upstream_reusable)
-      cluster.pool.put(endpoint, std::move(up.connection), Clock::now());
+      cluster.pool->put(endpoint, std::move(up.connection), Clock::now());
     co_return outcome.next;
   }
 }

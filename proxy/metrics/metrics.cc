@@ -109,7 +109,13 @@ Metrics::Metrics()
       tls_handshake_failures_(BuildCounter()
                                   .Name("mesh_downstream_tls_handshake_failures_total")
                                   .Help("Downstream TLS handshakes that failed")
-                                  .Register(*registry_)) {
+                                  .Register(*registry_)),
+      config_reloads_(BuildCounter()
+                          .Name("mesh_config_reloads_total")
+                          .Help("Configuration reloads, by result (applied, rejected)")
+                          .Register(*registry_)) {
+  config_reload(true);
+  config_reload(false);
   for (auto reason : http::http1::kRejectionReasons) parse_rejection(reason);
   for (auto reason : kLocalReplyReasons) local_reply(reason);
 }
@@ -151,6 +157,10 @@ ClusterStats Metrics::cluster(const std::string& name) {
 
 prometheus::Counter& Metrics::parse_rejection(std::string_view reason) {
   return parse_rejections_.Add({{"reason", std::string(reason)}});
+}
+
+prometheus::Counter& Metrics::config_reload(bool applied) {
+  return config_reloads_.Add({{"result", applied ? "applied" : "rejected"}});
 }
 
 prometheus::Counter& Metrics::local_reply(std::string_view reason) {

@@ -55,6 +55,8 @@ class Metrics {
   prometheus::Counter& parse_rejection(std::string_view reason);
   // Responses the proxy generated itself (x-weft-error), by reason.
   prometheus::Counter& local_reply(std::string_view reason);
+  // Configuration reloads, applied or rejected.
+  prometheus::Counter& config_reload(bool applied);
 
   // Prometheus text exposition format.
   std::string prometheus_text() const;
@@ -77,6 +79,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& capture_errors_;
   prometheus::Family<prometheus::Counter>& sniffed_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
+  prometheus::Family<prometheus::Counter>& config_reloads_;
 };
 
 }  // namespace weft::proxy::metrics

@@ -28,6 +28,15 @@ std::string query_value(std::string_view query, std::string_view name) {
   return std::string(value.substr(0, value.find('&')));
 }
 
+void warn_unsupported(const config::Snapshot& snapshot) {
+  for (const auto& cluster : snapshot.clusters) {
+    if (cluster.protocol != config::UpstreamProtocol::kHttp1) {
+      spdlog::warn("cluster {}: HTTP/2 upstreams are not supported yet; sending HTTP/1.1",
+                   cluster.name);
+    }
+  }
+}
+
 }  // namespace
 
 std::size_t default_concurrency() {
@@ -72,13 +81,9 @@ Result<void> Server::start() {
   spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
                admin_address->port(), metrics_address->address().to_string(),
                metrics_address->port());
-  for (const auto& cluster : snapshot_->clusters) {
-    if (cluster.protocol != config::UpstreamProtocol::kHttp1) {
-      spdlog::warn("cluster {}: HTTP/2 upstreams are not supported yet; sending HTTP/1.1",
-                   cluster.name);
-    }
-  }
+  warn_unsupported(*snapshot_);
   for (auto& worker : workers_) worker->start(snapshot_);
+  await_hangup();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining", signal);
@@ -87,6 +92,35 @@ Result<void> Server::start() {
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
   return {};
+}
+
+void Server::await_hangup() {
+  hangups_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    reload();
+    await_hangup();
+  });
+}
+
+void Server::reload() {
+  if (!options_.load) return;
+  auto next = options_.load();
+  if (next) {
+    if (auto replaceable = config::check_replaceable(*snapshot_, **next); !replaceable) {
+      next = tl::unexpected(replaceable.error());
+    }
+  }
+  if (!next) {
+    metrics_.config_reload(false).Increment();
+    spdlog::error("configuration reload rejected, still serving version '{}': {}",
+                  snapshot_->version, next.error().message);
+    return;
+  }
+  snapshot_ = *next;
+  warn_unsupported(*snapshot_);
+  for (auto& worker : workers_) worker->apply(snapshot_);
+  metrics_.config_reload(true).Increment();
+  spdlog::info("configuration reloaded: version '{}'", snapshot_->version);
 }
 
 int Server::run() {

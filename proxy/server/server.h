@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace weft::proxy::server {
 
 struct Options {
   std::size_t concurrency = 1;
+  // Loads and translates the configuration again (SIGHUP); null: no reload.
+  std::function<Result<std::shared_ptr<const config::Snapshot>>()> load;
   spdlog::logger* access_log = nullptr;  // null: no access log
 };
 
@@ -26,19 +29,25 @@ class Server {
 
   // Binds every listener on every worker and the admin endpoints.
   Result<void> start();
-  // Serves until SIGTERM/SIGINT (drain, then exit) or /quitquitquit.
+  // Serves until SIGTERM/SIGINT (drain, then exit) or /quitquitquit;
+  // SIGHUP reloads the configuration.
   // Returns the process exit code.
   int run();
 
  private:
   admin::Response admin(const admin::Request& request);
   void drain(bool exit_when_done);
+  // Applies a freshly loaded configuration, or keeps the current one and
+  // says why (log and mesh_config_reloads_total{result="rejected"}).
+  void reload();
+  void await_hangup();
   void stop();
 
   Options options_;
   std::shared_ptr<const config::Snapshot> snapshot_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_{io_, SIGTERM, SIGINT};
+  boost::asio::signal_set hangups_{io_, SIGHUP};
   metrics::Metrics metrics_;
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   bool draining_ = false;

@@ -2,16 +2,39 @@
 
 namespace weft::proxy::upstream {
 
-Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics) {
+bool same_endpoints(const config::Cluster& a, const config::Cluster& b) {
+  if (a.name != b.name || a.endpoints.size() != b.endpoints.size()) return false;
+  // TLS contexts are rebuilt with every snapshot; their connections are not carried over.
+  if (a.tls != nullptr || b.tls != nullptr) return false;
+  if (a.max_idle_per_endpoint != b.max_idle_per_endpoint || a.idle_timeout != b.idle_timeout) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.endpoints.size(); ++i) {
+    if (a.endpoints[i].address != b.endpoints[i].address) return false;
+  }
+  return true;
+}
+
+Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
+                       const Clusters* previous) {
   Clusters clusters;
   clusters.reserve(snapshot.clusters.size());
   for (const auto& cluster : snapshot.clusters) {
     std::vector<std::uint32_t> weights;
+    weights.reserve(cluster.endpoints.size());
     for (const auto& endpoint : cluster.endpoints) weights.push_back(endpoint.weight);
-    clusters.push_back(
-        {cluster, lb::RoundRobin(std::move(weights)),
-         pool::Pool(cluster.endpoints.size(), cluster.max_idle_per_endpoint, cluster.idle_timeout),
-         metrics.cluster(cluster.name)});
+    std::shared_ptr<pool::Pool> shared;
+    if (previous != nullptr) {
+      for (const auto& old : *previous) {
+        if (same_endpoints(old.config, cluster)) shared = old.pool;
+      }
+    }
+    if (!shared) {
+      shared = std::make_shared<pool::Pool>(cluster.endpoints.size(), cluster.max_idle_per_endpoint,
+                                            cluster.idle_timeout);
+    }
+    clusters.push_back({cluster, lb::RoundRobin(std::move(weights)), std::move(shared),
+                        metrics.cluster(cluster.name)});
   }
   return clusters;
 }

@@ -1,7 +1,10 @@
 // One worker's live state for the clusters of one snapshot: the load
-// balancer position and the idle connection pool of each cluster.
+// balancer position and the idle connection pool of each cluster. A pool
+// outlives its snapshot when the next one keeps the cluster's endpoints, so a
+// configuration change does not drop warm upstream connections.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "proxy/config/snapshot.h"
@@ -14,13 +17,18 @@ namespace weft::proxy::upstream {
 struct ClusterState {
   const config::Cluster& config;
   lb::RoundRobin balancer;
-  pool::Pool pool;
+  std::shared_ptr<pool::Pool> pool;  // shared with the previous view when unchanged
   metrics::ClusterStats stats;
 };
 
 // Indexed like Snapshot::clusters.
 using Clusters = std::vector<ClusterState>;
 
-Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics);
+// `previous` (may be null): the state of the snapshot being replaced.
+Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
+                       const Clusters* previous);
+
+// Whether connections pooled for `a` can serve `b`.
+bool same_endpoints(const config::Cluster& a, const config::Cluster& b);
 
 }  // namespace weft::proxy::upstream

@@ -53,10 +53,11 @@ Result<std::vector<config::TcpEndpoint>> Worker::bind(
   return bound;
 }
 
-std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snapshot> snapshot) {
+std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snapshot> snapshot,
+                                              const View* previous) {
   auto view = std::make_shared<View>();
-  view->clusters =
-      std::make_shared<upstream::Clusters>(upstream::make_clusters(*snapshot, state_.metrics));
+  view->clusters = std::make_shared<upstream::Clusters>(upstream::make_clusters(
+      *snapshot, state_.metrics, previous != nullptr ? previous->clusters.get() : nullptr));
   for (const auto& listener : snapshot->listeners) {
     view->listener_stats.push_back(state_.metrics.listener(listener.name));
   }
@@ -65,7 +66,7 @@ std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snap
 }
 
 void Worker::start(std::shared_ptr<const config::Snapshot> snapshot) {
-  state_.view = make_view(std::move(snapshot));
+  state_.view = make_view(std::move(snapshot), nullptr);
   for (std::size_t i = 0; i < acceptors_.size(); ++i) {
     asio::co_spawn(io_, accept(acceptors_[i], i), asio::detached);
   }
@@ -107,6 +108,12 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
                      }
                    });
   }
+}
+
+void Worker::apply(std::shared_ptr<const config::Snapshot> snapshot) {
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    state_.view = make_view(std::move(snapshot), state_.view.get());
+  });
 }
 
 asio::awaitable<void> Worker::sweep() {

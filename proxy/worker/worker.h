@@ -30,6 +30,9 @@ class Worker {
 
   // Starts the thread serving `snapshot`.
   void start(std::shared_ptr<const config::Snapshot> snapshot);
+  // Serves `snapshot` from now on: new requests and connections use it,
+  // requests in flight finish on the one they started with. Thread-safe.
+  void apply(std::shared_ptr<const config::Snapshot> snapshot);
   // Stops accepting, closes idle connections; busy ones close after their
   // current response. Thread-safe.
   void drain();
@@ -41,7 +44,8 @@ class Worker {
  private:
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,
                                       std::size_t listener_index);
-  std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot);
+  std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot,
+                                        const View* previous);
   // Expires connection waits past their deadline, every kSweepInterval:
   // timeouts fire up to that much late, and no operation arms a timer.
   boost::asio::awaitable<void> sweep();
