@@ -21,9 +21,10 @@ Result<void> check_replaceable(const Snapshot& current, const Snapshot& next) {
       return fail(ErrorCode::kInvalidArgument, "listener {} ({}) became {} ({}){}", a.name,
                   describe(a.address), b.name, describe(b.address), kRestart);
     }
-    if (a.capture != b.capture || a.protocol != b.protocol || (a.tls == nullptr) != (b.tls == nullptr)) {
-      return fail(ErrorCode::kInvalidArgument, "listener {} changed kind (capture, protocol or TLS){}",
-                  a.name, kRestart);
+    if (a.capture != b.capture || a.protocol != b.protocol ||
+        (a.tls == nullptr) != (b.tls == nullptr)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "listener {} changed kind (capture, protocol or TLS){}", a.name, kRestart);
     }
   }
   if (current.admin_address != next.admin_address ||

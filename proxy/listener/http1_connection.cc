@@ -22,7 +22,9 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
   down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
     auto view = state_.view;  // this request keeps the snapshot it started with
-    RequestParser parser;
+    arena_.release();         // the previous request's fields are gone
+    RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                         std::make_tuple(fields_allocator()));
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
 
@@ -86,7 +88,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser,
                                                          const LocalReply& local,
                                                          Exchange& exchange,
                                                          const router::HeaderEdits* edits) {
-  beast_http::response<beast_http::string_body> response{
+  beast_http::response<beast_http::string_body, http::http1::Fields> response{
       static_cast<beast_http::status>(local.status), 11};
   response.set(beast_http::field::server, "weft");
   if (!local.reason.empty()) {
@@ -113,7 +115,7 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   state_.metrics.parse_rejection(rejection.reason).Increment();
   const auto& stats = state_.view->listener_stats[listener_];
   stats.count_response(rejection.status);
-  beast_http::response<beast_http::string_body> response{
+  beast_http::response<beast_http::string_body, http::http1::Fields> response{
       static_cast<beast_http::status>(rejection.status), 11};
   response.set(beast_http::field::server, "weft");
   response.set("x-weft-error", rejection.reason);

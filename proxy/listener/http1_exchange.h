@@ -1,6 +1,7 @@
 // Internals of the HTTP/1.1 connection shared by its two source files.
 #pragma once
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,10 +12,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <memory_resource>
 #include <span>
 #include <string>
 #include <variant>
 
+#include "proxy/http/http1/fields.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/worker/worker_state.h"
 
@@ -24,8 +27,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
-using RequestParser = beast_http::request_parser<beast_http::buffer_body>;
-using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
+using RequestParser =
+    beast_http::request_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
+using ResponseParser =
+    beast_http::response_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
+using RequestWriter = beast_http::serializer<true, beast_http::buffer_body, http::http1::Fields>;
+using ResponseWriter = beast_http::serializer<false, beast_http::buffer_body, http::http1::Fields>;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 // Which socket a wait is on. An expired wait closes that socket, which ends
@@ -68,9 +75,10 @@ struct RelayResult {
 template <bool kIsRequest, class From, class To>
 asio::awaitable<RelayResult> relay_body(
     From& from, beast::flat_buffer& from_buffer,
-    beast_http::parser<kIsRequest, beast_http::buffer_body>& parser, Side from_side, To& to,
-    beast_http::serializer<kIsRequest, beast_http::buffer_body>& serializer, Deadline& deadline,
-    std::chrono::milliseconds allowance, std::span<char> chunk) {
+    beast_http::parser<kIsRequest, beast_http::buffer_body, http::http1::FieldAllocator>& parser,
+    Side from_side, To& to,
+    beast_http::serializer<kIsRequest, beast_http::buffer_body, http::http1::Fields>& serializer,
+    Deadline& deadline, std::chrono::milliseconds allowance, std::span<char> chunk) {
   const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
@@ -196,10 +204,10 @@ class Http1Connection final : public worker::TrackedConnection {
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
   asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
                                                                     std::size_t endpoint);
-  void prepare_request(beast_http::request_header<>& head, const router::Route& route,
-                       bool upgrade);
+  void prepare_request(http::http1::RequestHead& head, const router::Route& route, bool upgrade);
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
+  http::http1::FieldAllocator fields_allocator() { return http::http1::FieldAllocator(&arena_); }
   std::chrono::milliseconds idle_timeout(const worker::View& view) const {
     return view.snapshot->listeners[listener_].idle_timeout;
   }
@@ -213,6 +221,10 @@ class Http1Connection final : public worker::TrackedConnection {
   std::string peer_ip_;
   bool idle_ = true;
   Deadline deadline_;
+  // Header fields of the request in flight and of its response. Released at
+  // the start of each request; beyond the inline bytes it spills to the heap.
+  alignas(std::max_align_t) std::array<std::byte, 3072> arena_bytes_;
+  std::pmr::monotonic_buffer_resource arena_{arena_bytes_.data(), arena_bytes_.size()};
   // The upstream socket of the exchange in flight, for expire_if_due.
   asio::ip::tcp::socket* upstream_socket_ = nullptr;
 };

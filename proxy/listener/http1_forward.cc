@@ -29,10 +29,10 @@ template <class UpStream>
 asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream,
                                                               beast::flat_buffer& buffer,
                                                               std::optional<ResponseParser>& parser,
-                                                              bool head_request,
-                                                              Deadline& deadline) {
+                                                              bool head_request, Deadline& deadline,
+                                                              http::http1::FieldAllocator fields) {
   for (;;) {
-    parser.emplace();
+    parser.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(fields));
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
@@ -59,7 +59,7 @@ LocalReply upstream_failure(const boost::system::error_code& ec) {
 
 // A response whose body ends when the upstream closes (no Content-Length,
 // not chunked, and a status that has a body).
-bool close_delimited(const beast_http::response<beast_http::buffer_body>& res, bool head_request) {
+bool close_delimited(const ResponseParser::value_type& res, bool head_request) {
   auto status = res.result_int();
   if (head_request || status < 200 || status == 204 || status == 304) return false;
   return !res.has_content_length() && !res.chunked();
@@ -73,7 +73,7 @@ bool is_stale_connection_error(const boost::system::error_code& ec) {
 }  // namespace
 
 template <class DownStream>
-void Http1Connection<DownStream>::prepare_request(beast_http::request_header<>& head,
+void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head,
                                                   const router::Route& route, bool upgrade) {
   http::http1::strip_hop_by_hop(head, upgrade);
   auto forwarded_for = head.find("x-forwarded-for");
@@ -214,7 +214,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // whose body was not touched may be retried.
   const bool body_pending = !parser.is_done();
   // The head goes out with the first body bytes (or alone, without a body).
-  beast_http::request_serializer<beast_http::buffer_body> request_writer(head);
+  RequestWriter request_writer(head);
   auto request_buffer = state_.relay_buffers.lease();
   auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up,
                                   request_writer, deadline_, stream_idle, request_buffer.span());
@@ -226,7 +226,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto read_error = sent.error;
   if (!read_error) {
     deadline_.arm(Side::kUpstream, route.timeout);
-    read_error = co_await read_response_head(up, up_buffer, response, head_request, deadline_);
+    read_error = co_await read_response_head(up, up_buffer, response, head_request, deadline_,
+                                             fields_allocator());
   }
   if (read_error) {
     if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
@@ -241,7 +242,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   exchange.status = res.result_int();
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
     http::http1::strip_hop_by_hop(res, true);
-    beast_http::response_serializer<beast_http::buffer_body> writer(res);
+    ResponseWriter writer(res);
     deadline_.arm(Side::kDownstream, stream_idle);
     auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
     deadline_.disarm();  // the tunnel watches idleness itself
@@ -263,7 +264,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   }
   res.version(11);
   res.keep_alive(keep_alive);
-  beast_http::response_serializer<beast_http::buffer_body> response_writer(res);
+  ResponseWriter response_writer(res);
   auto response_buffer = state_.relay_buffers.lease();
   auto relayed =
       co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, response_writer,

@@ -5,7 +5,7 @@
 
 namespace weft::proxy::http::http1 {
 
-RequestView::RequestView(const beast_http::request_header<>& head) : head_(head) {
+RequestView::RequestView(const RequestHead& head) : head_(head) {
   std::string_view target = head.target();
   if (!target.starts_with("/")) {  // absolute-form: scheme://authority/path
     auto scheme_end = target.find("://");
@@ -29,13 +29,13 @@ std::optional<std::string_view> RequestView::header(std::string_view name) const
   return found->value();
 }
 
-bool is_upgrade(const beast_http::request_header<>& head) {
+bool is_upgrade(const RequestHead& head) {
   auto connection = head.find(beast_http::field::connection);
   if (connection == head.end() || head.find(beast_http::field::upgrade) == head.end()) return false;
   return beast_http::token_list(connection->value()).exists("upgrade");
 }
 
-void strip_hop_by_hop(beast_http::fields& fields, bool upgrade) {
+void strip_hop_by_hop(Fields& fields, bool upgrade) {
   auto connection = fields.find(beast_http::field::connection);
   if (connection != fields.end()) {
     std::vector<std::string> named;
@@ -62,7 +62,7 @@ void strip_hop_by_hop(beast_http::fields& fields, bool upgrade) {
   }
 }
 
-void apply_edits(beast_http::fields& fields, const router::HeaderEdits& edits) {
+void apply_edits(Fields& fields, const router::HeaderEdits& edits) {
   for (const auto& name : edits.remove) fields.erase(name);
   for (const auto& h : edits.set) fields.set(h.name, h.value);
   for (const auto& h : edits.add) fields.insert(h.name, h.value);

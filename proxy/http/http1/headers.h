@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "proxy/http/http1/fields.h"
 #include "proxy/router/route.h"
 
 namespace weft::proxy::http::http1 {
@@ -16,7 +17,7 @@ namespace beast_http = boost::beast::http;
 // header, or the authority of an absolute-form target.
 class RequestView final : public router::RequestView {
  public:
-  explicit RequestView(const beast_http::request_header<>& head);
+  explicit RequestView(const RequestHead& head);
   std::string_view method() const override { return head_.method_string(); }
   std::string_view path() const override { return path_; }
   std::string_view query() const override { return query_; }
@@ -24,7 +25,7 @@ class RequestView final : public router::RequestView {
   std::optional<std::string_view> header(std::string_view name) const override;
 
  private:
-  const beast_http::request_header<>& head_;
+  const RequestHead& head_;
   std::string_view path_, query_, authority_;
 };
 
@@ -32,12 +33,12 @@ class RequestView final : public router::RequestView {
 // names, Keep-Alive, Proxy-Connection, TE, Upgrade (unless the exchange is an
 // upgrade, which needs Connection: upgrade and Upgrade kept). Framing
 // (Content-Length / Transfer-Encoding) stays: the serializer re-frames from it.
-void strip_hop_by_hop(beast_http::fields& fields, bool upgrade);
+void strip_hop_by_hop(Fields& fields, bool upgrade);
 
 // Whether the request asks to switch protocols (Connection: upgrade + Upgrade).
-bool is_upgrade(const beast_http::request_header<>& head);
+bool is_upgrade(const RequestHead& head);
 
-void apply_edits(beast_http::fields& fields, const router::HeaderEdits& edits);
+void apply_edits(Fields& fields, const router::HeaderEdits& edits);
 
 // 32 hex digits from `rng`, formatted as a UUID (8-4-4-4-12).
 std::string new_request_id(std::mt19937_64& rng);

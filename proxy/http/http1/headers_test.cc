@@ -20,9 +20,8 @@ TEST(RequestId, IsAUuidShapedRandomHexString) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
-beast_http::request_header<> head_with(
-    std::initializer_list<std::pair<const char*, const char*>> fields) {
-  beast_http::request_header<> head;
+RequestHead head_with(std::initializer_list<std::pair<const char*, const char*>> fields) {
+  RequestHead head;
   for (auto [name, value] : fields) head.insert(name, value);
   return head;
 }
@@ -61,7 +60,7 @@ TEST(HopByHop, UpgradeKeepsUpgradeAndConnection) {
 }
 
 TEST(RequestView, AuthorityFromHostOrAbsoluteTarget) {
-  beast_http::request_header<> absolute;
+  RequestHead absolute;
   absolute.target("http://shop.example:8080/cart?id=7");
   RequestView view(absolute);
   EXPECT_EQ(view.authority(), "shop.example:8080");

@@ -55,8 +55,7 @@ bool transfer_encoding_ok(std::string_view value) {
 
 }  // namespace
 
-std::optional<Rejection> check_request_head(const beast_http::request_header<>& head,
-                                            const Limits& limits) {
+std::optional<Rejection> check_request_head(const RequestHead& head, const Limits& limits) {
   if (head.target().size() > limits.max_uri_bytes) return Rejection{414, "uri_too_long"};
   std::size_t fields = 0;
   std::size_t hosts = 0;
@@ -78,7 +77,7 @@ std::optional<Rejection> check_request_head(const beast_http::request_header<>& 
 }
 
 std::optional<Rejection> check_raw_request(std::string_view raw, const Limits& limits) {
-  beast_http::request_parser<beast_http::string_body> parser;
+  beast_http::request_parser<beast_http::string_body, FieldAllocator> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.eager(true);
   boost::system::error_code ec;

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string_view>
 
+#include "proxy/http/http1/fields.h"
+
 namespace weft::proxy::http::http1 {
 
 struct Limits {
@@ -39,8 +41,7 @@ inline constexpr std::string_view kRejectionReasons[] = {
 Rejection rejection_for(const boost::system::error_code& parse_error);
 
 // Checks a request head Beast accepted. None: the request may proceed.
-std::optional<Rejection> check_request_head(const boost::beast::http::request_header<>& head,
-                                            const Limits& limits);
+std::optional<Rejection> check_request_head(const RequestHead& head, const Limits& limits);
 
 // Parses `raw` (a request head, optionally followed by body bytes) the way a
 // connection does and applies both layers of checks. For tests and fuzzing.
