@@ -105,6 +105,30 @@ class Proxy:
         self.log.close()
 
 
+def tcp_server(handle_one):
+    """A plain TCP server on a free loopback port that serves one connection
+    with `handle_one(conn)` in a thread; returns (port, close)."""
+    import threading
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            handle_one(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def close():
+        thread.join(5)
+        server.close()
+
+    return server.getsockname()[1], close
+
+
 def listener(name, port, route_table=None, tcp_cluster=None, **extra):
     entry = {"name": name, "address": {"host": "127.0.0.1", "port": port}, **extra}
     if route_table:

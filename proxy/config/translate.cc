@@ -246,10 +246,15 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
   return cluster;
 }
 
-std::optional<std::size_t> lookup(const std::map<std::string, std::size_t>& index,
-                                  const std::string& name) {
+// The index of the object a reference names; none for an empty reference.
+Result<std::optional<std::size_t>> resolve(const std::map<std::string, std::size_t>& index,
+                                           const std::string& name, std::string_view field) {
+  if (name.empty()) return std::nullopt;
   auto found = index.find(name);
-  return found == index.end() ? std::nullopt : std::optional(found->second);
+  if (found == index.end()) {
+    return fail(ErrorCode::kInvalidArgument, "{} '{}' is not defined", field, name);
+  }
+  return found->second;
 }
 
 Result<Destination> to_destination(const v1::Destination& proto,
@@ -265,20 +270,12 @@ Result<Destination> to_destination(const v1::Destination& proto,
     return fail(ErrorCode::kInvalidArgument, "port {} is out of range", proto.port());
   }
   destination.port = static_cast<std::uint16_t>(proto.port());
-  if (!proto.route_table().empty()) {
-    destination.route_table = lookup(tables, proto.route_table());
-    if (!destination.route_table) {
-      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined",
-                  proto.route_table());
-    }
-  }
-  if (!proto.tcp_cluster().empty()) {
-    destination.tcp_cluster = lookup(clusters, proto.tcp_cluster());
-    if (!destination.tcp_cluster) {
-      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined",
-                  proto.tcp_cluster());
-    }
-  }
+  auto route_table = resolve(tables, proto.route_table(), "route_table");
+  if (!route_table) return tl::unexpected(route_table.error());
+  auto tcp_cluster = resolve(clusters, proto.tcp_cluster(), "tcp_cluster");
+  if (!tcp_cluster) return tl::unexpected(tcp_cluster.error());
+  destination.route_table = *route_table;
+  destination.tcp_cluster = *tcp_cluster;
   return destination;
 }
 
@@ -334,20 +331,12 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (!listener.destinations.empty()) {
     return fail(ErrorCode::kInvalidArgument, "destinations need a capture listener");
   }
-  if (!proto.route_table().empty()) {
-    listener.route_table = lookup(tables, proto.route_table());
-    if (!listener.route_table) {
-      return fail(ErrorCode::kInvalidArgument, "route_table '{}' is not defined",
-                  proto.route_table());
-    }
-  }
-  if (!proto.tcp_cluster().empty()) {
-    listener.tcp_cluster = lookup(clusters, proto.tcp_cluster());
-    if (!listener.tcp_cluster) {
-      return fail(ErrorCode::kInvalidArgument, "tcp_cluster '{}' is not defined",
-                  proto.tcp_cluster());
-    }
-  }
+  auto route_table = resolve(tables, proto.route_table(), "route_table");
+  if (!route_table) return tl::unexpected(route_table.error());
+  auto tcp_cluster = resolve(clusters, proto.tcp_cluster(), "tcp_cluster");
+  if (!tcp_cluster) return tl::unexpected(tcp_cluster.error());
+  listener.route_table = *route_table;
+  listener.tcp_cluster = *tcp_cluster;
   if (listener.protocol == ListenerProtocol::kHttp && !listener.route_table) {
     return fail(ErrorCode::kInvalidArgument, "an HTTP listener needs a route_table");
   }

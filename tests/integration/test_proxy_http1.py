@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from conftest import cluster, forward_to, free_port, http_get, listener
+from conftest import cluster, forward_to, free_port, http_get, listener, tcp_server
 
 CURL = ["curl", "-sS", "--max-time", "20"]
 
@@ -267,24 +267,13 @@ def test_websocket_upgrade_becomes_a_tunnel(start_proxy, backend_port):
 
 
 def test_tcp_listener_relays_with_half_close(start_proxy):
-    echo_port = free_port()
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", echo_port))
-    server.listen(8)
-
-    import threading
-
-    def echo_until_eof():
-        conn, _ = server.accept()
+    def answer_after_eof(conn):
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
         conn.sendall(data[::-1])  # answers only after the client's half-close
-        conn.close()
 
-    thread = threading.Thread(target=echo_until_eof, daemon=True)
-    thread.start()
+    echo_port, close_echo = tcp_server(answer_after_eof)
     port = free_port()
     proxy = start_proxy({"listeners": [listener("db", port, tcp_cluster="db")],
                          "clusters": [cluster("db", echo_port)]})
@@ -295,8 +284,7 @@ def test_tcp_listener_relays_with_half_close(start_proxy):
         while chunk := s.recv(65536):
             got += chunk
     assert got == (b"abcdef" * 1000)[::-1]
-    thread.join(5)
-    server.close()
+    close_echo()
     deadline = time.monotonic() + 5
     while proxy.metric("mesh_tcp_bytes_total", listener="db", direction="sent") < 6000:
         assert time.monotonic() < deadline
@@ -316,19 +304,7 @@ def test_wrk_load_has_no_errors(start_proxy, backend_port):
 
 
 def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
-    import threading
-    echo_port = free_port()
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", echo_port))
-    server.listen(8)
-
-    def echo_once():
-        conn, _ = server.accept()
-        conn.sendall(conn.recv(100))
-        conn.close()
-
-    threading.Thread(target=echo_once, daemon=True).start()
+    echo_port, close_echo = tcp_server(lambda conn: conn.sendall(conn.recv(100)))
     port = free_port()
     proxy = start_proxy({
         "listeners": [listener("mixed", port, route_table="web", tcp_cluster="echo",
@@ -341,7 +317,7 @@ def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"\x00\x01binary hello")
         assert s.recv(100) == b"\x00\x01binary hello"
-    server.close()
+    close_echo()
     assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="http1") == 1
     assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="opaque") == 1
 
