@@ -19,4 +19,4 @@ find_program(WEFT_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # Asio recycles coroutine frames and handler memory per thread, but caches
 # only 2 blocks by default; a proxied request nests about 8 coroutines, so
 # most frames went to malloc. Must be the same in every translation unit.
-add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=16)
+add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)

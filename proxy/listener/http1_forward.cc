@@ -7,10 +7,10 @@
 //   502 upstream_protocol_error (unparseable response) / upstream_reset
 #include <openssl/ssl.h>
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <optional>
 
 #include "proxy/http/http1/headers.h"
@@ -155,7 +155,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     const LocalReply local{503, "no_healthy_upstream", "no healthy upstream\n", ""};
     co_return co_await reply(parser, local, exchange);
   }
-  if (boost::iequals(head[beast_http::field::expect], "100-continue")) {
+  if (boost::beast::iequals(head[beast_http::field::expect], "100-continue")) {
     // Answered here: the body is streamed upstream as it arrives, so the
     // upstream never needs to be asked.
     head.erase(beast_http::field::expect);

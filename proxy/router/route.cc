@@ -1,12 +1,18 @@
 #include "proxy/router/route.h"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>
 
 namespace weft::proxy::router {
 namespace {
 
 bool full_match(const RE2& regex, std::string_view text) {
   return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), regex);
+}
+
+// ASCII case-insensitive, like every comparison of HTTP names (no locale).
+bool iends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         boost::beast::iequals(text.substr(text.size() - suffix.size()), suffix);
 }
 
 std::string_view strip_port(std::string_view authority) {
@@ -94,12 +100,12 @@ const VirtualHost* RouteTable::host_for(std::string_view authority) const {
   const VirtualHost* any = nullptr;
   for (const auto& vhost : virtual_hosts) {
     for (const auto& domain : vhost.domains) {
-      if (boost::iequals(domain, authority)) return &vhost;
-      if (by_host == nullptr && boost::iequals(domain, host)) by_host = &vhost;
+      if (boost::beast::iequals(domain, authority)) return &vhost;
+      if (by_host == nullptr && boost::beast::iequals(domain, host)) by_host = &vhost;
       if (domain == "*") {
         if (any == nullptr) any = &vhost;
       } else if (domain.starts_with("*") && domain.size() - 1 > suffix_length &&
-                 boost::iends_with(host, std::string_view(domain).substr(1))) {
+                 iends_with(host, std::string_view(domain).substr(1))) {
         by_suffix = &vhost;
         suffix_length = domain.size() - 1;
       }

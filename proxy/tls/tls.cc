@@ -4,8 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ssl/verify_context.hpp>
+#include <boost/beast/core/string.hpp>
 
 namespace weft::proxy::tls {
 namespace {
@@ -95,11 +95,11 @@ bool subject_alt_names_match(const std::vector<std::string>& names,
                              const std::vector<std::string>& accepted) {
   for (const auto& want : accepted) {
     for (const auto& name : names) {
-      if (boost::iequals(name, want)) return true;
+      if (boost::beast::iequals(name, want)) return true;
       if (want.starts_with("*.")) {
         auto dot = name.find('.');
         if (dot != std::string::npos && dot > 0 &&
-            boost::iequals(name.substr(dot), want.substr(1))) {
+            boost::beast::iequals(name.substr(dot), want.substr(1))) {
           return true;
         }
       }

@@ -1,6 +1,6 @@
 #include "proxy/http/http1/headers.h"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
 namespace weft::proxy::http::http1 {
@@ -36,16 +36,35 @@ bool is_upgrade(const RequestHead& head) {
 }
 
 void strip_hop_by_hop(Fields& fields, bool upgrade) {
+  // One pass to see whether any hop-by-hop field is there at all: most
+  // messages carry none, and each named erase below is a tree lookup.
+  bool present = false;
+  for (const auto& field : fields) {
+    switch (field.name()) {
+      case beast_http::field::connection:
+      case beast_http::field::keep_alive:
+      case beast_http::field::proxy_connection:
+      case beast_http::field::te:
+      case beast_http::field::upgrade:
+        present = true;
+        break;
+      default:
+        break;
+    }
+    if (present) break;
+  }
+  if (!present && !upgrade) return;
   auto connection = fields.find(beast_http::field::connection);
   if (connection != fields.end()) {
     std::vector<std::string> named;
     for (auto token : beast_http::token_list(connection->value())) {
-      if (upgrade && boost::iequals(token, "upgrade")) continue;
+      if (upgrade && boost::beast::iequals(token, "upgrade")) continue;
       named.emplace_back(token);
     }
     for (const auto& name : named) {
       // Never let Connection strip the framing we rely on.
-      if (boost::iequals(name, "content-length") || boost::iequals(name, "transfer-encoding")) {
+      if (boost::beast::iequals(name, "content-length") ||
+          boost::beast::iequals(name, "transfer-encoding")) {
         continue;
       }
       fields.erase(name);
@@ -53,7 +72,7 @@ void strip_hop_by_hop(Fields& fields, bool upgrade) {
     fields.erase(beast_http::field::connection);
   }
   fields.erase(beast_http::field::keep_alive);
-  fields.erase("proxy-connection");
+  fields.erase(beast_http::field::proxy_connection);
   fields.erase(beast_http::field::te);
   if (upgrade) {
     fields.set(beast_http::field::connection, "upgrade");
@@ -68,18 +87,28 @@ void apply_edits(Fields& fields, const router::HeaderEdits& edits) {
   for (const auto& h : edits.add) fields.insert(h.name, h.value);
 }
 
-std::string new_request_id(std::mt19937_64& rng) {
+namespace {
+
+void write_hex(char* out, std::uint64_t value, int digits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = kHex[value & 0xf];
+    value >>= 4;
+  }
+}
+
+}  // namespace
+
+std::string new_request_id(std::mt19937_64& rng) {
+  // 8-4-4-4-12 hex digits from 128 random bits.
   auto hi = rng();
   auto lo = rng();
-  std::size_t nibble = 0;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    auto& word = nibble < 16 ? hi : lo;
-    id[i] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
-    ++nibble;
-  }
+  std::string id(36, '-');
+  write_hex(&id[0], hi >> 32, 8);
+  write_hex(&id[9], hi >> 16, 4);
+  write_hex(&id[14], hi, 4);
+  write_hex(&id[19], lo >> 48, 4);
+  write_hex(&id[24], lo, 12);
   return id;
 }
 

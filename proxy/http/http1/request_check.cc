@@ -1,6 +1,6 @@
 #include "proxy/http/http1/request_check.h"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -44,7 +44,7 @@ bool transfer_encoding_ok(std::string_view value) {
     while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
       coding.remove_suffix(1);
     if (coding.empty()) return false;
-    last_is_chunked = boost::iequals(coding, "chunked");
+    last_is_chunked = boost::beast::iequals(coding, "chunked");
     if (last_is_chunked && chunked_seen) return false;
     chunked_seen = chunked_seen || last_is_chunked;
     if (comma == std::string_view::npos) break;
