@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
@@ -19,6 +20,7 @@
 
 #include "proxy/http/http1/fields.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/http/http1/writer.h"
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
@@ -68,23 +70,22 @@ struct RelayResult {
   bool failed_reading = false;  // the error came from the source, not the sink
 };
 
-// Streams a message from `from` to `to` through `chunk`: the head
-// (if `serializer` has not written it yet) leaves with the first body bytes
-// in one write. Reads wait for writes, so a slow reader throttles the writer
-// instead of growing a buffer.
+// Streams a message from `from` to `to` through `chunk`: the head (started
+// on `writer`) leaves with the first body bytes in one write. Reads wait for
+// writes, so a slow reader throttles the writer instead of growing a buffer.
 template <bool kIsRequest, class From, class To>
 asio::awaitable<RelayResult> relay_body(
     From& from, beast::flat_buffer& from_buffer,
     beast_http::parser<kIsRequest, beast_http::buffer_body, http::http1::FieldAllocator>& parser,
-    Side from_side, To& to,
-    beast_http::serializer<kIsRequest, beast_http::buffer_body, http::http1::Fields>& serializer,
-    Deadline& deadline, std::chrono::milliseconds allowance, std::span<char> chunk) {
+    Side from_side, To& to, http::http1::MessageWriter& writer, Deadline& deadline,
+    std::chrono::milliseconds allowance, std::span<char> chunk) {
   const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
   from_buffer.reserve(from_buffer.size() + chunk.size());
   auto& body = parser.get().body();
-  do {
+  for (;;) {
+    std::string_view piece;
     if (!parser.is_done()) {
       body.data = chunk.data();
       body.size = chunk.size();
@@ -93,23 +94,18 @@ asio::awaitable<RelayResult> relay_body(
       auto ec = deadline.outcome(read_ec);
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
-      body.size = chunk.size() - body.size;
-      // A read can parse framing only (a chunk header). Beast's writer takes
-      // a non-null empty buffer for an empty chunk, which in chunked coding
-      // is the terminator, so "nothing yet" must be a null pointer.
-      body.data = body.size > 0 ? chunk.data() : nullptr;
-      body.more = !parser.is_done();
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
+      // A read may parse framing only (a chunk header): then piece is empty.
+      piece = std::string_view(chunk.data(), chunk.size() - body.size);
     }
-    deadline.arm(to_side, allowance);
-    auto [write_ec, n] = co_await beast_http::async_write(to, serializer, kNoThrow);
-    auto ec = deadline.outcome(write_ec);
-    if (ec == beast_http::error::need_buffer) ec = {};
-    if (ec) co_return RelayResult{ec, false};
-  } while (!parser.is_done() && !serializer.is_done());
+    const bool last = parser.is_done();
+    auto buffers = writer.next(piece, last);
+    if (!buffers.empty()) {
+      deadline.arm(to_side, allowance);
+      auto [write_ec, n] = co_await asio::async_write(to, buffers, kNoThrow);
+      if (auto ec = deadline.outcome(write_ec)) co_return RelayResult{ec, false};
+    }
+    if (last) break;
+  }
   deadline.disarm();
   co_return RelayResult{};
 }
@@ -214,7 +210,8 @@ class Http1Connection final : public worker::TrackedConnection {
 
   DownStream down_;
   beast::flat_buffer down_buffer_;
-  beast::flat_buffer up_buffer_;  // upstream bytes read ahead of the response being relayed
+  beast::flat_buffer up_buffer_;       // upstream bytes read ahead of the response being relayed
+  http::http1::MessageWriter writer_;  // its head buffer is reused by every message
   worker::WorkerState& state_;
   std::size_t listener_;
   std::size_t route_table_;

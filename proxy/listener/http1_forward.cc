@@ -214,10 +214,10 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // whose body was not touched may be retried.
   const bool body_pending = !parser.is_done();
   // The head goes out with the first body bytes (or alone, without a body).
-  RequestWriter request_writer(head);
+  writer_.start(head, parser.get().chunked());
   auto request_buffer = state_.relay_buffers.lease();
-  auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up,
-                                  request_writer, deadline_, stream_idle, request_buffer.span());
+  auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up, writer_,
+                                  deadline_, stream_idle, request_buffer.span());
   if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
@@ -264,11 +264,10 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   }
   res.version(11);
   res.keep_alive(keep_alive);
-  ResponseWriter response_writer(res);
+  writer_.start(res.base(), res.chunked());
   auto response_buffer = state_.relay_buffers.lease();
-  auto relayed =
-      co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, response_writer,
-                          deadline_, stream_idle, response_buffer.span());
+  auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, writer_,
+                                     deadline_, stream_idle, response_buffer.span());
   if (relayed.error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};

@@ -1,0 +1,79 @@
+#include "proxy/http/http1/writer.h"
+
+#include <charconv>
+
+namespace weft::proxy::http::http1 {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+void append_version(std::string& out, unsigned version) {
+  out += "HTTP/";
+  out += static_cast<char>('0' + version / 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
+}
+
+}  // namespace
+
+void MessageWriter::start(const RequestHead& head, bool chunked) {
+  head_.clear();
+  head_ += head.method_string();
+  head_ += ' ';
+  head_ += head.target();
+  head_ += ' ';
+  append_version(head_, head.version());
+  head_ += kCrlf;
+  finish_head(head, chunked);
+}
+
+void MessageWriter::start(const ResponseHead& head, bool chunked) {
+  head_.clear();
+  append_version(head_, head.version());
+  head_ += ' ';
+  std::array<char, 4> status{};
+  auto [end, ec] = std::to_chars(status.data(), status.data() + status.size(), head.result_int());
+  head_.append(status.data(), end);
+  head_ += ' ';
+  head_ += head.reason();
+  head_ += kCrlf;
+  finish_head(head, chunked);
+}
+
+void MessageWriter::finish_head(const Fields& fields, bool chunked) {
+  for (const auto& field : fields) {
+    head_ += field.name_string();
+    head_ += ": ";
+    head_ += field.value();
+    head_ += kCrlf;
+  }
+  head_ += kCrlf;
+  head_pending_ = true;
+  chunked_ = chunked;
+}
+
+std::span<const boost::asio::const_buffer> MessageWriter::next(std::string_view piece, bool last) {
+  std::size_t n = 0;
+  if (head_pending_) {
+    buffers_[n++] = boost::asio::buffer(head_);
+    head_pending_ = false;
+  }
+  if (!chunked_) {
+    if (!piece.empty()) buffers_[n++] = boost::asio::buffer(piece.data(), piece.size());
+    return {buffers_.data(), n};
+  }
+  if (!piece.empty()) {
+    auto [end, ec] = std::to_chars(size_line_.data(), size_line_.data() + size_line_.size() - 2,
+                                   piece.size(), 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    buffers_[n++] = boost::asio::buffer(size_line_.data(), end - size_line_.data());
+    buffers_[n++] = boost::asio::buffer(piece.data(), piece.size());
+    buffers_[n++] = boost::asio::buffer(kCrlf.data(), kCrlf.size());
+  }
+  if (last) buffers_[n++] = boost::asio::buffer(kLastChunk.data(), kLastChunk.size());
+  return {buffers_.data(), n};
+}
+
+}  // namespace weft::proxy::http::http1
