@@ -33,7 +33,6 @@ using RequestParser =
     beast_http::request_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
 using ResponseParser =
     beast_http::response_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
-using RequestWriter = beast_http::serializer<true, beast_http::buffer_body, http::http1::Fields>;
 using ResponseWriter = beast_http::serializer<false, beast_http::buffer_body, http::http1::Fields>;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
