@@ -51,7 +51,7 @@ std::size_t default_concurrency() {
 }
 
 Server::Server(Options options, std::shared_ptr<const config::Snapshot> snapshot)
-    : options_(options), snapshot_(std::move(snapshot)) {}
+    : options_(std::move(options)), snapshot_(std::move(snapshot)) {}
 
 Result<void> Server::start() {
   std::vector<config::TcpEndpoint> addresses;
