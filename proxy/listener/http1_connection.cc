@@ -31,16 +31,8 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     idle_ = true;
     if (state_.draining) co_return;
     deadline_.arm(Side::kDownstream, idle_timeout(*view));
-    boost::system::error_code read_ec;
-    if (auto* socket = socket_to_await(down_, down_buffer_)) {
-      auto [wait_ec] = co_await socket->async_wait(asio::socket_base::wait_read, kNoThrow);
-      read_ec = wait_ec;
-    }
-    if (!read_ec) {
-      auto [header_ec, n] =
-          co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
-      read_ec = header_ec;
-    }
+    auto [read_ec, n] =
+        co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
     auto ec = deadline_.outcome(read_ec);
     idle_ = false;
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||

@@ -64,21 +64,6 @@ struct Deadline {
   }
 };
 
-// Asio starts every read with a speculative recv. Where the peer cannot have
-// sent anything yet (the next request right after a response, a response
-// right after its request) that recv always fails with EAGAIN: a wasted
-// syscall per read. Waiting for readability first avoids it.
-// The socket to wait on before reading, or null when the read should go
-// ahead: bytes are already buffered, or a TLS layer (which may hold
-// decrypted bytes the socket does not show) is in between.
-template <class Stream>
-asio::ip::tcp::socket* socket_to_await(Stream& stream, const beast::flat_buffer& buffer) {
-  if constexpr (std::is_same_v<Stream, asio::ip::tcp::socket>) {
-    if (buffer.size() == 0) return &stream;
-  }
-  return nullptr;
-}
-
 struct RelayResult {
   boost::system::error_code error;
   bool failed_reading = false;  // the error came from the source, not the sink

@@ -36,16 +36,7 @@ asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
-    boost::system::error_code read_ec;
-    if (auto* socket = socket_to_await(upstream, buffer)) {
-      auto [wait_ec] = co_await socket->async_wait(asio::socket_base::wait_read, kNoThrow);
-      read_ec = wait_ec;
-    }
-    if (!read_ec) {
-      auto [header_ec, n] =
-          co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
-      read_ec = header_ec;
-    }
+    auto [read_ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
     auto ec = deadline.outcome(read_ec);
     if (ec) co_return ec;
     auto status = parser->get().result_int();
