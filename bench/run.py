@@ -299,6 +299,23 @@ def report(results, targets, tests, args, environment):
     return "\n".join(lines)
 
 
+BEGIN = "<!-- bench/run.py: measured tables begin -->"
+END = "<!-- bench/run.py: measured tables end -->"
+
+
+def write_report(path, tables):
+    """Replaces the measured tables in `path`, keeping the prose around them
+    (between the markers; the whole file when it has none)."""
+    block = f"{BEGIN}\n{tables}\n{END}"
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        path.write_text(head + block + tail)
+    else:
+        path.write_text(block + "\n")
+
+
 def environment_info():
     cpu = "unknown CPU"
     for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -359,7 +376,7 @@ def main():
                         for field in ("requests", "errors", "rps", "p50", "p90", "p99", "cpu_us_per_req",
                                       "rss_loaded_kib")}
     text = report(results, targets, tests, args, environment_info())
-    pathlib.Path(args.out).write_text(text)
+    write_report(pathlib.Path(args.out), text)
     print(text)
 
 
