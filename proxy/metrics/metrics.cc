@@ -116,8 +116,14 @@ Metrics::Metrics()
                           .Register(*registry_)) {
   config_reload(true);
   config_reload(false);
-  for (auto reason : http::http1::kRejectionReasons) parse_rejection(reason);
-  for (auto reason : kLocalReplyReasons) local_reply(reason);
+  for (auto reason : http::http1::kRejectionReasons) {
+    parse_rejection_counters_.emplace_back(
+        reason, &parse_rejections_.Add({{"reason", std::string(reason)}}));
+  }
+  for (auto reason : kLocalReplyReasons) {
+    local_reply_counters_.emplace_back(reason,
+                                       &local_replies_.Add({{"reason", std::string(reason)}}));
+  }
 }
 
 ListenerStats Metrics::listener(const std::string& name) {
@@ -155,8 +161,17 @@ ClusterStats Metrics::cluster(const std::string& name) {
   return stats;
 }
 
+prometheus::Counter& Metrics::find(ByReason& known, prometheus::Family<prometheus::Counter>& family,
+                                   std::string_view reason) {
+  for (const auto& [name, counter] : known) {
+    if (name == reason) return *counter;
+  }
+  // A reason missing from the lists above: still counted, the slow way.
+  return family.Add({{"reason", std::string(reason)}});
+}
+
 prometheus::Counter& Metrics::parse_rejection(std::string_view reason) {
-  return parse_rejections_.Add({{"reason", std::string(reason)}});
+  return find(parse_rejection_counters_, parse_rejections_, reason);
 }
 
 prometheus::Counter& Metrics::config_reload(bool applied) {
@@ -164,7 +179,7 @@ prometheus::Counter& Metrics::config_reload(bool applied) {
 }
 
 prometheus::Counter& Metrics::local_reply(std::string_view reason) {
-  return local_replies_.Add({{"reason", std::string(reason)}});
+  return find(local_reply_counters_, local_replies_, reason);
 }
 
 std::string Metrics::prometheus_text() const {

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace weft::proxy::metrics {
 
@@ -55,6 +57,9 @@ class Metrics {
   prometheus::Counter& parse_rejection(std::string_view reason);
   // Responses the proxy generated itself (x-weft-error), by reason.
   prometheus::Counter& local_reply(std::string_view reason);
+  // Both resolve the known reasons' counters once, at construction: looking
+  // one up is a short scan, not a prometheus-cpp Family::Add (a mutex and a
+  // label map) on the request path.
   // Configuration reloads, applied or rejected.
   prometheus::Counter& config_reload(bool applied);
 
@@ -80,6 +85,12 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sniffed_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+
+  using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
+  static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,
+                                   std::string_view reason);
+  ByReason parse_rejection_counters_;
+  ByReason local_reply_counters_;
 };
 
 }  // namespace weft::proxy::metrics
