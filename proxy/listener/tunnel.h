@@ -15,7 +15,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
@@ -34,7 +33,6 @@ using Clock = std::chrono::steady_clock;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 inline asio::ip::tcp::socket& socket_of(asio::ip::tcp::socket& s) { return s; }
-inline asio::ip::tcp::socket& socket_of(boost::beast::tcp_stream& s) { return s.socket(); }
 template <class Next>
 asio::ip::tcp::socket& socket_of(boost::beast::ssl_stream<Next>& s) {
   return socket_of(boost::beast::get_lowest_layer(s));
@@ -44,7 +42,6 @@ inline void half_close(asio::ip::tcp::socket& s) {
   boost::system::error_code ignored;
   s.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
-inline void half_close(boost::beast::tcp_stream& s) { half_close(s.socket()); }
 template <class Next>
 void half_close(boost::beast::ssl_stream<Next>&) {}
 
