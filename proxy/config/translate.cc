@@ -351,6 +351,24 @@ Result<Listener> to_listener(const v1::Listener& proto,
   return listener;
 }
 
+// Translates every item of a repeated field with `translate`; an error names
+// the item ("listeners[1] 'web': ...").
+template <class Items, class Translate>
+auto translate_each(const Items& items, std::string_view kind, Translate translate)
+    -> Result<std::vector<typename decltype(translate(items[0]))::value_type>> {
+  std::vector<typename decltype(translate(items[0]))::value_type> out;
+  out.reserve(items.size());
+  for (int i = 0; i < items.size(); ++i) {
+    auto item = translate(items[i]);
+    if (!item) {
+      return tl::unexpected(
+          with_context(item.error(), fmt::format("{}[{}] '{}'", kind, i, items[i].name())));
+    }
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
 }  // namespace
 
 const Destination* Listener::destination_for(const TcpEndpoint& original) const {
@@ -373,36 +391,25 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
 
   auto cluster_index = index_by_name(config.clusters(), "clusters");
   if (!cluster_index) return tl::unexpected(cluster_index.error());
-  for (int i = 0; i < config.clusters_size(); ++i) {
-    auto cluster = to_cluster(config.clusters(i));
-    if (!cluster) {
-      return tl::unexpected(with_context(
-          cluster.error(), fmt::format("clusters[{}] '{}'", i, config.clusters(i).name())));
-    }
-    snapshot->clusters.push_back(std::move(*cluster));
-  }
+  auto clusters = translate_each(config.clusters(), "clusters", to_cluster);
+  if (!clusters) return tl::unexpected(clusters.error());
+  snapshot->clusters = std::move(*clusters);
 
   auto table_index = index_by_name(config.route_tables(), "route_tables");
   if (!table_index) return tl::unexpected(table_index.error());
-  for (int i = 0; i < config.route_tables_size(); ++i) {
-    auto table = to_route_table(config.route_tables(i), *cluster_index);
-    if (!table) {
-      return tl::unexpected(with_context(
-          table.error(), fmt::format("route_tables[{}] '{}'", i, config.route_tables(i).name())));
-    }
-    snapshot->route_tables.push_back(std::move(*table));
-  }
+  auto tables = translate_each(config.route_tables(), "route_tables", [&](const auto& table) {
+    return to_route_table(table, *cluster_index);
+  });
+  if (!tables) return tl::unexpected(tables.error());
+  snapshot->route_tables = std::move(*tables);
 
   auto listener_index = index_by_name(config.listeners(), "listeners");
   if (!listener_index) return tl::unexpected(listener_index.error());
-  for (int i = 0; i < config.listeners_size(); ++i) {
-    auto listener = to_listener(config.listeners(i), *table_index, *cluster_index);
-    if (!listener) {
-      return tl::unexpected(with_context(
-          listener.error(), fmt::format("listeners[{}] '{}'", i, config.listeners(i).name())));
-    }
-    snapshot->listeners.push_back(std::move(*listener));
-  }
+  auto listeners = translate_each(config.listeners(), "listeners", [&](const auto& listener) {
+    return to_listener(listener, *table_index, *cluster_index);
+  });
+  if (!listeners) return tl::unexpected(listeners.error());
+  snapshot->listeners = std::move(*listeners);
 
   if (config.admin().has_address()) {
     auto admin = to_endpoint(config.admin().address().host(), config.admin().address().port());
