@@ -12,15 +12,8 @@
 set -euo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
 requests=${2:-3000}
-work=$(mktemp -d /tmp/weft-instructions.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/../scripts/lib.sh"
+work_dir weft-instructions
 
 backend=$(free_port); listen=$(free_port); admin=$(free_port); metrics=$(free_port)
 cat > "$work/nginx.conf" <<CONF
