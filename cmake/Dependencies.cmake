@@ -20,3 +20,37 @@ find_program(WEFT_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # only 2 blocks by default; a proxied request nests about 8 coroutines, so
 # most frames went to malloc. Must be the same in every translation unit.
 add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
+
+# Logging is header-only: spdlog and fmt compile into the binaries that log,
+# so mesh-proxy maps two shared libraries fewer (each costs its whole text
+# in resident memory, see docs/benchmarks.md "Memory").
+add_library(weft_logging INTERFACE)
+target_compile_definitions(weft_logging INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY=1)
+target_link_libraries(weft_logging INTERFACE Threads::Threads)
+
+# A dependency a binary may link statically. Libraries name weft_dep_<name>;
+# a binary with the target property WEFT_STATIC_DEPENDENCIES set gets the
+# Debian static archive, every other binary the shared library. mesh-proxy
+# links statically for its footprint; the control plane cannot, because
+# gRPC's shared libraries bring their own shared protobuf.
+set(WEFT_STATIC "$<BOOL:$<TARGET_PROPERTY:WEFT_STATIC_DEPENDENCIES>>")
+function(weft_dependency name shared)
+  set(archives)
+  foreach(archive ${ARGN})
+    find_library(WEFT_ARCHIVE_${archive} NAMES lib${archive}.a REQUIRED)
+    list(APPEND archives ${WEFT_ARCHIVE_${archive}})
+  endforeach()
+  add_library(weft_dep_${name} INTERFACE)
+  target_include_directories(weft_dep_${name} SYSTEM INTERFACE
+    $<TARGET_PROPERTY:${shared},INTERFACE_INCLUDE_DIRECTORIES>)
+  target_compile_definitions(weft_dep_${name} INTERFACE
+    $<TARGET_PROPERTY:${shared},INTERFACE_COMPILE_DEFINITIONS>)
+  target_link_libraries(weft_dep_${name} INTERFACE "$<IF:${WEFT_STATIC},${archives},${shared}>")
+endfunction()
+
+weft_dependency(protobuf protobuf::libprotobuf protobuf z)
+weft_dependency(re2 PkgConfig::RE2 re2)
+weft_dependency(openssl OpenSSL::SSL ssl crypto)
+weft_dependency(yaml_cpp yaml-cpp yaml-cpp)
+weft_dependency(boost_json Boost::json boost_json boost_container)
+weft_dependency(nghttp2 PkgConfig::NGHTTP2 nghttp2)

@@ -1,13 +1,18 @@
 #include "common/yaml_proto.h"
 
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/descriptor.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <charconv>
+#include <cmath>
 #include <fstream>
+#include <limits>
+#include <optional>
+#include <set>
 #include <sstream>
+
+#include "common/duration.h"
 
 namespace weft::yaml {
 namespace {
@@ -18,6 +23,7 @@ using FieldType = pb::FieldDescriptor::CppType;
 // Carries the source name and the field path for error messages.
 struct Walk {
   std::string_view source;
+  const ParseOptions& options;
 
   tl::unexpected<Error> error(const YAML::Node& node, const std::string& path,
                               const std::string& what) const {
@@ -27,19 +33,16 @@ struct Walk {
                 mark.column + 1, where, what);
   }
 
-  Result<boost::json::value> message(const YAML::Node& node, const pb::Descriptor& type,
-                                     const std::string& path) const;
-  Result<boost::json::value> field(const YAML::Node& node, const pb::FieldDescriptor& field,
-                                   const std::string& path) const;
-  Result<boost::json::value> scalar(const YAML::Node& node, const pb::FieldDescriptor& field,
-                                    const std::string& path) const;
+  Result<void> message(const YAML::Node& node, pb::Message& out, const std::string& path) const;
+  Result<void> field(const YAML::Node& node, const struct Assign& to,
+                     const std::string& path) const;
+  Result<void> scalar(const YAML::Node& node, const Assign& to, const std::string& path) const;
+  template <class T>
+  Result<void> integer(const YAML::Node& node, const Assign& to, const std::string& path,
+                       std::string_view expected) const;
+  Result<void> enumerator(const YAML::Node& node, const Assign& to, const std::string& path) const;
+  Result<void> duration(const YAML::Node& node, const Assign& to, const std::string& path) const;
 };
-
-bool parses_number(const std::string& text) {
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size();
-}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -63,173 +66,304 @@ std::string suggestion(std::string_view key, const pb::Descriptor& type) {
   std::vector<std::string> names;
   for (int i = 0; i < type.field_count(); ++i) {
     const auto* f = type.field(i);
-    names.push_back(f->json_name());
+    names.push_back(f->name());
     for (const std::string& name : {f->name(), f->json_name()}) {
       auto distance = edit_distance(key, name);
-      if (distance < best_distance) best_distance = distance, best = f->json_name();
+      if (distance < best_distance) best_distance = distance, best = f->name();
     }
   }
   if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
   return fmt::format(" (fields: {})", fmt::join(names, ", "));
 }
 
-// YAML -> JSON without a schema (all scalars as strings except YAML's plain
-// true/false/null and numbers); protobuf's parser then checks the result.
-boost::json::value untyped(const YAML::Node& node) {
-  if (node.IsMap()) {
-    boost::json::object out;
-    for (const auto& entry : node) out[entry.first.as<std::string>()] = untyped(entry.second);
-    return out;
-  }
-  if (node.IsSequence()) {
-    boost::json::array out;
-    for (const auto& item : node) out.push_back(untyped(item));
-    return out;
-  }
-  if (node.IsNull()) return nullptr;
-  auto text = node.as<std::string>();
-  if (node.Tag() == "!") return boost::json::value(text);  // quoted: always a string
-  if (text == "true" || text == "false") return boost::json::value(text == "true");
-  if (parses_number(text)) return boost::json::value(std::stod(text));
-  return boost::json::value(text);
-}
-
-// Well-known types have a JSON form of their own (Duration "1s", Struct...);
-// protobuf's parser checks them.
+// Well-known types have a text form of their own; only Duration is used.
 bool is_well_known(const pb::Descriptor& type) {
   return type.file()->name().rfind("google/protobuf/", 0) == 0;
 }
 
-Result<boost::json::value> Walk::message(const YAML::Node& node, const pb::Descriptor& type,
-                                         const std::string& path) const {
-  if (node.IsNull()) return boost::json::object();
+// A field by its JSON name, which may differ from the lowerCamelCase of its
+// proto name when the schema says so (Kubernetes' "clusterIP", "podIP").
+const pb::FieldDescriptor* by_json_name(const pb::Descriptor& type, std::string_view key) {
+  for (int i = 0; i < type.field_count(); ++i) {
+    if (type.field(i)->json_name() == key) return type.field(i);
+  }
+  return nullptr;
+}
+
+// Sets or appends one value, as the field is singular or repeated.
+struct Assign {
+  pb::Message& message;
+  const pb::FieldDescriptor& field;
+
+  void operator()(std::string value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddString(&message, &field, std::move(value))
+                        : r.SetString(&message, &field, std::move(value));
+  }
+  void operator()(bool value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddBool(&message, &field, value) : r.SetBool(&message, &field, value);
+  }
+  void operator()(const pb::EnumValueDescriptor* value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddEnum(&message, &field, value) : r.SetEnum(&message, &field, value);
+  }
+  void operator()(std::int32_t value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddInt32(&message, &field, value) : r.SetInt32(&message, &field, value);
+  }
+  void operator()(std::int64_t value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddInt64(&message, &field, value) : r.SetInt64(&message, &field, value);
+  }
+  void operator()(std::uint32_t value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddUInt32(&message, &field, value)
+                        : r.SetUInt32(&message, &field, value);
+  }
+  void operator()(std::uint64_t value) const {
+    auto& r = *message.GetReflection();
+    field.is_repeated() ? r.AddUInt64(&message, &field, value)
+                        : r.SetUInt64(&message, &field, value);
+  }
+  void operator()(double value) const {
+    auto& r = *message.GetReflection();
+    if (field.cpp_type() == FieldType::CPPTYPE_FLOAT) {
+      auto narrow = static_cast<float>(value);
+      field.is_repeated() ? r.AddFloat(&message, &field, narrow)
+                          : r.SetFloat(&message, &field, narrow);
+      return;
+    }
+    field.is_repeated() ? r.AddDouble(&message, &field, value)
+                        : r.SetDouble(&message, &field, value);
+  }
+
+  // The message to fill: the singular field's, or a new repeated element.
+  pb::Message& child() const {
+    auto& r = *message.GetReflection();
+    return field.is_repeated() ? *r.AddMessage(&message, &field)
+                               : *r.MutableMessage(&message, &field);
+  }
+};
+
+template <class T>
+std::optional<T> number(const std::string& text) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Result<void> Walk::message(const YAML::Node& node, pb::Message& out,
+                           const std::string& path) const {
+  const auto& type = *out.GetDescriptor();
+  if (node.IsNull()) return {};
   if (!node.IsMap()) {
     return error(node, path, fmt::format("expected a mapping for {}", type.full_name()));
   }
-  boost::json::object out;
+  const auto& reflection = *out.GetReflection();
+  std::set<int> seen;
   for (const auto& entry : node) {
     auto key = entry.first.as<std::string>();
     const auto* f = type.FindFieldByName(key);
     if (f == nullptr) f = type.FindFieldByCamelcaseName(key);
+    if (f == nullptr) f = by_json_name(type, key);
+    if (f == nullptr && options.lenient && options.lenient(type)) continue;
     if (f == nullptr) {
       return error(
           entry.first, path,
           fmt::format("unknown field '{}' in {}{}", key, type.full_name(), suggestion(key, type)));
     }
-    if (out.contains(f->json_name())) {
+    if (!seen.insert(f->number()).second) {
       return error(entry.first, path, fmt::format("field '{}' given twice", key));
     }
-    std::string child = path.empty() ? f->json_name() : path + "." + f->json_name();
-    auto value = field(entry.second, *f, child);
-    if (!value) return value;
-    out[f->json_name()] = std::move(*value);
+    if (const auto* oneof = f->containing_oneof();
+        oneof != nullptr && reflection.HasOneof(out, oneof)) {
+      return error(entry.first, path,
+                   fmt::format("'{}' and '{}' are alternatives (oneof {}); give one",
+                               reflection.GetOneofFieldDescriptor(out, oneof)->name(), f->name(),
+                               oneof->name()));
+    }
+    std::string child = path;  // the path as the user wrote it
+    if (!child.empty()) child += '.';
+    child += key;
+    auto set = field(entry.second, Assign{out, *f}, child);
+    if (!set) return set;
   }
-  return out;
+  return {};
 }
 
-Result<boost::json::value> Walk::field(const YAML::Node& node, const pb::FieldDescriptor& f,
-                                       const std::string& path) const {
+Result<void> Walk::field(const YAML::Node& node, const Assign& to, const std::string& path) const {
+  const auto& f = to.field;
   if (f.is_map()) {
-    if (node.IsNull()) return boost::json::object();
+    if (node.IsNull()) return {};
     if (!node.IsMap()) return error(node, path, "expected a mapping");
-    const auto* value_field = f.message_type()->map_value();
-    boost::json::object out;
+    std::set<std::string> seen;
     for (const auto& entry : node) {
       auto key = entry.first.as<std::string>();
-      auto converted = scalar(entry.second, *value_field, fmt::format("{}.{}", path, key));
-      if (!converted) return converted;
-      out[key] = std::move(*converted);
+      if (!seen.insert(key).second) {
+        return error(entry.first, path, fmt::format("key '{}' given twice", key));
+      }
+      auto& item = to.child();
+      const auto& type = *item.GetDescriptor();
+      auto set_key = scalar(entry.first, Assign{item, *type.map_key()}, path);
+      if (!set_key) return set_key;
+      auto value_path = fmt::format("{}.{}", path, key);
+      auto set_value = scalar(entry.second, Assign{item, *type.map_value()}, value_path);
+      if (!set_value) return set_value;
     }
-    return out;
+    return {};
   }
   if (f.is_repeated()) {
-    if (node.IsNull()) return boost::json::array();
+    if (node.IsNull()) return {};
     if (!node.IsSequence()) return error(node, path, "expected a list");
-    boost::json::array out;
     for (std::size_t i = 0; i < node.size(); ++i) {
-      auto item_path = fmt::format("{}[{}]", path, i);
-      auto item = scalar(node[i], f, item_path);
-      if (!item) return item;
-      out.push_back(std::move(*item));
+      auto set = scalar(node[i], to, fmt::format("{}[{}]", path, i));
+      if (!set) return set;
     }
-    return out;
+    return {};
   }
-  return scalar(node, f, path);
+  return scalar(node, to, path);
 }
 
-template <class T>
-bool parses_as(const std::string& text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-Result<boost::json::value> Walk::scalar(const YAML::Node& node, const pb::FieldDescriptor& f,
-                                        const std::string& path) const {
+Result<void> Walk::scalar(const YAML::Node& node, const Assign& to, const std::string& path) const {
+  const auto& f = to.field;
   if (f.cpp_type() == FieldType::CPPTYPE_MESSAGE) {
-    if (is_well_known(*f.message_type())) return untyped(node);
-    return message(node, *f.message_type(), path);
+    if (f.message_type()->full_name() == "google.protobuf.Duration")
+      return duration(node, to, path);
+    if (is_well_known(*f.message_type())) {
+      return error(node, path, fmt::format("{} is not supported", f.message_type()->full_name()));
+    }
+    return message(node, to.child(), path);
   }
   if (!node.IsScalar()) return error(node, path, "expected a single value");
   auto text = node.as<std::string>();
   switch (f.cpp_type()) {
     case FieldType::CPPTYPE_STRING:
-      return boost::json::value(text);
+      if (f.type() == pb::FieldDescriptor::TYPE_BYTES) break;
+      to(text);
+      return {};
     case FieldType::CPPTYPE_BOOL:
-      if (text == "true") return boost::json::value(true);
-      if (text == "false") return boost::json::value(false);
-      return error(node, path, fmt::format("expected true or false, got '{}'", text));
-    case FieldType::CPPTYPE_ENUM: {
-      const auto* value = f.enum_type()->FindValueByName(text);
-      if (value != nullptr) return boost::json::value(text);
-      std::vector<std::string> names;
-      names.reserve(f.enum_type()->value_count());
-      for (int i = 0; i < f.enum_type()->value_count(); ++i) {
-        names.push_back(f.enum_type()->value(i)->name());
+      if (text != "true" && text != "false") {
+        return error(node, path, fmt::format("expected true or false, got '{}'", text));
       }
-      return error(node, path,
-                   fmt::format("unknown value '{}' (one of: {})", text, fmt::join(names, ", ")));
-    }
+      to(text == "true");
+      return {};
+    case FieldType::CPPTYPE_ENUM:
+      return enumerator(node, to, path);
     case FieldType::CPPTYPE_INT32:
+      return integer<std::int32_t>(node, to, path, "an integer");
     case FieldType::CPPTYPE_INT64:
-      if (parses_as<std::int64_t>(text)) return boost::json::value(text);
-      return error(node, path, fmt::format("expected an integer, got '{}'", text));
+      return integer<std::int64_t>(node, to, path, "an integer");
     case FieldType::CPPTYPE_UINT32:
+      return integer<std::uint32_t>(node, to, path, "a non-negative integer");
     case FieldType::CPPTYPE_UINT64:
-      if (parses_as<std::uint64_t>(text)) return boost::json::value(text);
-      return error(node, path, fmt::format("expected a non-negative integer, got '{}'", text));
+      return integer<std::uint64_t>(node, to, path, "a non-negative integer");
     case FieldType::CPPTYPE_FLOAT:
     case FieldType::CPPTYPE_DOUBLE:
-      if (parses_as<double>(text)) return boost::json::value(std::stod(text));
+      if (auto value = number<double>(text); value && std::isfinite(*value)) {
+        to(*value);
+        return {};
+      }
       return error(node, path, fmt::format("expected a number, got '{}'", text));
     case FieldType::CPPTYPE_MESSAGE:
       break;
   }
-  return error(node, path, "unsupported field type");
+  return error(node, path, fmt::format("{} fields are not supported", f.type_name()));
+}
+
+template <class T>
+Result<void> Walk::integer(const YAML::Node& node, const Assign& to, const std::string& path,
+                           std::string_view expected) const {
+  auto text = node.as<std::string>();
+  auto value = number<T>(text);
+  if (!value) {
+    bool too_big = number<std::int64_t>(text) || number<std::uint64_t>(text);
+    return error(node, path,
+                 fmt::format("expected {}{}, got '{}'", expected,
+                             too_big ? fmt::format(" in [{}, {}]", std::numeric_limits<T>::min(),
+                                                   std::numeric_limits<T>::max())
+                                     : "",
+                             text));
+  }
+  to(*value);
+  return {};
+}
+
+Result<void> Walk::enumerator(const YAML::Node& node, const Assign& to,
+                              const std::string& path) const {
+  auto text = node.as<std::string>();
+  const auto& type = *to.field.enum_type();
+  if (const auto* value = type.FindValueByName(text)) {
+    to(value);
+    return {};
+  }
+  std::vector<std::string> names;
+  names.reserve(type.value_count());
+  for (int i = 0; i < type.value_count(); ++i) names.push_back(type.value(i)->name());
+  return error(node, path,
+               fmt::format("unknown value '{}' (one of: {})", text, fmt::join(names, ", ")));
+}
+
+Result<void> Walk::duration(const YAML::Node& node, const Assign& to,
+                            const std::string& path) const {
+  if (!node.IsScalar()) return error(node, path, "expected a duration");
+  auto text = node.as<std::string>();
+  auto parsed = parse_duration(text);
+  if (!parsed) {
+    return error(node, path,
+                 fmt::format("expected a duration such as 1.5s, 250ms or 1m30s, got '{}'", text));
+  }
+  auto& out = to.child();
+  const auto& type = *out.GetDescriptor();
+  auto nanos = parsed->count();
+  out.GetReflection()->SetInt64(&out, type.FindFieldByName("seconds"), nanos / 1'000'000'000);
+  out.GetReflection()->SetInt32(&out, type.FindFieldByName("nanos"),
+                                static_cast<std::int32_t>(nanos % 1'000'000'000));
+  return {};
+}
+
+tl::unexpected<Error> syntax_error(std::string_view source, const YAML::Exception& e) {
+  return fail(ErrorCode::kInvalidArgument, "{}:{}:{}: {}", source, e.mark.line + 1,
+              e.mark.column + 1, e.msg);
 }
 
 }  // namespace
 
-Result<void> parse_message(std::string_view text, std::string_view source, pb::Message& out) {
+Result<void> parse_node(const YAML::Node& node, std::string_view source, pb::Message& out,
+                        const ParseOptions& options) {
+  out.Clear();
+  Result<void> parsed;
+  try {
+    parsed = Walk{source, options}.message(node, out, "");
+  } catch (const YAML::Exception& e) {  // a scalar that cannot be read as text
+    parsed = syntax_error(source, e);
+  }
+  if (!parsed) out.Clear();  // never half a message
+  return parsed;
+}
+
+Result<void> parse_message(std::string_view text, std::string_view source, pb::Message& out,
+                           const ParseOptions& options) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return fail(ErrorCode::kInvalidArgument, "{}:{}:{}: {}", source, e.mark.line + 1,
-                e.mark.column + 1, e.msg);
+    return syntax_error(source, e);
   }
-  Walk walk{source};
-  auto json = walk.message(root, *out.GetDescriptor(), "");
-  if (!json) return tl::unexpected(json.error());
+  return parse_node(root, source, out, options);
+}
 
-  pb::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  out.Clear();
-  auto status = pb::util::JsonStringToMessage(boost::json::serialize(*json), &out, options);
-  if (!status.ok()) {
-    return fail(ErrorCode::kInvalidArgument, "{}: {}", source, std::string(status.message()));
+Result<std::vector<YAML::Node>> load_documents(std::string_view text, std::string_view source) {
+  std::vector<YAML::Node> documents;
+  try {
+    for (auto& document : YAML::LoadAll(std::string(text))) {
+      if (!document.IsNull()) documents.push_back(std::move(document));
+    }
+  } catch (const YAML::Exception& e) {
+    return syntax_error(source, e);
   }
-  return {};
+  return documents;
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -106,15 +106,23 @@ INSTANTIATE_TEST_SUITE_P(
                 {"proxy.yaml:1:8:", "admin", "expected a mapping for mesh.v1.Admin"}},
         BadCase{"scalar_expected", "version: [1, 2]\n", {"proxy.yaml:1:10:", "single value"}},
         BadCase{"duplicate_field", "version: a\nversion: b\n", {"proxy.yaml:2:1:", "given twice"}},
-        BadCase{
-            "bad_duration", "listeners:\n  - idle_timeout: soon\n", {"proxy.yaml", "idleTimeout"}},
+        BadCase{"bad_duration",
+                "listeners:\n  - idle_timeout: soon\n",
+                {"proxy.yaml:2:19:", "listeners[0].idle_timeout", "expected a duration", "'soon'"}},
+        BadCase{"negative_duration", "drain: {timeout: -1s}\n", {"drain.timeout", "'-1s'"}},
+        BadCase{"int32_out_of_range",
+                "listeners:\n  - address: {port: 99999999999}\n",
+                {"listeners[0].address.port", "in [0, 4294967295]"}},
         BadCase{"syntax_error",
                 "listeners:\n  - name: [unclosed\n",
                 {"proxy.yaml:3:1:", "end of sequence flow not found"}},
         BadCase{"oneof_twice",
                 "route_tables:\n  - virtual_hosts:\n    - routes:\n      - match: {exact: /a, "
                 "prefix: /b}\n",
-                {"proxy.yaml", "oneof"}}),
+                {"proxy.yaml:4:28:", "'exact' and 'prefix' are alternatives (oneof path)"}},
+        BadCase{"duplicate_map_key",
+                "clusters:\n  - endpoints:\n    - labels: {app: a, app: b}\n",
+                {"proxy.yaml:3:24:", "clusters[0].endpoints[0].labels", "key 'app' given twice"}}),
     [](const auto& test) { return std::string(test.param.name); });
 
 TEST(YamlProto, LoadMessageNamesMissingFile) {
@@ -123,6 +131,34 @@ TEST(YamlProto, LoadMessageNamesMissingFile) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kIo);
   EXPECT_THAT(result.error().message, HasSubstr("/nonexistent/proxy.yaml"));
+}
+
+TEST(YamlProto, LenientMessagesSkipUnknownFieldsOthersStayStrict) {
+  ParseOptions options{
+      .lenient = [](const google::protobuf::Descriptor& type) { return type.name() == "Admin"; }};
+  mesh::v1::ProxyConfig config;
+  auto lenient =
+      parse_message("admin: {address: {port: 1}, future_field: x}\n", "p.yaml", config, options);
+  ASSERT_TRUE(lenient) << lenient.error().message;
+  EXPECT_EQ(config.admin().address().port(), 1u);
+
+  auto strict =
+      parse_message("admin: {address: {port: 1, future_field: x}}\n", "p.yaml", config, options);
+  ASSERT_FALSE(strict);
+  EXPECT_THAT(strict.error().message, HasSubstr("unknown field 'future_field'"));
+}
+
+TEST(YamlProto, LoadDocumentsSplitsAStreamAndDropsEmptyOnes) {
+  auto documents = load_documents("version: a\n---\n---\nversion: b\n", "m.yaml");
+  ASSERT_TRUE(documents) << documents.error().message;
+  ASSERT_EQ(documents->size(), 2u);
+  mesh::v1::ProxyConfig config;
+  ASSERT_TRUE(parse_node((*documents)[1], "m.yaml", config));
+  EXPECT_EQ(config.version(), "b");
+
+  auto broken = load_documents("a: 1\n---\nb: [\n", "m.yaml");
+  ASSERT_FALSE(broken);
+  EXPECT_THAT(broken.error().message, HasSubstr("m.yaml:4:1:"));
 }
 
 }  // namespace

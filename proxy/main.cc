@@ -1,4 +1,5 @@
-// mesh-proxy: the Weft sidecar. Standalone: `mesh-proxy --config FILE.yaml`.
+// mesh-proxy: the Weft sidecar. Standalone: `mesh-proxy --config FILE.yaml`;
+// in a mesh: `mesh-proxy --controlplane HOST:PORT --node POD [--namespace NS]`.
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +9,7 @@
 #include "common/yaml_proto.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/config/snapshot.h"
+#include "proxy/discovery/client.h"
 #include "proxy/server/server.h"
 
 namespace {
@@ -24,17 +26,51 @@ weft::Result<std::shared_ptr<const weft::proxy::config::Snapshot>> load_snapshot
   return snapshot;
 }
 
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+// Streams configuration from the control plane: the first valid one starts
+// the server, later ones replace it; an invalid one is NACKed.
+int run_with_controlplane(weft::proxy::server::Server& server, const std::string& address,
+                          mesh::v1::Node node) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "mesh-proxy: --controlplane wants HOST:PORT, got '" << address << "'\n";
+    return 2;
+  }
+  weft::proxy::discovery::ClientOptions options;
+  options.host = address.substr(0, colon);
+  options.port = address.substr(colon + 1);
+  options.node = std::move(node);
+  auto apply = [&server](const mesh::v1::ProxyConfig& config) -> weft::Result<void> {
+    auto snapshot = weft::proxy::config::translate(config);
+    if (!snapshot) return tl::unexpected(snapshot.error());
+    if (!server.started()) return server.start(*snapshot);
+    return server.apply(*snapshot);
+  };
+  weft::proxy::discovery::Client client(server.io(), options, apply, server.metrics());
+  client.start();
+  return server.run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mesh-proxy: the Weft sidecar proxy"};
-  std::string config_path, log_level, log_format;
+  std::string config_path, controlplane, node_name, node_namespace, log_level, log_format;
   std::size_t concurrency = 0;
   bool access_log = false;
   bool check_only = false;
-  app.add_option("--config", config_path, "Static configuration (mesh.v1.ProxyConfig as YAML)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* config_option =
+      app.add_option("--config", config_path, "Static configuration (mesh.v1.ProxyConfig as YAML)")
+          ->check(CLI::ExistingFile);
+  app.add_option("--controlplane", controlplane,
+                 "Stream configuration from mesh-controlplane at HOST:PORT")
+      ->excludes(config_option);
+  app.add_option("--node", node_name, "This proxy's Pod name (env POD_NAME)");
+  app.add_option("--namespace", node_namespace, "This proxy's Pod namespace (env POD_NAMESPACE)");
   app.add_option("--concurrency", concurrency,
                  "Worker threads (default: the CPU limit, else the number of cores)");
   app.add_option("--log-level", log_level, "trace|debug|info|warning|error (env WEFT_LOG_LEVEL)");
@@ -49,6 +85,34 @@ int main(int argc, char** argv) {
     return 2;
   }
   weft::log::init(*log_options);
+  if (config_path.empty() == controlplane.empty()) {
+    std::cerr << "mesh-proxy: give --config FILE or --controlplane HOST:PORT\n";
+    return 2;
+  }
+
+  weft::proxy::server::Options options;
+  options.concurrency = concurrency > 0 ? concurrency : weft::proxy::server::default_concurrency();
+  std::shared_ptr<spdlog::logger> access_logger;
+  if (access_log) {
+    access_logger = spdlog::stdout_logger_mt("access");
+    access_logger->set_pattern("%v");
+    access_logger->set_level(spdlog::level::info);
+    options.access_log = access_logger.get();
+  }
+
+  if (!controlplane.empty()) {
+    mesh::v1::Node node;
+    node.set_name(node_name.empty() ? env_or("POD_NAME", env_or("HOSTNAME", "")) : node_name);
+    node.set_namespace_(node_namespace.empty() ? env_or("POD_NAMESPACE", "default")
+                                               : node_namespace);
+    node.set_proxy_version(WEFT_VERSION);
+    if (node.name().empty()) {
+      std::cerr << "mesh-proxy: --node (or POD_NAME) is required with --controlplane\n";
+      return 2;
+    }
+    weft::proxy::server::Server server(options);
+    return run_with_controlplane(server, controlplane, std::move(node));
+  }
 
   auto snapshot = load_snapshot(config_path);
   if (!snapshot) {
@@ -60,18 +124,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  weft::proxy::server::Options options;
   options.load = [config_path] { return load_snapshot(config_path); };
-  options.concurrency = concurrency > 0 ? concurrency : weft::proxy::server::default_concurrency();
-  std::shared_ptr<spdlog::logger> access_logger;
-  if (access_log) {
-    access_logger = spdlog::stdout_logger_mt("access");
-    access_logger->set_pattern("%v");
-    access_logger->set_level(spdlog::level::info);
-    options.access_log = access_logger.get();
-  }
-  weft::proxy::server::Server server(options, *snapshot);
-  if (auto started = server.start(); !started) {
+  weft::proxy::server::Server server(options);
+  if (auto started = server.start(*snapshot); !started) {
     std::cerr << "mesh-proxy: " << started.error().message << "\n";
     return 1;
   }

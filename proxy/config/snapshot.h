@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "mesh/v1/config.pb.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
 
@@ -79,8 +80,9 @@ struct Snapshot {
   std::optional<TcpEndpoint> admin_address;
   std::optional<TcpEndpoint> metrics_address;
   milliseconds drain_timeout{5'000};
-  // The source configuration as JSON, for /config_dump.
-  std::string source_json;
+  // The configuration this was compiled from, for /config_dump (rendered
+  // only when asked for).
+  mesh::v1::ProxyConfig source;
 };
 
 // Validates and compiles `config`. Errors name the offending object

@@ -1,4 +1,3 @@
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <map>
@@ -424,10 +423,7 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   }
   snapshot->drain_timeout = to_ms(config.drain().timeout(), snapshot->drain_timeout);
 
-  google::protobuf::util::JsonPrintOptions print;
-  print.add_whitespace = true;
-  print.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(config, &snapshot->source_json, print);
+  snapshot->source = config;
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 

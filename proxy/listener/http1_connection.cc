@@ -48,6 +48,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
       co_await reject(*rejection);
       co_return;
     }
+    http::http1::to_origin_form(parser.get().base());
     Exchange exchange;
     exchange.client_keep_alive = parser.get().keep_alive() && parser.get().version() >= 11;
     auto next = co_await serve(parser, *view, exchange);

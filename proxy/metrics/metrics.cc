@@ -113,7 +113,12 @@ Metrics::Metrics()
       config_reloads_(BuildCounter()
                           .Name("mesh_config_reloads_total")
                           .Help("Configuration reloads, by result (applied, rejected)")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      discovery_events_(BuildCounter()
+                            .Name("mesh_discovery_events_total")
+                            .Help("Control-plane stream events (connected, connect_failed, ack, "
+                                  "nack)")
+                            .Register(*registry_)) {
   config_reload(true);
   config_reload(false);
   for (auto reason : http::http1::kRejectionReasons) {
@@ -176,6 +181,10 @@ prometheus::Counter& Metrics::parse_rejection(std::string_view reason) {
 
 prometheus::Counter& Metrics::config_reload(bool applied) {
   return config_reloads_.Add({{"result", applied ? "applied" : "rejected"}});
+}
+
+prometheus::Counter& Metrics::discovery(std::string_view event) {
+  return discovery_events_.Add({{"event", std::string(event)}});
 }
 
 prometheus::Counter& Metrics::local_reply(std::string_view reason) {

@@ -62,6 +62,8 @@ class Metrics {
   // label map) on the request path.
   // Configuration reloads, applied or rejected.
   prometheus::Counter& config_reload(bool applied);
+  // Control-plane stream events: connected, connect_failed, ack, nack.
+  prometheus::Counter& discovery(std::string_view event);
 
   // Prometheus text exposition format.
   std::string prometheus_text() const;
@@ -85,6 +87,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sniffed_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Counter>& discovery_events_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
   static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,

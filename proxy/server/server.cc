@@ -1,5 +1,6 @@
 #include "proxy/server/server.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -37,6 +38,16 @@ void warn_unsupported(const config::Snapshot& snapshot) {
   }
 }
 
+std::string config_json(const mesh::v1::ProxyConfig& config) {
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  print.preserve_proto_field_names = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(config, &json, print);
+  if (!status.ok()) return fmt::format("{{\"error\": \"{}\"}}\n", std::string(status.message()));
+  return json + "\n";
+}
+
 }  // namespace
 
 std::size_t default_concurrency() {
@@ -50,37 +61,15 @@ std::size_t default_concurrency() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-Server::Server(Options options, std::shared_ptr<const config::Snapshot> snapshot)
-    : options_(std::move(options)), snapshot_(std::move(snapshot)) {}
+Server::Server(Options options) : options_(std::move(options)) {}
 
-Result<void> Server::start() {
-  std::vector<config::TcpEndpoint> addresses;
-  for (const auto& listener : snapshot_->listeners) addresses.push_back(listener.address);
-  for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    auto worker = std::make_unique<worker::Worker>(i, metrics_, options_.access_log);
-    // The first worker resolves port 0; the others share its ports.
-    auto bound = worker->bind(addresses);
-    if (!bound) return tl::unexpected(bound.error());
-    addresses = *bound;
-    workers_.push_back(std::move(worker));
+Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
+  auto started = bind(*snapshot);
+  if (!started) {
+    workers_.clear();
+    return started;
   }
-  for (std::size_t i = 0; i < addresses.size(); ++i) {
-    spdlog::info("listener {} on {}:{}", snapshot_->listeners[i].name,
-                 addresses[i].address().to_string(), addresses[i].port());
-  }
-  auto admin_address = admin::serve(io_, snapshot_->admin_address.value_or(kDefaultAdmin),
-                                    [this](const admin::Request& r) { return admin(r); });
-  if (!admin_address) return tl::unexpected(with_context(admin_address.error(), "admin"));
-  auto metrics_address =
-      admin::serve(io_, snapshot_->metrics_address.value_or(kDefaultMetrics),
-                   [this](const admin::Request& r) -> admin::Response {
-                     if (r.path != "/stats/prometheus") return {404, "text/plain", "not found\n"};
-                     return {200, "text/plain; version=0.0.4", metrics_.prometheus_text()};
-                   });
-  if (!metrics_address) return tl::unexpected(with_context(metrics_address.error(), "metrics"));
-  spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
-               admin_address->port(), metrics_address->address().to_string(),
-               metrics_address->port());
+  snapshot_ = std::move(snapshot);
   warn_unsupported(*snapshot_);
   for (auto& worker : workers_) worker->start(snapshot_);
   await_hangup();
@@ -91,6 +80,37 @@ Result<void> Server::start() {
   });
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
+  return {};
+}
+
+Result<void> Server::bind(const config::Snapshot& snapshot) {
+  std::vector<config::TcpEndpoint> addresses;
+  for (const auto& listener : snapshot.listeners) addresses.push_back(listener.address);
+  for (std::size_t i = 0; i < options_.concurrency; ++i) {
+    auto worker = std::make_unique<worker::Worker>(i, metrics_, options_.access_log);
+    // The first worker resolves port 0; the others share its ports.
+    auto bound = worker->bind(addresses);
+    if (!bound) return tl::unexpected(bound.error());
+    addresses = *bound;
+    workers_.push_back(std::move(worker));
+  }
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    spdlog::info("listener {} on {}:{}", snapshot.listeners[i].name,
+                 addresses[i].address().to_string(), addresses[i].port());
+  }
+  auto admin_address = admin::serve(io_, snapshot.admin_address.value_or(kDefaultAdmin),
+                                    [this](const admin::Request& r) { return admin(r); });
+  if (!admin_address) return tl::unexpected(with_context(admin_address.error(), "admin"));
+  auto metrics_address =
+      admin::serve(io_, snapshot.metrics_address.value_or(kDefaultMetrics),
+                   [this](const admin::Request& r) -> admin::Response {
+                     if (r.path != "/stats/prometheus") return {404, "text/plain", "not found\n"};
+                     return {200, "text/plain; version=0.0.4", metrics_.prometheus_text()};
+                   });
+  if (!metrics_address) return tl::unexpected(with_context(metrics_address.error(), "metrics"));
+  spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
+               admin_address->port(), metrics_address->address().to_string(),
+               metrics_address->port());
   return {};
 }
 
@@ -105,22 +125,24 @@ void Server::await_hangup() {
 void Server::reload() {
   if (!options_.load) return;
   auto next = options_.load();
-  if (next) {
-    if (auto replaceable = config::check_replaceable(*snapshot_, **next); !replaceable) {
-      next = tl::unexpected(replaceable.error());
-    }
-  }
-  if (!next) {
+  auto applied = next ? apply(*next) : Result<void>(tl::unexpected(next.error()));
+  if (!applied) {
     metrics_.config_reload(false).Increment();
     spdlog::error("configuration reload rejected, still serving version '{}': {}",
-                  snapshot_->version, next.error().message);
-    return;
+                  snapshot_->version, applied.error().message);
   }
-  snapshot_ = *next;
+}
+
+Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
+  if (auto replaceable = config::check_replaceable(*snapshot_, *next); !replaceable) {
+    return replaceable;
+  }
+  snapshot_ = std::move(next);
   warn_unsupported(*snapshot_);
   for (auto& worker : workers_) worker->apply(snapshot_);
   metrics_.config_reload(true).Increment();
-  spdlog::info("configuration reloaded: version '{}'", snapshot_->version);
+  spdlog::info("configuration applied: version '{}'", snapshot_->version);
+  return {};
 }
 
 int Server::run() {
@@ -169,7 +191,7 @@ admin::Response Server::admin(const admin::Request& request) {
     return {200, "text/plain", "LIVE\n"};
   }
   if (request.path == "/config_dump") {
-    return {200, "application/json", snapshot_->source_json + "\n"};
+    return {200, "application/json", config_json(snapshot_->source)};
   }
   if (request.path == "/stats") return {200, "text/plain", metrics_.stats_text()};
   if (request.path == "/quitquitquit") {

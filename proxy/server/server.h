@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/admin_http.h"
 #include "common/result.h"
-#include "proxy/admin/http_endpoint.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/worker/worker.h"
@@ -25,16 +25,26 @@ struct Options {
 
 class Server {
  public:
-  Server(Options options, std::shared_ptr<const config::Snapshot> snapshot);
+  explicit Server(Options options);
 
-  // Binds every listener on every worker and the admin endpoints.
-  Result<void> start();
+  // Binds every listener of `snapshot` on every worker, and the admin
+  // endpoints, and starts serving it.
+  Result<void> start(std::shared_ptr<const config::Snapshot> snapshot);
+  bool started() const { return snapshot_ != nullptr; }
+  // Replaces the running configuration: in-flight requests finish on the
+  // old one. Errors (and keeps the current one) when `next` needs listeners
+  // or admin addresses the running proxy does not have.
+  Result<void> apply(std::shared_ptr<const config::Snapshot> next);
+  // The main thread's io_context, for the control-plane stream.
+  boost::asio::io_context& io() { return io_; }
+  metrics::Metrics& metrics() { return metrics_; }
   // Serves until SIGTERM/SIGINT (drain, then exit) or /quitquitquit;
   // SIGHUP reloads the configuration.
   // Returns the process exit code.
   int run();
 
  private:
+  Result<void> bind(const config::Snapshot& snapshot);
   admin::Response admin(const admin::Request& request);
   void drain(bool exit_when_done);
   // Applies a freshly loaded configuration, or keeps the current one and

@@ -5,17 +5,23 @@
 
 namespace weft::proxy::http::http1 {
 
+void to_origin_form(RequestHead& head) {
+  std::string_view target = head.target();
+  auto scheme_end = target.find("://");
+  if (target.starts_with("/") || scheme_end == std::string_view::npos) return;
+  auto rest = target.substr(scheme_end + 3);
+  auto path = rest.find_first_of("/?");
+  std::string authority(rest.substr(0, path));
+  std::string origin;
+  auto tail = path == std::string_view::npos ? std::string_view{} : rest.substr(path);
+  if (!tail.starts_with('/')) origin.push_back('/');  // "http://h" or "http://h?q"
+  origin.append(tail);
+  head.set(beast_http::field::host, authority);
+  head.target(origin);
+}
+
 RequestView::RequestView(const RequestHead& head) : head_(head) {
   std::string_view target = head.target();
-  if (!target.starts_with("/")) {  // absolute-form: scheme://authority/path
-    auto scheme_end = target.find("://");
-    if (scheme_end != std::string_view::npos) {
-      auto rest = target.substr(scheme_end + 3);
-      auto slash = rest.find_first_of("/?");
-      authority_ = rest.substr(0, slash);
-      target = slash == std::string_view::npos ? "/" : rest.substr(slash);
-    }
-  }
   auto host = head.find(beast_http::field::host);
   if (host != head.end()) authority_ = host->value();
   auto q = target.find('?');

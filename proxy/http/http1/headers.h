@@ -13,8 +13,15 @@ namespace weft::proxy::http::http1 {
 
 namespace beast_http = boost::beast::http;
 
-// The router's view of a Beast request head. The authority is the Host
-// header, or the authority of an absolute-form target.
+// RFC 9112 §3.2.2: a request in absolute-form ("GET http://reviews:9080/a",
+// what a client sends to a proxy it is configured to use, as applications
+// in directory mode do with http_proxy) is routed by the target's
+// authority, which replaces any Host field, and goes upstream in
+// origin-form. Other targets are left alone.
+void to_origin_form(RequestHead& head);
+
+// The router's view of a Beast request head (after to_origin_form): the
+// authority is the Host header.
 class RequestView final : public router::RequestView {
  public:
   explicit RequestView(const RequestHead& head);

@@ -59,9 +59,27 @@ TEST(HopByHop, UpgradeKeepsUpgradeAndConnection) {
   EXPECT_FALSE(is_upgrade(head_with({{"Upgrade", "websocket"}})));
 }
 
-TEST(RequestView, AuthorityFromHostOrAbsoluteTarget) {
-  RequestHead absolute;
-  absolute.target("http://shop.example:8080/cart?id=7");
+TEST(OriginForm, AbsoluteTargetBecomesOriginFormAndItsAuthorityTheHost) {
+  struct Case {
+    const char* target;
+    const char* origin;
+    const char* host;
+  };
+  for (auto c : {Case{"http://shop.example:8080/cart?id=7", "/cart?id=7", "shop.example:8080"},
+                 Case{"http://reviews:9080", "/", "reviews:9080"},
+                 Case{"http://reviews?x=1", "/?x=1", "reviews"},
+                 Case{"/already/origin", "/already/origin", "stale"}, Case{"*", "*", "stale"}}) {
+    auto head = head_with({{"Host", "stale"}});
+    head.target(c.target);
+    to_origin_form(head);
+    EXPECT_EQ(head.target(), c.origin) << c.target;
+    EXPECT_EQ(head[beast_http::field::host], c.host) << c.target;
+  }
+}
+
+TEST(RequestView, AuthorityPathAndQuery) {
+  auto absolute = head_with({{"Host", "shop.example:8080"}});
+  absolute.target("/cart?id=7");
   RequestView view(absolute);
   EXPECT_EQ(view.authority(), "shop.example:8080");
   EXPECT_EQ(view.path(), "/cart");

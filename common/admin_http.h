@@ -1,5 +1,7 @@
-// A small HTTP/1.1 server for the proxy's own endpoints (admin and
-// Prometheus). It runs on the main thread's io_context, never on a worker.
+// A small HTTP/1.1 server for a process's own endpoints: the proxy's admin
+// and Prometheus ports, the control plane's status port. It runs on an
+// io_context of its caller's choosing (in the proxy the main thread's,
+// never a worker's).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,7 +12,7 @@
 
 #include "common/result.h"
 
-namespace weft::proxy::admin {
+namespace weft::admin {
 
 struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::get;
@@ -32,4 +34,4 @@ Result<boost::asio::ip::tcp::endpoint> serve(boost::asio::io_context& io,
                                              const boost::asio::ip::tcp::endpoint& address,
                                              Handler handler);
 
-}  // namespace weft::proxy::admin
+}  // namespace weft::admin

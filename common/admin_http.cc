@@ -1,4 +1,4 @@
-#include "proxy/admin/http_endpoint.h"
+#include "common/admin_http.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -8,7 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
-namespace weft::proxy::admin {
+namespace weft::admin {
 namespace {
 
 namespace asio = boost::asio;
@@ -78,4 +78,4 @@ Result<tcp::endpoint> serve(asio::io_context& io, const tcp::endpoint& address, 
   return bound;
 }
 
-}  // namespace weft::proxy::admin
+}  // namespace weft::admin

@@ -1,0 +1,127 @@
+#include "common/config_delta.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace weft::config {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+using google::protobuf::util::MessageDifferencer;
+
+// Upserts and removals for one repeated, named field.
+template <class T>
+void diff(const RepeatedPtrField<T>& from, const RepeatedPtrField<T>& to,
+          RepeatedPtrField<T>& upserts, RepeatedPtrField<std::string>& removed) {
+  std::map<std::string, const T*> old;
+  for (const auto& item : from) old[item.name()] = &item;
+  for (const auto& item : to) {
+    auto it = old.find(item.name());
+    if (it == old.end() || !MessageDifferencer::Equals(*it->second, item)) *upserts.Add() = item;
+    if (it != old.end()) old.erase(it);
+  }
+  for (const auto& [name, item] : old) *removed.Add() = name;
+}
+
+template <class T>
+Result<void> patch(RepeatedPtrField<T>& items, const RepeatedPtrField<T>& upserts,
+                   const RepeatedPtrField<std::string>& removed, std::string_view what) {
+  std::set<std::string> gone(removed.begin(), removed.end());
+  RepeatedPtrField<T> kept;
+  for (auto& item : items) {
+    if (gone.erase(item.name()) == 0) *kept.Add() = std::move(item);
+  }
+  if (!gone.empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "delta removes {} '{}', which this proxy does not have", what, *gone.begin());
+  }
+  std::map<std::string, T*> by_name;
+  for (auto& item : kept) by_name[item.name()] = &item;
+  for (const auto& item : upserts) {
+    if (auto it = by_name.find(item.name()); it != by_name.end()) {
+      *it->second = item;
+    } else {
+      *kept.Add() = item;
+    }
+  }
+  items = std::move(kept);
+  return {};
+}
+
+template <class T>
+void sort_by_name(RepeatedPtrField<T>& items) {
+  std::sort(items.begin(), items.end(), [](const T& a, const T& b) { return a.name() < b.name(); });
+}
+
+}  // namespace
+
+void canonicalize(mesh::v1::ProxyConfig& config) {
+  sort_by_name(*config.mutable_listeners());
+  sort_by_name(*config.mutable_route_tables());
+  sort_by_name(*config.mutable_clusters());
+}
+
+std::string content_version(const mesh::v1::ProxyConfig& config) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    auto copy = config;
+    copy.clear_version();
+    canonicalize(copy);
+    copy.SerializeToCodedStream(&out);
+  }
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
+                                 const mesh::v1::ProxyConfig& to) {
+  mesh::v1::ConfigDelta delta;
+  if (!MessageDifferencer::Equals(from.admin(), to.admin())) *delta.mutable_admin() = to.admin();
+  if (!MessageDifferencer::Equals(from.drain(), to.drain())) *delta.mutable_drain() = to.drain();
+  diff(from.listeners(), to.listeners(), *delta.mutable_listeners(),
+       *delta.mutable_removed_listeners());
+  diff(from.route_tables(), to.route_tables(), *delta.mutable_route_tables(),
+       *delta.mutable_removed_route_tables());
+  diff(from.clusters(), to.clusters(), *delta.mutable_clusters(),
+       *delta.mutable_removed_clusters());
+  return delta;
+}
+
+Result<mesh::v1::ProxyConfig> apply_delta(const mesh::v1::ProxyConfig& base,
+                                          const mesh::v1::ConfigDelta& delta) {
+  auto out = base;
+  if (delta.has_admin()) *out.mutable_admin() = delta.admin();
+  if (delta.has_drain()) *out.mutable_drain() = delta.drain();
+  if (auto r =
+          patch(*out.mutable_listeners(), delta.listeners(), delta.removed_listeners(), "listener");
+      !r) {
+    return tl::unexpected(r.error());
+  }
+  if (auto r = patch(*out.mutable_route_tables(), delta.route_tables(),
+                     delta.removed_route_tables(), "route table");
+      !r) {
+    return tl::unexpected(r.error());
+  }
+  if (auto r =
+          patch(*out.mutable_clusters(), delta.clusters(), delta.removed_clusters(), "cluster");
+      !r) {
+    return tl::unexpected(r.error());
+  }
+  canonicalize(out);
+  return out;
+}
+
+}  // namespace weft::config

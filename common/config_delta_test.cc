@@ -1,0 +1,72 @@
+#include "common/config_delta.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/yaml_proto.h"
+
+namespace weft::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+mesh::v1::ProxyConfig parse(std::string_view yaml) {
+  mesh::v1::ProxyConfig config;
+  auto parsed = yaml::parse_message(yaml, "c.yaml", config);
+  EXPECT_TRUE(parsed) << parsed.error().message;
+  return config;
+}
+
+constexpr std::string_view kBase = R"(
+admin: {address: {port: 15000}}
+listeners: [{name: out, address: {port: 15001}}]
+route_tables: [{name: a}, {name: b}]
+clusters: [{name: x, endpoints: [{address: 10.0.0.1, port: 80}]}, {name: y}]
+)";
+
+TEST(ConfigDelta, RoundTripsChangesAdditionsAndRemovals) {
+  auto from = parse(kBase);
+  auto to = parse(R"(
+admin: {address: {port: 15000}}
+listeners: [{name: out, address: {port: 15001}}]
+route_tables: [{name: b}, {name: c}]
+clusters: [{name: x, endpoints: [{address: 10.0.0.2, port: 80}]}, {name: y}]
+)");
+  auto delta = make_delta(from, to);
+  EXPECT_FALSE(delta.has_admin());
+  EXPECT_EQ(delta.listeners_size(), 0);
+  ASSERT_EQ(delta.route_tables_size(), 1);
+  EXPECT_EQ(delta.route_tables(0).name(), "c");
+  EXPECT_THAT(delta.removed_route_tables(), ::testing::ElementsAre("a"));
+  ASSERT_EQ(delta.clusters_size(), 1);
+  EXPECT_EQ(delta.clusters(0).name(), "x");
+
+  auto applied = apply_delta(from, delta);
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_EQ(content_version(*applied), content_version(to));
+}
+
+TEST(ConfigDelta, RemovingWhatTheBaseLacksIsAnError) {
+  mesh::v1::ConfigDelta delta;
+  delta.add_removed_clusters("ghost");
+  auto applied = apply_delta(parse(kBase), delta);
+  ASSERT_FALSE(applied);
+  EXPECT_THAT(applied.error().message, HasSubstr("cluster 'ghost'"));
+}
+
+TEST(ContentVersion, IgnoresOrderOfNamedItemsAndTheVersionField) {
+  auto a = parse(kBase);
+  auto b = parse(R"(
+version: other
+admin: {address: {port: 15000}}
+listeners: [{name: out, address: {port: 15001}}]
+route_tables: [{name: b}, {name: a}]
+clusters: [{name: y}, {name: x, endpoints: [{address: 10.0.0.1, port: 80}]}]
+)");
+  EXPECT_EQ(content_version(a), content_version(b));
+  b.mutable_clusters(0)->set_name("z");
+  EXPECT_NE(content_version(a), content_version(b));
+}
+
+}  // namespace
+}  // namespace weft::config

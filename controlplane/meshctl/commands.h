@@ -1,0 +1,31 @@
+// meshctl's subcommands. Each returns the process exit code: 0 success,
+// 1 the check failed or the mesh is not healthy, 2 bad usage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controlplane/meshctl/output.h"
+
+namespace weft::meshctl {
+
+// Where the control plane's status endpoint is (HTTP on 15014).
+struct Target {
+  std::string status = "127.0.0.1:15014";
+};
+
+int status(const Target& target, Format format);
+int proxy_config(const Target& target, const std::string& proxy, const std::string& section,
+                 Format format);
+int check(const Target& target);
+int validate(const std::vector<std::string>& paths);
+
+struct UpOptions {
+  std::string manifests;
+  std::string state_dir;  // empty: a new temporary directory
+  std::string status_address = "127.0.0.1:15014";
+  std::string binaries;  // where mesh-controlplane and mesh-proxy are; empty: next to meshctl
+};
+int up(const UpOptions& options);
+
+}  // namespace weft::meshctl

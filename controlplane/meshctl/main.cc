@@ -1,0 +1,70 @@
+// meshctl: the Weft command line.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "controlplane/meshctl/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace weft::meshctl;  // NOLINT(google-build-using-namespace): the CLI's wiring
+  CLI::App app{"meshctl: inspect and run the Weft service mesh"};
+  app.require_subcommand(1);
+  Target target;
+  app.add_option("--status", target.status,
+                 "Control plane status endpoint HOST:PORT (env MESHCTL_STATUS)")
+      ->envname("MESHCTL_STATUS")
+      ->capture_default_str();
+  std::string output = "table";
+  auto format = [&output]() {
+    Format f = Format::kTable;
+    parse_format(output, f);
+    return f;
+  };
+  auto output_option = [&output](CLI::App* command) {
+    command->add_option("-o,--output", output, "table|json|yaml")
+        ->check(CLI::IsMember({"table", "json", "yaml"}));
+  };
+
+  auto* status_cmd = app.add_subcommand("status", "Every proxy and whether it is in sync");
+  output_option(status_cmd);
+
+  auto* config_cmd = app.add_subcommand(
+      "proxy-config", "The configuration a proxy has: listeners, routes, clusters, endpoints");
+  std::string proxy, section;
+  config_cmd->add_option("proxy", proxy, "NAMESPACE/NAME or NAME (namespace default)")->required();
+  config_cmd->add_option("section", section, "listeners|routes|clusters|endpoints (all if omitted)")
+      ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints"}));
+  output_option(config_cmd);
+
+  auto* check_cmd = app.add_subcommand(
+      "check", "Control plane reachable, manifests valid, every route accepted, proxies in sync");
+
+  auto* validate_cmd =
+      app.add_subcommand("validate", "Check manifests offline, as the control plane reads them");
+  std::vector<std::string> paths;
+  validate_cmd->add_option("-f,--filename", paths, "File or directory; repeatable")
+      ->required()
+      ->check(CLI::ExistingPath);
+
+  auto* up_cmd = app.add_subcommand(
+      "up", "Run a local mesh on 127.0.0.1: control plane, workloads and their sidecars");
+  UpOptions up_options;
+  up_cmd->add_option("dir", up_options.manifests, "Manifest directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  up_cmd->add_option("--state-dir", up_options.state_dir,
+                     "Where generated manifests, logs and mesh.json go (default: a new temp dir)");
+  up_cmd
+      ->add_option("--status-address", up_options.status_address,
+                   "Control plane status endpoint to serve")
+      ->capture_default_str();
+  up_cmd->add_option("--bin-dir", up_options.binaries,
+                     "Where mesh-controlplane and mesh-proxy are (default: next to meshctl)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (status_cmd->parsed()) return status(target, format());
+  if (config_cmd->parsed()) return proxy_config(target, proxy, section, format());
+  if (check_cmd->parsed()) return check(target);
+  if (validate_cmd->parsed()) return validate(paths);
+  if (up_cmd->parsed()) return up(up_options);
+  return 2;
+}

@@ -1,0 +1,21 @@
+#include "controlplane/meshctl/output.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace weft::meshctl {
+namespace {
+
+TEST(Table, PadsColumnsToTheWidestCell) {
+  EXPECT_EQ(table({{"NAME", "STATUS"}, {"client-0", "SYNCED"}}),
+            "NAME      STATUS\nclient-0  SYNCED\n");
+}
+
+TEST(ToYaml, QuotesStringsAndKeepsNumbersAndStructure) {
+  auto value = boost::json::parse(R"({"name": "true", "port": 80, "list": [1, "a"], "ok": false})");
+  EXPECT_EQ(to_yaml(value), "name: \"true\"\nport: 80\nlist:\n  - 1\n  - \"a\"\nok: false\n");
+}
+
+}  // namespace
+}  // namespace weft::meshctl

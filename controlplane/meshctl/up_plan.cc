@@ -1,0 +1,174 @@
+#include "controlplane/meshctl/up_plan.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "controlplane/translate/mesh.h"
+
+namespace weft::meshctl {
+namespace {
+
+bool selects(const google::protobuf::Map<std::string, std::string>& selector,
+             const google::protobuf::Map<std::string, std::string>& labels) {
+  if (selector.empty()) return false;  // a Service without selector has manual endpoints
+  for (const auto& [key, value] : selector) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+// The declared container port a Service port sends to: targetPort by
+// number, by container port name, or the Service port itself.
+std::optional<std::uint32_t> target_port(const k8s::ServicePort& port,
+                                         const k8s::Container& container) {
+  const auto& target = port.target_port();
+  if (target.empty()) return port.port();
+  if (std::all_of(target.begin(), target.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return static_cast<std::uint32_t>(std::stoul(target));
+  }
+  for (const auto& p : container.ports()) {
+    if (p.name() == target) return p.container_port();
+  }
+  return std::nullopt;
+}
+
+Result<LocalWorkload> workload_for(const k8s::Deployment& deployment, int replica,
+                                   const PortAllocator& next_port) {
+  const auto& spec = deployment.spec().template_().spec();
+  auto object = fmt::format("Deployment {}/{}", deployment.metadata().namespace_(),
+                            deployment.metadata().name());
+  if (spec.containers_size() != 1) {
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: meshctl up runs Deployments with exactly one container, not {}", object,
+                spec.containers_size());
+  }
+  const auto& container = spec.containers(0);
+  if (container.command_size() == 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: container {} has no command (images cannot run locally; give the command)",
+                object, container.name());
+  }
+  LocalWorkload w;
+  w.name = fmt::format("{}-{}", deployment.metadata().name(), replica);
+  w.ns = deployment.metadata().namespace_();
+  for (const auto& port : container.ports()) {
+    w.app_ports[port.container_port()] = next_port();
+    w.inbound[w.app_ports[port.container_port()]] = next_port();
+  }
+  w.outbound = next_port();
+  w.admin = next_port();
+  w.metrics = next_port();
+  for (const auto& e : container.env()) w.env[e.name()] = e.value();
+  // The first port is PORT, as platforms that assign ports do.
+  if (!w.app_ports.empty()) {
+    w.env["PORT"] = std::to_string(w.app_ports.at(container.ports(0).container_port()));
+  }
+  w.env["POD_NAME"] = w.name;
+  w.env["POD_NAMESPACE"] = w.ns;
+  // Outbound calls go through the sidecar, addressed by Service name.
+  w.env["http_proxy"] = w.env["HTTP_PROXY"] = fmt::format("http://127.0.0.1:{}", w.outbound);
+  w.env["no_proxy"] = w.env["NO_PROXY"] = "";
+  for (const auto& part : container.command()) w.command.push_back(expand(part, w.env));
+  for (const auto& part : container.args()) w.command.push_back(expand(part, w.env));
+  return w;
+}
+
+k8s::Pod pod_for(const k8s::Deployment& deployment, const LocalWorkload& w) {
+  k8s::Pod pod;
+  pod.set_api_version("v1");
+  pod.set_kind("Pod");
+  auto& meta = *pod.mutable_metadata();
+  meta.set_name(w.name);
+  meta.set_namespace_(w.ns);
+  *meta.mutable_labels() = deployment.spec().template_().metadata().labels();
+  std::string ports =
+      fmt::format("outbound={},admin={},metrics={}", w.outbound, w.admin, w.metrics);
+  for (const auto& [app, sidecar] : w.inbound) ports += fmt::format(",inbound.{}={}", app, sidecar);
+  (*meta.mutable_annotations())[std::string(cp::translate::kLocalPortsAnnotation)] = ports;
+  *pod.mutable_spec() = deployment.spec().template_().spec();
+  for (auto& port : *pod.mutable_spec()->mutable_containers(0)->mutable_ports()) {
+    port.set_container_port(w.app_ports.at(port.container_port()));
+  }
+  pod.mutable_status()->set_pod_ip("127.0.0.1");
+  return pod;
+}
+
+}  // namespace
+
+std::string expand(std::string_view text, const std::map<std::string, std::string>& env) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size()) {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    auto close = text.find(')', i);
+    if (text[i + 1] == '(' && close != std::string_view::npos) {
+      auto it = env.find(std::string(text.substr(i + 2, close - i - 2)));
+      if (it != env.end()) {
+        out += it->second;
+        i = close;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port) {
+  UpPlan plan;
+  for (const auto& [key, deployment] : store.deployments) {
+    int replicas = deployment.spec().has_replicas() ? deployment.spec().replicas() : 1;
+    for (int replica = 0; replica < replicas; ++replica) {
+      auto w = workload_for(deployment, replica, next_port);
+      if (!w) return tl::unexpected(w.error());
+      auto pod = pod_for(deployment, *w);
+      plan.manifests += "---\n" + to_json(pod) + "\n";
+      const auto& container = deployment.spec().template_().spec().containers(0);
+      for (const auto& [skey, service] : store.services) {
+        if (skey.first != w->ns || !selects(service.spec().selector(), pod.metadata().labels())) {
+          continue;
+        }
+        k8s::EndpointSlice slice;
+        slice.set_api_version("discovery.k8s.io/v1");
+        slice.set_kind("EndpointSlice");
+        slice.mutable_metadata()->set_name(fmt::format("{}-{}", skey.second, w->name));
+        slice.mutable_metadata()->set_namespace_(w->ns);
+        (*slice.mutable_metadata()->mutable_labels())["kubernetes.io/service-name"] = skey.second;
+        slice.set_address_type("IPv4");
+        for (const auto& port : service.spec().ports()) {
+          auto declared = target_port(port, container);
+          if (!declared || !w->app_ports.contains(*declared)) continue;
+          auto* out = slice.add_ports();
+          out->set_name(port.name());
+          out->set_port(w->app_ports.at(*declared));
+        }
+        auto* endpoint = slice.add_endpoints();
+        endpoint->add_addresses("127.0.0.1");
+        endpoint->mutable_conditions()->set_ready(true);
+        endpoint->mutable_target_ref()->set_kind("Pod");
+        endpoint->mutable_target_ref()->set_name(w->name);
+        endpoint->mutable_target_ref()->set_namespace_(w->ns);
+        plan.manifests += "---\n" + to_json(slice) + "\n";
+      }
+      plan.workloads.push_back(std::move(*w));
+    }
+  }
+  return plan;
+}
+
+}  // namespace weft::meshctl

@@ -1,0 +1,105 @@
+#include "controlplane/meshctl/up_plan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/yaml_proto.h"
+#include "controlplane/sources/directory.h"
+
+namespace weft::meshctl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+cp::model::Store store_from(std::string_view text) {
+  cp::model::Store store;
+  auto documents = yaml::load_documents(text, "m.yaml");
+  EXPECT_TRUE(documents);
+  for (const auto& d : *documents) {
+    auto parsed = cp::model::parse_object(d, "m.yaml");
+    EXPECT_TRUE(parsed) << parsed.error().message;
+    store.put(std::get<cp::model::Object>(*parsed));
+  }
+  return store;
+}
+
+constexpr std::string_view kMesh = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec: {selector: {app: reviews}, ports: [{name: http, port: 9080, targetPort: http}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec: {selector: {app: other}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews}
+spec:
+  replicas: 2
+  template:
+    metadata: {labels: {app: reviews}}
+    spec:
+      containers:
+        - name: app
+          command: [app, --port, $(PORT), --literal, $$(PORT), --unknown, $(NOPE)]
+          env: [{name: PORT, value: "9080"}]
+          ports: [{name: http, containerPort: 9080}]
+)";
+
+TEST(PlanUp, ReplicasGetPortsCommandsPodsAndEndpointSlices) {
+  std::uint32_t next = 40000;
+  auto plan = plan_up(store_from(kMesh), [&] { return next++; });
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->workloads.size(), 2u);
+  const auto& w = plan->workloads[0];
+  EXPECT_EQ(w.name, "reviews-0");
+  EXPECT_EQ(w.app_ports.at(9080), 40000u);
+  EXPECT_EQ(w.inbound.at(40000), 40001u);
+  EXPECT_EQ(w.outbound, 40002u);
+  EXPECT_THAT(w.command, ElementsAre("app", "--port", "40000", "--literal", "$(PORT)", "--unknown",
+                                     "$(NOPE)"));
+  EXPECT_EQ(w.env.at("http_proxy"), "http://127.0.0.1:40002");
+  EXPECT_EQ(plan->workloads[1].name, "reviews-1");
+
+  // The generated manifests read back as the control plane reads them.
+  auto generated = store_from(plan->manifests);
+  ASSERT_EQ(generated.pods.size(), 2u);
+  const auto& pod = generated.pods.at({"default", "reviews-0"});
+  EXPECT_EQ(pod.status().pod_ip(), "127.0.0.1");
+  EXPECT_EQ(pod.metadata().annotations().at("mesh.weft.io/local-ports"),
+            "outbound=40002,admin=40003,metrics=40004,inbound.40000=40001");
+  ASSERT_EQ(generated.endpoint_slices.size(), 2u) << "only the selected Service gets endpoints";
+  const auto& slice = generated.endpoint_slices.at({"default", "reviews-reviews-0"});
+  EXPECT_EQ(slice.metadata().labels().at("kubernetes.io/service-name"), "reviews");
+  EXPECT_EQ(slice.ports(0).port(), 40000u);
+  EXPECT_EQ(slice.endpoints(0).target_ref().name(), "reviews-0");
+}
+
+TEST(PlanUp, DeploymentWithoutCommandIsAnError) {
+  auto plan = plan_up(store_from(R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {spec: {containers: [{name: web, image: nginx}]}}}
+)"),
+                      [] { return 1u; });
+  ASSERT_FALSE(plan);
+  EXPECT_THAT(plan.error().message,
+              HasSubstr("Deployment default/web: container web has no command"));
+}
+
+TEST(Expand, KubernetesVariableReferences) {
+  std::map<std::string, std::string> env{{"A", "1"}};
+  EXPECT_EQ(expand("x$(A)y", env), "x1y");
+  EXPECT_EQ(expand("$$(A)", env), "$(A)");
+  EXPECT_EQ(expand("$(B)", env), "$(B)");
+  EXPECT_EQ(expand("$", env), "$");
+  EXPECT_EQ(expand("$(A", env), "$(A");
+}
+
+}  // namespace
+}  // namespace weft::meshctl

@@ -1,0 +1,129 @@
+#include "controlplane/model/objects.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "common/yaml_proto.h"
+
+namespace weft::cp::model {
+namespace {
+
+namespace pb = google::protobuf;
+
+// Kubernetes core objects carry many fields the mesh has no use for; every
+// message of k8s.* except Gateway API routes is read leniently. Metadata
+// and route status are written by Kubernetes and controllers, so they are
+// lenient too. Everything users write for the mesh is strict.
+bool lenient(const pb::Descriptor& type) {
+  if (type.file()->package() != "k8s") return false;
+  static constexpr std::array<std::string_view, 3> kStrictPrefixes{"HTTP", "ParentReference",
+                                                                   "BackendObjectReference"};
+  for (auto prefix : kStrictPrefixes) {
+    if (type.name().starts_with(prefix)) return false;
+  }
+  return type.name() != "Fraction" && type.name() != "LocalObjectReference";
+}
+
+// The group part of apiVersion ("" for core "v1").
+std::string_view group_of(std::string_view api_version) {
+  auto slash = api_version.find('/');
+  return slash == std::string_view::npos ? std::string_view{} : api_version.substr(0, slash);
+}
+
+template <class T>
+Result<std::variant<Object, Unrecognized>> parse_as(const YAML::Node& document,
+                                                    std::string_view source, bool namespaced) {
+  T object;
+  yaml::ParseOptions options{.lenient = lenient};
+  if (auto parsed = yaml::parse_node(document, source, object, options); !parsed) {
+    return tl::unexpected(parsed.error());
+  }
+  if (object.metadata().name().empty()) {
+    return fail(ErrorCode::kInvalidArgument, "{}: {}: metadata.name is required", source,
+                object.kind());
+  }
+  if (namespaced && object.metadata().namespace_().empty()) {
+    object.mutable_metadata()->set_namespace_("default");
+  }
+  return Object(std::move(object));
+}
+
+}  // namespace
+
+std::string ObjectKey::text() const {
+  return ns.empty() ? fmt::format("{} {}", kind, name) : fmt::format("{} {}/{}", kind, ns, name);
+}
+
+ObjectKey key_of(const Object& object) {
+  return std::visit(
+      [](const auto& o) {
+        return ObjectKey{o.kind(), o.metadata().namespace_(), o.metadata().name()};
+      },
+      object);
+}
+
+Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& document,
+                                                        std::string_view source) {
+  k8s::TypeHeader header;
+  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; }};
+  if (auto parsed = yaml::parse_node(document, source, header, any); !parsed) {
+    return tl::unexpected(parsed.error());
+  }
+  const auto& kind = header.kind();
+  auto group = group_of(header.api_version());
+  if (header.api_version().empty() || kind.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "{}: apiVersion and kind are required", source);
+  }
+  if (group.empty() && kind == "Service") return parse_as<k8s::Service>(document, source, true);
+  if (group.empty() && kind == "Pod") return parse_as<k8s::Pod>(document, source, true);
+  if (group.empty() && kind == "Namespace") {
+    return parse_as<k8s::Namespace>(document, source, false);
+  }
+  if (group == "discovery.k8s.io" && kind == "EndpointSlice") {
+    return parse_as<k8s::EndpointSlice>(document, source, true);
+  }
+  if (group == "gateway.networking.k8s.io" && kind == "HTTPRoute") {
+    return parse_as<k8s::HTTPRoute>(document, source, true);
+  }
+  if (group == "apps" && kind == "Deployment") {
+    return parse_as<k8s::Deployment>(document, source, true);
+  }
+  if (group == "mesh.weft.io") {
+    if (kind == "TrafficPolicy") {
+      return parse_as<mesh::v1alpha1::TrafficPolicy>(document, source, true);
+    }
+    // Our own group: an unknown kind is a user's mistake, not a foreign object.
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: {} {}: kind is not supported by this control plane (supported: "
+                "TrafficPolicy)",
+                source, header.api_version(), kind);
+  }
+  return Unrecognized{header.api_version(), kind};
+}
+
+void Store::put(Object object) {
+  auto key = key_of(object);
+  auto name = std::make_pair(key.ns, key.name);
+  std::visit(
+      [&](auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, k8s::Service>) services[name] = std::move(o);
+        if constexpr (std::is_same_v<T, k8s::EndpointSlice>) endpoint_slices[name] = std::move(o);
+        if constexpr (std::is_same_v<T, k8s::Pod>) pods[name] = std::move(o);
+        if constexpr (std::is_same_v<T, k8s::Namespace>) namespaces[name] = std::move(o);
+        if constexpr (std::is_same_v<T, k8s::HTTPRoute>) http_routes[name] = std::move(o);
+        if constexpr (std::is_same_v<T, k8s::Deployment>) deployments[name] = std::move(o);
+        if constexpr (std::is_same_v<T, mesh::v1alpha1::TrafficPolicy>) {
+          traffic_policies[name] = std::move(o);
+        }
+      },
+      object);
+}
+
+std::size_t Store::size() const {
+  return services.size() + endpoint_slices.size() + pods.size() + namespaces.size() +
+         http_routes.size() + deployments.size() + traffic_policies.size();
+}
+
+}  // namespace weft::cp::model

@@ -1,0 +1,130 @@
+#include "controlplane/server/discovery.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+namespace weft::cp::server {
+namespace {
+
+using mesh::v1::DiscoveryRequest;
+using mesh::v1::DiscoveryResponse;
+
+class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>,
+                     public Subscriber {
+ public:
+  Stream(Registry& registry, std::string peer)
+      : registry_(registry), peer_(std::move(peer)), session_(SystemClock::now()) {
+    StartRead(&request_);
+  }
+
+  void offer(const translate::Mesh& mesh, Clock::time_point seen) override {
+    std::unique_lock lock(mutex_);
+    session_.update(mesh, seen);
+    write_next(lock);
+  }
+
+  SessionStatus status() const override {
+    std::lock_guard lock(mutex_);
+    return session_.status();
+  }
+
+  mesh::v1::ProxyConfig desired() const override {
+    std::lock_guard lock(mutex_);
+    return session_.desired();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the proxy closed its side
+      Finish(grpc::Status::OK);
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    if (!session_.introduced()) {
+      auto hello = session_.hello(request_);
+      if (!hello) {
+        registry_.metrics().bad_replies.Increment();
+        lock.unlock();
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, hello.error().message));
+        return;
+      }
+      spdlog::info("proxy {}/{} connected from {}", session_.status().ns, session_.status().name,
+                   peer_);
+      lock.unlock();
+      registry_.add(this);  // offers the current mesh (registry lock first)
+      registered_ = true;
+      lock.lock();
+    } else {
+      handle_reply();
+    }
+    StartRead(&request_);
+    write_next(lock);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(mutex_);
+    writing_ = false;
+    if (ok) write_next(lock);
+  }
+
+  void OnDone() override {
+    if (registered_) registry_.remove(this);
+    spdlog::info("proxy {}/{} disconnected", session_.status().ns, session_.status().name);
+    delete this;
+  }
+
+ private:
+  void handle_reply() {
+    auto acked = session_.reply(request_, Clock::now());
+    auto& metrics = registry_.metrics();
+    if (!acked) {
+      metrics.bad_replies.Increment();
+      spdlog::warn("proxy {}/{}: {}", session_.status().ns, session_.status().name,
+                   acked.error().message);
+      return;
+    }
+    if (acked->nacked) {
+      metrics.nacks.Increment();
+      spdlog::warn("proxy {}/{} rejected version {}: {}", session_.status().ns,
+                   session_.status().name, session_.status().last_nack_version,
+                   session_.status().last_nack_error);
+      return;
+    }
+    metrics.acks.Increment();
+    if (acked->propagation) {
+      metrics.propagation.Observe(std::chrono::duration<double>(*acked->propagation).count());
+    }
+  }
+
+  // Starts the next write if none is in flight. Called with the lock held;
+  // gRPC may run OnWriteDone on another thread at once, which waits.
+  void write_next(std::unique_lock<std::mutex>& lock) {
+    if (writing_) return;
+    auto next = session_.next();
+    if (!next) return;
+    response_ = std::move(*next);
+    writing_ = true;
+    registry_.metrics().pushes.Increment();
+    lock.unlock();
+    StartWrite(&response_);
+    lock.lock();
+  }
+
+  Registry& registry_;
+  std::string peer_;
+  mutable std::mutex mutex_;
+  ProxySession session_;
+  DiscoveryRequest request_;
+  DiscoveryResponse response_;
+  bool writing_ = false;
+  bool registered_ = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* DiscoveryService::StreamConfig(
+    grpc::CallbackServerContext* context) {
+  return new Stream(registry_, context->peer());
+}
+
+}  // namespace weft::cp::server

@@ -1,0 +1,130 @@
+#include "controlplane/server/session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/config_delta.h"
+
+namespace weft::cp::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A mesh with one local workload "w" and `services` Services.
+translate::Mesh mesh_with(int services) {
+  translate::Mesh mesh;
+  translate::Workload w;
+  w.name = "w";
+  w.ns = "default";
+  w.local = translate::Workload::LocalPorts{.outbound = 1, .admin = 2, .metrics = 3, .inbound = {}};
+  mesh.workloads[{"default", "w"}] = w;
+  for (int i = 0; i < services; ++i) {
+    translate::ServicePort sp;
+    sp.service = "s" + std::to_string(i);
+    sp.ns = "default";
+    sp.port = 80;
+    sp.cluster.set_name(sp.service + ".default:80");
+    mesh.service_ports.push_back(sp);
+  }
+  return mesh;
+}
+
+mesh::v1::DiscoveryRequest hello() {
+  mesh::v1::DiscoveryRequest r;
+  r.mutable_node()->set_name("w");
+  return r;
+}
+
+mesh::v1::DiscoveryRequest ack(const mesh::v1::DiscoveryResponse& response) {
+  mesh::v1::DiscoveryRequest r;
+  r.set_version(response.version());
+  r.set_nonce(response.nonce());
+  return r;
+}
+
+TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
+  ProxySession session(SystemClock::now());
+  ASSERT_TRUE(session.hello(hello()));
+  auto t0 = Clock::now();
+  session.update(mesh_with(1), t0);
+  auto first = session.next();
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->has_config());
+  EXPECT_FALSE(session.next()) << "one response outstanding at a time";
+  auto acked = session.reply(ack(*first), t0 + std::chrono::milliseconds(30));
+  ASSERT_TRUE(acked);
+  ASSERT_TRUE(acked->propagation);
+  EXPECT_EQ(*acked->propagation, std::chrono::milliseconds(30));
+  EXPECT_TRUE(session.status().in_sync());
+
+  session.update(mesh_with(2), t0);
+  auto second = session.next();
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(second->has_delta());
+  ASSERT_EQ(second->delta().clusters_size(), 1);
+  EXPECT_EQ(second->delta().clusters(0).name(), "s1.default:80");
+  // The proxy's result of the delta matches the version it was told.
+  auto applied = config::apply_delta(first->config(), second->delta());
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(config::content_version(*applied), second->version());
+  ASSERT_TRUE(session.reply(ack(*second), Clock::now()));
+
+  session.update(mesh_with(2), Clock::now());
+  EXPECT_FALSE(session.next()) << "a change that does not concern it sends nothing";
+}
+
+TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
+  ProxySession session(SystemClock::now());
+  ASSERT_TRUE(session.hello(hello()));
+  session.update(mesh_with(1), Clock::now());
+  ASSERT_TRUE(session.reply(ack(*session.next()), Clock::now()));
+  auto good = session.status().version_acked;
+
+  session.update(mesh_with(2), Clock::now());
+  auto rejected = session.next();
+  auto nack = ack(*rejected);
+  nack.mutable_error()->set_message("cluster s1: no endpoints");
+  auto result = session.reply(nack, Clock::now());
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->nacked);
+  EXPECT_EQ(session.status().version_acked, good);
+  EXPECT_EQ(session.status().last_nack_error, "cluster s1: no endpoints");
+  EXPECT_FALSE(session.status().in_sync());
+  EXPECT_FALSE(session.next()) << "the rejected version is not resent";
+
+  session.update(mesh_with(3), Clock::now());
+  auto retry = session.next();
+  ASSERT_TRUE(retry);
+  EXPECT_TRUE(retry->has_config()) << "after a NACK the next response is whole";
+}
+
+TEST(ProxySession, StaleNonceIsRejected) {
+  ProxySession session(SystemClock::now());
+  ASSERT_TRUE(session.hello(hello()));
+  session.update(mesh_with(1), Clock::now());
+  auto response = session.next();
+  auto stale = ack(*response);
+  stale.set_nonce("999");
+  auto result = session.reply(stale, Clock::now());
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().message, HasSubstr("not outstanding"));
+  EXPECT_TRUE(session.reply(ack(*response), Clock::now()));
+}
+
+TEST(ProxySession, UnknownProxyGetsNothingAndAnError) {
+  ProxySession session(SystemClock::now());
+  mesh::v1::DiscoveryRequest r;
+  r.mutable_node()->set_name("ghost");
+  ASSERT_TRUE(session.hello(r));
+  session.update(mesh_with(1), Clock::now());
+  EXPECT_FALSE(session.next());
+  EXPECT_THAT(session.status().translate_error, HasSubstr("no Pod default/ghost"));
+}
+
+TEST(ProxySession, HelloNeedsAName) {
+  ProxySession session(SystemClock::now());
+  EXPECT_FALSE(session.hello(mesh::v1::DiscoveryRequest()));
+}
+
+}  // namespace
+}  // namespace weft::cp::server

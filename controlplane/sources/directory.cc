@@ -1,0 +1,118 @@
+#include "controlplane/sources/directory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "common/yaml_proto.h"
+
+namespace weft::cp::sources {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_manifest(const fs::path& path) {
+  auto extension = path.extension();
+  return extension == ".yaml" || extension == ".yml";
+}
+
+// The identity of a document that failed to parse, when its header is
+// readable, so its last good version can be kept.
+std::optional<model::ObjectKey> identify(const YAML::Node& document) {
+  k8s::TypeHeader header;
+  yaml::ParseOptions any{.lenient = [](const google::protobuf::Descriptor&) { return true; }};
+  if (!yaml::parse_node(document, "", header, any) || header.metadata().name().empty()) {
+    return std::nullopt;
+  }
+  auto ns = header.metadata().namespace_();
+  if (ns.empty() && header.kind() != "Namespace") ns = "default";
+  return model::ObjectKey{header.kind(), ns, header.metadata().name()};
+}
+
+}  // namespace
+
+DirectorySource::DirectorySource(std::vector<fs::path> roots) : roots_(std::move(roots)) {}
+
+std::vector<std::string> DirectorySource::manifest_files(std::vector<ManifestError>& errors) const {
+  std::vector<std::string> files;
+  for (const auto& root : roots_) {
+    std::error_code ec;
+    if (fs::is_regular_file(root, ec)) {
+      files.push_back(root.string());
+      continue;
+    }
+    auto options = fs::directory_options::skip_permission_denied;
+    for (auto it = fs::recursive_directory_iterator(root, options, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec) && is_manifest(it->path())) files.push_back(it->path().string());
+    }
+    if (ec) errors.push_back({root.string(), "", fmt::format("cannot read: {}", ec.message())});
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+DirectorySource::Objects DirectorySource::load_file(const std::string& file,
+                                                    DirectorySnapshot& out) {
+  const auto& previous = last_good_[file];
+  auto text = yaml::read_file(file);
+  if (!text) {
+    out.errors.push_back({file, "", text.error().message});
+    return previous;
+  }
+  auto documents = yaml::load_documents(*text, file);
+  if (!documents) {
+    out.errors.push_back({file, "", documents.error().message});
+    return previous;  // unreadable as a whole: keep everything it held
+  }
+  Objects objects;
+  for (const auto& document : *documents) {
+    auto parsed = model::parse_object(document, file);
+    if (!parsed) {
+      auto key = identify(document);
+      out.errors.push_back({file, key ? key->text() : "", parsed.error().message});
+      if (auto kept = key ? previous.find(*key) : previous.end(); kept != previous.end()) {
+        objects.insert(*kept);
+      }
+      continue;
+    }
+    if (const auto* other = std::get_if<model::Unrecognized>(&*parsed)) {
+      out.ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
+      continue;
+    }
+    auto& object = std::get<model::Object>(*parsed);
+    auto key = model::key_of(object);
+    if (!objects.emplace(key, std::move(object)).second) {
+      out.errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
+    }
+  }
+  return objects;
+}
+
+DirectorySnapshot DirectorySource::load() {
+  DirectorySnapshot out;
+  auto files = manifest_files(out.errors);
+  std::map<std::string, Objects> loaded;
+  for (const auto& file : files) loaded[file] = load_file(file, out);
+  last_good_ = loaded;  // deleted files drop out here
+
+  auto store = std::make_shared<model::Store>();
+  std::map<model::ObjectKey, std::string> defined_in;
+  for (const auto& [file, objects] : loaded) {
+    for (const auto& [key, object] : objects) {
+      auto [first, inserted] = defined_in.emplace(key, file);
+      if (!inserted) {
+        out.errors.push_back(
+            {file, key.text(), fmt::format("also defined in {}; that one is used", first->second)});
+        continue;
+      }
+      store->put(object);
+    }
+  }
+  out.store = std::move(store);
+  return out;
+}
+
+}  // namespace weft::cp::sources

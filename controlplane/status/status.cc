@@ -1,0 +1,121 @@
+#include "controlplane/status/status.h"
+
+#include <fmt/chrono.h>
+#include <google/protobuf/util/json_util.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/json.hpp>
+
+namespace weft::cp::status {
+namespace {
+
+namespace json = boost::json;
+
+std::string rfc3339(server::SystemClock::time_point t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                     std::chrono::time_point_cast<std::chrono::seconds>(t));
+}
+
+json::object proxy_json(const server::SessionStatus& s) {
+  json::object o;
+  o["name"] = s.name;
+  o["namespace"] = s.ns;
+  o["proxy_version"] = s.proxy_version;
+  o["connected_since"] = rfc3339(s.connected_since);
+  o["version_desired"] = s.version_desired;
+  o["version_sent"] = s.version_sent;
+  o["version_acked"] = s.version_acked;
+  o["in_sync"] = s.in_sync();
+  o["pushes"] = s.pushes;
+  o["acks"] = s.acks;
+  o["nacks"] = s.nacks;
+  if (!s.last_nack_error.empty()) {
+    o["last_nack"] = json::object{{"version", s.last_nack_version}, {"error", s.last_nack_error}};
+  }
+  if (!s.translate_error.empty()) o["error"] = s.translate_error;
+  return o;
+}
+
+std::string query_value(std::string_view query, std::string_view name) {
+  auto key = std::string(name) + "=";
+  for (std::size_t at = 0; at < query.size();) {
+    auto end = query.find('&', at);
+    auto pair = query.substr(at, end == std::string_view::npos ? query.npos : end - at);
+    if (pair.starts_with(key)) return std::string(pair.substr(key.size()));
+    if (end == std::string_view::npos) break;
+    at = end + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+StatusService::StatusService(server::Registry& registry, prometheus::Registry& metrics)
+    : registry_(registry), metrics_(metrics) {}
+
+void StatusService::set_source(SourceState state) {
+  std::lock_guard lock(mutex_);
+  source_ = std::move(state);
+}
+
+std::string StatusService::status_json() const {
+  json::object root;
+  json::array proxies;
+  for (const auto& s : registry_.statuses()) proxies.push_back(proxy_json(s));
+  root["proxies"] = std::move(proxies);
+  std::lock_guard lock(mutex_);
+  json::array errors;
+  for (const auto& e : source_.errors) {
+    errors.push_back(json::object{{"file", e.file}, {"object", e.object}, {"message", e.message}});
+  }
+  json::array ignored(source_.ignored.begin(), source_.ignored.end());
+  root["manifests"] = json::object{{"objects", source_.objects},
+                                   {"loads", source_.generation},
+                                   {"errors", std::move(errors)},
+                                   {"ignored", std::move(ignored)}};
+  json::array conditions;
+  for (const auto& c : source_.conditions) {
+    conditions.push_back(json::object{{"object", c.object},
+                                      {"type", c.type},
+                                      {"status", c.ok ? "True" : "False"},
+                                      {"reason", c.reason},
+                                      {"message", c.message}});
+  }
+  root["conditions"] = std::move(conditions);
+  return json::serialize(root) + "\n";
+}
+
+admin::Response StatusService::config(const std::string& query) const {
+  auto proxy = query_value(query, "proxy");
+  auto slash = proxy.find('/');
+  auto ns = slash == std::string::npos ? std::string("default") : proxy.substr(0, slash);
+  auto name = slash == std::string::npos ? proxy : proxy.substr(slash + 1);
+  auto config = registry_.desired(ns, name);
+  if (!config) {
+    return {404, "application/json",
+            fmt::format("{{\"error\": \"no connected proxy {}/{}\"}}\n", ns, name)};
+  }
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(*config, &out, print);
+  if (!status.ok()) return {500, "text/plain", std::string(status.message()) + "\n"};
+  return {200, "application/json", out + "\n"};
+}
+
+admin::Response StatusService::handle(const admin::Request& request) const {
+  if (request.path == "/ready") {
+    std::lock_guard lock(mutex_);
+    if (source_.generation == 0) return {503, "text/plain", "LOADING\n"};
+    return {200, "text/plain", "READY\n"};
+  }
+  if (request.path == "/status") return {200, "application/json", status_json()};
+  if (request.path == "/config") return config(request.query);
+  if (request.path == "/metrics") {
+    return {200, "text/plain; version=0.0.4",
+            prometheus::TextSerializer().Serialize(metrics_.Collect())};
+  }
+  return {404, "text/plain", "not found: /ready /status /config?proxy=NS/NAME /metrics\n"};
+}
+
+}  // namespace weft::cp::status

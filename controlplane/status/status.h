@@ -1,0 +1,48 @@
+// The status endpoint (HTTP/JSON on 15014) behind `meshctl status`,
+// `meshctl check` and `meshctl proxy-config`, and the Prometheus text of
+// the control plane's metrics:
+//   GET /ready                          200 once the first load is done
+//   GET /status                         proxies, manifest errors, conditions
+//   GET /config?proxy=NAMESPACE/NAME    the configuration a proxy should have
+//   GET /metrics                        Prometheus text
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/admin_http.h"
+#include "controlplane/server/registry.h"
+#include "controlplane/sources/directory.h"
+
+namespace weft::cp::status {
+
+// What the last load of the sources produced.
+struct SourceState {
+  std::size_t objects = 0;
+  std::vector<sources::ManifestError> errors;
+  std::vector<std::string> ignored;
+  std::vector<translate::Condition> conditions;
+  std::uint64_t generation = 0;  // loads so far
+};
+
+class StatusService {
+ public:
+  StatusService(server::Registry& registry, prometheus::Registry& metrics);
+
+  void set_source(SourceState state);
+  admin::Response handle(const admin::Request& request) const;
+
+ private:
+  std::string status_json() const;
+  admin::Response config(const std::string& query) const;
+
+  server::Registry& registry_;
+  prometheus::Registry& metrics_;
+  mutable std::mutex mutex_;
+  SourceState source_;
+};
+
+}  // namespace weft::cp::status

@@ -1,0 +1,321 @@
+#include "controlplane/translate/mesh.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/duration.h"
+#include "controlplane/translate/routes.h"
+
+namespace weft::cp::translate {
+namespace {
+
+using NsName = std::pair<std::string, std::string>;
+
+std::string cluster_name(const std::string& service, const std::string& ns, std::uint32_t port) {
+  return fmt::format("{}.{}:{}", service, ns, port);
+}
+
+std::optional<std::uint32_t> port_number(std::string_view text) {
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+AppProtocol protocol_of(const k8s::ServicePort& port) {
+  const auto& app = port.app_protocol();
+  if (app == "http") return AppProtocol::kHttp;
+  if (app == "kubernetes.io/h2c" || app == "grpc") return AppProtocol::kHttp2;
+  if (!app.empty()) return AppProtocol::kTcp;
+  // Istio's convention: a port named http, http-*, grpc, grpc-*, tcp, ...
+  std::string_view name = port.name();
+  auto prefix = name.substr(0, name.find('-'));
+  if (prefix == "http") return AppProtocol::kHttp;
+  if (prefix == "grpc" || prefix == "http2") return AppProtocol::kHttp2;
+  if (prefix == "tcp" || prefix == "tls" || prefix == "mysql" || prefix == "redis") {
+    return AppProtocol::kTcp;
+  }
+  return AppProtocol::kUnknown;
+}
+
+std::vector<std::string> domains_for(const k8s::Service& service, std::uint32_t port) {
+  const auto& name = service.metadata().name();
+  const auto& ns = service.metadata().namespace_();
+  std::vector<std::string> hosts{name, fmt::format("{}.{}", name, ns),
+                                 fmt::format("{}.{}.svc", name, ns),
+                                 fmt::format("{}.{}.svc.cluster.local", name, ns)};
+  if (!service.spec().cluster_ip().empty() && service.spec().cluster_ip() != "None") {
+    hosts.push_back(service.spec().cluster_ip());
+  }
+  std::vector<std::string> domains;
+  for (const auto& host : hosts) {
+    domains.push_back(fmt::format("{}:{}", host, port));
+    // A client may omit the default port of its scheme.
+    if (port == 80) domains.push_back(host);
+  }
+  return domains;
+}
+
+Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
+  Workload w;
+  w.name = pod.metadata().name();
+  w.ns = pod.metadata().namespace_();
+  w.ip = pod.status().pod_ip();
+  if (w.ip.empty() && pod.status().pod_ips_size() > 0) w.ip = pod.status().pod_ips(0).ip();
+  w.labels.insert(pod.metadata().labels().begin(), pod.metadata().labels().end());
+  for (const auto& container : pod.spec().containers()) {
+    for (const auto& port : container.ports()) w.container_ports.push_back(port.container_port());
+  }
+  const auto& annotations = pod.metadata().annotations();
+  if (auto it = annotations.find(std::string(kLocalPortsAnnotation)); it != annotations.end()) {
+    auto local = parse_local_ports(it->second);
+    if (local) {
+      w.local = *local;
+    } else {
+      conditions.push_back({fmt::format("Pod {}/{}", w.ns, w.name), "Accepted", false,
+                            "InvalidAnnotation", local.error().message});
+    }
+  }
+  return w;
+}
+
+// Endpoints of one Service port from the EndpointSlices labelled with the
+// Service's name. In directory mode an endpoint backed by a meshed Pod is
+// reached through that Pod's sidecar inbound port (the stand-in for the
+// iptables redirect a cluster would do).
+void add_endpoints(const model::Store& store, const Mesh& mesh, const k8s::Service& service,
+                   const k8s::ServicePort& service_port, mesh::v1::Cluster& cluster) {
+  const auto& ns = service.metadata().namespace_();
+  for (const auto& [key, slice] : store.endpoint_slices) {
+    if (key.first != ns) continue;
+    auto label = slice.metadata().labels().find("kubernetes.io/service-name");
+    if (label == slice.metadata().labels().end() || label->second != service.metadata().name()) {
+      continue;
+    }
+    if (slice.address_type() == "FQDN") continue;
+    std::optional<std::uint32_t> port;
+    for (const auto& p : slice.ports()) {
+      bool same_name = p.name() == service_port.name();
+      if (same_name || slice.ports_size() == 1) port = p.has_port() ? p.port() : 0;
+      if (same_name) break;
+    }
+    if (!port || *port == 0) continue;
+    for (const auto& endpoint : slice.endpoints()) {
+      if (endpoint.addresses_size() == 0) continue;
+      if (endpoint.conditions().has_ready() && !endpoint.conditions().ready()) continue;
+      auto* out = cluster.add_endpoints();
+      out->set_address(endpoint.addresses(0));
+      out->set_port(*port);
+      const auto& ref = endpoint.target_ref();
+      if (ref.kind() != "Pod") continue;
+      auto pod =
+          mesh.workloads.find({ref.namespace_().empty() ? ns : ref.namespace_(), ref.name()});
+      if (pod == mesh.workloads.end() || !pod->second.local) continue;
+      if (auto inbound = pod->second.local->inbound.find(*port);
+          inbound != pod->second.local->inbound.end()) {
+        out->set_port(inbound->second);
+      }
+    }
+  }
+}
+
+mesh::v1::Route default_route(const ServicePort& sp) {
+  mesh::v1::Route route;
+  route.set_name("default");
+  route.mutable_match()->set_prefix("/");
+  route.mutable_forward()->add_clusters()->set_name(sp.cluster.name());
+  return route;
+}
+
+google::protobuf::Duration to_proto(std::chrono::nanoseconds d) {
+  google::protobuf::Duration out;
+  out.set_seconds(d.count() / 1'000'000'000);
+  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
+  return out;
+}
+
+// Applies one TrafficPolicy to the ports of its target Service.
+void apply_policy(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
+  const auto& meta = policy.metadata();
+  auto object = fmt::format("TrafficPolicy {}/{}", meta.namespace_(), meta.name());
+  const auto& target = policy.spec().target_ref();
+  auto reject = [&](std::string reason, std::string message) {
+    mesh.conditions.push_back({object, "Accepted", false, std::move(reason), std::move(message)});
+  };
+  if (!target.group().empty() || target.kind() != "Service") {
+    return reject("InvalidTargetRef", fmt::format("targetRef must be a core Service, not {} {}",
+                                                  target.group(), target.kind()));
+  }
+  struct Durations {
+    std::optional<std::chrono::nanoseconds> connect, idle, request;
+  } d;
+  const auto& pool = policy.spec().connection_pool();
+  for (auto [text, out] :
+       {std::pair{&pool.connect_timeout(), &d.connect}, std::pair{&pool.idle_timeout(), &d.idle},
+        std::pair{&policy.spec().timeouts().request(), &d.request}}) {
+    if (text->empty()) continue;
+    *out = parse_duration(*text);
+    if (!*out) return reject("InvalidValue", fmt::format("'{}' is not a duration", *text));
+  }
+  bool matched = false;
+  for (auto& sp : mesh.service_ports) {
+    if (sp.ns != meta.namespace_() || sp.service != target.name()) continue;
+    if (target.port() != 0 && sp.port != target.port()) continue;
+    matched = true;
+    if (d.connect) *sp.cluster.mutable_connect_timeout() = to_proto(*d.connect);
+    if (d.idle) *sp.cluster.mutable_pool()->mutable_idle_timeout() = to_proto(*d.idle);
+    if (pool.max_idle_per_endpoint() > 0) {
+      sp.cluster.mutable_pool()->set_max_idle_per_endpoint(pool.max_idle_per_endpoint());
+    }
+    if (!d.request) continue;
+    for (auto& route : sp.routes) {
+      if (!route.has_timeout()) *route.mutable_timeout() = to_proto(*d.request);
+    }
+  }
+  if (!matched) {
+    return reject("TargetNotFound",
+                  fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
+                              target.port() ? fmt::format(" port {}", target.port()) : ""));
+  }
+  mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
+}
+
+bool is_service_parent(const k8s::ParentReference& parent) {
+  return (parent.group().empty() || parent.group() == "core") && parent.kind() == "Service";
+}
+
+// Attaches every HTTPRoute to the Service ports it names as parents.
+void attach_routes(const model::Store& store, Mesh& mesh) {
+  std::map<std::size_t, std::vector<RankedRoute>> attached;  // service port index -> routes
+  BackendResolver resolve = [&](const std::string& ns, const std::string& name,
+                                std::uint32_t port) -> std::optional<std::string> {
+    for (const auto& sp : mesh.service_ports) {
+      if (sp.ns == ns && sp.service == name && sp.port == port) return sp.cluster.name();
+    }
+    return std::nullopt;
+  };
+  for (const auto& [key, route] : store.http_routes) {
+    auto object = fmt::format("HTTPRoute {}/{}", key.first, key.second);
+    auto reject = [&](const Rejected& r) {
+      mesh.conditions.push_back({object, r.type, false, r.reason, r.message});
+    };
+    std::vector<std::size_t> parents;
+    for (const auto& parent : route.spec().parent_refs()) {
+      if (!is_service_parent(parent)) {
+        reject(
+            {"Accepted", "NotAllowedByListeners",
+             fmt::format("parentRef {} {}: mesh routes attach to a Service (GAMMA); Gateways are "
+                         "not supported",
+                         parent.kind().empty() ? "Gateway" : parent.kind(), parent.name())});
+        continue;
+      }
+      const auto& ns = parent.namespace_().empty() ? key.first : parent.namespace_();
+      bool found = false;
+      for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
+        const auto& sp = mesh.service_ports[i];
+        if (sp.ns != ns || sp.service != parent.name()) continue;
+        if (parent.port() != 0 && sp.port != parent.port()) continue;
+        parents.push_back(i);
+        found = true;
+      }
+      if (!found) {
+        reject({"Accepted", "NoMatchingParent",
+                fmt::format("parent Service {}/{}{} does not exist", ns, parent.name(),
+                            parent.port() ? fmt::format(" port {}", parent.port()) : "")});
+      }
+    }
+    if (parents.empty()) continue;
+    auto rules = translate_rules(route, resolve);
+    if (!rules) {
+      reject(rules.error());
+      continue;
+    }
+    for (auto i : parents) attached[i].insert(attached[i].end(), rules->begin(), rules->end());
+    std::string message;
+    if (route.spec().hostnames_size() > 0) {
+      message = "hostnames are ignored: a route attached to a Service applies to its traffic";
+    }
+    mesh.conditions.push_back({object, "Accepted", true, "Accepted", message});
+    mesh.conditions.push_back({object, "ResolvedRefs", true, "ResolvedRefs", ""});
+  }
+  for (auto& [index, routes] : attached) {
+    std::stable_sort(routes.begin(), routes.end(),
+                     [](const auto& a, const auto& b) { return a.rank < b.rank; });
+    auto& sp = mesh.service_ports[index];
+    sp.routes.clear();
+    for (auto& ranked : routes) sp.routes.push_back(std::move(ranked.route));
+  }
+}
+
+}  // namespace
+
+Result<Workload::LocalPorts> parse_local_ports(std::string_view text) {
+  Workload::LocalPorts ports;
+  while (!text.empty()) {
+    auto entry = text.substr(0, text.find(','));
+    text.remove_prefix(std::min(text.size(), entry.size() + 1));
+    auto equals = entry.find('=');
+    auto value =
+        equals == std::string_view::npos ? std::nullopt : port_number(entry.substr(equals + 1));
+    if (!value) {
+      return fail(ErrorCode::kInvalidArgument, "{}: '{}' is not name=port", kLocalPortsAnnotation,
+                  entry);
+    }
+    auto name = entry.substr(0, equals);
+    if (name == "outbound") {
+      ports.outbound = *value;
+    } else if (name == "admin") {
+      ports.admin = *value;
+    } else if (name == "metrics") {
+      ports.metrics = *value;
+    } else if (auto app =
+                   name.starts_with("inbound.") ? port_number(name.substr(8)) : std::nullopt) {
+      ports.inbound[*app] = *value;
+    } else {
+      return fail(ErrorCode::kInvalidArgument,
+                  "{}: unknown entry '{}' (outbound, admin, metrics, inbound.<port>)",
+                  kLocalPortsAnnotation, name);
+    }
+  }
+  if (ports.outbound == 0 || ports.admin == 0) {
+    return fail(ErrorCode::kInvalidArgument, "{}: outbound and admin ports are required",
+                kLocalPortsAnnotation);
+  }
+  return ports;
+}
+
+std::shared_ptr<const Mesh> compile(const model::Store& store) {
+  auto mesh = std::make_shared<Mesh>();
+  for (const auto& [key, pod] : store.pods) {
+    mesh->workloads.emplace(key, workload_of(pod, mesh->conditions));
+  }
+  for (const auto& [key, service] : store.services) {
+    for (const auto& port : service.spec().ports()) {
+      if (!port.protocol().empty() && port.protocol() != "TCP") continue;  // UDP, SCTP
+      ServicePort sp;
+      sp.service = key.second;
+      sp.ns = key.first;
+      sp.cluster_ip = service.spec().cluster_ip() == "None" ? "" : service.spec().cluster_ip();
+      sp.port = port.port();
+      sp.port_name = port.name();
+      sp.protocol = protocol_of(port);
+      sp.domains = domains_for(service, port.port());
+      sp.cluster.set_name(cluster_name(sp.service, sp.ns, sp.port));
+      if (sp.protocol == AppProtocol::kHttp2) {
+        sp.cluster.set_protocol(mesh::v1::Cluster::PROTOCOL_HTTP2);
+      }
+      add_endpoints(store, *mesh, service, port, sp.cluster);
+      sp.routes.push_back(default_route(sp));
+      mesh->service_ports.push_back(std::move(sp));
+    }
+  }
+  attach_routes(store, *mesh);
+  for (const auto& [key, policy] : store.traffic_policies) apply_policy(policy, *mesh);
+  return mesh;
+}
+
+}  // namespace weft::cp::translate

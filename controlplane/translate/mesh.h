@@ -1,0 +1,74 @@
+// What the whole mesh looks like once a store is resolved: every Service
+// port with its cluster, its routes (HTTPRoutes attached to the Service, or
+// a default route) and its policy, plus a condition for every route or
+// policy that was not applied and why. Computed once per store change and
+// shared by every proxy's translation (translate/proxy.h).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controlplane/model/objects.h"
+#include "mesh/v1/config.pb.h"
+
+namespace weft::cp::translate {
+
+// A status condition on a route or policy, as Kubernetes would show it.
+struct Condition {
+  std::string object;  // "HTTPRoute default/reviews"
+  std::string type;    // Accepted, ResolvedRefs
+  bool ok = true;
+  std::string reason;  // Accepted, UnsupportedValue, BackendNotFound, ...
+  std::string message;
+};
+
+enum class AppProtocol { kUnknown, kHttp, kHttp2, kTcp };
+
+struct ServicePort {
+  std::string service;
+  std::string ns;
+  std::string cluster_ip;  // empty: headless or not allocated (directory mode)
+  std::uint32_t port = 0;
+  std::string port_name;
+  AppProtocol protocol = AppProtocol::kUnknown;
+  // Authorities that reach it: reviews:9080, reviews.default:9080, ...
+  std::vector<std::string> domains;
+  mesh::v1::Cluster cluster;
+  std::vector<mesh::v1::Route> routes;
+};
+
+// A Pod the mesh knows, with what a sidecar in it needs.
+struct Workload {
+  std::string name;
+  std::string ns;
+  std::string ip;
+  std::map<std::string, std::string> labels;
+  std::vector<std::uint32_t> container_ports;
+  // Directory mode: the sidecar's ports on 127.0.0.1, from the Pod's
+  // mesh.weft.io/local-ports annotation ("outbound=31002,admin=31003,
+  // metrics=31004,inbound.9080=31001"). Absent: Kubernetes mode, capture
+  // listeners on 15001 and 15006.
+  struct LocalPorts {
+    std::uint32_t outbound = 0, admin = 0, metrics = 0;
+    std::map<std::uint32_t, std::uint32_t> inbound;  // container port -> sidecar port
+  };
+  std::optional<LocalPorts> local;
+};
+
+struct Mesh {
+  std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
+  std::map<std::pair<std::string, std::string>, Workload> workloads;
+  std::vector<Condition> conditions;
+};
+
+inline constexpr std::string_view kLocalPortsAnnotation = "mesh.weft.io/local-ports";
+
+// Parses a local-ports annotation; errors name the bad entry.
+Result<Workload::LocalPorts> parse_local_ports(std::string_view text);
+
+std::shared_ptr<const Mesh> compile(const model::Store& store);
+
+}  // namespace weft::cp::translate

@@ -1,0 +1,148 @@
+#include "controlplane/translate/proxy.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "common/config_delta.h"
+
+namespace weft::cp::translate {
+namespace {
+
+using mesh::v1::Listener;
+
+// Kubernetes mode: the iptables-captured ports of DESIGN.md §2.
+constexpr std::uint32_t kOutboundCapture = 15001;
+constexpr std::uint32_t kInboundCapture = 15006;
+constexpr std::uint32_t kAdmin = 15000;
+constexpr std::uint32_t kMetrics = 15090;
+
+void set_address(mesh::v1::SocketAddress& out, std::string host, std::uint32_t port) {
+  out.set_host(std::move(host));
+  out.set_port(port);
+}
+
+mesh::v1::VirtualHost virtual_host(const ServicePort& sp) {
+  mesh::v1::VirtualHost vhost;
+  vhost.set_name(sp.cluster.name());
+  for (const auto& domain : sp.domains) vhost.add_domains(domain);
+  for (const auto& route : sp.routes) *vhost.add_routes() = route;
+  return vhost;
+}
+
+// The inbound side: traffic for the workload's own container port, handed to
+// the application on loopback.
+void add_inbound(mesh::v1::ProxyConfig& config, std::uint32_t app_port) {
+  auto name = fmt::format("inbound|{}", app_port);
+  auto* cluster = config.add_clusters();
+  cluster->set_name(name);
+  auto* endpoint = cluster->add_endpoints();
+  endpoint->set_address("127.0.0.1");
+  endpoint->set_port(app_port);
+  auto* table = config.add_route_tables();
+  table->set_name(name);
+  auto* vhost = table->add_virtual_hosts();
+  vhost->set_name(name);
+  // (A named string: GCC 12 warns falsely on add_domains("*") here.)
+  const std::string any_authority = "*";
+  *vhost->add_domains() = any_authority;
+  auto* route = vhost->add_routes();
+  route->set_name("inbound");
+  route->mutable_match()->set_prefix("/");
+  route->mutable_forward()->add_clusters()->set_name(name);
+}
+
+// Directory mode: an explicit outbound listener the application uses as
+// its HTTP proxy (http_proxy=http://127.0.0.1:<outbound>), routing by
+// authority, and one inbound listener per container port.
+void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::ProxyConfig& config) {
+  const auto& local = *workload.local;
+  set_address(*config.mutable_admin()->mutable_address(), "127.0.0.1", local.admin);
+  set_address(*config.mutable_admin()->mutable_metrics_address(), "127.0.0.1", local.metrics);
+
+  auto* outbound = config.add_listeners();
+  outbound->set_name("outbound");
+  set_address(*outbound->mutable_address(), "127.0.0.1", local.outbound);
+  outbound->set_route_table("outbound");
+  auto* table = config.add_route_tables();
+  table->set_name("outbound");
+  for (const auto& sp : mesh.service_ports) {
+    if (sp.protocol != AppProtocol::kTcp) *table->add_virtual_hosts() = virtual_host(sp);
+  }
+  for (const auto& [app_port, sidecar_port] : local.inbound) {
+    auto* inbound = config.add_listeners();
+    inbound->set_name(fmt::format("inbound|{}", app_port));
+    set_address(*inbound->mutable_address(), workload.ip.empty() ? "127.0.0.1" : workload.ip,
+                sidecar_port);
+    inbound->set_route_table(inbound->name());
+    add_inbound(config, app_port);
+  }
+}
+
+// Kubernetes mode: the capture listeners. Outbound traffic is routed by the
+// original destination (Service cluster IP and port) to a route table per
+// port, or to the Service's cluster as TCP; inbound by destination port.
+void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::ProxyConfig& config) {
+  set_address(*config.mutable_admin()->mutable_address(), "127.0.0.1", kAdmin);
+  set_address(*config.mutable_admin()->mutable_metrics_address(), "0.0.0.0", kMetrics);
+
+  auto* outbound = config.add_listeners();
+  outbound->set_name("outbound");
+  outbound->set_capture(Listener::CAPTURE_OUTBOUND);
+  outbound->set_protocol(Listener::PROTOCOL_AUTO);
+  set_address(*outbound->mutable_address(), "0.0.0.0", kOutboundCapture);
+  std::map<std::uint32_t, mesh::v1::RouteTable> tables;  // per port, like a Service port's DNS
+  for (const auto& sp : mesh.service_ports) {
+    if (sp.cluster_ip.empty()) continue;
+    auto* destination = outbound->add_destinations();
+    destination->set_address(sp.cluster_ip);
+    destination->set_port(sp.port);
+    if (sp.protocol != AppProtocol::kHttp && sp.protocol != AppProtocol::kHttp2) {
+      destination->set_tcp_cluster(sp.cluster.name());
+    }
+    if (sp.protocol == AppProtocol::kTcp) continue;
+    auto table_name = fmt::format("outbound|{}", sp.port);
+    destination->set_route_table(table_name);
+    auto& table = tables[sp.port];
+    table.set_name(table_name);
+    *table.add_virtual_hosts() = virtual_host(sp);
+  }
+  for (auto& [port, table] : tables) *config.add_route_tables() = std::move(table);
+
+  auto* inbound = config.add_listeners();
+  inbound->set_name("inbound");
+  inbound->set_capture(Listener::CAPTURE_INBOUND);
+  inbound->set_protocol(Listener::PROTOCOL_AUTO);
+  set_address(*inbound->mutable_address(), "0.0.0.0", kInboundCapture);
+  std::set<std::uint32_t> ports(workload.container_ports.begin(), workload.container_ports.end());
+  for (auto port : ports) {
+    auto* destination = inbound->add_destinations();
+    destination->set_port(port);
+    destination->set_route_table(fmt::format("inbound|{}", port));
+    destination->set_tcp_cluster(fmt::format("inbound|{}", port));
+    add_inbound(config, port);
+  }
+}
+
+}  // namespace
+
+Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
+  auto it = mesh.workloads.find({proxy.ns, proxy.name});
+  if (it == mesh.workloads.end()) {
+    return fail(ErrorCode::kNotFound,
+                "no Pod {}/{} is known: a sidecar's listeners come from its Pod (directory mode: "
+                "a Pod manifest, as `meshctl up` writes)",
+                proxy.ns, proxy.name);
+  }
+  mesh::v1::ProxyConfig config;
+  if (it->second.local) {
+    local_listeners(mesh, it->second, config);
+  } else {
+    capture_listeners(mesh, it->second, config);
+  }
+  for (const auto& sp : mesh.service_ports) *config.add_clusters() = sp.cluster;
+  config::canonicalize(config);
+  return config;
+}
+
+}  // namespace weft::cp::translate

@@ -1,0 +1,241 @@
+#include "controlplane/translate/routes.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+
+#include "common/duration.h"
+
+namespace weft::cp::translate {
+namespace {
+
+using tl::unexpected;
+
+Rejected unsupported(std::string message) {
+  return {"Accepted", "UnsupportedValue", std::move(message)};
+}
+
+google::protobuf::Duration to_proto(std::chrono::nanoseconds d) {
+  google::protobuf::Duration out;
+  out.set_seconds(d.count() / 1'000'000'000);
+  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
+  return out;
+}
+
+tl::expected<void, Rejected> header_edits(const k8s::HTTPHeaderFilter& filter,
+                                          mesh::v1::HeaderEdits& out) {
+  for (const auto& h : filter.set()) {
+    auto* set = out.add_set();
+    set->set_name(h.name());
+    set->set_value(h.value());
+  }
+  for (const auto& h : filter.add()) {
+    auto* add = out.add_add();
+    add->set_name(h.name());
+    add->set_value(h.value());
+  }
+  for (const auto& name : filter.remove()) out.add_remove(name);
+  return {};
+}
+
+tl::expected<void, Rejected> redirect(const k8s::HTTPRequestRedirectFilter& filter,
+                                      mesh::v1::Route& route) {
+  auto* out = route.mutable_redirect();
+  out->set_scheme(filter.scheme());
+  out->set_host(filter.hostname());
+  out->set_port(filter.port());
+  out->set_status(filter.status_code() == 0 ? 302 : filter.status_code());
+  if (filter.has_path()) {
+    if (filter.path().type() != "ReplaceFullPath") {
+      return unexpected(unsupported(
+          fmt::format("requestRedirect.path.type {} is not supported (ReplaceFullPath is)",
+                      filter.path().type())));
+    }
+    out->set_path(filter.path().replace_full_path());
+  }
+  return {};
+}
+
+tl::expected<void, Rejected> apply_filter(const k8s::HTTPRouteFilter& filter,
+                                          mesh::v1::Route& route) {
+  if (filter.type() == "RequestHeaderModifier") {
+    return header_edits(filter.request_header_modifier(), *route.mutable_request_headers());
+  }
+  if (filter.type() == "ResponseHeaderModifier") {
+    return header_edits(filter.response_header_modifier(), *route.mutable_response_headers());
+  }
+  if (filter.type() == "RequestRedirect") return redirect(filter.request_redirect(), route);
+  return unexpected(unsupported(fmt::format(
+      "filter type {} is not supported (RequestHeaderModifier, ResponseHeaderModifier and "
+      "RequestRedirect are)",
+      filter.type())));
+}
+
+tl::expected<Rank, Rejected> match(const k8s::HTTPRouteMatch& in, mesh::v1::RouteMatch& out) {
+  Rank rank;
+  const auto& path = in.path();
+  const auto& type = path.type().empty() ? std::string("PathPrefix") : path.type();
+  const auto& value = path.value().empty() ? std::string("/") : path.value();
+  if (!value.starts_with('/') && type != "RegularExpression") {
+    return unexpected(unsupported(fmt::format("path '{}' must start with /", value)));
+  }
+  if (type == "Exact") {
+    out.set_exact(value);
+  } else if (type == "PathPrefix") {
+    rank.path_kind = 1;
+    rank.neg_prefix_length = -static_cast<int>(value.size());
+    if (value == "/") {
+      out.set_prefix("/");
+    } else {
+      out.set_regex(path_prefix_regex(value));
+    }
+  } else if (type == "RegularExpression") {
+    rank.path_kind = 2;
+    if (RE2 re(value, RE2::Quiet); !re.ok()) {
+      return unexpected(unsupported(fmt::format("path regex '{}': {}", value, re.error())));
+    }
+    out.set_regex(value);
+  } else {
+    return unexpected(unsupported(fmt::format("path type {} is not supported", type)));
+  }
+  if (!in.method().empty()) out.set_method(in.method());
+  rank.no_method = in.method().empty() ? 1 : 0;
+  for (const auto& h : in.headers()) {
+    auto* header = out.add_headers();
+    header->set_name(h.name());
+    if (h.type().empty() || h.type() == "Exact") {
+      header->set_exact(h.value());
+    } else if (h.type() == "RegularExpression") {
+      header->set_regex(h.value());
+    } else {
+      return unexpected(
+          unsupported(fmt::format("header match type {} is not supported", h.type())));
+    }
+  }
+  for (const auto& q : in.query_params()) {
+    auto* query = out.add_query_params();
+    query->set_name(q.name());
+    if (q.type().empty() || q.type() == "Exact") {
+      query->set_exact(q.value());
+    } else if (q.type() == "RegularExpression") {
+      query->set_regex(q.value());
+    } else {
+      return unexpected(unsupported(fmt::format("query match type {} is not supported", q.type())));
+    }
+  }
+  rank.neg_headers = -in.headers_size();
+  rank.neg_queries = -in.query_params_size();
+  return rank;
+}
+
+// The action of a rule: its backends, weighted; or its redirect.
+tl::expected<void, Rejected> action(const k8s::HTTPRoute& route, const k8s::HTTPRouteRule& rule,
+                                    const BackendResolver& resolve, mesh::v1::Route& out) {
+  if (out.has_redirect()) {
+    if (rule.backend_refs_size() > 0) {
+      return unexpected(unsupported("a rule with requestRedirect cannot have backendRefs"));
+    }
+    return {};
+  }
+  if (rule.backend_refs_size() == 0) {
+    // The Gateway API answers 500 for a rule with nowhere to send traffic.
+    out.mutable_direct_response()->set_status(500);
+    return {};
+  }
+  std::uint64_t total = 0;
+  for (const auto& ref : rule.backend_refs()) {
+    if (!ref.kind().empty() && ref.kind() != "Service") {
+      return unexpected(
+          Rejected{"ResolvedRefs", "InvalidKind",
+                   fmt::format("backendRef kind {} is not supported (Service is)", ref.kind())});
+    }
+    if (ref.filters_size() > 0)
+      return unexpected(unsupported("backendRef filters are not supported"));
+    const auto& ns = ref.namespace_().empty() ? route.metadata().namespace_() : ref.namespace_();
+    if (ns != route.metadata().namespace_()) {
+      return unexpected(Rejected{"ResolvedRefs", "RefNotPermitted",
+                                 "backendRefs to another namespace need a ReferenceGrant, which "
+                                 "is not supported yet"});
+    }
+    if (ref.port() == 0) {
+      return unexpected(Rejected{"ResolvedRefs", "BackendNotFound",
+                                 fmt::format("backendRef {} needs a port", ref.name())});
+    }
+    auto cluster = resolve(ns, ref.name(), ref.port());
+    if (!cluster) {
+      return unexpected(Rejected{"ResolvedRefs", "BackendNotFound",
+                                 fmt::format("backendRef Service {}/{} port {} does not exist", ns,
+                                             ref.name(), ref.port())});
+    }
+    auto weight = ref.has_weight() ? ref.weight() : 1;
+    if (weight < 0) return unexpected(unsupported("backendRef weight must not be negative"));
+    total += static_cast<std::uint64_t>(weight);
+    if (weight == 0) continue;
+    auto* entry = out.mutable_forward()->add_clusters();
+    entry->set_name(*cluster);
+    entry->set_weight(static_cast<std::uint32_t>(weight));
+  }
+  if (total == 0) {
+    return unexpected(unsupported("backendRef weights sum to 0; nothing could receive traffic"));
+  }
+  return {};
+}
+
+tl::expected<void, Rejected> timeouts(const k8s::HTTPRouteTimeouts& in, mesh::v1::Route& out) {
+  std::optional<std::chrono::nanoseconds> timeout;
+  for (const auto* text : {&in.request(), &in.backend_request()}) {
+    if (text->empty()) continue;
+    auto parsed = parse_duration(*text);
+    if (!parsed)
+      return unexpected(unsupported(fmt::format("timeout '{}' is not a duration", *text)));
+    if (parsed->count() == 0) continue;  // 0s: no timeout of its own
+    timeout = timeout ? std::min(*timeout, *parsed) : *parsed;
+  }
+  if (timeout) *out.mutable_timeout() = to_proto(*timeout);
+  return {};
+}
+
+}  // namespace
+
+std::string path_prefix_regex(std::string_view prefix) {
+  while (prefix.size() > 1 && prefix.ends_with('/')) prefix.remove_suffix(1);
+  return RE2::QuoteMeta(std::string(prefix)) + "(/.*)?";
+}
+
+tl::expected<std::vector<RankedRoute>, Rejected> translate_rules(const k8s::HTTPRoute& route,
+                                                                 const BackendResolver& resolve) {
+  std::vector<RankedRoute> out;
+  const auto& meta = route.metadata();
+  auto route_name = fmt::format("{}/{}", meta.namespace_(), meta.name());
+  for (int r = 0; r < route.spec().rules_size(); ++r) {
+    const auto& rule = route.spec().rules(r);
+    mesh::v1::Route base;
+    for (const auto& filter : rule.filters()) {
+      if (auto applied = apply_filter(filter, base); !applied) return unexpected(applied.error());
+    }
+    if (auto acted = action(route, rule, resolve, base); !acted) return unexpected(acted.error());
+    if (auto timed = timeouts(rule.timeouts(), base); !timed) return unexpected(timed.error());
+
+    // Each match is an alternative: one proxy route per match.
+    std::vector<k8s::HTTPRouteMatch> matches(rule.matches().begin(), rule.matches().end());
+    if (matches.empty()) matches.emplace_back();  // matches every request
+    for (int m = 0; m < static_cast<int>(matches.size()); ++m) {
+      RankedRoute ranked{{}, base};
+      auto rank = match(matches[m], *ranked.route.mutable_match());
+      if (!rank) return unexpected(rank.error());
+      ranked.rank = *rank;
+      ranked.rank.created = meta.creation_timestamp();
+      ranked.rank.route = route_name;
+      ranked.rank.rule = r;
+      ranked.rank.match = m;
+      ranked.route.set_name(fmt::format("{}.rule{}.match{}", route_name, r, m));
+      out.push_back(std::move(ranked));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.rank < b.rank; });
+  return out;
+}
+
+}  // namespace weft::cp::translate

@@ -1,0 +1,141 @@
+#include "controlplane/translate/routes.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include "common/yaml_proto.h"
+
+namespace weft::cp::translate {
+namespace {
+
+using ::testing::HasSubstr;
+
+k8s::HTTPRoute route_from(std::string_view spec_yaml) {
+  k8s::HTTPRoute route;
+  auto text =
+      std::string("metadata: {name: r, namespace: default}\nspec:\n") + std::string(spec_yaml);
+  auto parsed = yaml::parse_message(text, "route.yaml", route);
+  EXPECT_TRUE(parsed) << parsed.error().message;
+  return route;
+}
+
+// Services that exist: reviews-v1 and reviews-v2 on port 9080.
+std::optional<std::string> resolve(const std::string& ns, const std::string& name,
+                                   std::uint32_t port) {
+  if (port != 9080 || (name != "reviews-v1" && name != "reviews-v2")) return std::nullopt;
+  return name + "." + ns + ":9080";
+}
+
+TEST(PathPrefix, IsSegmentAware) {
+  RE2 re(path_prefix_regex("/api/"));
+  EXPECT_TRUE(RE2::FullMatch("/api", re));
+  EXPECT_TRUE(RE2::FullMatch("/api/", re));
+  EXPECT_TRUE(RE2::FullMatch("/api/v1", re));
+  EXPECT_FALSE(RE2::FullMatch("/apiv1", re));
+  RE2 dotted(path_prefix_regex("/a.b"));
+  EXPECT_FALSE(RE2::FullMatch("/axb", dotted));
+}
+
+TEST(TranslateRules, CanarySplitAndHeaderMatchOrderedByPrecedence) {
+  auto routes = translate_rules(route_from(R"(
+  rules:
+    - backendRefs: [{name: reviews-v1, port: 9080, weight: 90}, {name: reviews-v2, port: 9080, weight: 10}]
+    - matches: [{headers: [{name: x-canary, value: "1"}]}]
+      backendRefs: [{name: reviews-v2, port: 9080}]
+      timeouts: {request: 2s, backendRequest: 500ms}
+)"),
+                                resolve);
+  ASSERT_TRUE(routes) << routes.error().message;
+  ASSERT_EQ(routes->size(), 2u);
+  // More header matches first, though declared second.
+  const auto& canary = (*routes)[0].route;
+  ASSERT_EQ(canary.match().headers_size(), 1);
+  EXPECT_EQ(canary.match().headers(0).exact(), "1");
+  EXPECT_EQ(canary.forward().clusters(0).name(), "reviews-v2.default:9080");
+  EXPECT_EQ(canary.timeout().nanos(), 500'000'000);
+  const auto& split = (*routes)[1].route;
+  EXPECT_EQ(split.match().prefix(), "/");
+  ASSERT_EQ(split.forward().clusters_size(), 2);
+  EXPECT_EQ(split.forward().clusters(0).weight(), 90u);
+}
+
+TEST(TranslateRules, ExactBeatsLongerPrefixBeatsShorterPrefix) {
+  auto routes = translate_rules(route_from(R"(
+  rules:
+    - matches: [{path: {value: /a}}, {path: {type: Exact, value: /a/b}}, {path: {value: /a/b}}]
+      backendRefs: [{name: reviews-v1, port: 9080}]
+)"),
+                                resolve);
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 3u);
+  EXPECT_EQ((*routes)[0].route.match().exact(), "/a/b");
+  EXPECT_EQ((*routes)[1].route.match().regex(), path_prefix_regex("/a/b"));
+  EXPECT_EQ((*routes)[2].route.match().regex(), path_prefix_regex("/a"));
+}
+
+struct Bad {
+  const char* name;
+  const char* spec;
+  const char* type;
+  const char* reason;
+  const char* message;
+};
+
+class TranslateRulesRejects : public testing::TestWithParam<Bad> {};
+
+TEST_P(TranslateRulesRejects, WithReason) {
+  auto routes = translate_rules(route_from(GetParam().spec), resolve);
+  ASSERT_FALSE(routes);
+  EXPECT_EQ(routes.error().type, GetParam().type);
+  EXPECT_EQ(routes.error().reason, GetParam().reason);
+  EXPECT_THAT(routes.error().message, HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TranslateRulesRejects,
+    testing::Values(
+        Bad{"missing_service", "  rules: [{backendRefs: [{name: nope, port: 9080}]}]\n",
+            "ResolvedRefs", "BackendNotFound", "Service default/nope port 9080 does not exist"},
+        Bad{"missing_port", "  rules: [{backendRefs: [{name: reviews-v1}]}]\n", "ResolvedRefs",
+            "BackendNotFound", "needs a port"},
+        Bad{"weights_zero",
+            "  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: 0}]}]\n", "Accepted",
+            "UnsupportedValue", "weights sum to 0"},
+        Bad{"other_namespace",
+            "  rules: [{backendRefs: [{name: reviews-v1, namespace: x, port: 9080}]}]\n",
+            "ResolvedRefs", "RefNotPermitted", "ReferenceGrant"},
+        Bad{"mirror_filter",
+            "  rules: [{filters: [{type: RequestMirror, requestMirror: {backendRef: {name: "
+            "reviews-v1, port: 9080}}}], backendRefs: [{name: reviews-v1, port: 9080}]}]\n",
+            "Accepted", "UnsupportedValue", "filter type RequestMirror is not supported"},
+        Bad{"bad_regex",
+            "  rules: [{matches: [{path: {type: RegularExpression, value: '(['}}], backendRefs: "
+            "[{name: reviews-v1, port: 9080}]}]\n",
+            "Accepted", "UnsupportedValue", "path regex"},
+        Bad{"bad_timeout",
+            "  rules: [{timeouts: {request: soon}, backendRefs: [{name: reviews-v1, port: "
+            "9080}]}]\n",
+            "Accepted", "UnsupportedValue", "'soon' is not a duration"},
+        Bad{"service_kind_only",
+            "  rules: [{backendRefs: [{kind: Pod, name: reviews-v1, port: 9080}]}]\n",
+            "ResolvedRefs", "InvalidKind", "kind Pod"}),
+    [](const auto& test) { return std::string(test.param.name); });
+
+TEST(TranslateRules, RedirectAndNoBackendsMeans500) {
+  auto routes = translate_rules(route_from(R"(
+  rules:
+    - matches: [{path: {type: Exact, value: /old}}]
+      filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}, statusCode: 301}}]
+    - matches: [{path: {type: Exact, value: /nowhere}}]
+)"),
+                                resolve);
+  ASSERT_TRUE(routes) << routes.error().message;
+  ASSERT_EQ(routes->size(), 2u);
+  EXPECT_EQ((*routes)[0].route.redirect().path(), "/new");
+  EXPECT_EQ((*routes)[0].route.redirect().status(), 301u);
+  EXPECT_EQ((*routes)[1].route.direct_response().status(), 500u);
+}
+
+}  // namespace
+}  // namespace weft::cp::translate
