@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: the benchmark driver (bench/run.py) on the current build.
+# `make bench`: the data-plane benchmark (bench/run.py: mesh-proxy vs HAProxy
+# and nginx) and the control-plane benchmark (bench/controlplane/run.py: 1,000
+# and 10,000 simulated proxies) on the current build; both write their
+# tables into docs/benchmarks.md.
 set -euo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
-exec /usr/bin/python3 "$(dirname "$0")/run.py" --build-dir "$build_dir" "${@:2}"
+here=$(dirname "$0")
+/usr/bin/python3 "$here/run.py" --build-dir "$build_dir" "${@:2}"
+WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 "$here/controlplane/run.py" \
+  --out "$here/../docs/benchmarks.md"

@@ -14,7 +14,7 @@ packages=(
   libcli11-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real parts for tests, demo and benchmarks
   iptables iproute2 curl nghttp2-client wrk haproxy nginx prometheus openssl
-  python3-pytest python3-grpcio python3-h2 python3-requests python3-yaml
+  python3-pytest python3-grpcio python3-protobuf python3-h2 python3-requests python3-yaml
 )
 
 missing=()

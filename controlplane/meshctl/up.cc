@@ -1,7 +1,7 @@
 // meshctl up: a local mesh on 127.0.0.1 from a manifest directory. Runs
-// the control plane (watching the directory, so edits apply live), and for
-// every Deployment replica its application and a mesh-proxy sidecar, until
-// SIGINT or SIGTERM; then stops them all.
+// the control plane (watching the directory, so edits apply live; restarted
+// if it exits), and for every Deployment replica its application and a
+// mesh-proxy sidecar, until SIGINT or SIGTERM; then stops them all.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <list>
 #include <thread>
 
 #include "controlplane/meshctl/commands.h"
@@ -28,13 +29,21 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A port the kernel says is free now (bound to 0, then released).
-std::uint32_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
-}
+// Free loopback ports, each held bound until release() so the kernel
+// hands out no port twice while a plan is made.
+class PortReservations {
+ public:
+  std::uint32_t next() {
+    auto& acceptor = held_.emplace_back(
+        io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+  }
+  void release() { held_.clear(); }
+
+ private:
+  boost::asio::io_context io_;
+  std::list<boost::asio::ip::tcp::acceptor> held_;
+};
 
 struct Child {
   std::string what;
@@ -141,7 +150,8 @@ int up(const UpOptions& options) {
   auto loaded = source.load();
   for (const auto& e : loaded.errors) std::cerr << "meshctl up: " << e.message << "\n";
   if (!loaded.errors.empty()) return 1;
-  auto plan = plan_up(*loaded.store, [] { return free_port(); });
+  PortReservations ports;
+  auto plan = plan_up(*loaded.store, [&ports] { return ports.next(); });
   if (!plan) {
     std::cerr << "meshctl up: " << plan.error().message << "\n";
     return 1;
@@ -165,7 +175,8 @@ int up(const UpOptions& options) {
 
   fs::path binaries = options.binaries.empty() ? fs::read_symlink("/proc/self/exe").parent_path()
                                                : fs::path(options.binaries);
-  auto grpc = fmt::format("127.0.0.1:{}", free_port());
+  auto grpc = fmt::format("127.0.0.1:{}", ports.next());
+  ports.release();
 
   // Stop on SIGINT/SIGTERM: block them here, poll for them below.
   sigset_t stop_signals;
@@ -181,11 +192,16 @@ int up(const UpOptions& options) {
     if (child) children.push_back(*child);
     return child.has_value();
   };
-  bool ok = start("control plane",
-                  {(binaries / "mesh-controlplane").string(), "--manifests", manifests.string(),
-                   "--manifests", (state / "generated").string(), "--grpc-address", grpc,
-                   "--status-address", options.status_address},
-                  {}, "controlplane.log");
+  const std::vector<std::string> controlplane_argv{(binaries / "mesh-controlplane").string(),
+                                                   "--manifests",
+                                                   manifests.string(),
+                                                   "--manifests",
+                                                   (state / "generated").string(),
+                                                   "--grpc-address",
+                                                   grpc,
+                                                   "--status-address",
+                                                   options.status_address};
+  bool ok = start("control plane", controlplane_argv, {}, "controlplane.log");
   ok = ok && wait_until(10s, [&] {
          auto ready = http_get(options.status_address, "/ready", 1s);
          return ready && ready->status == 200;
@@ -211,11 +227,11 @@ int up(const UpOptions& options) {
   std::vector<std::vector<std::string>> rows{
       {"WORKLOAD", "APP PORTS", "OUTBOUND (http_proxy)", "ADMIN"}};
   for (const auto& w : plan->workloads) {
-    std::string ports;
+    std::string mapped;
     for (const auto& [declared, local] : w.app_ports) {
-      ports += fmt::format("{}{}->{}", ports.empty() ? "" : ",", declared, local);
+      mapped += fmt::format("{}{}->{}", mapped.empty() ? "" : ",", declared, local);
     }
-    rows.push_back({w.ns + "/" + w.name, ports.empty() ? "-" : ports,
+    rows.push_back({w.ns + "/" + w.name, mapped.empty() ? "-" : mapped,
                     fmt::format("127.0.0.1:{}", w.outbound), fmt::format("127.0.0.1:{}", w.admin)});
   }
   std::cout << table(rows)
@@ -227,6 +243,8 @@ int up(const UpOptions& options) {
             << std::flush;
 
   int exit_code = ok ? 0 : 1;
+  constexpr int kMaxRestarts = 20;
+  int restarts = 0;
   while (ok) {
     timespec tick{0, 200'000'000};
     if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;
@@ -238,7 +256,14 @@ int up(const UpOptions& options) {
                                          : fmt::format("signal {}", WTERMSIG(wstatus)))
                   << "); see " << (state / "logs").string() << "\n";
         child.pid = -1;
-        if (&child == &children.front()) ok = false, exit_code = 1;  // the control plane
+        // The control plane is restarted, as its Deployment would be; the
+        // sidecars keep serving meanwhile and reconnect.
+        if (&child == &children.front() && restarts++ < kMaxRestarts) {
+          auto again = spawn(child.what, controlplane_argv, {}, state / "logs" / "controlplane.log",
+                             manifests);
+          if (again) child = *again;
+          std::cerr << "meshctl up: control plane restarted\n";
+        }
       }
     }
   }

@@ -86,6 +86,12 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
   if (group == "gateway.networking.k8s.io" && kind == "HTTPRoute") {
     return parse_as<k8s::HTTPRoute>(document, source, true);
   }
+  if (group == "gateway.networking.k8s.io" && kind == "GRPCRoute") {
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: GRPCRoute {}: not supported yet (HTTP/2 in the proxy comes first); use an "
+                "HTTPRoute",
+                source, header.metadata().name());
+  }
   if (group == "apps" && kind == "Deployment") {
     return parse_as<k8s::Deployment>(document, source, true);
   }

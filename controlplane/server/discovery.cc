@@ -18,9 +18,9 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
     StartRead(&request_);
   }
 
-  void offer(const translate::Mesh& mesh, Clock::time_point seen) override {
+  void offer(const std::shared_ptr<ConfigCache>& cache, Clock::time_point seen) override {
     std::unique_lock lock(mutex_);
-    session_.update(mesh, seen);
+    session_.update(cache, seen);
     write_next(lock);
   }
 
@@ -29,7 +29,7 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
     return session_.status();
   }
 
-  mesh::v1::ProxyConfig desired() const override {
+  ConfigPtr desired() const override {
     std::lock_guard lock(mutex_);
     return session_.desired();
   }
@@ -64,6 +64,7 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mutex_);
     writing_ = false;
+    response_.Clear();  // a whole configuration per proxy is not kept after it is sent
     if (ok) write_next(lock);
   }
 

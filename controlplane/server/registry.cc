@@ -37,9 +37,9 @@ Metrics::Metrics(prometheus::Registry& registry)
 
 void Registry::set_mesh(std::shared_ptr<const translate::Mesh> mesh, Clock::time_point seen) {
   std::lock_guard lock(mutex_);
-  mesh_ = std::move(mesh);
+  cache_ = std::make_shared<ConfigCache>(std::move(mesh));
   metrics_.mesh_updates.Increment();
-  for (auto* subscriber : subscribers_) subscriber->offer(*mesh_, seen);
+  for (auto* subscriber : subscribers_) subscriber->offer(cache_, seen);
 }
 
 void Registry::add(Subscriber* subscriber) {
@@ -48,7 +48,7 @@ void Registry::add(Subscriber* subscriber) {
   metrics_.connected.Set(static_cast<double>(subscribers_.size()));
   // Propagation for a new proxy counts from its arrival, not from a
   // change that happened before it existed.
-  subscriber->offer(*mesh_, Clock::now());
+  subscriber->offer(cache_, Clock::now());
 }
 
 void Registry::remove(Subscriber* subscriber) {
@@ -72,7 +72,10 @@ std::optional<mesh::v1::ProxyConfig> Registry::desired(const std::string& ns,
   std::lock_guard lock(mutex_);
   for (const auto* subscriber : subscribers_) {
     auto status = subscriber->status();
-    if (status.ns == ns && status.name == name) return subscriber->desired();
+    if (status.ns == ns && status.name == name) {
+      auto desired = subscriber->desired();
+      if (desired) return *desired;
+    }
   }
   return std::nullopt;
 }

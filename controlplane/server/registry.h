@@ -36,9 +36,9 @@ struct Metrics {
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
-  virtual void offer(const translate::Mesh& mesh, Clock::time_point seen) = 0;
+  virtual void offer(const std::shared_ptr<ConfigCache>& cache, Clock::time_point seen) = 0;
   virtual SessionStatus status() const = 0;
-  virtual mesh::v1::ProxyConfig desired() const = 0;
+  virtual ConfigPtr desired() const = 0;
 };
 
 class Registry {
@@ -57,7 +57,8 @@ class Registry {
  private:
   mutable std::mutex mutex_;
   Metrics& metrics_;
-  std::shared_ptr<const translate::Mesh> mesh_ = std::make_shared<translate::Mesh>();
+  std::shared_ptr<ConfigCache> cache_ =
+      std::make_shared<ConfigCache>(std::make_shared<translate::Mesh>());
   std::set<Subscriber*> subscribers_;
 };
 

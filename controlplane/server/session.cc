@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "common/config_delta.h"
-
 namespace weft::cp::server {
 
 ProxySession::ProxySession(SystemClock::time_point connected) {
@@ -21,18 +19,17 @@ Result<void> ProxySession::hello(const mesh::v1::DiscoveryRequest& request) {
   return {};
 }
 
-void ProxySession::update(const translate::Mesh& mesh, Clock::time_point seen) {
-  auto config = translate::translate(mesh, identity());
+void ProxySession::update(const std::shared_ptr<ConfigCache>& cache, Clock::time_point seen) {
+  cache_ = cache;
+  auto config = cache->config_for(identity());
   if (!config) {
     status_.translate_error = config.error().message;
     return;
   }
   status_.translate_error.clear();
-  auto version = config::content_version(*config);
-  if (version == status_.version_desired) return;  // this change does not concern it
-  config->set_version(version);
-  desired_ = std::move(*config);
-  status_.version_desired = version;
+  if ((*config)->version() == status_.version_desired) return;  // not concerned by this change
+  desired_ = *config;
+  status_.version_desired = desired_->version();
   if (!change_seen_) change_seen_ = seen;  // the oldest change not yet ACKed
 }
 
@@ -51,8 +48,8 @@ Result<ProxySession::Acked> ProxySession::reply(const mesh::v1::DiscoveryRequest
     result.nacked = true;
   } else {
     status_.acks++;
-    acked_ = std::move(*sent_);
-    status_.version_acked = acked_.version();
+    acked_ = sent_;
+    status_.version_acked = acked_->version();
     if (change_seen_ && status_.version_acked == status_.version_desired) {
       result.propagation = now - *change_seen_;
       change_seen_.reset();
@@ -70,10 +67,10 @@ std::optional<mesh::v1::DiscoveryResponse> ProxySession::next() {
   mesh::v1::DiscoveryResponse response;
   response.set_version(status_.version_desired);
   response.set_nonce(fmt::format("{}", ++nonces_));
-  if (full_next_ || status_.version_acked.empty()) {
-    *response.mutable_config() = desired_;
+  if (full_next_ || !acked_) {
+    *response.mutable_config() = *desired_;
   } else {
-    *response.mutable_delta() = config::make_delta(acked_, desired_);
+    *response.mutable_delta() = *cache_->delta(acked_, desired_);
   }
   full_next_ = false;
   sent_ = desired_;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "controlplane/translate/proxy.h"
+#include "controlplane/server/config_cache.h"
 #include "mesh/v1/discovery.pb.h"
 
 namespace weft::cp::server {
@@ -46,8 +46,8 @@ class ProxySession {
   bool introduced() const { return !status_.name.empty(); }
   translate::ProxyIdentity identity() const { return {status_.name, status_.ns}; }
 
-  // A new mesh, seen (file event or watch event) at `seen`.
-  void update(const translate::Mesh& mesh, Clock::time_point seen);
+  // A new mesh generation, seen (file event or watch event) at `seen`.
+  void update(const std::shared_ptr<ConfigCache>& cache, Clock::time_point seen);
 
   // An ACK or NACK. Returns the propagation latency (change seen -> ACK)
   // when this ACK completes a change. Errors on a nonce that is not the
@@ -63,14 +63,15 @@ class ProxySession {
   std::optional<mesh::v1::DiscoveryResponse> next();
 
   const SessionStatus& status() const { return status_; }
-  // The configuration last sent, for `meshctl proxy-config`.
-  const mesh::v1::ProxyConfig& desired() const { return desired_; }
+  // The configuration it should have, for `meshctl proxy-config`.
+  ConfigPtr desired() const { return desired_; }
 
  private:
   SessionStatus status_;
-  mesh::v1::ProxyConfig desired_;
-  mesh::v1::ProxyConfig acked_;
-  std::optional<mesh::v1::ProxyConfig> sent_;  // outstanding
+  std::shared_ptr<ConfigCache> cache_;  // of the latest mesh
+  ConfigPtr desired_;
+  ConfigPtr acked_;
+  ConfigPtr sent_;  // outstanding
   std::string outstanding_nonce_;
   bool full_next_ = true;  // first response, and after any NACK
   std::optional<Clock::time_point> change_seen_;

@@ -29,6 +29,10 @@ translate::Mesh mesh_with(int services) {
   return mesh;
 }
 
+std::shared_ptr<ConfigCache> cache_with(int services) {
+  return std::make_shared<ConfigCache>(std::make_shared<translate::Mesh>(mesh_with(services)));
+}
+
 mesh::v1::DiscoveryRequest hello() {
   mesh::v1::DiscoveryRequest r;
   r.mutable_node()->set_name("w");
@@ -46,7 +50,7 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   ProxySession session(SystemClock::now());
   ASSERT_TRUE(session.hello(hello()));
   auto t0 = Clock::now();
-  session.update(mesh_with(1), t0);
+  session.update(cache_with(1), t0);
   auto first = session.next();
   ASSERT_TRUE(first);
   ASSERT_TRUE(first->has_config());
@@ -57,7 +61,7 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   EXPECT_EQ(*acked->propagation, std::chrono::milliseconds(30));
   EXPECT_TRUE(session.status().in_sync());
 
-  session.update(mesh_with(2), t0);
+  session.update(cache_with(2), t0);
   auto second = session.next();
   ASSERT_TRUE(second);
   ASSERT_TRUE(second->has_delta());
@@ -69,18 +73,18 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   EXPECT_EQ(config::content_version(*applied), second->version());
   ASSERT_TRUE(session.reply(ack(*second), Clock::now()));
 
-  session.update(mesh_with(2), Clock::now());
+  session.update(cache_with(2), Clock::now());
   EXPECT_FALSE(session.next()) << "a change that does not concern it sends nothing";
 }
 
 TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
   ProxySession session(SystemClock::now());
   ASSERT_TRUE(session.hello(hello()));
-  session.update(mesh_with(1), Clock::now());
+  session.update(cache_with(1), Clock::now());
   ASSERT_TRUE(session.reply(ack(*session.next()), Clock::now()));
   auto good = session.status().version_acked;
 
-  session.update(mesh_with(2), Clock::now());
+  session.update(cache_with(2), Clock::now());
   auto rejected = session.next();
   auto nack = ack(*rejected);
   nack.mutable_error()->set_message("cluster s1: no endpoints");
@@ -92,7 +96,7 @@ TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
   EXPECT_FALSE(session.status().in_sync());
   EXPECT_FALSE(session.next()) << "the rejected version is not resent";
 
-  session.update(mesh_with(3), Clock::now());
+  session.update(cache_with(3), Clock::now());
   auto retry = session.next();
   ASSERT_TRUE(retry);
   EXPECT_TRUE(retry->has_config()) << "after a NACK the next response is whole";
@@ -101,7 +105,7 @@ TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
 TEST(ProxySession, StaleNonceIsRejected) {
   ProxySession session(SystemClock::now());
   ASSERT_TRUE(session.hello(hello()));
-  session.update(mesh_with(1), Clock::now());
+  session.update(cache_with(1), Clock::now());
   auto response = session.next();
   auto stale = ack(*response);
   stale.set_nonce("999");
@@ -116,9 +120,32 @@ TEST(ProxySession, UnknownProxyGetsNothingAndAnError) {
   mesh::v1::DiscoveryRequest r;
   r.mutable_node()->set_name("ghost");
   ASSERT_TRUE(session.hello(r));
-  session.update(mesh_with(1), Clock::now());
+  session.update(cache_with(1), Clock::now());
   EXPECT_FALSE(session.next());
   EXPECT_THAT(session.status().translate_error, HasSubstr("no Pod default/ghost"));
+}
+
+TEST(ConfigCache, ProxiesWithTheSamePortsShareOneTranslationAndOneDelta) {
+  auto mesh = mesh_with(2);
+  for (int i = 0; i < 3; ++i) {
+    translate::Workload w;
+    w.name = "p" + std::to_string(i);
+    w.ns = "default";
+    w.container_ports = {8080};
+    mesh.workloads[{"default", w.name}] = w;
+  }
+  ConfigCache cache(std::make_shared<translate::Mesh>(mesh));
+  auto a = cache.config_for({"p0", "default"});
+  auto b = cache.config_for({"p2", "default"});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->get(), b->get()) << "one shared configuration";
+  EXPECT_EQ((*a)->version(), config::content_version(**a));
+  ASSERT_TRUE(cache.config_for({"w", "default"}));  // directory mode: its own
+  EXPECT_EQ(cache.translations(), 2u);
+  ConfigCache next(std::make_shared<translate::Mesh>(mesh_with(3)));
+  auto local = next.config_for({"w", "default"});
+  auto old_local = cache.config_for({"w", "default"});
+  EXPECT_EQ(next.delta(*old_local, *local).get(), next.delta(*old_local, *local).get());
 }
 
 TEST(ProxySession, HelloNeedsAName) {

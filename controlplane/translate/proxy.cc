@@ -1,6 +1,7 @@
 #include "controlplane/translate/proxy.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <set>
 
@@ -126,7 +127,9 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
 
 }  // namespace
 
-Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
+namespace {
+
+Result<const Workload*> workload_of(const Mesh& mesh, const ProxyIdentity& proxy) {
   auto it = mesh.workloads.find({proxy.ns, proxy.name});
   if (it == mesh.workloads.end()) {
     return fail(ErrorCode::kNotFound,
@@ -134,6 +137,24 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
                 "a Pod manifest, as `meshctl up` writes)",
                 proxy.ns, proxy.name);
   }
+  return &it->second;
+}
+
+}  // namespace
+
+Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy) {
+  auto workload = workload_of(mesh, proxy);
+  if (!workload) return tl::unexpected(workload.error());
+  if ((*workload)->local) return fmt::format("local|{}/{}", proxy.ns, proxy.name);
+  std::set<std::uint32_t> ports((*workload)->container_ports.begin(),
+                                (*workload)->container_ports.end());
+  return fmt::format("capture|{}", fmt::join(ports, ","));
+}
+
+Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
+  auto workload = workload_of(mesh, proxy);
+  if (!workload) return tl::unexpected(workload.error());
+  auto it = mesh.workloads.find({proxy.ns, proxy.name});
   mesh::v1::ProxyConfig config;
   if (it->second.local) {
     local_listeners(mesh, it->second, config);

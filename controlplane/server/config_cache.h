@@ -1,0 +1,41 @@
+// The configurations and deltas of one mesh generation, shared by every
+// proxy session. Proxies whose configuration can only be equal (in
+// Kubernetes mode: the same container ports) share one translation, one
+// content hash and, from the same previous version, one delta; so a change
+// costs a translation per distinct configuration, not per proxy, and a
+// proxy's session holds pointers rather than copies.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "common/result.h"
+#include "controlplane/translate/proxy.h"
+#include "mesh/v1/discovery.pb.h"
+
+namespace weft::cp::server {
+
+// A configuration with its version field set to its content version.
+using ConfigPtr = std::shared_ptr<const mesh::v1::ProxyConfig>;
+
+class ConfigCache {
+ public:
+  explicit ConfigCache(std::shared_ptr<const translate::Mesh> mesh) : mesh_(std::move(mesh)) {}
+
+  Result<ConfigPtr> config_for(const translate::ProxyIdentity& proxy);
+  std::shared_ptr<const mesh::v1::ConfigDelta> delta(const ConfigPtr& from, const ConfigPtr& to);
+
+  std::size_t translations() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const translate::Mesh> mesh_;
+  std::map<std::string, ConfigPtr> configs_;  // by translation key
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const mesh::v1::ConfigDelta>>
+      deltas_;  // by (from, to) version
+};
+
+}  // namespace weft::cp::server

@@ -1,0 +1,344 @@
+"""The control plane end to end: `meshctl up` of the demo mesh (control
+plane, three workloads, three sidecars, all real processes on 127.0.0.1),
+traffic from the client's sidecar, live manifest changes, NACKs, a control
+plane restart under load, and the discovery protocol spoken by Python grpcio
+as a fake proxy."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import http.client
+
+import grpc
+import pytest
+
+from conftest import BUILD, ROOT, free_port, http_get
+
+sys.path.insert(0, str(BUILD / "python"))
+from mesh.v1 import discovery_pb2, discovery_pb2_grpc  # noqa: E402
+
+MESHCTL = BUILD / "bin" / "meshctl"
+
+
+class LocalMesh:
+    """`meshctl up` of a copy of deploy/examples/demo."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "demo"
+        shutil.copytree(ROOT / "deploy" / "examples" / "demo", self.dir)
+        self.state = tmp_path / "run"
+        self.status_address = f"127.0.0.1:{free_port()}"
+        self.log = open(tmp_path / "up.log", "w")
+        self.process = subprocess.Popen(
+            [str(MESHCTL), "up", str(self.dir), "--state-dir", str(self.state),
+             "--status-address", self.status_address], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while "mesh up" not in self.up_log():
+            assert self.process.poll() is None, self.up_log()
+            assert time.monotonic() < deadline, self.up_log()
+            time.sleep(0.1)
+        assert "every sidecar has its configuration" in self.up_log(), self.up_log()
+        self.workloads = {w["name"]: w for w in json.loads((self.state / "mesh.json").read_text())["workloads"]}
+        self.grpc = json.loads((self.state / "mesh.json").read_text())["controlplane"]["grpc"]
+        self.outbound = self.workloads["client-0"]["outbound"]
+
+    def up_log(self):
+        self.log.flush()
+        return (self.state.parent / "up.log").read_text()
+
+    def meshctl(self, *args, check=True):
+        result = subprocess.run([str(MESHCTL), "--status", self.status_address, *args],
+                                capture_output=True, text=True, timeout=30)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def status(self):
+        return json.loads(self.meshctl("status", "-o", "json").stdout)
+
+    def proxy(self, name):
+        return [p for p in self.status()["proxies"] if p["name"] == name][0]
+
+    def get(self, headers=None, port=None):
+        """One request from the client workload to the reviews Service."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.outbound, timeout=5)
+        try:
+            conn.request("GET", "http://reviews:9080/", headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read().decode().strip()
+        finally:
+            conn.close()
+
+    def split(self, n=200):
+        answers = [self.get()[1] for _ in range(n)]
+        return answers.count("reviews-v1"), answers.count("reviews-v2")
+
+    def write_route(self, v1, v2):
+        route = self.dir / "route.yaml"
+        text = re.sub(r"weight: \d+\}\n(\s+- \{name: reviews-v2)", f"weight: {v1}}}\n\\1",
+                      route.read_text())
+        text = re.sub(r"(reviews-v2, port: 9080, weight: )\d+", f"\\g<1>{v2}", text)
+        tmp = route.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.rename(route)  # as editors and kubectl-style tools replace files
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=15)
+        self.log.close()
+
+
+class Load:
+    """Keep-alive requests from the client's sidecar in two threads, bounded
+    by count and time, counting answers by backend and failures."""
+
+    def __init__(self, port, seconds=20, limit=200_000):
+        self.port, self.deadline, self.limit = port, time.monotonic() + seconds, limit
+        self.counts = {"reviews-v1": 0, "reviews-v2": 0}
+        self.failures = []
+        self.last = []
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(2)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        sent = 0
+        while not self.stopped.is_set() and time.monotonic() < self.deadline and sent < self.limit:
+            sent += 1
+            try:
+                conn.request("GET", "http://reviews:9080/")
+                response = conn.getresponse()
+                body = response.read().decode().strip()
+                with self.lock:
+                    if response.status != 200:
+                        self.failures.append(f"{response.status} {body}")
+                    else:
+                        self.counts[body] = self.counts.get(body, 0) + 1
+                        self.last.append((time.monotonic(), body))
+                        del self.last[:-400]
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+
+    def stop(self):
+        self.stopped.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        return self
+
+
+@pytest.fixture
+def mesh(tmp_path):
+    m = LocalMesh(tmp_path)
+    yield m
+    m.stop()
+
+
+def test_meshctl_help_lists_subcommands():
+    out = subprocess.run([str(MESHCTL), "--help"], capture_output=True, text=True).stdout
+    for command in ("status", "proxy-config", "check", "validate", "up"):
+        assert re.search(rf"^\s+{command}\s", out, re.M), out
+
+
+def test_demo_route_splits_and_routes_by_header(mesh):
+    v1, v2 = mesh.split(200)
+    assert v1 + v2 == 200
+    assert 10 <= v2 <= 30, (v1, v2)  # 90/10, smooth weighted round robin
+    assert {mesh.get({"x-canary": "1"})[1] for _ in range(10)} == {"reviews-v2"}
+    status = mesh.status()
+    assert len(status["proxies"]) == 3
+    assert all(p["in_sync"] for p in status["proxies"]), status
+
+
+def test_route_change_under_load_follows_within_a_second_with_no_failures(mesh):
+    load = Load(mesh.outbound)
+    time.sleep(0.5)
+    changed_at = time.monotonic()
+    mesh.write_route(0, 100)
+    # Follows: from some moment on, every answer is v2.
+    deadline = changed_at + 5
+    followed_at = None
+    while time.monotonic() < deadline and followed_at is None:
+        time.sleep(0.05)
+        with load.lock:
+            recent = list(load.last)
+        v1_times = [t for t, body in recent if body == "reviews-v1"]
+        after = [body for t, body in recent if not v1_times or t > v1_times[-1]]
+        if len(after) >= 50:
+            followed_at = v1_times[-1] if v1_times else changed_at
+    time.sleep(0.3)
+    load.stop()
+    assert not load.failures, load.failures[:5]
+    assert followed_at is not None, "traffic never moved entirely to v2"
+    assert followed_at - changed_at < 1.0, f"took {followed_at - changed_at:.2f} s"
+    assert mesh.proxy("client-0")["in_sync"]
+    metrics = http_get(f"http://{mesh.status_address}/metrics")[1]
+    assert re.search(r"^mesh_controlplane_propagation_seconds_count [1-9]", metrics, re.M), metrics
+
+
+def test_rejected_config_keeps_traffic_and_shows_in_status(mesh):
+    generated = mesh.state / "generated" / "workloads.yaml"
+    text = generated.read_text()
+    old = f"outbound={mesh.outbound},"
+    assert old in text
+    generated.write_text(text.replace(old, f"outbound={free_port()},"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "last_nack" not in mesh.proxy("client-0"):
+        time.sleep(0.1)
+    client = mesh.proxy("client-0")
+    assert "last_nack" in client, client
+    assert "listener" in client["last_nack"]["error"], client
+    assert client["version_acked"] != client["version_desired"]
+    table = mesh.meshctl("status").stdout
+    assert re.search(r"client-0\s+NACKED", table), table
+    check = mesh.meshctl("check", check=False)
+    assert check.returncode == 1 and "not in sync" in check.stdout, check.stdout
+    # The sidecar still serves its last good configuration on the old port.
+    assert mesh.get()[0] == 200
+    metrics = http_get(f"http://127.0.0.1:{mesh.workloads['client-0']['metrics']}/stats/prometheus")[1]
+    assert re.search(r'^mesh_discovery_events_total\{event="nack"\} [1-9]', metrics, re.M), metrics
+
+
+def test_bad_manifest_is_reported_and_the_last_good_route_kept(mesh):
+    mesh.write_route(0, 100)
+    while mesh.get()[1] != "reviews-v2":
+        time.sleep(0.05)
+    route = mesh.dir / "route.yaml"
+    good = route.read_text()
+    route.write_text(good.replace("backendRefs:\n        - {name: reviews-v1",
+                                  "backendRefs:\n        - {nmae: reviews-v1"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not mesh.status()["manifests"]["errors"]:
+        time.sleep(0.1)
+    errors = mesh.status()["manifests"]["errors"]
+    assert len(errors) == 1, errors
+    assert errors[0]["object"] == "HTTPRoute default/reviews"
+    assert "route.yaml:" in errors[0]["message"] and "unknown field 'nmae'" in errors[0]["message"]
+    assert "did you mean 'name'" in errors[0]["message"]
+    assert {mesh.get()[1] for _ in range(20)} == {"reviews-v2"}, "the last good route stays"
+    check = mesh.meshctl("check", check=False)
+    assert check.returncode == 1 and "unknown field 'nmae'" in check.stdout
+    route.write_text(good)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and mesh.status()["manifests"]["errors"]:
+        time.sleep(0.1)
+    assert mesh.meshctl("check").returncode == 0
+
+
+def test_controlplane_restart_under_load_drops_nothing_and_resyncs(mesh):
+    load = Load(mesh.outbound)
+    time.sleep(0.5)
+    pid = int(subprocess.run(["pgrep", "-f", f"mesh-controlplane.*{mesh.state}"],
+                             capture_output=True, text=True).stdout.split()[0])
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(1.0)  # proxies serve on without it
+    deadline = time.monotonic() + 20
+    synced = False
+    while time.monotonic() < deadline and not synced:
+        time.sleep(0.2)
+        try:
+            proxies = mesh.status()["proxies"]
+        except (AssertionError, json.JSONDecodeError):
+            continue
+        synced = len(proxies) == 3 and all(p["in_sync"] for p in proxies)
+    # A change after the restart reaches the proxies: the resync is complete.
+    mesh.write_route(0, 100)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and mesh.get()[1] != "reviews-v2":
+        time.sleep(0.05)
+    load.stop()
+    assert synced, mesh.meshctl("status").stdout
+    assert "control plane restarted" in mesh.up_log()
+    assert not load.failures, load.failures[:5]
+    assert sum(load.counts.values()) > 100
+    assert {mesh.get()[1] for _ in range(10)} == {"reviews-v2"}
+
+
+def test_grpc_fake_proxy_gets_full_config_acks_and_stale_nonces_are_counted(mesh):
+    channel = grpc.insecure_channel(mesh.grpc)
+    stub = discovery_pb2_grpc.DiscoveryStub(channel)
+    requests = []
+    ready = threading.Condition()
+
+    def outgoing():
+        sent = 0
+        while True:
+            with ready:
+                ready.wait_for(lambda: len(requests) > sent, timeout=10)
+                if len(requests) <= sent:
+                    return
+                item = requests[sent]
+            sent += 1
+            if item is None:
+                return
+            yield item
+
+    def send(request):
+        with ready:
+            requests.append(request)
+            ready.notify_all()
+
+    send(discovery_pb2.DiscoveryRequest(node=discovery_pb2.Node(name="reviews-v1-0", namespace="default")))
+    responses = stub.StreamConfig(outgoing(), timeout=20)
+    first = next(responses)
+    assert first.WhichOneof("payload") == "config"
+    assert first.version and first.nonce
+    names = [c.name for c in first.config.clusters]
+    assert "reviews-v2.default:9080" in names and names == sorted(names)
+    send(discovery_pb2.DiscoveryRequest(version=first.version, nonce=first.nonce))
+    send(discovery_pb2.DiscoveryRequest(version=first.version, nonce="stale"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        metrics = http_get(f"http://{mesh.status_address}/metrics")[1]
+        if re.search(r"^mesh_controlplane_bad_requests_total [1-9]", metrics, re.M):
+            break
+        time.sleep(0.1)
+    assert re.search(r"^mesh_controlplane_bad_requests_total [1-9]", metrics, re.M), metrics
+    sessions = [p for p in mesh.status()["proxies"] if p["name"] == "reviews-v1-0"]
+    assert len(sessions) == 2 and all(p["in_sync"] for p in sessions), sessions
+    send(None)
+    channel.close()
+
+
+def test_grpc_hello_without_a_name_is_refused(mesh):
+    channel = grpc.insecure_channel(mesh.grpc)
+    stub = discovery_pb2_grpc.DiscoveryStub(channel)
+    with pytest.raises(grpc.RpcError) as error:
+        next(stub.StreamConfig(iter([discovery_pb2.DiscoveryRequest()]), timeout=10))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "node.name" in error.value.details()
+    channel.close()
+
+
+def test_proxy_config_and_validate(mesh, tmp_path):
+    listeners = json.loads(mesh.meshctl("proxy-config", "client-0", "listeners", "-o", "json").stdout)
+    assert [l["name"] for l in listeners] == ["inbound|" + str(mesh.workloads["client-0"]["app_ports"]["8080"]), "outbound"]
+    yaml_out = mesh.meshctl("proxy-config", "default/client-0", "routes", "-o", "yaml").stdout
+    assert 'name: "reviews.default:9080"' in yaml_out
+    table = mesh.meshctl("proxy-config", "client-0", "endpoints").stdout
+    assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+", table), table
+    missing = mesh.meshctl("proxy-config", "nobody", check=False)
+    assert missing.returncode == 1 and "no connected proxy default/nobody" in missing.stderr
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "r.yaml").write_text("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+                                "metadata: {name: r}\nspec:\n  parentRefs: [{kind: Service, name: nope}]\n"
+                                "  rules: [{backendRefs: [{name: nope, port: 80}]}]\n")
+    result = subprocess.run([str(MESHCTL), "validate", "-f", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "HTTPRoute default/r: Accepted=False NoMatchingParent" in result.stdout, result.stdout
+    ok = subprocess.run([str(MESHCTL), "validate", "-f", str(ROOT / "deploy" / "examples" / "demo")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout
