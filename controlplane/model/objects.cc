@@ -99,10 +99,11 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
     if (kind == "TrafficPolicy") {
       return parse_as<mesh::v1alpha1::TrafficPolicy>(document, source, true);
     }
+    if (kind == "MeshConfig") return parse_as<mesh::v1alpha1::MeshConfig>(document, source, false);
     // Our own group: an unknown kind is a user's mistake, not a foreign object.
     return fail(ErrorCode::kInvalidArgument,
                 "{}: {} {}: kind is not supported by this control plane (supported: "
-                "TrafficPolicy)",
+                "TrafficPolicy, MeshConfig)",
                 source, header.api_version(), kind);
   }
   return Unrecognized{header.api_version(), kind};
@@ -123,13 +124,16 @@ void Store::put(Object object) {
         if constexpr (std::is_same_v<T, mesh::v1alpha1::TrafficPolicy>) {
           traffic_policies[name] = std::move(o);
         }
+        if constexpr (std::is_same_v<T, mesh::v1alpha1::MeshConfig>) {
+          mesh_configs[name] = std::move(o);
+        }
       },
       object);
 }
 
 std::size_t Store::size() const {
   return services.size() + endpoint_slices.size() + pods.size() + namespaces.size() +
-         http_routes.size() + deployments.size() + traffic_policies.size();
+         http_routes.size() + deployments.size() + traffic_policies.size() + mesh_configs.size();
 }
 
 }  // namespace weft::cp::model

@@ -18,8 +18,9 @@
 
 namespace weft::cp::model {
 
-using Object = std::variant<k8s::Service, k8s::EndpointSlice, k8s::Pod, k8s::Namespace,
-                            k8s::HTTPRoute, k8s::Deployment, mesh::v1alpha1::TrafficPolicy>;
+using Object =
+    std::variant<k8s::Service, k8s::EndpointSlice, k8s::Pod, k8s::Namespace, k8s::HTTPRoute,
+                 k8s::Deployment, mesh::v1alpha1::TrafficPolicy, mesh::v1alpha1::MeshConfig>;
 
 // Identity of an object: "HTTPRoute default/reviews". Cluster-scoped
 // objects have an empty namespace.
@@ -62,6 +63,7 @@ struct Store {
   ByName<k8s::HTTPRoute> http_routes;
   ByName<k8s::Deployment> deployments;
   ByName<mesh::v1alpha1::TrafficPolicy> traffic_policies;
+  ByName<mesh::v1alpha1::MeshConfig> mesh_configs;  // cluster scoped: namespace ""
 
   void put(Object object);
   std::size_t size() const;

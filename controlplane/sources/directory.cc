@@ -26,7 +26,8 @@ std::optional<model::ObjectKey> identify(const YAML::Node& document) {
     return std::nullopt;
   }
   auto ns = header.metadata().namespace_();
-  if (ns.empty() && header.kind() != "Namespace") ns = "default";
+  bool cluster_scoped = header.kind() == "Namespace" || header.kind() == "MeshConfig";
+  if (ns.empty() && !cluster_scoped) ns = "default";
   return model::ObjectKey{header.kind(), ns, header.metadata().name()};
 }
 

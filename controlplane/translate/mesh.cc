@@ -251,6 +251,33 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
   }
 }
 
+// The one MeshConfig: with several, the first by name applies and the others
+// are reported.
+void apply_mesh_config(const model::Store& store, Mesh& mesh) {
+  bool first = true;
+  for (const auto& [key, config] : store.mesh_configs) {
+    auto object = fmt::format("MeshConfig {}", key.second);
+    if (!first) {
+      mesh.conditions.push_back({object, "Accepted", false, "Conflicted",
+                                 fmt::format("only one MeshConfig applies: {}",
+                                             store.mesh_configs.begin()->first.second)});
+      continue;
+    }
+    first = false;
+    const auto& drain = config.spec().drain_timeout();
+    if (!drain.empty()) {
+      auto parsed = parse_duration(drain);
+      if (!parsed) {
+        mesh.conditions.push_back({object, "Accepted", false, "InvalidValue",
+                                   fmt::format("drainTimeout '{}' is not a duration", drain)});
+        continue;
+      }
+      mesh.drain_timeout = to_proto(*parsed);
+    }
+    mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
+  }
+}
+
 }  // namespace
 
 Result<Workload::LocalPorts> parse_local_ports(std::string_view text) {
@@ -315,6 +342,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store) {
   }
   attach_routes(store, *mesh);
   for (const auto& [key, policy] : store.traffic_policies) apply_policy(policy, *mesh);
+  apply_mesh_config(store, *mesh);
   return mesh;
 }
 

@@ -59,6 +59,8 @@ struct Workload {
 };
 
 struct Mesh {
+  // From the MeshConfig; unset: the proxy's default.
+  std::optional<google::protobuf::Duration> drain_timeout;
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;

@@ -162,6 +162,7 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
     capture_listeners(mesh, it->second, config);
   }
   for (const auto& sp : mesh.service_ports) *config.add_clusters() = sp.cluster;
+  if (mesh.drain_timeout) *config.mutable_drain()->mutable_timeout() = *mesh.drain_timeout;
   config::canonicalize(config);
   return config;
 }

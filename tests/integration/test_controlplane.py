@@ -138,6 +138,22 @@ class Load:
         return self
 
 
+class Wrk:
+    """wrk against the client's sidecar, addressed to reviews by Host (the
+    sidecar routes by authority), for a bounded time."""
+
+    def __init__(self, port, seconds):
+        self.process = subprocess.Popen(
+            ["wrk", "-t1", "-c4", f"-d{seconds}s", "-H", "Host: reviews:9080",
+             f"http://127.0.0.1:{port}/"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def result(self):
+        out = self.process.communicate(timeout=60)[0]
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        errors = re.findall(r"(Socket errors:.*|Non-2xx or 3xx responses: \d+)", out)
+        return requests, errors, out
+
+
 @pytest.fixture
 def mesh(tmp_path):
     m = LocalMesh(tmp_path)
@@ -162,7 +178,8 @@ def test_demo_route_splits_and_routes_by_header(mesh):
 
 
 def test_route_change_under_load_follows_within_a_second_with_no_failures(mesh):
-    load = Load(mesh.outbound)
+    wrk = Wrk(mesh.outbound, 4)
+    load = Load(mesh.outbound)  # also records which backend answered, and when
     time.sleep(0.5)
     changed_at = time.monotonic()
     mesh.write_route(0, 100)
@@ -179,6 +196,8 @@ def test_route_change_under_load_follows_within_a_second_with_no_failures(mesh):
             followed_at = v1_times[-1] if v1_times else changed_at
     time.sleep(0.3)
     load.stop()
+    requests, errors, out = wrk.result()
+    assert requests > 100 and not errors, out
     assert not load.failures, load.failures[:5]
     assert followed_at is not None, "traffic never moved entirely to v2"
     assert followed_at - changed_at < 1.0, f"took {followed_at - changed_at:.2f} s"
@@ -237,6 +256,7 @@ def test_bad_manifest_is_reported_and_the_last_good_route_kept(mesh):
 
 
 def test_controlplane_restart_under_load_drops_nothing_and_resyncs(mesh):
+    wrk = Wrk(mesh.outbound, 6)
     load = Load(mesh.outbound)
     time.sleep(0.5)
     pid = int(subprocess.run(["pgrep", "-f", f"mesh-controlplane.*{mesh.state}"],
@@ -258,6 +278,8 @@ def test_controlplane_restart_under_load_drops_nothing_and_resyncs(mesh):
     while time.monotonic() < deadline and mesh.get()[1] != "reviews-v2":
         time.sleep(0.05)
     load.stop()
+    requests, errors, out = wrk.result()
+    assert requests > 100 and not errors, out
     assert synced, mesh.meshctl("status").stdout
     assert "control plane restarted" in mesh.up_log()
     assert not load.failures, load.failures[:5]
