@@ -31,6 +31,16 @@ std::optional<model::ObjectKey> identify(const YAML::Node& document) {
   return model::ObjectKey{header.kind(), ns, header.metadata().name()};
 }
 
+// A file's content, hashed: an unchanged file is not parsed again.
+std::string signature_of(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("{}:{:016x}", text.size(), hash);
+}
+
 }  // namespace
 
 DirectorySource::DirectorySource(std::vector<fs::path> roots) : roots_(std::move(roots)) {}
@@ -55,54 +65,65 @@ std::vector<std::string> DirectorySource::manifest_files(std::vector<ManifestErr
   return files;
 }
 
-DirectorySource::Objects DirectorySource::load_file(const std::string& file,
-                                                    DirectorySnapshot& out) {
-  const auto& previous = last_good_[file];
+DirectorySource::FileState DirectorySource::load_file(const std::string& file,
+                                                      const FileState& previous) {
   auto text = yaml::read_file(file);
-  if (!text) {
-    out.errors.push_back({file, "", text.error().message});
+  if (text && !previous.signature.empty() && previous.signature == signature_of(*text)) {
     return previous;
   }
+  FileState state;
+  if (!text) {
+    state.objects = previous.objects;
+    state.errors.push_back({file, "", text.error().message});
+    return state;
+  }
+  state.signature = signature_of(*text);
+  ++files_parsed_;
   auto documents = yaml::load_documents(*text, file);
   if (!documents) {
-    out.errors.push_back({file, "", documents.error().message});
-    return previous;  // unreadable as a whole: keep everything it held
+    state.objects = previous.objects;  // unreadable as a whole: keep everything it held
+    state.errors.push_back({file, "", documents.error().message});
+    return state;
   }
-  Objects objects;
   for (const auto& document : *documents) {
     auto parsed = model::parse_object(document, file);
     if (!parsed) {
       auto key = identify(document);
-      out.errors.push_back({file, key ? key->text() : "", parsed.error().message});
-      if (auto kept = key ? previous.find(*key) : previous.end(); kept != previous.end()) {
-        objects.insert(*kept);
-      }
+      state.errors.push_back({file, key ? key->text() : "", parsed.error().message});
+      auto kept = key ? previous.objects.find(*key) : previous.objects.end();
+      if (kept != previous.objects.end()) state.objects.insert(*kept);
       continue;
     }
     if (const auto* other = std::get_if<model::Unrecognized>(&*parsed)) {
-      out.ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
+      state.ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
       continue;
     }
     auto& object = std::get<model::Object>(*parsed);
     auto key = model::key_of(object);
-    if (!objects.emplace(key, std::move(object)).second) {
-      out.errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
+    if (!state.objects.emplace(key, std::move(object)).second) {
+      state.errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
     }
   }
-  return objects;
+  return state;
 }
 
 DirectorySnapshot DirectorySource::load() {
   DirectorySnapshot out;
   auto files = manifest_files(out.errors);
-  std::map<std::string, Objects> loaded;
-  for (const auto& file : files) loaded[file] = load_file(file, out);
-  last_good_ = loaded;  // deleted files drop out here
+  std::map<std::string, FileState> loaded;
+  for (const auto& file : files) {
+    auto previous = files_.find(file);
+    loaded[file] = load_file(file, previous != files_.end() ? previous->second : FileState{});
+    const auto& state = loaded[file];
+    out.errors.insert(out.errors.end(), state.errors.begin(), state.errors.end());
+    out.ignored.insert(out.ignored.end(), state.ignored.begin(), state.ignored.end());
+  }
+  files_ = std::move(loaded);  // deleted files drop out here
 
   auto store = std::make_shared<model::Store>();
   std::map<model::ObjectKey, std::string> defined_in;
-  for (const auto& [file, objects] : loaded) {
-    for (const auto& [key, object] : objects) {
+  for (const auto& [file, state] : files_) {
+    for (const auto& [key, object] : state.objects) {
       auto [first, inserted] = defined_in.emplace(key, file);
       if (!inserted) {
         out.errors.push_back(

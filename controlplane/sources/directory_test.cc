@@ -89,6 +89,23 @@ TEST_F(Directory, UnparsableFileKeepsEverythingItHeld) {
   EXPECT_EQ(snapshot.store->size(), 2u);
 }
 
+TEST_F(Directory, OnlyChangedFilesAreParsedAgain) {
+  write("a.yaml", kService);
+  write("b.yaml", kRoute);
+  DirectorySource source({root_});
+  ASSERT_EQ(source.load().store->size(), 2u);
+  EXPECT_EQ(source.files_parsed(), 2u);
+  ASSERT_EQ(source.load().store->size(), 2u);
+  EXPECT_EQ(source.files_parsed(), 2u) << "nothing changed";
+  std::string same_size = kRoute;
+  same_size.replace(same_size.find("port: 9080}]}]"), 10, "port: 9081");
+  write("b.yaml", same_size);
+  auto snapshot = source.load();
+  EXPECT_EQ(source.files_parsed(), 3u);
+  EXPECT_EQ(snapshot.store->http_routes.begin()->second.spec().rules(0).backend_refs(0).port(),
+            9081u);
+}
+
 TEST_F(Directory, DeletedFileTakesItsObjectsAway) {
   write("a.yaml", kService);
   write("b.yaml", kRoute);
