@@ -9,6 +9,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -27,6 +28,9 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+
+// The value of `name` in a query string ("a=1&level=debug"), or empty.
+std::string query_value(std::string_view query, std::string_view name);
 
 // Listens on `address` and answers every request with `handler`. Returns the
 // bound address (port 0 picks one).

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "common/fnv.h"
+
 namespace weft::config {
 namespace {
 
@@ -78,12 +80,7 @@ std::string content_version(const mesh::v1::ProxyConfig& config) {
     canonicalize(copy);
     copy.SerializeToCodedStream(&out);
   }
-  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return fmt::format("{:016x}", hash);
+  return fmt::format("{:016x}", fnv1a64(bytes));
 }
 
 mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,

@@ -61,6 +61,13 @@ bool take_part(std::string_view& text, Nanos& total) {
 
 }  // namespace
 
+google::protobuf::Duration to_proto(std::chrono::nanoseconds duration) {
+  google::protobuf::Duration out;
+  out.set_seconds(duration.count() / 1'000'000'000);
+  out.set_nanos(static_cast<std::int32_t>(duration.count() % 1'000'000'000));
+  return out;
+}
+
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   Nanos total = 0;

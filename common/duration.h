@@ -3,6 +3,8 @@
 // Gateway API's (GEP-2257: "1h30m", "500ms") in one grammar.
 #pragma once
 
+#include <google/protobuf/duration.pb.h>
+
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -13,5 +15,8 @@ namespace weft {
 // number may have a fraction ("1.5s"). Negative, unitless, empty or
 // overflowing (beyond about 292 years) text gives nullopt.
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+
+// The same span as a google.protobuf.Duration (the configuration's type).
+google::protobuf::Duration to_proto(std::chrono::nanoseconds duration);
 
 }  // namespace weft

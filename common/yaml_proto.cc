@@ -314,12 +314,8 @@ Result<void> Walk::duration(const YAML::Node& node, const Assign& to,
     return error(node, path,
                  fmt::format("expected a duration such as 1.5s, 250ms or 1m30s, got '{}'", text));
   }
-  auto& out = to.child();
-  const auto& type = *out.GetDescriptor();
-  auto nanos = parsed->count();
-  out.GetReflection()->SetInt64(&out, type.FindFieldByName("seconds"), nanos / 1'000'000'000);
-  out.GetReflection()->SetInt32(&out, type.FindFieldByName("nanos"),
-                                static_cast<std::int32_t>(nanos % 1'000'000'000));
+  // The field is a google.protobuf.Duration, whatever its generated class.
+  to.child().CopyFrom(to_proto(*parsed));
   return {};
 }
 

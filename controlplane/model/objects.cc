@@ -31,9 +31,22 @@ std::string_view group_of(std::string_view api_version) {
   return slash == std::string_view::npos ? std::string_view{} : api_version.substr(0, slash);
 }
 
+// Kinds without a namespace; every other kind we read is namespaced.
+bool cluster_scoped(std::string_view kind) { return kind == "Namespace" || kind == "MeshConfig"; }
+
+// apiVersion, kind and metadata only; everything else is skipped here.
+Result<k8s::TypeHeader> read_header(const YAML::Node& document, std::string_view source) {
+  k8s::TypeHeader header;
+  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; }};
+  if (auto parsed = yaml::parse_node(document, source, header, any); !parsed) {
+    return tl::unexpected(parsed.error());
+  }
+  return header;
+}
+
 template <class T>
 Result<std::variant<Object, Unrecognized>> parse_as(const YAML::Node& document,
-                                                    std::string_view source, bool namespaced) {
+                                                    std::string_view source) {
   T object;
   yaml::ParseOptions options{.lenient = lenient};
   if (auto parsed = yaml::parse_node(document, source, object, options); !parsed) {
@@ -43,7 +56,7 @@ Result<std::variant<Object, Unrecognized>> parse_as(const YAML::Node& document,
     return fail(ErrorCode::kInvalidArgument, "{}: {}: metadata.name is required", source,
                 object.kind());
   }
-  if (namespaced && object.metadata().namespace_().empty()) {
+  if (!cluster_scoped(object.kind()) && object.metadata().namespace_().empty()) {
     object.mutable_metadata()->set_namespace_("default");
   }
   return Object(std::move(object));
@@ -63,28 +76,34 @@ ObjectKey key_of(const Object& object) {
       object);
 }
 
+std::optional<ObjectKey> identify(const YAML::Node& document) {
+  auto header = read_header(document, "");
+  if (!header || header->kind().empty() || header->metadata().name().empty()) return std::nullopt;
+  auto ns = header->metadata().namespace_();
+  if (ns.empty() && !cluster_scoped(header->kind())) ns = "default";
+  return ObjectKey{header->kind(), ns, header->metadata().name()};
+}
+
 Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& document,
                                                         std::string_view source) {
-  k8s::TypeHeader header;
-  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; }};
-  if (auto parsed = yaml::parse_node(document, source, header, any); !parsed) {
-    return tl::unexpected(parsed.error());
-  }
+  auto read = read_header(document, source);
+  if (!read) return tl::unexpected(read.error());
+  const auto& header = *read;
   const auto& kind = header.kind();
   auto group = group_of(header.api_version());
   if (header.api_version().empty() || kind.empty()) {
     return fail(ErrorCode::kInvalidArgument, "{}: apiVersion and kind are required", source);
   }
-  if (group.empty() && kind == "Service") return parse_as<k8s::Service>(document, source, true);
-  if (group.empty() && kind == "Pod") return parse_as<k8s::Pod>(document, source, true);
+  if (group.empty() && kind == "Service") return parse_as<k8s::Service>(document, source);
+  if (group.empty() && kind == "Pod") return parse_as<k8s::Pod>(document, source);
   if (group.empty() && kind == "Namespace") {
-    return parse_as<k8s::Namespace>(document, source, false);
+    return parse_as<k8s::Namespace>(document, source);
   }
   if (group == "discovery.k8s.io" && kind == "EndpointSlice") {
-    return parse_as<k8s::EndpointSlice>(document, source, true);
+    return parse_as<k8s::EndpointSlice>(document, source);
   }
   if (group == "gateway.networking.k8s.io" && kind == "HTTPRoute") {
-    return parse_as<k8s::HTTPRoute>(document, source, true);
+    return parse_as<k8s::HTTPRoute>(document, source);
   }
   if (group == "gateway.networking.k8s.io" && kind == "GRPCRoute") {
     return fail(ErrorCode::kInvalidArgument,
@@ -93,13 +112,13 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
                 source, header.metadata().name());
   }
   if (group == "apps" && kind == "Deployment") {
-    return parse_as<k8s::Deployment>(document, source, true);
+    return parse_as<k8s::Deployment>(document, source);
   }
   if (group == "mesh.weft.io") {
     if (kind == "TrafficPolicy") {
-      return parse_as<mesh::v1alpha1::TrafficPolicy>(document, source, true);
+      return parse_as<mesh::v1alpha1::TrafficPolicy>(document, source);
     }
-    if (kind == "MeshConfig") return parse_as<mesh::v1alpha1::MeshConfig>(document, source, false);
+    if (kind == "MeshConfig") return parse_as<mesh::v1alpha1::MeshConfig>(document, source);
     // Our own group: an unknown kind is a user's mistake, not a foreign object.
     return fail(ErrorCode::kInvalidArgument,
                 "{}: {} {}: kind is not supported by this control plane (supported: "

@@ -6,6 +6,7 @@
 #include <yaml-cpp/node/node.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -43,6 +44,11 @@ struct Unrecognized {
   std::string api_version;
   std::string kind;
 };
+
+// The identity a document claims in its apiVersion/kind/metadata, even when
+// the rest of it does not parse, so a bad edit can keep the object's last
+// good version. Nullopt without a kind or name.
+std::optional<ObjectKey> identify(const YAML::Node& document);
 
 // Parses one YAML document. `source` (a file name) prefixes errors, which
 // carry line, column and field path. Namespaced objects without a

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/fnv.h"
 #include "common/yaml_proto.h"
 
 namespace weft::cp::sources {
@@ -17,28 +18,9 @@ bool is_manifest(const fs::path& path) {
   return extension == ".yaml" || extension == ".yml";
 }
 
-// The identity of a document that failed to parse, when its header is
-// readable, so its last good version can be kept.
-std::optional<model::ObjectKey> identify(const YAML::Node& document) {
-  k8s::TypeHeader header;
-  yaml::ParseOptions any{.lenient = [](const google::protobuf::Descriptor&) { return true; }};
-  if (!yaml::parse_node(document, "", header, any) || header.metadata().name().empty()) {
-    return std::nullopt;
-  }
-  auto ns = header.metadata().namespace_();
-  bool cluster_scoped = header.kind() == "Namespace" || header.kind() == "MeshConfig";
-  if (ns.empty() && !cluster_scoped) ns = "default";
-  return model::ObjectKey{header.kind(), ns, header.metadata().name()};
-}
-
 // A file's content, hashed: an unchanged file is not parsed again.
 std::string signature_of(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return fmt::format("{}:{:016x}", text.size(), hash);
+  return fmt::format("{}:{:016x}", text.size(), fnv1a64(text));
 }
 
 }  // namespace
@@ -88,7 +70,7 @@ DirectorySource::FileState DirectorySource::load_file(const std::string& file,
   for (const auto& document : *documents) {
     auto parsed = model::parse_object(document, file);
     if (!parsed) {
-      auto key = identify(document);
+      auto key = model::identify(document);
       state.errors.push_back({file, key ? key->text() : "", parsed.error().message});
       auto kept = key ? previous.objects.find(*key) : previous.objects.end();
       if (kept != previous.objects.end()) state.objects.insert(*kept);

@@ -36,18 +36,6 @@ json::object proxy_json(const server::SessionStatus& s) {
   return o;
 }
 
-std::string query_value(std::string_view query, std::string_view name) {
-  auto key = std::string(name) + "=";
-  for (std::size_t at = 0; at < query.size();) {
-    auto end = query.find('&', at);
-    auto pair = query.substr(at, end == std::string_view::npos ? query.npos : end - at);
-    if (pair.starts_with(key)) return std::string(pair.substr(key.size()));
-    if (end == std::string_view::npos) break;
-    at = end + 1;
-  }
-  return {};
-}
-
 }  // namespace
 
 StatusService::StatusService(server::Registry& registry, prometheus::Registry& metrics)
@@ -86,7 +74,7 @@ std::string StatusService::status_json() const {
 }
 
 admin::Response StatusService::config(const std::string& query) const {
-  auto proxy = query_value(query, "proxy");
+  auto proxy = admin::query_value(query, "proxy");
   auto slash = proxy.find('/');
   auto ns = slash == std::string::npos ? std::string("default") : proxy.substr(0, slash);
   auto name = slash == std::string::npos ? proxy : proxy.substr(slash + 1);

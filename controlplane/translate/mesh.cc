@@ -131,13 +131,6 @@ mesh::v1::Route default_route(const ServicePort& sp) {
   return route;
 }
 
-google::protobuf::Duration to_proto(std::chrono::nanoseconds d) {
-  google::protobuf::Duration out;
-  out.set_seconds(d.count() / 1'000'000'000);
-  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
-  return out;
-}
-
 // Applies one TrafficPolicy to the ports of its target Service.
 void apply_policy(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
   const auto& meta = policy.metadata();

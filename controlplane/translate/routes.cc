@@ -16,13 +16,6 @@ Rejected unsupported(std::string message) {
   return {"Accepted", "UnsupportedValue", std::move(message)};
 }
 
-google::protobuf::Duration to_proto(std::chrono::nanoseconds d) {
-  google::protobuf::Duration out;
-  out.set_seconds(d.count() / 1'000'000'000);
-  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
-  return out;
-}
-
 tl::expected<void, Rejected> header_edits(const k8s::HTTPHeaderFilter& filter,
                                           mesh::v1::HeaderEdits& out) {
   for (const auto& h : filter.set()) {
@@ -72,6 +65,23 @@ tl::expected<void, Rejected> apply_filter(const k8s::HTTPRouteFilter& filter,
       filter.type())));
 }
 
+// A header or query parameter match: Exact (the default) or
+// RegularExpression, the same for both in the Gateway API and in ours.
+template <class GatewayMatch, class ProxyMatch>
+tl::expected<void, Rejected> value_match(const GatewayMatch& in, ProxyMatch& out,
+                                         std::string_view what) {
+  out.set_name(in.name());
+  if (in.type().empty() || in.type() == "Exact") {
+    out.set_exact(in.value());
+  } else if (in.type() == "RegularExpression") {
+    out.set_regex(in.value());
+  } else {
+    return unexpected(
+        unsupported(fmt::format("{} match type {} is not supported", what, in.type())));
+  }
+  return {};
+}
+
 tl::expected<Rank, Rejected> match(const k8s::HTTPRouteMatch& in, mesh::v1::RouteMatch& out) {
   Rank rank;
   const auto& path = in.path();
@@ -102,26 +112,12 @@ tl::expected<Rank, Rejected> match(const k8s::HTTPRouteMatch& in, mesh::v1::Rout
   if (!in.method().empty()) out.set_method(in.method());
   rank.no_method = in.method().empty() ? 1 : 0;
   for (const auto& h : in.headers()) {
-    auto* header = out.add_headers();
-    header->set_name(h.name());
-    if (h.type().empty() || h.type() == "Exact") {
-      header->set_exact(h.value());
-    } else if (h.type() == "RegularExpression") {
-      header->set_regex(h.value());
-    } else {
-      return unexpected(
-          unsupported(fmt::format("header match type {} is not supported", h.type())));
-    }
+    if (auto set = value_match(h, *out.add_headers(), "header"); !set)
+      return unexpected(set.error());
   }
   for (const auto& q : in.query_params()) {
-    auto* query = out.add_query_params();
-    query->set_name(q.name());
-    if (q.type().empty() || q.type() == "Exact") {
-      query->set_exact(q.value());
-    } else if (q.type() == "RegularExpression") {
-      query->set_regex(q.value());
-    } else {
-      return unexpected(unsupported(fmt::format("query match type {} is not supported", q.type())));
+    if (auto set = value_match(q, *out.add_query_params(), "query"); !set) {
+      return unexpected(set.error());
     }
   }
   rank.neg_headers = -in.headers_size();

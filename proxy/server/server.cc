@@ -21,14 +21,6 @@ namespace {
 const config::TcpEndpoint kDefaultAdmin(asio::ip::make_address("127.0.0.1"), 15000);
 const config::TcpEndpoint kDefaultMetrics(asio::ip::make_address("0.0.0.0"), 15090);
 
-std::string query_value(std::string_view query, std::string_view name) {
-  auto key = std::string(name) + "=";
-  auto at = query.find(key);
-  if (at == std::string_view::npos) return {};
-  auto value = query.substr(at + key.size());
-  return std::string(value.substr(0, value.find('&')));
-}
-
 void warn_unsupported(const config::Snapshot& snapshot) {
   for (const auto& cluster : snapshot.clusters) {
     if (cluster.protocol != config::UpstreamProtocol::kHttp1) {
@@ -205,7 +197,7 @@ admin::Response Server::admin(const admin::Request& request) {
     return {200, "text/plain", "draining\n"};
   }
   if (request.path == "/logging") {
-    auto level_name = query_value(request.query, "level");
+    auto level_name = admin::query_value(request.query, "level");
     if (!level_name.empty()) {
       if (request.method != beast_verb::post) return {405, "text/plain", "use POST\n"};
       auto level = log::parse_level(level_name);
