@@ -88,6 +88,19 @@ class Proxy:
                 return float(match.group(3))
         return 0.0
 
+    def settled_metric(self, name, expected, timeout=5, **labels):
+        """The value of one series once it equals `expected` (a number or a
+        predicate), or its last value after `timeout` seconds. A worker counts
+        a request after writing its last byte, so the client can read its
+        response before the counter moves."""
+        matches = expected if callable(expected) else (lambda value: value == expected)
+        deadline = time.monotonic() + timeout
+        value = self.metric(name, **labels)
+        while not matches(value) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            value = self.metric(name, **labels)
+        return value
+
     def rss_kib(self):
         for line in pathlib.Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

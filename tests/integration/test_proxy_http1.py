@@ -62,9 +62,9 @@ def test_keeps_upstream_connections_alive(start_proxy, backend_port):
     result = curl(*urls)
     assert result.returncode == 0
     assert result.stdout.count("v1") == 50
-    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") >= 49
-    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") == 1
-    assert proxy.metric("mesh_requests_total", listener="web", status_class="2xx") == 50
+    assert proxy.settled_metric("mesh_upstream_connections_total", lambda v: v >= 49, cluster="app", kind="reused") >= 49
+    assert proxy.settled_metric("mesh_upstream_connections_total", 1, cluster="app", kind="new") == 1
+    assert proxy.settled_metric("mesh_requests_total", 50, listener="web", status_class="2xx") == 50
 
 
 def test_routes_by_path_method_header_and_query(start_proxy, backend_port):
@@ -105,7 +105,7 @@ def test_routes_by_path_method_header_and_query(start_proxy, backend_port):
         assert curl(*host, "-o", "/dev/null", "-w", "%{http_code}", f"{base}/users/x").stdout == "404"
         unknown = curl("-i", "-H", "Host: other.example", f"{base}/").stdout
         assert unknown.startswith("HTTP/1.1 404") and "x-weft-error: route_not_found" in unknown
-        assert proxy.metric("mesh_local_replies_total", reason="route_not_found") == 2
+        assert proxy.settled_metric("mesh_local_replies_total", 2, reason="route_not_found") == 2
     finally:
         v2.shutdown()
         v2.server_close()
@@ -151,7 +151,7 @@ def test_connect_failure_is_503_with_reason(start_proxy):
     result = curl("-i", f"http://127.0.0.1:{port}/")
     assert result.stdout.startswith("HTTP/1.1 503")
     assert "x-weft-error: upstream_connect_failure" in result.stdout
-    assert proxy.metric("mesh_upstream_connect_failures_total", cluster="gone", reason="refused") == 1
+    assert proxy.settled_metric("mesh_upstream_connect_failures_total", 1, cluster="gone", reason="refused") == 1
     assert '"error":"upstream_connect_failure"' in proxy.log_text()
 
 
@@ -171,7 +171,7 @@ def test_route_timeout_is_504(start_proxy, backend_port):
     assert time.monotonic() - started < 2.5
     assert result.stdout.startswith("HTTP/1.1 504")
     assert "x-weft-error: upstream_request_timeout" in result.stdout
-    assert proxy.metric("mesh_local_replies_total", reason="upstream_request_timeout") == 1
+    assert proxy.settled_metric("mesh_local_replies_total", 1, reason="upstream_request_timeout") == 1
 
 
 def test_invalid_upstream_response_is_502(start_proxy, backend_port):
@@ -182,7 +182,7 @@ def test_invalid_upstream_response_is_502(start_proxy, backend_port):
     assert "x-weft-error: upstream_protocol_error" in result.stdout
     # The connection that carried garbage is not reused: the next request works.
     assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
-    assert proxy.metric("mesh_local_replies_total", reason="upstream_protocol_error") == 1
+    assert proxy.settled_metric("mesh_local_replies_total", 1, reason="upstream_protocol_error") == 1
 
 
 def test_close_delimited_upstream_body_is_rechunked(start_proxy, backend_port):
@@ -211,9 +211,9 @@ def test_malformed_requests_are_rejected_and_counted(start_proxy, backend_port):
         answer = raw_exchange(port, raw)
         assert answer.startswith(b"HTTP/1.1 " + status), (reason, answer[:80])
         assert f"x-weft-error: {reason}".encode() in answer.lower()
-    assert proxy.metric("mesh_http1_parse_rejections_total", reason="bad_transfer_encoding") == 2
-    assert proxy.metric("mesh_http1_parse_rejections_total", reason="missing_host") == 1
-    assert proxy.metric("mesh_http1_parse_rejections_total", reason="too_many_headers") == 1
+    assert proxy.settled_metric("mesh_http1_parse_rejections_total", 2, reason="bad_transfer_encoding") == 2
+    assert proxy.settled_metric("mesh_http1_parse_rejections_total", 1, reason="missing_host") == 1
+    assert proxy.settled_metric("mesh_http1_parse_rejections_total", 1, reason="too_many_headers") == 1
     # The proxy is unharmed.
     assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
 
@@ -289,7 +289,7 @@ def test_tcp_listener_relays_with_half_close(start_proxy):
     while proxy.metric("mesh_tcp_bytes_total", listener="db", direction="sent") < 6000:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert proxy.metric("mesh_tcp_bytes_total", listener="db", direction="received") == 6000
+    assert proxy.settled_metric("mesh_tcp_bytes_total", 6000, listener="db", direction="received") == 6000
 
 
 def test_wrk_load_has_no_errors(start_proxy, backend_port):
@@ -318,8 +318,8 @@ def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
         s.sendall(b"\x00\x01binary hello")
         assert s.recv(100) == b"\x00\x01binary hello"
     close_echo()
-    assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="http1") == 1
-    assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="opaque") == 1
+    assert proxy.settled_metric("mesh_sniffed_connections_total", 1, listener="mixed", protocol="http1") == 1
+    assert proxy.settled_metric("mesh_sniffed_connections_total", 1, listener="mixed", protocol="opaque") == 1
 
 
 def test_head_response_has_no_body_and_keeps_the_connection(start_proxy, backend_port):
@@ -327,7 +327,7 @@ def test_head_response_has_no_body_and_keeps_the_connection(start_proxy, backend
     proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
     result = curl("-I", f"http://127.0.0.1:{port}/", "-I", f"http://127.0.0.1:{port}/")
     assert result.stdout.count("HTTP/1.1 200") == 2 and "content-length: 3" in result.stdout.lower()
-    assert proxy.metric("mesh_downstream_connections_total", listener="web") == 1
+    assert proxy.settled_metric("mesh_downstream_connections_total", 1, listener="web") == 1
 
 
 def test_pipelined_requests_are_answered_in_order(start_proxy, backend_port):

@@ -55,6 +55,7 @@ def test_admin_endpoints(start_proxy, backend_port):
     dump = json.loads(http_get(proxy.admin("/config_dump"))[1])
     assert dump["listeners"][0]["name"] == "web"
     http_get(f"http://127.0.0.1:{port}/")
+    assert proxy.settled_metric("mesh_requests_total", 1, listener="web", status_class="2xx") == 1
     stats = http_get(proxy.admin("/stats"))[1]
     assert 'mesh_requests_total{listener="web",status_class="2xx"} 1' in stats
     assert http_get(proxy.admin("/logging?level=debug"), method="POST")[1] == "level: debug\n"

@@ -60,7 +60,7 @@ def test_terminates_tls_with_alpn(start_proxy, backend_port, pki):
     # A client that does not trust the certificate fails the handshake.
     untrusted = subprocess.run([*CURL, f"https://localhost:{port}/"], capture_output=True, timeout=20)
     assert untrusted.returncode != 0
-    assert proxy.metric("mesh_requests_total", listener="secure", status_class="2xx") == 1
+    assert proxy.settled_metric("mesh_requests_total", 1, listener="secure", status_class="2xx") == 1
 
 
 def test_requires_client_certificate_when_configured(start_proxy, backend_port, pki):
@@ -75,7 +75,7 @@ def test_requires_client_certificate_when_configured(start_proxy, backend_port, 
                                 "--key", str(pki / "client.key"), url], capture_output=True, text=True,
                                timeout=20)
     assert with_cert.returncode == 0 and with_cert.stdout == "v1\n", with_cert.stderr
-    assert proxy.metric("mesh_downstream_tls_handshake_failures_total", listener="secure") >= 1
+    assert proxy.settled_metric("mesh_downstream_tls_handshake_failures_total", lambda v: v >= 1, listener="secure") >= 1
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_originates_tls_and_verifies_the_upstream(start_proxy, tls_backend_port,
         assert result.stdout.count("HTTP/1.1 200") == 5, result.stdout
         assert result.stdout.count("x-backend: tls-backend") == 5
         # One TLS connection carried all five requests.
-        assert proxy.metric("mesh_upstream_connections_total", cluster="secure", kind="new") == 1
+        assert proxy.settled_metric("mesh_upstream_connections_total", 1, cluster="secure", kind="new") == 1
     else:
         assert "HTTP/1.1 503" in result.stdout and f"x-weft-error: {expected}" in result.stdout
-        assert proxy.metric("mesh_upstream_connect_failures_total", cluster="secure", reason="tls") == 5
+        assert proxy.settled_metric("mesh_upstream_connect_failures_total", 5, cluster="secure", reason="tls") == 5
