@@ -38,6 +38,10 @@ weft::Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& t
   return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
+long millis(server::Clock::duration d) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
 // Reloads the sources, recompiles the mesh and offers it to every proxy.
 class Pipeline {
  public:
@@ -47,12 +51,15 @@ class Pipeline {
 
   void reload(server::Clock::time_point seen) {
     std::lock_guard lock(mutex_);
+    auto started = server::Clock::now();
     auto snapshot = source_.load();
+    auto loaded = server::Clock::now();
     for (const auto& e : snapshot.errors) {
       spdlog::warn("manifest {}{}: {}", e.file, e.object.empty() ? "" : " (" + e.object + ")",
                    e.message);
     }
     auto mesh = translate::compile(*snapshot.store);
+    auto compiled = server::Clock::now();
     for (const auto& c : mesh->conditions) {
       if (!c.ok) spdlog::warn("{} {}=False {}: {}", c.object, c.type, c.reason, c.message);
     }
@@ -60,8 +67,11 @@ class Pipeline {
                               mesh->conditions, ++generation_};
     registry_.set_mesh(std::move(mesh), seen);
     status_.set_source(std::move(state));
-    spdlog::info("manifests loaded: {} objects, {} errors (load {})", snapshot.store->size(),
-                 snapshot.errors.size(), generation_);
+    auto offered = server::Clock::now();
+    spdlog::info(
+        "manifests loaded: {} objects, {} errors (load {}: read {} ms, compile {} ms, offer {} ms)",
+        snapshot.store->size(), snapshot.errors.size(), generation_, millis(loaded - started),
+        millis(compiled - loaded), millis(offered - compiled));
   }
 
  private:
@@ -127,7 +137,7 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
-  builder.RegisterService(&discovery);
+  builder.RegisterCallbackGenericService(&discovery);
   auto grpc_server = builder.BuildAndStart();
   if (!grpc_server || grpc_port == 0) {
     std::cerr << "mesh-controlplane: cannot listen on " << grpc_address << "\n";

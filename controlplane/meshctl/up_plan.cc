@@ -131,7 +131,8 @@ std::string expand(std::string_view text, const std::map<std::string, std::strin
 
 Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port) {
   UpPlan plan;
-  for (const auto& [key, deployment] : store.deployments) {
+  for (const auto& [key, deployment_ptr] : store.deployments) {
+    const auto& deployment = *deployment_ptr;
     int replicas = deployment.spec().has_replicas() ? deployment.spec().replicas() : 1;
     for (int replica = 0; replica < replicas; ++replica) {
       auto w = workload_for(deployment, replica, next_port);
@@ -140,7 +141,7 @@ Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_
       plan.manifests += "---\n" + to_json(pod) + "\n";
       const auto& container = deployment.spec().template_().spec().containers(0);
       for (const auto& [skey, service] : store.services) {
-        if (skey.first != w->ns || !selects(service.spec().selector(), pod.metadata().labels())) {
+        if (skey.first != w->ns || !selects(service->spec().selector(), pod.metadata().labels())) {
           continue;
         }
         k8s::EndpointSlice slice;
@@ -150,7 +151,7 @@ Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_
         slice.mutable_metadata()->set_namespace_(w->ns);
         (*slice.mutable_metadata()->mutable_labels())["kubernetes.io/service-name"] = skey.second;
         slice.set_address_type("IPv4");
-        for (const auto& port : service.spec().ports()) {
+        for (const auto& port : service->spec().ports()) {
           auto declared = target_port(port, container);
           if (!declared || !w->app_ports.contains(*declared)) continue;
           auto* out = slice.add_ports();

@@ -68,12 +68,12 @@ TEST(PlanUp, ReplicasGetPortsCommandsPodsAndEndpointSlices) {
   // The generated manifests read back as the control plane reads them.
   auto generated = store_from(plan->manifests);
   ASSERT_EQ(generated.pods.size(), 2u);
-  const auto& pod = generated.pods.at({"default", "reviews-0"});
+  const auto& pod = *generated.pods.at({"default", "reviews-0"});
   EXPECT_EQ(pod.status().pod_ip(), "127.0.0.1");
   EXPECT_EQ(pod.metadata().annotations().at("mesh.weft.io/local-ports"),
             "outbound=40002,admin=40003,metrics=40004,inbound.40000=40001");
   ASSERT_EQ(generated.endpoint_slices.size(), 2u) << "only the selected Service gets endpoints";
-  const auto& slice = generated.endpoint_slices.at({"default", "reviews-reviews-0"});
+  const auto& slice = *generated.endpoint_slices.at({"default", "reviews-reviews-0"});
   EXPECT_EQ(slice.metadata().labels().at("kubernetes.io/service-name"), "reviews");
   EXPECT_EQ(slice.ports(0).port(), 40000u);
   EXPECT_EQ(slice.endpoints(0).target_ref().name(), "reviews-0");

@@ -128,26 +128,28 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
   return Unrecognized{header.api_version(), kind};
 }
 
-void Store::put(Object object) {
-  auto key = key_of(object);
+void Store::put(Object object) { put(std::make_shared<const Object>(std::move(object))); }
+
+void Store::put(const std::shared_ptr<const Object>& object) {
+  auto key = key_of(*object);
   auto name = std::make_pair(key.ns, key.name);
   std::visit(
-      [&](auto& o) {
+      [&](const auto& o) {
         using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, k8s::Service>) services[name] = std::move(o);
-        if constexpr (std::is_same_v<T, k8s::EndpointSlice>) endpoint_slices[name] = std::move(o);
-        if constexpr (std::is_same_v<T, k8s::Pod>) pods[name] = std::move(o);
-        if constexpr (std::is_same_v<T, k8s::Namespace>) namespaces[name] = std::move(o);
-        if constexpr (std::is_same_v<T, k8s::HTTPRoute>) http_routes[name] = std::move(o);
-        if constexpr (std::is_same_v<T, k8s::Deployment>) deployments[name] = std::move(o);
+        // Shares the object: the pointer keeps the whole variant alive.
+        std::shared_ptr<const T> shared(object, &o);
+        if constexpr (std::is_same_v<T, k8s::Service>) services[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::EndpointSlice>) endpoint_slices[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::Pod>) pods[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::Namespace>) namespaces[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::HTTPRoute>) http_routes[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::Deployment>) deployments[name] = shared;
         if constexpr (std::is_same_v<T, mesh::v1alpha1::TrafficPolicy>) {
-          traffic_policies[name] = std::move(o);
+          traffic_policies[name] = shared;
         }
-        if constexpr (std::is_same_v<T, mesh::v1alpha1::MeshConfig>) {
-          mesh_configs[name] = std::move(o);
-        }
+        if constexpr (std::is_same_v<T, mesh::v1alpha1::MeshConfig>) mesh_configs[name] = shared;
       },
-      object);
+      *object);
 }
 
 std::size_t Store::size() const {

@@ -6,6 +6,7 @@
 #include <yaml-cpp/node/node.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,10 +58,12 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
                                                         std::string_view source);
 
 // Every object the sources know, one map per kind, keyed by
-// namespace/name. An immutable value: a change builds a new Store.
+// namespace/name. Immutable once built: a change builds a new Store, which
+// shares every object it did not change with the previous one (a route
+// edit in a mesh of 10,000 Pods copies no Pod).
 struct Store {
   template <class T>
-  using ByName = std::map<std::pair<std::string, std::string>, T>;
+  using ByName = std::map<std::pair<std::string, std::string>, std::shared_ptr<const T>>;
 
   ByName<k8s::Service> services;
   ByName<k8s::EndpointSlice> endpoint_slices;
@@ -72,6 +75,7 @@ struct Store {
   ByName<mesh::v1alpha1::MeshConfig> mesh_configs;  // cluster scoped: namespace ""
 
   void put(Object object);
+  void put(const std::shared_ptr<const Object>& object);
   std::size_t size() const;
 };
 

@@ -17,11 +17,27 @@ Result<ConfigPtr> ConfigCache::config_for(const translate::ProxyIdentity& proxy)
   return shared;
 }
 
-std::shared_ptr<const mesh::v1::ConfigDelta> ConfigCache::delta(const ConfigPtr& from,
-                                                                const ConfigPtr& to) {
+EncodedResponse ConfigCache::full_response(const ConfigPtr& to) {
+  std::lock_guard lock(mutex_);
+  auto& slot = full_[to->version()];
+  if (!slot) {
+    mesh::v1::DiscoveryResponse response;
+    response.set_version(to->version());
+    *response.mutable_config() = *to;
+    slot = std::make_shared<const std::string>(response.SerializeAsString());
+  }
+  return slot;
+}
+
+EncodedResponse ConfigCache::delta_response(const ConfigPtr& from, const ConfigPtr& to) {
   std::lock_guard lock(mutex_);
   auto& slot = deltas_[{from->version(), to->version()}];
-  if (!slot) slot = std::make_shared<const mesh::v1::ConfigDelta>(config::make_delta(*from, *to));
+  if (!slot) {
+    mesh::v1::DiscoveryResponse response;
+    response.set_version(to->version());
+    *response.mutable_delta() = config::make_delta(*from, *to);
+    slot = std::make_shared<const std::string>(response.SerializeAsString());
+  }
   return slot;
 }
 

@@ -21,21 +21,30 @@ namespace weft::cp::server {
 // A configuration with its version field set to its content version.
 using ConfigPtr = std::shared_ptr<const mesh::v1::ProxyConfig>;
 
+// A DiscoveryResponse without its nonce, serialized once and shared by every
+// stream that sends it. A stream appends its own nonce field, which the
+// protobuf wire format allows after the others, so a push to 10,000 proxies
+// serializes its payload once instead of copying and serializing it 10,000
+// times.
+using EncodedResponse = std::shared_ptr<const std::string>;
+
 class ConfigCache {
  public:
   explicit ConfigCache(std::shared_ptr<const translate::Mesh> mesh) : mesh_(std::move(mesh)) {}
 
   Result<ConfigPtr> config_for(const translate::ProxyIdentity& proxy);
-  std::shared_ptr<const mesh::v1::ConfigDelta> delta(const ConfigPtr& from, const ConfigPtr& to);
+  // The whole of `to`, and the changes from `from` to `to`.
+  EncodedResponse full_response(const ConfigPtr& to);
+  EncodedResponse delta_response(const ConfigPtr& from, const ConfigPtr& to);
 
   std::size_t translations() const;
 
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const translate::Mesh> mesh_;
-  std::map<std::string, ConfigPtr> configs_;  // by translation key
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const mesh::v1::ConfigDelta>>
-      deltas_;  // by (from, to) version
+  std::map<std::string, ConfigPtr> configs_;                               // by translation key
+  std::map<std::string, EncodedResponse> full_;                            // by version
+  std::map<std::pair<std::string, std::string>, EncodedResponse> deltas_;  // by (from, to) version
 };
 
 }  // namespace weft::cp::server

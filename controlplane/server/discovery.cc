@@ -1,5 +1,7 @@
 #include "controlplane/server/discovery.h"
 
+#include <grpc/slice.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -8,14 +10,28 @@ namespace weft::cp::server {
 namespace {
 
 using mesh::v1::DiscoveryRequest;
-using mesh::v1::DiscoveryResponse;
 
-class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>,
-                     public Subscriber {
+// A gRPC slice over the shared encoded payload, without a copy: the slice
+// holds a reference that gRPC drops once the bytes are on the wire.
+grpc::Slice shared_slice(const EncodedResponse& body) {
+  auto* owner = new EncodedResponse(body);
+  auto slice = grpc_slice_new_with_user_data(
+      const_cast<char*>((*owner)->data()), (*owner)->size(),
+      [](void* p) { delete static_cast<EncodedResponse*>(p); }, owner);
+  return {slice, grpc::Slice::STEAL_REF};
+}
+
+bool parse(grpc::ByteBuffer& buffer, DiscoveryRequest& request) {
+  request.Clear();
+  grpc::ProtoBufferReader reader(&buffer);
+  return request.ParseFromZeroCopyStream(&reader);
+}
+
+class Stream final : public grpc::ServerGenericBidiReactor, public Subscriber {
  public:
   Stream(Registry& registry, std::string peer)
       : registry_(registry), peer_(std::move(peer)), session_(SystemClock::now()) {
-    StartRead(&request_);
+    StartRead(&incoming_);
   }
 
   void offer(const std::shared_ptr<ConfigCache>& cache, Clock::time_point seen) override {
@@ -39,6 +55,12 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
       Finish(grpc::Status::OK);
       return;
     }
+    if (!parse(incoming_, request_)) {
+      registry_.metrics().bad_replies.Increment();
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a mesh.v1.DiscoveryRequest"));
+      return;
+    }
+    incoming_.Clear();
     std::unique_lock lock(mutex_);
     if (!session_.introduced()) {
       auto hello = session_.hello(request_);
@@ -57,14 +79,14 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
     } else {
       handle_reply();
     }
-    StartRead(&request_);
+    StartRead(&incoming_);
     write_next(lock);
   }
 
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mutex_);
     writing_ = false;
-    response_.Clear();  // a whole configuration per proxy is not kept after it is sent
+    outgoing_.Clear();  // releases this stream's reference to the shared payload
     if (ok) write_next(lock);
   }
 
@@ -103,11 +125,12 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
     if (writing_) return;
     auto next = session_.next();
     if (!next) return;
-    response_ = std::move(*next);
+    grpc::Slice parts[] = {shared_slice(next->body), grpc::Slice(next->nonce_field())};
+    outgoing_ = grpc::ByteBuffer(parts, 2);
     writing_ = true;
     registry_.metrics().pushes.Increment();
     lock.unlock();
-    StartWrite(&response_);
+    StartWrite(&outgoing_);
     lock.lock();
   }
 
@@ -115,16 +138,20 @@ class Stream final : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryR
   std::string peer_;
   mutable std::mutex mutex_;
   ProxySession session_;
+  grpc::ByteBuffer incoming_;
   DiscoveryRequest request_;
-  DiscoveryResponse response_;
+  grpc::ByteBuffer outgoing_;
   bool writing_ = false;
   bool registered_ = false;
 };
 
 }  // namespace
 
-grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* DiscoveryService::StreamConfig(
-    grpc::CallbackServerContext* context) {
+grpc::ServerGenericBidiReactor* DiscoveryService::CreateReactor(
+    grpc::GenericCallbackServerContext* context) {
+  if (context->method() != kStreamConfigMethod) {
+    return grpc::CallbackGenericService::CreateReactor(context);
+  }
   return new Stream(registry_, context->peer());
 }
 

@@ -1,18 +1,29 @@
 // The gRPC side of discovery: mesh.v1.Discovery/StreamConfig on gRPC's
 // callback API, one reactor per proxy stream and no thread per stream.
+// It is a generic (byte buffer) service so that a response is written as
+// the payload every proxy shares, encoded once per mesh generation, plus the
+// stream's own nonce (see EncodedResponse), instead of a message copied and
+// serialized per proxy.
 #pragma once
 
+#include <grpcpp/generic/async_generic_service.h>
+
+#include <string_view>
+
 #include "controlplane/server/registry.h"
-#include "mesh/v1/discovery.grpc.pb.h"
 
 namespace weft::cp::server {
 
-class DiscoveryService final : public mesh::v1::Discovery::CallbackService {
+// The one method this service implements (proto/mesh/v1/discovery.proto).
+inline constexpr std::string_view kStreamConfigMethod = "/mesh.v1.Discovery/StreamConfig";
+
+class DiscoveryService final : public grpc::CallbackGenericService {
  public:
   explicit DiscoveryService(Registry& registry) : registry_(registry) {}
 
-  grpc::ServerBidiReactor<mesh::v1::DiscoveryRequest, mesh::v1::DiscoveryResponse>* StreamConfig(
-      grpc::CallbackServerContext* context) override;
+  // StreamConfig; any other method is UNIMPLEMENTED.
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override;
 
  private:
   Registry& registry_;

@@ -4,6 +4,18 @@
 
 namespace weft::cp::server {
 
+std::string Outgoing::nonce_field() const {
+  mesh::v1::DiscoveryResponse only_nonce;
+  only_nonce.set_nonce(nonce);
+  return only_nonce.SerializeAsString();
+}
+
+mesh::v1::DiscoveryResponse Outgoing::decode() const {
+  mesh::v1::DiscoveryResponse response;
+  response.ParseFromString(*body + nonce_field());
+  return response;
+}
+
 ProxySession::ProxySession(SystemClock::time_point connected) {
   status_.connected_since = connected;
 }
@@ -60,21 +72,18 @@ Result<ProxySession::Acked> ProxySession::reply(const mesh::v1::DiscoveryRequest
   return result;
 }
 
-std::optional<mesh::v1::DiscoveryResponse> ProxySession::next() {
+std::optional<Outgoing> ProxySession::next() {
   if (sent_ || status_.version_desired.empty()) return std::nullopt;
   if (status_.version_desired == status_.version_acked) return std::nullopt;
   if (status_.version_desired == status_.last_nack_version) return std::nullopt;
-  mesh::v1::DiscoveryResponse response;
-  response.set_version(status_.version_desired);
-  response.set_nonce(fmt::format("{}", ++nonces_));
-  if (full_next_ || !acked_) {
-    *response.mutable_config() = *desired_;
-  } else {
-    *response.mutable_delta() = *cache_->delta(acked_, desired_);
-  }
+  Outgoing response;
+  response.version = status_.version_desired;
+  response.nonce = fmt::format("{}", ++nonces_);
+  response.body = full_next_ || !acked_ ? cache_->full_response(desired_)
+                                        : cache_->delta_response(acked_, desired_);
   full_next_ = false;
   sent_ = desired_;
-  outstanding_nonce_ = response.nonce();
+  outstanding_nonce_ = response.nonce;
   status_.version_sent = status_.version_desired;
   status_.pushes++;
   return response;

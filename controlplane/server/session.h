@@ -37,6 +37,18 @@ struct SessionStatus {
   }
 };
 
+// A response for one proxy: the shared encoded payload plus its own nonce.
+struct Outgoing {
+  std::string version;
+  std::string nonce;
+  EncodedResponse body;  // version and payload, without the nonce
+
+  // The bytes that follow `body` on the wire: the nonce field.
+  std::string nonce_field() const;
+  // The whole response as the proxy parses it (tests, logs).
+  mesh::v1::DiscoveryResponse decode() const;
+};
+
 class ProxySession {
  public:
   explicit ProxySession(SystemClock::time_point connected);
@@ -60,7 +72,7 @@ class ProxySession {
 
   // The response to send now, if any: nothing while one is outstanding or
   // when the proxy already has (or has rejected) the desired version.
-  std::optional<mesh::v1::DiscoveryResponse> next();
+  std::optional<Outgoing> next();
 
   const SessionStatus& status() const { return status_; }
   // The configuration it should have, for `meshctl proxy-config`.

@@ -39,6 +39,17 @@ mesh::v1::DiscoveryRequest hello() {
   return r;
 }
 
+// What the proxy receives: the shared encoded payload and this session's
+// nonce, parsed as one message.
+std::optional<mesh::v1::DiscoveryResponse> next(ProxySession& session) {
+  auto outgoing = session.next();
+  if (!outgoing) return std::nullopt;
+  auto response = outgoing->decode();
+  EXPECT_EQ(response.version(), outgoing->version);
+  EXPECT_EQ(response.nonce(), outgoing->nonce);
+  return response;
+}
+
 mesh::v1::DiscoveryRequest ack(const mesh::v1::DiscoveryResponse& response) {
   mesh::v1::DiscoveryRequest r;
   r.set_version(response.version());
@@ -51,10 +62,10 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   ASSERT_TRUE(session.hello(hello()));
   auto t0 = Clock::now();
   session.update(cache_with(1), t0);
-  auto first = session.next();
+  auto first = next(session);
   ASSERT_TRUE(first);
   ASSERT_TRUE(first->has_config());
-  EXPECT_FALSE(session.next()) << "one response outstanding at a time";
+  EXPECT_FALSE(next(session)) << "one response outstanding at a time";
   auto acked = session.reply(ack(*first), t0 + std::chrono::milliseconds(30));
   ASSERT_TRUE(acked);
   ASSERT_TRUE(acked->propagation);
@@ -62,7 +73,7 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   EXPECT_TRUE(session.status().in_sync());
 
   session.update(cache_with(2), t0);
-  auto second = session.next();
+  auto second = next(session);
   ASSERT_TRUE(second);
   ASSERT_TRUE(second->has_delta());
   ASSERT_EQ(second->delta().clusters_size(), 1);
@@ -74,18 +85,18 @@ TEST(ProxySession, FullThenDeltaThenNothingWhenUnchanged) {
   ASSERT_TRUE(session.reply(ack(*second), Clock::now()));
 
   session.update(cache_with(2), Clock::now());
-  EXPECT_FALSE(session.next()) << "a change that does not concern it sends nothing";
+  EXPECT_FALSE(next(session)) << "a change that does not concern it sends nothing";
 }
 
 TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
   ProxySession session(SystemClock::now());
   ASSERT_TRUE(session.hello(hello()));
   session.update(cache_with(1), Clock::now());
-  ASSERT_TRUE(session.reply(ack(*session.next()), Clock::now()));
+  ASSERT_TRUE(session.reply(ack(*next(session)), Clock::now()));
   auto good = session.status().version_acked;
 
   session.update(cache_with(2), Clock::now());
-  auto rejected = session.next();
+  auto rejected = next(session);
   auto nack = ack(*rejected);
   nack.mutable_error()->set_message("cluster s1: no endpoints");
   auto result = session.reply(nack, Clock::now());
@@ -94,10 +105,10 @@ TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
   EXPECT_EQ(session.status().version_acked, good);
   EXPECT_EQ(session.status().last_nack_error, "cluster s1: no endpoints");
   EXPECT_FALSE(session.status().in_sync());
-  EXPECT_FALSE(session.next()) << "the rejected version is not resent";
+  EXPECT_FALSE(next(session)) << "the rejected version is not resent";
 
   session.update(cache_with(3), Clock::now());
-  auto retry = session.next();
+  auto retry = next(session);
   ASSERT_TRUE(retry);
   EXPECT_TRUE(retry->has_config()) << "after a NACK the next response is whole";
 }
@@ -106,7 +117,7 @@ TEST(ProxySession, StaleNonceIsRejected) {
   ProxySession session(SystemClock::now());
   ASSERT_TRUE(session.hello(hello()));
   session.update(cache_with(1), Clock::now());
-  auto response = session.next();
+  auto response = next(session);
   auto stale = ack(*response);
   stale.set_nonce("999");
   auto result = session.reply(stale, Clock::now());
@@ -121,7 +132,7 @@ TEST(ProxySession, UnknownProxyGetsNothingAndAnError) {
   r.mutable_node()->set_name("ghost");
   ASSERT_TRUE(session.hello(r));
   session.update(cache_with(1), Clock::now());
-  EXPECT_FALSE(session.next());
+  EXPECT_FALSE(next(session));
   EXPECT_THAT(session.status().translate_error, HasSubstr("no Pod default/ghost"));
 }
 
@@ -145,7 +156,14 @@ TEST(ConfigCache, ProxiesWithTheSamePortsShareOneTranslationAndOneDelta) {
   ConfigCache next(std::make_shared<translate::Mesh>(mesh_with(3)));
   auto local = next.config_for({"w", "default"});
   auto old_local = cache.config_for({"w", "default"});
-  EXPECT_EQ(next.delta(*old_local, *local).get(), next.delta(*old_local, *local).get());
+  auto delta = next.delta_response(*old_local, *local);
+  EXPECT_EQ(delta.get(), next.delta_response(*old_local, *local).get()) << "encoded once";
+  EXPECT_EQ(next.full_response(*local).get(), next.full_response(*local).get());
+  mesh::v1::DiscoveryResponse decoded;
+  ASSERT_TRUE(decoded.ParseFromString(*delta));
+  EXPECT_EQ(decoded.version(), (*local)->version());
+  EXPECT_TRUE(decoded.nonce().empty()) << "each stream adds its own";
+  ASSERT_EQ(decoded.delta().clusters_size(), 1);
 }
 
 TEST(ProxySession, HelloNeedsAName) {

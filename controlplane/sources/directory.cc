@@ -47,43 +47,46 @@ std::vector<std::string> DirectorySource::manifest_files(std::vector<ManifestErr
   return files;
 }
 
-DirectorySource::FileState DirectorySource::load_file(const std::string& file,
-                                                      const FileState& previous) {
+DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file,
+                                                         const FileStatePtr& previous) {
+  static const FileState kNothing;
+  const auto& before = previous ? *previous : kNothing;
   auto text = yaml::read_file(file);
-  if (text && !previous.signature.empty() && previous.signature == signature_of(*text)) {
+  if (text && !before.signature.empty() && before.signature == signature_of(*text)) {
     return previous;
   }
-  FileState state;
+  auto state = std::make_shared<FileState>();
   if (!text) {
-    state.objects = previous.objects;
-    state.errors.push_back({file, "", text.error().message});
+    state->objects = before.objects;
+    state->errors.push_back({file, "", text.error().message});
     return state;
   }
-  state.signature = signature_of(*text);
+  state->signature = signature_of(*text);
   ++files_parsed_;
   auto documents = yaml::load_documents(*text, file);
   if (!documents) {
-    state.objects = previous.objects;  // unreadable as a whole: keep everything it held
-    state.errors.push_back({file, "", documents.error().message});
+    state->objects = before.objects;  // unreadable as a whole: keep everything it held
+    state->errors.push_back({file, "", documents.error().message});
     return state;
   }
   for (const auto& document : *documents) {
     auto parsed = model::parse_object(document, file);
     if (!parsed) {
       auto key = model::identify(document);
-      state.errors.push_back({file, key ? key->text() : "", parsed.error().message});
-      auto kept = key ? previous.objects.find(*key) : previous.objects.end();
-      if (kept != previous.objects.end()) state.objects.insert(*kept);
+      state->errors.push_back({file, key ? key->text() : "", parsed.error().message});
+      auto kept = key ? before.objects.find(*key) : before.objects.end();
+      if (kept != before.objects.end()) state->objects.insert(*kept);
       continue;
     }
     if (const auto* other = std::get_if<model::Unrecognized>(&*parsed)) {
-      state.ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
+      state->ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
       continue;
     }
-    auto& object = std::get<model::Object>(*parsed);
-    auto key = model::key_of(object);
-    if (!state.objects.emplace(key, std::move(object)).second) {
-      state.errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
+    auto object =
+        std::make_shared<const model::Object>(std::get<model::Object>(std::move(*parsed)));
+    auto key = model::key_of(*object);
+    if (!state->objects.emplace(key, std::move(object)).second) {
+      state->errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
     }
   }
   return state;
@@ -92,11 +95,11 @@ DirectorySource::FileState DirectorySource::load_file(const std::string& file,
 DirectorySnapshot DirectorySource::load() {
   DirectorySnapshot out;
   auto files = manifest_files(out.errors);
-  std::map<std::string, FileState> loaded;
+  std::map<std::string, FileStatePtr> loaded;
   for (const auto& file : files) {
     auto previous = files_.find(file);
-    loaded[file] = load_file(file, previous != files_.end() ? previous->second : FileState{});
-    const auto& state = loaded[file];
+    const auto& state =
+        *(loaded[file] = load_file(file, previous != files_.end() ? previous->second : nullptr));
     out.errors.insert(out.errors.end(), state.errors.begin(), state.errors.end());
     out.ignored.insert(out.ignored.end(), state.ignored.begin(), state.ignored.end());
   }
@@ -105,7 +108,7 @@ DirectorySnapshot DirectorySource::load() {
   auto store = std::make_shared<model::Store>();
   std::map<model::ObjectKey, std::string> defined_in;
   for (const auto& [file, state] : files_) {
-    for (const auto& [key, object] : state.objects) {
+    for (const auto& [key, object] : state->objects) {
       auto [first, inserted] = defined_in.emplace(key, file);
       if (!inserted) {
         out.errors.push_back(

@@ -73,7 +73,7 @@ TEST_F(Directory, BadObjectKeepsItsLastGoodVersionOthersUnaffected) {
   EXPECT_THAT(snapshot.errors[0].message, HasSubstr("unknown field 'prot'"));
   // The route is still the last good one; the new Service arrived.
   ASSERT_EQ(snapshot.store->http_routes.size(), 1u);
-  EXPECT_EQ(snapshot.store->http_routes.begin()->second.spec().rules(0).backend_refs(0).port(),
+  EXPECT_EQ(snapshot.store->http_routes.begin()->second->spec().rules(0).backend_refs(0).port(),
             9080u);
   EXPECT_EQ(snapshot.store->services.size(), 2u);
 }
@@ -102,7 +102,7 @@ TEST_F(Directory, OnlyChangedFilesAreParsedAgain) {
   write("b.yaml", same_size);
   auto snapshot = source.load();
   EXPECT_EQ(source.files_parsed(), 3u);
-  EXPECT_EQ(snapshot.store->http_routes.begin()->second.spec().rules(0).backend_refs(0).port(),
+  EXPECT_EQ(snapshot.store->http_routes.begin()->second->spec().rules(0).backend_refs(0).port(),
             9081u);
 }
 
@@ -122,7 +122,7 @@ TEST_F(Directory, SameObjectInTwoFilesIsReportedAndTheFirstWins) {
   auto snapshot = source.load();
   ASSERT_EQ(snapshot.errors.size(), 1u);
   EXPECT_THAT(snapshot.errors[0].message, HasSubstr("also defined in"));
-  EXPECT_EQ(snapshot.store->services.begin()->second.spec().ports(0).port(), 9080u);
+  EXPECT_EQ(snapshot.store->services.begin()->second->spec().ports(0).port(), 9080u);
 }
 
 }  // namespace

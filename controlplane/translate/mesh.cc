@@ -90,7 +90,8 @@ Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
 void add_endpoints(const model::Store& store, const Mesh& mesh, const k8s::Service& service,
                    const k8s::ServicePort& service_port, mesh::v1::Cluster& cluster) {
   const auto& ns = service.metadata().namespace_();
-  for (const auto& [key, slice] : store.endpoint_slices) {
+  for (const auto& [key, slice_ptr] : store.endpoint_slices) {
+    const auto& slice = *slice_ptr;
     if (key.first != ns) continue;
     auto label = slice.metadata().labels().find("kubernetes.io/service-name");
     if (label == slice.metadata().labels().end() || label->second != service.metadata().name()) {
@@ -191,7 +192,8 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
     }
     return std::nullopt;
   };
-  for (const auto& [key, route] : store.http_routes) {
+  for (const auto& [key, route_ptr] : store.http_routes) {
+    const auto& route = *route_ptr;
     auto object = fmt::format("HTTPRoute {}/{}", key.first, key.second);
     auto reject = [&](const Rejected& r) {
       mesh.conditions.push_back({object, r.type, false, r.reason, r.message});
@@ -248,7 +250,8 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
 // are reported.
 void apply_mesh_config(const model::Store& store, Mesh& mesh) {
   bool first = true;
-  for (const auto& [key, config] : store.mesh_configs) {
+  for (const auto& [key, config_ptr] : store.mesh_configs) {
+    const auto& config = *config_ptr;
     auto object = fmt::format("MeshConfig {}", key.second);
     if (!first) {
       mesh.conditions.push_back({object, "Accepted", false, "Conflicted",
@@ -310,10 +313,12 @@ Result<Workload::LocalPorts> parse_local_ports(std::string_view text) {
 
 std::shared_ptr<const Mesh> compile(const model::Store& store) {
   auto mesh = std::make_shared<Mesh>();
-  for (const auto& [key, pod] : store.pods) {
+  for (const auto& [key, pod_ptr] : store.pods) {
+    const auto& pod = *pod_ptr;
     mesh->workloads.emplace(key, workload_of(pod, mesh->conditions));
   }
-  for (const auto& [key, service] : store.services) {
+  for (const auto& [key, service_ptr] : store.services) {
+    const auto& service = *service_ptr;
     for (const auto& port : service.spec().ports()) {
       if (!port.protocol().empty() && port.protocol() != "TCP") continue;  // UDP, SCTP
       ServicePort sp;
@@ -334,7 +339,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store) {
     }
   }
   attach_routes(store, *mesh);
-  for (const auto& [key, policy] : store.traffic_policies) apply_policy(policy, *mesh);
+  for (const auto& [key, policy] : store.traffic_policies) apply_policy(*policy, *mesh);
   apply_mesh_config(store, *mesh);
   return mesh;
 }
