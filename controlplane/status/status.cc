@@ -36,6 +36,26 @@ json::object proxy_json(const server::SessionStatus& s) {
   return o;
 }
 
+// An object as Kubernetes would show it (JSON field names).
+json::value object_json(const google::protobuf::Message& object) {
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(object, &out).ok()) return nullptr;
+  return json::parse(out);
+}
+
+// Every object of one kind: namespace, name and, unless `names_only`, the
+// object itself.
+template <class T>
+json::array objects_json(const model::Store::ByName<T>& objects, bool names_only = false) {
+  json::array out;
+  for (const auto& [key, object] : objects) {
+    json::object entry{{"namespace", key.first}, {"name", key.second}};
+    if (!names_only) entry["object"] = object_json(*object);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusService::StatusService(server::Registry& registry, prometheus::Registry& metrics)
@@ -73,6 +93,26 @@ std::string StatusService::status_json() const {
   return json::serialize(root) + "\n";
 }
 
+std::string StatusService::store_json() const {
+  std::shared_ptr<const model::Store> store;
+  {
+    std::lock_guard lock(mutex_);
+    store = source_.store;
+  }
+  if (!store) return "{}\n";
+  json::object root;
+  root["services"] = objects_json(store->services);
+  root["endpointSlices"] = objects_json(store->endpoint_slices);
+  root["httpRoutes"] = objects_json(store->http_routes);
+  root["trafficPolicies"] = objects_json(store->traffic_policies);
+  root["meshConfigs"] = objects_json(store->mesh_configs);
+  root["namespaces"] = objects_json(store->namespaces, true);
+  root["deployments"] = objects_json(store->deployments, true);
+  // Names only: 10,000 Pods in full would make this page megabytes.
+  root["pods"] = objects_json(store->pods, true);
+  return json::serialize(root) + "\n";
+}
+
 admin::Response StatusService::config(const std::string& query) const {
   auto proxy = admin::query_value(query, "proxy");
   auto slash = proxy.find('/');
@@ -99,11 +139,12 @@ admin::Response StatusService::handle(const admin::Request& request) const {
   }
   if (request.path == "/status") return {200, "application/json", status_json()};
   if (request.path == "/config") return config(request.query);
+  if (request.path == "/debug/store") return {200, "application/json", store_json()};
   if (request.path == "/metrics") {
     return {200, "text/plain; version=0.0.4",
             prometheus::TextSerializer().Serialize(metrics_.Collect())};
   }
-  return {404, "text/plain", "not found: /ready /status /config?proxy=NS/NAME /metrics\n"};
+  return {404, "text/plain", "not found: /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
 }
 
 }  // namespace weft::cp::status

@@ -4,6 +4,7 @@
 //   GET /ready                          200 once the first load is done
 //   GET /status                         proxies, manifest errors, conditions
 //   GET /config?proxy=NAMESPACE/NAME    the configuration a proxy should have
+//   GET /debug/store                    the objects the control plane knows
 //   GET /metrics                        Prometheus text
 #pragma once
 
@@ -26,6 +27,7 @@ struct SourceState {
   std::vector<std::string> ignored;
   std::vector<translate::Condition> conditions;
   std::uint64_t generation = 0;  // loads so far
+  std::shared_ptr<const model::Store> store;
 };
 
 class StatusService {
@@ -37,6 +39,7 @@ class StatusService {
 
  private:
   std::string status_json() const;
+  std::string store_json() const;
   admin::Response config(const std::string& query) const;
 
   server::Registry& registry_;

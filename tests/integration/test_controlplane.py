@@ -366,6 +366,19 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     assert ok.returncode == 0, ok.stdout
 
 
+def test_debug_store_lists_what_the_control_plane_knows(mesh):
+    store = json.loads(http_get(f"http://{mesh.status_address}/debug/store")[1])
+    services = {(s["namespace"], s["name"]): s["object"] for s in store["services"]}
+    assert {("default", "reviews"), ("default", "reviews-v1"), ("default", "reviews-v2")} <= set(services)
+    assert services[("default", "reviews")]["spec"]["ports"][0]["port"] == 9080
+    routes = {r["name"]: r["object"] for r in store["httpRoutes"]}
+    weights = [b.get("weight") for b in routes["reviews"]["spec"]["rules"][1]["backendRefs"]]
+    assert weights == [90, 10]
+    assert store["trafficPolicies"] == [] and store["meshConfigs"] == []
+    assert any(p["name"].startswith("reviews-v1") for p in store["pods"])
+    assert all("object" not in p for p in store["pods"]), "Pods are listed by name only"
+
+
 def test_benchmark_harness_reaches_every_simulated_proxy(tmp_path):
     """bench/controlplane at a small N: every simulated proxy connects,
     receives the route change as a delta and ACKs it, and no stream fails.
