@@ -40,7 +40,7 @@ if [ -n "$asan_dir" ]; then
 fi
 
 echo "== integration tests (pytest)"
-WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/netns \
+WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/netns tests/kubernetes \
   | tee "$build_dir/integration.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 py_passed=$(grep -Eo '[0-9]+ passed' "$build_dir/integration.log" | tail -1 | grep -Eo '[0-9]+')
