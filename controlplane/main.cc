@@ -64,7 +64,7 @@ class Pipeline {
       if (!c.ok) spdlog::warn("{} {}=False {}: {}", c.object, c.type, c.reason, c.message);
     }
     status::SourceState state{snapshot.store->size(), snapshot.errors, snapshot.ignored,
-                              mesh->conditions, ++generation_, snapshot.store};
+                              mesh->conditions,       ++generation_,   snapshot.store};
     registry_.set_mesh(std::move(mesh), seen);
     status_.set_source(std::move(state));
     auto offered = server::Clock::now();

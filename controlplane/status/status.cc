@@ -144,7 +144,8 @@ admin::Response StatusService::handle(const admin::Request& request) const {
     return {200, "text/plain; version=0.0.4",
             prometheus::TextSerializer().Serialize(metrics_.Collect())};
   }
-  return {404, "text/plain", "not found: /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
+  return {404, "text/plain",
+          "not found: /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
 }
 
 }  // namespace weft::cp::status
