@@ -8,11 +8,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "common/duration.h"
 #include "common/log.h"
 #include "controlplane/server/discovery.h"
+#include "controlplane/sources/kubernetes/source.h"
 #include "controlplane/sources/watch.h"
 #include "controlplane/status/status.h"
 
@@ -45,14 +50,14 @@ long millis(server::Clock::duration d) {
 // Reloads the sources, recompiles the mesh and offers it to every proxy.
 class Pipeline {
  public:
-  Pipeline(sources::DirectorySource& source, server::Registry& registry,
+  Pipeline(std::function<sources::Snapshot()> load, server::Registry& registry,
            status::StatusService& status)
-      : source_(source), registry_(registry), status_(status) {}
+      : load_(std::move(load)), registry_(registry), status_(status) {}
 
   void reload(server::Clock::time_point seen) {
     std::lock_guard lock(mutex_);
     auto started = server::Clock::now();
-    auto snapshot = source_.load();
+    auto snapshot = load_();
     auto loaded = server::Clock::now();
     for (const auto& e : snapshot.errors) {
       spdlog::warn("manifest {}{}: {}", e.file, e.object.empty() ? "" : " (" + e.object + ")",
@@ -76,23 +81,107 @@ class Pipeline {
 
  private:
   std::mutex mutex_;
-  sources::DirectorySource& source_;
+  std::function<sources::Snapshot()> load_;
   server::Registry& registry_;
   status::StatusService& status_;
   std::uint64_t generation_ = 0;
 };
 
+// Calls `reload` once per burst of Kubernetes events, `quiet` after the
+// first one, and only once every kind has been listed.
+class KubernetesDebounce {
+ public:
+  KubernetesDebounce(boost::asio::io_context& io, std::chrono::milliseconds quiet,
+                     kubernetes::KubernetesSource& source, Pipeline& pipeline)
+      : timer_(io), quiet_(quiet), source_(source), pipeline_(pipeline) {}
+
+  void changed() {
+    if (pending_ || !source_.synced()) return;
+    pending_ = true;
+    auto seen = server::Clock::now();
+    timer_.expires_after(quiet_);
+    timer_.async_wait([this, seen](const boost::system::error_code& ec) {
+      pending_ = false;
+      if (!ec) pipeline_.reload(seen);
+    });
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::chrono::milliseconds quiet_;
+  kubernetes::KubernetesSource& source_;
+  Pipeline& pipeline_;
+  bool pending_ = false;
+};
+
+weft::Result<kubernetes::ClusterConfig> cluster_config(const std::string& kubeconfig) {
+  if (!kubeconfig.empty()) return kubernetes::load_kubeconfig(kubeconfig);
+  std::map<std::string, std::string> env;
+  for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+  return kubernetes::in_cluster_config(env, "/var/run/secrets/kubernetes.io/serviceaccount");
+}
+
 }  // namespace
+
+// The configured source, started and feeding `pipeline`: a manifest
+// directory (with its inotify watch), or Kubernetes.
+struct RunningSource {
+  std::unique_ptr<sources::DirectorySource> directory;
+  std::unique_ptr<sources::DirectoryWatch> watch;
+  std::unique_ptr<kubernetes::KubernetesSource> kubernetes;
+  std::unique_ptr<KubernetesDebounce> debounce;
+  std::unique_ptr<Pipeline> pipeline;
+};
+
+weft::Result<RunningSource> start_source(const std::vector<std::string>& manifests,
+                                         const std::string& kubeconfig,
+                                         std::chrono::milliseconds debounce,
+                                         boost::asio::io_context& io, server::Registry& registry,
+                                         status::StatusService& status,
+                                         prometheus::Registry& metrics) {
+  RunningSource out;
+  if (!manifests.empty()) {
+    out.directory = std::make_unique<sources::DirectorySource>(
+        std::vector<std::filesystem::path>(manifests.begin(), manifests.end()));
+    out.pipeline = std::make_unique<Pipeline>([d = out.directory.get()] { return d->load(); },
+                                              registry, status);
+    out.pipeline->reload(server::Clock::now());
+    auto watch = sources::DirectoryWatch::start(
+        {manifests.begin(), manifests.end()}, debounce,
+        [p = out.pipeline.get()] { p->reload(server::Clock::now()); });
+    if (!watch) return tl::unexpected(watch.error());
+    out.watch = std::move(*watch);
+    return out;
+  }
+  auto config = cluster_config(kubeconfig);
+  if (!config) return tl::unexpected(config.error());
+  auto client = kubernetes::ApiClient::create(std::move(*config));
+  if (!client) return tl::unexpected(client.error());
+  spdlog::info("watching Kubernetes at {}:{}", (*client)->config().host, (*client)->config().port);
+  out.kubernetes = std::make_unique<kubernetes::KubernetesSource>(std::move(*client), metrics);
+  out.pipeline = std::make_unique<Pipeline>([k = out.kubernetes.get()] { return k->load(); },
+                                            registry, status);
+  out.debounce = std::make_unique<KubernetesDebounce>(io, debounce, *out.kubernetes, *out.pipeline);
+  out.kubernetes->start(io, [d = out.debounce.get()] { d->changed(); });
+  return out;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"mesh-controlplane: serves each mesh-proxy its configuration"};
   std::vector<std::string> manifests;
-  std::string grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
+  std::string kubeconfig, grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
   std::string debounce_text = "100ms", log_level, log_format;
-  app.add_option("--manifests", manifests,
-                 "Directory (or file) of Kubernetes-style YAML manifests; repeatable")
-      ->required()
-      ->check(CLI::ExistingPath);
+  auto* manifests_option =
+      app.add_option("--manifests", manifests,
+                     "Directory (or file) of Kubernetes-style YAML manifests; repeatable")
+          ->check(CLI::ExistingPath);
+  app.add_option("--kubeconfig", kubeconfig,
+                 "Watch the cluster of this kubeconfig's current context (default without "
+                 "--manifests: the in-cluster service account)")
+      ->check(CLI::ExistingFile)
+      ->excludes(manifests_option);
   app.add_option("--grpc-address", grpc_address, "Discovery gRPC listen address")
       ->capture_default_str();
   app.add_option("--status-address", status_address, "Status HTTP listen address")
@@ -120,16 +209,12 @@ int main(int argc, char** argv) {
   server::Metrics metrics(metrics_registry);
   server::Registry registry(metrics);
   status::StatusService status(registry, metrics_registry);
-  sources::DirectorySource source({manifests.begin(), manifests.end()});
-  Pipeline pipeline(source, registry, status);
-  pipeline.reload(server::Clock::now());
-
-  auto watch = sources::DirectoryWatch::start(
-      {manifests.begin(), manifests.end()},
-      std::chrono::duration_cast<std::chrono::milliseconds>(*debounce),
-      [&pipeline] { pipeline.reload(server::Clock::now()); });
-  if (!watch) {
-    std::cerr << "mesh-controlplane: " << watch.error().message << "\n";
+  boost::asio::io_context io;
+  auto source = start_source(manifests, kubeconfig,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(*debounce), io,
+                             registry, status, metrics_registry);
+  if (!source) {
+    std::cerr << "mesh-controlplane: " << source.error().message << "\n";
     return 1;
   }
 
@@ -144,7 +229,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  boost::asio::io_context io;
   auto bound = weft::admin::serve(
       io, *status_endpoint, [&status](const weft::admin::Request& r) { return status.handle(r); });
   if (!bound) {
@@ -162,6 +246,6 @@ int main(int argc, char** argv) {
   // Streams end with CANCELLED; proxies keep their configuration and
   // reconnect to whichever control plane comes back.
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  watch->reset();
+  source->watch.reset();
   return 0;
 }

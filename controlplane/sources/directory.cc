@@ -92,8 +92,8 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
   return state;
 }
 
-DirectorySnapshot DirectorySource::load() {
-  DirectorySnapshot out;
+Snapshot DirectorySource::load() {
+  Snapshot out;
   auto files = manifest_files(out.errors);
   std::map<std::string, FileStatePtr> loaded;
   for (const auto& file : files) {

@@ -12,28 +12,16 @@
 #include <vector>
 
 #include "controlplane/model/objects.h"
+#include "controlplane/sources/snapshot.h"
 
 namespace weft::cp::sources {
-
-struct ManifestError {
-  std::string file;
-  std::string object;  // "HTTPRoute default/reviews", or empty if unknown
-  std::string message;
-};
-
-struct DirectorySnapshot {
-  std::shared_ptr<const model::Store> store;
-  std::vector<ManifestError> errors;
-  // Documents of kinds the mesh does not read ("v1 ConfigMap in a.yaml").
-  std::vector<std::string> ignored;
-};
 
 class DirectorySource {
  public:
   explicit DirectorySource(std::vector<std::filesystem::path> roots);
 
   // Rereads every manifest file and merges them into a new store.
-  DirectorySnapshot load();
+  Snapshot load();
 
   const std::vector<std::filesystem::path>& roots() const { return roots_; }
   // Files parsed so far (unchanged files are not parsed again).

@@ -85,11 +85,14 @@ class Store:
             return self.rv
 
     def compact(self):
-        """Forgets the whole history, as etcd compaction does (tests: 410)."""
+        """Forgets the whole history, as etcd compaction does after writes
+        elsewhere advanced the revision: every watcher and every version a
+        client holds is now too old (tests: 410, relist)."""
         with self.lock:
-            if self.events:
-                self.compacted = self.events[-1][0]
+            self.rv += 1
+            self.compacted = self.rv
             self.events.clear()
+            self.lock.notify_all()
 
     def end_watches(self):
         with self.lock:

@@ -1,0 +1,223 @@
+"""mesh-controlplane --kubeconfig against the test API server, driven by
+real kubectl: what is applied reaches connected proxies (simulated by
+build/bin/weft-bench-proxies, which ACK as mesh-proxy does) within a
+second; a dropped watch and a watch history overflow (410) lose no change;
+a custom resource the schema rejects and one that is semantically wrong
+both leave the proxies' configuration as it was."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from apiserver_harness import ROOT, ApiServer  # noqa: E402
+
+BUILD = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build"))
+PODS = 3
+
+ROUTE = """apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: reviews}}
+spec:
+  parentRefs: [{{group: "", kind: Service, name: reviews, port: 9080}}]
+  rules:
+    - backendRefs:
+        - {{name: reviews-v1, port: 9080, weight: {v1}}}
+        - {{name: reviews-v2, port: 9080, weight: {v2}}}
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proxies:
+    """N simulated proxies (Pods pod-0..N-1) on one control plane."""
+
+    def __init__(self, grpc_address, count):
+        self.count = count
+        self.process = subprocess.Popen(
+            [str(BUILD / "bin" / "weft-bench-proxies"), "--target", grpc_address, "--proxies",
+             str(count), "--connect-timeout", "20"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        assert line.startswith("connected"), line
+        self.acks = 1
+
+    def wait_for_next_version(self, seconds):
+        """Waits until every proxy ACKed one more response; their ACK times."""
+        self.acks += 1
+        self.process.stdin.write(f"wait {self.acks} {seconds}\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def stop(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+class Cluster:
+    def __init__(self, tmp_path):
+        self.api = ApiServer(tmp_path, "--bookmark-seconds", "0.5", "--history", "200")
+        self.tmp = tmp_path
+        self.api.kubectl("apply", "-f", str(ROOT / "deploy/crds/"), "-f", str(HERE / "crds/"))
+        self.api.kubectl("apply", "-f", str(ROOT / "deploy/examples/demo/services.yaml"))
+        self.apply_route(90, 10)
+        for i in range(PODS):
+            self.add_pod(f"pod-{i}", "client", f"10.1.0.{i + 10}")
+        self.add_pod("reviews-v1-0", "reviews-v1", "10.1.1.1")
+        self.status_address = f"127.0.0.1:{free_port()}"
+        self.grpc_address = f"127.0.0.1:{free_port()}"
+        self.log = open(tmp_path / "controlplane.log", "w")
+        self.controlplane = subprocess.Popen(
+            [str(BUILD / "bin" / "mesh-controlplane"), "--kubeconfig", str(self.api.kubeconfig),
+             "--grpc-address", self.grpc_address, "--status-address", self.status_address],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.get("/ready")[0] != 200:
+            time.sleep(0.1)
+        assert self.get("/ready")[0] == 200, (tmp_path / "controlplane.log").read_text()
+
+    def add_pod(self, name, app, ip):
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "labels": {"app": app}},
+               "spec": {"containers": [{"name": "app", "ports": [{"containerPort": 9080}]}]}}
+        assert self.api.request("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+        status = {"status": {"podIP": ip, "podIPs": [{"ip": ip}], "phase": "Running"}}
+        code, _, _ = self.api.request("PATCH", f"/api/v1/namespaces/default/pods/{name}/status",
+                                      status, content_type="application/merge-patch+json")
+        assert code == 200
+
+    def apply_route(self, v1, v2):
+        path = self.tmp / "route.yaml"
+        path.write_text(ROUTE.format(v1=v1, v2=v2))
+        self.api.kubectl("apply", "-f", str(path))
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://{self.status_address}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return 0, ""
+
+    def weights(self, proxy="pod-0"):
+        config = json.loads(self.get(f"/config?proxy=default/{proxy}")[1])
+        for table in config["route_tables"]:
+            for vhost in table.get("virtual_hosts", []):
+                if vhost["name"].startswith("reviews.default"):
+                    clusters = vhost["routes"][0]["forward"]["clusters"]
+                    return [c.get("weight", 1) for c in clusters]
+        return None
+
+    def metric(self, name, **labels):
+        for line in self.get("/metrics")[1].splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stop(self):
+        self.controlplane.terminate()
+        self.controlplane.wait(timeout=10)
+        self.log.close()
+        self.api.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path)
+    yield c
+    c.stop()
+
+
+def test_applied_route_reaches_every_proxy_within_a_second(cluster):
+    proxies = Proxies(cluster.grpc_address, PODS)
+    try:
+        assert cluster.weights() == [90, 10]
+        store = json.loads(cluster.get("/debug/store")[1])
+        assert {s["name"] for s in store["services"]} >= {"reviews", "reviews-v1", "reviews-v2"}
+        assert [r["name"] for r in store["httpRoutes"]] == ["reviews"]
+        started = time.monotonic()
+        cluster.apply_route(50, 50)
+        report = proxies.wait_for_next_version(5)
+        assert report["updated"] == PODS and report["errors"] == 0, report
+        assert max(report["acked_at"]) - started < 1.0, report
+        assert cluster.weights() == [50, 50]
+    finally:
+        proxies.stop()
+
+
+def test_dropped_watches_and_a_410_lose_no_change(cluster):
+    proxies = Proxies(cluster.grpc_address, PODS)
+    try:
+        relists = cluster.metric("mesh_controlplane_kubernetes_relists_total", kind="HTTPRoute")
+        cluster.api.request("POST", "/_test/end-watches")
+        cluster.apply_route(70, 30)  # while the control plane re-watches from its last version
+        assert proxies.wait_for_next_version(10)["updated"] == PODS
+        assert cluster.weights() == [70, 30]
+
+        # The watch history overflows while the stream is down: 410, relist.
+        cluster.api.request("POST", "/_test/end-watches")
+        cluster.api.request("POST", "/_test/compact")
+        cluster.apply_route(20, 80)
+        assert proxies.wait_for_next_version(10)["updated"] == PODS
+        assert cluster.weights() == [20, 80]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and cluster.metric(
+                "mesh_controlplane_kubernetes_relists_total", kind="HTTPRoute") <= relists:
+            time.sleep(0.1)
+        assert cluster.metric("mesh_controlplane_kubernetes_relists_total",
+                              kind="HTTPRoute") > relists
+    finally:
+        proxies.stop()
+
+
+def test_deleted_while_disconnected_is_gone_after_the_relist(cluster):
+    cluster.api.request("POST", "/_test/end-watches")
+    cluster.api.request("POST", "/_test/compact")
+    cluster.api.kubectl("delete", "httproute", "reviews")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and json.loads(cluster.get("/debug/store")[1])["httpRoutes"]:
+        time.sleep(0.1)
+    assert json.loads(cluster.get("/debug/store")[1])["httpRoutes"] == []
+
+
+def test_rejected_and_wrong_policies_leave_traffic_untouched(cluster):
+    proxies = Proxies(cluster.grpc_address, PODS)
+    try:
+        bad = cluster.tmp / "bad.yaml"
+        bad.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: TrafficPolicy\n"
+                       "metadata: {name: bad}\n"
+                       "spec: {targetRef: {kind: Service, name: reviews, port: 0}}\n")
+        result = cluster.api.kubectl("apply", "-f", str(bad), check=False)
+        assert result.returncode != 0 and "spec.targetRef.port" in result.stderr
+
+        wrong = cluster.tmp / "wrong.yaml"
+        wrong.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: TrafficPolicy\n"
+                         "metadata: {name: wrong}\n"
+                         "spec: {targetRef: {kind: Service, name: ratings}, "
+                         "timeouts: {request: 2s}}\n")
+        cluster.api.kubectl("apply", "-f", str(wrong))
+        deadline = time.monotonic() + 5
+        condition = None
+        while time.monotonic() < deadline and condition is None:
+            status = json.loads(cluster.get("/status")[1])
+            condition = next((c for c in status["conditions"]
+                              if c["object"] == "TrafficPolicy default/wrong"), None)
+            time.sleep(0.1)
+        assert condition and condition["status"] == "False", status["conditions"]
+        report = proxies.wait_for_next_version(1.5)
+        assert report["updated"] == 0, "neither policy changed any proxy's configuration"
+        assert cluster.weights() == [90, 10]
+    finally:
+        proxies.stop()
