@@ -109,8 +109,7 @@ TEST(InClusterConfig, NeedsTheServiceEnvironment) {
   std::ofstream(dir / "ca.crt") << "CLUSTER-CA";
   std::ofstream(dir / "namespace") << "mesh-system";
   auto config = in_cluster_config(
-      {{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}},
-      dir.string());
+      {{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}}, dir.string());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->host, "10.96.0.1");
   EXPECT_EQ(config->port, "443");
