@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "controlplane/meshctl/commands.h"
+#include "controlplane/meshctl/install.h"
 
 int main(int argc, char** argv) {
   using namespace weft::meshctl;  // NOLINT(google-build-using-namespace): the CLI's wiring
@@ -60,11 +61,23 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--bin-dir", up_options.binaries,
                      "Where mesh-controlplane and mesh-proxy are (default: next to meshctl)");
 
+  InstallOptions install_options;
+  auto* install_cmd = app.add_subcommand(
+      "install", "Install the CRDs and the control plane with kubectl (deploy/weft.yaml)");
+  auto* uninstall_cmd =
+      app.add_subcommand("uninstall", "Remove what install applied (CRDs and their objects too)");
+  for (auto* command : {install_cmd, uninstall_cmd}) {
+    command->add_flag("--dry-run", install_options.dry_run, "Print the YAML instead");
+    command->add_option("--kubeconfig", install_options.kubeconfig, "Passed to kubectl");
+  }
+
   CLI11_PARSE(app, argc, argv);
   if (status_cmd->parsed()) return status(target, format());
   if (config_cmd->parsed()) return proxy_config(target, proxy, section, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);
+  if (install_cmd->parsed()) return install(install_options);
+  if (uninstall_cmd->parsed()) return uninstall(install_options);
   return 2;
 }

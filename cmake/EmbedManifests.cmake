@@ -1,0 +1,15 @@
+# Writes OUT: a C++ source holding the text of every file in FILES (a
+# ;-list), for `meshctl install`. Run by add_custom_command with -P.
+string(REPLACE "," ";" FILES "${FILES}")
+set(body "// Generated from deploy/ by cmake/EmbedManifests.cmake. Do not edit.\n")
+string(APPEND body "#include \"controlplane/meshctl/install.h\"\n\nnamespace weft::meshctl {\n\n")
+string(APPEND body "const std::vector<Manifest>& install_manifests() {\n")
+string(APPEND body "  static const std::vector<Manifest> kManifests{\n")
+foreach(file ${FILES})
+  file(READ ${file} text)
+  file(RELATIVE_PATH name ${ROOT} ${file})
+  string(APPEND body "      {\"${name}\", R\"weft_yaml(${text})weft_yaml\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kManifests;\n}\n\n}  // namespace weft::meshctl\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

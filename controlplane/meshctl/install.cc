@@ -1,0 +1,62 @@
+// meshctl install / uninstall: kubectl does the applying, so what users get
+// is what `kubectl apply -f deploy/` gives them, with kubectl's own output
+// and errors.
+#include "controlplane/meshctl/install.h"
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace weft::meshctl {
+namespace {
+
+// Runs kubectl with `args` on the rendered manifests; its exit status.
+int kubectl(const InstallOptions& options, std::vector<std::string> args) {
+  auto path =
+      std::filesystem::temp_directory_path() / fmt::format("weft-install-{}.yaml", getpid());
+  std::ofstream(path) << render_install(WEFT_VERSION);
+  args.insert(args.begin(), "kubectl");
+  if (!options.kubeconfig.empty()) args.push_back("--kubeconfig=" + options.kubeconfig);
+  args.push_back("-f");
+  args.push_back(path.string());
+  pid_t child = fork();
+  if (child == 0) {
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execvp("kubectl", argv.data());
+    std::cerr << "meshctl: cannot run kubectl: " << std::strerror(errno) << "\n";
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::filesystem::remove(path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+int install(const InstallOptions& options) {
+  if (options.dry_run) {
+    std::cout << render_install(WEFT_VERSION);
+    return 0;
+  }
+  return kubectl(options, {"apply"});
+}
+
+int uninstall(const InstallOptions& options) {
+  if (options.dry_run) {
+    std::cout << render_install(WEFT_VERSION);
+    return 0;
+  }
+  return kubectl(options, {"delete", "--ignore-not-found"});
+}
+
+}  // namespace weft::meshctl

@@ -1,0 +1,66 @@
+"""deploy/ installs with real kubectl: `kubectl apply -f deploy/` and
+`meshctl install` give the same objects, the CRDs then reject bad custom
+resources, and `meshctl uninstall` removes it all."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from apiserver_harness import ROOT, ApiServer  # noqa: E402
+
+MESHCTL = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build")) / "bin" / "meshctl"
+
+
+@pytest.fixture
+def apiserver(tmp_path):
+    server = ApiServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def installed(api):
+    deployment = json.loads(api.kubectl("get", "deployment", "mesh-controlplane", "-n",
+                                        "mesh-system", "-o", "json").stdout)
+    crds = json.loads(api.kubectl("get", "crd", "-o", "json").stdout)
+    return deployment, sorted(c["metadata"]["name"] for c in crds["items"])
+
+
+def test_kubectl_apply_of_deploy_installs_the_control_plane(apiserver):
+    result = apiserver.kubectl("apply", "-f", str(ROOT / "deploy/"))
+    assert "namespace/mesh-system created" in result.stdout
+    deployment, crds = installed(apiserver)
+    assert deployment["spec"]["replicas"] == 2
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["resources"]["limits"]["memory"]
+    assert crds == ["meshconfigs.mesh.weft.io", "trafficpolicies.mesh.weft.io"]
+    role = json.loads(apiserver.kubectl("get", "clusterrole", "weft-mesh-controlplane",
+                                        "-o", "json").stdout)
+    verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
+    assert "delete" not in verbs and "create" not in verbs, "read and status writes only"
+
+
+def test_meshctl_install_dry_run_is_the_deploy_bundle():
+    out = subprocess.run([str(MESHCTL), "install", "--dry-run"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    assert out == (ROOT / "deploy/weft.yaml").read_text()
+
+
+def test_meshctl_install_then_uninstall(apiserver):
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [str(MESHCTL), *args, "--kubeconfig", str(apiserver.kubeconfig)],
+        capture_output=True, text=True, timeout=60)
+    result = run("install")
+    assert result.returncode == 0, result.stderr
+    deployment, crds = installed(apiserver)
+    assert "trafficpolicies.mesh.weft.io" in crds
+    result = run("uninstall")
+    assert result.returncode == 0, result.stderr
+    assert apiserver.kubectl("get", "namespace", "mesh-system", check=False).returncode != 0
+    assert apiserver.kubectl("get", "crd", "trafficpolicies.mesh.weft.io",
+                             check=False).returncode != 0
