@@ -29,6 +29,7 @@ int kubectl(const InstallOptions& options, std::vector<std::string> args) {
   pid_t child = fork();
   if (child == 0) {
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     execvp("kubectl", argv.data());
