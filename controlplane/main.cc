@@ -3,6 +3,7 @@
 // `meshctl up`, `make demo` and most tests.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include "common/log.h"
 #include "controlplane/server/discovery.h"
 #include "controlplane/sources/kubernetes/source.h"
+#include "controlplane/sources/kubernetes/status_writer.h"
 #include "controlplane/sources/watch.h"
 #include "controlplane/status/status.h"
 
@@ -50,9 +52,15 @@ long millis(server::Clock::duration d) {
 // Reloads the sources, recompiles the mesh and offers it to every proxy.
 class Pipeline {
  public:
+  using Compiled = std::function<void(std::shared_ptr<const translate::Mesh>,
+                                      std::shared_ptr<const model::Store>)>;
+
   Pipeline(std::function<sources::Snapshot()> load, server::Registry& registry,
            status::StatusService& status)
       : load_(std::move(load)), registry_(registry), status_(status) {}
+
+  // Also hands every compiled mesh to `compiled` (the Kubernetes status writer).
+  void on_compiled(Compiled compiled) { compiled_ = std::move(compiled); }
 
   void reload(server::Clock::time_point seen) {
     std::lock_guard lock(mutex_);
@@ -70,6 +78,7 @@ class Pipeline {
     }
     status::SourceState state{snapshot.store->size(), snapshot.errors, snapshot.ignored,
                               mesh->conditions,       ++generation_,   snapshot.store};
+    if (compiled_) compiled_(mesh, snapshot.store);
     registry_.set_mesh(std::move(mesh), seen);
     status_.set_source(std::move(state));
     auto offered = server::Clock::now();
@@ -82,6 +91,7 @@ class Pipeline {
  private:
   std::mutex mutex_;
   std::function<sources::Snapshot()> load_;
+  Compiled compiled_;
   server::Registry& registry_;
   status::StatusService& status_;
   std::uint64_t generation_ = 0;
@@ -125,6 +135,21 @@ weft::Result<kubernetes::ClusterConfig> cluster_config(const std::string& kubeco
 
 }  // namespace
 
+// This replica's Lease: its Pod (POD_NAME, POD_NAMESPACE from the
+// Deployment's downward API), or host and process outside a Pod.
+kubernetes::LeaseOptions lease_options() {
+  kubernetes::LeaseOptions lease;
+  if (const char* ns = std::getenv("POD_NAMESPACE")) lease.ns = ns;
+  if (const char* pod = std::getenv("POD_NAME")) {
+    lease.identity = pod;
+  } else {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    lease.identity = fmt::format("{}-{}", host, getpid());
+  }
+  return lease;
+}
+
 // The configured source, started and feeding `pipeline`: a manifest
 // directory (with its inotify watch), or Kubernetes.
 struct RunningSource {
@@ -132,6 +157,7 @@ struct RunningSource {
   std::unique_ptr<sources::DirectoryWatch> watch;
   std::unique_ptr<kubernetes::KubernetesSource> kubernetes;
   std::unique_ptr<KubernetesDebounce> debounce;
+  std::unique_ptr<kubernetes::StatusWriter> status_writer;
   std::unique_ptr<Pipeline> pipeline;
 };
 
@@ -164,6 +190,12 @@ weft::Result<RunningSource> start_source(const std::vector<std::string>& manifes
   out.pipeline = std::make_unique<Pipeline>([k = out.kubernetes.get()] { return k->load(); },
                                             registry, status);
   out.debounce = std::make_unique<KubernetesDebounce>(io, debounce, *out.kubernetes, *out.pipeline);
+  out.status_writer = std::make_unique<kubernetes::StatusWriter>(io, out.kubernetes->client(),
+                                                                 lease_options(), metrics);
+  out.pipeline->on_compiled([w = out.status_writer.get()](auto mesh, auto store) {
+    w->publish(std::move(mesh), std::move(store));
+  });
+  out.status_writer->start();
   out.kubernetes->start(io, [d = out.debounce.get()] { d->changed(); });
   return out;
 }

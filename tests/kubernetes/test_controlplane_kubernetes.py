@@ -70,6 +70,7 @@ class Cluster:
         self.api = ApiServer(tmp_path, "--bookmark-seconds", "0.5", "--history", "200")
         self.tmp = tmp_path
         self.api.kubectl("apply", "-f", str(ROOT / "deploy/crds/"), "-f", str(HERE / "crds/"))
+        self.api.kubectl("create", "namespace", "mesh-system")  # where the Lease lives
         self.api.kubectl("apply", "-f", str(ROOT / "deploy/examples/demo/services.yaml"))
         self.apply_route(90, 10)
         for i in range(PODS):
@@ -126,6 +127,12 @@ class Cluster:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    def metric_value(self, name):
+        for line in self.get("/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
     def stop(self):
         self.controlplane.terminate()
         self.controlplane.wait(timeout=10)
@@ -153,6 +160,13 @@ def test_applied_route_reaches_every_proxy_within_a_second(cluster):
         assert report["updated"] == PODS and report["errors"] == 0, report
         assert max(report["acked_at"]) - started < 1.0, report
         assert cluster.weights() == [50, 50]
+        route = json.loads(cluster.api.kubectl("get", "httproute", "reviews", "-o", "json").stdout)
+        parent = route["status"]["parents"][0]
+        assert parent["controllerName"] == "mesh.weft.io/controlplane"
+        assert parent["parentRef"]["name"] == "reviews"
+        assert {c["type"]: c["status"] for c in parent["conditions"]} == {
+            "Accepted": "True", "ResolvedRefs": "True"}
+        assert cluster.metric_value("mesh_controlplane_leader") == 1
     finally:
         proxies.stop()
 
@@ -216,6 +230,14 @@ def test_rejected_and_wrong_policies_leave_traffic_untouched(cluster):
                               if c["object"] == "TrafficPolicy default/wrong"), None)
             time.sleep(0.1)
         assert condition and condition["status"] == "False", status["conditions"]
+        written = None
+        while time.monotonic() < deadline + 5 and not written:
+            policy = json.loads(cluster.api.kubectl("get", "trafficpolicy", "wrong",
+                                                    "-o", "json").stdout)
+            written = policy.get("status", {}).get("conditions")
+            time.sleep(0.2)
+        assert written and written[0]["type"] == "Accepted" and written[0]["status"] == "False"
+        assert written[0]["reason"] == condition["reason"] and written[0]["observedGeneration"] == 1
         report = proxies.wait_for_next_version(1.5)
         assert report["updated"] == 0, "neither policy changed any proxy's configuration"
         assert cluster.weights() == [90, 10]

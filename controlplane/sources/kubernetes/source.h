@@ -22,6 +22,7 @@ class KubernetesSource {
   void start(boost::asio::io_context& io, const std::function<void()>& changed);
   bool synced() const;
   sources::Snapshot load() const;
+  ApiClient& client() { return *client_; }
 
  private:
   std::unique_ptr<ApiClient> client_;
