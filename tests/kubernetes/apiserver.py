@@ -4,7 +4,7 @@ library, faithful in the parts Weft and kubectl use (see
 docs/kubernetes-test-apiserver.md for what it implements and what not).
 
   /usr/bin/python3 tests/kubernetes/apiserver.py --port 0 [--tls-cert C --tls-key K]
-      [--token T]... [--history N] [--bookmark-seconds S] [--port-file F]
+      [--token T]... [--history N] [--bookmark-seconds S] [--state FILE]
 
 Prints "listening on PORT" once it serves. Test hooks under /_test/ (not
 Kubernetes API): POST /_test/compact (forget the watch history: the next
@@ -48,11 +48,18 @@ class ApiError(Exception):
 class State:
     def __init__(self, args):
         self.registry = Registry()
-        self.store = Store(history=args.history)
+        self.store = Store(history=args.history, state_file=args.state)
         self.tokens = set(args.token)
         self.bookmark_seconds = args.bookmark_seconds
         self.gone_as_http = False
         self.next_cluster_ip = 10
+        if self.store.load():  # a restart: CRDs are served again, nothing is re-created
+            for (group, plural, _, _), obj in list(self.store.objects.items()):
+                if plural == "customresourcedefinitions":
+                    self.registry.register_crd(obj)
+                if plural == "services":
+                    self.next_cluster_ip += 1
+            return
         for ns in ("default", "kube-system", "kube-public"):
             self.store.create(("", "namespaces", None, ns),
                               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
@@ -454,6 +461,7 @@ def main():
     parser.add_argument("--token", action="append", default=[], help="accepted bearer token")
     parser.add_argument("--history", type=int, default=1000, help="watch events kept")
     parser.add_argument("--bookmark-seconds", type=float, default=1.0)
+    parser.add_argument("--state", help="keep objects in this file across restarts")
     args = parser.parse_args()
     Handler.state = State(args)
     server = ThreadingHTTPServer((args.address, args.port), Handler)

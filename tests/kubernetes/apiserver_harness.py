@@ -6,6 +6,7 @@ import json
 import pathlib
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -17,19 +18,14 @@ TOKEN = "weft-test-token"
 class ApiServer:
     def __init__(self, tmp_path, *extra):
         self.dir = tmp_path
+        self.extra = extra
         self.cert, self.key = tmp_path / "apiserver.crt", tmp_path / "apiserver.key"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                         "-keyout", str(self.key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1",
                         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                        check=True, capture_output=True, timeout=30)
         self.log = open(tmp_path / "apiserver.log", "w")
-        self.process = subprocess.Popen(
-            ["/usr/bin/python3", str(HERE / "apiserver.py"), "--port", "0", "--tls-cert",
-             str(self.cert), "--tls-key", str(self.key), "--token", TOKEN, *extra],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.process.stdout.readline()
-        assert line.startswith("listening on "), line
-        self.port = int(line.split()[2])
+        self.start(0)
         self.url = f"https://127.0.0.1:{self.port}"
         self.kubeconfig = tmp_path / "kubeconfig"
         self.kubeconfig.write_text(json.dumps({
@@ -40,6 +36,23 @@ class ApiServer:
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
                                                       "namespace": "default"}}]}))
         self.context = ssl.create_default_context(cafile=str(self.cert))
+
+    def start(self, port):
+        self.process = subprocess.Popen(
+            ["/usr/bin/python3", str(HERE / "apiserver.py"), "--port", str(port), "--tls-cert",
+             str(self.cert), "--tls-key", str(self.key), "--token", TOKEN,
+             "--state", str(self.dir / "apiserver-state.json"), *self.extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.process.stdout.readline()
+        assert line.startswith("listening on "), line
+        self.port = int(line.split()[2])
+
+    def restart(self, down_seconds=0.5):
+        """Stops it and starts it again on the same port with the same objects."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        time.sleep(down_seconds)
+        self.start(self.port)
 
     def kubectl(self, *args, check=True, stdin=None):
         result = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args],

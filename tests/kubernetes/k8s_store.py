@@ -6,6 +6,8 @@ a version older than the history gets 410 Gone, as a real API server does
 after compaction. Thread-safe: the HTTP server runs a thread per request."""
 import collections
 import copy
+import json
+import os
 import threading
 import time
 import uuid
@@ -16,7 +18,8 @@ class Gone(Exception):
 
 
 class Store:
-    def __init__(self, history=1000):
+    def __init__(self, history=1000, state_file=None):
+        self.state_file = state_file
         self.lock = threading.Condition()
         self.objects = {}          # (group, plural, namespace, name) -> object
         self.rv = 1
@@ -26,7 +29,28 @@ class Store:
         self.watch_epoch = 0       # bumped to end every open watch (tests)
         self.applied = {}          # (key, field manager) -> last applied configuration
 
+    def load(self):
+        """Objects and version from the state file, as a restarted API server
+        finds etcd. The watch history does not survive: a watch from before
+        the restart gets 410 unless it was already current."""
+        if not self.state_file or not os.path.exists(self.state_file):
+            return False
+        with open(self.state_file) as f:
+            state = json.load(f)
+        self.objects = {tuple(k): o for k, o in state["objects"]}
+        self.rv = self.compacted = state["rv"]
+        return True
+
+    def _save(self):
+        if not self.state_file:
+            return
+        tmp = self.state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"rv": self.rv, "objects": list(self.objects.items())}, f)
+        os.replace(tmp, self.state_file)
+
     def _record(self, kind, resource_key, obj):
+        self._save()
         self.events.append((self.rv, kind, resource_key, copy.deepcopy(obj)))
         while len(self.events) > self.history:
             self.compacted = self.events.popleft()[0]

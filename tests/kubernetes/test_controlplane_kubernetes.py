@@ -196,6 +196,19 @@ def test_dropped_watches_and_a_410_lose_no_change(cluster):
         proxies.stop()
 
 
+def test_api_server_restart_is_survived(cluster):
+    proxies = Proxies(cluster.grpc_address, PODS)
+    try:
+        cluster.api.restart(down_seconds=1.0)
+        cluster.apply_route(60, 40)
+        report = proxies.wait_for_next_version(15)
+        assert report["updated"] == PODS, report
+        assert cluster.weights() == [60, 40]
+        assert cluster.get("/ready")[0] == 200
+    finally:
+        proxies.stop()
+
+
 def test_deleted_while_disconnected_is_gone_after_the_relist(cluster):
     cluster.api.request("POST", "/_test/end-watches")
     cluster.api.request("POST", "/_test/compact")
