@@ -124,13 +124,14 @@ class KubernetesDebounce {
   bool pending_ = false;
 };
 
-weft::Result<kubernetes::ClusterConfig> cluster_config(const std::string& kubeconfig) {
+weft::Result<kubernetes::ClusterConfig> cluster_config(const std::string& kubeconfig,
+                                                       const std::string& account_dir) {
   if (!kubeconfig.empty()) return kubernetes::load_kubeconfig(kubeconfig);
   std::map<std::string, std::string> env;
   for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
     if (const char* value = std::getenv(name)) env[name] = value;
   }
-  return kubernetes::in_cluster_config(env, "/var/run/secrets/kubernetes.io/serviceaccount");
+  return kubernetes::in_cluster_config(env, account_dir);
 }
 
 }  // namespace
@@ -161,12 +162,10 @@ struct RunningSource {
   std::unique_ptr<Pipeline> pipeline;
 };
 
-weft::Result<RunningSource> start_source(const std::vector<std::string>& manifests,
-                                         const std::string& kubeconfig,
-                                         std::chrono::milliseconds debounce,
-                                         boost::asio::io_context& io, server::Registry& registry,
-                                         status::StatusService& status,
-                                         prometheus::Registry& metrics) {
+weft::Result<RunningSource> start_source(
+    const std::vector<std::string>& manifests, const std::string& kubeconfig,
+    const std::string& account_dir, std::chrono::milliseconds debounce, boost::asio::io_context& io,
+    server::Registry& registry, status::StatusService& status, prometheus::Registry& metrics) {
   RunningSource out;
   if (!manifests.empty()) {
     out.directory = std::make_unique<sources::DirectorySource>(
@@ -181,7 +180,7 @@ weft::Result<RunningSource> start_source(const std::vector<std::string>& manifes
     out.watch = std::move(*watch);
     return out;
   }
-  auto config = cluster_config(kubeconfig);
+  auto config = cluster_config(kubeconfig, account_dir);
   if (!config) return tl::unexpected(config.error());
   auto client = kubernetes::ApiClient::create(std::move(*config));
   if (!client) return tl::unexpected(client.error());
@@ -205,6 +204,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> manifests;
   std::string kubeconfig, grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
   std::string debounce_text = "100ms", log_level, log_format;
+  std::string account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   auto* manifests_option =
       app.add_option("--manifests", manifests,
                      "Directory (or file) of Kubernetes-style YAML manifests; repeatable")
@@ -214,6 +214,9 @@ int main(int argc, char** argv) {
                  "--manifests: the in-cluster service account)")
       ->check(CLI::ExistingFile)
       ->excludes(manifests_option);
+  app.add_option("--service-account-dir", account_dir,
+                 "In-cluster: where the service account's token, ca.crt and namespace are")
+      ->capture_default_str();
   app.add_option("--grpc-address", grpc_address, "Discovery gRPC listen address")
       ->capture_default_str();
   app.add_option("--status-address", status_address, "Status HTTP listen address")
@@ -242,7 +245,7 @@ int main(int argc, char** argv) {
   server::Registry registry(metrics);
   status::StatusService status(registry, metrics_registry);
   boost::asio::io_context io;
-  auto source = start_source(manifests, kubeconfig,
+  auto source = start_source(manifests, kubeconfig, account_dir,
                              std::chrono::duration_cast<std::chrono::milliseconds>(*debounce), io,
                              registry, status, metrics_registry);
   if (!source) {

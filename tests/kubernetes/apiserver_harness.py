@@ -47,8 +47,11 @@ class ApiServer:
         assert line.startswith("listening on "), line
         self.port = int(line.split()[2])
 
-    def restart(self, down_seconds=0.5):
-        """Stops it and starts it again on the same port with the same objects."""
+    def restart(self, down_seconds=0.5, extra=None):
+        """Stops it and starts it again on the same port with the same
+        objects (and, given `extra`, other arguments: e.g. other tokens)."""
+        if extra is not None:
+            self.extra = tuple(extra)
         self.process.terminate()
         self.process.wait(timeout=10)
         time.sleep(down_seconds)

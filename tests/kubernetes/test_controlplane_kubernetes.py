@@ -66,8 +66,14 @@ class Proxies:
 
 
 class Cluster:
-    def __init__(self, tmp_path):
-        self.api = ApiServer(tmp_path, "--bookmark-seconds", "0.5", "--history", "200")
+    """The test API server with the demo's Services, route and Pods, and a
+    control plane watching it: through a kubeconfig, or `in_cluster` as in a
+    Pod (KUBERNETES_SERVICE_HOST/PORT and a service-account directory with
+    token, ca.crt and namespace)."""
+
+    def __init__(self, tmp_path, in_cluster=False):
+        self.api = ApiServer(tmp_path, "--bookmark-seconds", "0.5", "--history", "200",
+                             "--token", "sa-token-1")
         self.tmp = tmp_path
         self.api.kubectl("apply", "-f", str(ROOT / "deploy/crds/"), "-f", str(HERE / "crds/"))
         self.api.kubectl("create", "namespace", "mesh-system")  # where the Lease lives
@@ -79,10 +85,20 @@ class Cluster:
         self.status_address = f"127.0.0.1:{free_port()}"
         self.grpc_address = f"127.0.0.1:{free_port()}"
         self.log = open(tmp_path / "controlplane.log", "w")
+        env = dict(os.environ)
+        source = ["--kubeconfig", str(self.api.kubeconfig)]
+        if in_cluster:
+            self.account = tmp_path / "serviceaccount"
+            self.account.mkdir()
+            (self.account / "token").write_text("sa-token-1\n")
+            (self.account / "ca.crt").write_text(self.api.cert.read_text())
+            (self.account / "namespace").write_text("mesh-system")
+            env.update(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(self.api.port))
+            source = ["--service-account-dir", str(self.account)]
         self.controlplane = subprocess.Popen(
-            [str(BUILD / "bin" / "mesh-controlplane"), "--kubeconfig", str(self.api.kubeconfig),
+            [str(BUILD / "bin" / "mesh-controlplane"), *source,
              "--grpc-address", self.grpc_address, "--status-address", self.status_address],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and self.get("/ready")[0] != 200:
             time.sleep(0.1)
@@ -215,6 +231,23 @@ def test_api_server_restart_is_survived(cluster):
         assert cluster.get("/ready")[0] == 200
     finally:
         proxies.stop()
+
+
+def test_in_cluster_config_follows_a_rotated_token(tmp_path):
+    cluster = Cluster(tmp_path, in_cluster=True)
+    proxies = Proxies(cluster.grpc_address, PODS)
+    try:
+        assert cluster.weights() == [90, 10]
+        # The kubelet rotates the bound token; the API server stops taking the old one.
+        (cluster.account / "token").write_text("sa-token-2\n")
+        cluster.api.restart(extra=("--bookmark-seconds", "0.5", "--token", "sa-token-2"))
+        cluster.apply_route(30, 70)
+        report = proxies.wait_for_next_version(15)
+        assert report["updated"] == PODS, report
+        assert cluster.weights() == [30, 70]
+    finally:
+        proxies.stop()
+        cluster.stop()
 
 
 def test_deleted_while_disconnected_is_gone_after_the_relist(cluster):
