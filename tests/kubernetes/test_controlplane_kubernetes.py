@@ -32,6 +32,20 @@ spec:
         - {{name: reviews-v2, port: 9080, weight: {v2}}}
 """
 
+# What the EndpointSlice controller would write for reviews-v1's one Pod.
+ENDPOINTS = """apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: reviews-v1-abcde
+  labels: {kubernetes.io/service-name: reviews-v1}
+addressType: IPv4
+ports: [{name: http, port: 9080, protocol: TCP}]
+endpoints:
+  - addresses: [10.1.1.1]
+    conditions: {ready: true}
+    targetRef: {kind: Pod, name: reviews-v1-0, namespace: default}
+"""
+
 
 def free_port():
     import socket
@@ -82,6 +96,7 @@ class Cluster:
         for i in range(PODS):
             self.add_pod(f"pod-{i}", "client", f"10.1.0.{i + 10}")
         self.add_pod("reviews-v1-0", "reviews-v1", "10.1.1.1")
+        self.api.kubectl("apply", "-f", "-", stdin=ENDPOINTS)
         self.status_address = f"127.0.0.1:{free_port()}"
         self.grpc_address = f"127.0.0.1:{free_port()}"
         self.log = open(tmp_path / "controlplane.log", "w")
@@ -143,6 +158,13 @@ class Cluster:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    def endpoints(self, cluster_name, proxy="pod-0"):
+        config = json.loads(self.get(f"/config?proxy=default/{proxy}")[1])
+        for c in config["clusters"]:
+            if c["name"] == cluster_name:
+                return [(e["address"], e["port"]) for e in c.get("endpoints", [])]
+        return None
+
     def metric_value(self, name):
         for line in self.get("/metrics")[1].splitlines():
             if line.startswith(name + " "):
@@ -167,7 +189,9 @@ def test_applied_route_reaches_every_proxy_within_a_second(cluster):
     proxies = Proxies(cluster.grpc_address, PODS)
     try:
         assert cluster.weights() == [90, 10]
+        assert cluster.endpoints("reviews-v1.default:9080") == [("10.1.1.1", 9080)]
         store = json.loads(cluster.get("/debug/store")[1])
+        assert [e["name"] for e in store["endpointSlices"]] == ["reviews-v1-abcde"]
         assert {s["name"] for s in store["services"]} >= {"reviews", "reviews-v1", "reviews-v2"}
         assert [r["name"] for r in store["httpRoutes"]] == ["reviews"]
         # Timed from the write itself (a merge patch, as `kubectl patch` sends
@@ -191,6 +215,13 @@ def test_applied_route_reaches_every_proxy_within_a_second(cluster):
         assert {c["type"]: c["status"] for c in parent["conditions"]} == {
             "Accepted": "True", "ResolvedRefs": "True"}
         assert cluster.metric_value("mesh_controlplane_leader") == 1
+
+        # A second Pod behind reviews-v1: its endpoint reaches every proxy.
+        cluster.api.kubectl("apply", "-f", "-", stdin=ENDPOINTS.replace(
+            "  - addresses: [10.1.1.1]", "  - addresses: [10.1.1.2]\n  - addresses: [10.1.1.1]"))
+        assert proxies.wait_for_next_version(5)["updated"] == PODS
+        assert sorted(cluster.endpoints("reviews-v1.default:9080")) == [("10.1.1.1", 9080),
+                                                                       ("10.1.1.2", 9080)]
     finally:
         proxies.stop()
 
