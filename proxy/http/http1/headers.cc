@@ -41,50 +41,67 @@ bool is_upgrade(const RequestHead& head) {
   return beast_http::token_list(connection->value()).exists("upgrade");
 }
 
-void strip_hop_by_hop(Fields& fields, bool upgrade) {
-  // One pass to see whether any hop-by-hop field is there at all: most
-  // messages carry none, and each named erase below is a tree lookup.
-  bool present = false;
-  for (const auto& field : fields) {
-    switch (field.name()) {
-      case beast_http::field::connection:
-      case beast_http::field::keep_alive:
-      case beast_http::field::proxy_connection:
-      case beast_http::field::te:
-      case beast_http::field::upgrade:
-        present = true;
-        break;
-      default:
-        break;
-    }
-    if (present) break;
+namespace {
+
+bool always_hop_by_hop(beast_http::field name) {
+  switch (name) {
+    case beast_http::field::connection:
+    case beast_http::field::keep_alive:
+    case beast_http::field::proxy_connection:
+    case beast_http::field::te:
+    case beast_http::field::upgrade:
+      return true;
+    default:
+      return false;
   }
-  if (!present && !upgrade) return;
-  auto connection = fields.find(beast_http::field::connection);
-  if (connection != fields.end()) {
-    std::vector<std::string> named;
-    for (auto token : beast_http::token_list(connection->value())) {
-      if (upgrade && boost::beast::iequals(token, "upgrade")) continue;
-      named.emplace_back(token);
-    }
-    for (const auto& name : named) {
-      // Never let Connection strip the framing we rely on.
-      if (boost::beast::iequals(name, "content-length") ||
-          boost::beast::iequals(name, "transfer-encoding")) {
+}
+
+// The extra fields a Connection header names ("Connection: close, x-foo"):
+// copied, because the Connection field itself is erased with them. Names
+// already hop-by-hop, and the framing we rely on, are left out.
+struct NamedField {
+  beast_http::field known;  // unknown: compare `name`
+  std::string name;
+  bool matches(const Fields::value_type& field) const {
+    return known != beast_http::field::unknown ? field.name() == known
+                                               : boost::beast::iequals(name, field.name_string());
+  }
+};
+
+std::vector<NamedField> named_by_connection(const Fields& fields, bool upgrade) {
+  std::vector<NamedField> named;
+  for (const auto& field : fields) {
+    if (field.name() != beast_http::field::connection) continue;
+    for (auto token : beast_http::token_list(field.value())) {
+      auto name = beast_http::string_to_field(token);
+      if (always_hop_by_hop(name) || name == beast_http::field::content_length ||
+          name == beast_http::field::transfer_encoding) {
         continue;
       }
-      fields.erase(name);
+      if (upgrade && boost::beast::iequals(token, "upgrade")) continue;
+      named.push_back({name, std::string(token)});
     }
-    fields.erase(beast_http::field::connection);
   }
-  fields.erase(beast_http::field::keep_alive);
-  fields.erase(beast_http::field::proxy_connection);
-  fields.erase(beast_http::field::te);
-  if (upgrade) {
-    fields.set(beast_http::field::connection, "upgrade");
-  } else {
-    fields.erase(beast_http::field::upgrade);
+  return named;
+}
+
+}  // namespace
+
+void strip_hop_by_hop(Fields& fields, bool upgrade) {
+  // One scan, erasing in place: a name lookup per hop-by-hop name would
+  // walk the field tree with case-insensitive compares each time.
+  bool connection = false;
+  for (const auto& field : fields) {
+    if (field.name() == beast_http::field::connection) connection = true;
   }
+  const auto named = connection ? named_by_connection(fields, upgrade) : std::vector<NamedField>();
+  for (auto it = fields.begin(); it != fields.end();) {
+    bool hop =
+        always_hop_by_hop(it->name()) && !(upgrade && it->name() == beast_http::field::upgrade);
+    for (const auto& n : named) hop = hop || n.matches(*it);
+    it = hop ? fields.erase(it) : std::next(it);
+  }
+  if (upgrade) fields.set(beast_http::field::connection, "upgrade");  // Upgrade itself stays
 }
 
 void apply_edits(Fields& fields, const router::HeaderEdits& edits) {

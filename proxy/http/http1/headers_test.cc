@@ -27,8 +27,9 @@ RequestHead head_with(std::initializer_list<std::pair<const char*, const char*>>
 }
 
 TEST(HopByHop, RemovesConnectionAndWhatItNames) {
-  auto head = head_with({{"Connection", "keep-alive, x-secret"},
+  auto head = head_with({{"Connection", "keep-alive, x-secret, Cookie"},
                          {"x-secret", "1"},
+                         {"Cookie", "a=b"},
                          {"Keep-Alive", "5"},
                          {"Proxy-Connection", "x"},
                          {"TE", "trailers"},
@@ -36,7 +37,8 @@ TEST(HopByHop, RemovesConnectionAndWhatItNames) {
                          {"x-kept", "1"},
                          {"Content-Length", "3"}});
   strip_hop_by_hop(head, false);
-  for (auto name : {"connection", "x-secret", "keep-alive", "proxy-connection", "te", "upgrade"}) {
+  for (auto name :
+       {"connection", "x-secret", "cookie", "keep-alive", "proxy-connection", "te", "upgrade"}) {
     EXPECT_EQ(head.find(name), head.end()) << name;
   }
   EXPECT_EQ(head["x-kept"], "1");
