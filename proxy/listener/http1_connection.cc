@@ -50,7 +50,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     }
     http::http1::to_origin_form(parser.get().base());
     Exchange exchange;
-    exchange.client_keep_alive = parser.get().keep_alive() && parser.get().version() >= 11;
+    exchange.client_keep_alive = parser.keep_alive() && parser.get().version() >= 11;
     auto next = co_await serve(parser, *view, exchange);
     finish(*view, exchange, parser);
     if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;

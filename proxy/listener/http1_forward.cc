@@ -252,7 +252,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
     co_return Attempt{};
   }
 
-  const bool upstream_reusable = res.keep_alive() && !upgrade;
+  // The parser's keep-alive: decided while parsing, no second read of Connection.
+  const bool upstream_reusable = response->keep_alive() && !upgrade;
   http::http1::strip_hop_by_hop(res, false);
   http::http1::apply_edits(res, route.response_headers);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;

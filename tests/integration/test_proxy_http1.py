@@ -4,6 +4,7 @@ import json
 import re
 import socket
 import subprocess
+import threading
 import time
 
 from conftest import cluster, forward_to, free_port, http_get, listener, tcp_server
@@ -337,3 +338,29 @@ def test_pipelined_requests_are_answered_in_order(start_proxy, backend_port):
     answer = raw_exchange(port, requests + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
     assert statuses == [b"200", b"404", b"201", b"200"], answer
+
+
+def test_upstream_connection_close_is_not_reused(start_proxy):
+    """A response with `Connection: close` ends that upstream connection: the
+    next request opens a new one instead of failing on the closed socket."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(10)
+
+    def serve():
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nok\n")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", server.getsockname()[1])]))
+    for _ in range(2):
+        assert curl(f"http://127.0.0.1:{port}/").stdout == "ok\n"
+    thread.join(10)
+    server.close()
+    assert proxy.settled_metric("mesh_upstream_connections_total", 2, cluster="app", kind="new") == 2
+    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") == 0
