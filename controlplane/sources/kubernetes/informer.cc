@@ -35,6 +35,22 @@ void drop_observed_state(json::object& object, const std::string& kind) {
   if (kind != "Pod" && kind != "Service") object.erase("status");
 }
 
+// object[key] as a string; empty when absent or not a string. The API
+// server's answers are read without at()/as_*(), which throw: a malformed
+// answer is an error to count, not the end of the informer's coroutine.
+std::string string_at(const json::value& object, std::string_view key) {
+  const auto* fields = object.if_object();
+  const auto* field = fields != nullptr ? fields->if_contains(key) : nullptr;
+  return field != nullptr && field->is_string() ? std::string(field->get_string()) : std::string();
+}
+
+const json::value& member(const json::value& object, std::string_view key) {
+  static const json::value kNull;
+  const auto* fields = object.if_object();
+  const auto* field = fields != nullptr ? fields->if_contains(key) : nullptr;
+  return field != nullptr ? *field : kNull;
+}
+
 }  // namespace
 
 const std::vector<KindSpec>& watched_kinds() {
@@ -78,9 +94,8 @@ void Informer::collect(model::Store& store, std::vector<sources::ManifestError>&
     if (entry.object) {
       store.put(entry.object);
     } else {
-      auto name =
-          fmt::format("{} {}{}{}", spec_.kind, key.first, key.first.empty() ? "" : "/", key.second);
-      errors.push_back({"kubernetes", name, entry.error});
+      errors.push_back(
+          {"kubernetes", model::ObjectKey{spec_.kind, key.first, key.second}.text(), entry.error});
     }
   }
 }
@@ -100,34 +115,28 @@ asio::awaitable<void> Informer::back_off(std::chrono::seconds hint) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
-Informer::Entry Informer::parse(const std::string& kind, const std::string& text, std::string& ns,
-                                std::string& name) {
+std::pair<Informer::Key, Informer::Entry> Informer::read(json::value object) {
   Entry entry;
-  boost::system::error_code ec;
-  auto value = json::parse(text, ec);
-  if (ec || !value.is_object()) {
+  if (!object.is_object()) {
     entry.error = "not a JSON object";
-    return entry;
+    error("unreadable", entry.error);
+    return {Key{}, std::move(entry)};
   }
-  auto& object = value.as_object();
-  drop_observed_state(object, kind);
-  if (const auto* meta = object.if_contains("metadata"); meta && meta->is_object()) {
-    if (const auto* n = meta->as_object().if_contains("name"); n && n->is_string()) {
-      name = n->as_string().c_str();
-    }
-    if (const auto* n = meta->as_object().if_contains("namespace"); n && n->is_string()) {
-      ns = n->as_string().c_str();
-    }
-  }
-  auto parsed = model::parse_object(to_yaml(value), kind);
+  drop_observed_state(object.get_object(), spec_.kind);
+  const auto& meta = member(object, "metadata");
+  Key key{string_at(meta, "namespace"), string_at(meta, "name")};
+  auto parsed = model::parse_object(to_yaml(object), spec_.kind);
   if (!parsed) {
     entry.error = parsed.error().message;
-  } else if (const auto* object_value = std::get_if<model::Object>(&*parsed)) {
-    entry.object = std::make_shared<const model::Object>(*object_value);
+  } else if (const auto* value = std::get_if<model::Object>(&*parsed)) {
+    entry.object = std::make_shared<const model::Object>(*value);
   } else {
     entry.error = "not a kind the mesh reads";
   }
-  return entry;
+  if (!entry.object) {
+    error("unreadable", fmt::format("{}/{}: {}", key.first, key.second, entry.error));
+  }
+  return {std::move(key), std::move(entry)};
 }
 
 asio::awaitable<Result<std::string>> Informer::list() {
@@ -161,17 +170,15 @@ asio::awaitable<Result<std::string>> Informer::list() {
     }
     boost::system::error_code ec;
     auto page = json::parse(response->body, ec);
-    if (ec || !page.is_object()) {
-      co_return fail(ErrorCode::kUnavailable, "list {}: not JSON", spec_.path);
+    const auto* items = ec ? nullptr : member(page, "items").if_array();
+    version = string_at(member(page, "metadata"), "resourceVersion");
+    if (items == nullptr || version.empty()) {
+      co_return fail(ErrorCode::kUnavailable, "list {}: not a list", spec_.path);
     }
-    const auto& meta = page.at("metadata").as_object();
-    version = json::value_to<std::string>(meta.at("resourceVersion"));
-    next = meta.contains("continue") ? json::value_to<std::string>(meta.at("continue")) : "";
-    for (const auto& item : page.at("items").as_array()) {
-      std::string ns, name;
-      auto entry = parse(spec_.kind, json::serialize(item), ns, name);
-      if (!entry.object) error("unreadable", fmt::format("{}/{}: {}", ns, name, entry.error));
-      fresh[{ns, name}] = std::move(entry);
+    next = string_at(member(page, "metadata"), "continue");
+    for (auto& item : page.get_object()["items"].get_array()) {
+      auto [key, entry] = read(std::move(item));
+      fresh[std::move(key)] = std::move(entry);
     }
   } while (!next.empty());
   metrics_.lists.Add({{"kind", spec_.kind}}).Increment();
@@ -187,34 +194,30 @@ asio::awaitable<Result<std::string>> Informer::list() {
 bool Informer::on_event(std::string_view line, std::string& version, bool& gone) {
   boost::system::error_code ec;
   auto event = json::parse(line, ec);
-  if (ec || !event.is_object() || !event.as_object().contains("object")) {
+  auto type = ec ? std::string() : string_at(event, "type");
+  if (type.empty() || !member(event, "object").is_object()) {
     error("bad_event", "a watch line that is not an event");
     return true;
   }
-  auto type = json::value_to<std::string>(event.at("type"));
   metrics_.events.Add({{"kind", spec_.kind}, {"type", type}}).Increment();
-  auto& object = event.at("object");
+  auto& object = event.get_object()["object"];
   if (type == "ERROR") {
-    auto code = object.as_object().contains("code") ? object.at("code").to_number<int>() : 0;
-    gone = code == 410;
+    const auto& code = member(object, "code");
+    gone = code.is_int64() && code.get_int64() == 410;
     if (!gone) error("watch_error", json::serialize(object));
     return false;
   }
-  if (const auto* meta = object.as_object().if_contains("metadata")) {
-    if (const auto* rv = meta->as_object().if_contains("resourceVersion")) {
-      version = json::value_to<std::string>(*rv);
-    }
+  if (auto rv = string_at(member(object, "metadata"), "resourceVersion"); !rv.empty()) {
+    version = std::move(rv);
   }
   if (type == "BOOKMARK") return true;
-  std::string ns, name;
-  auto entry = parse(spec_.kind, json::serialize(object), ns, name);
+  auto [key, entry] = read(std::move(object));
   {
     std::lock_guard lock(mutex_);
     if (type == "DELETED") {
-      cache_.erase({ns, name});
+      cache_.erase(key);
     } else {
-      if (!entry.object) error("unreadable", fmt::format("{}/{}: {}", ns, name, entry.error));
-      cache_[{ns, name}] = std::move(entry);
+      cache_[std::move(key)] = std::move(entry);
     }
   }
   changed_();

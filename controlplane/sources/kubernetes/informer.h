@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,7 +62,8 @@ class Informer {
     std::shared_ptr<const model::Object> object;  // null when it failed to parse
     std::string error;
   };
-  using Cache = std::map<std::pair<std::string, std::string>, Entry>;
+  using Key = std::pair<std::string, std::string>;  // namespace, name
+  using Cache = std::map<Key, Entry>;
 
   boost::asio::awaitable<Result<std::string>> list();
   // Watches from `version`; returns the version to resume from, or an
@@ -69,8 +71,9 @@ class Informer {
   boost::asio::awaitable<Result<std::string>> watch(std::string version);
   // One watch event line; false when the watch must stop (410).
   bool on_event(std::string_view line, std::string& version, bool& gone);
-  static Entry parse(const std::string& kind, const std::string& json, std::string& ns,
-                     std::string& name);
+  // One object from the API server, as the cache keeps it; unreadable ones
+  // are counted and kept as errors.
+  std::pair<Key, Entry> read(boost::json::value object);
   boost::asio::awaitable<void> back_off(std::chrono::seconds hint);
   void error(std::string_view reason, const std::string& message);
 
