@@ -15,23 +15,24 @@ struct Target {
   const k8s::HTTPRoute* route = nullptr;  // routes report per parent
 };
 
-// The objects that get status: routes and our kinds, by their condition name.
+// The objects that get status: routes and our kinds, by the name their
+// conditions carry (ObjectKey::text(), as translate/mesh.cc names them).
 std::map<std::string, Target> targets(const model::Store& store) {
   std::map<std::string, Target> out;
   for (const auto& [key, route] : store.http_routes) {
-    out[fmt::format("HTTPRoute {}/{}", key.first, key.second)] = {
+    out[model::ObjectKey{"HTTPRoute", key.first, key.second}.text()] = {
         fmt::format("/apis/gateway.networking.k8s.io/v1/namespaces/{}/httproutes/{}/status",
                     key.first, key.second),
         route->metadata().generation(), route.get()};
   }
   for (const auto& [key, policy] : store.traffic_policies) {
-    out[fmt::format("TrafficPolicy {}/{}", key.first, key.second)] = {
+    out[model::ObjectKey{"TrafficPolicy", key.first, key.second}.text()] = {
         fmt::format("/apis/mesh.weft.io/v1alpha1/namespaces/{}/trafficpolicies/{}/status",
                     key.first, key.second),
         policy->metadata().generation()};
   }
   for (const auto& [key, config] : store.mesh_configs) {
-    out[fmt::format("MeshConfig {}", key.second)] = {
+    out[model::ObjectKey{"MeshConfig", key.first, key.second}.text()] = {
         fmt::format("/apis/mesh.weft.io/v1alpha1/meshconfigs/{}/status", key.second),
         config->metadata().generation()};
   }

@@ -135,7 +135,7 @@ mesh::v1::Route default_route(const ServicePort& sp) {
 // Applies one TrafficPolicy to the ports of its target Service.
 void apply_policy(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
   const auto& meta = policy.metadata();
-  auto object = fmt::format("TrafficPolicy {}/{}", meta.namespace_(), meta.name());
+  auto object = model::ObjectKey{"TrafficPolicy", meta.namespace_(), meta.name()}.text();
   const auto& target = policy.spec().target_ref();
   auto reject = [&](std::string reason, std::string message) {
     mesh.conditions.push_back({object, "Accepted", false, std::move(reason), std::move(message)});
@@ -194,7 +194,7 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
   };
   for (const auto& [key, route_ptr] : store.http_routes) {
     const auto& route = *route_ptr;
-    auto object = fmt::format("HTTPRoute {}/{}", key.first, key.second);
+    auto object = model::ObjectKey{"HTTPRoute", key.first, key.second}.text();
     auto reject = [&](const Rejected& r) {
       mesh.conditions.push_back({object, r.type, false, r.reason, r.message});
     };
@@ -252,7 +252,7 @@ void apply_mesh_config(const model::Store& store, Mesh& mesh) {
   bool first = true;
   for (const auto& [key, config_ptr] : store.mesh_configs) {
     const auto& config = *config_ptr;
-    auto object = fmt::format("MeshConfig {}", key.second);
+    auto object = model::ObjectKey{"MeshConfig", key.first, key.second}.text();
     if (!first) {
       mesh.conditions.push_back({object, "Accepted", false, "Conflicted",
                                  fmt::format("only one MeshConfig applies: {}",
