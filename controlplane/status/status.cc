@@ -1,20 +1,17 @@
 #include "controlplane/status/status.h"
 
-#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <prometheus/text_serializer.h>
 
 #include <boost/json.hpp>
 
+#include "common/rfc3339.h"
+
 namespace weft::cp::status {
 namespace {
 
 namespace json = boost::json;
-
-std::string rfc3339(server::SystemClock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
-                     std::chrono::time_point_cast<std::chrono::seconds>(t));
-}
 
 json::object proxy_json(const server::SessionStatus& s) {
   json::object o;

@@ -1,6 +1,6 @@
 #include "controlplane/sources/kubernetes/status_writer.h"
 
-#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "common/rfc3339.h"
+
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine
 // frames (its recycling operator new/delete pair) in some functions.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -20,27 +22,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-using SystemClock = std::chrono::system_clock;
-
-std::string micro_time(SystemClock::time_point t) {
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z",
-                     std::chrono::time_point_cast<std::chrono::seconds>(t),
-                     micros.count() % 1000000);
-}
-
-std::string rfc3339(SystemClock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
-                     std::chrono::time_point_cast<std::chrono::seconds>(t));
-}
-
-// "2026-01-01T10:00:00.123456Z" -> time point; epoch when unreadable.
-SystemClock::time_point parse_time(std::string_view text) {
-  std::tm tm{};
-  std::string head(text.substr(0, 19));
-  if (strptime(head.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return {};
-  return SystemClock::from_time_t(timegm(&tm));
-}
 
 }  // namespace
 
@@ -79,7 +60,7 @@ void StatusWriter::publish(std::shared_ptr<const translate::Mesh> mesh,
 asio::awaitable<bool> StatusWriter::try_acquire_or_renew() {
   auto path =
       fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases/{}", lease_.ns, lease_.name);
-  auto now = micro_time(SystemClock::now());
+  auto now = rfc3339_micro(SystemClock::now());
   auto got = co_await client_.request("GET", path);
   if (!got) {
     spdlog::debug("lease {}/{}: {}", lease_.ns, lease_.name, got.error().message);
@@ -105,7 +86,7 @@ asio::awaitable<bool> StatusWriter::try_acquire_or_renew() {
                     : std::string();
   if (holder != lease_.identity && !holder.empty()) {
     auto renewed = spec.contains("renewTime")
-                       ? parse_time(json::value_to<std::string>(spec["renewTime"]))
+                       ? parse_rfc3339(json::value_to<std::string>(spec["renewTime"]))
                        : SystemClock::time_point{};
     auto duration = spec.contains("leaseDurationSeconds")
                         ? std::chrono::seconds(spec["leaseDurationSeconds"].to_number<int>())
