@@ -4,15 +4,35 @@ watch streams. (A module, not a conftest.py: tests/conftest.py is the
 integration tests' and both would be imported as `conftest`.)"""
 import json
 import pathlib
+import socket
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TOKEN = "weft-test-token"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def apiserver_fixture(*extra):
+    """A pytest fixture `apiserver`: a fresh ApiServer(tmp_path, *extra) per
+    test, stopped after it."""
+    @pytest.fixture
+    def apiserver(tmp_path):
+        server = ApiServer(tmp_path, *extra)
+        yield server
+        server.stop()
+    return apiserver
 
 
 class ApiServer:

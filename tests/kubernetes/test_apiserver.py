@@ -7,16 +7,10 @@ import pathlib
 import sys
 import threading
 
-import pytest
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from apiserver_harness import ROOT, ApiServer  # noqa: E402
+from apiserver_harness import ROOT, apiserver_fixture  # noqa: E402
 
-@pytest.fixture
-def apiserver(tmp_path):
-    server = ApiServer(tmp_path, "--bookmark-seconds", "0.3")
-    yield server
-    server.stop()
+apiserver = apiserver_fixture("--bookmark-seconds", "0.3")
 
 
 SERVICE = {"apiVersion": "v1", "kind": "Service",

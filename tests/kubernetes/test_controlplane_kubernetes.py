@@ -16,7 +16,7 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from apiserver_harness import ROOT, ApiServer  # noqa: E402
+from apiserver_harness import ROOT, ApiServer, free_port  # noqa: E402
 
 BUILD = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build"))
 PODS = 3
@@ -45,13 +45,6 @@ endpoints:
     conditions: {ready: true}
     targetRef: {kind: Pod, name: reviews-v1-0, namespace: default}
 """
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Proxies:

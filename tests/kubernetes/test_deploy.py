@@ -1,26 +1,21 @@
 """deploy/ installs with real kubectl: `kubectl apply -f deploy/` and
-`meshctl install` give the same objects, the CRDs then reject bad custom
-resources, and `meshctl uninstall` removes it all."""
+`meshctl install` give the same objects (deploy/weft.yaml is the rendering),
+and `meshctl uninstall` removes it all. (The CRDs' rejection of bad custom
+resources is in test_apiserver.py.)"""
 import json
 import os
 import pathlib
 import subprocess
 import sys
 
-import pytest
-
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from apiserver_harness import ROOT, ApiServer  # noqa: E402
+from apiserver_harness import ROOT, apiserver_fixture  # noqa: E402
 
 MESHCTL = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build")) / "bin" / "meshctl"
 
 
-@pytest.fixture
-def apiserver(tmp_path):
-    server = ApiServer(tmp_path)
-    yield server
-    server.stop()
+apiserver = apiserver_fixture()
 
 
 def installed(api):
