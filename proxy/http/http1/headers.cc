@@ -68,7 +68,7 @@ struct NamedField {
   }
 };
 
-std::vector<NamedField> named_by_connection(const Fields& fields, bool upgrade) {
+std::vector<NamedField> named_by_connection(const Fields& fields) {
   std::vector<NamedField> named;
   for (const auto& field : fields) {
     if (field.name() != beast_http::field::connection) continue;
@@ -78,7 +78,6 @@ std::vector<NamedField> named_by_connection(const Fields& fields, bool upgrade) 
           name == beast_http::field::transfer_encoding) {
         continue;
       }
-      if (upgrade && boost::beast::iequals(token, "upgrade")) continue;
       named.push_back({name, std::string(token)});
     }
   }
@@ -90,11 +89,7 @@ std::vector<NamedField> named_by_connection(const Fields& fields, bool upgrade) 
 void strip_hop_by_hop(Fields& fields, bool upgrade) {
   // One scan, erasing in place: a name lookup per hop-by-hop name would
   // walk the field tree with case-insensitive compares each time.
-  bool connection = false;
-  for (const auto& field : fields) {
-    if (field.name() == beast_http::field::connection) connection = true;
-  }
-  const auto named = connection ? named_by_connection(fields, upgrade) : std::vector<NamedField>();
+  const auto named = named_by_connection(fields);
   for (auto it = fields.begin(); it != fields.end();) {
     bool hop =
         always_hop_by_hop(it->name()) && !(upgrade && it->name() == beast_http::field::upgrade);
