@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "controlplane/meshctl/output.h"
+#include "injector/inject.h"
 
 namespace weft::meshctl {
 
@@ -27,5 +28,9 @@ struct UpOptions {
   std::string binaries;  // where mesh-controlplane and mesh-proxy are; empty: next to meshctl
 };
 int up(const UpOptions& options);
+
+// Injects the Pods of the manifests in `file` ("-": standard input) and
+// prints them; notes on workloads left alone go to standard error.
+int inject(const std::string& file, const injector::Settings& settings);
 
 }  // namespace weft::meshctl

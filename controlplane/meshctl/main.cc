@@ -71,6 +71,21 @@ int main(int argc, char** argv) {
     command->add_option("--kubeconfig", install_options.kubeconfig, "Passed to kubectl");
   }
 
+  auto* inject_cmd = app.add_subcommand(
+      "inject", "Print manifests with the sidecar injected, as the admission webhook would");
+  std::string inject_file;
+  weft::injector::Settings inject_settings;
+  inject_cmd->add_option("-f,--filename", inject_file, "Manifest file, or - for standard input")
+      ->required();
+  inject_cmd
+      ->add_option("--native-sidecars", inject_settings.native_sidecars,
+                   "Proxy as a native sidecar (Kubernetes 1.29+); false: a regular container")
+      ->capture_default_str();
+  inject_cmd->add_option("--proxy-image", inject_settings.proxy_image)->capture_default_str();
+  inject_cmd->add_option("--init-image", inject_settings.init_image)->capture_default_str();
+  inject_cmd->add_option("--controlplane", inject_settings.controlplane, "Discovery address")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (status_cmd->parsed()) return status(target, format());
   if (config_cmd->parsed()) return proxy_config(target, proxy, section, format());
@@ -79,5 +94,6 @@ int main(int argc, char** argv) {
   if (up_cmd->parsed()) return up(up_options);
   if (install_cmd->parsed()) return install(install_options);
   if (uninstall_cmd->parsed()) return uninstall(install_options);
+  if (inject_cmd->parsed()) return inject(inject_file, inject_settings);
   return 2;
 }

@@ -1,41 +1,12 @@
 #include "controlplane/meshctl/output.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 
+#include "common/json_yaml.h"
+
 namespace weft::meshctl {
-namespace {
-
-void emit(YAML::Emitter& out, const boost::json::value& value) {
-  switch (value.kind()) {
-    case boost::json::kind::object:
-      out << YAML::BeginMap;
-      for (const auto& [key, item] : value.get_object()) {
-        out << YAML::Key << std::string(key) << YAML::Value;
-        emit(out, item);
-      }
-      out << YAML::EndMap;
-      return;
-    case boost::json::kind::array:
-      out << YAML::BeginSeq;
-      for (const auto& item : value.get_array()) emit(out, item);
-      out << YAML::EndSeq;
-      return;
-    case boost::json::kind::string:
-      out << YAML::DoubleQuoted << std::string(value.get_string());
-      return;
-    case boost::json::kind::null:
-      out << YAML::Null;
-      return;
-    default:
-      out << boost::json::serialize(value);  // numbers and booleans as JSON writes them
-  }
-}
-
-}  // namespace
 
 std::string table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;
@@ -55,11 +26,7 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-std::string to_yaml(const boost::json::value& value) {
-  YAML::Emitter out;
-  emit(out, value);
-  return std::string(out.c_str()) + "\n";
-}
+std::string to_yaml(const boost::json::value& value) { return json_yaml::to_yaml(value); }
 
 bool parse_format(const std::string& text, Format& out) {
   static const std::map<std::string, Format> kFormats{

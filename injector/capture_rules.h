@@ -1,0 +1,50 @@
+// The pod's traffic capture as iptables-restore input: what mesh-init
+// applies in the pod's network namespace before any other container starts.
+// Pure, so the rules are golden-tested and printed by `mesh-init --dry-run`
+// exactly as they are applied.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace weft::injector {
+
+enum class IpFamily { kIpv4, kIpv6 };
+
+// An address range in CIDR form, parsed and normalised ("10.0.0.0/8").
+struct Cidr {
+  IpFamily family = IpFamily::kIpv4;
+  std::string text;
+};
+
+struct CaptureRules {
+  std::uint32_t proxy_uid = 1337;        // the sidecar's own traffic is never captured
+  std::uint16_t outbound_port = 15001;   // where the app's outbound TCP goes
+  std::uint16_t inbound_port = 15006;    // where TCP to the pod goes
+  std::vector<std::uint16_t> proxy_ports{15000, 15001, 15006, 15021, 15090};
+  std::vector<std::uint16_t> exclude_inbound_ports;
+  std::vector<std::uint16_t> exclude_outbound_ports;
+  std::vector<Cidr> exclude_outbound_cidrs;
+};
+
+// The source address the proxy dials the local application from on the
+// inbound side; its connections over loopback are exempt from capture.
+inline constexpr std::string_view kInboundSourceIpv4 = "127.0.0.6";
+
+// "15020, 8080" -> ports. Empty text is an empty list; anything else that is
+// not a port in 1..65535 is an error naming it.
+Result<std::vector<std::uint16_t>> parse_ports(std::string_view text);
+
+// "10.0.0.0/8,fd00::/8" -> ranges; a bare address is a /32 or /128.
+Result<std::vector<Cidr>> parse_cidrs(std::string_view text);
+
+// The complete nat table for one family, for iptables-restore (IPv4) or
+// ip6tables-restore (IPv6). Restoring it replaces the namespace's nat table,
+// so applying it twice leaves the same rules (mesh-init is idempotent).
+std::string restore_input(const CaptureRules& rules, IpFamily family);
+
+}  // namespace weft::injector

@@ -1,0 +1,320 @@
+#include "injector/inject.h"
+
+#include <fmt/format.h>
+
+#include <boost/json/value.hpp>
+#include <optional>
+
+#include "injector/capture_rules.h"
+
+namespace weft::injector {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::uint16_t kHealthPort = 15021;
+constexpr const char* kTokenVolume = "mesh-token";
+constexpr const char* kTokenPath = "/var/run/secrets/mesh.weft.io/tokens";
+
+const json::object* object_at(const json::object* parent, std::string_view key) {
+  if (parent == nullptr) return nullptr;
+  const auto* found = parent->if_contains(key);
+  return found != nullptr ? found->if_object() : nullptr;
+}
+
+const json::array* array_at(const json::object* parent, std::string_view key) {
+  if (parent == nullptr) return nullptr;
+  const auto* found = parent->if_contains(key);
+  return found != nullptr ? found->if_array() : nullptr;
+}
+
+std::string_view string_at(const json::object* parent, std::string_view key) {
+  if (parent == nullptr) return {};
+  const auto* found = parent->if_contains(key);
+  const auto* text = found != nullptr ? found->if_string() : nullptr;
+  return text != nullptr ? std::string_view(*text) : std::string_view();
+}
+
+bool has_container(const json::array* containers, std::string_view name) {
+  if (containers == nullptr) return false;
+  for (const auto& container : *containers) {
+    if (const auto* object = container.if_object(); string_at(object, "name") == name) return true;
+  }
+  return false;
+}
+
+bool opted_out(std::string_view value) { return value == "false" || value == "disabled"; }
+
+// Why this Pod is left alone, if it is.
+std::optional<std::string> skip_reason(const json::object& pod,
+                                       const json::object& namespace_labels) {
+  const auto* metadata = object_at(&pod, "metadata");
+  const auto* spec = object_at(&pod, "spec");
+  if (object_at(metadata, "annotations") != nullptr &&
+      object_at(metadata, "annotations")->contains(kInjectedAnnotation)) {
+    return "already_injected";
+  }
+  if (has_container(array_at(spec, "containers"), kProxyName) ||
+      has_container(array_at(spec, "initContainers"), kProxyName)) {
+    return "already_injected";
+  }
+  if (opted_out(string_at(object_at(metadata, "annotations"), kInjectKey)) ||
+      opted_out(string_at(object_at(metadata, "labels"), kInjectKey)) ||
+      opted_out(string_at(&namespace_labels, kInjectKey))) {
+    return "opted_out";
+  }
+  if (const auto* host_network = spec != nullptr ? spec->if_contains("hostNetwork") : nullptr;
+      host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
+    return "host_network";  // its iptables are the node's: never touch them
+  }
+  return std::nullopt;
+}
+
+// The container port named `name`, for exclusions written with port names.
+std::optional<std::uint16_t> named_port(const json::object* spec, std::string_view name) {
+  const auto* containers = array_at(spec, "containers");
+  if (containers == nullptr) return std::nullopt;
+  for (const auto& container : *containers) {
+    const auto* ports = array_at(container.if_object(), "ports");
+    if (ports == nullptr) continue;
+    for (const auto& port : *ports) {
+      const auto* object = port.if_object();
+      const auto* number = object != nullptr ? object->if_contains("containerPort") : nullptr;
+      if (string_at(object, "name") == name && number != nullptr && number->is_int64()) {
+        return static_cast<std::uint16_t>(number->get_int64());
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Inbound exclusions may name container ports ("metrics, 8081").
+Result<std::vector<std::uint16_t>> inbound_exclusions(const json::object* spec,
+                                                      std::string_view text) {
+  std::string numeric;
+  std::vector<std::uint16_t> ports;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = std::min(text.find(',', start), text.size());
+    auto item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    start = comma + 1;
+    if (item.empty()) continue;
+    if (item.find_first_not_of("0123456789") == std::string_view::npos) {
+      numeric += fmt::format("{},", item);
+    } else if (auto port = named_port(spec, item)) {
+      ports.push_back(*port);
+    } else {
+      return fail(ErrorCode::kInvalidArgument, "no container port is named '{}'", item);
+    }
+  }
+  auto parsed = parse_ports(numeric);
+  if (!parsed) return tl::unexpected(parsed.error());
+  ports.insert(ports.end(), parsed->begin(), parsed->end());
+  return ports;
+}
+
+Result<CaptureRules> capture_rules(const json::object& pod, const Settings& settings) {
+  const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
+  CaptureRules rules;
+  rules.proxy_uid = settings.proxy_uid;
+  auto inbound = inbound_exclusions(object_at(&pod, "spec"),
+                                    string_at(annotations, kExcludeInboundPorts));
+  if (!inbound) return tl::unexpected(with_context(inbound.error(), kExcludeInboundPorts));
+  rules.exclude_inbound_ports = *inbound;
+  auto outbound = parse_ports(string_at(annotations, kExcludeOutboundPorts));
+  if (!outbound) return tl::unexpected(with_context(outbound.error(), kExcludeOutboundPorts));
+  rules.exclude_outbound_ports = *outbound;
+  auto cidrs = parse_cidrs(string_at(annotations, kExcludeOutboundCidrs));
+  if (!cidrs) return tl::unexpected(with_context(cidrs.error(), kExcludeOutboundCidrs));
+  rules.exclude_outbound_cidrs = *cidrs;
+  return rules;
+}
+
+std::string join_ports(const std::vector<std::uint16_t>& ports) {
+  return fmt::format("{}", fmt::join(ports, ","));
+}
+
+json::object init_container(const Settings& settings, const CaptureRules& rules) {
+  json::array args{"--proxy-uid", std::to_string(rules.proxy_uid)};
+  if (!rules.exclude_inbound_ports.empty()) {
+    args.emplace_back("--exclude-inbound-ports");
+    args.emplace_back(join_ports(rules.exclude_inbound_ports));
+  }
+  if (!rules.exclude_outbound_ports.empty()) {
+    args.emplace_back("--exclude-outbound-ports");
+    args.emplace_back(join_ports(rules.exclude_outbound_ports));
+  }
+  if (!rules.exclude_outbound_cidrs.empty()) {
+    std::vector<std::string> cidrs;
+    for (const auto& cidr : rules.exclude_outbound_cidrs) cidrs.push_back(cidr.text);
+    args.emplace_back("--exclude-outbound-cidrs");
+    args.emplace_back(fmt::format("{}", fmt::join(cidrs, ",")));
+  }
+  return {
+      {"name", kInitName},
+      {"image", settings.init_image},
+      {"args", std::move(args)},
+      {"resources",
+       {{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
+      // iptables needs root with these two capabilities, and nothing else.
+      {"securityContext",
+       {{"runAsUser", 0},
+        {"runAsNonRoot", false},
+        {"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"capabilities", {{"add", {"NET_ADMIN", "NET_RAW"}}, {"drop", {"ALL"}}}}}},
+  };
+}
+
+json::object field_env(std::string_view name, std::string_view path) {
+  return {{"name", name}, {"valueFrom", {{"fieldRef", {{"fieldPath", path}}}}}};
+}
+
+json::object container_port(std::string_view name, std::uint16_t port) {
+  return {{"name", name}, {"containerPort", port}, {"protocol", "TCP"}};
+}
+
+json::object ready_probe(int period_seconds, int failure_threshold) {
+  return {{"httpGet", {{"path", "/ready"}, {"port", kHealthPort}}},
+          {"periodSeconds", period_seconds},
+          {"failureThreshold", failure_threshold}};
+}
+
+json::object proxy_container(const Settings& settings, bool native) {
+  const auto& resources = settings.proxy_resources;
+  json::object proxy{
+      {"name", kProxyName},
+      {"image", settings.proxy_image},
+      {"args", {"--controlplane", settings.controlplane, "--log-format", "json"}},
+      {"env",
+       {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace"),
+        field_env("POD_IP", "status.podIP"),
+        field_env("SERVICE_ACCOUNT", "spec.serviceAccountName")}},
+      {"ports",
+       {container_port("mesh-outbound", 15001), container_port("mesh-inbound", 15006),
+        container_port("mesh-admin", 15000), container_port("mesh-metrics", 15090),
+        container_port("mesh-health", kHealthPort)}},
+      {"readinessProbe", ready_probe(2, 3)},
+      {"resources",
+       {{"requests", {{"cpu", resources.cpu_request}, {"memory", resources.memory_request}}},
+        {"limits", {{"memory", resources.memory_limit}}}}},
+      {"securityContext",
+       {{"runAsUser", settings.proxy_uid},
+        {"runAsGroup", settings.proxy_uid},
+        {"runAsNonRoot", true},
+        {"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+      {"volumeMounts", {{{"name", kTokenVolume}, {"mountPath", kTokenPath}, {"readOnly", true}}}},
+  };
+  if (native) {
+    // A restartable init container: the kubelet starts the app containers
+    // once the startup probe passes and stops the proxy after them (Jobs end).
+    proxy["restartPolicy"] = "Always";
+    proxy["startupProbe"] = ready_probe(1, 120);
+  } else {
+    // A regular container listed first: the kubelet runs its postStart hook
+    // to completion before starting the next container (the startup hold).
+    // A Job's proxy exits when the control plane sees its app containers end.
+    proxy["lifecycle"] = {
+        {"postStart", {{"exec", {{"command", {"/usr/local/bin/mesh-proxy", "--wait-ready"}}}}}}};
+  }
+  return proxy;
+}
+
+json::object token_volume() {
+  return {{"name", kTokenVolume},
+          {"projected",
+           {{"sources",
+             {{{"serviceAccountToken",
+                {{"audience", "mesh.weft.io"}, {"expirationSeconds", 3600}, {"path", "token"}}}}}}}}};
+}
+
+json::object op(std::string_view name, std::string path, json::value value) {
+  return {{"op", name}, {"path", std::move(path)}, {"value", std::move(value)}};
+}
+
+// Adds `value` at the front of the list at `path` (or creates it), `offset`
+// items in, so our containers run before the Pod's own.
+void insert_into_list(json::array& patch, const json::array* list, const std::string& path,
+                      std::vector<json::object> items) {
+  if (list == nullptr) {
+    json::array all;
+    for (auto& item : items) all.emplace_back(std::move(item));
+    patch.emplace_back(op("add", path, std::move(all)));
+    return;
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    patch.emplace_back(op("add", fmt::format("{}/{}", path, i), std::move(items[i])));
+  }
+}
+
+void add_annotations(json::array& patch, const json::object& pod, const json::object& wanted) {
+  const auto* metadata = object_at(&pod, "metadata");
+  const auto* annotations = object_at(metadata, "annotations");
+  if (metadata == nullptr) {
+    patch.emplace_back(op("add", "/metadata", {{"annotations", wanted}}));
+    return;
+  }
+  if (annotations == nullptr) {
+    patch.emplace_back(op("add", "/metadata/annotations", wanted));
+    return;
+  }
+  for (const auto& [key, value] : wanted) {
+    if (annotations->contains(key)) continue;  // the user's own scrape settings win
+    patch.emplace_back(op("add", "/metadata/annotations/" + escape_pointer_token(key), value));
+  }
+}
+
+}  // namespace
+
+std::string escape_pointer_token(std::string_view token) {
+  std::string out;
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Result<Injection> inject(const json::object& pod, const json::object& namespace_labels,
+                         const Settings& settings) {
+  if (auto reason = skip_reason(pod, namespace_labels)) return Injection{false, *reason, {}};
+  auto rules = capture_rules(pod, settings);
+  if (!rules) return tl::unexpected(rules.error());
+  const auto* spec = object_at(&pod, "spec");
+  if (spec == nullptr || array_at(spec, "containers") == nullptr) {
+    return fail(ErrorCode::kInvalidArgument, "the Pod has no spec.containers");
+  }
+
+  Injection injection{true, {}, {}};
+  auto& patch = injection.patch;
+  const char* mode = settings.native_sidecars ? "native" : "classic";
+  add_annotations(patch, pod,
+                  {{kInjectedAnnotation, fmt::format("{} {}", WEFT_VERSION, mode)},
+                   {"prometheus.io/scrape", "true"},
+                   {"prometheus.io/port", "15090"},
+                   {"prometheus.io/path", "/stats/prometheus"}});
+  std::vector<json::object> init{init_container(settings, *rules)};
+  if (settings.native_sidecars) init.push_back(proxy_container(settings, true));
+  insert_into_list(patch, array_at(spec, "initContainers"), "/spec/initContainers",
+                   std::move(init));
+  if (!settings.native_sidecars) {
+    patch.emplace_back(op("add", "/spec/containers/0", proxy_container(settings, false)));
+  }
+  if (array_at(spec, "volumes") == nullptr) {
+    patch.emplace_back(op("add", "/spec/volumes", json::array{token_volume()}));
+  } else {
+    patch.emplace_back(op("add", "/spec/volumes/-", token_volume()));
+  }
+  return injection;
+}
+
+}  // namespace weft::injector
