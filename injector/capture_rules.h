@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/pod_network.h"
 #include "common/result.h"
 
 namespace weft::injector {
@@ -22,18 +23,17 @@ struct Cidr {
 };
 
 struct CaptureRules {
-  std::uint32_t proxy_uid = 1337;        // the sidecar's own traffic is never captured
-  std::uint16_t outbound_port = 15001;   // where the app's outbound TCP goes
-  std::uint16_t inbound_port = 15006;    // where TCP to the pod goes
-  std::vector<std::uint16_t> proxy_ports{15000, 15001, 15006, 15021, 15090};
+  std::uint32_t proxy_uid = pod_network::kProxyUid;  // its own traffic is never captured
+  std::uint16_t outbound_port = pod_network::kOutboundCapturePort;
+  std::uint16_t inbound_port = pod_network::kInboundCapturePort;
+  // Reach the proxy itself, never redirected.
+  std::vector<std::uint16_t> proxy_ports{pod_network::kAdminPort, pod_network::kOutboundCapturePort,
+                                         pod_network::kInboundCapturePort, pod_network::kHealthPort,
+                                         pod_network::kMetricsPort};
   std::vector<std::uint16_t> exclude_inbound_ports;
   std::vector<std::uint16_t> exclude_outbound_ports;
   std::vector<Cidr> exclude_outbound_cidrs;
 };
-
-// The source address the proxy dials the local application from on the
-// inbound side; its connections over loopback are exempt from capture.
-inline constexpr std::string_view kInboundSourceIpv4 = "127.0.0.6";
 
 // "15020, 8080" -> ports. Empty text is an empty list; anything else that is
 // not a port in 1..65535 is an error naming it.

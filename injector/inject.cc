@@ -12,7 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::uint16_t kHealthPort = 15021;
 constexpr const char* kTokenVolume = "mesh-token";
 constexpr const char* kTokenPath = "/var/run/secrets/mesh.weft.io/tokens";
 
@@ -177,7 +176,7 @@ json::object container_port(std::string_view name, std::uint16_t port) {
 }
 
 json::object ready_probe(int period_seconds, int failure_threshold) {
-  return {{"httpGet", {{"path", "/ready"}, {"port", kHealthPort}}},
+  return {{"httpGet", {{"path", "/ready"}, {"port", pod_network::kHealthPort}}},
           {"periodSeconds", period_seconds},
           {"failureThreshold", failure_threshold}};
 }
@@ -193,9 +192,11 @@ json::object proxy_container(const Settings& settings, bool native) {
         field_env("POD_IP", "status.podIP"),
         field_env("SERVICE_ACCOUNT", "spec.serviceAccountName")}},
       {"ports",
-       {container_port("mesh-outbound", 15001), container_port("mesh-inbound", 15006),
-        container_port("mesh-admin", 15000), container_port("mesh-metrics", 15090),
-        container_port("mesh-health", kHealthPort)}},
+       {container_port("mesh-outbound", pod_network::kOutboundCapturePort),
+        container_port("mesh-inbound", pod_network::kInboundCapturePort),
+        container_port("mesh-admin", pod_network::kAdminPort),
+        container_port("mesh-metrics", pod_network::kMetricsPort),
+        container_port("mesh-health", pod_network::kHealthPort)}},
       {"readinessProbe", ready_probe(2, 3)},
       {"resources",
        {{"requests", {{"cpu", resources.cpu_request}, {"memory", resources.memory_request}}},

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/pod_network.h"
 #include "common/result.h"
 
 namespace weft::injector {
@@ -36,7 +37,7 @@ struct Settings {
   // Kubernetes 1.29+ runs the proxy as a native sidecar (an init container
   // with restartPolicy: Always); older clusters get a regular container.
   bool native_sidecars = true;
-  std::uint32_t proxy_uid = 1337;
+  std::uint32_t proxy_uid = pod_network::kProxyUid;
   Resources proxy_resources;
 };
 

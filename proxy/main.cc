@@ -3,9 +3,15 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <iostream>
+#include <thread>
 
 #include "common/log.h"
+#include "common/pod_network.h"
 #include "common/yaml_proto.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/config/snapshot.h"
@@ -24,6 +30,30 @@ weft::Result<std::shared_ptr<const weft::proxy::config::Snapshot>> load_snapshot
   auto snapshot = weft::proxy::config::translate(config);
   if (!snapshot) return tl::unexpected(weft::with_context(snapshot.error(), path));
   return snapshot;
+}
+
+// `--wait-ready`: the postStart hook of a classic sidecar. The kubelet starts
+// the pod's next container only when this returns, so the application
+// starts once the proxy has its configuration. Exit 0 when ready, 1 on time out.
+int wait_ready(std::uint16_t port, std::chrono::seconds timeout) {
+  namespace asio = boost::asio;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string request = "GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  while (std::chrono::steady_clock::now() < deadline) {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    boost::system::error_code ec;
+    socket.connect({asio::ip::make_address_v4("127.0.0.1"), port}, ec);
+    std::string answer(32, '\0');
+    if (!ec) asio::write(socket, asio::buffer(request), ec);
+    std::size_t read = 0;
+    if (!ec) read = asio::read(socket, asio::buffer(answer), asio::transfer_at_least(12), ec);
+    if (read >= 12 && answer.compare(9, 3, "200") == 0) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::cerr << "mesh-proxy: not ready on 127.0.0.1:" << port << " after " << timeout.count()
+            << " s\n";
+  return 1;
 }
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -77,7 +107,15 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text|json (env WEFT_LOG_FORMAT)");
   app.add_flag("--access-log", access_log, "Write one JSON line per request to stdout");
   app.add_flag("--check", check_only, "Validate the configuration and exit");
+  bool wait = false;
+  std::uint16_t wait_port = weft::pod_network::kHealthPort;
+  unsigned wait_seconds = 120;
+  app.add_flag("--wait-ready", wait,
+               "Wait until the proxy on this host answers /ready (a postStart hook), then exit");
+  app.add_option("--wait-ready-port", wait_port, "Readiness port to poll")->capture_default_str();
+  app.add_option("--wait-ready-timeout", wait_seconds, "Seconds")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (wait) return wait_ready(wait_port, std::chrono::seconds(wait_seconds));
 
   auto log_options = weft::log::resolve_options(log_level, log_format);
   if (!log_options) {

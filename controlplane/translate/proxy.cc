@@ -6,17 +6,18 @@
 #include <set>
 
 #include "common/config_delta.h"
+#include "common/pod_network.h"
 
 namespace weft::cp::translate {
 namespace {
 
 using mesh::v1::Listener;
 
-// Kubernetes mode: the iptables-captured ports of DESIGN.md §2.
-constexpr std::uint32_t kOutboundCapture = 15001;
-constexpr std::uint32_t kInboundCapture = 15006;
-constexpr std::uint32_t kAdmin = 15000;
-constexpr std::uint32_t kMetrics = 15090;
+using pod_network::kAdminPort;
+using pod_network::kHealthPort;
+using pod_network::kInboundCapturePort;
+using pod_network::kMetricsPort;
+using pod_network::kOutboundCapturePort;
 
 void set_address(mesh::v1::SocketAddress& out, std::string host, std::uint32_t port) {
   out.set_host(std::move(host));
@@ -32,14 +33,16 @@ mesh::v1::VirtualHost virtual_host(const ServicePort& sp) {
 }
 
 // The inbound side: traffic for the workload's own container port, handed to
-// the application on loopback.
-void add_inbound(mesh::v1::ProxyConfig& config, std::uint32_t app_port) {
+// the application on loopback. In a pod the proxy dials it from the inbound
+// source address, which the capture rules leave alone.
+void add_inbound(mesh::v1::ProxyConfig& config, std::uint32_t app_port, bool in_pod) {
   auto name = fmt::format("inbound|{}", app_port);
   auto* cluster = config.add_clusters();
   cluster->set_name(name);
   auto* endpoint = cluster->add_endpoints();
   endpoint->set_address("127.0.0.1");
   endpoint->set_port(app_port);
+  if (in_pod) cluster->set_source_address(pod_network::kInboundSourceIpv4);
   auto* table = config.add_route_tables();
   table->set_name(name);
   auto* vhost = table->add_virtual_hosts();
@@ -76,7 +79,7 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
     set_address(*inbound->mutable_address(), workload.ip.empty() ? "127.0.0.1" : workload.ip,
                 sidecar_port);
     inbound->set_route_table(inbound->name());
-    add_inbound(config, app_port);
+    add_inbound(config, app_port, false);
   }
 }
 
@@ -84,14 +87,15 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
 // original destination (Service cluster IP and port) to a route table per
 // port, or to the Service's cluster as TCP; inbound by destination port.
 void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::ProxyConfig& config) {
-  set_address(*config.mutable_admin()->mutable_address(), "127.0.0.1", kAdmin);
-  set_address(*config.mutable_admin()->mutable_metrics_address(), "0.0.0.0", kMetrics);
+  set_address(*config.mutable_admin()->mutable_address(), "127.0.0.1", kAdminPort);
+  set_address(*config.mutable_admin()->mutable_metrics_address(), "0.0.0.0", kMetricsPort);
+  set_address(*config.mutable_admin()->mutable_health_address(), "0.0.0.0", kHealthPort);
 
   auto* outbound = config.add_listeners();
   outbound->set_name("outbound");
   outbound->set_capture(Listener::CAPTURE_OUTBOUND);
   outbound->set_protocol(Listener::PROTOCOL_AUTO);
-  set_address(*outbound->mutable_address(), "0.0.0.0", kOutboundCapture);
+  set_address(*outbound->mutable_address(), "0.0.0.0", kOutboundCapturePort);
   std::map<std::uint32_t, mesh::v1::RouteTable> tables;  // per port, like a Service port's DNS
   for (const auto& sp : mesh.service_ports) {
     if (sp.cluster_ip.empty()) continue;
@@ -114,14 +118,14 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
   inbound->set_name("inbound");
   inbound->set_capture(Listener::CAPTURE_INBOUND);
   inbound->set_protocol(Listener::PROTOCOL_AUTO);
-  set_address(*inbound->mutable_address(), "0.0.0.0", kInboundCapture);
+  set_address(*inbound->mutable_address(), "0.0.0.0", kInboundCapturePort);
   std::set<std::uint32_t> ports(workload.container_ports.begin(), workload.container_ports.end());
   for (auto port : ports) {
     auto* destination = inbound->add_destinations();
     destination->set_port(port);
     destination->set_route_table(fmt::format("inbound|{}", port));
     destination->set_tcp_cluster(fmt::format("inbound|{}", port));
-    add_inbound(config, port);
+    add_inbound(config, port, true);
   }
 }
 

@@ -28,8 +28,10 @@ Result<void> check_replaceable(const Snapshot& current, const Snapshot& next) {
     }
   }
   if (current.admin_address != next.admin_address ||
-      current.metrics_address != next.metrics_address) {
-    return fail(ErrorCode::kInvalidArgument, "admin or metrics address changed{}", kRestart);
+      current.metrics_address != next.metrics_address ||
+      current.health_address != next.health_address) {
+    return fail(ErrorCode::kInvalidArgument, "admin, metrics or health address changed{}",
+                kRestart);
   }
   return {};
 }

@@ -40,6 +40,7 @@ struct Cluster {
   milliseconds idle_timeout{60'000};
   std::shared_ptr<tls::Context> tls;  // set: originate TLS to the endpoints
   std::string sni;
+  std::optional<boost::asio::ip::address> source_address;  // none: the kernel picks
 };
 
 enum class Capture { kNone, kOutbound, kInbound };
@@ -79,6 +80,7 @@ struct Snapshot {
   std::vector<Cluster> clusters;
   std::optional<TcpEndpoint> admin_address;
   std::optional<TcpEndpoint> metrics_address;
+  std::optional<TcpEndpoint> health_address;
   milliseconds drain_timeout{5'000};
   // The configuration this was compiled from, for /config_dump (rendered
   // only when asked for).

@@ -208,6 +208,14 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     }
     cluster.endpoints.push_back({*address, e.weight() == 0 ? 1 : e.weight()});
   }
+  if (!proto.source_address().empty()) {
+    boost::system::error_code ec;
+    cluster.source_address = asio::ip::make_address(proto.source_address(), ec);
+    if (ec) {
+      return fail(ErrorCode::kInvalidArgument, "source_address '{}' is not an IP address",
+                  proto.source_address());
+    }
+  }
   if (proto.has_tls()) {
     const auto& t = proto.tls();
     for (const auto& protocol : t.alpn()) {
@@ -420,6 +428,12 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
     auto metrics = to_endpoint(m.host(), m.port());
     if (!metrics) return tl::unexpected(with_context(metrics.error(), "admin.metrics_address"));
     snapshot->metrics_address = *metrics;
+  }
+  if (config.admin().has_health_address()) {
+    const auto& h = config.admin().health_address();
+    auto health = to_endpoint(h.host(), h.port());
+    if (!health) return tl::unexpected(with_context(health.error(), "admin.health_address"));
+    snapshot->health_address = *health;
   }
   snapshot->drain_timeout = to_ms(config.drain().timeout(), snapshot->drain_timeout);
 

@@ -104,6 +104,9 @@ auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
   auto stream = std::make_unique<upstream::pool::Socket>(co_await asio::this_coro::executor);
   boost::system::error_code open_ec;
   stream->open(address.protocol(), open_ec);
+  if (!open_ec && cluster.config.source_address) {
+    stream->bind({*cluster.config.source_address, 0}, open_ec);
+  }
   upstream_socket_ = stream.get();
   deadline_.arm(Side::kUpstream, cluster.config.connect_timeout);
   auto [connect_ec] = co_await stream->async_connect(address, kNoThrow);

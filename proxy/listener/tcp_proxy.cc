@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "common/pod_network.h"
 #include "proxy/listener/tunnel.h"
 
 namespace weft::proxy::listener {
@@ -22,17 +23,30 @@ struct Dial {
   tcp::endpoint address;
   std::chrono::milliseconds connect_timeout;
   metrics::ClusterStats* stats = nullptr;  // null for passthrough
+  std::optional<asio::ip::address> source;
 };
 
-Dial dial_for(const TcpTarget& target, const worker::View& view) {
+// Inbound passthrough reaches the local application from 127.0.0.6, so the
+// pod's capture rules (mesh-init) do not send the proxy's own dial back to it.
+std::optional<asio::ip::address> passthrough_source(const config::Listener& listener,
+                                                    const tcp::endpoint& destination) {
+  if (listener.capture != config::Capture::kInbound || !destination.address().is_v4()) {
+    return std::nullopt;
+  }
+  return asio::ip::make_address_v4(pod_network::kInboundSourceIpv4);
+}
+
+Dial dial_for(const TcpTarget& target, const worker::View& view, const config::Listener& listener) {
   if (const auto* cluster_target = std::get_if<ClusterTarget>(&target)) {
     auto& cluster = (*view.clusters)[cluster_target->cluster];
     if (cluster.config.endpoints.empty()) return {};
     auto endpoint = cluster.balancer.next();
     return {cluster.config.endpoints[endpoint].address, cluster.config.connect_timeout,
-            &cluster.stats};
+            &cluster.stats, cluster.config.source_address};
   }
-  return {std::get<PassthroughTarget>(target).address, kPassthroughConnectTimeout, nullptr};
+  const auto& destination = std::get<PassthroughTarget>(target).address;
+  return {destination, kPassthroughConnectTimeout, nullptr,
+          passthrough_source(listener, destination)};
 }
 
 }  // namespace
@@ -43,13 +57,21 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   auto view = state.view;
   const auto& listener = view->snapshot->listeners[listener_index];
   const auto& stats = view->listener_stats[listener_index];
-  auto dial = dial_for(target, *view);
+  auto dial = dial_for(target, *view, listener);
   if (dial.address.port() == 0) co_return;  // a cluster without endpoints
   if (std::holds_alternative<PassthroughTarget>(target)) stats.passthrough->Increment();
 
   boost::beast::tcp_stream upstream(co_await asio::this_coro::executor);
+  boost::system::error_code ec;
+  if (dial.source) {
+    upstream.socket().open(dial.address.protocol(), ec);
+    if (!ec) upstream.socket().bind({*dial.source, 0}, ec);
+  }
   upstream.expires_after(dial.connect_timeout);
-  auto [ec] = co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
+  if (!ec) {
+    std::tie(ec) =
+        co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
+  }
   if (ec) {
     if (dial.stats != nullptr) {
       (ec == boost::beast::error::timeout ? dial.stats->connect_timeouts

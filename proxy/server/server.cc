@@ -100,6 +100,15 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
                      return {200, "text/plain; version=0.0.4", metrics_.prometheus_text()};
                    });
   if (!metrics_address) return tl::unexpected(with_context(metrics_address.error(), "metrics"));
+  if (snapshot.health_address) {
+    auto health = admin::serve(io_, *snapshot.health_address,
+                               [this](const admin::Request& r) -> admin::Response {
+                                 if (r.path != "/ready") return {404, "text/plain", "not found\n"};
+                                 return admin(r);
+                               });
+    if (!health) return tl::unexpected(with_context(health.error(), "health"));
+    spdlog::info("readiness on {}:{}", health->address().to_string(), health->port());
+  }
   spdlog::info("admin on {}:{}, metrics on {}:{}", admin_address->address().to_string(),
                admin_address->port(), metrics_address->address().to_string(),
                metrics_address->port());

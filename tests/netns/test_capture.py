@@ -7,7 +7,6 @@ Everything runs inside a namespace this test creates and deletes; all
 addresses are the namespace's own loopback. Needs root."""
 import json
 import os
-import secrets
 import shutil
 import socket
 import subprocess
@@ -17,50 +16,10 @@ import time
 import pytest
 
 from conftest import PROXY_BIN, ROOT, free_port
+from netns_harness import PROXY_UID, Namespace, metric, run, wait_port
 
 APP = ROOT / "deploy" / "examples" / "demo" / "app.py"
-PROXY_UID = 1337
-
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-
-
-def run(*cmd, check=True):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=20)
-
-
-class Namespace:
-    def __init__(self):
-        self.name = f"weft-test-{secrets.token_hex(4)}"
-        self.processes = []
-        run("ip", "netns", "add", self.name)
-        self.exec("ip", "link", "set", "lo", "up")
-
-    def exec(self, *cmd, check=True):
-        return run("ip", "netns", "exec", self.name, *cmd, check=check)
-
-    def spawn(self, *cmd, uid=None, log=None):
-        prefix = ["ip", "netns", "exec", self.name]
-        if uid is not None:
-            prefix += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        process = subprocess.Popen([*prefix, *cmd], stdout=log or subprocess.DEVNULL,
-                                   stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
-    def python(self, code, timeout=10):
-        """Runs a Python client inside the namespace; returns its stdout."""
-        result = run("ip", "netns", "exec", self.name, "/usr/bin/python3", "-c", code)
-        return result.stdout
-
-    def close(self):
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        run("ip", "netns", "del", self.name, check=False)
 
 
 BANNER_SERVER = """
@@ -73,12 +32,6 @@ while True:
     c.sendall(b'220 banner from ' + sys.argv[2].encode() + b'\\r\\n')  # server speaks first
     c.close()
 """
-
-
-def wait_port(ns, host, port):
-    code = (f"import socket,time\nfor _ in range(100):\n try:\n  socket.create_connection(('{host}',{port}),0.2).close(); break\n"
-            f" except OSError: time.sleep(0.05)\nelse: raise SystemExit(1)")
-    ns.python(code)
 
 
 @pytest.fixture
@@ -132,14 +85,6 @@ s = socket.socket(family); s.settimeout(5); start = time.monotonic()
 s.connect((sys.argv[1], int(sys.argv[2])))
 print(s.recv(100).decode().strip(), round(time.monotonic() - start, 3))
 """
-
-
-def metric(ns, metrics_port, name, **labels):
-    text = ns.python(f"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:{metrics_port}/stats/prometheus').read().decode())")
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_capture_routes_by_original_destination(mesh_namespace):

@@ -3,7 +3,7 @@
 HTTP/1.1 server on the Python standard library.
 
   GET  /            -> "<name>\n" (the demo app answers with its version)
-  GET  /echo        -> JSON: method, path, headers as received
+  GET  /echo        -> JSON: method, path, headers as received, peer address
   GET  /status/N    -> status N
   GET  /slow?ms=N   -> answers after N ms
   GET  /bytes?n=N   -> N bytes, chunked, streamed in 64 KiB pieces
@@ -74,7 +74,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         if url.path == "/echo":
             body = {"method": self.command, "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()}, "backend": self.name}
+                    "headers": {k.lower(): v for k, v in self.headers.items()}, "backend": self.name,
+                    "peer": self.client_address[0]}
             return self._send(200, json.dumps(body), "application/json")
         if url.path.startswith("/status/"):
             return self._send(int(url.path.split("/")[2]), "status\n")
