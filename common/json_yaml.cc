@@ -25,7 +25,8 @@ boost::json::value plain_scalar(const std::string& text) {
   if (folded == "false") return false;
   const char* end = text.data() + text.size();
   std::int64_t integer = 0;
-  if (auto [ptr, ec] = std::from_chars(text.data(), end, integer); ec == std::errc() && ptr == end) {
+  if (auto [ptr, ec] = std::from_chars(text.data(), end, integer);
+      ec == std::errc() && ptr == end) {
     return integer;
   }
   double number = 0;
@@ -41,8 +42,8 @@ boost::json::value plain_scalar(const std::string& text) {
 // 1.1 words (kubectl's parser still knows yes/no/on/off), numbers, null.
 bool needs_quotes(std::string_view text) {
   if (text.empty()) return true;
-  static constexpr std::string_view kWords[] = {"true", "false", "yes", "no", "on", "off",
-                                                "y",    "n",     "null", "~"};
+  static constexpr std::string_view kWords[] = {"true", "false", "yes", "no",   "on",
+                                                "off",  "y",     "n",   "null", "~"};
   auto folded = lower(text);
   if (std::find(std::begin(kWords), std::end(kWords), folded) != std::end(kWords)) return true;
   char first = text.front();

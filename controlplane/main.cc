@@ -16,6 +16,7 @@
 #include <map>
 
 #include "common/duration.h"
+#include "common/endpoint.h"
 #include "common/log.h"
 #include "controlplane/server/discovery.h"
 #include "controlplane/sources/kubernetes/source.h"
@@ -26,24 +27,6 @@
 namespace {
 
 using namespace weft::cp;  // NOLINT(google-build-using-namespace): one file's wiring
-
-weft::Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
-  auto colon = text.rfind(':');
-  boost::system::error_code ec;
-  auto host = colon == std::string::npos ? std::string() : text.substr(0, colon);
-  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-  auto address = boost::asio::ip::make_address(host, ec);
-  unsigned long port = 0;
-  try {
-    port = colon == std::string::npos ? 0 : std::stoul(text.substr(colon + 1));
-  } catch (const std::exception&) {
-    ec = boost::asio::error::invalid_argument;
-  }
-  if (ec || port > 65535) {
-    return weft::fail(weft::ErrorCode::kInvalidArgument, "'{}' is not IP:PORT", text);
-  }
-  return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
-}
 
 long millis(server::Clock::duration d) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -124,16 +107,6 @@ class KubernetesDebounce {
   bool pending_ = false;
 };
 
-weft::Result<kubernetes::ClusterConfig> cluster_config(const std::string& kubeconfig,
-                                                       const std::string& account_dir) {
-  if (!kubeconfig.empty()) return kubernetes::load_kubeconfig(kubeconfig);
-  std::map<std::string, std::string> env;
-  for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
-    if (const char* value = std::getenv(name)) env[name] = value;
-  }
-  return kubernetes::in_cluster_config(env, account_dir);
-}
-
 }  // namespace
 
 // This replica's Lease: its Pod (POD_NAME, POD_NAMESPACE from the
@@ -180,7 +153,7 @@ weft::Result<RunningSource> start_source(
     out.watch = std::move(*watch);
     return out;
   }
-  auto config = cluster_config(kubeconfig, account_dir);
+  auto config = kubernetes::cluster_config(kubeconfig, account_dir);
   if (!config) return tl::unexpected(config.error());
   auto client = kubernetes::ApiClient::create(std::move(*config));
   if (!client) return tl::unexpected(client.error());
@@ -204,7 +177,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> manifests;
   std::string kubeconfig, grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
   std::string debounce_text = "100ms", log_level, log_format;
-  std::string account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  std::string account_dir = kubernetes::kServiceAccountDir;
   auto* manifests_option =
       app.add_option("--manifests", manifests,
                      "Directory (or file) of Kubernetes-style YAML manifests; repeatable")
@@ -229,7 +202,7 @@ int main(int argc, char** argv) {
 
   auto log_options = weft::log::resolve_options(log_level, log_format);
   auto debounce = weft::parse_duration(debounce_text);
-  auto status_endpoint = parse_endpoint(status_address);
+  auto status_endpoint = weft::parse_endpoint(status_address);
   if (!log_options || !debounce || !status_endpoint) {
     std::cerr << "mesh-controlplane: "
               << (!log_options       ? log_options.error().message

@@ -92,7 +92,8 @@ std::string restore_input(const CaptureRules& rules, IpFamily family) {
   // Outbound: the proxy's own connections (by uid, and its inbound dials to
   // the app from the inbound source address) and loopback stay as they are.
   if (family == IpFamily::kIpv4) {
-    out += fmt::format("-A WEFT_OUTPUT -s {}/32 -o lo -j RETURN\n", pod_network::kInboundSourceIpv4);
+    out +=
+        fmt::format("-A WEFT_OUTPUT -s {}/32 -o lo -j RETURN\n", pod_network::kInboundSourceIpv4);
   }
   out += fmt::format("-A WEFT_OUTPUT -m owner --uid-owner {} -j RETURN\n", rules.proxy_uid);
   out += "-A WEFT_OUTPUT -o lo -j RETURN\n";

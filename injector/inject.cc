@@ -118,8 +118,8 @@ Result<CaptureRules> capture_rules(const json::object& pod, const Settings& sett
   const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
   CaptureRules rules;
   rules.proxy_uid = settings.proxy_uid;
-  auto inbound = inbound_exclusions(object_at(&pod, "spec"),
-                                    string_at(annotations, kExcludeInboundPorts));
+  auto inbound =
+      inbound_exclusions(object_at(&pod, "spec"), string_at(annotations, kExcludeInboundPorts));
   if (!inbound) return tl::unexpected(with_context(inbound.error(), kExcludeInboundPorts));
   rules.exclude_inbound_ports = *inbound;
   auto outbound = parse_ports(string_at(annotations, kExcludeOutboundPorts));
@@ -226,11 +226,12 @@ json::object proxy_container(const Settings& settings, bool native) {
 }
 
 json::object token_volume() {
-  return {{"name", kTokenVolume},
-          {"projected",
-           {{"sources",
-             {{{"serviceAccountToken",
-                {{"audience", "mesh.weft.io"}, {"expirationSeconds", 3600}, {"path", "token"}}}}}}}}};
+  return {
+      {"name", kTokenVolume},
+      {"projected",
+       {{"sources",
+         {{{"serviceAccountToken",
+            {{"audience", "mesh.weft.io"}, {"expirationSeconds", 3600}, {"path", "token"}}}}}}}}};
 }
 
 json::object op(std::string_view name, std::string path, json::value value) {

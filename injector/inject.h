@@ -43,7 +43,7 @@ struct Settings {
 
 struct Injection {
   bool injected = false;
-  std::string skip_reason;  // when not injected: already_injected, opted_out, host_network
+  std::string skip_reason;   // when not injected: already_injected, opted_out, host_network
   boost::json::array patch;  // empty when skipped
 };
 

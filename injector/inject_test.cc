@@ -43,7 +43,8 @@ std::string render(const Injection& injection) {
   if (!injection.injected) return "{\"skipped\": \"" + injection.skip_reason + "\"}\n";
   std::string out = "[\n";
   for (std::size_t i = 0; i < injection.patch.size(); ++i) {
-    out += "  " + json::serialize(injection.patch[i]) + (i + 1 < injection.patch.size() ? ",\n" : "\n");
+    out += "  " + json::serialize(injection.patch[i]) +
+           (i + 1 < injection.patch.size() ? ",\n" : "\n");
   }
   return out + "]\n";
 }
@@ -85,7 +86,8 @@ TEST_P(PodShape, MatchesGoldenPatchAndIsIdempotent) {
   // mesh-init runs first; the proxy runs before any app container.
   const auto& spec = patched.at("spec").get_object();
   EXPECT_EQ(spec.at("initContainers").at(0).at("name"), "mesh-init");
-  const auto& proxy_list = settings.native_sidecars ? spec.at("initContainers") : spec.at("containers");
+  const auto& proxy_list =
+      settings.native_sidecars ? spec.at("initContainers") : spec.at("containers");
   EXPECT_EQ(proxy_list.at(settings.native_sidecars ? 1 : 0).at("name"), "mesh-proxy");
 }
 

@@ -62,8 +62,8 @@ Result<void> inject_document(json::object& document, const Settings& settings,
   auto injection = inject(*pod, json::object(), settings);
   if (!injection) return tl::unexpected(with_context(injection.error(), describe(document)));
   if (!injection->injected) {
-    notes.push_back(fmt::format("{}: not injected ({})", describe(document),
-                                injection->skip_reason));
+    notes.push_back(
+        fmt::format("{}: not injected ({})", describe(document), injection->skip_reason));
     return {};
   }
   json::value patched = std::move(*pod);
@@ -88,7 +88,8 @@ Result<InjectedManifests> inject_manifests(std::string_view yaml, const Settings
   for (std::size_t i = 0; i < documents.size(); ++i) {
     if (documents[i].IsNull()) continue;  // an empty document between two "---"
     auto value = json_yaml::to_json(documents[i]);
-    if (!value) return tl::unexpected(with_context(value.error(), fmt::format("document {}", i + 1)));
+    if (!value)
+      return tl::unexpected(with_context(value.error(), fmt::format("document {}", i + 1)));
     if (!value->is_object()) {
       return fail(ErrorCode::kInvalidArgument, "document {}: not a Kubernetes object", i + 1);
     }

@@ -56,7 +56,8 @@ TEST(InjectManifests, BadInputIsAnErrorNamingTheDocument) {
   const BadInput cases[] = {
       {"kind: Pod\nspec: {containers: [\n", "line 3"},
       {"kind: Service\n---\n- a\n- b\n", "document 2: not a Kubernetes object"},
-      {"kind: Pod\nmetadata: {name: p}\nspec: {}\n", "document 1: Pod p: the Pod has no spec.containers"},
+      {"kind: Pod\nmetadata: {name: p}\nspec: {}\n",
+       "document 1: Pod p: the Pod has no spec.containers"},
       {"kind: Pod\nmetadata:\n  name: p\n  annotations: {mesh.weft.io/exclude-outbound-ports: x}\n"
        "spec: {containers: [{name: a}]}\n",
        "document 1: Pod p: mesh.weft.io/exclude-outbound-ports: 'x' is not a port (1-65535)"},
@@ -64,7 +65,8 @@ TEST(InjectManifests, BadInputIsAnErrorNamingTheDocument) {
   for (const auto& c : cases) {
     auto out = inject_manifests(c.yaml, test_settings());
     ASSERT_FALSE(out) << c.yaml;
-    EXPECT_NE(out.error().message.find(c.message), std::string::npos) << c.yaml << " -> " << out.error().message;
+    EXPECT_NE(out.error().message.find(c.message), std::string::npos)
+        << c.yaml << " -> " << out.error().message;
   }
 }
 

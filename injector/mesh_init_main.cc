@@ -35,7 +35,8 @@ bool restore(const char* command, const std::string& input) {
 }
 
 template <class T>
-bool parse_into(const std::string& text, const char* flag, T (*parse)(std::string_view), auto& out) {
+bool parse_into(const std::string& text, const char* flag, T (*parse)(std::string_view),
+                auto& out) {
   auto parsed = parse(text);
   if (!parsed) {
     std::cerr << "mesh-init: " << flag << ": " << parsed.error().message << "\n";
@@ -84,7 +85,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!restore("iptables-restore", ipv4_input)) return 1;
-  bool with_ipv6 = ipv6 == "on" || (ipv6 == "auto" && std::filesystem::exists("/proc/net/if_inet6"));
+  bool with_ipv6 =
+      ipv6 == "on" || (ipv6 == "auto" && std::filesystem::exists("/proc/net/if_inet6"));
   if (with_ipv6 && !restore("ip6tables-restore", ipv6_input)) return 1;
   std::cout << "mesh-init: capture rules applied (IPv4" << (with_ipv6 ? " and IPv6" : "")
             << "): inbound TCP to " << rules.inbound_port << ", outbound TCP to "

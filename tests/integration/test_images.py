@@ -35,8 +35,9 @@ def installed_by(dockerfile):
 
 
 @pytest.mark.parametrize("image,binaries", [
-    ("mesh-controlplane", ["mesh-controlplane", "meshctl"]),
+    ("mesh-controlplane", ["mesh-controlplane", "meshctl", "mesh-injector"]),
     ("mesh-proxy", ["mesh-proxy"]),
+    ("mesh-init", ["mesh-init"]),
 ])
 def test_dockerfile_installs_what_the_binaries_link(image, binaries):
     dockerfile = ROOT / "deploy" / "docker" / f"{image}.Dockerfile"

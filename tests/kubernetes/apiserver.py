@@ -10,7 +10,9 @@ Prints "listening on PORT" once it serves. Test hooks under /_test/ (not
 Kubernetes API): POST /_test/compact (forget the watch history: the next
 watch from an older version gets 410), POST /_test/end-watches (close every
 open watch stream), POST /_test/gone-as-http (410 as an HTTP status instead
-of an ERROR event)."""
+of an ERROR event). Mutating admission webhooks are called on create
+(k8s_admission.py); --service-endpoint maps a webhook's Service to an
+address here."""
 import argparse
 import base64
 import json
@@ -23,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
+from k8s_admission import Admission, AdmissionError  # noqa: E402
 from k8s_patch import merge_patch, server_side_apply, strategic_merge_patch  # noqa: E402
 from k8s_resources import Registry  # noqa: E402
 from k8s_schema import apply_schema  # noqa: E402
@@ -53,6 +56,7 @@ class State:
         self.bookmark_seconds = args.bookmark_seconds
         self.gone_as_http = False
         self.next_cluster_ip = 10
+        self.admission = Admission(self.store, args.service_endpoint)
         if self.store.load():  # a restart: CRDs are served again, nothing is re-created
             for (group, plural, _, _), obj in list(self.store.objects.items()):
                 if plural == "customresourcedefinitions":
@@ -344,6 +348,11 @@ class Handler(BaseHTTPRequestHandler):
         obj.update(result)
 
     def create(self, resource, ns, obj, query):
+        try:
+            obj = self.state.admission.mutate(resource, ns, obj, "CREATE",
+                                              dry_run="dryRun" in query)
+        except AdmissionError as e:
+            raise ApiError(e.code, e.reason, e.message)
         obj = self.admit(resource, ns, obj, query)
         key = (resource.group, resource.plural, ns, obj["metadata"]["name"])
         if self.state.store.get(key) is not None:
@@ -462,6 +471,8 @@ def main():
     parser.add_argument("--history", type=int, default=1000, help="watch events kept")
     parser.add_argument("--bookmark-seconds", type=float, default=1.0)
     parser.add_argument("--state", help="keep objects in this file across restarts")
+    parser.add_argument("--service-endpoint", action="append", default=[],
+                        help="NAMESPACE/NAME=HOST:PORT: where a webhook's Service is reached")
     args = parser.parse_args()
     Handler.state = State(args)
     server = ThreadingHTTPServer((args.address, args.port), Handler)

@@ -147,4 +147,14 @@ Result<ClusterConfig> in_cluster_config(const std::map<std::string, std::string>
   return out;
 }
 
+Result<ClusterConfig> cluster_config(const std::string& kubeconfig,
+                                     const std::string& account_dir) {
+  if (!kubeconfig.empty()) return load_kubeconfig(kubeconfig);
+  std::map<std::string, std::string> env;
+  for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+  return in_cluster_config(env, account_dir);
+}
+
 }  // namespace weft::cp::kubernetes

@@ -36,6 +36,13 @@ Result<ClusterConfig> load_kubeconfig(const std::string& path);
 Result<ClusterConfig> in_cluster_config(const std::map<std::string, std::string>& env,
                                         const std::string& account_dir);
 
+// The kubeconfig at `kubeconfig` if given, else in-cluster configuration
+// from this process's environment and `account_dir`.
+Result<ClusterConfig> cluster_config(const std::string& kubeconfig, const std::string& account_dir);
+
+// The service account's files in a Pod.
+inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 // "https://host:port" -> host, port, tls. Errors on anything else.
 Result<void> parse_server_url(const std::string& url, ClusterConfig& out);
 

@@ -1,0 +1,98 @@
+#include "injector/webhook/review.h"
+
+#include <fmt/format.h>
+
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/json.hpp>
+
+namespace weft::injector::webhook {
+namespace {
+
+namespace json = boost::json;
+
+std::string base64(std::string_view data) {
+  namespace b64 = boost::beast::detail::base64;
+  std::string out(b64::encoded_size(data.size()), '\0');
+  out.resize(b64::encode(out.data(), data.data(), data.size()));
+  return out;
+}
+
+Answer bad_request(const std::string& message) {
+  return {Outcome::kBadRequest, 400, message + "\n", message, {}};
+}
+
+std::string_view string_at(const json::object& object, std::string_view key) {
+  const auto* found = object.if_contains(key);
+  return found != nullptr && found->is_string() ? std::string_view(found->get_string())
+                                                : std::string_view();
+}
+
+std::string pod_name(const json::object& request, const json::object& pod) {
+  const auto* metadata = pod.if_contains("metadata");
+  std::string_view name;
+  if (metadata != nullptr && metadata->is_object()) {
+    name = string_at(metadata->get_object(), "name");
+    if (name.empty()) name = string_at(metadata->get_object(), "generateName");
+  }
+  return fmt::format("{}/{}", string_at(request, "namespace"), name);
+}
+
+}  // namespace
+
+std::string_view outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kInjected:
+      return "injected";
+    case Outcome::kSkipped:
+      return "skipped";
+    case Outcome::kDenied:
+      return "denied";
+    case Outcome::kBadRequest:
+      break;
+  }
+  return "bad_request";
+}
+
+Answer review(std::string_view body, const Settings& settings) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(body, ec);
+  if (ec || !parsed.is_object()) return bad_request("the body is not a JSON object");
+  const auto& review = parsed.get_object();
+  if (string_at(review, "apiVersion") != "admission.k8s.io/v1" ||
+      string_at(review, "kind") != "AdmissionReview") {
+    return bad_request("expected apiVersion admission.k8s.io/v1, kind AdmissionReview");
+  }
+  const auto* request = review.if_contains("request");
+  if (request == nullptr || !request->is_object()) return bad_request("no request");
+  auto uid = string_at(request->get_object(), "uid");
+  if (uid.empty()) return bad_request("request.uid is missing");
+  const auto* pod = request->get_object().if_contains("object");
+  if (pod == nullptr || !pod->is_object()) return bad_request("request.object is not a Pod");
+
+  Answer answer;
+  answer.http_status = 200;
+  answer.pod = pod_name(request->get_object(), pod->get_object());
+  json::object response{{"uid", uid}, {"allowed", true}};
+  auto injection = inject(pod->get_object(), json::object(), settings);
+  if (!injection) {
+    answer.outcome = Outcome::kDenied;
+    answer.detail = injection.error().message;
+    response["allowed"] = false;
+    response["status"] = {{"code", 400},
+                          {"reason", "BadRequest"},
+                          {"message", "mesh sidecar injection: " + injection.error().message}};
+  } else if (!injection->injected) {
+    answer.outcome = Outcome::kSkipped;
+    answer.detail = injection->skip_reason;
+  } else {
+    answer.outcome = Outcome::kInjected;
+    response["patchType"] = "JSONPatch";
+    response["patch"] = base64(json::serialize(injection->patch));
+  }
+  answer.body = json::serialize(json::object{{"apiVersion", "admission.k8s.io/v1"},
+                                             {"kind", "AdmissionReview"},
+                                             {"response", std::move(response)}});
+  return answer;
+}
+
+}  // namespace weft::injector::webhook
