@@ -21,6 +21,7 @@
 #include "controlplane/server/discovery.h"
 #include "controlplane/sources/kubernetes/source.h"
 #include "controlplane/sources/kubernetes/status_writer.h"
+#include "controlplane/sources/kubernetes/webhook_tls.h"
 #include "controlplane/sources/watch.h"
 #include "controlplane/status/status.h"
 
@@ -132,13 +133,23 @@ struct RunningSource {
   std::unique_ptr<kubernetes::KubernetesSource> kubernetes;
   std::unique_ptr<KubernetesDebounce> debounce;
   std::unique_ptr<kubernetes::StatusWriter> status_writer;
+  std::unique_ptr<kubernetes::WebhookTls> webhook_tls;
   std::unique_ptr<Pipeline> pipeline;
 };
 
-weft::Result<RunningSource> start_source(
-    const std::vector<std::string>& manifests, const std::string& kubeconfig,
-    const std::string& account_dir, std::chrono::milliseconds debounce, boost::asio::io_context& io,
-    server::Registry& registry, status::StatusService& status, prometheus::Registry& metrics) {
+struct SourceOptions {
+  std::vector<std::string> manifests;
+  std::string kubeconfig;
+  std::string account_dir = kubernetes::kServiceAccountDir;
+  std::chrono::milliseconds debounce{100};
+  kubernetes::WebhookTlsOptions webhook;
+};
+
+weft::Result<RunningSource> start_source(const SourceOptions& options, boost::asio::io_context& io,
+                                         server::Registry& registry, status::StatusService& status,
+                                         prometheus::Registry& metrics) {
+  const auto& manifests = options.manifests;
+  auto debounce = options.debounce;
   RunningSource out;
   if (!manifests.empty()) {
     out.directory = std::make_unique<sources::DirectorySource>(
@@ -153,7 +164,7 @@ weft::Result<RunningSource> start_source(
     out.watch = std::move(*watch);
     return out;
   }
-  auto config = kubernetes::cluster_config(kubeconfig, account_dir);
+  auto config = kubernetes::cluster_config(options.kubeconfig, options.account_dir);
   if (!config) return tl::unexpected(config.error());
   auto client = kubernetes::ApiClient::create(std::move(*config));
   if (!client) return tl::unexpected(client.error());
@@ -168,16 +179,21 @@ weft::Result<RunningSource> start_source(
     w->publish(std::move(mesh), std::move(store));
   });
   out.status_writer->start();
+  out.webhook_tls = std::make_unique<kubernetes::WebhookTls>(
+      io, out.kubernetes->client(), *out.status_writer, options.webhook, metrics);
+  out.webhook_tls->start();
   out.kubernetes->start(io, [d = out.debounce.get()] { d->changed(); });
   return out;
 }
 
 int main(int argc, char** argv) {
   CLI::App app{"mesh-controlplane: serves each mesh-proxy its configuration"};
-  std::vector<std::string> manifests;
-  std::string kubeconfig, grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
-  std::string debounce_text = "100ms", log_level, log_format;
-  std::string account_dir = kubernetes::kServiceAccountDir;
+  SourceOptions source_options;
+  auto& manifests = source_options.manifests;
+  auto& kubeconfig = source_options.kubeconfig;
+  auto& account_dir = source_options.account_dir;
+  std::string grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
+  std::string debounce_text = "100ms", webhook_period_text = "30s", log_level, log_format;
   auto* manifests_option =
       app.add_option("--manifests", manifests,
                      "Directory (or file) of Kubernetes-style YAML manifests; repeatable")
@@ -196,21 +212,39 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--debounce", debounce_text, "Quiet time before a change is pushed")
       ->capture_default_str();
+  auto& webhook = source_options.webhook;
+  app.add_option("--webhook-configuration", webhook.configuration,
+                 "Kubernetes: the MutatingWebhookConfiguration whose caBundle is kept current")
+      ->capture_default_str();
+  app.add_option("--webhook-secret", webhook.secret,
+                 "Kubernetes: the Secret (in POD_NAMESPACE) holding the webhook's certificate")
+      ->capture_default_str();
+  app.add_option("--webhook-service", webhook.service, "Kubernetes: the webhook's Service")
+      ->capture_default_str();
+  app.add_option("--webhook-tls-period", webhook_period_text,
+                 "Kubernetes: how often the webhook's certificate and caBundle are checked")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warning|error (env WEFT_LOG_LEVEL)");
   app.add_option("--log-format", log_format, "text|json (env WEFT_LOG_FORMAT)");
   CLI11_PARSE(app, argc, argv);
+  if (const char* ns = std::getenv("POD_NAMESPACE")) webhook.ns = ns;
 
   auto log_options = weft::log::resolve_options(log_level, log_format);
   auto debounce = weft::parse_duration(debounce_text);
+  auto webhook_period = weft::parse_duration(webhook_period_text);
   auto status_endpoint = weft::parse_endpoint(status_address);
-  if (!log_options || !debounce || !status_endpoint) {
+  if (!log_options || !debounce || !webhook_period || !status_endpoint) {
     std::cerr << "mesh-controlplane: "
               << (!log_options       ? log_options.error().message
                   : !status_endpoint ? status_endpoint.error().message
-                                     : "--debounce: not a duration")
+                  : !debounce        ? "--debounce: not a duration"
+                                     : "--webhook-tls-period: not a duration")
               << "\n";
     return 2;
   }
+  source_options.debounce = std::chrono::duration_cast<std::chrono::milliseconds>(*debounce);
+  webhook.period = std::max(std::chrono::milliseconds(100),
+                            std::chrono::duration_cast<std::chrono::milliseconds>(*webhook_period));
   weft::log::init(*log_options);
 
   prometheus::Registry metrics_registry;
@@ -218,9 +252,7 @@ int main(int argc, char** argv) {
   server::Registry registry(metrics);
   status::StatusService status(registry, metrics_registry);
   boost::asio::io_context io;
-  auto source = start_source(manifests, kubeconfig, account_dir,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(*debounce), io,
-                             registry, status, metrics_registry);
+  auto source = start_source(source_options, io, registry, status, metrics_registry);
   if (!source) {
     std::cerr << "mesh-controlplane: " << source.error().message << "\n";
     return 1;

@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "common/endpoint.h"
 #include "common/log.h"
@@ -48,6 +50,17 @@ int main(int argc, char** argv) {
   options.settings.native_sidecars =
       native == "auto" ? weft::injector::webhook::cluster_has_native_sidecars(kubeconfig)
                        : native == "true";
+
+  // The Secret holding the certificate is created by the control plane and
+  // may not be there yet when this container starts: wait for it (not ready
+  // meanwhile) rather than restart in a loop.
+  bool said = false;
+  while (!std::filesystem::exists(options.cert_file) ||
+         !std::filesystem::exists(options.key_file)) {
+    if (!said) spdlog::info("waiting for {} and {}", options.cert_file, options.key_file);
+    said = true;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 
   boost::asio::io_context io;
   auto server = weft::injector::webhook::Server::create(io, options);

@@ -38,6 +38,20 @@ def test_kubectl_apply_of_deploy_installs_the_control_plane(apiserver):
                                         "-o", "json").stdout)
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
     assert "delete" not in verbs and "create" not in verbs, "read and status writes only"
+    # Injection: the webhook beside the control plane, its certificate in a
+    # Secret only the control plane may write, the configuration failing closed.
+    containers = [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert containers == ["mesh-controlplane", "mesh-injector"]
+    role = json.loads(apiserver.kubectl("get", "role", "mesh-controlplane-leader-election", "-n",
+                                        "mesh-system", "-o", "json").stdout)
+    secret_rules = [r for r in role["rules"] if r["resources"] == ["secrets"]]
+    assert {v for r in secret_rules if r.get("resourceNames") for v in r["verbs"]} == {"get", "update"}
+    webhook = json.loads(apiserver.kubectl("get", "mutatingwebhookconfiguration",
+                                           "weft-sidecar-injector", "-o", "json").stdout)
+    hook = webhook["webhooks"][0]
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None"
+    assert hook["namespaceSelector"]["matchLabels"] == {"mesh.weft.io/inject": "enabled"}
+    assert hook["clientConfig"]["service"]["port"] == 15017
 
 
 def test_meshctl_install_dry_run_is_the_deploy_bundle():

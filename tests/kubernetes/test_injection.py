@@ -1,18 +1,21 @@
-"""Sidecar injection end to end: real kubectl creates Pods on the test API
-server, which calls mesh-injector (HTTPS, verified against the webhook's
-caBundle and the Service's DNS name) as deploy/webhook/ configures it; the
-stored Pod carries the sidecar. With the webhook down and failurePolicy
-Fail, creating a Pod fails with the API server's message. A new serving
-certificate is picked up without a restart."""
+"""Sidecar injection end to end: mesh-controlplane issues the webhook's
+serving certificate into a Secret and sets the caBundle of the
+configuration deploy/webhook/ installs; mesh-injector serves with that
+certificate (written to files as the kubelet mounts a Secret); real kubectl
+creates Pods on the test API server, which calls the webhook over HTTPS
+verified against the caBundle and the Service's DNS name, and the stored Pod
+carries the sidecar. With the webhook down and failurePolicy Fail, creating
+a Pod fails with the API server's message. A re-issued certificate and a
+wiped caBundle are both repaired without restarts."""
 import base64
 import json
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-import ssl
 
 import pytest
 
@@ -24,23 +27,37 @@ BIN = pathlib.Path(os.environ.get("WEFT_BUILD_DIR", ROOT / "build")) / "bin"
 SERVICE_NAME = "mesh-controlplane.mesh-system.svc"
 
 
-def make_pki(directory, tag):
-    """A CA and a serving certificate for the webhook Service's DNS name."""
-    ca_key, ca = directory / f"ca-{tag}.key", directory / f"ca-{tag}.pem"
-    key, cert = directory / "tls.key.new", directory / "tls.crt.new"
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=30)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
-        str(ca_key), "-out", str(ca), "-subj", f"/CN=weft-webhook-ca-{tag}")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-        str(directory / "tls.csr"), "-subj", f"/CN={SERVICE_NAME}")
-    ext = directory / "ext.cnf"
-    ext.write_text(f"subjectAltName=DNS:{SERVICE_NAME},DNS:mesh-controlplane.mesh-system\n")
-    run("openssl", "x509", "-req", "-in", str(directory / "tls.csr"), "-CA", str(ca), "-CAkey",
-        str(ca_key), "-CAcreateserial", "-days", "2", "-out", str(cert), "-extfile", str(ext))
-    # Swap both files in at once, as the kubelet does for a Secret volume.
-    os.replace(key, directory / "tls.key")
-    os.replace(cert, directory / "tls.crt")
-    return base64.b64encode(ca.read_bytes()).decode()
+def secret_data(api):
+    secret = api.kubectl("get", "secret", "mesh-injector-tls", "-n", "mesh-system", "-o", "json",
+                         check=False)
+    if secret.returncode != 0:
+        return None
+    return {k: base64.b64decode(v) for k, v in json.loads(secret.stdout).get("data", {}).items()}
+
+
+def ca_bundle(api):
+    config = json.loads(api.kubectl("get", "mutatingwebhookconfiguration",
+                                    "weft-sidecar-injector", "-o", "json").stdout)
+    return config["webhooks"][0]["clientConfig"].get("caBundle")
+
+
+def wait_for(condition, what, seconds=20):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def mount_secret(api, directory, previous=None):
+    """Writes the Secret's certificate and key to files, as the kubelet
+    updates a Secret volume: once it differs from `previous`, both at once."""
+    wait_for(lambda: (data := secret_data(api)) and data.get("tls.crt") != previous, "the Secret")
+    data = secret_data(api)
+    for name in ("tls.crt", "tls.key"):
+        (directory / f"{name}.new").write_bytes(data[name])
+    for name in ("tls.key", "tls.crt"):
+        os.replace(directory / f"{name}.new", directory / name)
+    return data
 
 
 class Injector:
@@ -83,31 +100,50 @@ class Injector:
         self.log.close()
 
 
+class ControlPlane:
+    def __init__(self, api, directory):
+        self.status = f"127.0.0.1:{free_port()}"
+        self.log = open(directory / "controlplane.log", "w")
+        self.process = subprocess.Popen(
+            [str(BIN / "mesh-controlplane"), "--kubeconfig", str(api.kubeconfig),
+             "--grpc-address", f"127.0.0.1:{free_port()}", "--status-address", self.status,
+             "--webhook-tls-period", "300ms"],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "POD_NAMESPACE": "mesh-system"})
+
+    def metric(self, name):
+        with urllib.request.urlopen(f"http://{self.status}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
 @pytest.fixture
 def cluster(tmp_path):
-    ca_bundle = make_pki(tmp_path, "a")
     port = free_port()
     api = ApiServer(tmp_path, "--service-endpoint", f"mesh-system/mesh-controlplane=127.0.0.1:{port}")
-    injector = Injector(tmp_path, port, api.kubeconfig)
+    api.kubectl("create", "namespace", "mesh-system")
+    api.kubectl("apply", "-f", str(ROOT / "deploy/webhook/mutating-webhook.yaml"))
+    controlplane = ControlPlane(api, tmp_path)
+    injector = None
     try:
-        api.kubectl("create", "namespace", "mesh-system")
-        api.kubectl("apply", "-f", str(ROOT / "deploy/webhook/mutating-webhook.yaml"))
-        set_ca_bundle(api, ca_bundle)
+        data = mount_secret(api, tmp_path)
+        wait_for(lambda: ca_bundle(api) == base64.b64encode(data["ca.crt"]).decode(), "caBundle")
+        injector = Injector(tmp_path, port, api.kubeconfig)
         api.kubectl("create", "namespace", "shop")
         api.kubectl("label", "namespace", "shop", "mesh.weft.io/inject=enabled")
         api.kubectl("create", "namespace", "plain")
-        yield api, injector, tmp_path
+        yield api, injector, controlplane, tmp_path
     finally:
-        injector.stop()
+        if injector:
+            injector.stop()
+        controlplane.stop()
         api.stop()
-
-
-def set_ca_bundle(api, ca_bundle):
-    """What the control plane is to do: keep caBundle the serving CA."""
-    config = json.loads(api.kubectl("get", "mutatingwebhookconfiguration",
-                                    "weft-sidecar-injector", "-o", "json").stdout)
-    config["webhooks"][0]["clientConfig"]["caBundle"] = ca_bundle
-    api.kubectl("replace", "-f", "-", stdin=json.dumps(config))
 
 
 def pod_manifest(name, labels=None):
@@ -126,7 +162,7 @@ def stored_pod(api, ns, name):
 
 
 def test_pods_in_labelled_namespaces_get_the_sidecar(cluster):
-    api, injector, _ = cluster
+    api, injector, _, _ = cluster
     create_pod(api, "shop", "web")
     pod = stored_pod(api, "shop", "web")
     init = pod["spec"]["initContainers"]
@@ -147,7 +183,7 @@ def test_pods_in_labelled_namespaces_get_the_sidecar(cluster):
 
 
 def test_a_pods_own_mistake_is_refused_with_the_injectors_message(cluster):
-    api, injector, _ = cluster
+    api, injector, _, _ = cluster
     bad = json.loads(pod_manifest("bad"))
     bad["metadata"]["annotations"] = {"mesh.weft.io/exclude-outbound-ports": "postgres"}
     result = api.kubectl("create", "-n", "shop", "-f", "-", stdin=json.dumps(bad), check=False)
@@ -158,7 +194,7 @@ def test_a_pods_own_mistake_is_refused_with_the_injectors_message(cluster):
 
 
 def test_webhook_down_fails_closed_with_a_clear_message(cluster):
-    api, injector, _ = cluster
+    api, injector, _, _ = cluster
     injector.stop()
     result = create_pod(api, "shop", "web", check=False)
     assert result.returncode != 0
@@ -169,12 +205,22 @@ def test_webhook_down_fails_closed_with_a_clear_message(cluster):
     create_pod(api, "plain", "web")
 
 
-def test_a_new_certificate_is_served_without_a_restart(cluster):
-    api, injector, directory = cluster
-    set_ca_bundle(api, make_pki(directory, "b"))  # a new CA: the old certificate no longer verifies
-    deadline = time.monotonic() + 10
-    while injector.metric("mesh_injector_certificate_reloads_total", result="ok") < 1:
-        assert time.monotonic() < deadline, "certificate not reloaded"
-        time.sleep(0.1)
+def test_certificate_and_ca_bundle_are_repaired_without_restarts(cluster):
+    api, injector, controlplane, directory = cluster
+    # Someone replaces the configuration without a caBundle: restored.
+    api.kubectl("replace", "-f", str(ROOT / "deploy/webhook/mutating-webhook.yaml"))
+    wait_for(lambda: controlplane.metric("mesh_controlplane_webhook_ca_bundle_updates_total") == 2,
+             "the caBundle restored")
+    assert ca_bundle(api) == base64.b64encode(secret_data(api)["ca.crt"]).decode()
+
+    # The Secret is lost: a new authority and certificate are issued, the
+    # caBundle follows, and the injector serves the new files unrestarted.
+    old = secret_data(api)
+    api.kubectl("delete", "secret", "mesh-injector-tls", "-n", "mesh-system")
+    data = mount_secret(api, directory, previous=old["tls.crt"])
+    assert data["ca.crt"] != old["ca.crt"]
+    wait_for(lambda: ca_bundle(api) == base64.b64encode(data["ca.crt"]).decode(), "new caBundle")
+    wait_for(lambda: injector.metric("mesh_injector_certificate_reloads_total", result="ok") >= 1,
+             "the injector's reload")
     create_pod(api, "shop", "web")
     assert stored_pod(api, "shop", "web")["spec"]["initContainers"][1]["name"] == "mesh-proxy"
