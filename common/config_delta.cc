@@ -64,6 +64,11 @@ void sort_by_name(RepeatedPtrField<T>& items) {
 }  // namespace
 
 void canonicalize(mesh::v1::ProxyConfig& config) {
+  // An empty section means what an absent one does (a delta replaces a
+  // section with its empty form to unset it).
+  if (config.has_admin() && config.admin().ByteSizeLong() == 0) config.clear_admin();
+  if (config.has_drain() && config.drain().ByteSizeLong() == 0) config.clear_drain();
+  if (config.has_lifecycle() && config.lifecycle().ByteSizeLong() == 0) config.clear_lifecycle();
   sort_by_name(*config.mutable_listeners());
   sort_by_name(*config.mutable_route_tables());
   sort_by_name(*config.mutable_clusters());
@@ -88,6 +93,9 @@ mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
   mesh::v1::ConfigDelta delta;
   if (!MessageDifferencer::Equals(from.admin(), to.admin())) *delta.mutable_admin() = to.admin();
   if (!MessageDifferencer::Equals(from.drain(), to.drain())) *delta.mutable_drain() = to.drain();
+  if (!MessageDifferencer::Equals(from.lifecycle(), to.lifecycle())) {
+    *delta.mutable_lifecycle() = to.lifecycle();
+  }
   diff(from.listeners(), to.listeners(), *delta.mutable_listeners(),
        *delta.mutable_removed_listeners());
   diff(from.route_tables(), to.route_tables(), *delta.mutable_route_tables(),
@@ -102,6 +110,8 @@ Result<mesh::v1::ProxyConfig> apply_delta(const mesh::v1::ProxyConfig& base,
   auto out = base;
   if (delta.has_admin()) *out.mutable_admin() = delta.admin();
   if (delta.has_drain()) *out.mutable_drain() = delta.drain();
+  if (delta.has_lifecycle()) *out.mutable_lifecycle() = delta.lifecycle();
+
   if (auto r =
           patch(*out.mutable_listeners(), delta.listeners(), delta.removed_listeners(), "listener");
       !r) {

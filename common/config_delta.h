@@ -20,7 +20,7 @@ void canonicalize(mesh::v1::ProxyConfig& config);
 std::string content_version(const mesh::v1::ProxyConfig& config);
 
 // What turns `from` into `to`: changed or new listeners, route tables and
-// clusters by name, removed names, admin and drain when they differ.
+// clusters by name, removed names, admin, drain and lifecycle when they differ.
 mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
                                  const mesh::v1::ProxyConfig& to);
 

@@ -46,6 +46,20 @@ clusters: [{name: x, endpoints: [{address: 10.0.0.2, port: 80}]}, {name: y}]
   EXPECT_EQ(content_version(*applied), content_version(to));
 }
 
+TEST(ConfigDelta, CarriesTheLifecycleBothWays) {
+  auto running = parse(kBase);
+  auto exiting = running;
+  exiting.mutable_lifecycle()->set_exit(true);
+  for (const auto& [from, to] : {std::pair{running, exiting}, std::pair{exiting, running}}) {
+    auto delta = make_delta(from, to);
+    EXPECT_TRUE(delta.has_lifecycle());
+    auto applied = apply_delta(from, delta);
+    ASSERT_TRUE(applied) << applied.error().message;
+    EXPECT_EQ(content_version(*applied), content_version(to));
+  }
+  EXPECT_FALSE(make_delta(running, running).has_lifecycle());
+}
+
 TEST(ConfigDelta, RemovingWhatTheBaseLacksIsAnError) {
   mesh::v1::ConfigDelta delta;
   delta.add_removed_clusters("ghost");

@@ -60,6 +60,27 @@ std::vector<std::string> domains_for(const k8s::Service& service, std::uint32_t 
   return domains;
 }
 
+// Whether every container but a classic sidecar has finished for good: with
+// restartPolicy Never any exit, with OnFailure a successful one.
+bool application_exited(const k8s::Pod& pod) {
+  const auto& policy = pod.spec().restart_policy();
+  if (policy != "Never" && policy != "OnFailure") return false;
+  bool has_sidecar = false;
+  std::size_t applications = 0, finished = 0;
+  for (const auto& container : pod.spec().containers()) {
+    if (container.name() == kSidecarContainer) {
+      has_sidecar = true;
+      continue;
+    }
+    ++applications;
+    for (const auto& status : pod.status().container_statuses()) {
+      if (status.name() != container.name() || !status.state().has_terminated()) continue;
+      if (policy == "Never" || status.state().terminated().exit_code() == 0) ++finished;
+    }
+  }
+  return has_sidecar && applications > 0 && finished == applications;
+}
+
 Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
   Workload w;
   w.name = pod.metadata().name();
@@ -68,8 +89,10 @@ Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
   if (w.ip.empty() && pod.status().pod_ips_size() > 0) w.ip = pod.status().pod_ips(0).ip();
   w.labels.insert(pod.metadata().labels().begin(), pod.metadata().labels().end());
   for (const auto& container : pod.spec().containers()) {
+    if (container.name() == kSidecarContainer) continue;
     for (const auto& port : container.ports()) w.container_ports.push_back(port.container_port());
   }
+  w.application_exited = application_exited(pod);
   const auto& annotations = pod.metadata().annotations();
   if (auto it = annotations.find(std::string(kLocalPortsAnnotation)); it != annotations.end()) {
     auto local = parse_local_ports(it->second);

@@ -56,6 +56,10 @@ struct Workload {
     std::map<std::uint32_t, std::uint32_t> inbound;  // container port -> sidecar port
   };
   std::optional<LocalPorts> local;
+  // A run-to-completion Pod (restartPolicy Never or OnFailure) with a
+  // classic sidecar whose application containers have all finished: its
+  // proxy is told to exit.
+  bool application_exited = false;
 };
 
 struct Mesh {
@@ -67,6 +71,9 @@ struct Mesh {
 };
 
 inline constexpr std::string_view kLocalPortsAnnotation = "mesh.weft.io/local-ports";
+// The injected proxy's container name (injector/inject.h): its own ports are
+// not the workload's.
+inline constexpr std::string_view kSidecarContainer = "mesh-proxy";
 
 // Parses a local-ports annotation; errors name the bad entry.
 Result<Workload::LocalPorts> parse_local_ports(std::string_view text);

@@ -114,6 +114,8 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
   }
   for (auto& [port, table] : tables) *config.add_route_tables() = std::move(table);
 
+  if (workload.application_exited) config.mutable_lifecycle()->set_exit(true);
+
   auto* inbound = config.add_listeners();
   inbound->set_name("inbound");
   inbound->set_capture(Listener::CAPTURE_INBOUND);

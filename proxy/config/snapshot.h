@@ -82,6 +82,8 @@ struct Snapshot {
   std::optional<TcpEndpoint> metrics_address;
   std::optional<TcpEndpoint> health_address;
   milliseconds drain_timeout{5'000};
+  // The control plane says the Pod's application has exited: drain, exit.
+  bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered
   // only when asked for).
   mesh::v1::ProxyConfig source;

@@ -436,6 +436,7 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
     snapshot->health_address = *health;
   }
   snapshot->drain_timeout = to_ms(config.drain().timeout(), snapshot->drain_timeout);
+  snapshot->exit = config.lifecycle().exit();
 
   snapshot->source = config;
   return std::shared_ptr<const Snapshot>(std::move(snapshot));

@@ -72,6 +72,7 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   });
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
+  exit_if_asked();
   return {};
 }
 
@@ -143,6 +144,7 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
   for (auto& worker : workers_) worker->apply(snapshot_);
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);
+  exit_if_asked();
   return {};
 }
 
@@ -155,6 +157,13 @@ int Server::run() {
 void Server::stop() {
   for (auto& worker : workers_) worker->stop();
   io_.stop();
+}
+
+void Server::exit_if_asked() {
+  if (!snapshot_->exit || exiting_) return;
+  exiting_ = true;
+  spdlog::info("the Pod's application containers have exited: draining, then exiting");
+  drain(true);
 }
 
 void Server::drain(bool exit_when_done) {

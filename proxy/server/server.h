@@ -47,6 +47,8 @@ class Server {
   Result<void> bind(const config::Snapshot& snapshot);
   admin::Response admin(const admin::Request& request);
   void drain(bool exit_when_done);
+  // Drains and exits when the snapshot says the Pod's application is done.
+  void exit_if_asked();
   // Applies a freshly loaded configuration, or keeps the current one and
   // says why (log and mesh_config_reloads_total{result="rejected"}).
   void reload();
@@ -61,6 +63,7 @@ class Server {
   metrics::Metrics metrics_;
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   bool draining_ = false;
+  bool exiting_ = false;
 };
 
 // The pod's CPU limit (cgroup v2 cpu.max), else the machine's cores; at least 1.
