@@ -81,5 +81,19 @@ TEST(Translate, UnknownProxyIsAnErrorNotAnEmptyConfig) {
   EXPECT_NE(config.error().message.find("no Pod default/ghost"), std::string::npos);
 }
 
+// Two Pods with the same ports share a cached translation unless one's
+// application has exited (its proxy is told to exit, the other's not).
+TEST(Translate, AnExitedApplicationIsPartOfTheTranslationKey) {
+  sources::DirectorySource source({"controlplane/translate/testdata/job_lifecycle/manifests"});
+  auto snapshot = source.load();
+  auto mesh = compile(*snapshot.store);
+  auto failed = translation_key(*mesh, {"retry-failed", "batch"});
+  auto succeeded = translation_key(*mesh, {"retry-succeeded", "batch"});
+  ASSERT_TRUE(failed && succeeded);
+  EXPECT_NE(*failed, *succeeded);
+  EXPECT_FALSE(translate(*mesh, {"retry-failed", "batch"})->lifecycle().exit());
+  EXPECT_TRUE(translate(*mesh, {"retry-succeeded", "batch"})->lifecycle().exit());
+}
+
 }  // namespace
 }  // namespace weft::cp::translate

@@ -154,7 +154,8 @@ Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy
   if ((*workload)->local) return fmt::format("local|{}/{}", proxy.ns, proxy.name);
   std::set<std::uint32_t> ports((*workload)->container_ports.begin(),
                                 (*workload)->container_ports.end());
-  return fmt::format("capture|{}", fmt::join(ports, ","));
+  return fmt::format("capture|{}{}", fmt::join(ports, ","),
+                     (*workload)->application_exited ? "|exit" : "");
 }
 
 Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {

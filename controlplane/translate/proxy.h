@@ -22,8 +22,9 @@ struct ProxyIdentity {
 Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy);
 
 // Proxies with the same key get the same configuration from the same mesh:
-// in Kubernetes mode everything but the inbound ports is shared, so the key
-// is those ports; in directory mode every sidecar has ports of its own.
+// in Kubernetes mode everything but the inbound ports (and whether the Pod's
+// application has exited) is shared, so the key is those; in directory mode
+// every sidecar has ports of its own.
 // Errors as translate does for an unknown proxy.
 Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy);
 
