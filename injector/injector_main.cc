@@ -17,10 +17,14 @@ int main(int argc, char** argv) {
   CLI::App app{"mesh-injector: the Weft sidecar injection webhook"};
   weft::injector::webhook::ServerOptions options;
   std::string address = "0.0.0.0:15017", native = "auto", kubeconfig, log_level, log_format;
-  app.add_option("--cert", options.cert_file, "Serving certificate chain (PEM), re-read on change")
+  app.add_option("--cert,--tls-cert-file", options.cert_file,
+                 "Serving certificate chain (PEM), re-read on change")
       ->required();
-  app.add_option("--key", options.key_file, "Its private key (PEM)")->required();
+  app.add_option("--key,--tls-private-key-file", options.key_file, "Its private key (PEM)")
+      ->required();
+  std::uint16_t port = 0;
   app.add_option("--address", address, "HOST:PORT to listen on")->capture_default_str();
+  app.add_option("--port", port, "Port to listen on (all addresses), instead of --address");
   app.add_option("--native-sidecars", native,
                  "auto (ask the API server: 1.29+), true, or false (a regular container)")
       ->check(CLI::IsMember({"auto", "true", "false"}))
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   weft::log::init(*log_options);
+  if (port != 0) address = "0.0.0.0:" + std::to_string(port);
   auto endpoint = weft::parse_endpoint(address);
   if (!endpoint) {
     std::cerr << "mesh-injector: --address: " << endpoint.error().message << "\n";
