@@ -8,23 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/testing/golden.h"
+
 namespace weft::injector {
 namespace {
 
 namespace fs = std::filesystem;
-
-void expect_golden(const fs::path& file, const std::string& actual) {
-  if (std::getenv("WEFT_UPDATE_GOLDEN") != nullptr) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << actual;
-    return;
-  }
-  std::ifstream in(file);
-  ASSERT_TRUE(in) << file << " is missing; run with WEFT_UPDATE_GOLDEN=1 to create it";
-  std::ostringstream expected;
-  expected << in.rdbuf();
-  EXPECT_EQ(expected.str(), actual) << "differs from " << file;
-}
+using weft::golden::expect_golden;
 
 CaptureRules excluding() {
   CaptureRules rules;

@@ -14,12 +14,14 @@
 #include <sstream>
 
 #include "common/json_yaml.h"
+#include "common/testing/golden.h"
 #include "injector/json_patch.h"
 
 namespace weft::injector {
 namespace {
 
 namespace fs = std::filesystem;
+using weft::golden::expect_golden;
 namespace json = boost::json;
 
 const fs::path kTestdata = "injector/testdata";
@@ -47,19 +49,6 @@ std::string render(const Injection& injection) {
            (i + 1 < injection.patch.size() ? ",\n" : "\n");
   }
   return out + "]\n";
-}
-
-void expect_golden(const fs::path& file, const std::string& actual) {
-  if (std::getenv("WEFT_UPDATE_GOLDEN") != nullptr) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << actual;
-    return;
-  }
-  std::ifstream in(file);
-  ASSERT_TRUE(in) << file << " is missing; run with WEFT_UPDATE_GOLDEN=1 to create it";
-  std::ostringstream expected;
-  expected << in.rdbuf();
-  EXPECT_EQ(expected.str(), actual) << "differs from " << file;
 }
 
 class PodShape : public testing::TestWithParam<std::string> {};

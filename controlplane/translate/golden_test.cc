@@ -2,6 +2,8 @@
 // configuration and the status conditions. Cases live in
 // controlplane/translate/testdata/<case>/{manifests/, expected/}. After an
 // intended change, regenerate with WEFT_UPDATE_GOLDEN=1 and review the diff.
+#include "common/testing/golden.h"
+
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +19,7 @@ namespace weft::cp::translate {
 namespace {
 
 namespace fs = std::filesystem;
+using weft::golden::expect_golden;
 
 std::string to_json(const mesh::v1::ProxyConfig& config) {
   google::protobuf::util::JsonPrintOptions options;
@@ -35,19 +38,6 @@ std::string conditions_text(const Mesh& mesh) {
     out << "\n";
   }
   return out.str();
-}
-
-void expect_golden(const fs::path& file, const std::string& actual) {
-  if (std::getenv("WEFT_UPDATE_GOLDEN") != nullptr) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << actual;
-    return;
-  }
-  std::ifstream in(file);
-  ASSERT_TRUE(in) << file << " is missing; run with WEFT_UPDATE_GOLDEN=1 to create it";
-  std::ostringstream expected;
-  expected << in.rdbuf();
-  EXPECT_EQ(expected.str(), actual) << "differs from " << file;
 }
 
 class Golden : public testing::TestWithParam<const char*> {};

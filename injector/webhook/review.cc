@@ -2,20 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
+
+#include "common/base64.h"
 
 namespace weft::injector::webhook {
 namespace {
 
 namespace json = boost::json;
-
-std::string base64(std::string_view data) {
-  namespace b64 = boost::beast::detail::base64;
-  std::string out(b64::encoded_size(data.size()), '\0');
-  out.resize(b64::encode(out.data(), data.data(), data.size()));
-  return out;
-}
 
 Answer bad_request(const std::string& message) {
   return {Outcome::kBadRequest, 400, message + "\n", message, {}};
@@ -87,7 +81,7 @@ Answer review(std::string_view body, const Settings& settings) {
   } else {
     answer.outcome = Outcome::kInjected;
     response["patchType"] = "JSONPatch";
-    response["patch"] = base64(json::serialize(injection->patch));
+    response["patch"] = base64::encode(json::serialize(injection->patch));
   }
   answer.body = json::serialize(json::object{{"apiVersion", "admission.k8s.io/v1"},
                                              {"kind", "AdmissionReview"},

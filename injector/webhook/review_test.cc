@@ -2,22 +2,15 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
 
+#include "common/base64.h"
 #include "injector/json_patch.h"
 
 namespace weft::injector::webhook {
 namespace {
 
 namespace json = boost::json;
-
-std::string decode(std::string_view text) {
-  namespace b64 = boost::beast::detail::base64;
-  std::string out(b64::decoded_size(text.size()), '\0');
-  out.resize(b64::decode(out.data(), text.data(), text.size()).first);
-  return out;
-}
 
 std::string review_of(const char* pod) {
   return json::serialize(json::object{{"apiVersion", "admission.k8s.io/v1"},
@@ -43,7 +36,7 @@ TEST(Review, InjectsWithTheSameUidAndABase64JsonPatch) {
   EXPECT_EQ(response.at("uid"), "705ab4f5-6393-11e8-b7cc-42010a800002");
   EXPECT_EQ(response.at("allowed"), true);
   EXPECT_EQ(response.at("patchType"), "JSONPatch");
-  auto patch = json::parse(decode(response.at("patch").as_string()));
+  auto patch = json::parse(base64::decode(response.at("patch").as_string()));
   json::value pod =
       json::parse(R"({"metadata":{"name":"web"},"spec":{"containers":[{"name":"web"}]}})");
   ASSERT_TRUE(apply_patch(pod, patch.as_array()));

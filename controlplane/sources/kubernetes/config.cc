@@ -2,21 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <filesystem>
 
+#include "common/base64.h"
 #include "common/yaml_proto.h"
 
 namespace weft::cp::kubernetes {
 namespace {
-
-std::string decode_base64(const std::string& text) {
-  namespace b64 = boost::beast::detail::base64;
-  std::string out(b64::decoded_size(text.size()), '\0');
-  auto [written, read] = b64::decode(out.data(), text.data(), text.size());
-  out.resize(written);
-  return out;
-}
 
 std::string resolve(const std::string& path, const std::string& directory) {
   if (path.empty() || path.starts_with('/')) return path;
@@ -26,7 +18,7 @@ std::string resolve(const std::string& path, const std::string& directory) {
 // Inline `<key>-data` (base64) wins over the file `<key>`.
 Result<std::string> pem(const YAML::Node& node, const std::string& key,
                         const std::string& directory) {
-  if (auto data = node[key + "-data"]) return decode_base64(data.as<std::string>());
+  if (auto data = node[key + "-data"]) return base64::decode(data.as<std::string>());
   if (auto file = node[key]) return yaml::read_file(resolve(file.as<std::string>(), directory));
   return std::string();
 }

@@ -9,28 +9,15 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
+
+#include "common/base64.h"
 
 namespace weft::cp::kubernetes {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-namespace b64 = boost::beast::detail::base64;
-
-std::string base64(std::string_view data) {
-  std::string out(b64::encoded_size(data.size()), '\0');
-  out.resize(b64::encode(out.data(), data.data(), data.size()));
-  return out;
-}
-
-std::string unbase64(std::string_view text) {
-  std::string out(b64::decoded_size(text.size()), '\0');
-  out.resize(b64::decode(out.data(), text.data(), text.size()).first);
-  return out;
-}
-
 std::optional<json::object> parse_object(const std::string& body) {
   boost::system::error_code ec;
   auto value = json::parse(body, ec);
@@ -45,7 +32,7 @@ std::optional<ca::ServingSecret> read_secret(const json::object& secret) {
   auto field = [&](const char* key) -> std::optional<std::string> {
     const auto* value = data->as_object().if_contains(key);
     if (value == nullptr || !value->is_string()) return std::nullopt;
-    return unbase64(value->as_string());
+    return base64::decode(value->as_string());
   };
   auto ca_cert = field("ca.crt"), ca_key = field("ca.key");
   auto cert = field("tls.crt"), key = field("tls.key");
@@ -54,10 +41,10 @@ std::optional<ca::ServingSecret> read_secret(const json::object& secret) {
 }
 
 json::object secret_data(const ca::ServingSecret& secret) {
-  return {{"ca.crt", base64(secret.authority.cert_pem)},
-          {"ca.key", base64(secret.authority.key_pem)},
-          {"tls.crt", base64(secret.serving.cert_pem)},
-          {"tls.key", base64(secret.serving.key_pem)}};
+  return {{"ca.crt", base64::encode(secret.authority.cert_pem)},
+          {"ca.key", base64::encode(secret.authority.key_pem)},
+          {"tls.crt", base64::encode(secret.serving.cert_pem)},
+          {"tls.key", base64::encode(secret.serving.key_pem)}};
 }
 
 std::string describe(const Result<Response>& response) {
@@ -190,7 +177,7 @@ asio::awaitable<Result<void>> WebhookTls::ensure_ca_bundle(const std::string& au
     co_return fail(ErrorCode::kUnavailable, "MutatingWebhookConfiguration {}: {}",
                    options_.configuration, describe(got));
   }
-  auto bundle = base64(authority_pem);
+  auto bundle = base64::encode(authority_pem);
   bool changed = false;
   if (auto* webhooks = configuration->if_contains("webhooks"); webhooks && webhooks->is_array()) {
     for (auto& webhook : webhooks->as_array()) {
