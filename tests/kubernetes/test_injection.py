@@ -11,10 +11,12 @@ import base64
 import json
 import os
 import pathlib
+import socket
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -224,3 +226,34 @@ def test_certificate_and_ca_bundle_are_repaired_without_restarts(cluster):
              "the injector's reload")
     create_pod(api, "shop", "web")
     assert stored_pod(api, "shop", "web")["spec"]["initContainers"][1]["name"] == "mesh-proxy"
+
+
+def post(injector, body):
+    """POSTs raw bytes to /inject; (status, body)."""
+    request = urllib.request.Request(f"https://127.0.0.1:{injector.port}/inject", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=ssl._create_unverified_context(),
+                                    timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_bad_requests_get_an_error_and_a_counter(cluster):
+    _, injector, _, _ = cluster
+    assert post(injector, b"not json") == (400, "the body is not a JSON object\n")
+    status, body = post(injector, json.dumps({"apiVersion": "admission.k8s.io/v1",
+                                              "kind": "AdmissionReview"}).encode())
+    assert (status, body) == (400, "no request\n")
+    assert injector.metric("mesh_injector_requests_total", result="bad_request") == 2
+    # Over the 4 MiB body limit: refused once the head announces it, before
+    # the body is read (a client still sending would see the connection close).
+    context = ssl._create_unverified_context()
+    with socket.create_connection(("127.0.0.1", injector.port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            tls.sendall(b"POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 5242880\r\n\r\n")
+            assert tls.recv(100).startswith(b"HTTP/1.1 413")
+    assert injector.metric("mesh_injector_requests_total", result="too_large") == 1
+    assert injector.get("/ready") == "ready\n"  # still serving
