@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/json_access.h"
 #include "common/json_yaml.h"
 #include "injector/json_patch.h"
 
@@ -12,13 +13,12 @@ namespace weft::injector {
 namespace {
 
 namespace json = boost::json;
+using json_access::object_at;
+using json_access::string_at;
 
 // Where a workload keeps its Pod template; null for other kinds.
 json::object* pod_template(json::object& document) {
-  std::string_view kind;
-  if (const auto* k = document.if_contains("kind"); k != nullptr && k->is_string()) {
-    kind = k->get_string();
-  }
+  auto kind = string_at(&document, "kind");
   if (kind == "Pod") return &document;
   auto* spec = document.if_contains("spec");
   if (spec == nullptr || !spec->is_object()) return nullptr;
@@ -35,20 +35,15 @@ json::object* pod_template(json::object& document) {
 }
 
 std::string describe(const json::object& document) {
-  auto text = [&](const json::object* object, std::string_view key) -> std::string {
-    const auto* found = object != nullptr ? object->if_contains(key) : nullptr;
-    return found != nullptr && found->is_string() ? std::string(found->get_string()) : "";
-  };
-  const auto* metadata = document.if_contains("metadata");
-  const auto* meta = metadata != nullptr ? metadata->if_object() : nullptr;
-  auto ns = text(meta, "namespace");
-  return fmt::format("{} {}{}", text(&document, "kind"), ns.empty() ? "" : ns + "/",
-                     text(meta, "name"));
+  const auto* metadata = object_at(&document, "metadata");
+  auto ns = string_at(metadata, "namespace");
+  return fmt::format("{} {}{}{}", string_at(&document, "kind"), ns, ns.empty() ? "" : "/",
+                     string_at(metadata, "name"));
 }
 
 Result<void> inject_document(json::object& document, const Settings& settings,
                              std::vector<std::string>& notes) {
-  if (const auto* kind = document.if_contains("kind"); kind != nullptr && *kind == "List") {
+  if (string_at(&document, "kind") == "List") {
     auto* items = document.if_contains("items");
     if (items == nullptr || !items->is_array()) return {};
     for (auto& item : items->get_array()) {

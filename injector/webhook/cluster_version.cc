@@ -5,6 +5,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
+#include "common/json_access.h"
 #include "controlplane/sources/kubernetes/client.h"
 #include "injector/webhook/sidecar_support.h"
 
@@ -29,8 +30,8 @@ bool cluster_has_native_sidecars(const std::string& kubeconfig) {
   boost::system::error_code ec;
   auto version = boost::json::parse(response->body, ec);
   const auto* object = ec ? nullptr : version.if_object();
-  const auto* major = object != nullptr ? object->if_contains("major") : nullptr;
-  const auto* minor = object != nullptr ? object->if_contains("minor") : nullptr;
+  const auto* major = json_access::find(object, "major");
+  const auto* minor = json_access::find(object, "minor");
   if (major == nullptr || !major->is_string() || minor == nullptr || !minor->is_string()) {
     return assume("/version answered " + std::to_string(response->status));
   }

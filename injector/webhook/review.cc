@@ -5,30 +5,24 @@
 #include <boost/json.hpp>
 
 #include "common/base64.h"
+#include "common/json_access.h"
 
 namespace weft::injector::webhook {
 namespace {
 
 namespace json = boost::json;
+using json_access::object_at;
+using json_access::string_at;
 
 Answer bad_request(const std::string& message) {
   return {Outcome::kBadRequest, 400, message + "\n", message, {}};
 }
 
-std::string_view string_at(const json::object& object, std::string_view key) {
-  const auto* found = object.if_contains(key);
-  return found != nullptr && found->is_string() ? std::string_view(found->get_string())
-                                                : std::string_view();
-}
-
 std::string pod_name(const json::object& request, const json::object& pod) {
-  const auto* metadata = pod.if_contains("metadata");
-  std::string_view name;
-  if (metadata != nullptr && metadata->is_object()) {
-    name = string_at(metadata->get_object(), "name");
-    if (name.empty()) name = string_at(metadata->get_object(), "generateName");
-  }
-  return fmt::format("{}/{}", string_at(request, "namespace"), name);
+  const auto* metadata = object_at(&pod, "metadata");
+  auto name = string_at(metadata, "name");
+  if (name.empty()) name = string_at(metadata, "generateName");
+  return fmt::format("{}/{}", string_at(&request, "namespace"), name);
 }
 
 }  // namespace
@@ -51,23 +45,23 @@ Answer review(std::string_view body, const Settings& settings) {
   boost::system::error_code ec;
   auto parsed = json::parse(body, ec);
   if (ec || !parsed.is_object()) return bad_request("the body is not a JSON object");
-  const auto& review = parsed.get_object();
+  const auto* review = &parsed.get_object();
   if (string_at(review, "apiVersion") != "admission.k8s.io/v1" ||
       string_at(review, "kind") != "AdmissionReview") {
     return bad_request("expected apiVersion admission.k8s.io/v1, kind AdmissionReview");
   }
-  const auto* request = review.if_contains("request");
-  if (request == nullptr || !request->is_object()) return bad_request("no request");
-  auto uid = string_at(request->get_object(), "uid");
+  const auto* request = object_at(review, "request");
+  if (request == nullptr) return bad_request("no request");
+  auto uid = string_at(request, "uid");
   if (uid.empty()) return bad_request("request.uid is missing");
-  const auto* pod = request->get_object().if_contains("object");
-  if (pod == nullptr || !pod->is_object()) return bad_request("request.object is not a Pod");
+  const auto* pod = object_at(request, "object");
+  if (pod == nullptr) return bad_request("request.object is not a Pod");
 
   Answer answer;
   answer.http_status = 200;
-  answer.pod = pod_name(request->get_object(), pod->get_object());
+  answer.pod = pod_name(*request, *pod);
   json::object response{{"uid", uid}, {"allowed", true}};
-  auto injection = inject(pod->get_object(), json::object(), settings);
+  auto injection = inject(*pod, json::object(), settings);
   if (!injection) {
     answer.outcome = Outcome::kDenied;
     answer.detail = injection.error().message;

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "common/json_access.h"
 #include "controlplane/sources/kubernetes/json_yaml.h"
 
 namespace weft::cp::kubernetes {
@@ -15,6 +16,10 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+// The API server's answers are read without at()/as_*(), which throw: a
+// malformed answer is an error to count, not the end of the coroutine.
+using json_access::member;
+using json_access::string_at;
 
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{30000};
@@ -33,22 +38,6 @@ void drop_observed_state(json::object& object, const std::string& kind) {
     meta->as_object().erase("managedFields");
   }
   if (kind != "Pod" && kind != "Service") object.erase("status");
-}
-
-// object[key] as a string; empty when absent or not a string. The API
-// server's answers are read without at()/as_*(), which throw: a malformed
-// answer is an error to count, not the end of the informer's coroutine.
-std::string string_at(const json::value& object, std::string_view key) {
-  const auto* fields = object.if_object();
-  const auto* field = fields != nullptr ? fields->if_contains(key) : nullptr;
-  return field != nullptr && field->is_string() ? std::string(field->get_string()) : std::string();
-}
-
-const json::value& member(const json::value& object, std::string_view key) {
-  static const json::value kNull;
-  const auto* fields = object.if_object();
-  const auto* field = fields != nullptr ? fields->if_contains(key) : nullptr;
-  return field != nullptr ? *field : kNull;
 }
 
 }  // namespace
@@ -124,7 +113,7 @@ std::pair<Informer::Key, Informer::Entry> Informer::read(json::value object) {
   }
   drop_observed_state(object.get_object(), spec_.kind);
   const auto& meta = member(object, "metadata");
-  Key key{string_at(meta, "namespace"), string_at(meta, "name")};
+  Key key{std::string(string_at(meta, "namespace")), std::string(string_at(meta, "name"))};
   auto parsed = model::parse_object(to_yaml(object), spec_.kind);
   if (!parsed) {
     entry.error = parsed.error().message;
@@ -194,7 +183,7 @@ asio::awaitable<Result<std::string>> Informer::list() {
 bool Informer::on_event(std::string_view line, std::string& version, bool& gone) {
   boost::system::error_code ec;
   auto event = json::parse(line, ec);
-  auto type = ec ? std::string() : string_at(event, "type");
+  auto type = ec ? std::string() : std::string(string_at(event, "type"));
   if (type.empty() || !member(event, "object").is_object()) {
     error("bad_event", "a watch line that is not an event");
     return true;
@@ -208,7 +197,7 @@ bool Informer::on_event(std::string_view line, std::string& version, bool& gone)
     return false;
   }
   if (auto rv = string_at(member(object, "metadata"), "resourceVersion"); !rv.empty()) {
-    version = std::move(rv);
+    version = std::string(rv);
   }
   if (type == "BOOKMARK") return true;
   auto [key, entry] = read(std::move(object));

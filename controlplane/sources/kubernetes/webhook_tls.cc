@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "common/base64.h"
+#include "common/json_access.h"
 
 namespace weft::cp::kubernetes {
 namespace {
@@ -27,12 +28,12 @@ std::optional<json::object> parse_object(const std::string& body) {
 
 // What the Secret holds, if it holds all four parts.
 std::optional<ca::ServingSecret> read_secret(const json::object& secret) {
-  const auto* data = secret.if_contains("data");
-  if (data == nullptr || !data->is_object()) return std::nullopt;
-  auto field = [&](const char* key) -> std::optional<std::string> {
-    const auto* value = data->as_object().if_contains(key);
+  const auto* data = json_access::object_at(&secret, "data");
+  if (data == nullptr) return std::nullopt;
+  auto field = [data](const char* key) -> std::optional<std::string> {
+    const auto* value = json_access::find(data, key);
     if (value == nullptr || !value->is_string()) return std::nullopt;
-    return base64::decode(value->as_string());
+    return base64::decode(value->get_string());
   };
   auto ca_cert = field("ca.crt"), ca_key = field("ca.key");
   auto cert = field("tls.crt"), key = field("tls.key");

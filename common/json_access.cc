@@ -1,0 +1,31 @@
+#include "common/json_access.h"
+
+namespace weft::json_access {
+
+const boost::json::value* find(const boost::json::object* object, std::string_view key) {
+  return object != nullptr ? object->if_contains(key) : nullptr;
+}
+
+const boost::json::object* object_at(const boost::json::object* object, std::string_view key) {
+  const auto* found = find(object, key);
+  return found != nullptr ? found->if_object() : nullptr;
+}
+
+const boost::json::array* array_at(const boost::json::object* object, std::string_view key) {
+  const auto* found = find(object, key);
+  return found != nullptr ? found->if_array() : nullptr;
+}
+
+std::string_view string_at(const boost::json::object* object, std::string_view key) {
+  const auto* found = find(object, key);
+  const auto* text = found != nullptr ? found->if_string() : nullptr;
+  return text != nullptr ? std::string_view(*text) : std::string_view();
+}
+
+const boost::json::value& member(const boost::json::value& object, std::string_view key) {
+  static const boost::json::value kNull;
+  const auto* found = find(object.if_object(), key);
+  return found != nullptr ? *found : kNull;
+}
+
+}  // namespace weft::json_access
