@@ -9,7 +9,17 @@
 namespace weft::injector {
 namespace {
 
-// Splits "a, b,c" on commas, trimming blanks; empty items are skipped.
+Result<unsigned> parse_number(std::string_view text, unsigned max, std::string_view what) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value > max) {
+    return fail(ErrorCode::kInvalidArgument, "'{}' is not a {}", text, what);
+  }
+  return value;
+}
+
+}  // namespace
+
 std::vector<std::string_view> split_list(std::string_view text) {
   std::vector<std::string_view> items;
   while (!text.empty()) {
@@ -24,24 +34,19 @@ std::vector<std::string_view> split_list(std::string_view text) {
   return items;
 }
 
-Result<unsigned> parse_number(std::string_view text, unsigned max, std::string_view what) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value > max) {
-    return fail(ErrorCode::kInvalidArgument, "'{}' is not a {}", text, what);
-  }
-  return value;
+Result<std::uint16_t> parse_port(std::string_view text) {
+  auto port = parse_number(text, 65535, "port (1-65535)");
+  if (!port) return tl::unexpected(port.error());
+  if (*port == 0) return fail(ErrorCode::kInvalidArgument, "'0' is not a port (1-65535)");
+  return static_cast<std::uint16_t>(*port);
 }
-
-}  // namespace
 
 Result<std::vector<std::uint16_t>> parse_ports(std::string_view text) {
   std::vector<std::uint16_t> ports;
   for (auto item : split_list(text)) {
-    auto port = parse_number(item, 65535, "port (1-65535)");
+    auto port = parse_port(item);
     if (!port) return tl::unexpected(port.error());
-    if (*port == 0) return fail(ErrorCode::kInvalidArgument, "'0' is not a port (1-65535)");
-    ports.push_back(static_cast<std::uint16_t>(*port));
+    ports.push_back(*port);
   }
   return ports;
 }

@@ -35,6 +35,13 @@ struct CaptureRules {
   std::vector<Cidr> exclude_outbound_cidrs;
 };
 
+// "a, b,c" -> {"a", "b", "c"}: split on commas, blanks trimmed, empty items
+// skipped (the form of every list annotation and flag).
+std::vector<std::string_view> split_list(std::string_view text);
+
+// One port in 1..65535; an error naming the text otherwise.
+Result<std::uint16_t> parse_port(std::string_view text);
+
 // "15020, 8080" -> ports. Empty text is an empty list; anything else that is
 // not a port in 1..65535 is an error naming it.
 Result<std::vector<std::uint16_t>> parse_ports(std::string_view text);

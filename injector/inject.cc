@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 #include <optional>
 
+#include "common/json_access.h"
 #include "injector/capture_rules.h"
 
 namespace weft::injector {
@@ -15,24 +16,10 @@ namespace json = boost::json;
 constexpr const char* kTokenVolume = "mesh-token";
 constexpr const char* kTokenPath = "/var/run/secrets/mesh.weft.io/tokens";
 
-const json::object* object_at(const json::object* parent, std::string_view key) {
-  if (parent == nullptr) return nullptr;
-  const auto* found = parent->if_contains(key);
-  return found != nullptr ? found->if_object() : nullptr;
-}
-
-const json::array* array_at(const json::object* parent, std::string_view key) {
-  if (parent == nullptr) return nullptr;
-  const auto* found = parent->if_contains(key);
-  return found != nullptr ? found->if_array() : nullptr;
-}
-
-std::string_view string_at(const json::object* parent, std::string_view key) {
-  if (parent == nullptr) return {};
-  const auto* found = parent->if_contains(key);
-  const auto* text = found != nullptr ? found->if_string() : nullptr;
-  return text != nullptr ? std::string_view(*text) : std::string_view();
-}
+using json_access::array_at;
+using json_access::find;
+using json_access::object_at;
+using json_access::string_at;
 
 bool has_container(const json::array* containers, std::string_view name) {
   if (containers == nullptr) return false;
@@ -49,8 +36,7 @@ std::optional<std::string> skip_reason(const json::object& pod,
                                        const json::object& namespace_labels) {
   const auto* metadata = object_at(&pod, "metadata");
   const auto* spec = object_at(&pod, "spec");
-  if (object_at(metadata, "annotations") != nullptr &&
-      object_at(metadata, "annotations")->contains(kInjectedAnnotation)) {
+  if (find(object_at(metadata, "annotations"), kInjectedAnnotation) != nullptr) {
     return "already_injected";
   }
   if (has_container(array_at(spec, "containers"), kProxyName) ||
@@ -62,7 +48,7 @@ std::optional<std::string> skip_reason(const json::object& pod,
       opted_out(string_at(&namespace_labels, kInjectKey))) {
     return "opted_out";
   }
-  if (const auto* host_network = spec != nullptr ? spec->if_contains("hostNetwork") : nullptr;
+  if (const auto* host_network = find(spec, "hostNetwork");
       host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
     return "host_network";  // its iptables are the node's: never touch them
   }
@@ -78,7 +64,7 @@ std::optional<std::uint16_t> named_port(const json::object* spec, std::string_vi
     if (ports == nullptr) continue;
     for (const auto& port : *ports) {
       const auto* object = port.if_object();
-      const auto* number = object != nullptr ? object->if_contains("containerPort") : nullptr;
+      const auto* number = find(object, "containerPort");
       if (string_at(object, "name") == name && number != nullptr && number->is_int64()) {
         return static_cast<std::uint16_t>(number->get_int64());
       }
@@ -90,27 +76,18 @@ std::optional<std::uint16_t> named_port(const json::object* spec, std::string_vi
 // Inbound exclusions may name container ports ("metrics, 8081").
 Result<std::vector<std::uint16_t>> inbound_exclusions(const json::object* spec,
                                                       std::string_view text) {
-  std::string numeric;
   std::vector<std::uint16_t> ports;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = std::min(text.find(',', start), text.size());
-    auto item = text.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    start = comma + 1;
-    if (item.empty()) continue;
+  for (auto item : split_list(text)) {
     if (item.find_first_not_of("0123456789") == std::string_view::npos) {
-      numeric += fmt::format("{},", item);
+      auto port = parse_port(item);
+      if (!port) return tl::unexpected(port.error());
+      ports.push_back(*port);
     } else if (auto port = named_port(spec, item)) {
       ports.push_back(*port);
     } else {
       return fail(ErrorCode::kInvalidArgument, "no container port is named '{}'", item);
     }
   }
-  auto parsed = parse_ports(numeric);
-  if (!parsed) return tl::unexpected(parsed.error());
-  ports.insert(ports.end(), parsed->begin(), parsed->end());
   return ports;
 }
 
@@ -238,8 +215,8 @@ json::object op(std::string_view name, std::string path, json::value value) {
   return {{"op", name}, {"path", std::move(path)}, {"value", std::move(value)}};
 }
 
-// Adds `value` at the front of the list at `path` (or creates it), `offset`
-// items in, so our containers run before the Pod's own.
+// Puts `items` at the front of the list at `path` (or creates the list), so
+// our containers run before the Pod's own.
 void insert_into_list(json::array& patch, const json::array* list, const std::string& path,
                       std::vector<json::object> items) {
   if (list == nullptr) {
@@ -302,7 +279,7 @@ Result<Injection> inject(const json::object& pod, const json::object& namespace_
   add_annotations(patch, pod,
                   {{kInjectedAnnotation, fmt::format("{} {}", WEFT_VERSION, mode)},
                    {"prometheus.io/scrape", "true"},
-                   {"prometheus.io/port", "15090"},
+                   {"prometheus.io/port", std::to_string(pod_network::kMetricsPort)},
                    {"prometheus.io/path", "/stats/prometheus"}});
   std::vector<json::object> init{init_container(settings, *rules)};
   if (settings.native_sidecars) init.push_back(proxy_container(settings, true));

@@ -1,0 +1,30 @@
+#include "common/json_access.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+namespace weft::json_access {
+namespace {
+
+TEST(JsonAccess, MissingOrMistypedMembersReadAsAbsent) {
+  auto value = boost::json::parse(R"({"s":"text","n":1,"o":{"k":"v"},"a":[1]})");
+  const auto* object = value.if_object();
+  EXPECT_EQ(string_at(object, "s"), "text");
+  EXPECT_EQ(string_at(object, "n"), "");
+  EXPECT_EQ(string_at(object, "missing"), "");
+  EXPECT_EQ(string_at(nullptr, "s"), "");
+  ASSERT_NE(object_at(object, "o"), nullptr);
+  EXPECT_EQ(string_at(object_at(object, "o"), "k"), "v");
+  EXPECT_EQ(object_at(object, "a"), nullptr);
+  ASSERT_NE(array_at(object, "a"), nullptr);
+  EXPECT_EQ(array_at(object, "o"), nullptr);
+  EXPECT_EQ(find(object, "n")->as_int64(), 1);
+  EXPECT_EQ(find(nullptr, "n"), nullptr);
+  EXPECT_TRUE(member(value, "missing").is_null());
+  EXPECT_TRUE(member(boost::json::value(3), "s").is_null());
+  EXPECT_EQ(string_at(member(value, "o"), "k"), "v");
+}
+
+}  // namespace
+}  // namespace weft::json_access
