@@ -13,7 +13,8 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libre2-dev
   libcli11-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real parts for tests, demo and benchmarks
-  iptables iproute2 curl nghttp2-client wrk haproxy nginx prometheus openssl
+  iptables iproute2 curl nghttp2-client nghttp2-server nghttp2-proxy wrk haproxy nginx prometheus
+  openssl
   python3-pytest python3-grpcio python3-protobuf python3-h2 python3-requests python3-yaml
 )
 

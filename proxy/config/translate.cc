@@ -218,11 +218,17 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
   }
   if (proto.has_tls()) {
     const auto& t = proto.tls();
+    std::vector<std::string> alpn;
     for (const auto& protocol : t.alpn()) {
-      if (protocol != "http/1.1") {
+      if (protocol != "http/1.1" && protocol != "h2") {
         return fail(ErrorCode::kInvalidArgument,
-                    "tls.alpn '{}': upstream connections speak http/1.1 only for now", protocol);
+                    "tls.alpn '{}': upstream connections speak h2 or http/1.1", protocol);
       }
+      alpn.push_back(protocol);
+    }
+    if (alpn.empty()) {
+      // Offer what the cluster speaks; "same as downstream" is HTTP/2 here.
+      alpn.push_back(proto.protocol() == v1::Cluster::PROTOCOL_HTTP1 ? "http/1.1" : "h2");
     }
     auto context = tls::client_context(
         {t.ca_file(),
@@ -230,7 +236,7 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
          t.key_file(),
          t.sni(),
          {t.verify_subject_alt_names().begin(), t.verify_subject_alt_names().end()},
-         {"http/1.1"}});
+         alpn});
     if (!context) return tl::unexpected(with_context(context.error(), "tls"));
     cluster.tls = *context;
     cluster.sni = t.sni();
@@ -303,15 +309,15 @@ Result<Listener> to_listener(const v1::Listener& proto,
         proto.protocol() != v1::Listener::PROTOCOL_HTTP) {
       return fail(ErrorCode::kInvalidArgument, "tls termination needs an explicit HTTP listener");
     }
-    for (const auto& protocol : t.alpn()) {
-      if (protocol != "http/1.1") {
+    std::vector<std::string> alpn(t.alpn().begin(), t.alpn().end());
+    for (const auto& protocol : alpn) {
+      if (protocol != "http/1.1" && protocol != "h2") {
         return fail(ErrorCode::kInvalidArgument,
-                    "tls.alpn '{}': downstream TLS speaks http/1.1 only until HTTP/2 lands",
-                    protocol);
+                    "tls.alpn '{}': downstream TLS speaks h2 or http/1.1", protocol);
       }
     }
-    auto context = tls::server_context(
-        {t.cert_file(), t.key_file(), t.ca_file(), {t.alpn().begin(), t.alpn().end()}});
+    if (alpn.empty()) alpn = {"h2", "http/1.1"};
+    auto context = tls::server_context({t.cert_file(), t.key_file(), t.ca_file(), alpn});
     if (!context) return tl::unexpected(with_context(context.error(), "tls"));
     listener.tls = *context;
   }

@@ -1,5 +1,6 @@
 #include "proxy/listener/dispatch.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 
 #include "proxy/listener/http1_connection.h"
+#include "proxy/listener/http2_connection.h"
 #include "proxy/listener/original_dst.h"
 #include "proxy/listener/sniff/sniff.h"
 #include "proxy/listener/tcp_proxy.h"
@@ -25,12 +27,15 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // Reads until the first bytes decide the protocol, the sniff window is full,
 // or `timeout` passes (a server-speaks-first protocol: the client waits).
 // Whatever was read stays in `read_ahead` for the chosen handler.
+using Classifier = sniff::Protocol (*)(std::string_view);
+
 asio::awaitable<sniff::Protocol> sniff_protocol(tcp::socket& socket, beast::flat_buffer& read_ahead,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout,
+                                                Classifier classify = sniff::classify) {
   asio::steady_timer timer(socket.get_executor(), timeout);
   for (;;) {
     auto seen = beast::buffers_to_string(read_ahead.data());
-    auto protocol = sniff::classify(seen);
+    auto protocol = classify(seen);
     if (protocol != sniff::Protocol::kNeedMore) co_return protocol;
     if (read_ahead.size() >= sniff::kMaxSniffBytes) co_return sniff::Protocol::kOpaque;
     auto space = read_ahead.prepare(sniff::kMaxSniffBytes - read_ahead.size());
@@ -67,24 +72,57 @@ asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, 
     spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
     co_return;
   }
-  beast::flat_buffer nothing_read;  // named: see http1_exchange.h
-  co_await serve_http1(std::move(stream), std::move(nothing_read), state, index,
-                       *listener.route_table);
+  beast::flat_buffer nothing_read;  // named: see local_reply.h
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_length = 0;
+  SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_length);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2") {
+    co_await serve_http2(std::move(stream), std::move(nothing_read), state, index,
+                         *listener.route_table);
+  } else {
+    co_await serve_http1(std::move(stream), std::move(nothing_read), state, index,
+                         *listener.route_table);
+  }
+}
+
+// An HTTP connection after sniffing: HTTP/2 with prior knowledge or HTTP/1.
+asio::awaitable<void> serve_http(tcp::socket socket, beast::flat_buffer read_ahead,
+                                 sniff::Protocol protocol, worker::WorkerState& state,
+                                 std::size_t index, std::size_t route_table) {
+  if (protocol == sniff::Protocol::kHttp2) {
+    co_await serve_http2(std::move(socket), std::move(read_ahead), state, index, route_table);
+  } else {
+    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index, route_table);
+  }
+}
+
+bool is_http(sniff::Protocol protocol) {
+  return protocol == sniff::Protocol::kHttp1 || protocol == sniff::Protocol::kHttp2;
 }
 
 asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& state,
                                      std::size_t index, const config::Listener& listener,
                                      const metrics::ListenerStats& stats) {
-  beast::flat_buffer read_ahead;
-  bool http = listener.protocol == config::ListenerProtocol::kHttp;
-  if (listener.protocol == config::ListenerProtocol::kAuto) {
-    http = co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1;
-  }
-  if (http && listener.tls) {
+  if (listener.protocol == config::ListenerProtocol::kHttp && listener.tls) {
     co_await serve_tls(std::move(socket), state, index, listener, stats);
-  } else if (http) {
-    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index,
-                         *listener.route_table);
+    co_return;
+  }
+  beast::flat_buffer read_ahead;
+  sniff::Protocol protocol;
+  if (listener.protocol == config::ListenerProtocol::kAuto) {
+    protocol = co_await sniff_and_count(socket, read_ahead, listener, stats);
+  } else if (listener.protocol == config::ListenerProtocol::kHttp) {
+    // Only the HTTP/2 preface is looked for: anything else is HTTP/1's to
+    // accept or reject. A silent client is HTTP/1's idle timeout's business.
+    protocol =
+        co_await sniff_protocol(socket, read_ahead, listener.idle_timeout, sniff::classify_http);
+    if (protocol != sniff::Protocol::kHttp2) protocol = sniff::Protocol::kHttp1;
+  } else {
+    protocol = sniff::Protocol::kOpaque;
+  }
+  if (is_http(protocol)) {
+    co_await serve_http(std::move(socket), std::move(read_ahead), protocol, state, index,
+                        *listener.route_table);
   } else {
     co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
                        ClusterTarget{*listener.tcp_cluster});
@@ -124,11 +162,13 @@ asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& 
   beast::flat_buffer read_ahead;
   bool may_be_http = destination != nullptr && destination->route_table &&
                      !listener.is_opaque_port(original->port());
-  if (may_be_http &&
-      co_await sniff_and_count(socket, read_ahead, listener, stats) == sniff::Protocol::kHttp1) {
-    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index,
-                         *destination->route_table);
-    co_return;
+  if (may_be_http) {
+    auto protocol = co_await sniff_and_count(socket, read_ahead, listener, stats);
+    if (is_http(protocol)) {
+      co_await serve_http(std::move(socket), std::move(read_ahead), protocol, state, index,
+                          *destination->route_table);
+      co_return;
+    }
   }
   co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index, tcp_target);
 }

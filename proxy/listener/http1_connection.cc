@@ -141,6 +141,7 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
                                          const RequestParser& parser) {
   const auto& stats = view.listener_stats[listener_];
   stats.count_response(exchange.status);
+  stats.requests_by_protocol[0]->Increment();
   auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();
   stats.duration->Observe(elapsed);
   if (!state_.access_log) return;

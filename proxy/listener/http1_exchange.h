@@ -18,9 +18,12 @@
 #include <string>
 #include <variant>
 
+#include "proxy/http/body_pipe.h"
 #include "proxy/http/http1/fields.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/http/message.h"
+#include "proxy/listener/local_reply.h"
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
@@ -109,16 +112,6 @@ asio::awaitable<RelayResult> relay_body(
   co_return RelayResult{};
 }
 
-// A response the proxy makes itself. Always bind one to a named variable
-// before passing it to a co_await: GCC 12 destroys a braced temporary in a
-// co_await expression twice (a compiler bug, fixed in GCC 13).
-struct LocalReply {
-  unsigned status = 503;
-  std::string_view reason;  // x-weft-error value; empty for direct responses
-  std::string body;
-  std::string location;  // redirects
-};
-
 // What an exchange left behind for the next request on the connection.
 enum class Next { kKeepAlive, kClose };
 
@@ -193,6 +186,16 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, int attempt,
                                          RequestParser& parser, const router::Route& route,
                                          const worker::View& view, Exchange& exchange);
+  // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
+  asio::awaitable<Next> forward_http2(RequestParser& parser, const router::Route& route,
+                                      upstream::ClusterState& cluster, const worker::View& view,
+                                      Exchange& exchange);
+  asio::awaitable<bool> pump_request(RequestParser& parser, http::BodyPipe& body,
+                                     std::chrono::milliseconds idle);
+  asio::awaitable<Next> relay_response(RequestParser& parser, http::ResponseHead head,
+                                       std::shared_ptr<http::BodyPipe> body,
+                                       const router::Route& route, const worker::View& view,
+                                       Exchange& exchange);
   asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
                               const router::HeaderEdits* edits = nullptr);
   asio::awaitable<void> reject(const http::http1::Rejection& rejection);

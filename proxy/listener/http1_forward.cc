@@ -168,6 +168,10 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     if (ec) co_return Next::kClose;
   }
   cluster.stats.requests->Increment();
+  if (cluster.config.protocol == config::UpstreamProtocol::kHttp2 &&
+      !http::http1::is_upgrade(head)) {
+    co_return co_await forward_http2(parser, route, cluster, view, exchange);
+  }
 
   for (int attempt = 0;; ++attempt) {
     auto endpoint = cluster.balancer.next();

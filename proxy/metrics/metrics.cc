@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <prometheus/text_serializer.h>
 
+#include "proxy/http/grpc.h"
 #include "proxy/http/http1/request_check.h"
 
 namespace weft::proxy::metrics {
@@ -23,6 +24,12 @@ constexpr std::string_view kLocalReplyReasons[] = {
     "upstream_request_timeout", "upstream_protocol_error",
     "upstream_reset",           "upstream_tls_failure",
     "direct_response",          "redirect"};
+
+constexpr std::string_view kHttp2StreamErrors[] = {"invalid_header", "invalid_message",
+                                                   "invalid_frame", "header_list_too_large"};
+constexpr std::string_view kHttp2ConnectionErrors[] = {
+    "protocol_error",      "rapid_reset",        "continuation_flood", "empty_frame_flood",
+    "control_frame_flood", "control_queue_full", "idle_timeout"};
 
 std::string labels_text(const prometheus::ClientMetric& metric) {
   std::string out;
@@ -118,7 +125,24 @@ Metrics::Metrics()
                             .Name("mesh_discovery_events_total")
                             .Help("Control-plane stream events (connected, connect_failed, ack, "
                                   "nack)")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      requests_by_protocol_(BuildCounter()
+                                .Name("mesh_requests_by_protocol_total")
+                                .Help("HTTP requests answered, by listener and downstream protocol")
+                                .Register(*registry_)),
+      grpc_statuses_(BuildCounter()
+                         .Name("mesh_grpc_responses_total")
+                         .Help("gRPC calls answered, by listener and grpc-status")
+                         .Register(*registry_)),
+      http2_stream_errors_(BuildCounter()
+                               .Name("mesh_http2_stream_errors_total")
+                               .Help("HTTP/2 streams reset for a protocol violation or a limit")
+                               .Register(*registry_)),
+      http2_connection_errors_(
+          BuildCounter()
+              .Name("mesh_http2_connection_errors_total")
+              .Help("HTTP/2 connections ended by the proxy (GOAWAY), by reason")
+              .Register(*registry_)) {
   config_reload(true);
   config_reload(false);
   for (auto reason : http::http1::kRejectionReasons) {
@@ -129,6 +153,22 @@ Metrics::Metrics()
     local_reply_counters_.emplace_back(reason,
                                        &local_replies_.Add({{"reason", std::string(reason)}}));
   }
+  for (auto reason : kHttp2StreamErrors) {
+    http2_stream_error_counters_.emplace_back(
+        reason, &http2_stream_errors_.Add({{"reason", std::string(reason)}}));
+  }
+  for (auto reason : kHttp2ConnectionErrors) {
+    http2_connection_error_counters_.emplace_back(
+        reason, &http2_connection_errors_.Add({{"reason", std::string(reason)}}));
+  }
+}
+
+prometheus::Counter& Metrics::http2_stream_error(std::string_view reason) {
+  return find(http2_stream_error_counters_, http2_stream_errors_, reason);
+}
+
+prometheus::Counter& Metrics::http2_connection_error(std::string_view reason) {
+  return find(http2_connection_error_counters_, http2_connection_errors_, reason);
 }
 
 ListenerStats Metrics::listener(const std::string& name) {
@@ -151,6 +191,14 @@ ListenerStats Metrics::listener(const std::string& name) {
   static constexpr const char* kProtocols[] = {"http1", "http2", "tls", "opaque"};
   for (int i = 0; i < 4; ++i) {
     stats.sniffed[i] = &sniffed_.Add({{"listener", name}, {"protocol", kProtocols[i]}});
+  }
+  stats.requests_by_protocol[0] =
+      &requests_by_protocol_.Add({{"listener", name}, {"protocol", "http1"}});
+  stats.requests_by_protocol[1] =
+      &requests_by_protocol_.Add({{"listener", name}, {"protocol", "http2"}});
+  for (unsigned code = 0; code < stats.grpc_statuses.size(); ++code) {
+    stats.grpc_statuses[code] = &grpc_statuses_.Add(
+        {{"listener", name}, {"grpc_status", std::string(http::grpc::status_name(code))}});
   }
   return stats;
 }

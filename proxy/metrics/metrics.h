@@ -32,6 +32,10 @@ struct ListenerStats {
   std::array<prometheus::Counter*, 2> capture_errors{};
   // Sniffing results: http1, http2, tls, opaque.
   std::array<prometheus::Counter*, 4> sniffed{};
+  // Requests answered, by protocol: [0] HTTP/1.x, [1] HTTP/2.
+  std::array<prometheus::Counter*, 2> requests_by_protocol{};
+  // gRPC calls answered, by grpc-status code (0..16; others count as UNKNOWN).
+  std::array<prometheus::Counter*, 17> grpc_statuses{};
 
   void count_response(unsigned status) const;
   void count_sniffed(std::string_view protocol) const;
@@ -64,6 +68,10 @@ class Metrics {
   prometheus::Counter& config_reload(bool applied);
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
+  // HTTP/2 streams the proxy reset for a protocol violation or a limit,
+  // and connections it ended (GOAWAY), by reason.
+  prometheus::Counter& http2_stream_error(std::string_view reason);
+  prometheus::Counter& http2_connection_error(std::string_view reason);
 
   // Prometheus text exposition format.
   std::string prometheus_text() const;
@@ -88,12 +96,18 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& discovery_events_;
+  prometheus::Family<prometheus::Counter>& requests_by_protocol_;
+  prometheus::Family<prometheus::Counter>& grpc_statuses_;
+  prometheus::Family<prometheus::Counter>& http2_stream_errors_;
+  prometheus::Family<prometheus::Counter>& http2_connection_errors_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
   static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,
                                    std::string_view reason);
   ByReason parse_rejection_counters_;
   ByReason local_reply_counters_;
+  ByReason http2_stream_error_counters_;
+  ByReason http2_connection_error_counters_;
 };
 
 }  // namespace weft::proxy::metrics

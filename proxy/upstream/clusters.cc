@@ -1,5 +1,7 @@
 #include "proxy/upstream/clusters.h"
 
+#include "proxy/upstream/http2/pool.h"
+
 namespace weft::proxy::upstream {
 
 bool same_endpoints(const config::Cluster& a, const config::Cluster& b) {
@@ -24,17 +26,22 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
     weights.reserve(cluster.endpoints.size());
     for (const auto& endpoint : cluster.endpoints) weights.push_back(endpoint.weight);
     std::shared_ptr<pool::Pool> shared;
+    std::shared_ptr<http2::Pool> h2_shared;
     if (previous != nullptr) {
       for (const auto& old : *previous) {
-        if (same_endpoints(old.config, cluster)) shared = old.pool;
+        if (same_endpoints(old.config, cluster)) {
+          shared = old.pool;
+          h2_shared = old.h2_pool;
+        }
       }
     }
     if (!shared) {
       shared = std::make_shared<pool::Pool>(cluster.endpoints.size(), cluster.max_idle_per_endpoint,
                                             cluster.idle_timeout);
+      h2_shared = std::make_shared<http2::Pool>(cluster.endpoints.size(), cluster.idle_timeout);
     }
     clusters.push_back({cluster, lb::RoundRobin(std::move(weights)), std::move(shared),
-                        metrics.cluster(cluster.name)});
+                        std::move(h2_shared), metrics.cluster(cluster.name)});
   }
   return clusters;
 }

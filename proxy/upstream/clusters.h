@@ -14,10 +14,15 @@
 
 namespace weft::proxy::upstream {
 
+namespace http2 {
+class Pool;
+}
+
 struct ClusterState {
   const config::Cluster& config;
   lb::RoundRobin balancer;
-  std::shared_ptr<pool::Pool> pool;  // shared with the previous view when unchanged
+  std::shared_ptr<pool::Pool> pool;      // shared with the previous view when unchanged
+  std::shared_ptr<http2::Pool> h2_pool;  // multiplexed connections, likewise
   metrics::ClusterStats stats;
 };
 

@@ -51,6 +51,19 @@ void MessageWriter::finish_head(const Fields& fields, bool chunked) {
   head_ += kCrlf;
   head_pending_ = true;
   chunked_ = chunked;
+  last_chunk_.clear();
+}
+
+void MessageWriter::trailers(const FieldList& fields) {
+  if (fields.empty()) return;
+  last_chunk_ = "0\r\n";
+  for (const auto& field : fields) {
+    last_chunk_ += field.name;
+    last_chunk_ += ": ";
+    last_chunk_ += field.value;
+    last_chunk_ += kCrlf;
+  }
+  last_chunk_ += kCrlf;
 }
 
 std::span<const boost::asio::const_buffer> MessageWriter::next(std::string_view piece, bool last) {
@@ -72,7 +85,10 @@ std::span<const boost::asio::const_buffer> MessageWriter::next(std::string_view 
     buffers_[n++] = boost::asio::buffer(piece.data(), piece.size());
     buffers_[n++] = boost::asio::buffer(kCrlf.data(), kCrlf.size());
   }
-  if (last) buffers_[n++] = boost::asio::buffer(kLastChunk.data(), kLastChunk.size());
+  if (last) {
+    buffers_[n++] = last_chunk_.empty() ? boost::asio::buffer(kLastChunk.data(), kLastChunk.size())
+                                        : boost::asio::buffer(std::string_view(last_chunk_));
+  }
   return {buffers_.data(), n};
 }
 

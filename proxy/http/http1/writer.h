@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "proxy/http/http1/fields.h"
+#include "proxy/http/message.h"
 
 namespace weft::proxy::http::http1 {
 
@@ -26,6 +27,9 @@ class MessageWriter {
   // the head if it has not gone out yet; `last` ends the body (the final
   // chunk when chunked). Valid until the next call.
   std::span<const boost::asio::const_buffer> next(std::string_view piece, bool last);
+  // A chunked body ends with these fields as its trailer section ("name:
+  // value" lines); call before the last next().
+  void trailers(const FieldList& fields);
 
  private:
   void finish_head(const Fields& fields, bool chunked);
@@ -34,6 +38,7 @@ class MessageWriter {
   bool head_pending_ = false;
   bool chunked_ = false;
   std::array<char, 24> size_line_{};
+  std::string last_chunk_;  // "0\r\n" + trailer fields + "\r\n"; empty: kLastChunk
   std::array<boost::asio::const_buffer, 5> buffers_;
 };
 

@@ -49,6 +49,12 @@ Protocol classify(std::string_view bytes) {
   return classify_http1(bytes);
 }
 
+Protocol classify_http(std::string_view bytes) {
+  auto n = std::min(bytes.size(), kHttp2Preface.size());
+  if (bytes.substr(0, n) != kHttp2Preface.substr(0, n)) return Protocol::kHttp1;
+  return n == kHttp2Preface.size() ? Protocol::kHttp2 : Protocol::kNeedMore;
+}
+
 std::string_view name(Protocol protocol) {
   switch (protocol) {
     case Protocol::kNeedMore:

@@ -19,6 +19,11 @@ inline constexpr std::size_t kMaxSniffBytes = 64;
 
 Protocol classify(std::string_view first_bytes);
 
+// For listeners that speak HTTP only: kHttp2 for the connection preface,
+// kHttp1 for anything else (malformed requests included: the HTTP/1 parser
+// answers them), kNeedMore while the bytes are a prefix of the preface.
+Protocol classify_http(std::string_view first_bytes);
+
 std::string_view name(Protocol protocol);
 
 }  // namespace weft::proxy::listener::sniff

@@ -1,0 +1,158 @@
+// An HTTP/1.1 request forwarded to an HTTP/2 cluster: the head translated
+// (Host to :authority, hop-by-hop fields dropped), the body streamed from the
+// client into the upstream stream while the response streams back, chunked
+// when it has no length, with HTTP/2 trailers as chunked trailers.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "proxy/http/convert.h"
+#include "proxy/http/http1/headers.h"
+#include "proxy/listener/http1_connection.h"
+#include "proxy/listener/http1_exchange.h"
+#include "proxy/upstream/http2/pool.h"
+
+namespace weft::proxy::listener {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t kPipeBytes = 256 * 1024;
+constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
+
+LocalReply failure_for(upstream::http2::Response::Outcome outcome) {
+  using Outcome = upstream::http2::Response::Outcome;
+  if (outcome == Outcome::kTimeout) {
+    return {504, "upstream_request_timeout", "upstream request timeout\n", ""};
+  }
+  return {502, "upstream_reset", "upstream reset before response\n", ""};
+}
+
+}  // namespace
+
+template <class DownStream>
+asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& parser,
+                                                                http::BodyPipe& body,
+                                                                std::chrono::milliseconds idle) {
+  auto lease = state_.relay_buffers.lease();
+  auto chunk = lease.span();
+  auto& message = parser.get();
+  const std::size_t head_fields = std::distance(message.begin(), message.end());
+  down_buffer_.reserve(down_buffer_.size() + chunk.size());
+  while (!parser.is_done()) {
+    co_await body.wait_writable();
+    if (body.state() != http::BodyPipe::State::kOpen) co_return false;
+    message.body().data = chunk.data();
+    message.body().size = chunk.size();
+    deadline_.arm(Side::kDownstream, idle);
+    auto [read_ec, n] = co_await beast_http::async_read_some(down_, down_buffer_, parser, kNoThrow);
+    auto ec = deadline_.outcome(read_ec);
+    if (ec && ec != beast_http::error::need_buffer) {
+      body.fail();  // the client went away mid-body: reset the upstream stream
+      co_return false;
+    }
+    body.push({chunk.data(), chunk.size() - message.body().size});
+  }
+  deadline_.disarm();
+  body.finish(http::fields_from(message.base(), head_fields));
+  co_return true;
+}
+
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
+    RequestParser& parser, http::ResponseHead head, std::shared_ptr<http::BodyPipe> body,
+    const router::Route& route, const worker::View& view, Exchange& exchange) {
+  http::http1::ResponseHead response{fields_allocator()};
+  http::to_http1(head, body != nullptr, response);
+  http::http1::apply_edits(response, route.response_headers);
+  exchange.status = head.status;
+  bool keep_alive = exchange.client_keep_alive && !state_.draining;
+  const bool chunked = body && response.find(beast_http::field::content_length) == response.end();
+  if (chunked && parser.get().version() < 11) {
+    response.erase(beast_http::field::transfer_encoding);  // HTTP/1.0: the close ends the body
+    keep_alive = false;
+  }
+  if (!keep_alive) {
+    response.set(beast_http::field::connection, "close");
+  } else if (parser.get().version() < 11) {
+    response.set(beast_http::field::connection, "keep-alive");
+  }
+  writer_.start(response, chunked && parser.get().version() >= 11);
+  auto lease = state_.relay_buffers.lease();
+  auto chunk = lease.span();
+  const auto idle = idle_timeout(view);
+  for (bool last = body == nullptr;;) {
+    std::string_view piece;
+    if (body) {
+      co_await body->wait_readable();
+      if (body->state() == http::BodyPipe::State::kFailed) co_return Next::kClose;
+      piece = {chunk.data(), body->read(chunk.data(), chunk.size())};
+      last = body->at_end();
+      if (last) writer_.trailers(body->trailers());
+    }
+    deadline_.arm(Side::kDownstream, idle);
+    auto [write_ec, n] = co_await asio::async_write(down_, writer_.next(piece, last), kNoThrow);
+    if (deadline_.outcome(write_ec)) co_return Next::kClose;
+    if (last) break;
+  }
+  deadline_.disarm();
+  co_return keep_alive&& parser.is_done() ? Next::kKeepAlive : Next::kClose;
+}
+
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& parser,
+                                                                 const router::Route& route,
+                                                                 upstream::ClusterState& cluster,
+                                                                 const worker::View& view,
+                                                                 Exchange& exchange) {
+  auto& head = parser.get();
+  prepare_request(head, route, false);
+  const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
+  auto request = http::from_http1(head.base(), tls ? "https" : "http");
+  auto executor = co_await asio::this_coro::executor;
+  std::shared_ptr<http::BodyPipe> request_body;
+  if (!parser.is_done()) request_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
+  const auto deadline = Clock::now() + route.timeout;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto endpoint = cluster.balancer.next();
+    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
+    if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
+      const LocalReply local{503, failed->reason, "upstream connect failure\n", ""};
+      co_return co_await reply(parser, local, exchange);
+    }
+    auto& lease = std::get<upstream::http2::Lease>(acquired);
+    if (state_.access_log) {
+      const auto& address = cluster.config.endpoints[endpoint].address;
+      exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
+    }
+    auto response_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
+    upstream::http2::Response response;
+    if (request_body && attempt == 0) {
+      // The body streams up while the response is awaited: a server may
+      // answer before the upload ends (gRPC, early errors).
+      auto [sent, got] = co_await (pump_request(parser, *request_body, idle_timeout(view)) &&
+                                   lease->exchange(request, request_body, response_body, deadline));
+      response = std::move(got);
+      (void)sent;
+    } else {
+      response = co_await lease->exchange(request, request_body, response_body, deadline);
+    }
+    using Outcome = upstream::http2::Response::Outcome;
+    const bool body_untouched = !request_body || request_body->consumed() == 0;
+    if (response.outcome == Outcome::kRefused && body_untouched) continue;
+    if (response.outcome != Outcome::kHead) {
+      const auto local = failure_for(response.outcome);
+      co_return co_await reply(parser, local, exchange);
+    }
+    auto body = response.end_stream ? nullptr : response_body;
+    co_return co_await relay_response(parser, std::move(response.head), body, route, view,
+                                      exchange);
+  }
+  const auto local = failure_for(upstream::http2::Response::Outcome::kRefused);
+  co_return co_await reply(parser, local, exchange);
+}
+
+template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward_http2(
+    RequestParser&, const router::Route&, upstream::ClusterState&, const worker::View&, Exchange&);
+template asio::awaitable<Next> Http1Connection<TlsDownstream>::forward_http2(
+    RequestParser&, const router::Route&, upstream::ClusterState&, const worker::View&, Exchange&);
+
+}  // namespace weft::proxy::listener

@@ -1,0 +1,204 @@
+// The downstream HTTP/2 connection: the session's I/O, its streams' life
+// cycle, drain and idle timeout. Routing and forwarding of each stream are
+// in http2_forward.cc.
+#include "proxy/listener/http2_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+
+#include "common/log.h"
+#include "proxy/http/grpc.h"
+#include "proxy/listener/http2_stream.h"
+
+namespace weft::proxy::listener {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http2 = http::http2;
+
+constexpr std::uint32_t kNoError = 0;
+constexpr std::uint32_t kCancel = 8;
+
+template <class DownStream>
+class Http2Connection final : public worker::TrackedConnection,
+                              public http2::SessionEvents,
+                              public Http2Downstream,
+                              public std::enable_shared_from_this<Http2Connection<DownStream>> {
+ public:
+  Http2Connection(DownStream stream, const beast::flat_buffer& read_ahead,
+                  worker::WorkerState& state, std::size_t listener, std::size_t route_table)
+      : down_(std::move(stream)),
+        read_ahead_(beast::buffers_to_string(read_ahead.data())),
+        state_(state),
+        listener_(listener),
+        route_table_(route_table),
+        session_(http2::Session::Role::kServer, http2::SessionLimits{}, *this),
+        io_(session_, down_.get_executor()) {
+    boost::system::error_code ec;
+    auto peer = socket().remote_endpoint(ec);
+    if (!ec) peer_ip_ = peer.address().to_string();
+    state_.connections.insert(this);
+  }
+  ~Http2Connection() override { state_.connections.erase(this); }
+
+  asio::awaitable<void> run() {
+    co_await io_.run(down_, read_ahead_);
+    closed_ = true;
+    if (auto error = session_.error(); error != http2::SessionError::kNone) {
+      auto reason = http2::session_error_reason(error);
+      state_.metrics.http2_connection_error(reason).Increment();
+      spdlog::debug("HTTP/2 connection from {} ended: {}", peer_ip_, reason);
+    }
+    session_.abandon();
+    auto streams = std::move(streams_);
+    for (auto& [id, stream] : streams) {
+      stream->closed = true;
+      stream->close_code = kCancel;
+      stream->closed_signal.notify();
+    }
+    boost::system::error_code ignored;
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  }
+
+  // TrackedConnection: drain sends GOAWAY, lets the open streams finish.
+  void close_if_idle() override {
+    if (closed_) return;
+    session_.goaway(kNoError);
+    if (streams_.empty()) io_.stop();
+  }
+
+  // Idle: no stream for the listener's idle timeout. PINGs and SETTINGS do
+  // not count as activity, so a client cannot keep a connection by them.
+  void expire_if_due(Clock::time_point now) override {
+    if (closed_ || !streams_.empty()) return;
+    if (now - session_.last_stream_activity() < idle_timeout()) return;
+    state_.metrics.http2_connection_error("idle_timeout").Increment();
+    session_.goaway(kNoError);
+    io_.stop();
+  }
+
+  // SessionEvents
+  void on_request(std::int32_t id, http::RequestHead head, bool end_stream) override {
+    auto stream = std::make_shared<Http2Stream>(executor());
+    stream->id = id;
+    stream->request = std::move(head);
+    auto content_type = stream->request.fields.get("content-type");
+    stream->grpc = content_type && http::grpc::is_grpc(*content_type);
+    if (!end_stream) {
+      stream->request_body =
+          std::make_shared<http::BodyPipe>(executor(), http2::SessionLimits{}.stream_window);
+      session_.set_inbound(id, stream->request_body);
+    }
+    streams_[id] = stream;
+    asio::co_spawn(executor(), handle(this->shared_from_this(), stream), asio::detached);
+  }
+
+  void on_response(std::int32_t, http::ResponseHead, bool) override {}
+
+  void on_closed(std::int32_t id, std::uint32_t error_code) override {
+    auto found = streams_.find(id);
+    if (found == streams_.end()) return;
+    auto stream = std::move(found->second);
+    streams_.erase(found);
+    stream->closed = true;
+    stream->close_code = error_code;
+    stream->closed_signal.notify();
+    if (state_.draining && streams_.empty()) io_.stop();
+  }
+
+  void on_stream_rejected(std::string_view reason) override {
+    state_.metrics.http2_stream_error(reason).Increment();
+  }
+
+  // Http2Downstream
+  bool respond(Http2Stream& stream, const http::ResponseHead& head,
+               std::shared_ptr<http::BodyPipe> body) override {
+    if (closed_ || stream.closed) return false;
+    stream.status = head.status;
+    return session_.submit_response(stream.id, head, std::move(body));
+  }
+  void reset(Http2Stream& stream, std::uint32_t error_code) override {
+    if (!closed_ && !stream.closed) session_.reset(stream.id, error_code);
+  }
+  asio::any_io_executor executor() override { return down_.get_executor(); }
+  worker::WorkerState& state() override { return state_; }
+  const std::string& peer_ip() const override { return peer_ip_; }
+  bool tls() const override { return !std::is_same_v<DownStream, asio::ip::tcp::socket>; }
+  std::chrono::milliseconds idle_timeout() const override {
+    return state_.view->snapshot->listeners[listener_].idle_timeout;
+  }
+
+ private:
+  static asio::awaitable<void> handle(std::shared_ptr<Http2Connection> self,
+                                      std::shared_ptr<Http2Stream> stream) {
+    auto view = self->state_.view;  // the stream keeps the snapshot it started with
+    co_await serve_stream(*self, *stream, *view, self->route_table_);
+    co_await wait_closed(*stream);
+    self->finish(*stream, *view);
+  }
+
+  void finish(const Http2Stream& stream, const worker::View& view) {
+    const auto& stats = view.listener_stats[listener_];
+    stats.count_response(stream.status);
+    stats.requests_by_protocol[1]->Increment();
+    if (stream.grpc_status) {
+      constexpr unsigned kUnknown = 2;
+      auto code = *stream.grpc_status < stats.grpc_statuses.size() ? *stream.grpc_status : kUnknown;
+      stats.grpc_statuses[code]->Increment();
+    }
+    auto elapsed = std::chrono::duration<double>(Clock::now() - stream.start).count();
+    stats.duration->Observe(elapsed);
+    if (!state_.access_log) return;
+    const auto& head = stream.request;
+    state_.access_log->info(
+        R"({{"listener":{},"downstream":{},"protocol":"HTTP/2","method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"error":{},"grpc_status":{},"reset":{},"request_id":{}}})",
+        log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
+        log::json_quote(head.method), log::json_quote(head.path), log::json_quote(head.authority),
+        stream.status, elapsed * 1000, log::json_quote(stream.cluster),
+        log::json_quote(stream.upstream), log::json_quote(stream.error),
+        stream.grpc_status ? std::to_string(*stream.grpc_status) : "null", stream.close_code,
+        log::json_quote(head.fields.get("x-request-id").value_or("")));
+  }
+
+  asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
+
+  DownStream down_;
+  std::string read_ahead_;
+  worker::WorkerState& state_;
+  std::size_t listener_;
+  std::size_t route_table_;
+  std::string peer_ip_;
+  http2::Session session_;
+  http2::SessionIo io_;
+  std::unordered_map<std::int32_t, std::shared_ptr<Http2Stream>> streams_;
+  bool closed_ = false;
+};
+
+template <class DownStream>
+asio::awaitable<void> serve(DownStream stream, const beast::flat_buffer& read_ahead,
+                            worker::WorkerState& state, std::size_t listener,
+                            std::size_t route_table) {
+  auto connection = std::make_shared<Http2Connection<DownStream>>(std::move(stream), read_ahead,
+                                                                  state, listener, route_table);
+  co_await connection->run();
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http2(asio::ip::tcp::socket stream, beast::flat_buffer read_ahead,
+                                  worker::WorkerState& state, std::size_t listener,
+                                  std::size_t route_table) {
+  co_await serve(std::move(stream), read_ahead, state, listener, route_table);
+}
+
+asio::awaitable<void> serve_http2(TlsDownstream stream, beast::flat_buffer read_ahead,
+                                  worker::WorkerState& state, std::size_t listener,
+                                  std::size_t route_table) {
+  co_await serve(std::move(stream), read_ahead, state, listener, route_table);
+}
+
+}  // namespace weft::proxy::listener

@@ -1,0 +1,19 @@
+// A response the proxy makes itself, in either HTTP version.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace weft::proxy::listener {
+
+// Always bind one to a named variable before passing it to a co_await: GCC
+// 12 destroys a braced temporary in a co_await expression twice (a compiler
+// bug, fixed in GCC 13).
+struct LocalReply {
+  unsigned status = 503;
+  std::string_view reason;  // x-weft-error value; empty for direct responses
+  std::string body;
+  std::string location;  // redirects
+};
+
+}  // namespace weft::proxy::listener

@@ -1,0 +1,28 @@
+// Opens a connection to one endpoint of a cluster: TCP (from the cluster's
+// source address when set), then TLS when the cluster originates it, within
+// the cluster's connect timeout. Counts the outcome in the cluster's stats.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string_view>
+#include <variant>
+
+#include "proxy/upstream/clusters.h"
+#include "proxy/upstream/pool/pool.h"
+
+namespace weft::proxy::upstream {
+
+// Why a connection could not be opened: the x-weft-error reason and the
+// status the client gets (503 for all of them).
+struct ConnectFailure {
+  std::string_view
+      reason;  // upstream_connect_timeout, upstream_connect_failure, upstream_tls_failure
+};
+
+boost::asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(
+    ClusterState& cluster, std::size_t endpoint);
+
+// The ALPN protocol the TLS handshake settled on; empty without TLS or ALPN.
+std::string_view negotiated_alpn(const pool::Connection& connection);
+
+}  // namespace weft::proxy::upstream

@@ -1,0 +1,33 @@
+#include "proxy/upstream/http2/pool.h"
+
+#include <boost/asio/this_coro.hpp>
+
+namespace weft::proxy::upstream::http2 {
+
+namespace asio = boost::asio;
+
+asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(ClusterState& cluster,
+                                                                   std::size_t endpoint) {
+  auto& connections = connections_[endpoint];
+  std::erase_if(connections, [](const auto& c) { return c->closed(); });
+  for (const auto& candidate : connections) {
+    if (candidate->capacity() == 0) continue;
+    Lease lease(candidate);
+    co_await candidate->wait_ready();
+    if (candidate->closed()) co_return ConnectFailure{"upstream_connect_failure"};
+    cluster.stats.connections_reused->Increment();
+    co_return lease;
+  }
+  auto connection = std::make_shared<Connection>(co_await asio::this_coro::executor, idle_timeout_);
+  connections.push_back(connection);
+  Lease lease(connection);
+  auto opened = co_await connect(cluster, endpoint);
+  if (auto* failure = std::get_if<ConnectFailure>(&opened)) {
+    connection->fail_to_connect();
+    co_return *failure;
+  }
+  connection->start(std::move(std::get<pool::Connection>(opened)));
+  co_return lease;
+}
+
+}  // namespace weft::proxy::upstream::http2

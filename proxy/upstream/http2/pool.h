@@ -1,0 +1,50 @@
+// One worker's HTTP/2 connections to a cluster's endpoints. A request takes
+// a stream slot on the first connection with room (one still connecting
+// counts: its waiters share it instead of each opening their own) and a new
+// connection is opened only when every one is full.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "proxy/upstream/clusters.h"
+#include "proxy/upstream/connect.h"
+#include "proxy/upstream/http2/connection.h"
+
+namespace weft::proxy::upstream::http2 {
+
+// A reserved stream slot on a connection; released when destroyed.
+class Lease {
+ public:
+  explicit Lease(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {
+    connection_->reserve();
+  }
+  Lease(Lease&& other) noexcept = default;
+  Lease& operator=(Lease&&) = delete;
+  ~Lease() {
+    if (connection_) connection_->release();
+  }
+  Connection& operator*() const { return *connection_; }
+  Connection* operator->() const { return connection_.get(); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
+
+class Pool {
+ public:
+  Pool(std::size_t endpoints, std::chrono::milliseconds idle_timeout)
+      : connections_(endpoints), idle_timeout_(idle_timeout) {}
+
+  boost::asio::awaitable<std::variant<Lease, ConnectFailure>> acquire(ClusterState& cluster,
+                                                                      std::size_t endpoint);
+  std::size_t connections(std::size_t endpoint) const { return connections_[endpoint].size(); }
+
+ private:
+  std::vector<std::vector<std::shared_ptr<Connection>>> connections_;
+  std::chrono::milliseconds idle_timeout_;
+};
+
+}  // namespace weft::proxy::upstream::http2
