@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "mesh/v1/config.pb.h"
+#include "proxy/http/http2/limits.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
 
@@ -66,6 +67,7 @@ struct Listener {
   std::shared_ptr<tls::Context> tls;        // set: terminate TLS (explicit listeners)
   std::vector<Destination> destinations;    // capture listeners
   std::vector<std::uint16_t> opaque_ports;  // never sniffed
+  http::http2::SessionLimits http2;         // downstream HTTP/2 connections
 
   // The destination for an original destination address: exact address and
   // port first, then port only. Null: pass the connection through unchanged.

@@ -292,6 +292,37 @@ Result<Destination> to_destination(const v1::Destination& proto,
   return destination;
 }
 
+// Unset (0) fields keep the defaults of http::http2::SessionLimits.
+Result<http::http2::SessionLimits> to_http2_limits(const v1::Http2Limits& proto) {
+  http::http2::SessionLimits limits;
+  auto take = [](std::uint32_t value, auto& field) {
+    if (value != 0) field = value;
+  };
+  take(proto.max_concurrent_streams(), limits.max_concurrent_streams);
+  take(proto.max_header_list_bytes(), limits.max_header_list_bytes);
+  take(proto.initial_stream_window(), limits.stream_window);
+  take(proto.connection_window(), limits.connection_window);
+  take(proto.max_queued_control_frames(), limits.max_queued_control_frames);
+  take(proto.premature_reset_burst(), limits.abuse.premature_reset_burst);
+  take(proto.premature_resets_per_second(), limits.abuse.premature_resets_per_second);
+  take(proto.max_continuation_frames(), limits.abuse.max_continuation_frames);
+  take(proto.max_consecutive_empty_frames(), limits.abuse.max_consecutive_empty_frames);
+  take(proto.control_frame_burst(), limits.abuse.control_frame_burst);
+  take(proto.control_frames_per_second(), limits.abuse.control_frames_per_second);
+  // RFC 9113 §6.9.1: a window is at most 2^31-1; the connection window
+  // starts at 65,535 and can only grow.
+  constexpr std::uint32_t kMaxWindow = 0x7fffffff;
+  if (limits.stream_window > kMaxWindow) {
+    return fail(ErrorCode::kInvalidArgument, "initial_stream_window {} exceeds 2^31-1",
+                limits.stream_window);
+  }
+  if (limits.connection_window > kMaxWindow || limits.connection_window < 65'535) {
+    return fail(ErrorCode::kInvalidArgument,
+                "connection_window {} must be between 65535 and 2^31-1", limits.connection_window);
+  }
+  return limits;
+}
+
 Result<Listener> to_listener(const v1::Listener& proto,
                              const std::map<std::string, std::size_t>& tables,
                              const std::map<std::string, std::size_t>& clusters) {
@@ -322,6 +353,9 @@ Result<Listener> to_listener(const v1::Listener& proto,
     listener.tls = *context;
   }
   listener.sniff_timeout = to_ms(proto.sniff_timeout(), listener.sniff_timeout);
+  auto http2 = to_http2_limits(proto.http2());
+  if (!http2) return tl::unexpected(with_context(http2.error(), "http2"));
+  listener.http2 = *http2;
   for (auto port : proto.opaque_ports()) {
     if (port == 0 || port > 65535)
       return fail(ErrorCode::kInvalidArgument, "opaque port {} is out of range", port);

@@ -103,6 +103,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"missing_upstream_ca", "{name: v1, endpoints",
                 "{name: v1, tls: {ca_file: /no/ca.pem}, endpoints",
                 "clusters[0] 'v1': tls: CA /no/ca.pem"},
+        BadCase{"http2_connection_window", "route_table: web}",
+                "route_table: web, http2: {connection_window: 100}}",
+                "listeners[0] 'web': http2: connection_window 100 must be between"},
+        BadCase{"downstream_unknown_alpn", "route_table: web}",
+                "route_table: web, tls: {alpn: [h3]}}", "downstream TLS speaks h2 or http/1.1"},
         BadCase{"upstream_unknown_alpn", "{name: v1, endpoints",
                 "{name: v1, tls: {alpn: [spdy/3]}, endpoints",
                 "upstream connections speak h2 or http/1.1"}),
@@ -129,6 +134,20 @@ route_tables:
 clusters:
   - {name: db, endpoints: [{address: 127.0.0.1, port: 3306}]}
 )";
+
+TEST(Translate, Http2LimitsOverrideOnlyWhatIsSet) {
+  std::string text(kBase);
+  text.replace(text.find("route_table: web}"), 17,
+               "route_table: web, http2: {max_concurrent_streams: 10, premature_reset_burst: 5}}");
+  auto snapshot = translate_yaml(text);
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& limits = (*snapshot)->listeners[0].http2;
+  EXPECT_EQ(limits.max_concurrent_streams, 10u);
+  EXPECT_EQ(limits.abuse.premature_reset_burst, 5u);
+  EXPECT_EQ(limits.stream_window, http::http2::SessionLimits{}.stream_window);
+  EXPECT_EQ(limits.abuse.max_continuation_frames,
+            http::http2::AbuseLimits{}.max_continuation_frames);
+}
 
 TEST(Capture, DestinationPrefersExactAddressThenPort) {
   mesh::v1::ProxyConfig proto;

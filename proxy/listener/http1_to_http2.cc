@@ -1,3 +1,5 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 // An HTTP/1.1 request forwarded to an HTTP/2 cluster: the head translated
 // (Host to :authority, hop-by-hop fields dropped), the body streamed from the
 // client into the upstream stream while the response streams back, chunked
@@ -62,6 +64,13 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     const router::Route& route, const worker::View& view, Exchange& exchange) {
   http::http1::ResponseHead response{fields_allocator()};
   http::to_http1(head, body != nullptr, response);
+  const bool bodyless_status = head.status == 204 || head.status == 304;
+  if (!body && !bodyless_status && parser.get().method() != beast_http::verb::head &&
+      response.find(beast_http::field::content_length) == response.end()) {
+    // The whole response was one HEADERS frame (a trailers-only gRPC
+    // answer): say so, or the client would wait for a body.
+    response.set(beast_http::field::content_length, "0");
+  }
   http::http1::apply_edits(response, route.response_headers);
   exchange.status = head.status;
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
@@ -104,9 +113,13 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
                                                                  const worker::View& view,
                                                                  Exchange& exchange) {
   auto& head = parser.get();
+  // TE is hop-by-hop, but "trailers" in it is what a gRPC server needs to
+  // see on HTTP/2 (RFC 9113 §8.2.2 allows exactly that value).
+  const bool te_trailers = head[beast_http::field::te].find("trailers") != std::string_view::npos;
   prepare_request(head, route, false);
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
   auto request = http::from_http1(head.base(), tls ? "https" : "http");
+  if (te_trailers) request.fields.add("te", "trailers");
   auto executor = co_await asio::this_coro::executor;
   std::shared_ptr<http::BodyPipe> request_body;
   if (!parser.is_done()) request_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);

@@ -36,7 +36,8 @@ class Http2Connection final : public worker::TrackedConnection,
         state_(state),
         listener_(listener),
         route_table_(route_table),
-        session_(http2::Session::Role::kServer, http2::SessionLimits{}, *this),
+        session_(http2::Session::Role::kServer, state.view->snapshot->listeners[listener].http2,
+                 *this),
         io_(session_, down_.get_executor()) {
     boost::system::error_code ec;
     auto peer = socket().remote_endpoint(ec);
@@ -90,7 +91,7 @@ class Http2Connection final : public worker::TrackedConnection,
     stream->grpc = content_type && http::grpc::is_grpc(*content_type);
     if (!end_stream) {
       stream->request_body =
-          std::make_shared<http::BodyPipe>(executor(), http2::SessionLimits{}.stream_window);
+          std::make_shared<http::BodyPipe>(executor(), session_.limits().stream_window);
       session_.set_inbound(id, stream->request_body);
     }
     streams_[id] = stream;

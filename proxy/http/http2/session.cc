@@ -281,6 +281,9 @@ Session::Session(Role role, const SessionLimits& limits, SessionEvents& events)
   nghttp2_option_set_no_auto_window_update(option, 1);  // windows follow consumption
   nghttp2_option_set_max_outbound_ack(option, limits.max_queued_control_frames);
   nghttp2_option_set_peer_max_concurrent_streams(option, limits.max_concurrent_streams);
+  // Debian's nghttp2 carries its own CONTINUATION limit (8 by default): set
+  // it above ours, so AbuseGuard decides and counts.
+  nghttp2_option_set_max_continuations(option, limits.abuse.max_continuation_frames * 2);
   if (role == Role::kServer) {
     nghttp2_session_server_new2(&session_, callbacks, this, option);
   } else {
@@ -370,7 +373,17 @@ bool Session::receive(std::string_view bytes) {
                                     bytes.size());
   if (n >= 0 && error_ == SessionError::kNone) return true;
   if (error_ == SessionError::kNone) {
-    error_ = n == NGHTTP2_ERR_FLOODED ? SessionError::kControlQueueFull : SessionError::kProtocol;
+    // nghttp2's own verdict: say why in a GOAWAY before the connection ends.
+    if (n == NGHTTP2_ERR_FLOODED) {
+      error_ = SessionError::kControlQueueFull;
+    } else if (n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+      error_ = SessionError::kContinuationFlood;
+    } else {
+      error_ = SessionError::kProtocol;
+    }
+    nghttp2_session_terminate_session(session_, error_ == SessionError::kProtocol
+                                                    ? NGHTTP2_PROTOCOL_ERROR
+                                                    : NGHTTP2_ENHANCE_YOUR_CALM);
   }
   return false;
 }

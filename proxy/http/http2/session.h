@@ -27,21 +27,10 @@
 
 #include "proxy/http/body_pipe.h"
 #include "proxy/http/http2/abuse_guard.h"
+#include "proxy/http/http2/limits.h"
 #include "proxy/http/message.h"
 
 namespace weft::proxy::http::http2 {
-
-struct SessionLimits {
-  std::uint32_t max_concurrent_streams = 100;
-  std::uint32_t max_header_list_bytes = 64 * 1024;
-  // Advertised windows: what a peer may send before we consume it.
-  std::uint32_t stream_window = 256 * 1024;
-  std::uint32_t connection_window = 8 * 1024 * 1024;
-  // Outbound PING/SETTINGS acknowledgements queued because the peer does
-  // not read: beyond this nghttp2 ends the session.
-  std::size_t max_queued_control_frames = 1000;
-  AbuseLimits abuse;
-};
 
 // Why a session refused to go on, for metrics and logs.
 enum class SessionError {
@@ -91,6 +80,7 @@ class Session {
   bool wants_read() const;
   bool wants_write() const;
   SessionError error() const { return error_; }
+  const SessionLimits& limits() const { return limits_; }
 
   // Client: opens a stream for `head`; the body comes from `body` (null:
   // none). Returns the stream id, or a negative nghttp2 error.
