@@ -21,15 +21,6 @@ namespace {
 const config::TcpEndpoint kDefaultAdmin(asio::ip::make_address("127.0.0.1"), 15000);
 const config::TcpEndpoint kDefaultMetrics(asio::ip::make_address("0.0.0.0"), 15090);
 
-void warn_unsupported(const config::Snapshot& snapshot) {
-  for (const auto& cluster : snapshot.clusters) {
-    if (cluster.protocol != config::UpstreamProtocol::kHttp1) {
-      spdlog::warn("cluster {}: HTTP/2 upstreams are not supported yet; sending HTTP/1.1",
-                   cluster.name);
-    }
-  }
-}
-
 std::string config_json(const mesh::v1::ProxyConfig& config) {
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;
@@ -62,7 +53,6 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
     return started;
   }
   snapshot_ = std::move(snapshot);
-  warn_unsupported(*snapshot_);
   for (auto& worker : workers_) worker->start(snapshot_);
   await_hangup();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -140,7 +130,6 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
     return replaceable;
   }
   snapshot_ = std::move(next);
-  warn_unsupported(*snapshot_);
   for (auto& worker : workers_) worker->apply(snapshot_);
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);

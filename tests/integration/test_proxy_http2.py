@@ -155,6 +155,26 @@ def test_h2c_prior_knowledge_to_an_http1_backend(start_proxy, backend_port):
                                 protocol="http2") == 2001
 
 
+def test_hundreds_of_concurrent_streams_spread_over_upstream_connections(start_proxy, tmp_path):
+    """One worker, 400 streams in flight to an upstream that allows 100 per
+    connection: the pool opens more connections, every request succeeds."""
+    (tmp_path / "index.html").write_text("ok\n")
+    upstream = free_port()
+    nghttpd = subprocess.Popen(["nghttpd", "--no-tls", "-d", str(tmp_path), "--max-concurrent-streams=100",
+                                str(upstream)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = free_port()
+        proxy = start_proxy(route_config(port, [cluster("h2", upstream, protocol="PROTOCOL_HTTP2")]))
+        load = subprocess.run(["h2load", "-n", "8000", "-c", "20", "-m", "20", f"http://127.0.0.1:{port}/"],
+                              capture_output=True, text=True, timeout=60)
+        assert "8000 succeeded, 0 failed" in load.stdout, load.stdout
+        opened = proxy.metric("mesh_upstream_connections_total", cluster="h2", kind="new")
+        assert 4 <= opened <= 8, opened
+    finally:
+        nghttpd.terminate()
+        nghttpd.wait(10)
+
+
 def test_h2_over_tls_by_alpn(start_proxy, backend_port, pki):  # noqa: F811
     port = free_port()
     start_proxy(route_config(port, [cluster("app", backend_port)], listener_extra={"tls": {

@@ -10,11 +10,17 @@ asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(ClusterState&
                                                                    std::size_t endpoint) {
   auto& connections = connections_[endpoint];
   std::erase_if(connections, [](const auto& c) { return c->closed(); });
+  std::shared_ptr<Connection> chosen;  // a copy: the vector may grow while we wait
   for (const auto& candidate : connections) {
-    if (candidate->capacity() == 0) continue;
-    Lease lease(candidate);
-    co_await candidate->wait_ready();
-    if (candidate->closed()) co_return ConnectFailure{"upstream_connect_failure"};
+    if (candidate->capacity() > 0) {
+      chosen = candidate;
+      break;
+    }
+  }
+  if (chosen) {
+    Lease lease(chosen);
+    co_await chosen->wait_ready();
+    if (chosen->closed()) co_return ConnectFailure{"upstream_connect_failure"};
     cluster.stats.connections_reused->Increment();
     co_return lease;
   }
