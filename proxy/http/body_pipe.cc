@@ -65,7 +65,9 @@ void BodyPipe::close_consumer() {
 }
 
 asio::awaitable<void> BodyPipe::wait_writable() {
-  while (full() && !consumer_closed_ && state_ == State::kOpen) co_await writable_.wait();
+  while (full() && !consumer_closed_ && state_ == State::kOpen) {
+    co_await writable_.wait();
+  }
 }
 
 std::size_t BodyPipe::read(char* out, std::size_t max) {
@@ -84,7 +86,9 @@ std::size_t BodyPipe::read(char* out, std::size_t max) {
 }
 
 asio::awaitable<void> BodyPipe::wait_readable() {
-  while (available() == 0 && state_ == State::kOpen) co_await readable_.wait();
+  while (available() == 0 && state_ == State::kOpen) {
+    co_await readable_.wait();
+  }
 }
 
 void BodyPipe::changed_for_consumer() {

@@ -17,7 +17,7 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-constexpr std::size_t kPipeBytes = 256 * 1024;
+constexpr std::size_t kPipeBytes = std::size_t{256} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
 LocalReply failure_for(upstream::http2::Response::Outcome outcome) {

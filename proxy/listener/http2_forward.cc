@@ -33,7 +33,7 @@ using ResponseParser =
     beast_http::response_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
 
 // Response bodies buffered per stream before the producer waits.
-constexpr std::size_t kResponsePipeBytes = 256 * 1024;
+constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
@@ -96,7 +96,7 @@ std::optional<unsigned> grpc_status_of(const http::ResponseHead& head, const htt
 
 // Hands the upstream's response head to the client; false: the client's
 // stream is gone.
-bool relay_head(Http2Downstream& downstream, Http2Stream& stream, http::ResponseHead head,
+bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::ResponseHead& head,
                 const router::Route& route, std::shared_ptr<http::BodyPipe> body) {
   http::ResponseHead out;
   out.status = head.status;
@@ -131,7 +131,7 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
       reply(downstream, stream, failure("upstream_reset"));
       co_return;
     }
-    if (!relay_head(downstream, stream, std::move(response.head), route,
+    if (!relay_head(downstream, stream, response.head, route,
                     response.end_stream ? nullptr : body)) {
       lease->cancel(response.stream);
       co_return;
@@ -227,7 +227,7 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   if (!parser->is_done()) {
     body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
   }
-  if (!relay_head(downstream, stream, std::move(out), route, body)) co_return "client_reset";
+  if (!relay_head(downstream, stream, out, route, body)) co_return "client_reset";
   while (body && !parser->is_done()) {
     co_await body->wait_writable();
     if (body->consumer_closed()) co_return "client_reset";
@@ -308,7 +308,9 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
 }  // namespace
 
 asio::awaitable<void> wait_closed(Http2Stream& stream) {
-  while (!stream.closed) co_await stream.closed_signal.wait();
+  while (!stream.closed) {
+    co_await stream.closed_signal.wait();
+  }
 }
 
 void reply(Http2Downstream& downstream, Http2Stream& stream, const LocalReply& local,

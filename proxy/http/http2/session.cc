@@ -283,7 +283,8 @@ Session::Session(Role role, const SessionLimits& limits, SessionEvents& events)
   nghttp2_option_set_peer_max_concurrent_streams(option, limits.max_concurrent_streams);
   // Debian's nghttp2 carries its own CONTINUATION limit (8 by default): set
   // it above ours, so AbuseGuard decides and counts.
-  nghttp2_option_set_max_continuations(option, limits.abuse.max_continuation_frames * 2);
+  nghttp2_option_set_max_continuations(option,
+                                       std::size_t{limits.abuse.max_continuation_frames} * 2);
   if (role == Role::kServer) {
     nghttp2_session_server_new2(&session_, callbacks, this, option);
   } else {

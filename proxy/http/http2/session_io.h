@@ -22,7 +22,7 @@ namespace weft::proxy::http::http2 {
 class SessionIo {
  public:
   // Bytes gathered into one write at most.
-  static constexpr std::size_t kMaxWriteBytes = 64 * 1024;
+  static constexpr std::size_t kMaxWriteBytes = std::size_t{64} * 1024;
 
   SessionIo(Session& session, const boost::asio::any_io_executor& executor)
       : session_(session), output_ready_(executor) {
@@ -51,7 +51,7 @@ class SessionIo {
 
   template <class Stream>
   boost::asio::awaitable<void> read_loop(Stream& stream) {
-    std::array<char, 16 * 1024> buffer;
+    std::array<char, std::size_t{16} * 1024> buffer;
     while (!stopped_ && session_.wants_read()) {
       auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(buffer), kNoThrow);
       if (ec) break;

@@ -10,7 +10,6 @@
 namespace weft::proxy::http::http2 {
 namespace {
 
-constexpr std::uint32_t kProtocolError = 1;
 constexpr std::uint32_t kCancel = 8;
 
 // Raw frames, for input nghttp2's own client would never produce.
@@ -232,7 +231,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(SessionTest, WindowReopensOnlyAsTheConsumerReads) {
   RequestHead head{"POST", "http", "svc", "/", {}};
   auto body = pipe();
-  body->push(std::string(600 * 1024, 'x'));
+  body->push(std::string(std::size_t{600} * 1024, 'x'));
   body->finish();
   auto id = client_.submit_request(head, body);
   ASSERT_TRUE(exchange());
@@ -245,7 +244,8 @@ TEST_F(SessionTest, WindowReopensOnlyAsTheConsumerReads) {
   EXPECT_EQ(received.available(), SessionLimits{}.stream_window);
   received.read(sink.data(), sink.size());
   ASSERT_TRUE(exchange());
-  EXPECT_EQ(received.available(), 600U * 1024 - 2 * SessionLimits{}.stream_window);
+  EXPECT_EQ(received.available(),
+            std::size_t{600} * 1024 - std::size_t{2} * SessionLimits{}.stream_window);
   EXPECT_TRUE(received.state() == BodyPipe::State::kFinished);
 }
 

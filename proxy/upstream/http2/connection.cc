@@ -45,7 +45,9 @@ void Connection::fail_to_connect() {
 }
 
 asio::awaitable<void> Connection::wait_ready() {
-  while (state_ == State::kConnecting) co_await ready_.wait();
+  while (state_ == State::kConnecting) {
+    co_await ready_.wait();
+  }
 }
 
 std::uint32_t Connection::capacity() const {
