@@ -39,6 +39,9 @@ void add_inbound(mesh::v1::ProxyConfig& config, std::uint32_t app_port, bool in_
   auto name = fmt::format("inbound|{}", app_port);
   auto* cluster = config.add_clusters();
   cluster->set_name(name);
+  // The application gets the protocol its client spoke: HTTP/2 (gRPC) in,
+  // HTTP/2 out; HTTP/1.1 stays HTTP/1.1.
+  cluster->set_protocol(mesh::v1::Cluster::PROTOCOL_SAME_AS_DOWNSTREAM);
   auto* endpoint = cluster->add_endpoints();
   endpoint->set_address("127.0.0.1");
   endpoint->set_port(app_port);

@@ -72,10 +72,12 @@ class Http2Connection final : public worker::TrackedConnection,
     if (streams_.empty()) io_.stop();
   }
 
-  // Idle: no stream for the listener's idle timeout. PINGs and SETTINGS do
-  // not count as activity, so a client cannot keep a connection by them.
+  // Idle: nothing moved on any stream (no HEADERS, no DATA either way) for
+  // the listener's idle timeout, whether streams are open or not: a client
+  // that stops reading cannot pin its streams' buffers forever. PINGs and
+  // SETTINGS do not count, so they cannot keep a connection either.
   void expire_if_due(Clock::time_point now) override {
-    if (closed_ || !streams_.empty()) return;
+    if (closed_) return;
     if (now - session_.last_stream_activity() < idle_timeout()) return;
     state_.metrics.http2_connection_error("idle_timeout").Increment();
     session_.goaway(kNoError);

@@ -175,6 +175,110 @@ def test_hundreds_of_concurrent_streams_spread_over_upstream_connections(start_p
         nghttpd.wait(10)
 
 
+def test_one_gib_each_way_over_http2_with_flat_memory(start_proxy, backend_port, tmp_path):
+    port = free_port()
+    proxy = start_proxy(route_config(port, [cluster("app", backend_port)]))
+    gib = 1 << 30
+    baseline = proxy.rss_kib()
+    download = subprocess.run([*CURL, "--http2-prior-knowledge", "--max-time", "120", "-o", "/dev/null",
+                               "-w", "%{size_download} %{http_version}", f"http://127.0.0.1:{port}/bytes?n={gib}"],
+                              capture_output=True, text=True, timeout=150)
+    assert download.stdout == f"{gib} 2", download.stderr
+    sparse = tmp_path / "gib"
+    with open(sparse, "wb") as f:
+        f.truncate(gib)  # a GiB of zeros without a GiB of disk
+    upload = subprocess.run([*CURL, "--http2-prior-knowledge", "--max-time", "120", "-T", str(sparse),
+                             f"http://127.0.0.1:{port}/upload"], capture_output=True, text=True, timeout=150)
+    assert json.loads(upload.stdout)["received"] == gib, upload.stderr
+    growth = proxy.rss_kib() - baseline
+    assert growth < 16 * 1024, f"RSS grew by {growth} KiB while streaming 2 GiB"
+
+
+def test_a_reader_that_stops_throttles_the_upstream(start_proxy, backend_port):
+    """A client that never opens its window: the proxy holds about one
+    stream window, not the 256 MiB the backend would send."""
+    port = free_port()
+    proxy = start_proxy(route_config(port, [cluster("app", backend_port)]))
+    baseline = proxy.rss_kib()
+    s = h2.connect(port)
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1, h2.request_block(f"/bytes?n={256 << 20}")))
+    reply = h2.read_frames(s, seconds=3)
+    received = sum(len(p) for kind, _, _, p in reply.frames if kind == h2.DATA)
+    growth = proxy.rss_kib() - baseline
+    s.close()
+    assert received <= 65_535, received  # the default window the client never reopened
+    assert growth < 8 * 1024, f"RSS grew by {growth} KiB behind a stalled reader"
+
+
+def goaway_then_answer_server():
+    """An HTTP/2 upstream (python3-h2) whose first connection answers its
+    first request with GOAWAY(last_stream_id=0): "not processed". Later
+    connections answer 200 "retried". Returns (port, connections, close)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(10)
+    connections = []
+
+    def serve_one(conn, first):
+        with conn:
+            answer(conn, first)
+
+    def answer(conn, first):
+        conn.settimeout(10)
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h2c.initiate_connection()
+        conn.sendall(h2c.data_to_send())
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for event in h2c.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    if first:
+                        h2c.close_connection(last_stream_id=0)
+                        conn.sendall(h2c.data_to_send())
+                        return
+                    h2c.send_headers(event.stream_id, [(":status", "200"), ("content-length", "7")])
+                    h2c.send_data(event.stream_id, b"retried", end_stream=True)
+            conn.sendall(h2c.data_to_send())
+
+    def serve():
+        for index in range(2):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            threading.Thread(target=serve_one, args=(conn, index == 0), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def close():
+        server.close()
+        thread.join(5)
+
+    return server.getsockname()[1], connections, close
+
+
+def test_requests_the_upstream_did_not_process_are_retried(start_proxy):
+    upstream, connections, close = goaway_then_answer_server()
+    port = free_port()
+    proxy = start_proxy(route_config(port, [cluster("h2", upstream, protocol="PROTOCOL_HTTP2")]))
+    result = subprocess.run([*CURL, "--http2-prior-knowledge", f"http://127.0.0.1:{port}/"],
+                            capture_output=True, text=True, timeout=30)
+    close()
+    assert result.stdout == "retried", result.stderr
+    assert len(connections) == 2
+    assert proxy.metric("mesh_upstream_connections_total", cluster="h2", kind="new") == 2
+
+
 def test_h2_over_tls_by_alpn(start_proxy, backend_port, pki):  # noqa: F811
     port = free_port()
     start_proxy(route_config(port, [cluster("app", backend_port)], listener_extra={"tls": {

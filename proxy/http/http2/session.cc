@@ -258,6 +258,7 @@ struct Session::Callbacks {
       return static_cast<ssize_t>(n);
     }
     if (n == 0) return NGHTTP2_ERR_DEFERRED;
+    s.last_activity_ = Clock::now();
     return static_cast<ssize_t>(n);
   }
 };

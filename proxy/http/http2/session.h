@@ -103,8 +103,8 @@ class Session {
   std::int32_t goaway_last_stream() const { return goaway_last_stream_; }
   bool draining() const { return goaway_last_stream_ >= 0; }
   std::size_t open_streams() const { return streams_.size(); }
-  // When a stream last opened, sent a header block or DATA: PINGs and
-  // SETTINGS do not count, so they cannot hold an idle connection open.
+  // When a stream last opened or moved a header block or DATA either way:
+  // PINGs and SETTINGS do not count, so they cannot hold a connection open.
   std::chrono::steady_clock::time_point last_stream_activity() const { return last_activity_; }
 
   // The connection owning the session wants output flushed when a pipe
