@@ -82,12 +82,12 @@ def make_handlers(state):
     return grpc.method_handlers_generic_handler(SERVICE, handlers)
 
 
-def start(port):
-    """Serves on 127.0.0.1:`port`; returns (server, state)."""
+def start(port, host="127.0.0.1"):
+    """Serves on `host`:`port`; returns (server, state)."""
     state = State()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     server.add_generic_rpc_handlers((make_handlers(state),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, state
 

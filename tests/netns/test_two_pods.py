@@ -172,3 +172,57 @@ def test_pod_to_pod_through_both_sidecars(two_pods):
     # back into a capture port, no connection without an original destination.
     for pod in (a, b):
         assert metric(pod, 15090, "mesh_capture_errors_total") == 0
+
+
+GRPC_CLIENT = """
+import sys
+sys.path.insert(0, sys.argv[2])
+import grpc, grpc_backend
+client = grpc_backend.Client(sys.argv[1])
+reply, call = client.unary().with_call(b'hello', metadata=[('x-tenant', 'blue')], timeout=10)
+print(reply.decode(), dict(call.initial_metadata())['echo-x-tenant'])
+print(sum(len(m) for m in client.spray()(b'50,100000', timeout=20)))
+try:
+    client.unary()(b'x', metadata=[('x-fail', 'PERMISSION_DENIED')], timeout=10)
+except grpc.RpcError as e:
+    print(e.code().name)
+"""
+
+
+def grpc_sidecars(b_ip):
+    """A's outbound to B:50051 is an HTTP/2 cluster (a grpc Service port);
+    B's inbound cluster speaks whatever arrived, as the control plane says."""
+    a = pod_a_config(b_ip)
+    a["listeners"][0]["destinations"] = [{"address": b_ip, "port": 50051, "route_table": "to-b"}]
+    a["clusters"] = [{"name": "b", "protocol": "PROTOCOL_HTTP2",
+                      "endpoints": [{"address": b_ip, "port": 50051}]}]
+    b = pod_b_config()
+    b["listeners"][0]["destinations"] = [{"port": 50051, "route_table": "inbound|8080"}]
+    b["clusters"][0]["endpoints"] = [{"address": "127.0.0.1", "port": 50051}]
+    b["clusters"][0]["protocol"] = "PROTOCOL_SAME_AS_DOWNSTREAM"
+    return a, b
+
+
+def test_grpc_pod_to_pod_through_both_sidecars(two_pods):
+    a, b, a_ip, b_ip, workdir = two_pods
+    integration = str(ROOT / "tests" / "integration")
+    b.spawn("/usr/bin/python3", "-c",
+            f"import sys, time; sys.path.insert(0, {integration!r}); import grpc_backend; "
+            "s, _ = grpc_backend.start(50051, host='0.0.0.0'); time.sleep(600)")
+    wait_port(b, "127.0.0.1", 50051)
+    a.exec(str(MESH_INIT))
+    b.exec(str(MESH_INIT))
+    a_config, b_config = grpc_sidecars(b_ip)
+    start_sidecar(a, workdir, "a", a_config)
+    start_sidecar(b, workdir, "b", b_config)
+    for pod in (a, b):
+        assert pod.exec(str(PROXY_BIN), "--wait-ready", "--wait-ready-timeout", "20", check=False).returncode == 0
+
+    # The app's own gRPC channel to B's address: captured by A, HTTP/2 to B,
+    # captured by B, HTTP/2 to the server. Metadata, streams and status pass.
+    lines = a.python(GRPC_CLIENT, f"{b_ip}:50051", integration).splitlines()
+    assert lines == ["hello blue", "5000000", "PERMISSION_DENIED"], lines
+    assert metric(a, 15090, "mesh_grpc_responses_total", listener="outbound", grpc_status="OK") == 2
+    assert metric(b, 15090, "mesh_grpc_responses_total", listener="inbound",
+                  grpc_status="PERMISSION_DENIED") == 1
+    assert metric(b, 15090, "mesh_requests_by_protocol_total", listener="inbound", protocol="http2") == 3
