@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <iterator>
 
 namespace weft::proxy::http {
@@ -13,20 +14,9 @@ namespace {
 
 // Whether the Connection field of `fields` names `name` (RFC 9110 §7.6.1).
 bool named_by_connection(const http1::Fields& fields, std::string_view name) {
-  for (auto it = fields.find(beast_http::field::connection); it != fields.end(); ++it) {
-    if (it->name() != beast_http::field::connection) break;
-    std::string_view list = it->value();
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      auto token = list.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-        token.remove_suffix(1);
-      if (boost::beast::iequals(token, name)) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
+  for (auto it = fields.find(beast_http::field::connection);
+       it != fields.end() && it->name() == beast_http::field::connection; ++it) {
+    if (beast_http::token_list(it->value()).exists(name)) return true;
   }
   return false;
 }

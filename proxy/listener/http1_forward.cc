@@ -149,10 +149,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const worker::View& view,
                                                            Exchange& exchange) {
   auto& head = parser.get();
-  auto cluster_index = forward.clusters.size() == 1
-                           ? forward.clusters.front().cluster
-                           : forward.pick(state_.rng() % forward.total_weight);
-  auto& cluster = (*view.clusters)[cluster_index];
+  auto& cluster = (*view.clusters)[forward.choose(state_.rng)];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     const LocalReply local{503, "no_healthy_upstream", "no healthy upstream\n", ""};

@@ -288,10 +288,7 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
   auto& state = downstream.state();
-  auto cluster_index = forward.clusters.size() == 1
-                           ? forward.clusters.front().cluster
-                           : forward.pick(state.rng() % forward.total_weight);
-  auto& cluster = (*view.clusters)[cluster_index];
+  auto& cluster = (*view.clusters)[forward.choose(state.rng)];
   stream.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     reply(downstream, stream, failure("no_healthy_upstream"));

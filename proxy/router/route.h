@@ -76,6 +76,11 @@ struct Forward {
 
   // Picks a cluster for `draw`, a uniform number in [0, total_weight).
   std::size_t pick(std::uint64_t draw) const;
+  // The cluster for one request: the only one, or a weighted draw from `rng`.
+  template <class Rng>
+  std::size_t choose(Rng& rng) const {
+    return clusters.size() == 1 ? clusters.front().cluster : pick(rng() % total_weight);
+  }
 };
 
 struct DirectResponse {
