@@ -5,6 +5,7 @@ Same layout as bench/run.py: backends and h2load on core 0, the proxy under
 test alone on core 1 with one worker. Tests:
   h2max   h2load -c50 -m10 over h2c: saturation requests/s, proxy CPU µs/req
   h2tls   the same over TLS (ALPN h2) to the proxy
+  h1tls   HTTP/1.1 over TLS to the proxy (wrk -t1 -c50), HTTP/1.1 upstream
   grpc    gRPC unary calls (h2load POSTing one framed message, -c50 -m10):
           requests/s and proxy CPU µs/req
 Backend: one nginx. It answers 1 KiB over h2c for h2max/h2tls (every proxy
@@ -91,25 +92,28 @@ clusters: [{{name: b, protocol: {protocol}, endpoints: [{{address: 127.0.0.1, po
 
 def start_target(name, test, work, backends, build_dir, tls):
     """Starts `name` on core 1 for `test`; returns (port, process)."""
-    upstream = backends.grpc_port if test == "grpc" else backends.h2_port
+    upstream = {"grpc": backends.grpc_port, "h1tls": backends.h1_port}.get(test, backends.h2_port)
+    h2_upstream = test != "h1tls"
     if name == "direct":
         return upstream, None
     port = free_port()
     d = work / f"{name}-{test}"
     d.mkdir(exist_ok=True)
-    cert = tls if test == "h2tls" else None
+    cert = tls if test in ("h2tls", "h1tls") else None
     if name == "mesh-proxy":
-        (d / "proxy.yaml").write_text(mesh_proxy_config(port, upstream, True, cert))
+        (d / "proxy.yaml").write_text(mesh_proxy_config(port, upstream, h2_upstream, cert))
         cmd = [str(build_dir / "bin" / "mesh-proxy"), "--config", str(d / "proxy.yaml"), "--concurrency", "1",
                "--log-level", "warning"]
     elif name == "nghttpx":
         frontend = f"127.0.0.1,{port}" + ("" if cert else ";no-tls")
-        cmd = ["nghttpx", f"--frontend={frontend}", f"--backend=127.0.0.1,{upstream};;proto=h2", "--workers=1",
+        proto = "h2" if h2_upstream else "http/1.1"
+        cmd = ["nghttpx", f"--frontend={frontend}", f"--backend=127.0.0.1,{upstream};;proto={proto}", "--workers=1",
                "--no-ocsp", "--backend-keep-alive-timeout=300s", "--frontend-keep-alive-timeout=300s",
                f"--pid-file={d}/pid", "--errorlog-file=/dev/null", "--accesslog-file=/dev/null"]
         cmd += [str(cert[1]), str(cert[0])] if cert else []
     elif name == "haproxy":
-        bind = f"bind 127.0.0.1:{port} ssl crt {d / 'both.pem'} alpn h2" if cert else f"bind 127.0.0.1:{port} proto h2"
+        alpn = "h2" if h2_upstream else "http/1.1"
+        bind = f"bind 127.0.0.1:{port} ssl crt {d / 'both.pem'} alpn {alpn}" if cert else f"bind 127.0.0.1:{port} proto h2"
         if cert:
             (d / "both.pem").write_text(cert[0].read_text() + cert[1].read_text())
         (d / "haproxy.cfg").write_text(f"""
@@ -126,11 +130,12 @@ frontend bench
   {bind}
   default_backend b
 backend b
-  server b1 127.0.0.1:{upstream} proto h2
+  server b1 127.0.0.1:{upstream}{" proto h2" if h2_upstream else ""}
 """)
         cmd = ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
     elif name == "nginx":
-        listen = f"listen 127.0.0.1:{port} ssl http2; ssl_certificate {cert[0]}; ssl_certificate_key {cert[1]};" \
+        version = " http2" if h2_upstream else ""
+        listen = f"listen 127.0.0.1:{port} ssl{version}; ssl_certificate {cert[0]}; ssl_certificate_key {cert[1]};" \
             if cert else f"listen 127.0.0.1:{port} http2;"
         if test == "grpc":
             location = f"location / {{ grpc_pass grpc://127.0.0.1:{upstream}; }}"
@@ -155,7 +160,18 @@ http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
     return port, process
 
 
+def run_wrk(port, duration):
+    out = subprocess.run(pinned(LOADGEN_CPU, "wrk", "-t1", "-c50", f"-d{duration}s", f"https://127.0.0.1:{port}/"),
+                         capture_output=True, text=True, timeout=duration + 30).stdout
+    requests = int(out.split(" requests in ")[0].split()[-1])
+    errors = sum(int(x) for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line
+                 for x in line.replace(",", " ").split() if x.isdigit())
+    return {"requests": requests, "errors": errors, "rps": requests / duration}
+
+
 def run_load(test, port, duration, work):
+    if test == "h1tls":
+        return run_wrk(port, duration)
     scheme = "https" if test == "h2tls" else "http"
     cmd = ["h2load", "-t1", "-c50", "-m10", "-D", str(duration)]
     url = f"{scheme}://127.0.0.1:{port}/"
@@ -187,6 +203,7 @@ TITLES = {
     "h2max": "HTTP/2 saturation over h2c (h2load -c50 -m10)",
     "h2tls": "HTTP/2 saturation over TLS (h2load -c50 -m10, ALPN h2 to the proxy)",
     "grpc": "gRPC unary calls (h2load -c50 -m10)",
+    "h1tls": "HTTP/1.1 over TLS (wrk -t1 -c50), HTTP/1.1 upstream",
 }
 
 
@@ -211,8 +228,8 @@ def report(results, targets, tests, args):
             ratio = f"{cpu / best:.2f}x" if cpu and best else "-"
             lines.append(f"| {t} | {fmt(r['rps'], 0)} | {fmt(cpu)} | {ratio} | {fmt(r['errors'], 0)} |")
         lines.append("")
-    lines += ["Targets from issue #4: HTTP/2 CPU per request below the best peer's (aim 10 µs); over TLS at or "
-              "below HAProxy's.", ""]
+    lines += ["Targets from issue #4: HTTP/2 CPU per request below the best peer's (aim 10 µs); over TLS (h2 "
+              "and HTTP/1.1) at or below HAProxy's.", ""]
     return "\n".join(lines)
 
 
@@ -230,7 +247,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=str(ROOT / "build"))
     parser.add_argument("--targets", default="direct,mesh-proxy,nghttpx,haproxy,nginx")
-    parser.add_argument("--tests", default="h2max,h2tls,grpc")
+    parser.add_argument("--tests", default="h2max,h2tls,grpc,h1tls")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -245,7 +262,7 @@ def main():
         for rep in range(args.reps):
             for test in tests:
                 for target in targets:
-                    if target == "direct" and test == "h2tls":
+                    if target == "direct" and test in ("h2tls", "h1tls"):
                         continue  # the backend has no TLS port
                     port, process = start_target(target, test, work, backends, pathlib.Path(args.build_dir), tls)
                     try:
