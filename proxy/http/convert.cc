@@ -1,7 +1,6 @@
 #include "proxy/http/convert.h"
 
 #include <algorithm>
-#include <boost/algorithm/string/case_conv.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <iterator>
@@ -11,6 +10,15 @@ namespace weft::proxy::http {
 namespace beast_http = boost::beast::http;
 
 namespace {
+
+// ASCII, without the locale lookups of boost::algorithm::to_lower_copy.
+std::string lower_case(std::string_view name) {
+  std::string out(name);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
 
 // Whether the Connection field of `fields` names `name` (RFC 9110 §7.6.1).
 bool named_by_connection(const http1::Fields& fields, std::string_view name) {
@@ -23,7 +31,7 @@ bool named_by_connection(const http1::Fields& fields, std::string_view name) {
 
 void copy_from_http1(const http1::Fields& from, FieldList& to) {
   for (const auto& f : from) {
-    auto name = boost::algorithm::to_lower_copy(std::string(f.name_string()));
+    auto name = lower_case(f.name_string());
     if (is_connection_specific(name, f.value()) || named_by_connection(from, name)) continue;
     to.add(std::move(name), std::string(f.value()));
   }
@@ -87,7 +95,7 @@ FieldList fields_from(const http1::Fields& fields, std::size_t first) {
   auto it = fields.begin();
   std::advance(it, std::min<std::size_t>(first, std::distance(fields.begin(), fields.end())));
   for (; it != fields.end(); ++it) {
-    auto name = boost::algorithm::to_lower_copy(std::string(it->name_string()));
+    auto name = lower_case(it->name_string());
     out.add(std::move(name), std::string(it->value()));
   }
   return out;

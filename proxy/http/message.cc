@@ -1,12 +1,14 @@
 #include "proxy/http/message.h"
 
 #include <algorithm>
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>
 
 namespace weft::proxy::http {
 
 namespace {
-bool same_name(std::string_view a, std::string_view b) { return boost::algorithm::iequals(a, b); }
+// ASCII only, as field names are: boost::algorithm::iequals consults the
+// global locale per character, which cost 12% of the proxy's CPU on HTTP/2.
+bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
 }  // namespace
 
 void FieldList::set(std::string_view name, std::string value) {

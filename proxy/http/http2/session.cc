@@ -87,7 +87,7 @@ struct Session::Callbacks {
     auto& s = self(user_data);
     auto verdict = s.guard_.on_frame(static_cast<FrameType>(hd->type), hd->length,
                                      (hd->flags & NGHTTP2_FLAG_END_STREAM) != 0,
-                                     (hd->flags & NGHTTP2_FLAG_END_HEADERS) != 0, Clock::now());
+                                     (hd->flags & NGHTTP2_FLAG_END_HEADERS) != 0, s.now_);
     if (verdict == Abuse::kNone) return 0;
     s.fail_session(from_abuse(verdict), NGHTTP2_ENHANCE_YOUR_CALM);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -96,7 +96,7 @@ struct Session::Callbacks {
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& s = self(user_data);
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-    s.last_activity_ = Clock::now();
+    s.last_activity_ = s.now_;
     auto& stream = s.stream(frame->hd.stream_id);
     stream.header_bytes = 0;
     return 0;
@@ -149,7 +149,7 @@ struct Session::Callbacks {
         s.on_header_block(frame->hd.stream_id, end_stream);
         break;
       case NGHTTP2_DATA:
-        s.last_activity_ = Clock::now();
+        s.last_activity_ = s.now_;
         if (end_stream) {
           if (auto* stream = s.find(frame->hd.stream_id); stream && stream->inbound) {
             stream->inbound->finish();
@@ -159,7 +159,7 @@ struct Session::Callbacks {
       case NGHTTP2_RST_STREAM:
         if (auto* stream = s.find(frame->hd.stream_id);
             s.role_ == Role::kServer && stream && !stream->response_started) {
-          if (auto verdict = s.guard_.on_premature_reset(Clock::now()); verdict != Abuse::kNone) {
+          if (auto verdict = s.guard_.on_premature_reset(s.now_); verdict != Abuse::kNone) {
             s.fail_session(from_abuse(verdict), NGHTTP2_ENHANCE_YOUR_CALM);
           }
         }
@@ -254,11 +254,11 @@ struct Session::Callbacks {
           *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         }
       }
-      s.last_activity_ = Clock::now();
+      s.last_activity_ = s.now_;
       return static_cast<ssize_t>(n);
     }
     if (n == 0) return NGHTTP2_ERR_DEFERRED;
-    s.last_activity_ = Clock::now();
+    s.last_activity_ = s.now_;
     return static_cast<ssize_t>(n);
   }
 };
@@ -371,6 +371,7 @@ void Session::on_header_block(std::int32_t id, bool end_stream) {
 }
 
 bool Session::receive(std::string_view bytes) {
+  now_ = Clock::now();
   auto n = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(bytes.data()),
                                     bytes.size());
   if (n >= 0 && error_ == SessionError::kNone) return true;
@@ -391,6 +392,7 @@ bool Session::receive(std::string_view bytes) {
 }
 
 std::string_view Session::output() {
+  now_ = Clock::now();
   const std::uint8_t* data = nullptr;
   auto n = nghttp2_session_mem_send(session_, &data);
   if (n <= 0) return {};
@@ -449,7 +451,7 @@ std::int32_t Session::submit_request(const RequestHead& head, std::shared_ptr<Bo
   auto id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
                                    body ? &provider : nullptr, nullptr);
   if (id < 0) return id;
-  last_activity_ = Clock::now();
+  last_activity_ = now_;
   if (body) attach_outbound(id, std::move(body));
   request_output();
   return id;

@@ -135,6 +135,9 @@ class Session {
   std::int32_t goaway_last_stream_ = -1;
   bool ping_outstanding_ = false;
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  // Read once per receive() or output() call: every frame and callback of
+  // that call shares it instead of reading the clock each.
+  std::chrono::steady_clock::time_point now_ = last_activity_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
 };
 

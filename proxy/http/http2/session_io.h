@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -74,6 +75,10 @@ class SessionIo {
       }
       if (stopped_ || (!session_.wants_read() && !session_.wants_write())) break;
       co_await output_ready_.wait();
+      // Let the handlers already queued on this worker (other streams'
+      // reads, upstream responses) add their frames first: one write then
+      // carries them all, instead of a write, a wakeup and a syscall each.
+      co_await boost::asio::post(stream.get_executor(), boost::asio::use_awaitable);
     }
     stopped_ = true;
   }
