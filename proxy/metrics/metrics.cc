@@ -26,7 +26,8 @@ constexpr std::string_view kLocalReplyReasons[] = {
     "direct_response",          "redirect"};
 
 constexpr std::string_view kHttp2StreamErrors[] = {"invalid_header", "invalid_message",
-                                                   "invalid_frame", "header_list_too_large"};
+                                                   "invalid_frame", "header_list_too_large",
+                                                   "max_concurrent_streams"};
 constexpr std::string_view kHttp2ConnectionErrors[] = {
     "protocol_error",      "rapid_reset",        "continuation_flood", "empty_frame_flood",
     "control_frame_flood", "control_queue_full", "idle_timeout"};

@@ -180,7 +180,9 @@ struct Session::Callbacks {
                               void* user_data) {
     auto& s = self(user_data);
     if (auto* stream = s.find(frame->hd.stream_id)) stream->rejected = true;
-    if (lib_error == NGHTTP2_ERR_HTTP_HEADER) {
+    if (lib_error == NGHTTP2_ERR_REFUSED_STREAM) {
+      s.events_.on_stream_rejected("max_concurrent_streams");
+    } else if (lib_error == NGHTTP2_ERR_HTTP_HEADER) {
       s.events_.on_stream_rejected("invalid_header");
     } else if (lib_error == NGHTTP2_ERR_HTTP_MESSAGING) {
       s.events_.on_stream_rejected("invalid_message");
@@ -194,6 +196,12 @@ struct Session::Callbacks {
   // without an invalid-frame callback: its RST_STREAM is the only sign.
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& s = self(user_data);
+    // A GOAWAY with an error that no verdict of ours explains is nghttp2's
+    // own (a client past the acknowledged stream limit, a bad frame).
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+        s.error_ == SessionError::kNone) {
+      s.error_ = SessionError::kProtocol;
+    }
     if (frame->hd.type != NGHTTP2_RST_STREAM ||
         frame->rst_stream.error_code != NGHTTP2_PROTOCOL_ERROR) {
       return 0;
