@@ -267,6 +267,45 @@ def goaway_then_answer_server():
     return server.getsockname()[1], connections, close
 
 
+def resetting_server():
+    """An HTTP/2 upstream (python3-h2) that starts a response, sends some
+    DATA, then resets the stream with CANCEL. Returns (port, close)."""
+    import h2.config
+    import h2.connection
+    import h2.errors
+    import h2.events
+
+    def serve(conn):
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h2c.initiate_connection()
+        conn.sendall(h2c.data_to_send())
+        try:
+            while data := conn.recv(65536):
+                for event in h2c.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        h2c.send_headers(event.stream_id, [(":status", "200")])
+                        h2c.send_data(event.stream_id, b"partial")
+                        h2c.reset_stream(event.stream_id, h2.errors.ErrorCodes.CANCEL)
+                conn.sendall(h2c.data_to_send())
+        except OSError:
+            pass  # the proxy keeps its pooled connection open: done waiting
+
+    return tcp_server(lambda conn: (conn.settimeout(1), serve(conn)))
+
+
+def test_an_upstream_reset_reaches_the_client(start_proxy):
+    upstream, close = resetting_server()
+    port = free_port()
+    start_proxy(route_config(port, [cluster("h2", upstream, protocol="PROTOCOL_HTTP2")]))
+    s = h2.connect(port)
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1, h2.request_block("/stream")))
+    reply = h2.read_frames(s, seconds=5, until=lambda r: 1 in r.resets())
+    s.close()
+    close()
+    assert reply.headers_on(1) and reply.headers_on(1)[0][":status"] == "200"
+    assert reply.resets().get(1) == h2.CANCEL, reply.frames
+
+
 def test_requests_the_upstream_did_not_process_are_retried(start_proxy):
     upstream, connections, close = goaway_then_answer_server()
     port = free_port()
