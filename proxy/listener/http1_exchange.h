@@ -173,10 +173,6 @@ class Http1Connection final : public worker::TrackedConnection {
     Next next = Next::kClose;
     bool upstream_reusable = false;
   };
-  struct Upstream {
-    upstream::pool::Connection connection;
-    bool reused = false;
-  };
 
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
   asio::awaitable<Next> forward(RequestParser& parser, const router::Route& route,
@@ -200,8 +196,6 @@ class Http1Connection final : public worker::TrackedConnection {
                               const router::HeaderEdits* edits = nullptr);
   asio::awaitable<void> reject(const http::http1::Rejection& rejection);
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
-  asio::awaitable<std::variant<Upstream, LocalReply>> open_upstream(upstream::ClusterState& cluster,
-                                                                    std::size_t endpoint);
   void prepare_request(http::http1::RequestHead& head, const router::Route& route, bool upgrade);
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }

@@ -5,10 +5,7 @@
 //   504 upstream_request_timeout (no response head within the route timeout
 //       after the request was sent)
 //   502 upstream_protocol_error (unparseable response) / upstream_reset
-#include <openssl/ssl.h>
-
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <optional>
@@ -17,6 +14,7 @@
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
+#include "proxy/upstream/connect.h"
 
 namespace weft::proxy::listener {
 namespace {
@@ -44,17 +42,15 @@ asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream
   }
 }
 
-// The reply for an upstream failure before any response byte reached the
-// client.
-LocalReply upstream_failure(const boost::system::error_code& ec) {
-  if (ec == beast::error::timeout) {
-    return {504, "upstream_request_timeout", "upstream request timeout\n", ""};
-  }
+// The x-weft-error reason for an upstream failure before any response byte
+// reached the client.
+std::string_view failure_reason(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return "upstream_request_timeout";
   if (ec.category() == beast_http::make_error_code(beast_http::error::bad_field).category() &&
       ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
-    return {502, "upstream_protocol_error", "upstream protocol error\n", ""};
+    return "upstream_protocol_error";
   }
-  return {502, "upstream_reset", "upstream reset before response\n", ""};
+  return "upstream_reset";
 }
 
 // A response whose body ends when the upstream closes (no Content-Length,
@@ -92,57 +88,6 @@ void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head
 }
 
 template <class DownStream>
-auto Http1Connection<DownStream>::open_upstream(upstream::ClusterState& cluster,
-                                                std::size_t endpoint)
-    -> asio::awaitable<std::variant<Upstream, LocalReply>> {
-  auto now = Clock::now();
-  if (auto idle = cluster.pool->take(endpoint, now)) {
-    cluster.stats.connections_reused->Increment();
-    co_return Upstream{std::move(*idle), true};
-  }
-  const auto& address = cluster.config.endpoints[endpoint].address;
-  auto stream = std::make_unique<upstream::pool::Socket>(co_await asio::this_coro::executor);
-  boost::system::error_code open_ec;
-  stream->open(address.protocol(), open_ec);
-  if (!open_ec && cluster.config.source_address) {
-    stream->bind({*cluster.config.source_address, 0}, open_ec);
-  }
-  upstream_socket_ = stream.get();
-  deadline_.arm(Side::kUpstream, cluster.config.connect_timeout);
-  auto [connect_ec] = co_await stream->async_connect(address, kNoThrow);
-  auto ec = deadline_.outcome(open_ec ? open_ec : connect_ec);
-  deadline_.disarm();
-  upstream_socket_ = nullptr;
-  if (ec == beast::error::timeout) {
-    cluster.stats.connect_timeouts->Increment();
-    co_return LocalReply{503, "upstream_connect_timeout", "upstream connect timeout\n", ""};
-  }
-  if (ec) {
-    cluster.stats.connect_failures->Increment();
-    co_return LocalReply{503, "upstream_connect_failure", "upstream connect failure\n", ""};
-  }
-  boost::system::error_code ignored;
-  stream->set_option(asio::ip::tcp::no_delay(true), ignored);
-  cluster.stats.connections_opened->Increment();
-  if (!cluster.config.tls) co_return Upstream{upstream::pool::Connection(std::move(stream)), false};
-
-  auto tls = std::make_unique<upstream::pool::TlsStream>(std::move(*stream), *cluster.config.tls);
-  if (!cluster.config.sni.empty()) {
-    SSL_set_tlsext_host_name(tls->native_handle(), cluster.config.sni.c_str());
-  }
-  upstream_socket_ = &beast::get_lowest_layer(*tls);
-  deadline_.arm(Side::kUpstream, cluster.config.connect_timeout);
-  auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
-  deadline_.disarm();
-  upstream_socket_ = nullptr;
-  if (handshake_ec) {
-    cluster.stats.tls_failures->Increment();
-    co_return LocalReply{503, "upstream_tls_failure", "upstream TLS handshake failed\n", ""};
-  }
-  co_return Upstream{upstream::pool::Connection(std::move(tls)), false};
-}
-
-template <class DownStream>
 asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser,
                                                            const router::Route& route,
                                                            const router::Forward& forward,
@@ -152,7 +97,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   auto& cluster = (*view.clusters)[forward.choose(state_.rng)];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
-    const LocalReply local{503, "no_healthy_upstream", "no healthy upstream\n", ""};
+    const auto local = upstream_failure("no_healthy_upstream");
     co_return co_await reply(parser, local, exchange);
   }
   if (boost::beast::iequals(head[beast_http::field::expect], "100-continue")) {
@@ -172,11 +117,12 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
 
   for (int attempt = 0;; ++attempt) {
     auto endpoint = cluster.balancer.next();
-    auto opened = co_await open_upstream(cluster, endpoint);
-    if (auto* failure = std::get_if<LocalReply>(&opened)) {
-      co_return co_await reply(parser, *failure, exchange);
+    auto opened = co_await upstream::take_or_connect(cluster, endpoint);
+    if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
+      const auto local = upstream_failure(failed->reason);
+      co_return co_await reply(parser, local, exchange);
     }
-    auto& up = std::get<Upstream>(opened);
+    auto& up = std::get<upstream::Opened>(opened);
     if (state_.access_log) {
       const auto& address = cluster.config.endpoints[endpoint].address;
       exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
@@ -237,7 +183,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
     if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
       co_return Attempt{true};
     }
-    const auto failure = upstream_failure(read_error);
+    const auto failure = upstream_failure(failure_reason(read_error));
     auto next = co_await reply(parser, failure, exchange);
     co_return Attempt{false, next};
   }

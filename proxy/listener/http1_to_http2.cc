@@ -20,12 +20,11 @@ using namespace asio::experimental::awaitable_operators;
 constexpr std::size_t kPipeBytes = std::size_t{256} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
+// The reply when an HTTP/2 exchange ends without a response head.
 LocalReply failure_for(upstream::http2::Response::Outcome outcome) {
   using Outcome = upstream::http2::Response::Outcome;
-  if (outcome == Outcome::kTimeout) {
-    return {504, "upstream_request_timeout", "upstream request timeout\n", ""};
-  }
-  return {502, "upstream_reset", "upstream reset before response\n", ""};
+  return upstream_failure(outcome == Outcome::kTimeout ? "upstream_request_timeout"
+                                                       : "upstream_reset");
 }
 
 }  // namespace
@@ -128,7 +127,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
     auto endpoint = cluster.balancer.next();
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      const LocalReply local{503, failed->reason, "upstream connect failure\n", ""};
+      const auto local = upstream_failure(failed->reason);
       co_return co_await reply(parser, local, exchange);
     }
     auto& lease = std::get<upstream::http2::Lease>(acquired);

@@ -37,16 +37,6 @@ constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
-LocalReply failure(std::string_view reason) {
-  if (reason == "upstream_request_timeout") return {504, reason, "upstream request timeout\n", ""};
-  if (reason == "upstream_reset") return {502, reason, "upstream reset before response\n", ""};
-  if (reason == "upstream_protocol_error") return {502, reason, "upstream protocol error\n", ""};
-  if (reason == "no_healthy_upstream") return {503, reason, "no healthy upstream\n", ""};
-  if (reason == "upstream_connect_timeout") return {503, reason, "upstream connect timeout\n", ""};
-  if (reason == "upstream_tls_failure") return {503, reason, "upstream TLS handshake failed\n", ""};
-  return {503, reason, "upstream connect failure\n", ""};
-}
-
 // The request as it goes upstream: forwarding fields added, the route's edits.
 http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& stream,
                                    const router::Route& route) {
@@ -114,7 +104,7 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
     stream.upstream = endpoint_text(cluster, endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      reply(downstream, stream, failure(failed->reason));
+      reply(downstream, stream, upstream_failure(failed->reason));
       co_return;
     }
     auto& lease = std::get<upstream::http2::Lease>(acquired);
@@ -124,11 +114,11 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
     const bool body_untouched = !stream.request_body || stream.request_body->consumed() == 0;
     if (response.outcome == Outcome::kRefused && body_untouched) continue;
     if (response.outcome == Outcome::kTimeout) {
-      reply(downstream, stream, failure("upstream_request_timeout"));
+      reply(downstream, stream, upstream_failure("upstream_request_timeout"));
       co_return;
     }
     if (response.outcome != Outcome::kHead) {
-      reply(downstream, stream, failure("upstream_reset"));
+      reply(downstream, stream, upstream_failure("upstream_reset"));
       co_return;
     }
     if (!relay_head(downstream, stream, response.head, route,
@@ -141,7 +131,7 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
     if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *body);
     co_return;
   }
-  reply(downstream, stream, failure("upstream_reset"));
+  reply(downstream, stream, upstream_failure("upstream_reset"));
 }
 
 // Closes a socket when its deadline passes: the pending operation fails and
@@ -254,31 +244,26 @@ asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& st
   auto deadline = Clock::now() + timeout_for(stream, route);
   auto endpoint = cluster.balancer.next();
   stream.upstream = endpoint_text(cluster, endpoint);
-  std::optional<upstream::pool::Connection> connection = cluster.pool->take(endpoint, Clock::now());
-  if (connection) {
-    cluster.stats.connections_reused->Increment();
-  } else {
-    auto opened = co_await upstream::connect(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
-      reply(downstream, stream, failure(failed->reason));
-      co_return;
-    }
-    connection.emplace(std::move(std::get<upstream::pool::Connection>(opened)));
+  auto opened = co_await upstream::take_or_connect(cluster, endpoint);
+  if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
+    reply(downstream, stream, upstream_failure(failed->reason));
+    co_return;
   }
-  Watchdog watchdog(connection->socket());
+  auto& connection = std::get<upstream::Opened>(opened).connection;
+  Watchdog watchdog(connection.socket());
   bool reusable = false;
   std::string_view error;
-  if (auto* plain = connection->plain()) {
+  if (auto* plain = connection.plain()) {
     error = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog, deadline,
                                     idle, reusable);
   } else {
-    error = co_await exchange_http1(downstream, stream, route, head, *connection->tls(), watchdog,
+    error = co_await exchange_http1(downstream, stream, route, head, *connection.tls(), watchdog,
                                     deadline, idle, reusable);
   }
-  if (reusable) cluster.pool->put(endpoint, std::move(*connection), Clock::now());
+  if (reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
   if (error.empty() || error == "client_reset") co_return;
   if (stream.status == 0) {
-    reply(downstream, stream, failure(error));
+    reply(downstream, stream, upstream_failure(error));
   } else {
     downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
   }
@@ -291,7 +276,7 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
   auto& cluster = (*view.clusters)[forward.choose(state.rng)];
   stream.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
-    reply(downstream, stream, failure("no_healthy_upstream"));
+    reply(downstream, stream, upstream_failure("no_healthy_upstream"));
     co_return;
   }
   cluster.stats.requests->Increment();

@@ -16,4 +16,11 @@ struct LocalReply {
   std::string location;  // redirects
 };
 
+// The reply for a failure to reach or hear from the upstream, by its
+// x-weft-error reason (the table in docs/proxy-config.md): 503 for
+// no_healthy_upstream and the upstream_connect_* / upstream_tls_failure
+// reasons, 504 upstream_request_timeout, 502 upstream_reset and
+// upstream_protocol_error. An unknown reason is a connect failure.
+LocalReply upstream_failure(std::string_view reason);
+
 }  // namespace weft::proxy::listener

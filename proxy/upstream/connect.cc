@@ -57,6 +57,17 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   co_return pool::Connection(std::move(tls));
 }
 
+asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
+                                                                      std::size_t endpoint) {
+  if (auto idle = cluster.pool->take(endpoint, pool::Clock::now())) {
+    cluster.stats.connections_reused->Increment();
+    co_return Opened{std::move(*idle), true};
+  }
+  auto opened = co_await connect(cluster, endpoint);
+  if (auto* failed = std::get_if<ConnectFailure>(&opened)) co_return *failed;
+  co_return Opened{std::move(std::get<pool::Connection>(opened)), false};
+}
+
 std::string_view negotiated_alpn(const pool::Connection& connection) {
   auto* tls = connection.tls();
   if (tls == nullptr) return {};

@@ -22,6 +22,15 @@ struct ConnectFailure {
 boost::asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(
     ClusterState& cluster, std::size_t endpoint);
 
+// An HTTP/1.1 connection to `endpoint`: an idle one from the cluster's pool
+// (`reused`), else a new one from connect().
+struct Opened {
+  pool::Connection connection;
+  bool reused = false;
+};
+boost::asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
+                                                                             std::size_t endpoint);
+
 // The ALPN protocol the TLS handshake settled on; empty without TLS or ALPN.
 std::string_view negotiated_alpn(const pool::Connection& connection);
 
