@@ -210,14 +210,33 @@ def test_a_reader_that_stops_throttles_the_upstream(start_proxy, backend_port):
     assert growth < 8 * 1024, f"RSS grew by {growth} KiB behind a stalled reader"
 
 
-def goaway_then_answer_server():
-    """An HTTP/2 upstream (python3-h2) whose first connection answers its
-    first request with GOAWAY(last_stream_id=0): "not processed". Later
-    connections answer 200 "retried". Returns (port, connections, close)."""
+def serve_h2(conn, on_request):
+    """Serves one connection as an HTTP/2 server (python3-h2): each request
+    head goes to on_request(h2c, event), which queues the answer and returns
+    False to end the connection. Ends when the peer closes or goes quiet for
+    the socket's timeout (the proxy keeps pooled connections open)."""
     import h2.config
     import h2.connection
     import h2.events
 
+    h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    h2c.initiate_connection()
+    conn.sendall(h2c.data_to_send())
+    try:
+        while data := conn.recv(65536):
+            for event in h2c.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived) and on_request(h2c, event) is False:
+                    conn.sendall(h2c.data_to_send())
+                    return
+            conn.sendall(h2c.data_to_send())
+    except OSError:
+        pass
+
+
+def goaway_then_answer_server():
+    """An HTTP/2 upstream whose first connection answers its first request
+    with GOAWAY(last_stream_id=0): "not processed". The next connection
+    answers 200 "retried". Returns (port, connections, close)."""
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 0))
@@ -225,37 +244,27 @@ def goaway_then_answer_server():
     server.settimeout(10)
     connections = []
 
-    def serve_one(conn, first):
-        with conn:
-            answer(conn, first)
+    def refuse(h2c, event):
+        h2c.close_connection(last_stream_id=0)
+        return False
 
-    def answer(conn, first):
-        conn.settimeout(10)
-        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        h2c.initiate_connection()
-        conn.sendall(h2c.data_to_send())
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            for event in h2c.receive_data(data):
-                if isinstance(event, h2.events.RequestReceived):
-                    if first:
-                        h2c.close_connection(last_stream_id=0)
-                        conn.sendall(h2c.data_to_send())
-                        return
-                    h2c.send_headers(event.stream_id, [(":status", "200"), ("content-length", "7")])
-                    h2c.send_data(event.stream_id, b"retried", end_stream=True)
-            conn.sendall(h2c.data_to_send())
+    def answer(h2c, event):
+        h2c.send_headers(event.stream_id, [(":status", "200"), ("content-length", "7")])
+        h2c.send_data(event.stream_id, b"retried", end_stream=True)
+
+    def serve_one(conn, on_request):
+        with conn:
+            conn.settimeout(10)
+            serve_h2(conn, on_request)
 
     def serve():
-        for index in range(2):
+        for on_request in (refuse, answer):
             try:
                 conn, _ = server.accept()
             except OSError:
                 return
             connections.append(conn)
-            threading.Thread(target=serve_one, args=(conn, index == 0), daemon=True).start()
+            threading.Thread(target=serve_one, args=(conn, on_request), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -268,29 +277,16 @@ def goaway_then_answer_server():
 
 
 def resetting_server():
-    """An HTTP/2 upstream (python3-h2) that starts a response, sends some
-    DATA, then resets the stream with CANCEL. Returns (port, close)."""
-    import h2.config
-    import h2.connection
+    """An HTTP/2 upstream that starts a response, sends some DATA, then
+    resets the stream with CANCEL. Returns (port, close)."""
     import h2.errors
-    import h2.events
 
-    def serve(conn):
-        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        h2c.initiate_connection()
-        conn.sendall(h2c.data_to_send())
-        try:
-            while data := conn.recv(65536):
-                for event in h2c.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        h2c.send_headers(event.stream_id, [(":status", "200")])
-                        h2c.send_data(event.stream_id, b"partial")
-                        h2c.reset_stream(event.stream_id, h2.errors.ErrorCodes.CANCEL)
-                conn.sendall(h2c.data_to_send())
-        except OSError:
-            pass  # the proxy keeps its pooled connection open: done waiting
+    def answer_then_reset(h2c, event):
+        h2c.send_headers(event.stream_id, [(":status", "200")])
+        h2c.send_data(event.stream_id, b"partial")
+        h2c.reset_stream(event.stream_id, h2.errors.ErrorCodes.CANCEL)
 
-    return tcp_server(lambda conn: (conn.settimeout(1), serve(conn)))
+    return tcp_server(lambda conn: (conn.settimeout(1), serve_h2(conn, answer_then_reset)))
 
 
 def test_an_upstream_reset_reaches_the_client(start_proxy):
