@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from run import (LOADGEN_CPU, PROXY_CPU, ROOT, cpu_seconds, fmt, free_port, median,  # noqa: E402
-                 pinned, wait_port)
+                 pinned, wait_port, write_haproxy_cfg, write_nginx_conf)
 
 BEGIN = "<!-- bench/http2.py: measured tables begin -->"
 END = "<!-- bench/http2.py: measured tables end -->"
@@ -47,17 +47,11 @@ class Backends:
         (d / "grpc" / GRPC_PATH.split("/")[1]).mkdir(parents=True)
         (d / "grpc" / GRPC_PATH.lstrip("/")).write_bytes(GRPC_MESSAGE)
         self.h2_port, self.h1_port, self.grpc_port = free_port(), free_port(), free_port()
-        (d / "nginx.conf").write_text(f"""
-worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
-events {{ worker_connections 20000; }}
-http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
-  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
-  server {{ listen 127.0.0.1:{self.h2_port} http2; listen 127.0.0.1:{self.h1_port};
+        write_nginx_conf(d, f"""  server {{ listen 127.0.0.1:{self.h2_port} http2; listen 127.0.0.1:{self.h1_port};
     location / {{ default_type text/plain; return 200 "{'x' * 1024}"; }} }}
   server {{ listen 127.0.0.1:{self.grpc_port} http2; root {d / 'grpc'};
     location / {{ default_type application/grpc; add_trailer grpc-status 0 always;
-      error_page 405 =200 $uri; }} }} }}
-""")
+      error_page 405 =200 $uri; }} }}""")
         # A POST to a static file is 405 to nginx; error_page turns it into
         # the file with status 200.
         self.nginx = subprocess.Popen(pinned(LOADGEN_CPU, "nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
@@ -116,22 +110,7 @@ def start_target(name, test, work, backends, build_dir, tls):
         bind = f"bind 127.0.0.1:{port} ssl crt {d / 'both.pem'} alpn {alpn}" if cert else f"bind 127.0.0.1:{port} proto h2"
         if cert:
             (d / "both.pem").write_text(cert[0].read_text() + cert[1].read_text())
-        (d / "haproxy.cfg").write_text(f"""
-global
-  nbthread 1
-  maxconn 5000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  http-reuse always
-frontend bench
-  {bind}
-  default_backend b
-backend b
-  server b1 127.0.0.1:{upstream}{" proto h2" if h2_upstream else ""}
-""")
+        write_haproxy_cfg(d, bind, f"server b1 127.0.0.1:{upstream}{' proto h2' if h2_upstream else ''}")
         cmd = ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
     elif name == "nginx":
         version = " http2" if h2_upstream else ""
@@ -144,14 +123,8 @@ backend b
             location = "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
             upstream_block = (f"upstream b {{ server 127.0.0.1:{backends.h1_port}; keepalive 256; "
                               "keepalive_requests 100000000; }")
-        (d / "nginx.conf").write_text(f"""
-worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
-events {{ worker_connections 20000; }}
-http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
-  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
-  {upstream_block}
-  server {{ {listen} {location} }} }}
-""")
+        write_nginx_conf(d, f"""  {upstream_block}
+  server {{ {listen} {location} }}""")
         cmd = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")]
     else:
         raise ValueError(name)

@@ -103,19 +103,47 @@ def pinned(cpu, *cmd):
     return ["taskset", "-c", cpu, *cmd]
 
 
+def write_nginx_conf(d, http_block):
+    """Writes d/nginx.conf: one worker, no daemon, files kept in `d`, long
+    keep-alive; `http_block` is the rest of the http {} block."""
+    (d / "nginx.conf").write_text(f"""
+worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 20000; }}
+http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+{http_block} }}
+""")
+
+
+def write_haproxy_cfg(d, bind, server):
+    """Writes d/haproxy.cfg: one thread, HTTP mode, connection reuse; `bind`
+    and `server` are the frontend's and the backend's lines."""
+    (d / "haproxy.cfg").write_text(f"""
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend bench
+  {bind}
+  default_backend backend
+backend backend
+  {server}
+""")
+
+
 class Backend:
     def __init__(self, work):
         self.port = free_port()
         d = work / "backend"
         d.mkdir(exist_ok=True)
         body = "x" * 1024
-        (d / "nginx.conf").write_text(f"""
-worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
-events {{ worker_connections 20000; }}
-http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
-  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
-  server {{ listen 127.0.0.1:{self.port}; location / {{ default_type text/plain; return 200 "{body}"; }} }} }}
-""")
+        write_nginx_conf(d, f"""  server {{ listen 127.0.0.1:{self.port};
+    location / {{ default_type text/plain; return 200 "{body}"; }} }}""")
         self.process = subprocess.Popen(pinned(LOADGEN_CPU, "nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
                                                "-e", str(d / "error.log")))
         wait_port(self.port)
@@ -143,33 +171,12 @@ clusters: [{{name: backend, pool: {{max_idle_per_endpoint: 256}}, endpoints: [{{
         cmd = [str(build_dir / "bin" / "mesh-proxy"), "--config", str(d / "proxy.yaml"), "--concurrency", "1",
                "--log-level", "warning"]
     elif name == "haproxy":
-        (d / "haproxy.cfg").write_text(f"""
-global
-  nbthread 1
-  maxconn 5000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  http-reuse always
-frontend bench
-  bind 127.0.0.1:{port}
-  default_backend backend
-backend backend
-  server b1 127.0.0.1:{backend_port}
-""")
+        write_haproxy_cfg(d, f"bind 127.0.0.1:{port}", f"server b1 127.0.0.1:{backend_port}")
         cmd = ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
     elif name == "nginx":
-        (d / "nginx.conf").write_text(f"""
-worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
-events {{ worker_connections 20000; }}
-http {{ access_log off; keepalive_requests 100000000; keepalive_timeout 300s;
-  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
-  upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 256; keepalive_requests 100000000; }}
+        write_nginx_conf(d, f"""  upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 256; keepalive_requests 100000000; }}
   server {{ listen 127.0.0.1:{port};
-    location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
-""")
+    location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""")
         cmd = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")]
     else:
         raise ValueError(name)
