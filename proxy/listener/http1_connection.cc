@@ -22,6 +22,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
   down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
     auto view = state_.view;  // this request keeps the snapshot it started with
+    response_.reset();        // its fields live in the arena
     arena_.release();         // the previous request's fields are gone
     RequestParser parser(std::piecewise_construct, std::make_tuple(),
                          std::make_tuple(fields_allocator()));
@@ -31,9 +32,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     idle_ = true;
     if (state_.draining) co_return;
     deadline_.arm(Side::kDownstream, idle_timeout(*view));
-    auto [read_ec, n] =
-        co_await beast_http::async_read_header(down_, down_buffer_, parser, kNoThrow);
-    auto ec = deadline_.outcome(read_ec);
+    auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser));
     idle_ = false;
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||

@@ -14,6 +14,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <memory_resource>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -21,6 +22,7 @@
 #include "proxy/http/body_pipe.h"
 #include "proxy/http/http1/fields.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
 #include "proxy/listener/local_reply.h"
@@ -91,9 +93,12 @@ asio::awaitable<RelayResult> relay_body(
     if (!parser.is_done()) {
       body.data = chunk.data();
       body.size = chunk.size();
-      deadline.arm(from_side, allowance);
-      auto [read_ec, n] = co_await beast_http::async_read_some(from, from_buffer, parser, kNoThrow);
-      auto ec = deadline.outcome(read_ec);
+      // The body often came with the head: then no read, and no coroutine.
+      auto ec = http::http1::parse_buffered(from_buffer, parser);
+      if (ec == beast_http::error::need_more) {
+        deadline.arm(from_side, allowance);
+        ec = deadline.outcome(co_await http::http1::read_more(from, from_buffer, parser));
+      }
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};
       // A read may parse framing only (a chunk header): then piece is empty.
@@ -102,9 +107,14 @@ asio::awaitable<RelayResult> relay_body(
     const bool last = parser.is_done();
     auto buffers = writer.next(piece, last);
     if (!buffers.empty()) {
-      deadline.arm(to_side, allowance);
-      auto [write_ec, n] = co_await asio::async_write(to, buffers, kNoThrow);
-      if (auto ec = deadline.outcome(write_ec)) co_return RelayResult{ec, false};
+      // Usually the socket takes it all at once: no wait, so no deadline.
+      boost::system::error_code ec;
+      const std::size_t sent = http::http1::write_now(to, buffers, ec);
+      if (!ec && sent != asio::buffer_size(buffers)) {
+        deadline.arm(to_side, allowance);
+        ec = deadline.outcome(co_await http::http1::write_rest(to, buffers, sent));
+      }
+      if (ec) co_return RelayResult{ec, false};
     }
     if (last) break;
   }
@@ -182,6 +192,10 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, int attempt,
                                          RequestParser& parser, const router::Route& route,
                                          const worker::View& view, Exchange& exchange);
+  // Relays a 101 answer to an upgrade request, then tunnels bytes both ways.
+  template <class UpStream>
+  asio::awaitable<void> switch_protocols(UpStream& up, ResponseParser::value_type& res,
+                                         const worker::View& view);
   // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
   asio::awaitable<Next> forward_http2(RequestParser& parser, const router::Route& route,
                                       upstream::ClusterState& cluster, const worker::View& view,
@@ -218,6 +232,10 @@ class Http1Connection final : public worker::TrackedConnection {
   // the start of each request; beyond the inline bytes it spills to the heap.
   alignas(std::max_align_t) std::array<std::byte, 3072> arena_bytes_;
   std::pmr::monotonic_buffer_resource arena_{arena_bytes_.data(), arena_bytes_.size()};
+  // The response being relayed (its fields in arena_, so declared after it);
+  // a member rather than a local, which would make the exchange's coroutine
+  // frame too large for Asio to recycle.
+  std::optional<ResponseParser> response_;
   // The upstream socket of the exchange in flight, for expire_if_due.
   asio::ip::tcp::socket* upstream_socket_ = nullptr;
 };

@@ -34,8 +34,7 @@ asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
-    auto [read_ec, n] = co_await beast_http::async_read_header(upstream, buffer, *parser, kNoThrow);
-    auto ec = deadline.outcome(read_ec);
+    auto ec = deadline.outcome(co_await http::http1::read_header(upstream, buffer, *parser));
     if (ec) co_return ec;
     auto status = parser->get().result_int();
     if (status >= 200 || status == 101) co_return ec;
@@ -55,10 +54,10 @@ std::string_view failure_reason(const boost::system::error_code& ec) {
 
 // A response whose body ends when the upstream closes (no Content-Length,
 // not chunked, and a status that has a body).
-bool close_delimited(const ResponseParser::value_type& res, bool head_request) {
-  auto status = res.result_int();
+bool close_delimited(const ResponseParser& parser, bool head_request) {
+  auto status = parser.get().result_int();
   if (head_request || status < 200 || status == 204 || status == 304) return false;
-  return !res.has_content_length() && !res.chunked();
+  return !parser.content_length() && !parser.chunked();
 }
 
 bool is_stale_connection_error(const boost::system::error_code& ec) {
@@ -72,17 +71,18 @@ template <class DownStream>
 void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head,
                                                   const router::Route& route, bool upgrade) {
   http::http1::strip_hop_by_hop(head, upgrade);
-  auto forwarded_for = head.find("x-forwarded-for");
+  auto forwarded_for = http::http1::find_field(head, "x-forwarded-for");
   if (forwarded_for == head.end()) {
-    head.set("x-forwarded-for", peer_ip_);
+    head.insert("x-forwarded-for", peer_ip_);
   } else {
-    head.set("x-forwarded-for", std::string(forwarded_for->value()) + ", " + peer_ip_);
+    auto appended = std::string(forwarded_for->value()) + ", " + peer_ip_;
+    http::http1::set_field(head, "x-forwarded-for", appended);
   }
-  if (head.find("x-request-id") == head.end()) {
-    head.set("x-request-id", http::http1::new_request_id(state_.rng));
+  if (http::http1::find_field(head, "x-request-id") == head.end()) {
+    head.insert("x-request-id", http::http1::new_request_id(state_.rng).view());
   }
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  head.set("x-forwarded-proto", tls ? "https" : "http");
+  http::http1::set_field(head, "x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
@@ -100,14 +100,14 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     const auto local = upstream_failure("no_healthy_upstream");
     co_return co_await reply(parser, local, exchange);
   }
-  if (boost::beast::iequals(head[beast_http::field::expect], "100-continue")) {
+  auto expect = http::http1::find_field(head, beast_http::field::expect);
+  if (expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
     // Answered here: the body is streamed upstream as it arrives, so the
     // upstream never needs to be asked.
-    head.erase(beast_http::field::expect);
+    head.erase(expect);
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     deadline_.arm(Side::kDownstream, idle_timeout(view));
-    auto [ec, n] = co_await asio::async_write(down_, asio::buffer(kContinue), kNoThrow);
-    if (ec) co_return Next::kClose;
+    if (co_await http::http1::write_all(down_, asio::buffer(kContinue))) co_return Next::kClose;
   }
   cluster.stats.requests->Increment();
   if (cluster.config.protocol == config::UpstreamProtocol::kHttp2 &&
@@ -164,7 +164,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // whose body was not touched may be retried.
   const bool body_pending = !parser.is_done();
   // The head goes out with the first body bytes (or alone, without a body).
-  writer_.start(head, parser.get().chunked());
+  writer_.start(head, parser.chunked());
   auto request_buffer = state_.relay_buffers.lease();
   auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up, writer_,
                                   deadline_, stream_idle, request_buffer.span());
@@ -172,7 +172,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
   up_buffer.clear();
-  std::optional<ResponseParser> response;
+  auto& response = response_;
   auto read_error = sent.error;
   if (!read_error) {
     deadline_.arm(Side::kUpstream, route.timeout);
@@ -191,14 +191,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto& res = response->get();
   exchange.status = res.result_int();
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
-    http::http1::strip_hop_by_hop(res, true);
-    ResponseWriter writer(res);
-    deadline_.arm(Side::kDownstream, stream_idle);
-    auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
-    deadline_.disarm();  // the tunnel watches idleness itself
-    if (ec) co_return Attempt{};
-    co_await tunnel(down_, down_buffer_, up, up_buffer,
-                    view.snapshot->listeners[listener_].idle_timeout);
+    co_await switch_protocols(up, res, view);
     co_return Attempt{};
   }
 
@@ -207,21 +200,42 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   http::http1::strip_hop_by_hop(res, false);
   http::http1::apply_edits(res, route.response_headers);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
+  // The framing as parsed: asking the head (res.chunked()) would search and
+  // re-parse its fields.
+  bool chunked = response->chunked();
   if (downstream_version < 11) {
-    if (res.chunked()) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
-    keep_alive = keep_alive && res.has_content_length();
-  } else if (close_delimited(res, head_request)) {
+    if (chunked) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
+    chunked = false;
+    keep_alive = keep_alive && response->content_length().has_value();
+  } else if (close_delimited(*response, head_request)) {
     res.chunked(true);  // an HTTP/1.0-style upstream body, re-framed so the client can reuse
+    chunked = true;
   }
   res.version(11);
-  res.keep_alive(keep_alive);
-  writer_.start(res.base(), res.chunked());
+  // strip_hop_by_hop removed Connection, and HTTP/1.1 is persistent unless
+  // it says otherwise.
+  if (!keep_alive) res.insert(beast_http::field::connection, "close");
+  writer_.start(res.base(), chunked);
   auto response_buffer = state_.relay_buffers.lease();
   auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, writer_,
                                      deadline_, stream_idle, response_buffer.span());
   if (relayed.error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
+}
+
+template <class DownStream>
+template <class UpStream>
+asio::awaitable<void> Http1Connection<DownStream>::switch_protocols(UpStream& up,
+                                                                    ResponseParser::value_type& res,
+                                                                    const worker::View& view) {
+  http::http1::strip_hop_by_hop(res, true);
+  ResponseWriter writer(res);
+  deadline_.arm(Side::kDownstream, idle_timeout(view));
+  auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
+  deadline_.disarm();  // the tunnel watches idleness itself
+  if (ec) co_return;
+  co_await tunnel(down_, down_buffer_, up, up_buffer_, idle_timeout(view));
 }
 
 template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward(

@@ -44,8 +44,7 @@ asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& p
     message.body().data = chunk.data();
     message.body().size = chunk.size();
     deadline_.arm(Side::kDownstream, idle);
-    auto [read_ec, n] = co_await beast_http::async_read_some(down_, down_buffer_, parser, kNoThrow);
-    auto ec = deadline_.outcome(read_ec);
+    auto ec = deadline_.outcome(co_await http::http1::read_some(down_, down_buffer_, parser));
     if (ec && ec != beast_http::error::need_buffer) {
       body.fail();  // the client went away mid-body: reset the upstream stream
       co_return false;
@@ -97,7 +96,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
       if (last) writer_.trailers(body->trailers());
     }
     deadline_.arm(Side::kDownstream, idle);
-    auto [write_ec, n] = co_await asio::async_write(down_, writer_.next(piece, last), kNoThrow);
+    auto write_ec = co_await http::http1::write_all(down_, writer_.next(piece, last));
     if (deadline_.outcome(write_ec)) co_return Next::kClose;
     if (last) break;
   }

@@ -16,6 +16,7 @@
 #include "proxy/http/convert.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/connect.h"
@@ -41,7 +42,8 @@ constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& stream,
                                    const router::Route& route) {
   if (!stream.request.fields.get("x-request-id")) {
-    stream.request.fields.add("x-request-id", http::http1::new_request_id(downstream.state().rng));
+    stream.request.fields.add(
+        "x-request-id", std::string(http::http1::new_request_id(downstream.state().rng).view()));
   }
   http::RequestHead head;
   head.method = stream.request.method;
@@ -187,8 +189,8 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
       if (last && chunked) writer.trailers(request_body->trailers());
     }
     watchdog.arm(Clock::now() + idle);
-    auto [ec, n] = co_await asio::async_write(up, writer.next(piece, last), kNoThrow);
-    if (ec) co_return watchdog.fired() ? "upstream_request_timeout" : "upstream_reset";
+    if (co_await http::http1::write_all(up, writer.next(piece, last)))
+      co_return watchdog.fired() ? "upstream_request_timeout" : "upstream_reset";
     if (last) break;
   }
 
@@ -201,7 +203,7 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head.method == "HEAD");
-    auto [ec, n] = co_await beast_http::async_read_header(up, up_buffer, *parser, kNoThrow);
+    auto ec = co_await http::http1::read_header(up, up_buffer, *parser);
     if (watchdog.fired()) co_return "upstream_request_timeout";
     if (ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
         ec == asio::error::eof) {
@@ -224,7 +226,7 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
     res.body().data = chunk.data();
     res.body().size = chunk.size();
     watchdog.arm(Clock::now() + idle);
-    auto [read_ec, n] = co_await beast_http::async_read_some(up, up_buffer, *parser, kNoThrow);
+    auto read_ec = co_await http::http1::read_some(up, up_buffer, *parser);
     if (read_ec && read_ec != beast_http::error::need_buffer) {
       body->fail(http::BodyPipe::kCancel);
       co_return "upstream_reset";

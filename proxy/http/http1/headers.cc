@@ -5,6 +5,25 @@
 
 namespace weft::proxy::http::http1 {
 
+Fields::const_iterator find_field(const Fields& fields, beast_http::field name) {
+  auto it = fields.begin();
+  while (it != fields.end() && it->name() != name) ++it;
+  return it;
+}
+
+Fields::const_iterator find_field(const Fields& fields, std::string_view name) {
+  auto it = fields.begin();
+  while (it != fields.end() && !boost::beast::iequals(it->name_string(), name)) ++it;
+  return it;
+}
+
+void set_field(Fields& fields, std::string_view name, std::string_view value) {
+  for (auto it = find_field(fields, name); it != fields.end(); it = find_field(fields, name)) {
+    fields.erase(it);
+  }
+  fields.insert(name, value);
+}
+
 void to_origin_form(RequestHead& head) {
   std::string_view target = head.target();
   auto scheme_end = target.find("://");
@@ -22,7 +41,7 @@ void to_origin_form(RequestHead& head) {
 
 RequestView::RequestView(const RequestHead& head) : head_(head) {
   std::string_view target = head.target();
-  auto host = head.find(beast_http::field::host);
+  auto host = find_field(head, beast_http::field::host);
   if (host != head.end()) authority_ = host->value();
   auto q = target.find('?');
   path_ = target.substr(0, q);
@@ -30,14 +49,16 @@ RequestView::RequestView(const RequestHead& head) : head_(head) {
 }
 
 std::optional<std::string_view> RequestView::header(std::string_view name) const {
-  auto found = head_.find(name);
+  auto found = find_field(head_, name);
   if (found == head_.end()) return std::nullopt;
   return found->value();
 }
 
 bool is_upgrade(const RequestHead& head) {
-  auto connection = head.find(beast_http::field::connection);
-  if (connection == head.end() || head.find(beast_http::field::upgrade) == head.end()) return false;
+  auto connection = find_field(head, beast_http::field::connection);
+  if (connection == head.end() || find_field(head, beast_http::field::upgrade) == head.end()) {
+    return false;
+  }
   return beast_http::token_list(connection->value()).exists("upgrade");
 }
 
@@ -117,16 +138,17 @@ void write_hex(char* out, std::uint64_t value, int digits) {
 
 }  // namespace
 
-std::string new_request_id(std::mt19937_64& rng) {
+RequestId new_request_id(std::mt19937_64& rng) {
   // 8-4-4-4-12 hex digits from 128 random bits.
   auto hi = rng();
   auto lo = rng();
-  std::string id(36, '-');
-  write_hex(&id[0], hi >> 32, 8);
-  write_hex(&id[9], hi >> 16, 4);
-  write_hex(&id[14], hi, 4);
-  write_hex(&id[19], lo >> 48, 4);
-  write_hex(&id[24], lo, 12);
+  RequestId id;
+  id.text.fill('-');
+  write_hex(&id.text[0], hi >> 32, 8);
+  write_hex(&id.text[9], hi >> 16, 4);
+  write_hex(&id.text[14], hi, 4);
+  write_hex(&id.text[19], lo >> 48, 4);
+  write_hex(&id.text[24], lo, 12);
   return id;
 }
 

@@ -1,6 +1,7 @@
 // Header handling shared by both directions of HTTP/1.1 proxying.
 #pragma once
 
+#include <array>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <random>
@@ -12,6 +13,15 @@
 namespace weft::proxy::http::http1 {
 
 namespace beast_http = boost::beast::http;
+
+// The first field named `name`, or end(). A linear scan: a head holds a
+// handful of fields, and comparing Beast's parsed field enum (or a length,
+// then the bytes) is cheaper than Beast's own find, which walks its tree
+// comparing names case-insensitively at every node.
+Fields::const_iterator find_field(const Fields& fields, beast_http::field name);
+Fields::const_iterator find_field(const Fields& fields, std::string_view name);
+// Replaces every `name` field with one holding `value`.
+void set_field(Fields& fields, std::string_view name, std::string_view value);
 
 // RFC 9112 §3.2.2: a request in absolute-form ("GET http://reviews:9080/a",
 // what a client sends to a proxy it is configured to use, as applications
@@ -47,7 +57,13 @@ bool is_upgrade(const RequestHead& head);
 
 void apply_edits(Fields& fields, const router::HeaderEdits& edits);
 
+// A generated x-request-id, held inline (it is made for most requests).
+struct RequestId {
+  std::array<char, 36> text;
+  std::string_view view() const { return {text.data(), text.size()}; }
+};
+
 // 32 hex digits from `rng`, formatted as a UUID (8-4-4-4-12).
-std::string new_request_id(std::mt19937_64& rng);
+RequestId new_request_id(std::mt19937_64& rng);
 
 }  // namespace weft::proxy::http::http1

@@ -13,7 +13,7 @@ TEST(RequestId, IsAUuidShapedRandomHexString) {
   std::set<std::string> seen;
   const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   for (int i = 0; i < 1000; ++i) {
-    auto id = new_request_id(rng);
+    auto id = std::string(new_request_id(rng).view());
     ASSERT_TRUE(std::regex_match(id, uuid)) << id;
     seen.insert(id);
   }
