@@ -22,11 +22,10 @@ std::string lower_case(std::string_view name) {
 
 // Whether the Connection field of `fields` names `name` (RFC 9110 §7.6.1).
 bool named_by_connection(const http1::Fields& fields, std::string_view name) {
-  for (auto it = fields.find(beast_http::field::connection);
-       it != fields.end() && it->name() == beast_http::field::connection; ++it) {
-    if (beast_http::token_list(it->value()).exists(name)) return true;
-  }
-  return false;
+  return std::any_of(fields.begin(), fields.end(), [name](const http1::Field& f) {
+    return f.name() == beast_http::field::connection &&
+           beast_http::token_list(f.value()).exists(name);
+  });
 }
 
 void copy_from_http1(const http1::Fields& from, FieldList& to) {

@@ -24,8 +24,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     auto view = state_.view;  // this request keeps the snapshot it started with
     response_.reset();        // its fields live in the arena
     arena_.release();         // the previous request's fields are gone
-    RequestParser parser(std::piecewise_construct, std::make_tuple(),
-                         std::make_tuple(fields_allocator()));
+    RequestParser parser(arena());
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
 
@@ -43,13 +42,13 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
       co_await reject(http::http1::rejection_for(ec));
       co_return;
     }
-    if (auto rejection = http::http1::check_request_head(parser.get().base(), limits)) {
+    if (auto rejection = http::http1::check_request_head(parser.head(), limits)) {
       co_await reject(*rejection);
       co_return;
     }
-    http::http1::to_origin_form(parser.get().base());
+    http::http1::to_origin_form(parser.head());
     Exchange exchange;
-    exchange.client_keep_alive = parser.keep_alive() && parser.get().version() >= 11;
+    exchange.client_keep_alive = parser.keep_alive() && parser.head().version() >= 11;
     auto next = co_await serve(parser, *view, exchange);
     finish(*view, exchange, parser);
     if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;
@@ -63,7 +62,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser,
                                                          const worker::View& view,
                                                          Exchange& exchange) {
   const auto& table = view.snapshot->route_tables[route_table_];
-  const RequestView request(parser.get().base());
+  const RequestView request(parser.head());
   const auto* route = table.route_for(request);
   if (route == nullptr) {
     const LocalReply local{404, "route_not_found", "no route\n", ""};
@@ -88,26 +87,38 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser,
                                                          const LocalReply& local,
                                                          Exchange& exchange,
                                                          const router::HeaderEdits* edits) {
-  beast_http::response<beast_http::string_body, http::http1::Fields> response{
-      static_cast<beast_http::status>(local.status), 11};
-  response.set(beast_http::field::server, "weft");
+  http::http1::ResponseHead response(arena());
+  response.result(local.status);
+  response.insert(beast_http::field::server, "weft");
   if (!local.reason.empty()) {
-    response.set("x-weft-error", local.reason);
+    response.insert("x-weft-error", local.reason);
     state_.metrics.local_reply(local.reason).Increment();
     exchange.error = local.reason;
   }
-  if (!local.location.empty()) response.set(beast_http::field::location, local.location);
-  if (!local.body.empty()) response.set(beast_http::field::content_type, "text/plain");
+  if (!local.location.empty()) response.insert(beast_http::field::location, local.location);
+  if (!local.body.empty()) response.insert(beast_http::field::content_type, "text/plain");
   if (edits != nullptr) http::http1::apply_edits(response, *edits);
-  response.body() = local.body;
   // An unread request body would be taken for the next request: close instead.
   bool keep_alive = exchange.client_keep_alive && parser.is_done() && !state_.draining;
-  response.keep_alive(keep_alive);
-  response.prepare_payload();
   exchange.status = local.status;
   deadline_.arm(Side::kDownstream, std::chrono::seconds(10));
-  auto [ec, n] = co_await beast_http::async_write(down_, response, kNoThrow);
+  auto ec = co_await write_local(response, local.body, keep_alive);
   co_return ec || !keep_alive ? Next::kClose : Next::kKeepAlive;
+}
+
+template <class DownStream>
+asio::awaitable<boost::system::error_code> Http1Connection<DownStream>::write_local(
+    http::http1::ResponseHead& response, std::string_view body, bool keep_alive) {
+  const unsigned status = response.result_int();
+  if (status >= 200 && status != 204 &&
+      status != 304) {  // the others have no body (RFC 9110 §6.4.1)
+    response.set(beast_http::field::content_length, std::to_string(body.size()));
+  } else {
+    body = {};
+  }
+  if (!keep_alive) response.set(beast_http::field::connection, "close");
+  writer_.start(response, false);
+  co_return co_await http::http1::write_all(down_, writer_.next(body, true));
 }
 
 template <class DownStream>
@@ -115,16 +126,14 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   state_.metrics.parse_rejection(rejection.reason).Increment();
   const auto& stats = state_.view->listener_stats[listener_];
   stats.count_response(rejection.status);
-  beast_http::response<beast_http::string_body, http::http1::Fields> response{
-      static_cast<beast_http::status>(rejection.status), 11};
-  response.set(beast_http::field::server, "weft");
-  response.set("x-weft-error", rejection.reason);
-  response.set(beast_http::field::content_type, "text/plain");
-  response.body() = std::string(rejection.reason) + "\n";
-  response.keep_alive(false);
-  response.prepare_payload();
+  http::http1::ResponseHead response(arena());
+  response.result(rejection.status);
+  response.insert(beast_http::field::server, "weft");
+  response.insert("x-weft-error", rejection.reason);
+  response.insert(beast_http::field::content_type, "text/plain");
+  const std::string body = std::string(rejection.reason) + "\n";
   deadline_.arm(Side::kDownstream, std::chrono::seconds(5));
-  co_await beast_http::async_write(down_, response, kNoThrow);
+  co_await write_local(response, body, false);
   boost::system::error_code ignored;
   socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (state_.access_log) {
@@ -144,7 +153,7 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
   auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();
   stats.duration->Observe(elapsed);
   if (!state_.access_log) return;
-  const auto& head = parser.get();
+  const auto& head = parser.head();
   state_.access_log->info(
       R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"error":{},"request_id":{}}})",
       log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),

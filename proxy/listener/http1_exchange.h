@@ -21,6 +21,7 @@
 
 #include "proxy/http/body_pipe.h"
 #include "proxy/http/http1/fields.h"
+#include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
@@ -34,11 +35,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
-using RequestParser =
-    beast_http::request_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
-using ResponseParser =
-    beast_http::response_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
-using ResponseWriter = beast_http::serializer<false, beast_http::buffer_body, http::http1::Fields>;
+using http::http1::RequestParser;
+using http::http1::ResponseParser;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 // Which socket a wait is on. An expired wait closes that socket, which ends
@@ -78,16 +76,16 @@ struct RelayResult {
 // on `writer`) leaves with the first body bytes in one write. Reads wait for
 // writes, so a slow reader throttles the writer instead of growing a buffer.
 template <bool kIsRequest, class From, class To>
-asio::awaitable<RelayResult> relay_body(
-    From& from, beast::flat_buffer& from_buffer,
-    beast_http::parser<kIsRequest, beast_http::buffer_body, http::http1::FieldAllocator>& parser,
-    Side from_side, To& to, http::http1::MessageWriter& writer, Deadline& deadline,
-    std::chrono::milliseconds allowance, std::span<char> chunk) {
+asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer,
+                                        http::http1::Parser<kIsRequest>& parser, Side from_side,
+                                        To& to, http::http1::MessageWriter& writer,
+                                        Deadline& deadline, std::chrono::milliseconds allowance,
+                                        std::span<char> chunk) {
   const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
   // Beast sizes each socket read by the buffer's free capacity, which starts
   // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
   from_buffer.reserve(from_buffer.size() + chunk.size());
-  auto& body = parser.get().body();
+  auto& body = parser.body();
   for (;;) {
     std::string_view piece;
     if (!parser.is_done()) {
@@ -194,7 +192,7 @@ class Http1Connection final : public worker::TrackedConnection {
                                          const worker::View& view, Exchange& exchange);
   // Relays a 101 answer to an upgrade request, then tunnels bytes both ways.
   template <class UpStream>
-  asio::awaitable<void> switch_protocols(UpStream& up, ResponseParser::value_type& res,
+  asio::awaitable<void> switch_protocols(UpStream& up, http::http1::ResponseHead& res,
                                          const worker::View& view);
   // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
   asio::awaitable<Next> forward_http2(RequestParser& parser, const router::Route& route,
@@ -209,11 +207,14 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
                               const router::HeaderEdits* edits = nullptr);
   asio::awaitable<void> reject(const http::http1::Rejection& rejection);
+  // Writes a response the proxy made, framed by Content-Length.
+  asio::awaitable<boost::system::error_code> write_local(http::http1::ResponseHead& response,
+                                                         std::string_view body, bool keep_alive);
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
   void prepare_request(http::http1::RequestHead& head, const router::Route& route, bool upgrade);
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
-  http::http1::FieldAllocator fields_allocator() { return http::http1::FieldAllocator(&arena_); }
+  std::pmr::memory_resource* arena() { return &arena_; }
   std::chrono::milliseconds idle_timeout(const worker::View& view) const {
     return view.snapshot->listeners[listener_].idle_timeout;
   }
@@ -230,7 +231,7 @@ class Http1Connection final : public worker::TrackedConnection {
   Deadline deadline_;
   // Header fields of the request in flight and of its response. Released at
   // the start of each request; beyond the inline bytes it spills to the heap.
-  alignas(std::max_align_t) std::array<std::byte, 3072> arena_bytes_;
+  alignas(std::max_align_t) std::array<std::byte, 4096> arena_bytes_;
   std::pmr::monotonic_buffer_resource arena_{arena_bytes_.data(), arena_bytes_.size()};
   // The response being relayed (its fields in arena_, so declared after it);
   // a member rather than a local, which would make the exchange's coroutine

@@ -28,15 +28,15 @@ asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream
                                                               beast::flat_buffer& buffer,
                                                               std::optional<ResponseParser>& parser,
                                                               bool head_request, Deadline& deadline,
-                                                              http::http1::FieldAllocator fields) {
+                                                              std::pmr::memory_resource* arena) {
   for (;;) {
-    parser.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(fields));
+    parser.emplace(arena);
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head_request);
     auto ec = deadline.outcome(co_await http::http1::read_header(upstream, buffer, *parser));
     if (ec) co_return ec;
-    auto status = parser->get().result_int();
+    auto status = parser->head().result_int();
     if (status >= 200 || status == 101) co_return ec;
   }
 }
@@ -55,7 +55,7 @@ std::string_view failure_reason(const boost::system::error_code& ec) {
 // A response whose body ends when the upstream closes (no Content-Length,
 // not chunked, and a status that has a body).
 bool close_delimited(const ResponseParser& parser, bool head_request) {
-  auto status = parser.get().result_int();
+  auto status = parser.head().result_int();
   if (head_request || status < 200 || status == 204 || status == 304) return false;
   return !parser.content_length() && !parser.chunked();
 }
@@ -71,18 +71,18 @@ template <class DownStream>
 void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head,
                                                   const router::Route& route, bool upgrade) {
   http::http1::strip_hop_by_hop(head, upgrade);
-  auto forwarded_for = http::http1::find_field(head, "x-forwarded-for");
+  auto forwarded_for = head.find("x-forwarded-for");
   if (forwarded_for == head.end()) {
     head.insert("x-forwarded-for", peer_ip_);
   } else {
     auto appended = std::string(forwarded_for->value()) + ", " + peer_ip_;
-    http::http1::set_field(head, "x-forwarded-for", appended);
+    head.set("x-forwarded-for", appended);
   }
-  if (http::http1::find_field(head, "x-request-id") == head.end()) {
+  if (head.find("x-request-id") == head.end()) {
     head.insert("x-request-id", http::http1::new_request_id(state_.rng).view());
   }
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  http::http1::set_field(head, "x-forwarded-proto", tls ? "https" : "http");
+  head.set("x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
@@ -93,14 +93,14 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const router::Forward& forward,
                                                            const worker::View& view,
                                                            Exchange& exchange) {
-  auto& head = parser.get();
+  auto& head = parser.head();
   auto& cluster = (*view.clusters)[forward.choose(state_.rng)];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     const auto local = upstream_failure("no_healthy_upstream");
     co_return co_await reply(parser, local, exchange);
   }
-  auto expect = http::http1::find_field(head, beast_http::field::expect);
+  auto expect = head.find(beast_http::field::expect);
   if (expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
     // Answered here: the body is streamed upstream as it arrives, so the
     // upstream never needs to be asked.
@@ -150,7 +150,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
                                                 RequestParser& parser, const router::Route& route,
                                                 const worker::View& view, Exchange& exchange)
     -> asio::awaitable<Attempt> {
-  auto& head = parser.get();
+  auto& head = parser.head();
   const bool upgrade = http::http1::is_upgrade(head);
   const bool head_request = head.method() == beast_http::verb::head;
   const unsigned downstream_version = head.version();
@@ -176,8 +176,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto read_error = sent.error;
   if (!read_error) {
     deadline_.arm(Side::kUpstream, route.timeout);
-    read_error = co_await read_response_head(up, up_buffer, response, head_request, deadline_,
-                                             fields_allocator());
+    read_error =
+        co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
   }
   if (read_error) {
     if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
@@ -188,7 +188,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
     co_return Attempt{false, next};
   }
 
-  auto& res = response->get();
+  auto& res = response->head();
   exchange.status = res.result_int();
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
     co_await switch_protocols(up, res, view);
@@ -200,22 +200,23 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   http::http1::strip_hop_by_hop(res, false);
   http::http1::apply_edits(res, route.response_headers);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
-  // The framing as parsed: asking the head (res.chunked()) would search and
-  // re-parse its fields.
+  // The framing as parsed, rather than re-read from the fields.
   bool chunked = response->chunked();
   if (downstream_version < 11) {
-    if (chunked) res.chunked(false);  // HTTP/1.0 has no chunking: the close ends the body
+    if (chunked)
+      http::http1::set_chunked(res, false);  // HTTP/1.0 has no chunking: the close ends the body
     chunked = false;
     keep_alive = keep_alive && response->content_length().has_value();
   } else if (close_delimited(*response, head_request)) {
-    res.chunked(true);  // an HTTP/1.0-style upstream body, re-framed so the client can reuse
+    http::http1::set_chunked(res,
+                             true);  // an HTTP/1.0-style body, re-framed so the client can reuse
     chunked = true;
   }
   res.version(11);
   // strip_hop_by_hop removed Connection, and HTTP/1.1 is persistent unless
   // it says otherwise.
   if (!keep_alive) res.insert(beast_http::field::connection, "close");
-  writer_.start(res.base(), chunked);
+  writer_.start(res, chunked);
   auto response_buffer = state_.relay_buffers.lease();
   auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, writer_,
                                      deadline_, stream_idle, response_buffer.span());
@@ -227,12 +228,12 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
 template <class DownStream>
 template <class UpStream>
 asio::awaitable<void> Http1Connection<DownStream>::switch_protocols(UpStream& up,
-                                                                    ResponseParser::value_type& res,
+                                                                    http::http1::ResponseHead& res,
                                                                     const worker::View& view) {
   http::http1::strip_hop_by_hop(res, true);
-  ResponseWriter writer(res);
+  writer_.start(res, false);
   deadline_.arm(Side::kDownstream, idle_timeout(view));
-  auto [ec, n] = co_await beast_http::async_write_header(down_, writer, kNoThrow);
+  auto ec = co_await http::http1::write_all(down_, writer_.next({}, false));
   deadline_.disarm();  // the tunnel watches idleness itself
   if (ec) co_return;
   co_await tunnel(down_, down_buffer_, up, up_buffer_, idle_timeout(view));

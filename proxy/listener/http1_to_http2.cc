@@ -35,24 +35,22 @@ asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& p
                                                                 std::chrono::milliseconds idle) {
   auto lease = state_.relay_buffers.lease();
   auto chunk = lease.span();
-  auto& message = parser.get();
-  const std::size_t head_fields = std::distance(message.begin(), message.end());
+  const std::size_t head_fields = parser.head().size();
   down_buffer_.reserve(down_buffer_.size() + chunk.size());
   while (!parser.is_done()) {
     co_await body.wait_writable();
     if (body.state() != http::BodyPipe::State::kOpen) co_return false;
-    message.body().data = chunk.data();
-    message.body().size = chunk.size();
+    parser.body() = {chunk.data(), chunk.size()};
     deadline_.arm(Side::kDownstream, idle);
     auto ec = deadline_.outcome(co_await http::http1::read_some(down_, down_buffer_, parser));
     if (ec && ec != beast_http::error::need_buffer) {
       body.fail();  // the client went away mid-body: reset the upstream stream
       co_return false;
     }
-    body.push({chunk.data(), chunk.size() - message.body().size});
+    body.push({chunk.data(), chunk.size() - parser.body().size});
   }
   deadline_.disarm();
-  body.finish(http::fields_from(message.base(), head_fields));
+  body.finish(http::fields_from(parser.head(), head_fields));
   co_return true;
 }
 
@@ -60,10 +58,10 @@ template <class DownStream>
 asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     RequestParser& parser, http::ResponseHead head, std::shared_ptr<http::BodyPipe> body,
     const router::Route& route, const worker::View& view, Exchange& exchange) {
-  http::http1::ResponseHead response{fields_allocator()};
+  http::http1::ResponseHead response(arena());
   http::to_http1(head, body != nullptr, response);
   const bool bodyless_status = head.status == 204 || head.status == 304;
-  if (!body && !bodyless_status && parser.get().method() != beast_http::verb::head &&
+  if (!body && !bodyless_status && parser.head().method() != beast_http::verb::head &&
       response.find(beast_http::field::content_length) == response.end()) {
     // The whole response was one HEADERS frame (a trailers-only gRPC
     // answer): say so, or the client would wait for a body.
@@ -73,16 +71,16 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
   exchange.status = head.status;
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   const bool chunked = body && response.find(beast_http::field::content_length) == response.end();
-  if (chunked && parser.get().version() < 11) {
+  if (chunked && parser.head().version() < 11) {
     response.erase(beast_http::field::transfer_encoding);  // HTTP/1.0: the close ends the body
     keep_alive = false;
   }
   if (!keep_alive) {
     response.set(beast_http::field::connection, "close");
-  } else if (parser.get().version() < 11) {
+  } else if (parser.head().version() < 11) {
     response.set(beast_http::field::connection, "keep-alive");
   }
-  writer_.start(response, chunked && parser.get().version() >= 11);
+  writer_.start(response, chunked && parser.head().version() >= 11);
   auto lease = state_.relay_buffers.lease();
   auto chunk = lease.span();
   const auto idle = idle_timeout(view);
@@ -110,13 +108,13 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
                                                                  upstream::ClusterState& cluster,
                                                                  const worker::View& view,
                                                                  Exchange& exchange) {
-  auto& head = parser.get();
+  auto& head = parser.head();
   // TE is hop-by-hop, but "trailers" in it is what a gRPC server needs to
   // see on HTTP/2 (RFC 9113 §8.2.2 allows exactly that value).
   const bool te_trailers = head[beast_http::field::te].find("trailers") != std::string_view::npos;
   prepare_request(head, route, false);
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  auto request = http::from_http1(head.base(), tls ? "https" : "http");
+  auto request = http::from_http1(head, tls ? "https" : "http");
   if (te_trailers) request.fields.add("te", "trailers");
   auto executor = co_await asio::this_coro::executor;
   std::shared_ptr<http::BodyPipe> request_body;

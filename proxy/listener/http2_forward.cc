@@ -16,6 +16,7 @@
 #include "proxy/http/convert.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/listener/http2_stream.h"
@@ -30,8 +31,7 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-using ResponseParser =
-    beast_http::response_parser<beast_http::buffer_body, http::http1::FieldAllocator>;
+using http::http1::ResponseParser;
 
 // Response bodies buffered per stream before the producer waits.
 constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
@@ -171,7 +171,7 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
                                                  std::chrono::milliseconds idle, bool& reusable) {
   reusable = false;
   auto& request_body = stream.request_body;
-  http::http1::RequestHead h1{http::http1::FieldAllocator{}};
+  http::http1::RequestHead h1;
   http::to_http1(head, request_body != nullptr, h1);
   const bool chunked = request_body && h1.find(beast_http::field::content_length) == h1.end();
   http::http1::MessageWriter writer;
@@ -198,8 +198,7 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   std::optional<ResponseParser> parser;
   watchdog.arm(deadline);
   do {  // 1xx interim responses are read and dropped
-    parser.emplace(std::piecewise_construct, std::make_tuple(),
-                   std::make_tuple(http::http1::FieldAllocator{}));
+    parser.emplace();
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head.method == "HEAD");
@@ -210,11 +209,11 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
       co_return "upstream_reset";
     }
     if (ec) co_return "upstream_protocol_error";
-  } while (parser->get().result_int() < 200);
-  auto& res = parser->get();
+  } while (parser->head().result_int() < 200);
+  auto& res = parser->head();
   const bool upstream_keep_alive = parser->keep_alive();
-  const std::size_t head_fields = std::distance(res.begin(), res.end());
-  auto out = http::from_http1(res.base());
+  const std::size_t head_fields = res.size();
+  auto out = http::from_http1(res);
   std::shared_ptr<http::BodyPipe> body;
   if (!parser->is_done()) {
     body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
@@ -223,17 +222,16 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   while (body && !parser->is_done()) {
     co_await body->wait_writable();
     if (body->consumer_closed()) co_return "client_reset";
-    res.body().data = chunk.data();
-    res.body().size = chunk.size();
+    parser->body() = {chunk.data(), chunk.size()};
     watchdog.arm(Clock::now() + idle);
     auto read_ec = co_await http::http1::read_some(up, up_buffer, *parser);
     if (read_ec && read_ec != beast_http::error::need_buffer) {
       body->fail(http::BodyPipe::kCancel);
       co_return "upstream_reset";
     }
-    body->push({chunk.data(), chunk.size() - res.body().size});
+    body->push({chunk.data(), chunk.size() - parser->body().size});
   }
-  if (body) body->finish(http::fields_from(res.base(), head_fields));
+  if (body) body->finish(http::fields_from(res, head_fields));
   watchdog.disarm();
   reusable = upstream_keep_alive && up_buffer.size() == 0;
   co_return std::string_view{};

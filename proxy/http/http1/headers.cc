@@ -5,25 +5,6 @@
 
 namespace weft::proxy::http::http1 {
 
-Fields::const_iterator find_field(const Fields& fields, beast_http::field name) {
-  auto it = fields.begin();
-  while (it != fields.end() && it->name() != name) ++it;
-  return it;
-}
-
-Fields::const_iterator find_field(const Fields& fields, std::string_view name) {
-  auto it = fields.begin();
-  while (it != fields.end() && !boost::beast::iequals(it->name_string(), name)) ++it;
-  return it;
-}
-
-void set_field(Fields& fields, std::string_view name, std::string_view value) {
-  for (auto it = find_field(fields, name); it != fields.end(); it = find_field(fields, name)) {
-    fields.erase(it);
-  }
-  fields.insert(name, value);
-}
-
 void to_origin_form(RequestHead& head) {
   std::string_view target = head.target();
   auto scheme_end = target.find("://");
@@ -41,7 +22,7 @@ void to_origin_form(RequestHead& head) {
 
 RequestView::RequestView(const RequestHead& head) : head_(head) {
   std::string_view target = head.target();
-  auto host = find_field(head, beast_http::field::host);
+  auto host = head.find(beast_http::field::host);
   if (host != head.end()) authority_ = host->value();
   auto q = target.find('?');
   path_ = target.substr(0, q);
@@ -49,14 +30,14 @@ RequestView::RequestView(const RequestHead& head) : head_(head) {
 }
 
 std::optional<std::string_view> RequestView::header(std::string_view name) const {
-  auto found = find_field(head_, name);
+  auto found = head_.find(name);
   if (found == head_.end()) return std::nullopt;
   return found->value();
 }
 
 bool is_upgrade(const RequestHead& head) {
-  auto connection = find_field(head, beast_http::field::connection);
-  if (connection == head.end() || find_field(head, beast_http::field::upgrade) == head.end()) {
+  auto connection = head.find(beast_http::field::connection);
+  if (connection == head.end() || head.find(beast_http::field::upgrade) == head.end()) {
     return false;
   }
   return beast_http::token_list(connection->value()).exists("upgrade");
@@ -83,7 +64,7 @@ bool always_hop_by_hop(beast_http::field name) {
 struct NamedField {
   beast_http::field known;  // unknown: compare `name`
   std::string name;
-  bool matches(const Fields::value_type& field) const {
+  bool matches(const Field& field) const {
     return known != beast_http::field::unknown ? field.name() == known
                                                : boost::beast::iequals(name, field.name_string());
   }
@@ -108,15 +89,13 @@ std::vector<NamedField> named_by_connection(const Fields& fields) {
 }  // namespace
 
 void strip_hop_by_hop(Fields& fields, bool upgrade) {
-  // One scan, erasing in place: a name lookup per hop-by-hop name would
-  // walk the field tree with case-insensitive compares each time.
   const auto named = named_by_connection(fields);
-  for (auto it = fields.begin(); it != fields.end();) {
+  fields.erase_if([&](const Field& field) {
     bool hop =
-        always_hop_by_hop(it->name()) && !(upgrade && it->name() == beast_http::field::upgrade);
-    for (const auto& n : named) hop = hop || n.matches(*it);
-    it = hop ? fields.erase(it) : std::next(it);
-  }
+        always_hop_by_hop(field.name()) && !(upgrade && field.name() == beast_http::field::upgrade);
+    for (const auto& n : named) hop = hop || n.matches(field);
+    return hop;
+  });
   if (upgrade) fields.set(beast_http::field::connection, "upgrade");  // Upgrade itself stays
 }
 
@@ -124,6 +103,22 @@ void apply_edits(Fields& fields, const router::HeaderEdits& edits) {
   for (const auto& name : edits.remove) fields.erase(name);
   for (const auto& h : edits.set) fields.set(h.name, h.value);
   for (const auto& h : edits.add) fields.insert(h.name, h.value);
+}
+
+void set_chunked(Fields& fields, bool chunked) {
+  auto field = fields.find(beast_http::field::transfer_encoding);
+  std::string codings;
+  for (auto token : beast_http::token_list(field == fields.end() ? "" : field->value())) {
+    if (boost::beast::iequals(token, "chunked")) continue;
+    if (!codings.empty()) codings += ", ";
+    codings.append(token.data(), token.size());
+  }
+  if (chunked) codings += codings.empty() ? "chunked" : ", chunked";
+  if (codings.empty()) {
+    fields.erase(beast_http::field::transfer_encoding);
+  } else {
+    fields.set(beast_http::field::transfer_encoding, codings);
+  }
 }
 
 namespace {

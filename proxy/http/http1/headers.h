@@ -2,8 +2,6 @@
 #pragma once
 
 #include <array>
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
 #include <random>
 #include <string>
 
@@ -14,15 +12,6 @@ namespace weft::proxy::http::http1 {
 
 namespace beast_http = boost::beast::http;
 
-// The first field named `name`, or end(). A linear scan: a head holds a
-// handful of fields, and comparing Beast's parsed field enum (or a length,
-// then the bytes) is cheaper than Beast's own find, which walks its tree
-// comparing names case-insensitively at every node.
-Fields::const_iterator find_field(const Fields& fields, beast_http::field name);
-Fields::const_iterator find_field(const Fields& fields, std::string_view name);
-// Replaces every `name` field with one holding `value`.
-void set_field(Fields& fields, std::string_view name, std::string_view value);
-
 // RFC 9112 §3.2.2: a request in absolute-form ("GET http://reviews:9080/a",
 // what a client sends to a proxy it is configured to use, as applications
 // in directory mode do with http_proxy) is routed by the target's
@@ -30,7 +19,7 @@ void set_field(Fields& fields, std::string_view name, std::string_view value);
 // origin-form. Other targets are left alone.
 void to_origin_form(RequestHead& head);
 
-// The router's view of a Beast request head (after to_origin_form): the
+// The router's view of a request head (after to_origin_form): the
 // authority is the Host header.
 class RequestView final : public router::RequestView {
  public:
@@ -56,6 +45,10 @@ void strip_hop_by_hop(Fields& fields, bool upgrade);
 bool is_upgrade(const RequestHead& head);
 
 void apply_edits(Fields& fields, const router::HeaderEdits& edits);
+
+// Adds or removes "chunked" as the final transfer coding (and the field,
+// when nothing else is left in it).
+void set_chunked(Fields& fields, bool chunked);
 
 // A generated x-request-id, held inline (it is made for most requests).
 struct RequestId {

@@ -2,8 +2,9 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <string>
+
+#include "proxy/http/http1/parser.h"
 
 namespace weft::proxy::http::http1 {
 namespace beast_http = boost::beast::http;
@@ -77,9 +78,11 @@ std::optional<Rejection> check_request_head(const RequestHead& head, const Limit
 }
 
 std::optional<Rejection> check_raw_request(std::string_view raw, const Limits& limits) {
-  beast_http::request_parser<beast_http::string_body, FieldAllocator> parser;
+  RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.eager(true);
+  std::string body(raw.size(), '\0');  // room for any body `raw` holds
+  parser.body() = {body.data(), body.size()};
   boost::system::error_code ec;
   std::size_t used = 0;
   for (;;) {
@@ -93,7 +96,7 @@ std::optional<Rejection> check_raw_request(std::string_view raw, const Limits& l
   }
   if (ec) return rejection_for(ec);
   if (!parser.is_header_done()) return Rejection{400, "malformed"};
-  return check_request_head(parser.get().base(), limits);
+  return check_request_head(parser.head(), limits);
 }
 
 }  // namespace weft::proxy::http::http1

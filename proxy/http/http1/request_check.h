@@ -5,8 +5,6 @@
 // every rejection to a status code and a metric label.
 #pragma once
 
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
 #include <boost/system/error_code.hpp>
 #include <optional>
 #include <string_view>

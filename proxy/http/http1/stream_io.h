@@ -24,12 +24,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
 #include <span>
 #include <type_traits>
 #include <vector>
+
+#include "proxy/http/http1/parser.h"
 
 namespace weft::proxy::http::http1 {
 
@@ -125,7 +126,7 @@ boost::asio::awaitable<boost::system::error_code> write_all(Stream& stream,
 // Feeds `parser` what `buffer` holds: need_more when it wants more bytes.
 template <bool kIsRequest>
 boost::system::error_code parse_buffered(boost::beast::flat_buffer& buffer,
-                                         boost::beast::http::basic_parser<kIsRequest>& parser) {
+                                         Parser<kIsRequest>& parser) {
   boost::system::error_code ec;
   if (buffer.size() == 0) return boost::beast::http::error::need_more;
   buffer.consume(parser.put(buffer.data(), ec));
@@ -138,9 +139,9 @@ boost::system::error_code parse_buffered(boost::beast::flat_buffer& buffer,
 // the body buffer is full), on a parse error, or at end of stream
 // (end_of_stream before any byte of the message).
 template <class Stream, bool kIsRequest>
-boost::asio::awaitable<boost::system::error_code> read_more(
-    Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<kIsRequest>& parser) {
+boost::asio::awaitable<boost::system::error_code> read_more(Stream& stream,
+                                                            boost::beast::flat_buffer& buffer,
+                                                            Parser<kIsRequest>& parser) {
   namespace beast_http = boost::beast::http;
   for (;;) {
     const auto size = boost::beast::read_size(buffer, stream_io_detail::kMaxReadSize);
@@ -162,9 +163,9 @@ boost::asio::awaitable<boost::system::error_code> read_more(
 
 // parse_buffered, then read_more if that was not enough.
 template <class Stream, bool kIsRequest>
-boost::asio::awaitable<boost::system::error_code> read_some(
-    Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<kIsRequest>& parser) {
+boost::asio::awaitable<boost::system::error_code> read_some(Stream& stream,
+                                                            boost::beast::flat_buffer& buffer,
+                                                            Parser<kIsRequest>& parser) {
   auto ec = parse_buffered(buffer, parser);
   if (ec != boost::beast::http::error::need_more) co_return ec;
   co_return co_await read_more(stream, buffer, parser);
@@ -172,9 +173,9 @@ boost::asio::awaitable<boost::system::error_code> read_some(
 
 // Reads until the parser has the whole head: Beast's http::async_read_header.
 template <class Stream, bool kIsRequest>
-boost::asio::awaitable<boost::system::error_code> read_header(
-    Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<kIsRequest>& parser) {
+boost::asio::awaitable<boost::system::error_code> read_header(Stream& stream,
+                                                              boost::beast::flat_buffer& buffer,
+                                                              Parser<kIsRequest>& parser) {
   while (!parser.is_header_done()) {
     auto ec = parse_buffered(buffer, parser);
     if (ec == boost::beast::http::error::need_more) ec = co_await read_more(stream, buffer, parser);

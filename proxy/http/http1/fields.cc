@@ -1,0 +1,126 @@
+#include "proxy/http/http1/fields.h"
+
+#include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <cstring>
+
+namespace weft::proxy::http::http1 {
+
+Fields::const_iterator Fields::find(beast_http::field name) const {
+  return std::find_if(fields_.begin(), fields_.end(),
+                      [name](const Field& f) { return f.name() == name; });
+}
+
+Fields::const_iterator Fields::find(std::string_view name) const {
+  // iequals compares lengths first: most fields differ there.
+  return std::find_if(fields_.begin(), fields_.end(), [name](const Field& f) {
+    return boost::beast::iequals(f.name_string(), name);
+  });
+}
+
+std::size_t Fields::count(std::string_view name) const {
+  return std::count_if(fields_.begin(), fields_.end(), [name](const Field& f) {
+    return boost::beast::iequals(f.name_string(), name);
+  });
+}
+
+std::size_t Fields::count(beast_http::field name) const {
+  return std::count_if(fields_.begin(), fields_.end(),
+                       [name](const Field& f) { return f.name() == name; });
+}
+
+std::string_view Fields::operator[](beast_http::field name) const {
+  auto it = find(name);
+  return it == end() ? std::string_view{} : it->value();
+}
+
+std::string_view Fields::operator[](std::string_view name) const {
+  auto it = find(name);
+  return it == end() ? std::string_view{} : it->value();
+}
+
+void Fields::insert(std::string_view name, std::string_view value) {
+  insert(beast_http::string_to_field(name), name, value);
+}
+
+void Fields::insert(beast_http::field name, std::string_view value) {
+  insert(name, beast_http::to_string(name), value);
+}
+
+void Fields::insert(beast_http::field known, std::string_view name, std::string_view value) {
+  fields_.emplace_back(known, copy(name), copy(value));
+}
+
+void Fields::insert_unowned(beast_http::field known, std::string_view name,
+                            std::string_view value) {
+  fields_.emplace_back(known, name, value);
+}
+
+void Fields::adopt(std::size_t first) {
+  if (first >= fields_.size()) return;
+  const char* low = fields_[first].name_string().data();
+  const char* high = low;
+  for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
+    low = std::min(low, it->name_string().data());
+    high = std::max(high, it->name_string().data() + it->name_string().size());
+    if (!it->value().empty()) high = std::max(high, it->value().data() + it->value().size());
+  }
+  const std::string_view span(low, static_cast<std::size_t>(high - low));
+  const char* copied = copy(span).data();
+  auto moved = [&](std::string_view s) {
+    return s.empty() ? s : std::string_view(copied + (s.data() - low), s.size());
+  };
+  for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
+    *it = Field(it->name(), moved(it->name_string()), moved(it->value()));
+  }
+}
+
+void Fields::set(std::string_view name, std::string_view value) {
+  erase(name);
+  insert(name, value);
+}
+
+void Fields::set(beast_http::field name, std::string_view value) {
+  erase(name);
+  insert(name, value);
+}
+
+Fields::const_iterator Fields::erase(const_iterator position) { return fields_.erase(position); }
+
+void Fields::erase(std::string_view name) {
+  std::erase_if(fields_,
+                [name](const Field& f) { return boost::beast::iequals(f.name_string(), name); });
+}
+
+void Fields::erase(beast_http::field name) {
+  std::erase_if(fields_, [name](const Field& f) { return f.name() == name; });
+}
+
+std::string_view Fields::copy(std::string_view text) {
+  if (text.empty()) return {};
+  auto* bytes = static_cast<char*>(memory_->allocate(text.size(), 1));
+  std::memcpy(bytes, text.data(), text.size());
+  return {bytes, text.size()};
+}
+
+void RequestHead::method_string(std::string_view method) {
+  verb_ = beast_http::string_to_verb(method);
+  method_ = copy(method);
+}
+
+void RequestHead::method(beast_http::verb verb, std::string_view text) {
+  verb_ = verb;
+  method_ = copy(text);
+}
+
+void RequestHead::method(beast_http::verb verb) {
+  verb_ = verb;
+  method_ = beast_http::to_string(verb);  // static text: no copy
+}
+
+std::string_view ResponseHead::reason() const {
+  if (!reason_.empty()) return reason_;
+  return beast_http::obsolete_reason(result());
+}
+
+}  // namespace weft::proxy::http::http1

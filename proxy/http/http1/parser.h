@@ -1,0 +1,113 @@
+// Beast's HTTP/1 parser (basic_parser: RFC 9112 framing, limits, errors)
+// filling our heads (fields.h) and handing body bytes to a buffer the
+// caller provides, as Beast's buffer_body does: when it is full, put()
+// stops with need_buffer and the caller drains it.
+#pragma once
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <cstring>
+#include <type_traits>
+
+#include "proxy/http/http1/fields.h"
+
+namespace weft::proxy::http::http1 {
+
+// Where the parser puts the next body bytes; `data` and `size` advance as
+// it fills the space.
+struct BodyBuffer {
+  char* data = nullptr;
+  std::size_t size = 0;
+};
+
+template <bool kIsRequest>
+class Parser final : public beast_http::basic_parser<kIsRequest> {
+ public:
+  using Head = std::conditional_t<kIsRequest, RequestHead, ResponseHead>;
+
+  // The head's fields live in `memory` (see Fields), or in the head itself.
+  explicit Parser(std::pmr::memory_resource* memory) : head_(memory) {}
+  Parser() = default;
+
+  // Beast's put, then the new fields' strings copied out of `input` at once
+  // (they point into it until then). Hides basic_parser::put on purpose:
+  // feed a Parser through this one.
+  std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
+    const std::size_t first = head_.size();
+    const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
+    head_.adopt(first);
+    return used;
+  }
+  template <class ConstBufferSequence>
+  std::size_t put(const ConstBufferSequence& input, boost::system::error_code& ec) {
+    const std::size_t first = head_.size();
+    const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
+    head_.adopt(first);
+    return used;
+  }
+
+  Head& head() { return head_; }
+  const Head& head() const { return head_; }
+  BodyBuffer& body() { return body_; }
+
+ private:
+  using error_code = boost::system::error_code;
+  using string_view = boost::beast::string_view;  // Beast's interface type
+
+  void on_request_impl(beast_http::verb method, string_view method_string, string_view target,
+                       int version, error_code& /*ec*/) override {
+    if constexpr (kIsRequest) {
+      if (method != beast_http::verb::unknown) {
+        head_.method(method);  // Beast's own text: no copy
+      } else {
+        head_.method(method, method_string);
+      }
+      head_.target(target);
+      head_.version(static_cast<unsigned>(version));
+    }
+  }
+
+  void on_response_impl(int status, string_view reason, int version, error_code& /*ec*/) override {
+    if constexpr (!kIsRequest) {
+      head_.result(static_cast<unsigned>(status));
+      head_.reason(reason);
+      head_.version(static_cast<unsigned>(version));
+    }
+  }
+
+  // Trailer fields of a chunked body arrive here too, after the head's.
+  void on_field_impl(beast_http::field name, string_view name_string, string_view value,
+                     error_code& /*ec*/) override {
+    head_.insert_unowned(name, name_string, value);
+  }
+
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& /*content_length*/,
+                         error_code& /*ec*/) override {}
+  void on_chunk_header_impl(std::uint64_t /*size*/, string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  std::size_t on_body_impl(string_view bytes, error_code& ec) override { return take(bytes, ec); }
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, string_view bytes,
+                                 error_code& ec) override {
+    return take(bytes, ec);
+  }
+
+  std::size_t take(string_view bytes, error_code& ec) {
+    const std::size_t n = std::min(bytes.size(), body_.size);
+    if (n != 0) std::memcpy(body_.data, bytes.data(), n);
+    body_.data += n;
+    body_.size -= n;
+    if (n != bytes.size()) ec = beast_http::error::need_buffer;
+    return n;
+  }
+
+  Head head_;
+  BodyBuffer body_;
+};
+
+using RequestParser = Parser<true>;
+using ResponseParser = Parser<false>;
+
+}  // namespace weft::proxy::http::http1
