@@ -95,7 +95,7 @@ asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buf
       auto ec = http::http1::parse_buffered(from_buffer, parser);
       if (ec == beast_http::error::need_more) {
         deadline.arm(from_side, allowance);
-        ec = deadline.outcome(co_await http::http1::read_more(from, from_buffer, parser));
+        ec = deadline.outcome(co_await http::http1::read_some(from, from_buffer, parser));
       }
       if (ec == beast_http::error::need_buffer) ec = {};
       if (ec) co_return RelayResult{ec, true};

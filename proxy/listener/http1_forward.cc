@@ -117,12 +117,14 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
 
   for (int attempt = 0;; ++attempt) {
     auto endpoint = cluster.balancer.next();
-    auto opened = co_await upstream::take_or_connect(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
+    // A pooled connection, usually: taken without a coroutine.
+    auto opened = upstream::take_idle(cluster, endpoint);
+    if (!opened) opened = co_await upstream::take_or_connect(cluster, endpoint);
+    if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
       const auto local = upstream_failure(failed->reason);
       co_return co_await reply(parser, local, exchange);
     }
-    auto& up = std::get<upstream::Opened>(opened);
+    auto& up = std::get<upstream::Opened>(*opened);
     if (state_.access_log) {
       const auto& address = cluster.config.endpoints[endpoint].address;
       exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());

@@ -57,12 +57,17 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   co_return pool::Connection(std::move(tls));
 }
 
+std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
+                                                              std::size_t endpoint) {
+  auto idle = cluster.pool->take(endpoint, pool::Clock::now());
+  if (!idle) return std::nullopt;
+  cluster.stats.connections_reused->Increment();
+  return Opened{std::move(*idle), true};
+}
+
 asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
                                                                       std::size_t endpoint) {
-  if (auto idle = cluster.pool->take(endpoint, pool::Clock::now())) {
-    cluster.stats.connections_reused->Increment();
-    co_return Opened{std::move(*idle), true};
-  }
+  if (auto idle = take_idle(cluster, endpoint)) co_return std::move(*idle);
   auto opened = co_await connect(cluster, endpoint);
   if (auto* failed = std::get_if<ConnectFailure>(&opened)) co_return *failed;
   co_return Opened{std::move(std::get<pool::Connection>(opened)), false};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 #include <string_view>
 #include <variant>
 
@@ -30,6 +31,9 @@ struct Opened {
 };
 boost::asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
                                                                              std::size_t endpoint);
+// An idle pooled connection to `endpoint`, if there is one.
+std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
+                                                              std::size_t endpoint);
 
 // The ALPN protocol the TLS handshake settled on; empty without TLS or ALPN.
 std::string_view negotiated_alpn(const pool::Connection& connection);

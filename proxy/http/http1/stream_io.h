@@ -26,6 +26,7 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
+#include <cstring>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -39,23 +40,48 @@ namespace stream_io_detail {
 inline constexpr auto kNoThrow = boost::asio::as_tuple(boost::asio::use_awaitable);
 inline constexpr std::size_t kMaxReadSize = 65536;  // Beast's own bound per read
 
-// One sendmsg that never blocks: the bytes the kernel took, 0 with `ec` set
+inline constexpr std::size_t kCoalesceBytes = 16384;
+
+// Small scattered writes (a head and a body piece) are gathered into one
+// buffer and sent with send(2): the kernel's per-segment iovec handling
+// costs more than copying a few KiB here.
+inline std::span<const char> coalesce(std::span<const boost::asio::const_buffer> buffers) {
+  thread_local std::array<char, kCoalesceBytes> gathered;
+  std::size_t size = 0;
+  for (const auto& buffer : buffers) {
+    if (buffer.size() > gathered.size() - size) return {};
+    std::memcpy(gathered.data() + size, buffer.data(), buffer.size());
+    size += buffer.size();
+  }
+  return {gathered.data(), size};
+}
+
+// One send that never blocks: the bytes the kernel took, 0 with `ec` set
 // when it took none (would_block when the socket buffer is full).
 inline std::size_t send_now(boost::asio::ip::tcp::socket& socket,
                             std::span<const boost::asio::const_buffer> buffers,
                             boost::system::error_code& ec) {
-  std::array<iovec, 16> iov{};
-  const std::size_t count = std::min(buffers.size(), iov.size());
-  for (std::size_t i = 0; i < count; ++i) {
-    // sendmsg does not write through iov_base; the cast only drops const.
-    iov[i].iov_base =
-        const_cast<void*>(buffers[i].data());  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-    iov[i].iov_len = buffers[i].size();
+  constexpr int kFlags = MSG_DONTWAIT | MSG_NOSIGNAL;
+  ssize_t sent = 0;
+  std::span<const char> gathered;
+  if (buffers.size() == 1) {
+    sent = ::send(socket.native_handle(), buffers[0].data(), buffers[0].size(), kFlags);
+  } else if (gathered = coalesce(buffers); !gathered.empty()) {
+    sent = ::send(socket.native_handle(), gathered.data(), gathered.size(), kFlags);
+  } else {
+    std::array<iovec, 16> iov{};
+    const std::size_t count = std::min(buffers.size(), iov.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      // sendmsg does not write through iov_base; the cast only drops const.
+      iov[i].iov_base =
+          const_cast<void*>(buffers[i].data());  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+      iov[i].iov_len = buffers[i].size();
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    sent = ::sendmsg(socket.native_handle(), &message, kFlags);
   }
-  msghdr message{};
-  message.msg_iov = iov.data();
-  message.msg_iovlen = count;
-  const auto sent = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent < 0) {
     ec.assign(errno == EWOULDBLOCK ? EAGAIN : errno, boost::system::system_category());
     return 0;
@@ -133,17 +159,28 @@ boost::system::error_code parse_buffered(boost::beast::flat_buffer& buffer,
   return ec;
 }
 
-// Reads from `stream` into `buffer` and feeds `parser` until it has taken
-// a piece: Beast's http::async_read_some once parse_buffered wants more.
-// Ends when the parser has taken a piece (with buffer_body, need_buffer once
-// the body buffer is full), on a parse error, or at end of stream
-// (end_of_stream before any byte of the message).
+// How far read() goes.
+enum class ReadUntil {
+  kPiece,   // the parser took something (Beast's http::async_read_some)
+  kHeader,  // the head is complete (Beast's http::async_read_header)
+};
+
+// Feeds `parser` from `buffer`, reading from `stream` whenever it needs
+// more, until `until`. Ends early on a parse error (with a body buffer,
+// need_buffer once it is full) or at end of stream (end_of_stream before
+// any byte of the message).
 template <class Stream, bool kIsRequest>
-boost::asio::awaitable<boost::system::error_code> read_more(Stream& stream,
-                                                            boost::beast::flat_buffer& buffer,
-                                                            Parser<kIsRequest>& parser) {
+boost::asio::awaitable<boost::system::error_code> read(Stream& stream,
+                                                       boost::beast::flat_buffer& buffer,
+                                                       Parser<kIsRequest>& parser,
+                                                       ReadUntil until) {
   namespace beast_http = boost::beast::http;
   for (;;) {
+    auto ec = parse_buffered(buffer, parser);
+    if (ec != beast_http::error::need_more) {
+      if (ec || until == ReadUntil::kPiece || parser.is_header_done()) co_return ec;
+      continue;
+    }
     const auto size = boost::beast::read_size(buffer, stream_io_detail::kMaxReadSize);
     if (size == 0) co_return beast_http::error::buffer_overflow;
     auto [read_ec, n] =
@@ -151,37 +188,27 @@ boost::asio::awaitable<boost::system::error_code> read_more(Stream& stream,
     buffer.commit(n);
     if (read_ec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return beast_http::error::end_of_stream;
-      boost::system::error_code ec;
+      ec = {};
       parser.put_eof(ec);  // a message delimited by the close ends here
       co_return ec;
     }
     if (read_ec) co_return read_ec;
-    auto ec = parse_buffered(buffer, parser);
-    if (ec != beast_http::error::need_more) co_return ec;
   }
 }
 
-// parse_buffered, then read_more if that was not enough.
+// The two uses, as plain functions: no coroutine frame of their own.
 template <class Stream, bool kIsRequest>
 boost::asio::awaitable<boost::system::error_code> read_some(Stream& stream,
                                                             boost::beast::flat_buffer& buffer,
                                                             Parser<kIsRequest>& parser) {
-  auto ec = parse_buffered(buffer, parser);
-  if (ec != boost::beast::http::error::need_more) co_return ec;
-  co_return co_await read_more(stream, buffer, parser);
+  return read(stream, buffer, parser, ReadUntil::kPiece);
 }
 
-// Reads until the parser has the whole head: Beast's http::async_read_header.
 template <class Stream, bool kIsRequest>
 boost::asio::awaitable<boost::system::error_code> read_header(Stream& stream,
                                                               boost::beast::flat_buffer& buffer,
                                                               Parser<kIsRequest>& parser) {
-  while (!parser.is_header_done()) {
-    auto ec = parse_buffered(buffer, parser);
-    if (ec == boost::beast::http::error::need_more) ec = co_await read_more(stream, buffer, parser);
-    if (ec) co_return ec;
-  }
-  co_return boost::system::error_code{};
+  return read(stream, buffer, parser, ReadUntil::kHeader);
 }
 
 }  // namespace weft::proxy::http::http1
