@@ -75,50 +75,118 @@ struct RelayResult {
 // Streams a message from `from` to `to` through `chunk`: the head (started
 // on `writer`) leaves with the first body bytes in one write. Reads wait for
 // writes, so a slow reader throttles the writer instead of growing a buffer.
+//
+// Most messages need no waiting at all: the body came in with the head and
+// the socket takes the write at once. relay_buffered() does that part
+// without a coroutine; relay() goes on from where it stopped.
 template <bool kIsRequest, class From, class To>
-asio::awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer,
-                                        http::http1::Parser<kIsRequest>& parser, Side from_side,
-                                        To& to, http::http1::MessageWriter& writer,
-                                        Deadline& deadline, std::chrono::milliseconds allowance,
-                                        std::span<char> chunk) {
-  const Side to_side = from_side == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
-  // Beast sizes each socket read by the buffer's free capacity, which starts
-  // at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
-  from_buffer.reserve(from_buffer.size() + chunk.size());
-  auto& body = parser.body();
-  for (;;) {
-    std::string_view piece;
-    if (!parser.is_done()) {
-      body.data = chunk.data();
-      body.size = chunk.size();
-      // The body often came with the head: then no read, and no coroutine.
-      auto ec = http::http1::parse_buffered(from_buffer, parser);
-      if (ec == beast_http::error::need_more) {
-        deadline.arm(from_side, allowance);
-        ec = deadline.outcome(co_await http::http1::read_some(from, from_buffer, parser));
-      }
-      if (ec == beast_http::error::need_buffer) ec = {};
-      if (ec) co_return RelayResult{ec, true};
-      // A read may parse framing only (a chunk header): then piece is empty.
-      piece = std::string_view(chunk.data(), chunk.size() - body.size);
-    }
-    const bool last = parser.is_done();
-    auto buffers = writer.next(piece, last);
-    if (!buffers.empty()) {
-      // Usually the socket takes it all at once: no wait, so no deadline.
-      boost::system::error_code ec;
-      const std::size_t sent = http::http1::write_now(to, buffers, ec);
-      if (!ec && sent != asio::buffer_size(buffers)) {
-        deadline.arm(to_side, allowance);
-        ec = deadline.outcome(co_await http::http1::write_rest(to, buffers, sent));
-      }
-      if (ec) co_return RelayResult{ec, false};
-    }
-    if (last) break;
+class BodyRelay {
+ public:
+  BodyRelay(From& from, beast::flat_buffer& from_buffer, http::http1::Parser<kIsRequest>& parser,
+            Side from_side, To& to, http::http1::MessageWriter& writer, Deadline& deadline,
+            std::chrono::milliseconds allowance, std::span<char> chunk)
+      : from_(from),
+        from_buffer_(from_buffer),
+        parser_(parser),
+        to_(to),
+        writer_(writer),
+        deadline_(deadline),
+        allowance_(allowance),
+        chunk_(chunk),
+        from_side_(from_side) {
+    // Beast sizes each socket read by the buffer's free capacity, which
+    // starts at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
+    from_buffer_.reserve(from_buffer_.size() + chunk_.size());
   }
-  deadline.disarm();
-  co_return RelayResult{};
-}
+
+  // Relays what needs no wait. True when the message is through (or failed:
+  // see result()); false when relay() must go on.
+  bool relay_buffered() {
+    for (;;) {
+      std::string_view piece;
+      if (!parser_.is_done()) {
+        parser_.body() = {chunk_.data(), chunk_.size()};
+        auto ec = http::http1::parse_buffered(from_buffer_, parser_);
+        if (ec == beast_http::error::need_more) {
+          wait_ = Wait::kRead;
+          return false;
+        }
+        if (ec == beast_http::error::need_buffer) ec = {};
+        if (ec) return fail(ec, true);
+        // A parse may take framing only (a chunk header): then piece is empty.
+        piece = std::string_view(chunk_.data(), chunk_.size() - parser_.body().size);
+      }
+      const bool last = parser_.is_done();
+      if (!write_now(writer_.next(piece, last))) return false;
+      if (result_.error) return true;
+      if (last) break;
+    }
+    deadline_.disarm();
+    return true;
+  }
+
+  // Relays the rest, waiting for reads and writes.
+  asio::awaitable<RelayResult> relay() {
+    const Side to_side = from_side_ == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
+    for (;;) {
+      if (wait_ == Wait::kRead) {
+        deadline_.arm(from_side_, allowance_);
+        auto ec = deadline_.outcome(co_await http::http1::read_some(from_, from_buffer_, parser_));
+        if (ec == beast_http::error::need_buffer) ec = {};
+        if (ec) co_return RelayResult{ec, true};
+        const bool last = parser_.is_done();
+        const std::string_view piece(chunk_.data(), chunk_.size() - parser_.body().size);
+        if (write_now(writer_.next(piece, last)) && !result_.error && last) break;
+      }
+      if (wait_ == Wait::kWrite) {
+        deadline_.arm(to_side, allowance_);
+        auto ec = deadline_.outcome(co_await http::http1::write_rest(to_, pending_, pending_sent_));
+        if (ec) co_return RelayResult{ec, false};
+        if (parser_.is_done()) break;
+      }
+      if (result_.error) co_return result_;
+      if (relay_buffered()) co_return result_;
+    }
+    deadline_.disarm();
+    co_return RelayResult{};
+  }
+
+  const RelayResult& result() const { return result_; }
+
+ private:
+  enum class Wait { kRead, kWrite };
+
+  // False when the socket took only part: relay() writes the rest.
+  bool write_now(std::span<const asio::const_buffer> buffers) {
+    if (buffers.empty()) return true;
+    boost::system::error_code ec;
+    const std::size_t sent = http::http1::write_now(to_, buffers, ec);
+    if (ec) return fail(ec, false);
+    if (sent == asio::buffer_size(buffers)) return true;
+    wait_ = Wait::kWrite;
+    pending_ = buffers;
+    pending_sent_ = sent;
+    return false;
+  }
+  bool fail(boost::system::error_code ec, bool reading) {
+    result_ = RelayResult{ec, reading};
+    return true;
+  }
+
+  From& from_;
+  beast::flat_buffer& from_buffer_;
+  http::http1::Parser<kIsRequest>& parser_;
+  To& to_;
+  http::http1::MessageWriter& writer_;
+  Deadline& deadline_;
+  std::chrono::milliseconds allowance_;
+  std::span<char> chunk_;
+  Side from_side_;
+  Wait wait_ = Wait::kRead;
+  std::span<const asio::const_buffer> pending_;  // writer_'s buffers, valid until its next call
+  std::size_t pending_sent_ = 0;
+  RelayResult result_;
+};
 
 // What an exchange left behind for the next request on the connection.
 enum class Next { kKeepAlive, kClose };

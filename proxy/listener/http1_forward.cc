@@ -168,8 +168,14 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // The head goes out with the first body bytes (or alone, without a body).
   writer_.start(head, parser.chunked());
   auto request_buffer = state_.relay_buffers.lease();
-  auto sent = co_await relay_body(down_, down_buffer_, parser, Side::kDownstream, up, writer_,
-                                  deadline_, stream_idle, request_buffer.span());
+  BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
+                          stream_idle, request_buffer.span());
+  RelayResult sent;
+  if (request_relay.relay_buffered()) {
+    sent = request_relay.result();
+  } else {
+    sent = co_await request_relay.relay();
+  }
   if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
@@ -220,8 +226,14 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   if (!keep_alive) res.insert(beast_http::field::connection, "close");
   writer_.start(res, chunked);
   auto response_buffer = state_.relay_buffers.lease();
-  auto relayed = co_await relay_body(up, up_buffer, *response, Side::kUpstream, down_, writer_,
-                                     deadline_, stream_idle, response_buffer.span());
+  BodyRelay response_relay(up, up_buffer, *response, Side::kUpstream, down_, writer_, deadline_,
+                           stream_idle, response_buffer.span());
+  RelayResult relayed;
+  if (response_relay.relay_buffered()) {
+    relayed = response_relay.result();
+  } else {
+    relayed = co_await response_relay.relay();
+  }
   if (relayed.error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
