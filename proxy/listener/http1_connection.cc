@@ -16,6 +16,18 @@ namespace weft::proxy::listener {
 
 using http::http1::RequestView;
 
+namespace {
+
+// A read error that is no request at all: the client closed, went idle, or
+// the connection was drained between requests.
+bool ends_quietly(const boost::system::error_code& ec) {
+  return ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == asio::error::connection_reset ||
+         ec == asio::error::eof;
+}
+
+}  // namespace
+
 template <class DownStream>
 asio::awaitable<void> Http1Connection<DownStream>::run() {
   const http::http1::Limits limits;
@@ -33,13 +45,8 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     deadline_.arm(Side::kDownstream, idle_timeout(*view));
     auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser));
     idle_ = false;
-    if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
-      co_return;  // closed, idle, or drained between requests
-    }
     if (ec) {
-      co_await reject(http::http1::rejection_for(ec));
+      if (!ends_quietly(ec)) co_await reject(http::http1::rejection_for(ec));
       co_return;
     }
     if (auto rejection = http::http1::check_request_head(parser.head(), limits)) {

@@ -27,6 +27,7 @@
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
 #include "proxy/listener/local_reply.h"
+#include "proxy/worker/coarse_clock.h"
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
@@ -54,7 +55,9 @@ struct Deadline {
   Side side = Side::kDownstream;
   bool expired = false;  // set by the sweep
 
-  void arm(Side s, std::chrono::milliseconds allowance) { arm_at(s, Clock::now() + allowance); }
+  void arm(Side s, std::chrono::milliseconds allowance) {
+    arm_at(s, worker::coarse_now() + allowance);
+  }
   void arm_at(Side s, Clock::time_point at) {
     side = s;
     when = at;

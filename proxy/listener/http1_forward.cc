@@ -71,18 +71,23 @@ template <class DownStream>
 void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head,
                                                   const router::Route& route, bool upgrade) {
   http::http1::strip_hop_by_hop(head, upgrade);
+  // Beast has no enum for these names: insert them as unknown, skipping
+  // its name lookup.
+  constexpr auto kUnknown = beast_http::field::unknown;
   auto forwarded_for = head.find("x-forwarded-for");
   if (forwarded_for == head.end()) {
-    head.insert("x-forwarded-for", peer_ip_);
+    head.insert(kUnknown, "x-forwarded-for", peer_ip_);
   } else {
     auto appended = std::string(forwarded_for->value()) + ", " + peer_ip_;
-    head.set("x-forwarded-for", appended);
+    head.erase("x-forwarded-for");
+    head.insert(kUnknown, "x-forwarded-for", appended);
   }
   if (head.find("x-request-id") == head.end()) {
-    head.insert("x-request-id", http::http1::new_request_id(state_.rng).view());
+    head.insert(kUnknown, "x-request-id", http::http1::new_request_id(state_.rng).view());
   }
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  head.set("x-forwarded-proto", tls ? "https" : "http");
+  head.erase("x-forwarded-proto");
+  head.insert(kUnknown, "x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
@@ -141,7 +146,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     deadline_.disarm();
     if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
     if (outcome.upstream_reusable)
-      cluster.pool->put(endpoint, std::move(up.connection), Clock::now());
+      cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
     co_return outcome.next;
   }
 }

@@ -8,6 +8,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/worker/coarse_clock.h"
+
 namespace weft::proxy::upstream {
 
 namespace asio = boost::asio;
@@ -59,7 +61,7 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
 
 std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
                                                               std::size_t endpoint) {
-  auto idle = cluster.pool->take(endpoint, pool::Clock::now());
+  auto idle = cluster.pool->take(endpoint, worker::coarse_now());
   if (!idle) return std::nullopt;
   cluster.stats.connections_reused->Increment();
   return Opened{std::move(*idle), true};

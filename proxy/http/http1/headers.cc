@@ -75,6 +75,10 @@ std::vector<NamedField> named_by_connection(const Fields& fields) {
   for (const auto& field : fields) {
     if (field.name() != beast_http::field::connection) continue;
     for (auto token : beast_http::token_list(field.value())) {
+      // The usual options, not field names: skip the name lookup.
+      if (boost::beast::iequals(token, "keep-alive") || boost::beast::iequals(token, "close")) {
+        continue;
+      }
       auto name = beast_http::string_to_field(token);
       if (always_hop_by_hop(name) || name == beast_http::field::content_length ||
           name == beast_http::field::transfer_encoding) {
@@ -123,11 +127,14 @@ void set_chunked(Fields& fields, bool chunked) {
 
 namespace {
 
-void write_hex(char* out, std::uint64_t value, int digits) {
+// Writes `bytes` bytes of `value` (most significant first) as hex digits.
+void write_hex(char* out, std::uint64_t value, int bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) {
-    out[i] = kHex[value & 0xf];
-    value >>= 4;
+  for (int i = bytes - 1; i >= 0; --i) {
+    const auto byte = static_cast<unsigned>(value & 0xff);
+    out[2 * i] = kHex[byte >> 4];
+    out[2 * i + 1] = kHex[byte & 0xf];
+    value >>= 8;
   }
 }
 
@@ -139,11 +146,11 @@ RequestId new_request_id(std::mt19937_64& rng) {
   auto lo = rng();
   RequestId id;
   id.text.fill('-');
-  write_hex(&id.text[0], hi >> 32, 8);
-  write_hex(&id.text[9], hi >> 16, 4);
-  write_hex(&id.text[14], hi, 4);
-  write_hex(&id.text[19], lo >> 48, 4);
-  write_hex(&id.text[24], lo, 12);
+  write_hex(&id.text[0], hi >> 32, 4);
+  write_hex(&id.text[9], hi >> 16, 2);
+  write_hex(&id.text[14], hi, 2);
+  write_hex(&id.text[19], lo >> 48, 2);
+  write_hex(&id.text[24], lo, 6);
   return id;
 }
 
