@@ -75,9 +75,10 @@ struct RelayResult {
   bool failed_reading = false;  // the error came from the source, not the sink
 };
 
-// Streams a message from `from` to `to` through `chunk`: the head (started
-// on `writer`) leaves with the first body bytes in one write. Reads wait for
-// writes, so a slow reader throttles the writer instead of growing a buffer.
+// Streams a message from `from` to `to`: the head (started on `writer`)
+// leaves with the first body bytes in one write, and body bytes go out from
+// the read buffer they arrived in. Reads wait for writes, so a slow reader
+// throttles the writer instead of growing a buffer.
 //
 // Most messages need no waiting at all: the body came in with the head and
 // the socket takes the write at once. relay_buffered() does that part
@@ -85,9 +86,13 @@ struct RelayResult {
 template <bool kIsRequest, class From, class To>
 class BodyRelay {
  public:
+  // Socket reads take up to this much (Beast's own bound); a body moves in
+  // pieces of at most that, straight from the read buffer to the write.
+  static constexpr std::size_t kReadAhead = 64 * 1024;
+
   BodyRelay(From& from, beast::flat_buffer& from_buffer, http::http1::Parser<kIsRequest>& parser,
             Side from_side, To& to, http::http1::MessageWriter& writer, Deadline& deadline,
-            std::chrono::milliseconds allowance, std::span<char> chunk)
+            std::chrono::milliseconds allowance)
       : from_(from),
         from_buffer_(from_buffer),
         parser_(parser),
@@ -95,11 +100,10 @@ class BodyRelay {
         writer_(writer),
         deadline_(deadline),
         allowance_(allowance),
-        chunk_(chunk),
         from_side_(from_side) {
     // Beast sizes each socket read by the buffer's free capacity, which
     // starts at 512 bytes: reserve, or bulk transfers move in 512-byte pieces.
-    from_buffer_.reserve(from_buffer_.size() + chunk_.size());
+    from_buffer_.reserve(from_buffer_.size() + kReadAhead);
   }
 
   // Relays what needs no wait. True when the message is through (or failed:
@@ -108,7 +112,6 @@ class BodyRelay {
     for (;;) {
       std::string_view piece;
       if (!parser_.is_done()) {
-        parser_.body() = {chunk_.data(), chunk_.size()};
         auto ec = http::http1::parse_buffered(from_buffer_, parser_);
         if (ec == beast_http::error::need_more) {
           wait_ = Wait::kRead;
@@ -117,7 +120,7 @@ class BodyRelay {
         if (ec == beast_http::error::need_buffer) ec = {};
         if (ec) return fail(ec, true);
         // A parse may take framing only (a chunk header): then piece is empty.
-        piece = std::string_view(chunk_.data(), chunk_.size() - parser_.body().size);
+        piece = parser_.piece();
       }
       const bool last = parser_.is_done();
       if (!write_now(writer_.next(piece, last))) return false;
@@ -138,8 +141,7 @@ class BodyRelay {
         if (ec == beast_http::error::need_buffer) ec = {};
         if (ec) co_return RelayResult{ec, true};
         const bool last = parser_.is_done();
-        const std::string_view piece(chunk_.data(), chunk_.size() - parser_.body().size);
-        if (write_now(writer_.next(piece, last)) && !result_.error && last) break;
+        if (write_now(writer_.next(parser_.piece(), last)) && !result_.error && last) break;
       }
       if (wait_ == Wait::kWrite) {
         deadline_.arm(to_side, allowance_);
@@ -183,7 +185,6 @@ class BodyRelay {
   http::http1::MessageWriter& writer_;
   Deadline& deadline_;
   std::chrono::milliseconds allowance_;
-  std::span<char> chunk_;
   Side from_side_;
   Wait wait_ = Wait::kRead;
   std::span<const asio::const_buffer> pending_;  // writer_'s buffers, valid until its next call

@@ -172,9 +172,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   const bool body_pending = !parser.is_done();
   // The head goes out with the first body bytes (or alone, without a body).
   writer_.start(head, parser.chunked());
-  auto request_buffer = state_.relay_buffers.lease();
   BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
-                          stream_idle, request_buffer.span());
+                          stream_idle);
   RelayResult sent;
   if (request_relay.relay_buffered()) {
     sent = request_relay.result();
@@ -230,9 +229,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // it says otherwise.
   if (!keep_alive) res.insert(beast_http::field::connection, "close");
   writer_.start(res, chunked);
-  auto response_buffer = state_.relay_buffers.lease();
   BodyRelay response_relay(up, up_buffer, *response, Side::kUpstream, down_, writer_, deadline_,
-                           stream_idle, response_buffer.span());
+                           stream_idle);
   RelayResult relayed;
   if (response_relay.relay_buffered()) {
     relayed = response_relay.result();

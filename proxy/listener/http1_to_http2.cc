@@ -33,21 +33,18 @@ template <class DownStream>
 asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& parser,
                                                                 http::BodyPipe& body,
                                                                 std::chrono::milliseconds idle) {
-  auto lease = state_.relay_buffers.lease();
-  auto chunk = lease.span();
   const std::size_t head_fields = parser.head().size();
-  down_buffer_.reserve(down_buffer_.size() + chunk.size());
+  down_buffer_.reserve(down_buffer_.size() + worker::BufferPool::kBufferBytes);
   while (!parser.is_done()) {
     co_await body.wait_writable();
     if (body.state() != http::BodyPipe::State::kOpen) co_return false;
-    parser.body() = {chunk.data(), chunk.size()};
     deadline_.arm(Side::kDownstream, idle);
     auto ec = deadline_.outcome(co_await http::http1::read_some(down_, down_buffer_, parser));
     if (ec && ec != beast_http::error::need_buffer) {
       body.fail();  // the client went away mid-body: reset the upstream stream
       co_return false;
     }
-    body.push({chunk.data(), chunk.size() - parser.body().size});
+    body.push(parser.piece());
   }
   deadline_.disarm();
   body.finish(http::fields_from(parser.head(), head_fields));

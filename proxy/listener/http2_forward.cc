@@ -195,6 +195,8 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   }
 
   beast::flat_buffer up_buffer;
+  // Reads take the buffer's free space: without room they would be 512 bytes.
+  up_buffer.reserve(worker::BufferPool::kBufferBytes);
   std::optional<ResponseParser> parser;
   watchdog.arm(deadline);
   do {  // 1xx interim responses are read and dropped
@@ -222,14 +224,13 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   while (body && !parser->is_done()) {
     co_await body->wait_writable();
     if (body->consumer_closed()) co_return "client_reset";
-    parser->body() = {chunk.data(), chunk.size()};
     watchdog.arm(Clock::now() + idle);
     auto read_ec = co_await http::http1::read_some(up, up_buffer, *parser);
     if (read_ec && read_ec != beast_http::error::need_buffer) {
       body->fail(http::BodyPipe::kCancel);
       co_return "upstream_reset";
     }
-    body->push({chunk.data(), chunk.size() - parser->body().size});
+    body->push(parser->piece());
   }
   if (body) body->finish(http::fields_from(res, head_fields));
   watchdog.disarm();

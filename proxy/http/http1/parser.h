@@ -1,24 +1,17 @@
 // Beast's HTTP/1 parser (basic_parser: RFC 9112 framing, limits, errors)
-// filling our heads (fields.h) and handing body bytes to a buffer the
-// caller provides, as Beast's buffer_body does: when it is full, put()
-// stops with need_buffer and the caller drains it.
+// filling our heads (fields.h). Body bytes are not copied: each put() that
+// takes some leaves them as piece(), a view into the caller's input, which
+// the caller relays before it reads into that buffer again.
 #pragma once
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <cstring>
+#include <string_view>
 #include <type_traits>
 
 #include "proxy/http/http1/fields.h"
 
 namespace weft::proxy::http::http1 {
-
-// Where the parser puts the next body bytes; `data` and `size` advance as
-// it fills the space.
-struct BodyBuffer {
-  char* data = nullptr;
-  std::size_t size = 0;
-};
 
 template <bool kIsRequest>
 class Parser final : public beast_http::basic_parser<kIsRequest> {
@@ -34,6 +27,7 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   // feed a Parser through this one.
   std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
     const std::size_t first = head_.size();
+    piece_ = {};
     const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
     head_.adopt(first);
     return used;
@@ -41,6 +35,7 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   template <class ConstBufferSequence>
   std::size_t put(const ConstBufferSequence& input, boost::system::error_code& ec) {
     const std::size_t first = head_.size();
+    piece_ = {};
     const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
     head_.adopt(first);
     return used;
@@ -48,7 +43,8 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
 
   Head& head() { return head_; }
   const Head& head() const { return head_; }
-  BodyBuffer& body() { return body_; }
+  // The body bytes the last put() took (empty if it took framing only).
+  std::string_view piece() const { return piece_; }
 
  private:
   using error_code = boost::system::error_code;
@@ -94,17 +90,22 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
     return take(bytes, ec);
   }
 
+  // One piece per put(): bytes that do not follow on from it in the input
+  // (the next chunk, when eager) wait for the next put.
   std::size_t take(string_view bytes, error_code& ec) {
-    const std::size_t n = std::min(bytes.size(), body_.size);
-    if (n != 0) std::memcpy(body_.data, bytes.data(), n);
-    body_.data += n;
-    body_.size -= n;
-    if (n != bytes.size()) ec = beast_http::error::need_buffer;
-    return n;
+    if (piece_.empty()) {
+      piece_ = bytes;
+    } else if (bytes.data() == piece_.data() + piece_.size()) {
+      piece_ = std::string_view(piece_.data(), piece_.size() + bytes.size());
+    } else {
+      ec = beast_http::error::need_buffer;
+      return 0;
+    }
+    return bytes.size();
   }
 
   Head head_;
-  BodyBuffer body_;
+  std::string_view piece_;
 };
 
 using RequestParser = Parser<true>;

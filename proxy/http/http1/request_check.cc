@@ -81,8 +81,6 @@ std::optional<Rejection> check_raw_request(std::string_view raw, const Limits& l
   RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.eager(true);
-  std::string body(raw.size(), '\0');  // room for any body `raw` holds
-  parser.body() = {body.data(), body.size()};
   boost::system::error_code ec;
   std::size_t used = 0;
   for (;;) {
@@ -92,6 +90,7 @@ std::optional<Rejection> check_raw_request(std::string_view raw, const Limits& l
       ec = {};
       break;
     }
+    if (ec == beast_http::error::need_buffer) ec = {};  // a body piece: the next put goes on
     if (ec || parser.is_done() || consumed == 0) break;
   }
   if (ec) return rejection_for(ec);
