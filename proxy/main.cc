@@ -2,7 +2,6 @@
 // in a mesh: `mesh-proxy --controlplane HOST:PORT --node POD [--namespace NS]`.
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -14,6 +13,7 @@
 #include "common/pod_network.h"
 #include "common/yaml_proto.h"
 #include "mesh/v1/config.pb.h"
+#include "proxy/cli/arguments.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/discovery/client.h"
 #include "proxy/server/server.h"
@@ -88,36 +88,23 @@ int run_with_controlplane(weft::proxy::server::Server& server, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mesh-proxy: the Weft sidecar proxy"};
-  std::string config_path, controlplane, node_name, node_namespace, log_level, log_format;
-  std::size_t concurrency = 0;
-  bool access_log = false;
-  bool check_only = false;
-  auto* config_option =
-      app.add_option("--config", config_path, "Static configuration (mesh.v1.ProxyConfig as YAML)")
-          ->check(CLI::ExistingFile);
-  app.add_option("--controlplane", controlplane,
-                 "Stream configuration from mesh-controlplane at HOST:PORT")
-      ->excludes(config_option);
-  app.add_option("--node", node_name, "This proxy's Pod name (env POD_NAME)");
-  app.add_option("--namespace", node_namespace, "This proxy's Pod namespace (env POD_NAMESPACE)");
-  app.add_option("--concurrency", concurrency,
-                 "Worker threads (default: the CPU limit, else the number of cores)");
-  app.add_option("--log-level", log_level, "trace|debug|info|warning|error (env WEFT_LOG_LEVEL)");
-  app.add_option("--log-format", log_format, "text|json (env WEFT_LOG_FORMAT)");
-  app.add_flag("--access-log", access_log, "Write one JSON line per request to stdout");
-  app.add_flag("--check", check_only, "Validate the configuration and exit");
-  bool wait = false;
-  std::uint16_t wait_port = weft::pod_network::kHealthPort;
-  unsigned wait_seconds = 120;
-  app.add_flag("--wait-ready", wait,
-               "Wait until the proxy on this host answers /ready (a postStart hook), then exit");
-  app.add_option("--wait-ready-port", wait_port, "Readiness port to poll")->capture_default_str();
-  app.add_option("--wait-ready-timeout", wait_seconds, "Seconds")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  if (wait) return wait_ready(wait_port, std::chrono::seconds(wait_seconds));
+  auto parsed = weft::proxy::cli::parse_arguments({argv + 1, static_cast<std::size_t>(argc - 1)});
+  if (!parsed) {
+    std::cerr << "mesh-proxy: " << parsed.error().message << "\n";
+    return 2;
+  }
+  const auto& args = *parsed;
+  if (args.help) {
+    std::cout << weft::proxy::cli::usage();
+    return 0;
+  }
+  if (args.wait_ready) {
+    return wait_ready(args.wait_ready_port, std::chrono::seconds(args.wait_ready_timeout_seconds));
+  }
+  const auto& config_path = args.config_path;
+  const auto& controlplane = args.controlplane;
 
-  auto log_options = weft::log::resolve_options(log_level, log_format);
+  auto log_options = weft::log::resolve_options(args.log_level, args.log_format);
   if (!log_options) {
     std::cerr << "mesh-proxy: " << log_options.error().message << "\n";
     return 2;
@@ -129,9 +116,10 @@ int main(int argc, char** argv) {
   }
 
   weft::proxy::server::Options options;
-  options.concurrency = concurrency > 0 ? concurrency : weft::proxy::server::default_concurrency();
+  options.concurrency =
+      args.concurrency > 0 ? args.concurrency : weft::proxy::server::default_concurrency();
   std::shared_ptr<spdlog::logger> access_logger;
-  if (access_log) {
+  if (args.access_log) {
     access_logger = spdlog::stdout_logger_mt("access");
     access_logger->set_pattern("%v");
     access_logger->set_level(spdlog::level::info);
@@ -140,9 +128,10 @@ int main(int argc, char** argv) {
 
   if (!controlplane.empty()) {
     mesh::v1::Node node;
-    node.set_name(node_name.empty() ? env_or("POD_NAME", env_or("HOSTNAME", "")) : node_name);
-    node.set_namespace_(node_namespace.empty() ? env_or("POD_NAMESPACE", "default")
-                                               : node_namespace);
+    node.set_name(args.node_name.empty() ? env_or("POD_NAME", env_or("HOSTNAME", ""))
+                                         : args.node_name);
+    node.set_namespace_(args.node_namespace.empty() ? env_or("POD_NAMESPACE", "default")
+                                                    : args.node_namespace);
     node.set_proxy_version(WEFT_VERSION);
     if (node.name().empty()) {
       std::cerr << "mesh-proxy: --node (or POD_NAME) is required with --controlplane\n";
@@ -157,7 +146,7 @@ int main(int argc, char** argv) {
     std::cerr << "mesh-proxy: " << snapshot.error().message << "\n";
     return 1;
   }
-  if (check_only) {
+  if (args.check_only) {
     std::cout << config_path << ": ok\n";
     return 0;
   }
