@@ -13,7 +13,9 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -56,6 +58,12 @@ inline std::span<const char> coalesce(std::span<const boost::asio::const_buffer>
   return {gathered.data(), size};
 }
 
+// send(2) without libc's cancellation-point bookkeeping (two calls around
+// every send in a multi-threaded process): the proxy never cancels threads.
+inline ssize_t send_bytes(int fd, const void* data, std::size_t size, int flags) {
+  return ::syscall(SYS_sendto, fd, data, size, flags, nullptr, 0);
+}
+
 // One send that never blocks: the bytes the kernel took, 0 with `ec` set
 // when it took none (would_block when the socket buffer is full).
 inline std::size_t send_now(boost::asio::ip::tcp::socket& socket,
@@ -65,9 +73,9 @@ inline std::size_t send_now(boost::asio::ip::tcp::socket& socket,
   ssize_t sent = 0;
   std::span<const char> gathered;
   if (buffers.size() == 1) {
-    sent = ::send(socket.native_handle(), buffers[0].data(), buffers[0].size(), kFlags);
+    sent = send_bytes(socket.native_handle(), buffers[0].data(), buffers[0].size(), kFlags);
   } else if (gathered = coalesce(buffers); !gathered.empty()) {
-    sent = ::send(socket.native_handle(), gathered.data(), gathered.size(), kFlags);
+    sent = send_bytes(socket.native_handle(), gathered.data(), gathered.size(), kFlags);
   } else {
     std::array<iovec, 16> iov{};
     const std::size_t count = std::min(buffers.size(), iov.size());
