@@ -76,18 +76,18 @@ void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head
   constexpr auto kUnknown = beast_http::field::unknown;
   auto forwarded_for = head.find("x-forwarded-for");
   if (forwarded_for == head.end()) {
-    head.insert(kUnknown, "x-forwarded-for", peer_ip_);
+    head.insert_literal(kUnknown, "x-forwarded-for", peer_ip_);
   } else {
     auto appended = std::string(forwarded_for->value()) + ", " + peer_ip_;
     head.erase("x-forwarded-for");
-    head.insert(kUnknown, "x-forwarded-for", appended);
+    head.insert_literal(kUnknown, "x-forwarded-for", appended);
   }
   if (head.find("x-request-id") == head.end()) {
-    head.insert(kUnknown, "x-request-id", http::http1::new_request_id(state_.rng).view());
+    head.insert_literal(kUnknown, "x-request-id", http::http1::new_request_id(state_.rng).view());
   }
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
   head.erase("x-forwarded-proto");
-  head.insert(kUnknown, "x-forwarded-proto", tls ? "https" : "http");
+  head.insert_literal(kUnknown, "x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }

@@ -51,6 +51,11 @@ void Fields::insert(beast_http::field known, std::string_view name, std::string_
   fields_.emplace_back(known, copy(name), copy(value));
 }
 
+void Fields::insert_literal(beast_http::field known, std::string_view literal_name,
+                            std::string_view value) {
+  fields_.emplace_back(known, literal_name, copy(value));
+}
+
 void Fields::insert_unowned(beast_http::field known, std::string_view name,
                             std::string_view value) {
   fields_.emplace_back(known, name, value);
@@ -97,9 +102,17 @@ void Fields::erase(beast_http::field name) {
 }
 
 std::string_view Fields::copy(std::string_view text) {
+  constexpr std::size_t kBlockBytes = 512;
   if (text.empty()) return {};
-  auto* bytes = static_cast<char*>(memory_->allocate(text.size(), 1));
+  if (text.size() > spare_size_) {
+    const std::size_t block = std::max(kBlockBytes, text.size());
+    spare_ = static_cast<char*>(memory_->allocate(block, 1));
+    spare_size_ = block;
+  }
+  char* bytes = spare_;
   std::memcpy(bytes, text.data(), text.size());
+  spare_ += text.size();
+  spare_size_ -= text.size();
   return {bytes, text.size()};
 }
 

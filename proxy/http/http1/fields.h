@@ -70,6 +70,10 @@ class Fields {
   std::string_view operator[](beast_http::field name) const;
   std::string_view operator[](std::string_view name) const;
 
+  // Appends a field whose name is a literal (static storage): only the
+  // value is copied.
+  void insert_literal(beast_http::field known, std::string_view literal_name,
+                      std::string_view value);
   // Appends a field (copying both strings).
   void insert(std::string_view name, std::string_view value);
   void insert(beast_http::field name, std::string_view value);
@@ -100,6 +104,10 @@ class Fields {
   std::unique_ptr<std::pmr::monotonic_buffer_resource> owned_;
   std::pmr::memory_resource* memory_;
   std::pmr::vector<Field> fields_;
+  // Text is bump-allocated from blocks of memory_: one virtual allocate
+  // per block rather than per string.
+  char* spare_ = nullptr;
+  std::size_t spare_size_ = 0;
 };
 
 class RequestHead : public Fields {
