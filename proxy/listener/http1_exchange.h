@@ -88,7 +88,7 @@ class BodyRelay {
  public:
   // Socket reads take up to this much (Beast's own bound); a body moves in
   // pieces of at most that, straight from the read buffer to the write.
-  static constexpr std::size_t kReadAhead = 64 * 1024;
+  static constexpr std::size_t kReadAhead = std::size_t{64} * 1024;
 
   BodyRelay(From& from, beast::flat_buffer& from_buffer, http::http1::Parser<kIsRequest>& parser,
             Side from_side, To& to, http::http1::MessageWriter& writer, Deadline& deadline,

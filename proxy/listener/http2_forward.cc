@@ -4,10 +4,8 @@
 // written then the response read, trailers carried as chunked trailers).
 // Errors the client sees are those of the HTTP/1.1 path (x-weft-error), or
 // gRPC status in trailers when the request is a gRPC call.
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
@@ -30,7 +28,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using http::http1::ResponseParser;
 
 // Response bodies buffered per stream before the producer waits.

@@ -128,9 +128,9 @@ void set_chunked(Fields& fields, bool chunked) {
 namespace {
 
 // Writes `bytes` bytes of `value` (most significant first) as hex digits.
-void write_hex(char* out, std::uint64_t value, int bytes) {
+void write_hex(char* out, std::uint64_t value, std::size_t bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = bytes - 1; i >= 0; --i) {
+  for (std::size_t i = bytes; i-- > 0;) {
     const auto byte = static_cast<unsigned>(value & 0xff);
     out[2 * i] = kHex[byte >> 4];
     out[2 * i + 1] = kHex[byte & 0xf];
