@@ -106,9 +106,21 @@ class BodyRelay {
     from_buffer_.reserve(from_buffer_.size() + kReadAhead);
   }
 
-  // Relays what needs no wait. True when the message is through (or failed:
-  // see result()); false when relay() must go on.
-  bool relay_buffered() {
+  // Relays what needs no wait: the outcome when the message is through (or
+  // failed), nothing when relay() must go on.
+  std::optional<RelayResult> relay_buffered() {
+    if (advance()) return result_;
+    return std::nullopt;
+  }
+
+  // Relays the rest, waiting for reads and writes.
+  asio::awaitable<RelayResult> relay();
+
+ private:
+  enum class Wait { kRead, kWrite };
+
+  // relay_buffered(): true when the message is through or failed.
+  bool advance() {
     for (;;) {
       std::string_view piece;
       if (!parser_.is_done()) {
@@ -130,36 +142,6 @@ class BodyRelay {
     deadline_.disarm();
     return true;
   }
-
-  // Relays the rest, waiting for reads and writes.
-  asio::awaitable<RelayResult> relay() {
-    const Side to_side = from_side_ == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
-    for (;;) {
-      if (wait_ == Wait::kRead) {
-        deadline_.arm(from_side_, allowance_);
-        auto ec = deadline_.outcome(co_await http::http1::read_some(from_, from_buffer_, parser_));
-        if (ec == beast_http::error::need_buffer) ec = {};
-        if (ec) co_return RelayResult{ec, true};
-        const bool last = parser_.is_done();
-        if (write_now(writer_.next(parser_.piece(), last)) && !result_.error && last) break;
-      }
-      if (wait_ == Wait::kWrite) {
-        deadline_.arm(to_side, allowance_);
-        auto ec = deadline_.outcome(co_await http::http1::write_rest(to_, pending_, pending_sent_));
-        if (ec) co_return RelayResult{ec, false};
-        if (parser_.is_done()) break;
-      }
-      if (result_.error) co_return result_;
-      if (relay_buffered()) co_return result_;
-    }
-    deadline_.disarm();
-    co_return RelayResult{};
-  }
-
-  const RelayResult& result() const { return result_; }
-
- private:
-  enum class Wait { kRead, kWrite };
 
   // False when the socket took only part: relay() writes the rest.
   bool write_now(std::span<const asio::const_buffer> buffers) {
@@ -191,6 +173,31 @@ class BodyRelay {
   std::size_t pending_sent_ = 0;
   RelayResult result_;
 };
+
+template <bool kIsRequest, class From, class To>
+asio::awaitable<RelayResult> BodyRelay<kIsRequest, From, To>::relay() {
+  const Side to_side = from_side_ == Side::kDownstream ? Side::kUpstream : Side::kDownstream;
+  for (;;) {
+    if (wait_ == Wait::kRead) {
+      deadline_.arm(from_side_, allowance_);
+      auto ec = deadline_.outcome(co_await http::http1::read_some(from_, from_buffer_, parser_));
+      if (ec == beast_http::error::need_buffer) ec = {};
+      if (ec) co_return RelayResult{ec, true};
+      const bool last = parser_.is_done();
+      if (write_now(writer_.next(parser_.piece(), last)) && !result_.error && last) break;
+    }
+    if (wait_ == Wait::kWrite) {
+      deadline_.arm(to_side, allowance_);
+      auto ec = deadline_.outcome(co_await http::http1::write_rest(to_, pending_, pending_sent_));
+      if (ec) co_return RelayResult{ec, false};
+      if (parser_.is_done()) break;
+    }
+    if (result_.error) co_return result_;
+    if (advance()) co_return result_;
+  }
+  deadline_.disarm();
+  co_return RelayResult{};
+}
 
 // What an exchange left behind for the next request on the connection.
 enum class Next { kKeepAlive, kClose };

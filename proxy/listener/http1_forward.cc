@@ -174,18 +174,14 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   writer_.start(head, parser.chunked());
   BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
                           stream_idle);
-  RelayResult sent;
-  if (request_relay.relay_buffered()) {
-    sent = request_relay.result();
-  } else {
-    sent = co_await request_relay.relay();
-  }
-  if (sent.error && sent.failed_reading) co_return Attempt{};  // the client failed
+  auto sent = request_relay.relay_buffered();
+  if (!sent) sent = co_await request_relay.relay();
+  if (sent->error && sent->failed_reading) co_return Attempt{};  // the client failed
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
   up_buffer.clear();
   auto& response = response_;
-  auto read_error = sent.error;
+  auto read_error = sent->error;
   if (!read_error) {
     deadline_.arm(Side::kUpstream, route.timeout);
     read_error =
@@ -231,13 +227,9 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   writer_.start(res, chunked);
   BodyRelay response_relay(up, up_buffer, *response, Side::kUpstream, down_, writer_, deadline_,
                            stream_idle);
-  RelayResult relayed;
-  if (response_relay.relay_buffered()) {
-    relayed = response_relay.result();
-  } else {
-    relayed = co_await response_relay.relay();
-  }
-  if (relayed.error) co_return Attempt{};
+  auto relayed = response_relay.relay_buffered();
+  if (!relayed) relayed = co_await response_relay.relay();
+  if (relayed->error) co_return Attempt{};
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
 }
