@@ -247,6 +247,26 @@ def fmt(value, digits=1):
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def cpu_ratios(runs, targets):
+    """Each target's saturation CPU per request over the best peer's in the
+    same run, median over runs: adjacent cells share the machine's state,
+    which moves more between runs than proxies differ."""
+    peers = [t for t in targets if t in ("haproxy", "nginx")]
+    ratios = {}
+    for t in targets:
+        per_run = []
+        for rep, result in enumerate(runs.get((t, "h1max"), [])):
+            cpu = result.get("cpu_us_per_req")
+            peer_cpus = [runs[(p, "h1max")][rep].get("cpu_us_per_req") for p in peers
+                         if len(runs.get((p, "h1max"), [])) > rep]
+            peer_cpus = [c for c in peer_cpus if c]
+            if cpu and peer_cpus:
+                per_run.append(cpu / min(peer_cpus))
+        if per_run:
+            ratios[(t, "cpu_vs_best_peer")] = median(per_run)
+    return ratios
+
+
 def report(results, targets, tests, args, environment):
     lines = [
         "# Benchmarks",
@@ -255,12 +275,13 @@ def report(results, targets, tests, args, environment):
         f"{environment['cores']} cores, loopback only. {args.reps} runs of {args.duration} s per cell; "
         "medians shown. The backend (nginx, 1 worker, 1 KiB 200) and the load generators run on core 0; "
         "each proxy runs alone on core 1 with one worker thread and upstream keep-alive. "
-        "This machine is shared, so absolute numbers move between runs: compare the ratios, "
-        "which come from the same run.",
+        "This machine is shared, so absolute numbers move between runs: compare the ratios. "
+        "CPU vs best peer is taken within each run (its cells are a minute apart, so they share "
+        "the machine's state) and the median of those ratios is shown.",
         "",
         f"Versions: {environment['versions']}",
         "",
-        "Reproduce: `make bench` (or `/usr/bin/python3 bench/run.py --reps 3 --duration 5`).",
+        "Reproduce: `make bench` (or `/usr/bin/python3 bench/run.py --reps 5 --duration 5`).",
         "",
         "## HTTP/1.1 saturation (wrk -t1 -c50)",
         "",
@@ -268,15 +289,13 @@ def report(results, targets, tests, args, environment):
         "idle anonymous MiB | loaded RSS MiB | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    peers = [t for t in targets if t in ("haproxy", "nginx")]
-    best_peer_cpu = min((results[(t, "h1max")]["cpu_us_per_req"] for t in peers
-                         if results.get((t, "h1max"), {}).get("cpu_us_per_req")), default=None)
     for t in targets:
         r = results.get((t, "h1max"))
         if not r:
             continue
         cpu = r.get("cpu_us_per_req")
-        ratio = f"{cpu / best_peer_cpu:.2f}x" if cpu and best_peer_cpu else "-"
+        cpu_ratio = results.get((t, "cpu_vs_best_peer"))
+        ratio = f"{cpu_ratio:.2f}x" if cpu_ratio else "-"
         idle = results.get((t, "idle_rss_kib"))
         pss = results.get((t, "idle_pss_kib"))
         anon = results.get((t, "idle_anon_kib"))
@@ -342,7 +361,7 @@ def main():
     parser.add_argument("--build-dir", default=str(ROOT / "build"))
     parser.add_argument("--targets", default="direct,mesh-proxy,haproxy,nginx")
     parser.add_argument("--tests", default="h1max,lat1k,lat5k")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
@@ -382,6 +401,7 @@ def main():
         results[key] = {field: median([v.get(field) for v in values])
                         for field in ("requests", "errors", "rps", "p50", "p90", "p99", "cpu_us_per_req",
                                       "rss_loaded_kib")}
+    results.update(cpu_ratios(runs, targets))
     text = report(results, targets, tests, args, environment_info())
     write_report(pathlib.Path(args.out), text)
     print(text)
