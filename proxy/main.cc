@@ -88,7 +88,8 @@ int run_with_controlplane(weft::proxy::server::Server& server, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = weft::proxy::cli::parse_arguments({argv + 1, static_cast<std::size_t>(argc - 1)});
+  const std::size_t flag_count = argc > 1 ? static_cast<std::size_t>(argc - 1) : 0;
+  auto parsed = weft::proxy::cli::parse_arguments({argv + 1, flag_count});
   if (!parsed) {
     std::cerr << "mesh-proxy: " << parsed.error().message << "\n";
     return 2;

@@ -25,13 +25,6 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   // Beast's put, then the new fields' strings copied out of `input` at once
   // (they point into it until then). Hides basic_parser::put on purpose:
   // feed a Parser through this one.
-  std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
-    const std::size_t first = head_.size();
-    piece_ = {};
-    const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
-    head_.adopt(first);
-    return used;
-  }
   template <class ConstBufferSequence>
   std::size_t put(const ConstBufferSequence& input, boost::system::error_code& ec) {
     const std::size_t first = head_.size();
