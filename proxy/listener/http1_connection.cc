@@ -116,9 +116,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser,
 template <class DownStream>
 asio::awaitable<boost::system::error_code> Http1Connection<DownStream>::write_local(
     http::http1::ResponseHead& response, std::string_view body, bool keep_alive) {
-  const unsigned status = response.result_int();
-  if (status >= 200 && status != 204 &&
-      status != 304) {  // the others have no body (RFC 9110 §6.4.1)
+  if (http::http1::status_has_body(response.result_int())) {
     response.set(beast_http::field::content_length, std::to_string(body.size()));
   } else {
     body = {};

@@ -55,8 +55,7 @@ std::string_view failure_reason(const boost::system::error_code& ec) {
 // A response whose body ends when the upstream closes (no Content-Length,
 // not chunked, and a status that has a body).
 bool close_delimited(const ResponseParser& parser, bool head_request) {
-  auto status = parser.head().result_int();
-  if (head_request || status < 200 || status == 204 || status == 304) return false;
+  if (head_request || !http::http1::status_has_body(parser.head().result_int())) return false;
   return !parser.content_length() && !parser.chunked();
 }
 
@@ -124,7 +123,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     auto endpoint = cluster.balancer.next();
     // A pooled connection, usually: taken without a coroutine.
     auto opened = upstream::take_idle(cluster, endpoint);
-    if (!opened) opened = co_await upstream::take_or_connect(cluster, endpoint);
+    if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
       const auto local = upstream_failure(failed->reason);
       co_return co_await reply(parser, local, exchange);

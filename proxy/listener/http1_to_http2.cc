@@ -57,8 +57,8 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     const router::Route& route, const worker::View& view, Exchange& exchange) {
   http::http1::ResponseHead response(arena());
   http::to_http1(head, body != nullptr, response);
-  const bool bodyless_status = head.status == 204 || head.status == 304;
-  if (!body && !bodyless_status && parser.head().method() != beast_http::verb::head &&
+  if (!body && http::http1::status_has_body(head.status) &&
+      parser.head().method() != beast_http::verb::head &&
       response.find(beast_http::field::content_length) == response.end()) {
     // The whole response was one HEADERS frame (a trailers-only gRPC
     // answer): say so, or the client would wait for a body.

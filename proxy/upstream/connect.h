@@ -31,9 +31,13 @@ struct Opened {
 };
 boost::asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
                                                                              std::size_t endpoint);
-// An idle pooled connection to `endpoint`, if there is one.
+// The two halves, for a caller that takes the pool's answer without a
+// coroutine: an idle pooled connection to `endpoint`, if there is one...
 std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
                                                               std::size_t endpoint);
+// ...else a new one.
+boost::asio::awaitable<std::variant<Opened, ConnectFailure>> connect_new(ClusterState& cluster,
+                                                                         std::size_t endpoint);
 
 // The ALPN protocol the TLS handshake settled on; empty without TLS or ALPN.
 std::string_view negotiated_alpn(const pool::Connection& connection);

@@ -41,6 +41,12 @@ class RequestView final : public router::RequestView {
 // (Content-Length / Transfer-Encoding) stays: the serializer re-frames from it.
 void strip_hop_by_hop(Fields& fields, bool upgrade);
 
+// Whether a response with this status has content (RFC 9110 §6.4.1: 1xx,
+// 204 and 304 have none, whatever their framing fields say).
+constexpr bool status_has_body(unsigned status) {
+  return status >= 200 && status != 204 && status != 304;
+}
+
 // Whether the request asks to switch protocols (Connection: upgrade + Upgrade).
 bool is_upgrade(const RequestHead& head);
 

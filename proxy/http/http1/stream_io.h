@@ -6,7 +6,7 @@
 // the buffer already satisfies is completed by a post through the scheduler.
 // These have Beast's semantics (the same parser calls, the same errors) at
 // a fraction of the instructions. A write on a plain TCP socket is first
-// tried as one non-blocking sendmsg, as nginx and HAProxy do: on loopback
+// tried as one non-blocking send, as nginx and HAProxy do: on loopback
 // and on an uncongested link it completes at once, with no operation queued
 // on the reactor and no trip through the scheduler; only the bytes the
 // kernel did not take wait for the socket to become writable.
@@ -174,9 +174,9 @@ enum class ReadUntil {
 };
 
 // Feeds `parser` from `buffer`, reading from `stream` whenever it needs
-// more, until `until`. Ends early on a parse error (with a body buffer,
-// need_buffer once it is full) or at end of stream (end_of_stream before
-// any byte of the message).
+// more, until `until`. Ends early on a parse error (need_buffer: a body
+// piece that does not follow on from the last, see Parser::piece) or at
+// end of stream (end_of_stream before any byte of the message).
 template <class Stream, bool kIsRequest>
 boost::asio::awaitable<boost::system::error_code> read(Stream& stream,
                                                        boost::beast::flat_buffer& buffer,
