@@ -80,6 +80,9 @@ struct Snapshot {
   std::vector<Listener> listeners;
   std::vector<router::RouteTable> route_tables;
   std::vector<Cluster> clusters;
+  // The cluster weights of each traffic split (a forward to more than one
+  // cluster), indexed by router::Forward::split.
+  std::vector<std::vector<std::uint32_t>> split_weights;
   std::optional<TcpEndpoint> admin_address;
   std::optional<TcpEndpoint> metrics_address;
   std::optional<TcpEndpoint> health_address;

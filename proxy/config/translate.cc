@@ -1,6 +1,7 @@
 
 #include <algorithm>
 #include <map>
+#include <variant>
 
 #include "mesh/v1/config.pb.h"
 #include "proxy/config/snapshot.h"
@@ -118,6 +119,7 @@ Result<router::Forward> to_forward(const v1::ForwardAction& proto,
                                    const std::map<std::string, std::size_t>& clusters) {
   router::Forward forward;
   if (proto.clusters().empty()) return fail(ErrorCode::kInvalidArgument, "forward has no clusters");
+  std::uint64_t total_weight = 0;
   for (const auto& wc : proto.clusters()) {
     auto found = clusters.find(wc.name());
     if (found == clusters.end()) {
@@ -126,9 +128,9 @@ Result<router::Forward> to_forward(const v1::ForwardAction& proto,
     std::uint32_t weight = wc.weight();
     if (weight == 0 && proto.clusters_size() == 1) weight = 1;
     forward.clusters.push_back({found->second, weight});
-    forward.total_weight += weight;
+    total_weight += weight;
   }
-  if (forward.total_weight == 0) {
+  if (total_weight == 0) {
     return fail(ErrorCode::kInvalidArgument, "cluster weights sum to 0");
   }
   return forward;
@@ -432,6 +434,25 @@ bool Listener::is_opaque_port(std::uint16_t port) const {
   return std::find(opaque_ports.begin(), opaque_ports.end(), port) != opaque_ports.end();
 }
 
+namespace {
+
+// Gives every forward with more than one cluster its place among the
+// snapshot's traffic splits, which each worker keeps a position for.
+void number_splits(Snapshot& snapshot) {
+  for (auto& table : snapshot.route_tables) {
+    for (auto& vhost : table.virtual_hosts) {
+      for (auto& route : vhost.routes) {
+        auto* forward = std::get_if<router::Forward>(&route.action);
+        if (forward == nullptr || forward->clusters.size() < 2) continue;
+        forward->split = snapshot.split_weights.size();
+        snapshot.split_weights.push_back(forward->weights());
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = config.version();
@@ -449,6 +470,7 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   });
   if (!tables) return tl::unexpected(tables.error());
   snapshot->route_tables = std::move(*tables);
+  number_splits(*snapshot);
 
   auto listener_index = index_by_name(config.listeners(), "listeners");
   if (!listener_index) return tl::unexpected(listener_index.error());

@@ -41,7 +41,9 @@ TEST(Translate, CompilesReferencesToIndexes) {
   EXPECT_EQ(s.listeners[0].route_table, 0u);
   const auto& route = s.route_tables[0].virtual_hosts[0].routes[0];
   const auto& forward = std::get<router::Forward>(route.action);
-  EXPECT_EQ(forward.total_weight, 100u);
+  EXPECT_EQ(forward.weights(), (std::vector<std::uint32_t>{90, 10}));
+  EXPECT_EQ(forward.split, 0u);
+  EXPECT_EQ(s.split_weights, (std::vector<std::vector<std::uint32_t>>{{90, 10}}));
   EXPECT_EQ(forward.clusters[1].cluster, 1u);
   EXPECT_EQ(route.timeout, std::chrono::seconds(2));
   EXPECT_EQ(s.clusters[1].endpoints[0].address.address().to_string(), "::1");

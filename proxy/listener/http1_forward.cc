@@ -98,7 +98,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const worker::View& view,
                                                            Exchange& exchange) {
   auto& head = parser.head();
-  auto& cluster = (*view.clusters)[forward.choose(state_.rng)];
+  auto& cluster = (*view.clusters)[forward.choose(*view.splits)];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     const auto local = upstream_failure("no_healthy_upstream");

@@ -270,8 +270,7 @@ asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& st
 asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
-  auto& state = downstream.state();
-  auto& cluster = (*view.clusters)[forward.choose(state.rng)];
+  auto& cluster = (*view.clusters)[forward.choose(*view.splits)];
   stream.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     reply(downstream, stream, upstream_failure("no_healthy_upstream"));

@@ -64,12 +64,11 @@ bool RouteMatch::matches(const RequestView& request) const {
   return true;
 }
 
-std::size_t Forward::pick(std::uint64_t draw) const {
-  for (const auto& candidate : clusters) {
-    if (draw < candidate.weight) return candidate.cluster;
-    draw -= candidate.weight;
-  }
-  return clusters.back().cluster;
+std::vector<std::uint32_t> Forward::weights() const {
+  std::vector<std::uint32_t> weights;
+  weights.reserve(clusters.size());
+  for (const auto& candidate : clusters) weights.push_back(candidate.weight);
+  return weights;
 }
 
 std::string Redirect::location(const RequestView& request) const {

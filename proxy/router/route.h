@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "proxy/upstream/lb/round_robin.h"
+
 namespace weft::proxy::router {
 
 // What a route needs to know about a request, independent of HTTP version.
@@ -70,16 +72,21 @@ struct WeightedCluster {
   std::uint32_t weight = 1;
 };
 
+// A traffic split's position, one per worker: splits are smooth weighted
+// round robins rather than random draws, so a 90/10 canary gets exactly 10 of
+// every 100 requests a worker routes, not 10 on average.
+using Splits = std::vector<upstream::lb::RoundRobin>;
+
 struct Forward {
   std::vector<WeightedCluster> clusters;
-  std::uint64_t total_weight = 0;
+  // With more than one cluster: this route's entry in Splits, numbered in
+  // snapshot order (config::Snapshot::split_weights).
+  std::size_t split = 0;
 
-  // Picks a cluster for `draw`, a uniform number in [0, total_weight).
-  std::size_t pick(std::uint64_t draw) const;
-  // The cluster for one request: the only one, or a weighted draw from `rng`.
-  template <class Rng>
-  std::size_t choose(Rng& rng) const {
-    return clusters.size() == 1 ? clusters.front().cluster : pick(rng() % total_weight);
+  std::vector<std::uint32_t> weights() const;
+  // The cluster for one request: the only one, or the split's next turn.
+  std::size_t choose(Splits& splits) const {
+    return clusters.size() == 1 ? clusters.front().cluster : clusters[splits[split].next()].cluster;
   }
 };
 

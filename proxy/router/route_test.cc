@@ -147,13 +147,20 @@ TEST(RouteTable, PicksTheMostSpecificVirtualHost) {
   EXPECT_EQ(table_of({{"only"}}).host_for("other"), nullptr);
 }
 
-TEST(Forward, PickFollowsWeights) {
-  Forward forward{{{7, 90}, {8, 10}}, 100};
-  int to_seven = 0;
-  for (std::uint64_t draw = 0; draw < 100; ++draw) to_seven += forward.pick(draw) == 7;
-  EXPECT_EQ(to_seven, 90);
-  Forward with_zero{{{1, 0}, {2, 5}}, 5};
-  for (std::uint64_t draw = 0; draw < 5; ++draw) EXPECT_EQ(with_zero.pick(draw), 2u);
+TEST(Forward, SplitsFollowWeightsExactly) {
+  Forward canary{{{7, 90}, {8, 10}}, 1};
+  Forward with_zero{{{1, 0}, {2, 5}}, 0};
+  Splits splits{upstream::lb::RoundRobin(with_zero.weights()),
+                upstream::lb::RoundRobin(canary.weights())};
+  int to_eight = 0;
+  for (int i = 0; i < 100; ++i) to_eight += canary.choose(splits) == 8;
+  EXPECT_EQ(to_eight, 10);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(with_zero.choose(splits), 2u);
+  // Each split keeps its own position.
+  EXPECT_EQ(canary.choose(splits), 7u);
+  Forward single{{{4, 1}}, 0};
+  Splits none;
+  EXPECT_EQ(single.choose(none), 4u);
 }
 
 TEST(Redirect, KeepsWhatItDoesNotSet) {

@@ -33,6 +33,7 @@ class TrackedConnection {
 struct View {
   std::shared_ptr<const config::Snapshot> snapshot;
   std::shared_ptr<upstream::Clusters> clusters;
+  std::shared_ptr<router::Splits> splits;              // indexed like snapshot->split_weights
   std::vector<metrics::ListenerStats> listener_stats;  // indexed like snapshot->listeners
 };
 

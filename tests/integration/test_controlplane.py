@@ -170,7 +170,10 @@ def test_meshctl_help_lists_subcommands():
 def test_demo_route_splits_and_routes_by_header(mesh):
     v1, v2 = mesh.split(200)
     assert v1 + v2 == 200
-    assert 10 <= v2 <= 30, (v1, v2)  # 90/10, smooth weighted round robin
+    # 90/10 by smooth weighted round robin: the client sidecar's one worker
+    # (meshctl up runs --concurrency 1) sends one in every ten requests to v2,
+    # wherever in its cycle earlier tests left it.
+    assert 19 <= v2 <= 21, (v1, v2)
     assert {mesh.get({"x-canary": "1"})[1] for _ in range(10)} == {"reviews-v2"}
     status = mesh.status()
     assert len(status["proxies"]) == 3

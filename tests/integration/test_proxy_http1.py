@@ -139,8 +139,12 @@ def test_weighted_split_follows_weights(start_proxy, backend_port):
         out = curl(*([f"http://127.0.0.1:{port}/"] * 1000)).stdout
         v2_count = out.count("v2\n")
         assert out.count("v1\n") + v2_count == 1000
-        # Binomial(1000, 0.1): sd 9.5; 5 sd either side never fails by chance.
-        assert 52 <= v2_count <= 148, v2_count
+        # Smooth weighted round robin on the proxy's one worker: exactly 10 in
+        # every 100, and spread out rather than in a run of ten.
+        assert v2_count == 100, v2_count
+        answers = out.split()
+        to_v2 = [i for i, answer in enumerate(answers) if answer == "v2"]
+        assert {b - a for a, b in zip(to_v2, to_v2[1:])} == {10}
     finally:
         v2.shutdown()
         v2.server_close()
