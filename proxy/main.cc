@@ -11,23 +11,22 @@
 
 #include "common/log.h"
 #include "common/pod_network.h"
-#include "common/yaml_proto.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/cli/arguments.h"
+#include "proxy/config/config_file.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/discovery/client.h"
 #include "proxy/server/server.h"
 
 namespace {
 
-// The configuration file, parsed strictly and translated; errors name the file.
+// The configuration file, parsed strictly (in a child process, see
+// config_file.h) and translated; errors name the file.
 weft::Result<std::shared_ptr<const weft::proxy::config::Snapshot>> load_snapshot(
     const std::string& path) {
-  mesh::v1::ProxyConfig config;
-  if (auto loaded = weft::yaml::load_message(path, config); !loaded) {
-    return tl::unexpected(loaded.error());
-  }
-  auto snapshot = weft::proxy::config::translate(config);
+  auto config = weft::proxy::config::read_config_file(path);
+  if (!config) return tl::unexpected(config.error());
+  auto snapshot = weft::proxy::config::translate(*config);
   if (!snapshot) return tl::unexpected(weft::with_context(snapshot.error(), path));
   return snapshot;
 }
@@ -98,6 +97,9 @@ int main(int argc, char** argv) {
   if (args.help) {
     std::cout << weft::proxy::cli::usage();
     return 0;
+  }
+  if (!args.compile_config_path.empty()) {
+    return weft::proxy::config::compile_config_main(args.compile_config_path);
   }
   if (args.wait_ready) {
     return wait_ready(args.wait_ready_port, std::chrono::seconds(args.wait_ready_timeout_seconds));

@@ -71,6 +71,10 @@ const std::vector<Flag>& flags() {
          a.check_only = true;
          return {};
        }},
+      {"--compile-config",
+       "FILE  write FILE to stdout as a binary mesh.v1.ProxyConfig and exit (mesh-proxy reads "
+       "--config by running itself so)",
+       true, [](Arguments& a, std::string_view v) { return set_string(a.compile_config_path, v); }},
       {"--wait-ready",
        "wait until the proxy on this host answers /ready (a postStart hook), then exit", false,
        [](Arguments& a, std::string_view) -> Result<void> {

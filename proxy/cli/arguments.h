@@ -21,6 +21,7 @@ struct Arguments {
   std::string log_format;
   bool access_log = false;
   bool check_only = false;
+  std::string compile_config_path;  // --compile-config FILE (the config reader child)
   bool wait_ready = false;
   std::uint16_t wait_ready_port = pod_network::kHealthPort;
   unsigned wait_ready_timeout_seconds = 120;

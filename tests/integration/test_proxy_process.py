@@ -4,11 +4,12 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 
-from conftest import PROXY_BIN, ROOT, cluster, forward_to, free_port, http_get, listener
+from conftest import BUILD, PROXY_BIN, ROOT, cluster, forward_to, free_port, http_get, listener
 
 
 def web_config(port, backend_port):
@@ -37,6 +38,29 @@ def test_misspelled_field_names_file_line_and_field(tmp_path):
     assert result.returncode == 1
     assert f"{path}:3:5:" in result.stderr
     assert "unknown field 'adress'" in result.stderr and "did you mean 'address'" in result.stderr
+
+
+def test_config_file_is_read_by_a_child_that_writes_binary_protobuf(tmp_path):
+    """--config is parsed by `mesh-proxy --compile-config FILE` in a child
+    process, so the YAML reader never becomes resident in the sidecar; the
+    child's contract: binary mesh.v1.ProxyConfig on stdout, or exit 1 with the
+    reader's error."""
+    sys.path.insert(0, str(BUILD / "python"))
+    from mesh.v1 import config_pb2
+    example = ROOT / "deploy/examples/static/proxy.yaml"
+    result = subprocess.run([str(PROXY_BIN), "--compile-config", str(example)], capture_output=True,
+                            timeout=10)
+    assert result.returncode == 0, result.stderr
+    config = config_pb2.ProxyConfig.FromString(result.stdout)
+    assert [listener.address.port for listener in config.listeners] == [10000, 10001]
+    assert config.clusters[0].endpoints[0].port == 18080
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("listeners:\n  - name: web\n    adress: {host: 127.0.0.1, port: 1}\n")
+    result = subprocess.run([str(PROXY_BIN), "--compile-config", str(bad)], capture_output=True,
+                            text=True, timeout=10)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{bad}:3:5:" in result.stderr
 
 
 def test_dangling_reference_is_refused(tmp_path):
