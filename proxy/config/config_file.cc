@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <filesystem>
 #include <iostream>
 
 #include "common/subprocess.h"
@@ -21,6 +22,15 @@ int compile_config_main(const std::string& path) {
     return 1;
   }
   return 0;
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  // Replaced on disk since it started ("... (deleted)"): the kernel's link
+  // still reaches the running image.
+  if (ec || !std::filesystem::exists(path, ec)) return "/proc/self/exe";
+  return path.string();
 }
 
 Result<mesh::v1::ProxyConfig> read_config_file(const std::string& path,

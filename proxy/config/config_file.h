@@ -18,9 +18,14 @@ namespace weft::proxy::config {
 // ProxyConfig on stdout, or 1 with the error (file:line:column) on stderr.
 int compile_config_main(const std::string& path);
 
+// This executable's path as /proc/self/exe names it. Tools that run the
+// proxy under their own binary (valgrind) report the proxy's path there, so
+// the child is the proxy itself rather than the tool.
+std::string self_executable();
+
 // Reads FILE through a child running `program --compile-config FILE`;
 // `program` is this executable unless a test says otherwise.
 Result<mesh::v1::ProxyConfig> read_config_file(const std::string& path,
-                                               const std::string& program = "/proc/self/exe");
+                                               const std::string& program = self_executable());
 
 }  // namespace weft::proxy::config
