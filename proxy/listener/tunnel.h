@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "proxy/net/receive.h"
+
 namespace weft::proxy::listener {
 
 struct TunnelBytes {
@@ -56,7 +58,7 @@ asio::awaitable<void> copy(From& from, boost::beast::flat_buffer& pending, To& t
   }
   char chunk[16 * 1024];
   for (;;) {
-    auto [read_ec, n] = co_await from.async_read_some(asio::buffer(chunk), kNoThrow);
+    auto [read_ec, n] = co_await net::receive(from, asio::buffer(chunk));
     if (read_ec) break;
     last_activity = Clock::now();
     auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(chunk, n), kNoThrow);

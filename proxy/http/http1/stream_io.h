@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "proxy/http/http1/parser.h"
+#include "proxy/net/receive.h"
 
 namespace weft::proxy::http::http1 {
 
@@ -191,8 +192,7 @@ boost::asio::awaitable<boost::system::error_code> read(Stream& stream,
     }
     const auto size = boost::beast::read_size(buffer, stream_io_detail::kMaxReadSize);
     if (size == 0) co_return beast_http::error::buffer_overflow;
-    auto [read_ec, n] =
-        co_await stream.async_read_some(buffer.prepare(size), stream_io_detail::kNoThrow);
+    auto [read_ec, n] = co_await net::receive(stream, buffer.prepare(size));
     buffer.commit(n);
     if (read_ec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return beast_http::error::end_of_stream;

@@ -17,6 +17,7 @@
 
 #include "proxy/http/body_pipe.h"
 #include "proxy/http/http2/session.h"
+#include "proxy/net/receive.h"
 
 namespace weft::proxy::http::http2 {
 
@@ -54,7 +55,7 @@ class SessionIo {
   boost::asio::awaitable<void> read_loop(Stream& stream) {
     std::array<char, std::size_t{16} * 1024> buffer;
     while (!stopped_ && session_.wants_read()) {
-      auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(buffer), kNoThrow);
+      auto [ec, n] = co_await net::receive(stream, boost::asio::buffer(buffer));
       if (ec) break;
       if (!session_.receive({buffer.data(), n})) break;
       output_ready_.notify();
