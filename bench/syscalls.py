@@ -8,6 +8,7 @@ counted separately: they are the cost of trying a read before the peer
 has answered.
 
     /usr/bin/python3 bench/syscalls.py [--targets mesh-proxy,nginx,haproxy]
+                                       [--requests N] [--rate REQUESTS_PER_S]
 
 Needs perf (Debian: linux-perf) and root. Not part of `make bench`: it
 explains the CPU cells of that table, it does not add to them.
@@ -55,12 +56,15 @@ def count_during(pid, action):
     return calls, failed
 
 
-def measure(target, work, backend_port, build_dir, requests):
+def measure(target, work, backend_port, build_dir, requests, rate):
     """Syscalls per request by name, plus failed receives, for one target."""
     port, process = bench.start_target(target, work, backend_port, build_dir)
     try:
         time.sleep(0.5)
-        load = bench.pinned(bench.LOADGEN_CPU, "h2load", "--h1", "-t1", "-c50", "-n", str(requests),
+        # Saturation: 50 connections as fast as they go; or `rate` requests/s
+        # from 10 connections, as the latency rows of make bench send them.
+        shape = ["-c50"] if rate == 0 else ["-c10", "--rps", str(max(1, rate // 10))]
+        load = bench.pinned(bench.LOADGEN_CPU, "h2load", "--h1", "-t1", *shape, "-n", str(requests),
                             f"http://127.0.0.1:{port}/")
         subprocess.run(load, capture_output=True, timeout=120)  # warm-up: connections, pools
         calls, failed = count_during(counted_pid(target, process),
@@ -78,12 +82,14 @@ def main():
     parser.add_argument("--build-dir", default=str(bench.ROOT / "build"))
     parser.add_argument("--targets", default="mesh-proxy,nginx,haproxy")
     parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=0, help="requests/s (default: saturation)")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="weft-syscalls-"))
     backend = bench.Backend(work)
     try:
         for target in args.targets.split(","):
-            per_request = measure(target, work, backend.port, pathlib.Path(args.build_dir), args.requests)
+            per_request = measure(target, work, backend.port, pathlib.Path(args.build_dir), args.requests,
+                                  args.rate)
             print(target)
             for name, n in sorted(per_request.items(), key=lambda item: -item[1]):
                 if n >= 0.005:
