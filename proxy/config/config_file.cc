@@ -41,8 +41,9 @@ Result<mesh::v1::ProxyConfig> read_config_file(const std::string& path,
   if (outcome->exit_code != 0) {
     auto message = outcome->errors;
     while (!message.empty() && message.back() == '\n') message.pop_back();
-    if (message.empty())
+    if (message.empty()) {
       message = path + ": config reader exited with " + std::to_string(outcome->exit_code);
+    }
     return tl::unexpected(Error{ErrorCode::kInvalidArgument, std::move(message)});
   }
   mesh::v1::ProxyConfig config;
