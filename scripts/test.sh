@@ -4,7 +4,8 @@
 #   unit         ctest on the regular build
 #   sanitizers   ctest on the ASan+UBSan build (when its directory is given)
 #   integration  pytest with Debian's /usr/bin/python3: the real binaries on
-#                loopback, and capture in network namespaces
+#                loopback, and capture in network namespaces; also the
+#                benchmark harness's statistics (tests/bench)
 # Exit status: non-zero if any tier failed.
 set -uo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
@@ -40,7 +41,7 @@ if [ -n "$asan_dir" ]; then
 fi
 
 echo "== integration tests (pytest)"
-WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/netns tests/kubernetes \
+WEFT_BUILD_DIR="$build_dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench tests/integration tests/netns tests/kubernetes \
   | tee "$build_dir/integration.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 py_passed=$(grep -Eo '[0-9]+ passed' "$build_dir/integration.log" | tail -1 | grep -Eo '[0-9]+')
