@@ -118,9 +118,10 @@ class Proxy:
         self.log.close()
 
 
-def tcp_server(handle_one):
-    """A plain TCP server on a free loopback port that serves one connection
-    with `handle_one(conn)` in a thread; returns (port, close)."""
+def tcp_server(handle_one, connections=1):
+    """A plain TCP server on a free loopback port that serves `connections`
+    connections, one after another, with `handle_one(conn)` in a thread;
+    returns (port, close)."""
     import threading
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -128,9 +129,10 @@ def tcp_server(handle_one):
     server.listen(8)
 
     def serve():
-        conn, _ = server.accept()
-        with conn:
-            handle_one(conn)
+        for _ in range(connections):
+            conn, _ = server.accept()
+            with conn:
+                handle_one(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -29,31 +29,43 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // Whatever was read stays in `read_ahead` for the chosen handler.
 using Classifier = sniff::Protocol (*)(std::string_view);
 
-asio::awaitable<sniff::Protocol> sniff_protocol(tcp::socket& socket, beast::flat_buffer& read_ahead,
-                                                std::chrono::milliseconds timeout,
-                                                Classifier classify = sniff::classify) {
+struct Sniffed {
+  sniff::Protocol protocol;
+  bool timed_out;  // undecided when the timeout passed: relayed as opaque
+};
+
+asio::awaitable<Sniffed> sniff_protocol(tcp::socket& socket, beast::flat_buffer& read_ahead,
+                                        std::chrono::milliseconds timeout,
+                                        Classifier classify = sniff::classify) {
   asio::steady_timer timer(socket.get_executor(), timeout);
   for (;;) {
     auto seen = beast::buffers_to_string(read_ahead.data());
     auto protocol = classify(seen);
-    if (protocol != sniff::Protocol::kNeedMore) co_return protocol;
-    if (read_ahead.size() >= sniff::kMaxSniffBytes) co_return sniff::Protocol::kOpaque;
+    if (protocol != sniff::Protocol::kNeedMore) co_return Sniffed{protocol, false};
+    if (read_ahead.size() >= sniff::kMaxSniffBytes) {
+      co_return Sniffed{sniff::Protocol::kOpaque, false};
+    }
     auto space = read_ahead.prepare(sniff::kMaxSniffBytes - read_ahead.size());
     auto outcome = co_await (socket.async_read_some(space, kNoThrow) || timer.async_wait(kNoThrow));
-    if (outcome.index() == 1) co_return sniff::Protocol::kOpaque;  // timed out
+    if (outcome.index() == 1) co_return Sniffed{sniff::Protocol::kOpaque, true};
     auto [ec, n] = std::get<0>(outcome);
-    if (ec) co_return sniff::Protocol::kOpaque;  // the tunnel will see the close
+    // A read error is the tunnel's to see (it will find the close).
+    if (ec) co_return Sniffed{sniff::Protocol::kOpaque, false};
     read_ahead.commit(n);
   }
 }
 
+// Sniffs and counts the outcome. A timeout is counted apart from the other
+// opaque outcomes: it cost the client `sniff_timeout` of latency, and a
+// port that keeps timing out speaks first and belongs in `opaque_ports`.
 asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket,
                                                  beast::flat_buffer& read_ahead,
                                                  const config::Listener& listener,
                                                  const metrics::ListenerStats& stats) {
-  auto protocol = co_await sniff_protocol(socket, read_ahead, listener.sniff_timeout);
-  stats.count_sniffed(sniff::name(protocol));
-  co_return protocol;
+  auto sniffed = co_await sniff_protocol(socket, read_ahead, listener.sniff_timeout);
+  stats.count_sniffed(sniff::name(sniffed.protocol));
+  if (sniffed.timed_out) stats.sniff_timeouts->Increment();
+  co_return sniffed.protocol;
 }
 
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
@@ -114,9 +126,10 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   } else if (listener.protocol == config::ListenerProtocol::kHttp) {
     // Only the HTTP/2 preface is looked for: anything else is HTTP/1's to
     // accept or reject. A silent client is HTTP/1's idle timeout's business.
-    protocol =
+    auto sniffed =
         co_await sniff_protocol(socket, read_ahead, listener.idle_timeout, sniff::classify_http);
-    if (protocol != sniff::Protocol::kHttp2) protocol = sniff::Protocol::kHttp1;
+    protocol = sniffed.protocol == sniff::Protocol::kHttp2 ? sniff::Protocol::kHttp2
+                                                           : sniff::Protocol::kHttp1;
   } else {
     protocol = sniff::Protocol::kOpaque;
   }

@@ -114,6 +114,11 @@ Metrics::Metrics()
                    .Name("mesh_sniffed_connections_total")
                    .Help("Connections classified by protocol sniffing")
                    .Register(*registry_)),
+      sniff_timeouts_(BuildCounter()
+                          .Name("mesh_sniff_timeouts_total")
+                          .Help("Sniffed connections that sent nothing decisive within "
+                                "sniff_timeout and were relayed as TCP")
+                          .Register(*registry_)),
       tls_handshake_failures_(BuildCounter()
                                   .Name("mesh_downstream_tls_handshake_failures_total")
                                   .Help("Downstream TLS handshakes that failed")
@@ -193,6 +198,7 @@ ListenerStats Metrics::listener(const std::string& name) {
   for (int i = 0; i < 4; ++i) {
     stats.sniffed[i] = &sniffed_.Add({{"listener", name}, {"protocol", kProtocols[i]}});
   }
+  stats.sniff_timeouts = &sniff_timeouts_.Add({{"listener", name}});
   stats.requests_by_protocol[0] =
       &requests_by_protocol_.Add({{"listener", name}, {"protocol", "http1"}});
   stats.requests_by_protocol[1] =

@@ -32,6 +32,8 @@ struct ListenerStats {
   std::array<prometheus::Counter*, 2> capture_errors{};
   // Sniffing results: http1, http2, tls, opaque.
   std::array<prometheus::Counter*, 4> sniffed{};
+  // Sniffing that ran out of sniff_timeout (also counted as opaque above).
+  prometheus::Counter* sniff_timeouts = nullptr;
   // Requests answered, by protocol: [0] HTTP/1.x, [1] HTTP/2.
   std::array<prometheus::Counter*, 2> requests_by_protocol{};
   // gRPC calls answered, by grpc-status code (0..16; others count as UNKNOWN).
@@ -93,6 +95,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& passthrough_;
   prometheus::Family<prometheus::Counter>& capture_errors_;
   prometheus::Family<prometheus::Counter>& sniffed_;
+  prometheus::Family<prometheus::Counter>& sniff_timeouts_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& discovery_events_;

@@ -309,7 +309,7 @@ def test_wrk_load_has_no_errors(start_proxy, backend_port):
 
 
 def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
-    echo_port, close_echo = tcp_server(lambda conn: conn.sendall(conn.recv(100)))
+    echo_port, close_echo = tcp_server(lambda conn: conn.sendall(conn.recv(100)), connections=2)
     port = free_port()
     proxy = start_proxy({
         "listeners": [listener("mixed", port, route_table="web", tcp_cluster="echo",
@@ -322,9 +322,17 @@ def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"\x00\x01binary hello")
         assert s.recv(100) == b"\x00\x01binary hello"
-    close_echo()
     assert proxy.settled_metric("mesh_sniffed_connections_total", 1, listener="mixed", protocol="http1") == 1
     assert proxy.settled_metric("mesh_sniffed_connections_total", 1, listener="mixed", protocol="opaque") == 1
+    assert proxy.metric("mesh_sniff_timeouts_total", listener="mixed") == 0  # decided by its bytes
+    # A client that waits for the server to speak first: after sniff_timeout
+    # (100 ms by default) the connection is relayed as TCP and counted.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert proxy.settled_metric("mesh_sniff_timeouts_total", 1, listener="mixed") == 1
+        s.sendall(b"late")
+        assert s.recv(100) == b"late"
+    close_echo()
+    assert proxy.metric("mesh_sniffed_connections_total", listener="mixed", protocol="opaque") == 2
 
 
 def test_head_response_has_no_body_and_keeps_the_connection(start_proxy, backend_port):

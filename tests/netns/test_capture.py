@@ -140,6 +140,8 @@ def test_capture_routes_by_original_destination(mesh_namespace):
 
     assert metric(ns, 15090, "mesh_sniffed_connections_total", listener="outbound", protocol="http1") == 2
     assert metric(ns, 15090, "mesh_sniffed_connections_total", listener="outbound", protocol="opaque") == 1
+    # The opaque one is 8084's banner wait: the sniff ran out of time.
+    assert metric(ns, 15090, "mesh_sniff_timeouts_total", listener="outbound") == 1
     # 8081 (v4 and v6) and 8082 have no destination; 8083 and 8084 have one
     # with a route table but were not HTTP and have no tcp_cluster.
     assert metric(ns, 15090, "mesh_passthrough_connections_total", listener="outbound") == 5
