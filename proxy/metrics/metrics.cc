@@ -93,6 +93,11 @@ Metrics::Metrics()
               .Name("mesh_upstream_connections_total")
               .Help("Upstream connections used, opened new or reused from the pool")
               .Register(*registry_)),
+      upstream_idle_closed_(BuildCounter()
+                                .Name("mesh_upstream_idle_closed_total")
+                                .Help("Idle pooled upstream connections the proxy closed, by "
+                                      "reason: pool_full, idle_timeout, peer_closed")
+                                .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -218,6 +223,12 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.tls_failures = &connect_failures_.Add({{"cluster", name}, {"reason", "tls"}});
   stats.connections_opened = &upstream_connections_.Add({{"cluster", name}, {"kind", "new"}});
   stats.connections_reused = &upstream_connections_.Add({{"cluster", name}, {"kind", "reused"}});
+  stats.idle_closed_pool_full =
+      &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "pool_full"}});
+  stats.idle_closed_timeout =
+      &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "idle_timeout"}});
+  stats.idle_closed_by_peer =
+      &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "peer_closed"}});
   return stats;
 }
 

@@ -51,6 +51,11 @@ struct ClusterStats {
   prometheus::Counter* tls_failures = nullptr;  // upstream TLS handshakes that failed
   prometheus::Counter* connections_opened = nullptr;
   prometheus::Counter* connections_reused = nullptr;
+  // Idle pooled connections closed: the pool was full, past the idle
+  // timeout, closed by the upstream.
+  prometheus::Counter* idle_closed_pool_full = nullptr;
+  prometheus::Counter* idle_closed_timeout = nullptr;
+  prometheus::Counter* idle_closed_by_peer = nullptr;
 };
 
 class Metrics {
@@ -90,6 +95,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_requests_;
   prometheus::Family<prometheus::Counter>& connect_failures_;
   prometheus::Family<prometheus::Counter>& upstream_connections_;
+  prometheus::Family<prometheus::Counter>& upstream_idle_closed_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;

@@ -35,13 +35,17 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
         }
       }
     }
+    auto stats = metrics.cluster(cluster.name);
     if (!shared) {
+      pool::Discards discards{.pool_full = stats.idle_closed_pool_full,
+                              .idle_timeout = stats.idle_closed_timeout,
+                              .peer_closed = stats.idle_closed_by_peer};
       shared = std::make_shared<pool::Pool>(cluster.endpoints.size(), cluster.max_idle_per_endpoint,
-                                            cluster.idle_timeout);
+                                            cluster.idle_timeout, discards);
       h2_shared = std::make_shared<http2::Pool>(cluster.endpoints.size(), cluster.idle_timeout);
     }
     clusters.push_back({cluster, lb::RoundRobin(std::move(weights)), std::move(shared),
-                        std::move(h2_shared), metrics.cluster(cluster.name)});
+                        std::move(h2_shared), stats});
   }
   return clusters;
 }

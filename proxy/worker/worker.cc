@@ -11,6 +11,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "proxy/listener/dispatch.h"
+#include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::worker {
 
@@ -120,7 +121,7 @@ void Worker::apply(std::shared_ptr<const config::Snapshot> snapshot) {
 
 asio::awaitable<void> Worker::sweep() {
   asio::steady_timer tick(io_);
-  for (;;) {
+  for (std::size_t ticks = 1;; ++ticks) {
     tick.expires_after(kSweepInterval);
     auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
@@ -128,7 +129,13 @@ asio::awaitable<void> Worker::sweep() {
     // Expiring closes a socket; the connection ends later, on its own
     // coroutine, so the set does not change under this loop.
     for (auto* connection : state_.connections) connection->expire_if_due(now);
+    if (ticks % kPoolSweepTicks == 0) sweep_pools(coarse_now());
   }
+}
+
+void Worker::sweep_pools(std::chrono::steady_clock::time_point now) {
+  if (!state_.view) return;
+  for (auto& cluster : *state_.view->clusters) cluster.pool->sweep(now);
 }
 
 void Worker::drain() {

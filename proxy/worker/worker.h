@@ -50,6 +50,11 @@ class Worker {
   // timeouts fire up to that much late, and no operation arms a timer.
   boost::asio::awaitable<void> sweep();
   static constexpr std::chrono::milliseconds kSweepInterval{50};
+  // Closes idle upstream connections that expired or that their upstream
+  // closed, every kPoolSweepTicks sweeps (1 s): checking for a close costs a
+  // syscall per idle connection, and an upstream's close can wait that long.
+  void sweep_pools(std::chrono::steady_clock::time_point now);
+  static constexpr std::size_t kPoolSweepTicks = 20;
 
   // Order matters for destruction: io_ goes before state_, because destroying
   // io_ destroys the connection coroutines, which unregister from state_.

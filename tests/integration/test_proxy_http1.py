@@ -376,3 +376,63 @@ def test_upstream_connection_close_is_not_reused(start_proxy):
     server.close()
     assert proxy.settled_metric("mesh_upstream_connections_total", 2, cluster="app", kind="new") == 2
     assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") == 0
+
+
+def keep_alive_backend(after_answer):
+    """A one-connection upstream that answers one request with keep-alive,
+    then calls `after_answer(conn)`; returns (port, close)."""
+    def handle(conn):
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        after_answer(conn)
+    return tcp_server(handle)
+
+
+def close_wait_sockets(port):
+    out = subprocess.run(["ss", "-Htn", "state", "close-wait", f"dport = :{port}"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_pool_closes_an_idle_connection_its_upstream_closed(start_proxy):
+    # The upstream closes its idle keep-alive connection (as Node does after
+    # 5 s). The proxy's pool closes its side within its 1 s sweep instead of
+    # holding it in CLOSE_WAIT until the next request to that endpoint.
+    upstream, close_upstream = keep_alive_backend(lambda conn: time.sleep(0.3))
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", upstream)]))
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "ok\n"
+    close_upstream()
+    assert proxy.settled_metric("mesh_upstream_idle_closed_total", 1, cluster="app", reason="peer_closed") == 1
+    assert close_wait_sockets(upstream) == []
+    assert proxy.metric("mesh_upstream_idle_closed_total", cluster="app", reason="idle_timeout") == 0
+
+
+def test_pool_closes_connections_past_its_idle_timeout(start_proxy):
+    closed_by_proxy = threading.Event()
+
+    def wait_for_close(conn):
+        conn.settimeout(5)
+        if conn.recv(1) == b"":
+            closed_by_proxy.set()
+    upstream, close_upstream = keep_alive_backend(wait_for_close)
+    port = free_port()
+    proxy = start_proxy(one_route_config(
+        port, [cluster("app", upstream, pool={"max_idle_per_endpoint": 4, "idle_timeout": "0.2s"})]))
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "ok\n"
+    assert closed_by_proxy.wait(5), "the proxy kept the idle connection past its idle timeout"
+    close_upstream()
+    assert proxy.settled_metric("mesh_upstream_idle_closed_total", 1, cluster="app", reason="idle_timeout") == 1
+
+
+def test_pool_full_closes_the_oldest_idle_connection(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port, pool={"max_idle_per_endpoint": 1})]))
+    # Two requests at once need two upstream connections; only one fits the pool.
+    slow = [subprocess.Popen([*CURL, f"http://127.0.0.1:{port}/slow?ms=300"], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    assert [p.communicate(timeout=30)[0] for p in slow] == ["slow\n", "slow\n"]
+    assert proxy.settled_metric("mesh_upstream_connections_total", 2, cluster="app", kind="new") == 2
+    assert proxy.settled_metric("mesh_upstream_idle_closed_total", 1, cluster="app", reason="pool_full") == 1
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"  # the one kept is reused
+    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") == 1

@@ -9,8 +9,11 @@ namespace weft::proxy::upstream::pool {
 constexpr std::chrono::milliseconds kCheckAfterIdle{500};
 
 Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
-           std::chrono::milliseconds idle_timeout)
-    : idle_(endpoints), max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
+           std::chrono::milliseconds idle_timeout, Discards discards)
+    : idle_(endpoints),
+      max_idle_(max_idle_per_endpoint),
+      idle_timeout_(idle_timeout),
+      discards_(discards) {}
 
 Socket* Connection::plain() const {
   const auto* p = std::get_if<std::unique_ptr<Socket>>(&stream_);
@@ -33,21 +36,46 @@ std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now
   while (!idle.empty()) {
     Idle entry = std::move(idle.back());
     idle.pop_back();
-    if (now - entry.since > idle_timeout_) continue;
-    // Checking costs a syscall per request; a connection idle this briefly
-    // is rarely closed, and a bodyless request on one that was is retried.
-    if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.connection.socket())) {
-      continue;
-    }
-    return std::move(entry.connection);
+    auto verdict = check(entry, now);
+    if (verdict == Verdict::kUsable) return std::move(entry.connection);
+    count(verdict);
   }
   return std::nullopt;
 }
 
 void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point now) {
   auto& idle = idle_[endpoint];
-  if (idle.size() >= max_idle_) idle.pop_front();  // the oldest goes
+  if (idle.size() >= max_idle_) {
+    idle.pop_front();  // the oldest goes
+    if (discards_.pool_full != nullptr) discards_.pool_full->Increment();
+  }
   idle.push_back({std::move(connection), now});
+}
+
+void Pool::sweep(Clock::time_point now) {
+  for (auto& idle : idle_) {
+    std::erase_if(idle, [&](Idle& entry) {
+      auto verdict = check(entry, now);
+      if (verdict == Verdict::kUsable) return false;
+      count(verdict);
+      return true;
+    });
+  }
+}
+
+Pool::Verdict Pool::check(const Idle& entry, Clock::time_point now) const {
+  if (now - entry.since > idle_timeout_) return Verdict::kIdleTimeout;
+  // Checking costs a syscall; a connection idle this briefly is rarely
+  // closed, and a bodyless request on one that was is retried.
+  if (now - entry.since > kCheckAfterIdle && peer_closed_or_chatty(entry.connection.socket())) {
+    return Verdict::kPeerClosed;
+  }
+  return Verdict::kUsable;
+}
+
+void Pool::count(Verdict verdict) const {
+  auto* counter = verdict == Verdict::kIdleTimeout ? discards_.idle_timeout : discards_.peer_closed;
+  if (counter != nullptr) counter->Increment();
 }
 
 bool peer_closed_or_chatty(boost::asio::ip::tcp::socket& socket) {

@@ -3,6 +3,8 @@
 // that saw a framing error or an unfinished exchange are never put back.
 #pragma once
 
+#include <prometheus/counter.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
@@ -34,16 +36,28 @@ class Connection {
   std::variant<std::unique_ptr<Socket>, std::unique_ptr<TlsStream>> stream_;
 };
 
+// Counters of idle connections the pool closed, by why (all may be null).
+struct Discards {
+  prometheus::Counter* pool_full = nullptr;     // the oldest, to make room for a newer one
+  prometheus::Counter* idle_timeout = nullptr;  // idle longer than the idle timeout
+  prometheus::Counter* peer_closed = nullptr;   // closed by the upstream, or sent bytes unasked
+};
+
 class Pool {
  public:
   Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
-       std::chrono::milliseconds idle_timeout);
+       std::chrono::milliseconds idle_timeout, Discards discards = {});
 
   // A pooled connection to `endpoint` that is still open and was idle for
   // less than the idle timeout; older or closed ones are dropped on the way.
   std::optional<Connection> take(std::size_t endpoint, Clock::time_point now);
-  // Keeps `stream` for reuse unless the endpoint already has the maximum.
+  // Keeps `stream` for reuse; when the endpoint already has the maximum,
+  // its oldest idle connection is closed to make room.
   void put(std::size_t endpoint, Connection connection, Clock::time_point now);
+  // Closes the connections that are past the idle timeout or that the
+  // upstream has closed, so none waits in CLOSE_WAIT (holding a descriptor
+  // here and a slot at the upstream) until the next request to its endpoint.
+  void sweep(Clock::time_point now);
 
   std::size_t idle(std::size_t endpoint) const { return idle_[endpoint].size(); }
 
@@ -52,9 +66,15 @@ class Pool {
     Connection connection;
     Clock::time_point since;
   };
+  enum class Verdict { kUsable, kIdleTimeout, kPeerClosed };
+  Verdict check(const Idle& entry, Clock::time_point now) const;
+  // Counts an unusable entry under its reason.
+  void count(Verdict verdict) const;
+
   std::vector<std::deque<Idle>> idle_;
   std::size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
+  Discards discards_;
 };
 
 // True when the peer has closed `socket` or sent bytes nobody asked for;
