@@ -51,7 +51,7 @@ class Pool {
   // A pooled connection to `endpoint` that is still open and was idle for
   // less than the idle timeout; older or closed ones are dropped on the way.
   std::optional<Connection> take(std::size_t endpoint, Clock::time_point now);
-  // Keeps `stream` for reuse; when the endpoint already has the maximum,
+  // Keeps `connection` for reuse; when the endpoint already has the maximum,
   // its oldest idle connection is closed to make room.
   void put(std::size_t endpoint, Connection connection, Clock::time_point now);
   // Closes the connections that are past the idle timeout or that the
