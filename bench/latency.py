@@ -20,31 +20,14 @@ import argparse
 import pathlib
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import run  # noqa: E402  (bench/run.py: targets, pinning, percentiles)
+import run  # noqa: E402  (bench/run.py: targets, the fixed-rate run, percentiles)
 
 PERCENTILES = (50, 75, 90, 95, 99, 99.9)
-PER_CONNECTION_RATE = 100
-
-
-def latencies_ms(port, rate, duration, work):
-    """Sorted latencies (ms) of the 2xx answers of one fixed-rate run."""
-    connections = max(1, rate // PER_CONNECTION_RATE)
-    log = work / f"latency-{port}-{time.monotonic_ns()}.log"
-    subprocess.run(run.pinned(run.LOADGEN_CPU, "h2load", "--h1", "-t1", f"-c{connections}",
-                              "--rps", str(PER_CONNECTION_RATE), "-r", str(max(1, connections // 10)),
-                              "--rate-period", "1ms", "-n", str(rate * duration), f"--log-file={log}",
-                              f"http://127.0.0.1:{port}/"),
-                   capture_output=True, timeout=duration + 60, check=True)
-    rows = [line.split("\t") for line in log.read_text().splitlines()]
-    return sorted(int(micros) / 1000 for _, status, micros in rows if status.startswith("2"))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=str(run.ROOT / "build"))
@@ -66,7 +49,7 @@ def main():
                 try:
                     time.sleep(0.5)
                     before = run.cpu_seconds(process.pid) if process else 0.0
-                    values = latencies_ms(port, args.rate, args.duration, work)
+                    values, _, _ = run.fixed_rate(port, args.rate, args.duration, work)
                     if process:
                         cpu[target].append((run.cpu_seconds(process.pid) - before) * 1e6 / max(1, len(values)))
                 finally:

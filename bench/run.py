@@ -206,12 +206,25 @@ def run_load(test, port, duration, work):
                 errors += sum(int(x) for x in line.replace(",", " ").split() if x.isdigit())
         rps = float(out.split("Requests/sec:")[1].split()[0])
         return {"requests": requests, "errors": errors, "rps": rps}
-    connections = {"lat1k": 10, "lat5k": 50}[test]
-    log = work / f"{test}-{port}-{time.monotonic_ns()}.log"
-    total = connections * 100 * duration
-    out = subprocess.run(pinned(LOADGEN_CPU, "h2load", "--h1", "-t1", f"-c{connections}", "--rps", "100",
-                                "-r", str(max(1, connections // 10)), "--rate-period", "1ms",
-                                "-n", str(total), f"--log-file={log}", url),
+    latencies, errors, summary = fixed_rate(port, {"lat1k": 1000, "lat5k": 5000}[test], duration, work)
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / duration,
+            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
+            "p99": percentile(latencies, 99), "latencies": latencies, "summary": summary}
+
+
+PER_CONNECTION_RATE = 100
+
+
+def fixed_rate(port, rate, duration, work):
+    """One run of h2load --h1 at `rate` req/s (100 per connection) for
+    `duration` s. Returns (sorted latencies of the 2xx answers in ms, the
+    count of other answers, h2load's "requests:" line)."""
+    connections = max(1, rate // PER_CONNECTION_RATE)
+    log = work / f"rate{rate}-{port}-{time.monotonic_ns()}.log"
+    out = subprocess.run(pinned(LOADGEN_CPU, "h2load", "--h1", "-t1", f"-c{connections}",
+                                "--rps", str(PER_CONNECTION_RATE), "-r", str(max(1, connections // 10)),
+                                "--rate-period", "1ms", "-n", str(rate * duration), f"--log-file={log}",
+                                f"http://127.0.0.1:{port}/"),
                          capture_output=True, text=True, timeout=duration + 60).stdout
     latencies, errors = [], 0
     for line in log.read_text().splitlines():
@@ -221,10 +234,8 @@ def run_load(test, port, duration, work):
         else:
             errors += 1
     latencies.sort()
-    failed = [l for l in out.splitlines() if l.startswith("requests:")]
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / duration,
-            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
-            "p99": percentile(latencies, 99), "latencies": latencies, "summary": failed[0] if failed else ""}
+    summary = [line for line in out.splitlines() if line.startswith("requests:")]
+    return latencies, errors, summary[0] if summary else ""
 
 
 def measure(target, test, port, process, duration, work):
