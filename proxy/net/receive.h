@@ -7,8 +7,9 @@
 // proxy that is a failed recv (EAGAIN) twice per request: the read for the
 // next request (the client has not sent it yet) and the read for the
 // upstream's answer (the upstream has not answered yet); bench/syscalls.py
-// counted 4 receives per request where nginx and HAProxy make 2, and
-// removing them cut CPU per request by about 6%. Here each read is one
+// counted 4 receives per request where nginx and HAProxy make 2; removing
+// them cut CPU per request by 1 to 4% in runs that alternated builds
+// (docs/benchmarks.md). Here each read is one
 // recvmsg with TCP_INQ, which returns how many bytes are still queued (and
 // a non-zero count when the peer's FIN is queued behind the data). When
 // nothing is left, the operation reports done_and_exhausted: the reactor
