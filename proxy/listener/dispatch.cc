@@ -14,6 +14,7 @@
 #include "proxy/listener/original_dst.h"
 #include "proxy/listener/sniff/sniff.h"
 #include "proxy/listener/tcp_proxy.h"
+#include "proxy/net/receive.h"
 
 namespace weft::proxy::listener {
 namespace {
@@ -25,13 +26,16 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 // Reads until the first bytes decide the protocol, the sniff window is full,
-// or `timeout` passes (a server-speaks-first protocol: the client waits).
-// Whatever was read stays in `read_ahead` for the chosen handler.
+// the peer ends the stream, or `timeout` passes (a server-speaks-first
+// protocol: the client waits). Whatever was read stays in `read_ahead` for
+// the chosen handler, which meets the end of stream again at its own first
+// read (net::receive keeps it visible).
 using Classifier = sniff::Protocol (*)(std::string_view);
 
 struct Sniffed {
   sniff::Protocol protocol;
-  bool timed_out;  // undecided when the timeout passed: relayed as opaque
+  bool timed_out = false;           // undecided when the timeout passed: relayed as opaque
+  bool closed_before_data = false;  // the peer ended the stream without a byte
 };
 
 asio::awaitable<Sniffed> sniff_protocol(tcp::socket& socket, beast::flat_buffer& read_ahead,
@@ -41,31 +45,41 @@ asio::awaitable<Sniffed> sniff_protocol(tcp::socket& socket, beast::flat_buffer&
   for (;;) {
     auto seen = beast::buffers_to_string(read_ahead.data());
     auto protocol = classify(seen);
-    if (protocol != sniff::Protocol::kNeedMore) co_return Sniffed{protocol, false};
-    if (read_ahead.size() >= sniff::kMaxSniffBytes) {
-      co_return Sniffed{sniff::Protocol::kOpaque, false};
-    }
+    if (protocol != sniff::Protocol::kNeedMore) co_return Sniffed{protocol};
+    if (read_ahead.size() >= sniff::kMaxSniffBytes) co_return Sniffed{sniff::Protocol::kOpaque};
     auto space = read_ahead.prepare(sniff::kMaxSniffBytes - read_ahead.size());
-    auto outcome = co_await (socket.async_read_some(space, kNoThrow) || timer.async_wait(kNoThrow));
+    auto outcome = co_await (net::receive(socket, space) || timer.async_wait(kNoThrow));
     if (outcome.index() == 1) co_return Sniffed{sniff::Protocol::kOpaque, true};
     auto [ec, n] = std::get<0>(outcome);
-    // A read error is the tunnel's to see (it will find the close).
-    if (ec) co_return Sniffed{sniff::Protocol::kOpaque, false};
+    if (ec) {
+      // Nothing to serve: close now, not at an idle timeout. After some
+      // bytes, the handler sees the end (or the reset) itself.
+      if (read_ahead.size() == 0) co_return Sniffed{sniff::Protocol::kOpaque, false, true};
+      co_return Sniffed{sniff::Protocol::kOpaque};
+    }
     read_ahead.commit(n);
   }
+}
+
+// Counts a connection that ended before any byte; true when it did (there
+// is nothing to serve: the caller closes it).
+bool ended_before_data(const Sniffed& sniffed, const metrics::ListenerStats& stats) {
+  if (sniffed.closed_before_data) stats.closed_before_data->Increment();
+  return sniffed.closed_before_data;
 }
 
 // Sniffs and counts the outcome. A timeout is counted apart from the other
 // opaque outcomes: it cost the client `sniff_timeout` of latency, and a
 // port that keeps timing out speaks first and belongs in `opaque_ports`.
-asio::awaitable<sniff::Protocol> sniff_and_count(tcp::socket& socket,
-                                                 beast::flat_buffer& read_ahead,
-                                                 const config::Listener& listener,
-                                                 const metrics::ListenerStats& stats) {
+// A connection ended before any byte is counted only as that.
+asio::awaitable<Sniffed> sniff_and_count(tcp::socket& socket, beast::flat_buffer& read_ahead,
+                                         const config::Listener& listener,
+                                         const metrics::ListenerStats& stats) {
   auto sniffed = co_await sniff_protocol(socket, read_ahead, listener.sniff_timeout);
+  if (ended_before_data(sniffed, stats)) co_return sniffed;
   stats.count_sniffed(sniff::name(sniffed.protocol));
   if (sniffed.timed_out) stats.sniff_timeouts->Increment();
-  co_return sniffed.protocol;
+  co_return sniffed;
 }
 
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
@@ -80,7 +94,12 @@ asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, 
   auto ec = outcome.index() == 1 ? make_error_code(beast::error::timeout)
                                  : std::get<0>(std::get<0>(outcome));
   if (ec) {
-    stats.tls_handshake_failures->Increment();
+    // No ClientHello byte at all: a connect-and-close, not a failed handshake.
+    if (BIO_number_read(SSL_get_rbio(stream.native_handle())) == 0 && ec != beast::error::timeout) {
+      stats.closed_before_data->Increment();
+    } else {
+      stats.tls_handshake_failures->Increment();
+    }
     spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
     co_return;
   }
@@ -122,12 +141,15 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   beast::flat_buffer read_ahead;
   sniff::Protocol protocol;
   if (listener.protocol == config::ListenerProtocol::kAuto) {
-    protocol = co_await sniff_and_count(socket, read_ahead, listener, stats);
+    auto sniffed = co_await sniff_and_count(socket, read_ahead, listener, stats);
+    if (sniffed.closed_before_data) co_return;
+    protocol = sniffed.protocol;
   } else if (listener.protocol == config::ListenerProtocol::kHttp) {
     // Only the HTTP/2 preface is looked for: anything else is HTTP/1's to
     // accept or reject. A silent client is HTTP/1's idle timeout's business.
     auto sniffed =
         co_await sniff_protocol(socket, read_ahead, listener.idle_timeout, sniff::classify_http);
+    if (ended_before_data(sniffed, stats)) co_return;
     protocol = sniffed.protocol == sniff::Protocol::kHttp2 ? sniff::Protocol::kHttp2
                                                            : sniff::Protocol::kHttp1;
   } else {
@@ -176,9 +198,10 @@ asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& 
   bool may_be_http = destination != nullptr && destination->route_table &&
                      !listener.is_opaque_port(original->port());
   if (may_be_http) {
-    auto protocol = co_await sniff_and_count(socket, read_ahead, listener, stats);
-    if (is_http(protocol)) {
-      co_await serve_http(std::move(socket), std::move(read_ahead), protocol, state, index,
+    auto sniffed = co_await sniff_and_count(socket, read_ahead, listener, stats);
+    if (sniffed.closed_before_data) co_return;
+    if (is_http(sniffed.protocol)) {
+      co_await serve_http(std::move(socket), std::move(read_ahead), sniffed.protocol, state, index,
                           *destination->route_table);
       co_return;
     }

@@ -85,8 +85,15 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   upstream.expires_never();
   if (dial.stats != nullptr) dial.stats->connections_opened->Increment();
   boost::beast::flat_buffer nothing_pending;
+  const bool nothing_read_ahead = read_ahead.size() == 0;
   auto bytes = co_await tunnel(socket, read_ahead, upstream.socket(), nothing_pending,
                                listener.idle_timeout);
+  // Nothing either way: a connect-and-close. (A client that read a
+  // server-first banner and left exchanged data; it is not counted.)
+  if (nothing_read_ahead && bytes.downstream_to_upstream == 0 &&
+      bytes.upstream_to_downstream == 0 && bytes.downstream_ended) {
+    stats.closed_before_data->Increment();
+  }
   stats.bytes_received->Increment(static_cast<double>(bytes.downstream_to_upstream));
   stats.bytes_sent->Increment(static_cast<double>(bytes.upstream_to_downstream));
 }

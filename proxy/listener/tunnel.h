@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,6 +27,7 @@ namespace weft::proxy::listener {
 struct TunnelBytes {
   std::uint64_t downstream_to_upstream = 0;
   std::uint64_t upstream_to_downstream = 0;
+  bool downstream_ended = false;  // the downstream sent its FIN or reset
 };
 
 namespace tunnel_detail {
@@ -47,9 +49,12 @@ inline void half_close(asio::ip::tcp::socket& s) {
 template <class Next>
 void half_close(boost::beast::ssl_stream<Next>&) {}
 
+// Copies `from` to `to` until `from` ends. Its end of stream is passed on
+// as a half-close; a reset (or any other read error) ends both directions
+// at once, since nothing more can be said to a peer that is gone.
 template <class From, class To>
 asio::awaitable<void> copy(From& from, boost::beast::flat_buffer& pending, To& to,
-                           std::uint64_t& bytes, Clock::time_point& last_activity) {
+                           std::uint64_t& bytes, Clock::time_point& last_activity, bool& ended) {
   if (pending.size() > 0) {
     auto [ec, n] = co_await asio::async_write(to, pending.data(), kNoThrow);
     if (ec) co_return;
@@ -59,7 +64,17 @@ asio::awaitable<void> copy(From& from, boost::beast::flat_buffer& pending, To& t
   char chunk[16 * 1024];
   for (;;) {
     auto [read_ec, n] = co_await net::receive(from, asio::buffer(chunk));
-    if (read_ec) break;
+    if (read_ec == asio::error::operation_aborted) co_return;
+    if (read_ec) {
+      ended = true;
+      if (read_ec != asio::error::eof && read_ec != asio::ssl::error::stream_truncated) {
+        boost::system::error_code ignored;
+        socket_of(from).close(ignored);
+        socket_of(to).close(ignored);
+        co_return;
+      }
+      break;
+    }
     last_activity = Clock::now();
     auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(chunk, n), kNoThrow);
     if (write_ec) co_return;
@@ -95,11 +110,12 @@ boost::asio::awaitable<TunnelBytes> tunnel(Downstream& downstream,
   using namespace tunnel_detail;
   TunnelBytes bytes;
   auto last_activity = Clock::now();
-  co_await (
-      (copy(downstream, downstream_pending, upstream, bytes.downstream_to_upstream,
-            last_activity) &&
-       copy(upstream, upstream_pending, downstream, bytes.upstream_to_downstream, last_activity)) ||
-      idle_watchdog(idle_timeout, last_activity));
+  bool upstream_ended = false;
+  co_await ((copy(downstream, downstream_pending, upstream, bytes.downstream_to_upstream,
+                  last_activity, bytes.downstream_ended) &&
+             copy(upstream, upstream_pending, downstream, bytes.upstream_to_downstream,
+                  last_activity, upstream_ended)) ||
+            idle_watchdog(idle_timeout, last_activity));
   boost::system::error_code ignored;
   socket_of(downstream).close(ignored);
   socket_of(upstream).close(ignored);

@@ -124,6 +124,11 @@ Metrics::Metrics()
                           .Help("Sniffed connections that sent nothing decisive within "
                                 "sniff_timeout and were relayed as TCP")
                           .Register(*registry_)),
+      closed_before_data_(BuildCounter()
+                              .Name("mesh_downstream_closed_before_data_total")
+                              .Help("Downstream connections the peer closed or reset before "
+                                    "sending a byte (health checkers, scanners)")
+                              .Register(*registry_)),
       tls_handshake_failures_(BuildCounter()
                                   .Name("mesh_downstream_tls_handshake_failures_total")
                                   .Help("Downstream TLS handshakes that failed")
@@ -132,6 +137,11 @@ Metrics::Metrics()
                           .Name("mesh_config_reloads_total")
                           .Help("Configuration reloads, by result (applied, rejected)")
                           .Register(*registry_)),
+      drains_(BuildCounter()
+                  .Name("mesh_drains_total")
+                  .Help("Drains started (SIGTERM, POST /drain, the Pod's application exited): "
+                        "listeners closed, idle connections closed, in-flight requests finish")
+                  .Register(*registry_)),
       discovery_events_(BuildCounter()
                             .Name("mesh_discovery_events_total")
                             .Help("Control-plane stream events (connected, connect_failed, ack, "
@@ -156,6 +166,7 @@ Metrics::Metrics()
               .Register(*registry_)) {
   config_reload(true);
   config_reload(false);
+  drain_started();
   for (auto reason : http::http1::kRejectionReasons) {
     parse_rejection_counters_.emplace_back(
         reason, &parse_rejections_.Add({{"reason", std::string(reason)}}));
@@ -204,6 +215,7 @@ ListenerStats Metrics::listener(const std::string& name) {
     stats.sniffed[i] = &sniffed_.Add({{"listener", name}, {"protocol", kProtocols[i]}});
   }
   stats.sniff_timeouts = &sniff_timeouts_.Add({{"listener", name}});
+  stats.closed_before_data = &closed_before_data_.Add({{"listener", name}});
   stats.requests_by_protocol[0] =
       &requests_by_protocol_.Add({{"listener", name}, {"protocol", "http1"}});
   stats.requests_by_protocol[1] =
@@ -244,6 +256,8 @@ prometheus::Counter& Metrics::find(ByReason& known, prometheus::Family<prometheu
 prometheus::Counter& Metrics::parse_rejection(std::string_view reason) {
   return find(parse_rejection_counters_, parse_rejections_, reason);
 }
+
+prometheus::Counter& Metrics::drain_started() { return drains_.Add({}); }
 
 prometheus::Counter& Metrics::config_reload(bool applied) {
   return config_reloads_.Add({{"result", applied ? "applied" : "rejected"}});

@@ -34,6 +34,9 @@ struct ListenerStats {
   std::array<prometheus::Counter*, 4> sniffed{};
   // Sniffing that ran out of sniff_timeout (also counted as opaque above).
   prometheus::Counter* sniff_timeouts = nullptr;
+  // Connections the peer ended (FIN or reset) before sending a byte: TCP
+  // health checkers, port scanners, clients that gave up.
+  prometheus::Counter* closed_before_data = nullptr;
   // Requests answered, by protocol: [0] HTTP/1.x, [1] HTTP/2.
   std::array<prometheus::Counter*, 2> requests_by_protocol{};
   // gRPC calls answered, by grpc-status code (0..16; others count as UNKNOWN).
@@ -73,6 +76,8 @@ class Metrics {
   // label map) on the request path.
   // Configuration reloads, applied or rejected.
   prometheus::Counter& config_reload(bool applied);
+  // Drains started: at most one in a proxy's life, scraped while it drains.
+  prometheus::Counter& drain_started();
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
   // HTTP/2 streams the proxy reset for a protocol violation or a limit,
@@ -102,8 +107,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& capture_errors_;
   prometheus::Family<prometheus::Counter>& sniffed_;
   prometheus::Family<prometheus::Counter>& sniff_timeouts_;
+  prometheus::Family<prometheus::Counter>& closed_before_data_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Counter>& drains_;
   prometheus::Family<prometheus::Counter>& discovery_events_;
   prometheus::Family<prometheus::Counter>& requests_by_protocol_;
   prometheus::Family<prometheus::Counter>& grpc_statuses_;

@@ -17,6 +17,12 @@
 // epoll event for anything that arrives later makes the socket readable
 // again (on the worker's one thread, after this read, so nothing is missed).
 //
+// End of stream is the opposite case: the reactor must keep trying, so a
+// read that follows one that saw the FIN (the sniffer's, then the HTTP/1
+// parser's) sees it again at once. Asio's own read forgets readiness there
+// instead, and the next read would wait for an edge that never comes,
+// leaving the socket in CLOSE-WAIT until an idle timeout.
+//
 // One case is noticed later than with Asio's own read: a reset (RST) that
 // arrives together with the last bytes leaves no FIN to count, so a read
 // that waits for more after those bytes ends at the connection's next write
@@ -145,7 +151,7 @@ class ReceiveOp : public asio_detail::reactor_op {
       }
       if (got.bytes == 0) {
         op->ec_ = boost::asio::error::eof;
-        return done_and_exhausted;
+        return done;  // readiness kept: the FIN is there for every later read
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;

@@ -138,6 +138,28 @@ TEST(Receive, EndOfStreamQueuedBehindTheDataIsNotMissed) {
   }
 }
 
+TEST(Receive, EveryReadAfterTheEndOfStreamSeesIt) {
+  // A FIN with no data, met first by a read that waited for it (the epoll
+  // edge) or by one that found it queued: every later read must end at once
+  // with eof, not wait for an edge that will never come (the sniffer reads
+  // first, then the HTTP/1 parser reads again).
+  for (bool waits_for_the_fin : {true, false}) {
+    Pair pair;
+    if (!waits_for_the_fin) pair.peer.shutdown(tcp::socket::shutdown_send);
+    pair.run([&]() -> asio::awaitable<void> {
+      if (waits_for_the_fin) {
+        asio::post(pair.io, [&] { pair.peer.shutdown(tcp::socket::shutdown_send); });
+      }
+      std::string buffer(16, '\0');
+      for (int read = 0; read < 3; ++read) {
+        auto [ec, n] = co_await receive(pair.ours, asio::buffer(buffer));
+        EXPECT_EQ(ec, asio::error::eof) << "read " << read;
+        EXPECT_EQ(n, 0u);
+      }
+    });
+  }
+}
+
 TEST(Receive, TheFirstReadTurnsOnQueueHints) {
   Pair pair;
   asio::write(pair.peer, asio::buffer(std::string("x")));

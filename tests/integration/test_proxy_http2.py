@@ -13,7 +13,6 @@ import pytest
 import grpc_backend
 import h2_frames as h2
 from conftest import backend, cluster, forward_to, free_port, listener, tcp_server
-from test_proxy_tls import pki  # noqa: F401  (the module-scoped PKI fixture)
 
 CURL = ["curl", "-sS", "--max-time", "20"]
 

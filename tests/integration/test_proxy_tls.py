@@ -11,29 +11,6 @@ from conftest import backend, cluster, forward_to, free_port, listener
 CURL = ["curl", "-sS", "--max-time", "10"]
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """A CA, a server certificate (DNS localhost, IP 127.0.0.1, a SPIFFE URI)
-    and a client certificate, all ECDSA P-256."""
-    d = tmp_path_factory.mktemp("pki")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", "/CN=weft test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", "/CN=other CA", "-keyout", "other-ca.key", "-out", "other-ca.pem", cwd=d)
-    for name, san in (("server", "DNS:localhost,IP:127.0.0.1,URI:spiffe://weft.test/ns/default/sa/backend"),
-                      ("client", "URI:spiffe://weft.test/ns/default/sa/client")):
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=d)
-    return d
-
-
 def tls_config(port, backend_port, pki, downstream_tls, cluster_extra=None):
     return {
         "listeners": [listener("secure", port, route_table="web", tls=downstream_tls)],

@@ -87,6 +87,14 @@ print(s.recv(100).decode().strip(), round(time.monotonic() - start, 3))
 """
 
 
+CONNECT_AND_CLOSE = """
+import socket, sys, time
+sockets = [socket.create_connection((sys.argv[1], int(sys.argv[2])), 5) for _ in range(int(sys.argv[3]))]
+time.sleep(0.3)
+for s in sockets: s.close()
+"""
+
+
 def test_capture_routes_by_original_destination(mesh_namespace):
     ns, workdir = mesh_namespace
     ns.spawn("/usr/bin/python3", str(APP), "--port", "9080", "--name", "reviews-via-mesh")
@@ -152,3 +160,16 @@ def test_capture_routes_by_original_destination(mesh_namespace):
                      "import socket; s=socket.create_connection(('127.0.0.1',15001),2); s.settimeout(2); print(repr(s.recv(10)))").stdout
     assert direct.strip() == "b''"
     assert metric(ns, 15090, "mesh_capture_errors_total", listener="outbound", reason="direct_connection") == 1
+
+    # Connect-and-close to a sniffed destination (a TCP health check): the
+    # proxy closes its side at once instead of holding CLOSE-WAIT sockets
+    # until the idle timeout, and counts them.
+    ns.exec("/usr/bin/python3", "-c", CONNECT_AND_CLOSE, "127.0.0.1", "8080", "25")
+    deadline = time.monotonic() + 1.0
+    while True:
+        held = ns.exec("ss", "-Htn", "state", "close-wait", "sport = :15001").stdout.strip()
+        if not held or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert held == ""
+    assert metric(ns, 15090, "mesh_downstream_closed_before_data_total", listener="outbound") == 25
