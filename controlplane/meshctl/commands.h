@@ -26,6 +26,9 @@ struct UpOptions {
   std::string state_dir;  // empty: a new temporary directory
   std::string status_address = "127.0.0.1:15014";
   std::string binaries;  // where mesh-controlplane and mesh-proxy are; empty: next to meshctl
+  // Time a stopping process has to drain and exit: above the sidecar's
+  // drain timeout (5 s by default), as a Pod's terminationGracePeriodSeconds.
+  int grace_seconds = 10;
 };
 int up(const UpOptions& options);
 

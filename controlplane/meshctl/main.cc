@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up_cmd->add_option("--bin-dir", up_options.binaries,
                      "Where mesh-controlplane and mesh-proxy are (default: next to meshctl)");
+  up_cmd
+      ->add_option("--grace-period", up_options.grace_seconds,
+                   "Seconds a stopping process has to drain and exit before it is killed")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 
   InstallOptions install_options;
   auto* install_cmd = app.add_subcommand(

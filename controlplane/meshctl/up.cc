@@ -1,13 +1,14 @@
 // meshctl up: a local mesh on 127.0.0.1 from a manifest directory. Runs
-// the control plane (watching the directory, so edits apply live; restarted
-// if it exits), and for every Deployment replica its application and a
-// mesh-proxy sidecar, until SIGINT or SIGTERM; then stops them all.
-#include <fcntl.h>
+// the control plane (watching the directory, so route and policy edits
+// apply live; restarted if it exits), and for every Deployment replica its
+// application and a mesh-proxy sidecar. Deployments and Services added,
+// removed or scaled while it runs start and stop replicas within a second
+// or two. SIGINT, SIGTERM or SIGHUP stop the mesh: applications and
+// sidecars first (each drains within the grace period), the control plane
+// last.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
@@ -21,6 +22,7 @@
 #include "controlplane/meshctl/commands.h"
 #include "controlplane/meshctl/http_get.h"
 #include "controlplane/meshctl/up_plan.h"
+#include "controlplane/meshctl/up_processes.h"
 #include "controlplane/sources/directory.h"
 
 namespace weft::meshctl {
@@ -45,61 +47,6 @@ class PortReservations {
   std::list<boost::asio::ip::tcp::acceptor> held_;
 };
 
-struct Child {
-  std::string what;
-  pid_t pid = -1;
-};
-
-// Starts `argv` with `env` added to ours, output to `log`, in `cwd`. The
-// child gets SIGTERM if meshctl dies, so nothing outlives it.
-Result<Child> spawn(const std::string& what, const std::vector<std::string>& argv,
-                    const std::map<std::string, std::string>& env, const fs::path& log,
-                    const fs::path& cwd) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return fail(ErrorCode::kInternal, "fork: {}", std::strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
-    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
-    if (chdir(cwd.c_str()) != 0) _exit(127);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    fprintf(stderr, "meshctl up: cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  return Child{what, pid};
-}
-
-void stop_all(std::vector<Child>& children) {
-  // Sidecars and applications first, the control plane (first started) last.
-  for (auto it = children.rbegin(); it != children.rend(); ++it) {
-    if (it->pid > 0) kill(it->pid, SIGTERM);
-  }
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  for (auto& child : children) {
-    while (child.pid > 0) {
-      if (waitpid(child.pid, nullptr, WNOHANG) == child.pid) {
-        child.pid = -1;
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        kill(child.pid, SIGKILL);
-        waitpid(child.pid, nullptr, 0);
-        child.pid = -1;
-      } else {
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-  }
-}
-
 bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -121,25 +68,278 @@ bool all_in_sync(const std::string& status, std::size_t expected) {
                      [](const auto& p) { return p.at("in_sync").as_bool(); });
 }
 
+bool accepts(std::uint32_t port) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+                 ec);
+  return !ec;
+}
+
+boost::json::object ports_json(const std::map<std::uint32_t, std::uint32_t>& ports) {
+  boost::json::object out;
+  for (const auto& [from, to] : ports) out[std::to_string(from)] = to;
+  return out;
+}
+
 void write_state(const fs::path& file, const UpPlan& plan, const std::string& grpc,
                  const std::string& status, const fs::path& manifests) {
   boost::json::array workloads;
   for (const auto& w : plan.workloads) {
-    boost::json::object ports;
-    for (const auto& [declared, local] : w.app_ports) ports[std::to_string(declared)] = local;
     workloads.push_back(boost::json::object{{"name", w.name},
                                             {"namespace", w.ns},
+                                            {"service_account", w.service_account},
                                             {"outbound", w.outbound},
                                             {"admin", w.admin},
                                             {"metrics", w.metrics},
-                                            {"app_ports", ports}});
+                                            {"app_ports", ports_json(w.app_ports)},
+                                            {"inbound", ports_json(w.inbound)}});
   }
-  std::ofstream(file) << boost::json::serialize(boost::json::object{
-                             {"manifests", manifests.string()},
-                             {"controlplane",
-                              boost::json::object{{"grpc", grpc}, {"status", status}}},
-                             {"workloads", workloads}})
-                      << "\n";
+  auto temporary = file;
+  temporary += ".tmp";
+  std::ofstream(temporary) << boost::json::serialize(boost::json::object{
+                                  {"manifests", manifests.string()},
+                                  {"controlplane",
+                                   boost::json::object{{"grpc", grpc}, {"status", status}}},
+                                  {"workloads", workloads}})
+                           << "\n";
+  fs::rename(temporary, file);  // readers never see half a file
+}
+
+std::string table_of(const UpPlan& plan) {
+  std::vector<std::vector<std::string>> rows{
+      {"WORKLOAD", "APP PORTS", "OUTBOUND (http_proxy)", "ADMIN"}};
+  for (const auto& w : plan.workloads) {
+    std::string mapped;
+    for (const auto& [declared, local] : w.app_ports) {
+      mapped += fmt::format("{}{}->{}", mapped.empty() ? "" : ",", declared, local);
+    }
+    rows.push_back({w.ns + "/" + w.name, mapped.empty() ? "-" : mapped,
+                    fmt::format("127.0.0.1:{}", w.outbound), fmt::format("127.0.0.1:{}", w.admin)});
+  }
+  return table(rows);
+}
+
+// One Deployment replica: its application and its sidecar.
+struct Replica {
+  LocalWorkload workload;
+  Child app, sidecar;
+};
+
+// The running mesh: what it was asked to run, the processes running it.
+class LocalMesh {
+ public:
+  LocalMesh(const UpOptions& options, fs::path manifests, fs::path state, fs::path binaries,
+            std::string grpc)
+      : options_(options),
+        manifests_(std::move(manifests)),
+        state_(std::move(state)),
+        binaries_(std::move(binaries)),
+        grpc_(std::move(grpc)),
+        source_({manifests_}),
+        record_(state_ / "processes") {}
+
+  ProcessRecord& record() { return record_; }
+  std::chrono::seconds grace() const { return std::chrono::seconds(options_.grace_seconds); }
+
+  // The control plane, with the generated manifests of `plan` to read.
+  bool start_control_plane(UpPlan plan) {
+    plan_ = std::move(plan);
+    publish();
+    bool ok = start_control_plane();
+    record_processes();
+    return ok;
+  }
+
+  bool start_replicas() {
+    bool ok = true;
+    for (const auto& w : plan_.workloads) ok = ok && start_replica(w);
+    record_processes();
+    return ok;
+  }
+
+  bool in_sync() const { return all_in_sync(options_.status_address, plan_.workloads.size()); }
+  const UpPlan& plan() const { return plan_; }
+
+  // Reaps what exited; the control plane is restarted, as its Deployment
+  // would be (the sidecars keep serving meanwhile and reconnect).
+  void supervise() {
+    constexpr int kMaxRestarts = 20;
+    if (auto exited = reap(control_plane_)) {
+      report_exit(control_plane_.what, *exited);
+      if (restarts_++ < kMaxRestarts && start_control_plane()) {
+        std::cerr << "meshctl up: control plane restarted\n";
+      }
+      record_processes();
+    }
+    for (auto& [name, replica] : replicas_) {
+      for (auto* child : {&replica.app, &replica.sidecar}) {
+        if (auto exited = reap(*child)) report_exit(child->what, *exited);
+      }
+    }
+  }
+
+  // Applies Deployment and Service changes in the manifest directory:
+  // replicas added start, removed ones stop, changed ones restart.
+  void reconcile();
+
+  void stop_all() {
+    std::vector<Child*> workloads;
+    for (auto& [name, replica] : replicas_) {
+      workloads.push_back(&replica.app);
+      workloads.push_back(&replica.sidecar);
+    }
+    report_killed(stop(workloads, grace()));
+    report_killed(stop({&control_plane_}, grace()));
+    replicas_.clear();
+    record_.remove();
+  }
+
+ private:
+  static void report_exit(const std::string& what, int wait_status) {
+    std::cerr << "meshctl up: " << what << " exited (" << describe_exit(wait_status) << ")\n";
+  }
+
+  void report_killed(const std::vector<std::string>& killed) const {
+    for (const auto& what : killed) {
+      std::cerr << fmt::format("meshctl up: {} did not exit within {} s of SIGTERM: killed\n", what,
+                               options_.grace_seconds);
+    }
+  }
+
+  bool start_control_plane() {
+    auto child = spawn("control plane",
+                       {(binaries_ / "mesh-controlplane").string(), "--manifests",
+                        manifests_.string(), "--manifests", (state_ / "generated").string(),
+                        "--grpc-address", grpc_, "--status-address", options_.status_address},
+                       {}, state_ / "logs" / "controlplane.log", manifests_);
+    if (child) control_plane_ = *child;
+    return child.has_value();
+  }
+
+  bool start_replica(const LocalWorkload& w) {
+    auto logs = state_ / "logs";
+    auto app = spawn(w.name, w.command, w.env, logs / (w.name + ".app.log"), manifests_);
+    auto sidecar = spawn(w.name + " sidecar",
+                         {(binaries_ / "mesh-proxy").string(), "--controlplane", grpc_, "--node",
+                          w.name, "--namespace", w.ns, "--concurrency", "1"},
+                         {}, logs / (w.name + ".proxy.log"), manifests_);
+    auto& replica = replicas_[w.name];
+    replica.workload = w;
+    if (app) replica.app = *app;
+    if (sidecar) replica.sidecar = *sidecar;
+    return app && sidecar;
+  }
+
+  void stop_replicas(const std::vector<std::string>& names) {
+    std::vector<Child*> children;
+    for (const auto& name : names) {
+      auto& replica = replicas_.at(name);
+      children.push_back(&replica.app);
+      children.push_back(&replica.sidecar);
+    }
+    report_killed(stop(children, grace()));
+    for (const auto& name : names) replicas_.erase(name);
+  }
+
+  // The generated Pods and EndpointSlices (read by the control plane) and
+  // mesh.json (read by scripts), for the current plan.
+  void publish() const {
+    auto generated = state_ / "generated" / "workloads.yaml";
+    auto temporary = generated;
+    temporary += ".tmp";
+    std::ofstream(temporary) << plan_.manifests;
+    fs::rename(temporary, generated);
+    write_state(state_ / "mesh.json", plan_, grpc_, options_.status_address, manifests_);
+  }
+
+  void record_processes() const {
+    std::vector<const Child*> children{&control_plane_};
+    for (const auto& [name, replica] : replicas_) {
+      children.push_back(&replica.app);
+      children.push_back(&replica.sidecar);
+    }
+    record_.write(children);
+  }
+
+  const UpOptions& options_;
+  fs::path manifests_, state_, binaries_;
+  std::string grpc_;
+  cp::sources::DirectorySource source_;
+  ProcessRecord record_;
+  UpPlan plan_;
+  Child control_plane_;
+  std::map<std::string, Replica> replicas_;
+  int restarts_ = 0;
+  std::string last_problem_;  // printed once, not every second
+};
+
+void LocalMesh::reconcile() {
+  auto loaded = source_.load();
+  std::string problems;
+  for (const auto& e : loaded.errors) problems += "meshctl up: " + e.message + "\n";
+  PortReservations ports;
+  auto next = plan_up(
+      *loaded.store, [&ports] { return ports.next(); }, &plan_);
+  ports.release();
+  if (!next) problems += "meshctl up: " + next.error().message + "\n";
+  if (problems != last_problem_) {
+    std::cerr << problems << (problems.empty() ? "" : "meshctl up: the running replicas stay\n");
+    last_problem_ = problems;
+  }
+  if (!next || next->manifests == plan_.manifests) return;
+
+  std::vector<std::string> removed, restarted;
+  std::vector<const LocalWorkload*> starting;
+  for (const auto& [name, replica] : replicas_) {
+    const auto& running = replica.workload;
+    auto it = std::find_if(next->workloads.begin(), next->workloads.end(),
+                           [&running](const auto& w) { return w.name == running.name; });
+    if (it == next->workloads.end()) {
+      removed.push_back(name);
+    } else if (!it->same_processes(running)) {
+      restarted.push_back(name);
+    }
+  }
+  for (const auto& w : next->workloads) {
+    auto it = replicas_.find(w.name);
+    if (it == replicas_.end() || !w.same_processes(it->second.workload)) starting.push_back(&w);
+  }
+  // A changed replica keeps its ports: it stops before it starts again.
+  stop_replicas(restarted);
+  for (const auto* w : starting) {
+    start_replica(*w);
+    std::cout << "meshctl up: started " << w->ns << "/" << w->name << "\n";
+  }
+  // Endpoints are published once the new applications listen, so no
+  // request is sent to a port nobody has opened yet.
+  wait_until(10s, [&] {
+    return std::all_of(starting.begin(), starting.end(), [](const auto* w) {
+      return std::all_of(w->app_ports.begin(), w->app_ports.end(),
+                         [](const auto& port) { return accepts(port.second); });
+    });
+  });
+  plan_ = std::move(*next);
+  publish();
+  // Removed replicas stop after the control plane was told: their sidecars
+  // drain what is still in flight.
+  stop_replicas(removed);
+  for (const auto& name : removed) std::cout << "meshctl up: stopped " << name << "\n";
+  record_processes();
+  std::cout << std::flush;
+}
+
+fs::path make_state_dir(const UpOptions& options) {
+  fs::path state = options.state_dir;
+  if (state.empty()) {
+    std::string pattern = (fs::temp_directory_path() / "meshctl-up-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) return {};
+    state = pattern;
+  }
+  fs::create_directories(state / "generated");
+  fs::create_directories(state / "logs");
+  return state;
 }
 
 }  // namespace
@@ -160,81 +360,47 @@ int up(const UpOptions& options) {
     std::cerr << "meshctl up: " << manifests.string() << " declares no Deployments to run\n";
     return 1;
   }
-  fs::path state = options.state_dir;
+  fs::path state = make_state_dir(options);
   if (state.empty()) {
-    std::string pattern = (fs::temp_directory_path() / "meshctl-up-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::cerr << "meshctl up: mkdtemp: " << std::strerror(errno) << "\n";
-      return 1;
-    }
-    state = pattern;
+    std::cerr << "meshctl up: mkdtemp: " << std::strerror(errno) << "\n";
+    return 1;
   }
-  fs::create_directories(state / "generated");
-  fs::create_directories(state / "logs");
-  std::ofstream(state / "generated" / "workloads.yaml") << plan->manifests;
-
   fs::path binaries = options.binaries.empty() ? fs::read_symlink("/proc/self/exe").parent_path()
                                                : fs::path(options.binaries);
   auto grpc = fmt::format("127.0.0.1:{}", ports.next());
   ports.release();
 
-  // Stop on SIGINT/SIGTERM: block them here, poll for them below.
+  LocalMesh mesh(options, manifests, state, binaries, grpc);
+  auto leftovers = mesh.record().stop_leftovers();
+  if (!leftovers) {
+    std::cerr << "meshctl up: " << leftovers.error().message << "\n";
+    return 1;
+  }
+  if (!leftovers->empty()) {
+    std::cerr << fmt::format("meshctl up: stopped {} processes left by an earlier run in {}: {}\n",
+                             leftovers->size(), state.string(), fmt::join(*leftovers, ", "));
+  }
+
+  // Stop on SIGINT, SIGTERM or SIGHUP (a closed terminal): blocked here and
+  // waited for below; children get the default mask back (up_processes).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, signal);
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::vector<Child> children;
-  auto start = [&](const std::string& what, const std::vector<std::string>& argv,
-                   const std::map<std::string, std::string>& env, const std::string& log) {
-    auto child = spawn(what, argv, env, state / "logs" / log, manifests);
-    if (child) children.push_back(*child);
-    return child.has_value();
-  };
-  const std::vector<std::string> controlplane_argv{(binaries / "mesh-controlplane").string(),
-                                                   "--manifests",
-                                                   manifests.string(),
-                                                   "--manifests",
-                                                   (state / "generated").string(),
-                                                   "--grpc-address",
-                                                   grpc,
-                                                   "--status-address",
-                                                   options.status_address};
-  bool ok = start("control plane", controlplane_argv, {}, "controlplane.log");
+  bool ok = mesh.start_control_plane(std::move(*plan));
   ok = ok && wait_until(10s, [&] {
          auto ready = http_get(options.status_address, "/ready", 1s);
          return ready && ready->status == 200;
        });
+  ok = ok && mesh.start_replicas();
   if (!ok) {
-    std::cerr << "meshctl up: the control plane did not become ready; see "
-              << (state / "logs" / "controlplane.log").string() << "\n";
-    stop_all(children);
+    std::cerr << "meshctl up: the mesh did not start; see " << (state / "logs").string() << "\n";
+    mesh.stop_all();
     return 1;
   }
-  for (const auto& w : plan->workloads) {
-    ok = ok && start(w.name, w.command, w.env, w.name + ".app.log");
-    ok = ok && start(w.name + " sidecar",
-                     {(binaries / "mesh-proxy").string(), "--controlplane", grpc, "--node", w.name,
-                      "--namespace", w.ns, "--concurrency", "1"},
-                     {}, w.name + ".proxy.log");
-  }
-  write_state(state / "mesh.json", *plan, grpc, options.status_address, manifests);
-  bool synced = ok && wait_until(20s, [&] {
-                  return all_in_sync(options.status_address, plan->workloads.size());
-                });
-
-  std::vector<std::vector<std::string>> rows{
-      {"WORKLOAD", "APP PORTS", "OUTBOUND (http_proxy)", "ADMIN"}};
-  for (const auto& w : plan->workloads) {
-    std::string mapped;
-    for (const auto& [declared, local] : w.app_ports) {
-      mapped += fmt::format("{}{}->{}", mapped.empty() ? "" : ",", declared, local);
-    }
-    rows.push_back({w.ns + "/" + w.name, mapped.empty() ? "-" : mapped,
-                    fmt::format("127.0.0.1:{}", w.outbound), fmt::format("127.0.0.1:{}", w.admin)});
-  }
-  std::cout << table(rows)
+  bool synced = wait_until(20s, [&] { return mesh.in_sync(); });
+  std::cout << table_of(mesh.plan())
             << fmt::format(
                    "\ncontrol plane: gRPC {}, status {} (meshctl status)\nstate and logs: {}\n",
                    grpc, options.status_address, state.string());
@@ -242,34 +408,16 @@ int up(const UpOptions& options) {
                        : "mesh up, but not every sidecar is in sync yet (meshctl status)\n")
             << std::flush;
 
-  int exit_code = ok ? 0 : 1;
-  constexpr int kMaxRestarts = 20;
-  int restarts = 0;
-  while (ok) {
-    timespec tick{0, 200'000'000};
-    if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;
-    for (auto& child : children) {
-      int wstatus = 0;
-      if (child.pid > 0 && waitpid(child.pid, &wstatus, WNOHANG) == child.pid) {
-        std::cerr << "meshctl up: " << child.what << " exited ("
-                  << (WIFEXITED(wstatus) ? fmt::format("status {}", WEXITSTATUS(wstatus))
-                                         : fmt::format("signal {}", WTERMSIG(wstatus)))
-                  << "); see " << (state / "logs").string() << "\n";
-        child.pid = -1;
-        // The control plane is restarted, as its Deployment would be; the
-        // sidecars keep serving meanwhile and reconnect.
-        if (&child == &children.front() && restarts++ < kMaxRestarts) {
-          auto again = spawn(child.what, controlplane_argv, {}, state / "logs" / "controlplane.log",
-                             manifests);
-          if (again) child = *again;
-          std::cerr << "meshctl up: control plane restarted\n";
-        }
-      }
-    }
+  for (int tick = 1;; ++tick) {
+    timespec wait{0, 200'000'000};
+    if (sigtimedwait(&stop_signals, nullptr, &wait) > 0) break;
+    mesh.supervise();
+    if (tick % 5 == 0) mesh.reconcile();
   }
   std::cout << "stopping the mesh\n" << std::flush;
-  stop_all(children);
-  return exit_code;
+  mesh.stop_all();
+  std::cout << "mesh stopped\n" << std::flush;
+  return 0;
 }
 
 }  // namespace weft::meshctl

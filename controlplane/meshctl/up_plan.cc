@@ -40,8 +40,45 @@ std::optional<std::uint32_t> target_port(const k8s::ServicePort& port,
   return std::nullopt;
 }
 
+// The ports a workload had in the previous plan, reused; new ones from
+// the allocator.
+class Ports {
+ public:
+  Ports(const LocalWorkload* before, const PortAllocator& next_port)
+      : before_(before), next_port_(next_port) {}
+
+  std::uint32_t app(std::uint32_t declared) {
+    return reuse(before_ ? &before_->app_ports : nullptr, declared);
+  }
+  std::uint32_t inbound(std::uint32_t app_port) {
+    return reuse(before_ ? &before_->inbound : nullptr, app_port);
+  }
+  std::uint32_t outbound() { return before_ ? before_->outbound : next_port_(); }
+  std::uint32_t admin() { return before_ ? before_->admin : next_port_(); }
+  std::uint32_t metrics() { return before_ ? before_->metrics : next_port_(); }
+
+ private:
+  std::uint32_t reuse(const std::map<std::uint32_t, std::uint32_t>* ports, std::uint32_t key) {
+    if (ports != nullptr) {
+      if (auto it = ports->find(key); it != ports->end()) return it->second;
+    }
+    return next_port_();
+  }
+
+  const LocalWorkload* before_;
+  const PortAllocator& next_port_;
+};
+
+const LocalWorkload* find(const UpPlan* plan, const std::string& name) {
+  if (plan == nullptr) return nullptr;
+  for (const auto& w : plan->workloads) {
+    if (w.name == name) return &w;
+  }
+  return nullptr;
+}
+
 Result<LocalWorkload> workload_for(const k8s::Deployment& deployment, int replica,
-                                   const PortAllocator& next_port) {
+                                   const PortAllocator& next_port, const UpPlan* previous) {
   const auto& spec = deployment.spec().template_().spec();
   auto object = fmt::format("Deployment {}/{}", deployment.metadata().namespace_(),
                             deployment.metadata().name());
@@ -59,13 +96,16 @@ Result<LocalWorkload> workload_for(const k8s::Deployment& deployment, int replic
   LocalWorkload w;
   w.name = fmt::format("{}-{}", deployment.metadata().name(), replica);
   w.ns = deployment.metadata().namespace_();
+  w.service_account = spec.service_account_name().empty() ? "default" : spec.service_account_name();
+  Ports ports(find(previous, w.name), next_port);
   for (const auto& port : container.ports()) {
-    w.app_ports[port.container_port()] = next_port();
-    w.inbound[w.app_ports[port.container_port()]] = next_port();
+    auto app = ports.app(port.container_port());
+    w.app_ports[port.container_port()] = app;
+    w.inbound[app] = ports.inbound(app);
   }
-  w.outbound = next_port();
-  w.admin = next_port();
-  w.metrics = next_port();
+  w.outbound = ports.outbound();
+  w.admin = ports.admin();
+  w.metrics = ports.metrics();
   for (const auto& e : container.env()) w.env[e.name()] = e.value();
   // The first port is PORT, as platforms that assign ports do.
   if (!w.app_ports.empty()) {
@@ -129,13 +169,14 @@ std::string expand(std::string_view text, const std::map<std::string, std::strin
   return out;
 }
 
-Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port) {
+Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port,
+                       const UpPlan* previous) {
   UpPlan plan;
   for (const auto& [key, deployment_ptr] : store.deployments) {
     const auto& deployment = *deployment_ptr;
     int replicas = deployment.spec().has_replicas() ? deployment.spec().replicas() : 1;
     for (int replica = 0; replica < replicas; ++replica) {
-      auto w = workload_for(deployment, replica, next_port);
+      auto w = workload_for(deployment, replica, next_port, previous);
       if (!w) return tl::unexpected(w.error());
       auto pod = pod_for(deployment, *w);
       plan.manifests += "---\n" + to_json(pod) + "\n";

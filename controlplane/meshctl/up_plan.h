@@ -24,7 +24,13 @@ struct LocalWorkload {
   // Declared container port -> the port the application listens on here.
   std::map<std::uint32_t, std::uint32_t> app_ports;
   std::uint32_t outbound = 0, admin = 0, metrics = 0;
-  std::map<std::uint32_t, std::uint32_t> inbound;  // app port -> sidecar port
+  std::map<std::uint32_t, std::uint32_t> inbound;  // app port (local) -> sidecar port
+  std::string service_account;                     // the Pod's; "default" when unset
+
+  // Same processes: what runs and how (a change restarts the replica).
+  bool same_processes(const LocalWorkload& other) const {
+    return command == other.command && env == other.env && app_ports == other.app_ports;
+  }
 };
 
 struct UpPlan {
@@ -35,7 +41,10 @@ struct UpPlan {
 using PortAllocator = std::function<std::uint32_t()>;
 
 // Errors name the Deployment at fault (no containers, no command, ...).
-Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port);
+// A workload that `previous` already has (by name) keeps its ports, so a
+// live re-plan changes only what changed.
+Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_port,
+                       const UpPlan* previous = nullptr);
 
 // Kubernetes' $(VAR) expansion in command and args: $(NAME) becomes the
 // variable's value when defined (else stays as written), $$ a literal $.

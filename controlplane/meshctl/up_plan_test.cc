@@ -79,6 +79,42 @@ TEST(PlanUp, ReplicasGetPortsCommandsPodsAndEndpointSlices) {
   EXPECT_EQ(slice.endpoints(0).target_ref().name(), "reviews-0");
 }
 
+TEST(PlanUp, ARePlanKeepsThePortsOfWorkloadsItHadAndGivesNewOnesTheirOwn) {
+  std::uint32_t next = 40000;
+  auto allocate = [&] { return next++; };
+  auto first = plan_up(store_from(kMesh), allocate);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->workloads[0].service_account, "default");
+
+  // Three replicas now, and a service account: reviews-0 and -1 keep every
+  // port (their processes need not restart), reviews-2 gets new ones.
+  std::string scaled(kMesh);
+  scaled.replace(scaled.find("replicas: 2"), 11, "replicas: 3");
+  scaled.replace(scaled.find("containers:"), 11, "serviceAccountName: reviews\n      containers:");
+  auto second = plan_up(store_from(scaled), allocate, &*first);
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_EQ(second->workloads.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& before = first->workloads[i];
+    const auto& after = second->workloads[i];
+    EXPECT_EQ(after.app_ports, before.app_ports);
+    EXPECT_EQ(after.inbound, before.inbound);
+    EXPECT_EQ(after.outbound, before.outbound);
+    EXPECT_EQ(after.admin, before.admin);
+    EXPECT_EQ(after.metrics, before.metrics);
+    EXPECT_TRUE(after.same_processes(before));
+    EXPECT_EQ(after.service_account, "reviews");
+  }
+  EXPECT_EQ(second->workloads[2].app_ports.at(9080), 40010u);  // after the first ten
+
+  // A changed command is not the same processes.
+  std::string changed(kMesh);
+  changed.replace(changed.find("--literal"), 9, "--verbose");
+  auto third = plan_up(store_from(changed), allocate, &*first);
+  ASSERT_TRUE(third);
+  EXPECT_FALSE(third->workloads[0].same_processes(first->workloads[0]));
+}
+
 TEST(PlanUp, DeploymentWithoutCommandIsAnError) {
   auto plan = plan_up(store_from(R"(
 apiVersion: apps/v1

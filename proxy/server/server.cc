@@ -158,6 +158,7 @@ void Server::exit_if_asked() {
 void Server::drain(bool exit_when_done) {
   if (!draining_) {
     draining_ = true;
+    metrics_.drain_started().Increment();
     for (auto& worker : workers_) worker->drain();
   }
   if (!exit_when_done) return;

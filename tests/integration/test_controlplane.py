@@ -28,12 +28,17 @@ MESHCTL = BUILD / "bin" / "meshctl"
 class LocalMesh:
     """`meshctl up` of a copy of deploy/examples/demo."""
 
-    def __init__(self, tmp_path):
-        self.dir = tmp_path / "demo"
-        shutil.copytree(ROOT / "deploy" / "examples" / "demo", self.dir)
-        self.state = tmp_path / "run"
+    def __init__(self, tmp_path, existing=None):
+        """`existing`: run again on another LocalMesh's directory and state."""
+        if existing:
+            self.dir, self.state = existing.dir, existing.state
+            self.log_path = tmp_path / "up-again.log"
+        else:
+            self.dir, self.state = tmp_path / "demo", tmp_path / "run"
+            shutil.copytree(ROOT / "deploy" / "examples" / "demo", self.dir)
+            self.log_path = tmp_path / "up.log"
         self.status_address = f"127.0.0.1:{free_port()}"
-        self.log = open(tmp_path / "up.log", "w")
+        self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(MESHCTL), "up", str(self.dir), "--state-dir", str(self.state),
              "--status-address", self.status_address], stdout=self.log, stderr=subprocess.STDOUT)
@@ -49,7 +54,7 @@ class LocalMesh:
 
     def up_log(self):
         self.log.flush()
-        return (self.state.parent / "up.log").read_text()
+        return self.log_path.read_text()
 
     def meshctl(self, *args, check=True):
         result = subprocess.run([str(MESHCTL), "--status", self.status_address, *args],

@@ -15,6 +15,7 @@ HTTP/1.1 server on the Python standard library.
 import argparse
 import http.server
 import json
+import signal
 import socket
 import socketserver
 import ssl
@@ -33,6 +34,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    # A request counts as in flight from its parsed head to its answer, so
+    # a graceful stop waits for those and not for idle keep-alive reads.
+    def parse_request(self):
+        parsed = super().parse_request()
+        if parsed:
+            self.server.count_request(+1)
+            self.counted = True
+        return parsed
+
+    def handle_one_request(self):
+        self.counted = False
+        try:
+            super().handle_one_request()
+        finally:
+            if self.counted:
+                self.server.count_request(-1)
 
     def _send(self, status, body, content_type="text/plain", headers=()):
         data = body.encode() if isinstance(body, str) else body
@@ -135,6 +153,21 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.in_flight = 0  # requests read and not yet answered
+        self.in_flight_changed = threading.Condition()
+
+    def count_request(self, delta):
+        with self.in_flight_changed:
+            self.in_flight += delta
+            self.in_flight_changed.notify_all()
+
+    def wait_idle(self, timeout):
+        """Waits until no request is in flight, for up to `timeout` seconds."""
+        with self.in_flight_changed:
+            return self.in_flight_changed.wait_for(lambda: self.in_flight == 0, timeout)
+
 
 def make_server(host, port, name, cert=None, key=None):
     handler = type("NamedHandler", (Handler,), {"name": name})
@@ -165,8 +198,17 @@ def main():
     parser.add_argument("--key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
     server = make_server(args.host, args.port, args.name, args.cert, args.key)
+    # SIGTERM stops gracefully, as a Pod's container should: no new
+    # connections, requests in flight answered (up to 10 s), then exit.
+    # shutdown() must run beside serve_forever(), not in its thread.
+    signal.signal(signal.SIGTERM,
+                  lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"backend {args.name} on {args.host}:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
+    server.socket.close()
+    answered = server.wait_idle(timeout=10)
+    print(f"backend {args.name}: stopped" + ("" if answered else " with requests unanswered"),
+          file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
