@@ -48,6 +48,21 @@ const std::vector<Flag>& flags() {
        }},
       {"--controlplane", "HOST:PORT  stream configuration from mesh-controlplane", true,
        [](Arguments& a, std::string_view v) { return set_string(a.controlplane, v); }},
+      {"--controlplane-keepalive",
+       "SECONDS  PING the control plane after this much silence; no answer to two: reconnect "
+       "(default 15, at least 2)",
+       true,
+       [](Arguments& a, std::string_view v) -> Result<void> {
+         auto parsed =
+             parse_number("--controlplane-keepalive", v, a.controlplane_keepalive_seconds);
+         if (parsed && a.controlplane_keepalive_seconds < kMinControlplaneKeepaliveSeconds) {
+           return fail(ErrorCode::kInvalidArgument,
+                       "--controlplane-keepalive: at least {} seconds (the control plane closes "
+                       "connections that PING more often)",
+                       kMinControlplaneKeepaliveSeconds);
+         }
+         return parsed;
+       }},
       {"--node", "NAME  this proxy's Pod name (env POD_NAME)", true,
        [](Arguments& a, std::string_view v) { return set_string(a.node_name, v); }},
       {"--namespace", "NS  this proxy's Pod namespace (env POD_NAMESPACE)", true,

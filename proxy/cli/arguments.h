@@ -11,10 +11,18 @@
 
 namespace weft::proxy::cli {
 
+// Twice the interval at which the control plane accepts a client's PINGs
+// (mesh-controlplane's GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS
+// is 1 s); more often and gRPC closes the connection ("too many pings").
+inline constexpr unsigned kMinControlplaneKeepaliveSeconds = 2;
+
 struct Arguments {
   std::string config_path;   // --config FILE
   std::string controlplane;  // --controlplane HOST:PORT
-  std::string node_name;     // --node
+  // --controlplane-keepalive: seconds of silence on the configuration stream
+  // before a PING. At least the control plane's permitted ping interval.
+  unsigned controlplane_keepalive_seconds = 15;
+  std::string node_name;  // --node
   std::string node_namespace;
   std::size_t concurrency = 0;  // 0: the default (CPU limit, else cores)
   std::string log_level;

@@ -32,6 +32,15 @@ TEST(Arguments, WaitReadyDefaultsAndOverrides) {
   EXPECT_EQ(set->wait_ready_timeout_seconds, 5U);
 }
 
+TEST(Arguments, ControlplaneKeepaliveDefaultsAndOverrides) {
+  auto defaults = parse({"--controlplane", "cp:15010"});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->controlplane_keepalive_seconds, 15U);
+  auto set = parse({"--controlplane", "cp:15010", "--controlplane-keepalive=2"});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->controlplane_keepalive_seconds, kMinControlplaneKeepaliveSeconds);
+}
+
 TEST(Arguments, MistakesAreErrorsThatNameTheFlag) {
   struct Case {
     std::vector<const char*> args;
@@ -45,6 +54,7 @@ TEST(Arguments, MistakesAreErrorsThatNameTheFlag) {
       {{"--concurrency", "-1"}, "--concurrency: '-1' is not a number"},
       {{"--wait-ready-port", "70000"}, "--wait-ready-port: '70000' is not a number in range"},
       {{"--check=yes"}, "--check takes no value"},
+      {{"--controlplane-keepalive", "1"}, "--controlplane-keepalive: at least 2 seconds"},
       {{"--config", "/dev/null", "--controlplane", "cp:15010"}, "exclude each other"},
       {{"positional"}, "unknown argument 'positional'"},
   };
@@ -60,9 +70,9 @@ TEST(Arguments, HelpListsEveryFlag) {
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(parsed->help);
   const auto text = usage();
-  for (auto flag : {"--config", "--controlplane", "--node", "--namespace", "--concurrency",
-                    "--log-level", "--log-format", "--access-log", "--check", "--wait-ready",
-                    "--wait-ready-port", "--wait-ready-timeout"}) {
+  for (auto flag : {"--config", "--controlplane", "--controlplane-keepalive", "--node",
+                    "--namespace", "--concurrency", "--log-level", "--log-format", "--access-log",
+                    "--check", "--wait-ready", "--wait-ready-port", "--wait-ready-timeout"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
 }

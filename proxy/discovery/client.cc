@@ -40,6 +40,7 @@ class H2Stream {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &H2Stream::on_data);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, &H2Stream::on_header);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &H2Stream::on_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &H2Stream::on_frame);
     nghttp2_session_client_new(&session_, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
   }
@@ -98,6 +99,9 @@ class H2Stream {
   }
 
   bool closed() const { return closed_; }
+  // The control plane's GOAWAY (code and debug data, e.g. gRPC's
+  // "too_many_pings"), if it sent one.
+  const std::string& goaway() const { return goaway_; }
   // Why the stream ended, from grpc-status/grpc-message or the reset code.
   std::string end_reason() const {
     if (!grpc_status_.empty()) {
@@ -134,6 +138,18 @@ class H2Stream {
     return 0;
   }
 
+  static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_GOAWAY) return 0;
+    auto* self = static_cast<H2Stream*>(user);
+    const auto& goaway = frame->goaway;
+    self->goaway_ = "GOAWAY " + std::string(nghttp2_http2_strerror(goaway.error_code));
+    if (goaway.opaque_data_len > 0) {
+      self->goaway_ += ": " + std::string(reinterpret_cast<const char*>(goaway.opaque_data),
+                                          goaway.opaque_data_len);
+    }
+    return 0;
+  }
+
   static int on_close(nghttp2_session*, int32_t, uint32_t code, void* user) {
     auto* self = static_cast<H2Stream*>(user);
     self->closed_ = true;
@@ -158,6 +174,7 @@ class H2Stream {
   std::function<void(std::string)> on_message_;
   std::string error_;
   std::string grpc_status_, grpc_message_;
+  std::string goaway_;
   bool closed_ = false;
   uint32_t close_code_ = 0;
 };
@@ -189,6 +206,7 @@ asio::awaitable<void> Client::run() {
   asio::steady_timer timer(io_);
   for (;;) {
     auto ended = co_await stream_once();
+    metrics_.discovery_reconnect(ended.cause).Increment();
     auto wait = next_backoff(ended.connected);
     spdlog::warn("control plane {}:{}: {}; retrying in {} ms (serving version '{}')", options_.host,
                  options_.port, ended.reason, wait.count(), applier_.version());
@@ -203,7 +221,7 @@ asio::awaitable<Client::Ended> Client::stream_once() {
       co_await resolver.async_resolve(options_.host, options_.port, kNoThrow);
   if (resolve_error) {
     metrics_.discovery("connect_failed").Increment();
-    co_return Ended{false, "resolve: " + resolve_error.message()};
+    co_return Ended{false, "resolve_failed", "resolve: " + resolve_error.message()};
   }
   tcp::socket socket(io_);
   asio::steady_timer timer(io_);
@@ -212,9 +230,10 @@ asio::awaitable<Client::Ended> Client::stream_once() {
       co_await (asio::async_connect(socket, endpoints, kNoThrow) || timer.async_wait(kNoThrow));
   if (connected.index() == 1 || std::get<0>(std::get<0>(connected))) {
     metrics_.discovery("connect_failed").Increment();
-    co_return Ended{false, connected.index() == 1
-                               ? std::string("connect: timed out")
-                               : "connect: " + std::get<0>(std::get<0>(connected)).message()};
+    co_return Ended{false, "connect_failed",
+                    connected.index() == 1
+                        ? std::string("connect: timed out")
+                        : "connect: " + std::get<0>(std::get<0>(connected)).message()};
   }
   socket.set_option(tcp::no_delay(true));
   metrics_.discovery("connected").Increment();
@@ -223,7 +242,7 @@ asio::awaitable<Client::Ended> Client::stream_once() {
   H2Stream stream(options_.max_message_bytes,
                   [&messages](std::string message) { messages.push_back(std::move(message)); });
   if (auto opened = stream.open(options_.host + ":" + options_.port); !opened) {
-    co_return Ended{true, opened.error().message};
+    co_return Ended{true, "protocol_error", opened.error().message};
   }
   applier_.new_stream();
   mesh::v1::DiscoveryRequest hello;
@@ -239,7 +258,7 @@ asio::awaitable<Client::Ended> Client::stream_once() {
     while (!messages.empty()) {
       mesh::v1::DiscoveryResponse response;
       if (!response.ParseFromString(messages.front())) {
-        co_return Ended{true, "unparsable DiscoveryResponse"};
+        co_return Ended{true, "protocol_error", "unparsable DiscoveryResponse"};
       }
       messages.pop_front();
       auto reply = applier_.handle(response);
@@ -255,23 +274,30 @@ asio::awaitable<Client::Ended> Client::stream_once() {
     if (!output.empty()) {
       auto [write_error, written] =
           co_await asio::async_write(socket, asio::buffer(output), kNoThrow);
-      if (write_error) co_return Ended{true, "write: " + write_error.message()};
+      if (write_error) co_return Ended{true, "write_error", "write: " + write_error.message()};
     }
-    if (stream.closed()) co_return Ended{true, stream.end_reason()};
+    if (stream.closed()) {
+      if (!stream.goaway().empty()) co_return Ended{true, "goaway", stream.goaway()};
+      co_return Ended{true, "stream_closed", stream.end_reason()};
+    }
 
     timer.expires_after(options_.idle_ping);
     auto read = co_await (socket.async_read_some(asio::buffer(buffer), kNoThrow) ||
                           timer.async_wait(kNoThrow));
     if (read.index() == 1) {
-      if (++idle_rounds >= 2) co_return Ended{true, "no answer to PING"};
+      if (++idle_rounds >= 2) co_return Ended{true, "ping_timeout", "no answer to PING"};
       stream.ping();
       continue;
     }
     idle_rounds = 0;
     auto [read_error, n] = std::get<0>(read);
-    if (read_error) co_return Ended{true, "read: " + read_error.message()};
+    if (read_error) {
+      // gRPC sends GOAWAY, then closes the connection.
+      if (!stream.goaway().empty()) co_return Ended{true, "goaway", stream.goaway()};
+      co_return Ended{true, "read_error", "read: " + read_error.message()};
+    }
     if (auto received = stream.receive({buffer.data(), n}); !received) {
-      co_return Ended{true, received.error().message};
+      co_return Ended{true, "protocol_error", received.error().message};
     }
   }
 }

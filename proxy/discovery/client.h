@@ -28,7 +28,8 @@ struct ClientOptions {
   std::chrono::milliseconds min_backoff{250};
   std::chrono::milliseconds max_backoff{30'000};
   // No frame for this long: PING; twice in a row: reconnect. Catches a
-  // control plane that vanished without closing the connection.
+  // control plane that vanished without closing the connection. Not below
+  // the interval the control plane permits (cli::kMinControlplaneKeepaliveSeconds).
   std::chrono::milliseconds idle_ping{15'000};
   std::size_t max_message_bytes = std::size_t{64} << 20;
 };
@@ -45,7 +46,9 @@ class Client {
   boost::asio::awaitable<void> run();
   struct Ended {
     bool connected = false;  // got as far as a TCP connection
-    std::string reason;
+    // The metric label: one of metrics::kDiscoveryReconnectCauses.
+    std::string_view cause;
+    std::string reason;  // for the log
   };
   // One connection and stream; returns why it ended.
   boost::asio::awaitable<Ended> stream_once();

@@ -147,6 +147,11 @@ Metrics::Metrics()
                             .Help("Control-plane stream events (connected, connect_failed, ack, "
                                   "nack)")
                             .Register(*registry_)),
+      discovery_reconnects_(BuildCounter()
+                                .Name("mesh_discovery_reconnects_total")
+                                .Help("Configuration streams that ended and were reopened, by "
+                                      "cause (goaway, ping_timeout, stream_closed, ...)")
+                                .Register(*registry_)),
       requests_by_protocol_(BuildCounter()
                                 .Name("mesh_requests_by_protocol_total")
                                 .Help("HTTP requests answered, by listener and downstream protocol")
@@ -167,6 +172,7 @@ Metrics::Metrics()
   config_reload(true);
   config_reload(false);
   drain_started();
+  for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
   for (auto reason : http::http1::kRejectionReasons) {
     parse_rejection_counters_.emplace_back(
         reason, &parse_rejections_.Add({{"reason", std::string(reason)}}));
@@ -265,6 +271,10 @@ prometheus::Counter& Metrics::config_reload(bool applied) {
 
 prometheus::Counter& Metrics::discovery(std::string_view event) {
   return discovery_events_.Add({{"event", std::string(event)}});
+}
+
+prometheus::Counter& Metrics::discovery_reconnect(std::string_view cause) {
+  return discovery_reconnects_.Add({{"cause", std::string(cause)}});
 }
 
 prometheus::Counter& Metrics::local_reply(std::string_view reason) {

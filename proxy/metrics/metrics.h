@@ -18,6 +18,11 @@
 
 namespace weft::proxy::metrics {
 
+// Why a configuration stream ended (the proxy then reconnects).
+inline constexpr std::array<std::string_view, 8> kDiscoveryReconnectCauses = {
+    "resolve_failed", "connect_failed", "goaway",      "stream_closed",
+    "ping_timeout",   "read_error",     "write_error", "protocol_error"};
+
 // Per listener.
 struct ListenerStats {
   std::array<prometheus::Counter*, 5> responses{};  // by status class 1xx..5xx
@@ -80,6 +85,8 @@ class Metrics {
   prometheus::Counter& drain_started();
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
+  // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
+  prometheus::Counter& discovery_reconnect(std::string_view cause);
   // HTTP/2 streams the proxy reset for a protocol violation or a limit,
   // and connections it ended (GOAWAY), by reason.
   prometheus::Counter& http2_stream_error(std::string_view reason);
@@ -112,6 +119,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& drains_;
   prometheus::Family<prometheus::Counter>& discovery_events_;
+  prometheus::Family<prometheus::Counter>& discovery_reconnects_;
   prometheus::Family<prometheus::Counter>& requests_by_protocol_;
   prometheus::Family<prometheus::Counter>& grpc_statuses_;
   prometheus::Family<prometheus::Counter>& http2_stream_errors_;
