@@ -178,17 +178,28 @@ tl::expected<void, Rejected> action(const k8s::HTTPRoute& route, const k8s::HTTP
   return {};
 }
 
+// The smaller of `request` and `backendRequest`. `0s` disables (Gateway
+// API): the route then carries an explicit zero, which a TrafficPolicy's
+// default does not replace and the proxy reads as no timeout.
 tl::expected<void, Rejected> timeouts(const k8s::HTTPRouteTimeouts& in, mesh::v1::Route& out) {
   std::optional<std::chrono::nanoseconds> timeout;
+  bool disabled = false;
   for (const auto* text : {&in.request(), &in.backend_request()}) {
     if (text->empty()) continue;
     auto parsed = parse_duration(*text);
     if (!parsed)
       return unexpected(unsupported(fmt::format("timeout '{}' is not a duration", *text)));
-    if (parsed->count() == 0) continue;  // 0s: no timeout of its own
+    if (parsed->count() == 0) {
+      disabled = true;
+      continue;
+    }
     timeout = timeout ? std::min(*timeout, *parsed) : *parsed;
   }
-  if (timeout) *out.mutable_timeout() = to_proto(*timeout);
+  if (timeout) {
+    *out.mutable_timeout() = to_proto(*timeout);
+  } else if (disabled) {
+    out.mutable_timeout()->Clear();  // present, zero
+  }
   return {};
 }
 

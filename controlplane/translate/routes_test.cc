@@ -74,6 +74,31 @@ TEST(TranslateRules, ExactBeatsLongerPrefixBeatsShorterPrefix) {
   EXPECT_EQ((*routes)[2].route.match().regex(), path_prefix_regex("/a"));
 }
 
+TEST(TranslateRules, TimeoutsUnsetZeroOrTheSmaller) {
+  struct Case {
+    const char* timeouts;
+    bool present;  // the route carries a timeout (a policy default does not replace it)
+    std::int64_t millis;
+  };
+  for (const auto& c : std::vector<Case>{{"{}", false, 0},
+                                         {"{request: 0s}", true, 0},
+                                         {"{backendRequest: 0s}", true, 0},
+                                         {"{request: 3s}", true, 3000},
+                                         {"{request: 0s, backendRequest: 250ms}", true, 250},
+                                         {"{request: 2s, backendRequest: 500ms}", true, 500}}) {
+    auto routes = translate_rules(
+        route_from(fmt::format("  rules: [{{timeouts: {}, backendRefs: [{{name: reviews-v1, "
+                               "port: 9080}}]}}]\n",
+                               c.timeouts)),
+        resolve);
+    ASSERT_TRUE(routes) << c.timeouts << ": " << routes.error().message;
+    const auto& route = (*routes)[0].route;
+    EXPECT_EQ(route.has_timeout(), c.present) << c.timeouts;
+    EXPECT_EQ(route.timeout().seconds() * 1000 + route.timeout().nanos() / 1'000'000, c.millis)
+        << c.timeouts;
+  }
+}
+
 struct Bad {
   const char* name;
   const char* spec;

@@ -174,7 +174,9 @@ Result<router::Route> to_route(const v1::Route& proto,
   }
   route.request_headers = to_edits(proto.request_headers());
   route.response_headers = to_edits(proto.response_headers());
-  route.timeout = to_ms(proto.timeout(), route.timeout);
+  if (auto timeout = to_ms(proto.timeout(), milliseconds(0)); timeout.count() > 0) {
+    route.timeout = timeout;
+  }
   return route;
 }
 

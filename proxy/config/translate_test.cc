@@ -51,6 +51,27 @@ TEST(Translate, CompilesReferencesToIndexes) {
   EXPECT_EQ(s.source.route_tables_size(), 1);
 }
 
+TEST(Translate, ARouteWithoutATimeoutOrWithZeroHasNone) {
+  for (const char* timeout : {"timeout: 0s", "timeout: 2s"}) {
+    std::string text(kBase);
+    text.replace(text.find("timeout: 2s"), 11, timeout);
+    auto snapshot = translate_yaml(text);
+    ASSERT_TRUE(snapshot) << snapshot.error().message;
+    const auto& route = (**snapshot).route_tables[0].virtual_hosts[0].routes[0];
+    if (std::string_view(timeout) == "timeout: 0s") {
+      EXPECT_FALSE(route.timeout) << "0s: no request timeout";
+      EXPECT_EQ(route.timeout_or(std::chrono::seconds(300)), std::chrono::seconds(300));
+    } else {
+      EXPECT_EQ(route.timeout_or(std::chrono::seconds(300)), std::chrono::seconds(2));
+    }
+  }
+  std::string unset(kBase);
+  unset.erase(unset.find("            timeout: 2s\n"), 24);
+  auto snapshot = translate_yaml(unset);
+  ASSERT_TRUE(snapshot);
+  EXPECT_FALSE((**snapshot).route_tables[0].virtual_hosts[0].routes[0].timeout);
+}
+
 struct BadCase {
   const char* name;
   std::string from, to;  // textual edit applied to kBase

@@ -182,7 +182,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto& response = response_;
   auto read_error = sent->error;
   if (!read_error) {
-    deadline_.arm(Side::kUpstream, route.timeout);
+    deadline_.arm(Side::kUpstream, route.timeout_or(stream_idle));
     read_error =
         co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
   }

@@ -116,7 +116,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
   auto executor = co_await asio::this_coro::executor;
   std::shared_ptr<http::BodyPipe> request_body;
   if (!parser.is_done()) request_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
-  const auto deadline = Clock::now() + route.timeout;
+  const auto deadline = Clock::now() + route.timeout_or(idle_timeout(view));
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto endpoint = cluster.balancer.next();
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);

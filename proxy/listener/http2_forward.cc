@@ -57,13 +57,16 @@ http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& str
   return head;
 }
 
-// The route timeout, capped by the call's own deadline for gRPC.
-std::chrono::milliseconds timeout_for(const Http2Stream& stream, const router::Route& route) {
-  if (!stream.grpc) return route.timeout;
+// The route timeout (else the stream's idle timeout), capped by the call's
+// own deadline for gRPC.
+std::chrono::milliseconds timeout_for(const Http2Downstream& downstream, const Http2Stream& stream,
+                                      const router::Route& route) {
+  const auto timeout = route.timeout_or(downstream.idle_timeout());
+  if (!stream.grpc) return timeout;
   auto header = stream.request.fields.get("grpc-timeout");
-  if (!header) return route.timeout;
+  if (!header) return timeout;
   auto deadline = http::grpc::parse_timeout(*header);
-  return deadline ? std::min(route.timeout, *deadline) : route.timeout;
+  return deadline ? std::min(timeout, *deadline) : timeout;
 }
 
 std::string endpoint_text(const upstream::ClusterState& cluster, std::size_t endpoint) {
@@ -97,7 +100,7 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
 asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& stream,
                                     const router::Route& route, upstream::ClusterState& cluster) {
   auto head = upstream_request(downstream, stream, route);
-  auto deadline = Clock::now() + timeout_for(stream, route);
+  auto deadline = Clock::now() + timeout_for(downstream, stream, route);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto endpoint = cluster.balancer.next();
     stream.upstream = endpoint_text(cluster, endpoint);
@@ -239,7 +242,7 @@ asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& st
                                     const router::Route& route, upstream::ClusterState& cluster) {
   const auto idle = downstream.idle_timeout();
   auto head = upstream_request(downstream, stream, route);
-  auto deadline = Clock::now() + timeout_for(stream, route);
+  auto deadline = Clock::now() + timeout_for(downstream, stream, route);
   auto endpoint = cluster.balancer.next();
   stream.upstream = endpoint_text(cluster, endpoint);
   auto opened = co_await upstream::take_or_connect(cluster, endpoint);

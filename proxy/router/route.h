@@ -120,7 +120,16 @@ struct Route {
   RouteMatch match;
   std::variant<Forward, DirectResponse, Redirect> action;
   HeaderEdits request_headers, response_headers;
-  std::chrono::milliseconds timeout{15'000};
+  // The request timeout (Gateway API's `timeouts.request`). None unless
+  // configured, as in Istio and Linkerd, and `0s` is none too: the wait
+  // for a response is then bounded by the stream's idle timeout, so long
+  // calls and streams are not cut.
+  std::optional<std::chrono::milliseconds> timeout;
+
+  // The timeout, or `idle` where none is configured.
+  std::chrono::milliseconds timeout_or(std::chrono::milliseconds idle) const {
+    return timeout.value_or(idle);
+  }
 };
 
 struct VirtualHost {

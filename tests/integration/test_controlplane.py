@@ -403,3 +403,18 @@ def test_benchmark_harness_reaches_every_simulated_proxy(tmp_path):
     assert result["complete"] and result["updated"] == 200, result
     assert result["errors"] == 0, result
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"], result
+
+
+def test_no_request_timeout_unless_configured(mesh):
+    """No route or policy sets a timeout: a response slower than the 15 s
+    that used to be the default arrives (Istio and Linkerd have no default
+    request timeout; Gateway API's 0s means none)."""
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", mesh.outbound, timeout=30)
+    try:
+        conn.request("GET", "http://reviews:9080/slow?ms=16000")
+        response = conn.getresponse()
+        assert (response.status, response.read().decode().strip()) == (200, "slow")
+    finally:
+        conn.close()
+    assert time.monotonic() - started >= 16
