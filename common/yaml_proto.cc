@@ -59,17 +59,25 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// "did you mean 'x'?" for a near miss, else the list of valid fields.
-std::string suggestion(std::string_view key, const pb::Descriptor& type) {
+// The name a field is written with: its JSON name for Kubernetes objects.
+const std::string& written_name(const pb::FieldDescriptor& f, const ParseOptions& options) {
+  return options.json_names_only ? f.json_name() : f.name();
+}
+
+// "did you mean 'x'?" for a near miss, else the list of valid fields; both
+// in the names the file is to be written with. A proto name typed for a
+// JSON one ("backend_refs") is a near miss of its JSON name.
+std::string suggestion(std::string_view key, const pb::Descriptor& type,
+                       const ParseOptions& options) {
   std::string best;
   std::size_t best_distance = 3;  // only suggest close misspellings
   std::vector<std::string> names;
   for (int i = 0; i < type.field_count(); ++i) {
     const auto* f = type.field(i);
-    names.push_back(f->name());
+    names.push_back(written_name(*f, options));
     for (const std::string& name : {f->name(), f->json_name()}) {
-      auto distance = edit_distance(key, name);
-      if (distance < best_distance) best_distance = distance, best = f->name();
+      auto distance = name == key ? 0 : edit_distance(key, name);
+      if (distance < best_distance) best_distance = distance, best = written_name(*f, options);
     }
   }
   if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
@@ -159,30 +167,36 @@ Result<void> Walk::message(const YAML::Node& node, pb::Message& out,
   const auto& type = *out.GetDescriptor();
   if (node.IsNull()) return {};
   if (!node.IsMap()) {
+    if (options.json_names_only) return error(node, path, "expected a mapping");
     return error(node, path, fmt::format("expected a mapping for {}", type.full_name()));
   }
   const auto& reflection = *out.GetReflection();
   std::set<int> seen;
   for (const auto& entry : node) {
     auto key = entry.first.as<std::string>();
-    const auto* f = type.FindFieldByName(key);
-    if (f == nullptr) f = type.FindFieldByCamelcaseName(key);
+    const pb::FieldDescriptor* f = nullptr;
+    if (!options.json_names_only) {
+      f = type.FindFieldByName(key);
+      if (f == nullptr) f = type.FindFieldByCamelcaseName(key);
+    }
     if (f == nullptr) f = by_json_name(type, key);
     if (f == nullptr && options.lenient && options.lenient(type)) continue;
     if (f == nullptr) {
-      return error(
-          entry.first, path,
-          fmt::format("unknown field '{}' in {}{}", key, type.full_name(), suggestion(key, type)));
+      // A Kubernetes object is named by the caller, and the path says where.
+      auto in = options.json_names_only ? std::string() : " in " + type.full_name();
+      return error(entry.first, path,
+                   fmt::format("unknown field '{}'{}{}", key, in, suggestion(key, type, options)));
     }
     if (!seen.insert(f->number()).second) {
       return error(entry.first, path, fmt::format("field '{}' given twice", key));
     }
     if (const auto* oneof = f->containing_oneof();
         oneof != nullptr && reflection.HasOneof(out, oneof)) {
-      return error(entry.first, path,
-                   fmt::format("'{}' and '{}' are alternatives (oneof {}); give one",
-                               reflection.GetOneofFieldDescriptor(out, oneof)->name(), f->name(),
-                               oneof->name()));
+      return error(
+          entry.first, path,
+          fmt::format("'{}' and '{}' are alternatives (oneof {}); give one",
+                      written_name(*reflection.GetOneofFieldDescriptor(out, oneof), options),
+                      written_name(*f, options), oneof->name()));
     }
     std::string child = path;  // the path as the user wrote it
     if (!child.empty()) child += '.';

@@ -25,6 +25,11 @@ struct ParseOptions {
   // objects whose schema we mirror only in part (a Kubernetes Service has
   // far more fields than the mesh reads). Unset: every message is strict.
   std::function<bool(const google::protobuf::Descriptor&)> lenient;
+  // Kubernetes objects: only the JSON names the API server accepts
+  // ("backendRefs", not "backend_refs"), suggested as such, and errors
+  // name the field path, not our protobuf types. Off: a field is found by
+  // its proto name too (mesh-proxy's own config is written with those).
+  bool json_names_only = false;
 };
 
 // Parses one YAML document in `text` into `out`; `source` names it in errors.

@@ -148,6 +148,36 @@ TEST(YamlProto, LenientMessagesSkipUnknownFieldsOthersStayStrict) {
   EXPECT_THAT(strict.error().message, HasSubstr("unknown field 'future_field'"));
 }
 
+TEST(YamlProto, JsonNamesOnlyAcceptsWhatTheApiServerAcceptsAndSuggestsIt) {
+  // Kubernetes objects are read as the API server reads them: "routeTable"
+  // (the JSON name), never "route_table" (the proto name), and the mistake
+  // is answered with the JSON name, without our protobuf type's name.
+  ParseOptions options{.lenient = {}, .json_names_only = true};
+  mesh::v1::ProxyConfig config;
+  auto json = parse_message("listeners: [{name: a, routeTable: web}]\n", "k.yaml", config, options);
+  ASSERT_TRUE(json) << json.error().message;
+  EXPECT_EQ(config.listeners(0).route_table(), "web");
+
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"listeners: [{name: a, route_table: web}]\n",
+            "k.yaml:1:23: listeners[0]: unknown field 'route_table' (did you mean 'routeTable'?)"},
+           {"listeners: [{name: a, routeTabel: web}]\n",
+            "unknown field 'routeTabel' (did you mean 'routeTable'?)"},
+       }) {
+    auto parsed = parse_message(c.text, "k.yaml", config, options);
+    ASSERT_FALSE(parsed) << c.text;
+    EXPECT_THAT(parsed.error().message, HasSubstr(c.message));
+    EXPECT_THAT(parsed.error().message, ::testing::Not(HasSubstr("mesh.v1")));
+  }
+  // Without the option (mesh-proxy's own config), both names are read.
+  auto proto_name = parse_message("listeners: [{name: a, route_table: web}]\n", "p.yaml", config);
+  EXPECT_TRUE(proto_name);
+}
+
 TEST(YamlProto, LoadDocumentsSplitsAStreamAndDropsEmptyOnes) {
   auto documents = load_documents("version: a\n---\n---\nversion: b\n", "m.yaml");
   ASSERT_TRUE(documents) << documents.error().message;

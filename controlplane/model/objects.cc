@@ -37,7 +37,8 @@ bool cluster_scoped(std::string_view kind) { return kind == "Namespace" || kind 
 // apiVersion, kind and metadata only; everything else is skipped here.
 Result<k8s::TypeHeader> read_header(const YAML::Node& document, std::string_view source) {
   k8s::TypeHeader header;
-  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; }};
+  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; },
+                         .json_names_only = true};
   if (auto parsed = yaml::parse_node(document, source, header, any); !parsed) {
     return tl::unexpected(parsed.error());
   }
@@ -48,7 +49,8 @@ template <class T>
 Result<std::variant<Object, Unrecognized>> parse_as(const YAML::Node& document,
                                                     std::string_view source) {
   T object;
-  yaml::ParseOptions options{.lenient = lenient};
+  // As the API server reads it: JSON field names only.
+  yaml::ParseOptions options{.lenient = lenient, .json_names_only = true};
   if (auto parsed = yaml::parse_node(document, source, object, options); !parsed) {
     return tl::unexpected(parsed.error());
   }

@@ -418,3 +418,28 @@ def test_no_request_timeout_unless_configured(mesh):
     finally:
         conn.close()
     assert time.monotonic() - started >= 16
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("backend_refs", "unknown field 'backend_refs' (did you mean 'backendRefs'?)"),
+    ("backendRef", "unknown field 'backendRef' (did you mean 'backendRefs'?)"),
+])
+def test_validate_accepts_only_the_api_servers_field_names(tmp_path, written, expected):
+    """The proto name the API server would reject is an error too, answered
+    with the JSON name, the file:line:column and the object as users know it."""
+    route = tmp_path / "route.yaml"
+    route.write_text(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: reviews, namespace: shop}}
+spec:
+  parentRefs: [{{group: "", kind: Service, name: reviews, port: 9080}}]
+  rules:
+    - {written}: [{{name: reviews-v1, port: 9080}}]
+""")
+    result = subprocess.run([str(MESHCTL), "validate", "-f", str(route)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert f"{route}:7:7: spec.rules[0]: {expected}" in out, out
+    assert "[HTTPRoute shop/reviews]" in out
+    assert "k8s." not in out
