@@ -178,18 +178,19 @@ int proxy_config(const Target& target, const std::string& proxy, const std::stri
   }
   if (section.empty() || section == "clusters" || section == "endpoints") {
     if (!rows.empty()) rows.push_back({});
-    rows.push_back({"CLUSTER", "ENDPOINT", "WEIGHT"});
+    rows.push_back({"CLUSTER", "ENDPOINT", "WEIGHT", "POLICY"});
     for (const auto& c : list("clusters")) {
       const auto& o = c.as_object();
+      const auto policy = text(o, "policy").empty() ? "-" : text(o, "policy");
       const auto* endpoints = o.if_contains("endpoints");
       if (endpoints == nullptr || endpoints->as_array().empty()) {
-        rows.push_back({text(o, "name"), "(none)", ""});
+        rows.push_back({text(o, "name"), "(none)", "", policy});
         continue;
       }
       for (const auto& e : endpoints->as_array()) {
         const auto& eo = e.as_object();
         rows.push_back({text(o, "name"), text(eo, "address") + ":" + text(eo, "port"),
-                        text(eo, "weight").empty() ? "1" : text(eo, "weight")});
+                        text(eo, "weight").empty() ? "1" : text(eo, "weight"), policy});
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/duration.h"
+#include "controlplane/translate/policy.h"
 #include "controlplane/translate/routes.h"
 
 namespace weft::cp::translate {
@@ -153,52 +154,6 @@ mesh::v1::Route default_route(const ServicePort& sp) {
   route.mutable_match()->set_prefix("/");
   route.mutable_forward()->add_clusters()->set_name(sp.cluster.name());
   return route;
-}
-
-// Applies one TrafficPolicy to the ports of its target Service.
-void apply_policy(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
-  const auto& meta = policy.metadata();
-  auto object = model::ObjectKey{"TrafficPolicy", meta.namespace_(), meta.name()}.text();
-  const auto& target = policy.spec().target_ref();
-  auto reject = [&](std::string reason, std::string message) {
-    mesh.conditions.push_back({object, "Accepted", false, std::move(reason), std::move(message)});
-  };
-  if (!target.group().empty() || target.kind() != "Service") {
-    return reject("InvalidTargetRef", fmt::format("targetRef must be a core Service, not {} {}",
-                                                  target.group(), target.kind()));
-  }
-  struct Durations {
-    std::optional<std::chrono::nanoseconds> connect, idle, request;
-  } d;
-  const auto& pool = policy.spec().connection_pool();
-  for (auto [text, out] :
-       {std::pair{&pool.connect_timeout(), &d.connect}, std::pair{&pool.idle_timeout(), &d.idle},
-        std::pair{&policy.spec().timeouts().request(), &d.request}}) {
-    if (text->empty()) continue;
-    *out = parse_duration(*text);
-    if (!*out) return reject("InvalidValue", fmt::format("'{}' is not a duration", *text));
-  }
-  bool matched = false;
-  for (auto& sp : mesh.service_ports) {
-    if (sp.ns != meta.namespace_() || sp.service != target.name()) continue;
-    if (target.port() != 0 && sp.port != target.port()) continue;
-    matched = true;
-    if (d.connect) *sp.cluster.mutable_connect_timeout() = to_proto(*d.connect);
-    if (d.idle) *sp.cluster.mutable_pool()->mutable_idle_timeout() = to_proto(*d.idle);
-    if (pool.max_idle_per_endpoint() > 0) {
-      sp.cluster.mutable_pool()->set_max_idle_per_endpoint(pool.max_idle_per_endpoint());
-    }
-    if (!d.request) continue;
-    for (auto& route : sp.routes) {
-      if (!route.has_timeout()) *route.mutable_timeout() = to_proto(*d.request);
-    }
-  }
-  if (!matched) {
-    return reject("TargetNotFound",
-                  fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
-                              target.port() ? fmt::format(" port {}", target.port()) : ""));
-  }
-  mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
 }
 
 bool is_service_parent(const k8s::ParentReference& parent) {
@@ -362,7 +317,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store) {
     }
   }
   attach_routes(store, *mesh);
-  for (const auto& [key, policy] : store.traffic_policies) apply_policy(*policy, *mesh);
+  apply_policies(store, *mesh);
   apply_mesh_config(store, *mesh);
   return mesh;
 }

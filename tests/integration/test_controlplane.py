@@ -443,3 +443,45 @@ spec:
     assert f"{route}:7:7: spec.rules[0]: {expected}" in out, out
     assert "[HTTPRoute shop/reviews]" in out
     assert "k8s." not in out
+
+
+def test_a_policy_on_the_parent_service_reaches_the_backends_of_its_routes(mesh):
+    """A TrafficPolicy on reviews covers reviews-v1 and reviews-v2, which its
+    HTTPRoute splits to, unless one has a policy of its own."""
+    (mesh.dir / "policy.yaml").write_text("""
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: reviews}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  connectionPool: {connectTimeout: 321ms}
+---
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: reviews-v2}
+spec:
+  targetRef: {kind: Service, name: reviews-v2}
+  connectionPool: {connectTimeout: 123ms}
+""")
+
+    def clusters():
+        listed = json.loads(mesh.meshctl("proxy-config", "client-0", "clusters", "-o", "json").stdout)
+        return {c["name"]: c for c in listed}
+
+    deadline = time.monotonic() + 10
+    while "policy" not in clusters()["reviews-v1.default:9080"]:  # the push arrived
+        assert time.monotonic() < deadline, clusters()
+        time.sleep(0.2)
+    found = clusters()
+
+    def connect_timeout(name):
+        return found[name].get("connect_timeout")  # proto field names, as config_dump
+
+    assert connect_timeout("reviews.default:9080") == "0.321s"
+    assert connect_timeout("reviews-v1.default:9080") == "0.321s"  # inherited
+    assert connect_timeout("reviews-v2.default:9080") == "0.123s"  # its own wins
+    assert found["reviews-v1.default:9080"]["policy"] == \
+        "TrafficPolicy default/reviews (inherited through Service default/reviews)"
+    table = mesh.meshctl("proxy-config", "client-0", "clusters").stdout
+    assert "POLICY" in table and "TrafficPolicy default/reviews-v2" in table, table
+    assert mesh.get()[0] == 200

@@ -1,0 +1,150 @@
+#include "controlplane/translate/policy.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+
+namespace weft::cp::translate {
+namespace {
+
+// One accepted policy: its settings, parsed once, and where it went.
+struct Policy {
+  std::string object;  // "TrafficPolicy default/reviews"
+  std::optional<std::chrono::nanoseconds> connect, idle, request;
+  std::uint32_t max_idle_per_endpoint = 0;
+  std::vector<std::size_t> targets;                       // service port indexes it names
+  std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
+
+  void apply_to(mesh::v1::Cluster& cluster, const std::string& source) const {
+    if (connect) *cluster.mutable_connect_timeout() = to_proto(*connect);
+    if (idle) *cluster.mutable_pool()->mutable_idle_timeout() = to_proto(*idle);
+    if (max_idle_per_endpoint > 0) {
+      cluster.mutable_pool()->set_max_idle_per_endpoint(max_idle_per_endpoint);
+    }
+    cluster.set_policy(source);
+  }
+};
+
+// Parses a policy and finds its targets; a rejection becomes its condition.
+std::optional<Policy> accept(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
+  const auto& meta = policy.metadata();
+  Policy out;
+  out.object = model::ObjectKey{"TrafficPolicy", meta.namespace_(), meta.name()}.text();
+  const auto& target = policy.spec().target_ref();
+  auto reject = [&](std::string reason, std::string message) -> std::optional<Policy> {
+    mesh.conditions.push_back(
+        {out.object, "Accepted", false, std::move(reason), std::move(message)});
+    return std::nullopt;
+  };
+  if (!target.group().empty() || target.kind() != "Service") {
+    return reject("InvalidTargetRef", fmt::format("targetRef must be a core Service, not {} {}",
+                                                  target.group(), target.kind()));
+  }
+  const auto& pool = policy.spec().connection_pool();
+  for (auto [text, parsed] : {std::pair{&pool.connect_timeout(), &out.connect},
+                              std::pair{&pool.idle_timeout(), &out.idle},
+                              std::pair{&policy.spec().timeouts().request(), &out.request}}) {
+    if (text->empty()) continue;
+    *parsed = parse_duration(*text);
+    if (!*parsed) return reject("InvalidValue", fmt::format("'{}' is not a duration", *text));
+  }
+  out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
+  for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
+    const auto& sp = mesh.service_ports[i];
+    if (sp.ns != meta.namespace_() || sp.service != target.name()) continue;
+    if (target.port() != 0 && sp.port != target.port()) continue;
+    out.targets.push_back(i);
+  }
+  if (out.targets.empty()) {
+    return reject("TargetNotFound",
+                  fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
+                              target.port() ? fmt::format(" port {}", target.port()) : ""));
+  }
+  return out;
+}
+
+// The cluster has `p`'s settings already, its own or inherited.
+bool carries(const mesh::v1::Cluster& cluster, const Policy& p) {
+  return cluster.policy() == p.object || cluster.policy().starts_with(p.object + " (");
+}
+
+std::optional<std::size_t> port_of_cluster(const Mesh& mesh, const std::string& cluster) {
+  for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
+    if (mesh.service_ports[i].cluster.name() == cluster) return i;
+  }
+  return std::nullopt;
+}
+
+std::string condition_message(const Policy& p) {
+  auto message = fmt::format("applies to {}", fmt::join(p.applied, ", "));
+  if (!p.inherited.empty()) {
+    message +=
+        fmt::format("; inherited by the backends of its routes: {}", fmt::join(p.inherited, ", "));
+  }
+  if (!p.shadowed.empty()) {
+    message += fmt::format("; not inherited by {} (it carries another policy)",
+                           fmt::join(p.shadowed, ", "));
+  }
+  return message;
+}
+
+}  // namespace
+
+void apply_policies(const model::Store& store, Mesh& mesh) {
+  std::vector<Policy> policies;
+  for (const auto& [key, policy] : store.traffic_policies) {
+    if (auto accepted = accept(*policy, mesh)) policies.push_back(std::move(*accepted));
+  }
+  std::set<std::size_t> covered;  // ports whose cluster has a policy (own or inherited)
+  // Their own policy first: it wins over any inherited one.
+  for (auto& p : policies) {
+    for (auto index : p.targets) {
+      auto& sp = mesh.service_ports[index];
+      p.apply_to(sp.cluster, p.object);
+      p.applied.push_back(sp.cluster.name());
+      covered.insert(index);
+      if (!p.request) continue;
+      for (auto& route : sp.routes) {
+        if (!route.has_timeout()) *route.mutable_timeout() = to_proto(*p.request);
+      }
+    }
+  }
+  for (auto& p : policies) {
+    for (auto index : p.targets) {
+      const auto& parent = mesh.service_ports[index];
+      auto via =
+          fmt::format("{} (inherited through Service {}/{})", p.object, parent.ns, parent.service);
+      for (const auto& route : parent.routes) {
+        for (const auto& backend : route.forward().clusters()) {
+          auto found = port_of_cluster(mesh, backend.name());
+          if (!found || *found == index) continue;
+          auto& cluster = mesh.service_ports[*found].cluster;
+          if (cluster.policy() == via) continue;  // another route of the same parent
+          if (!covered.insert(*found).second) {
+            const bool listed =
+                std::find(p.shadowed.begin(), p.shadowed.end(), cluster.name()) != p.shadowed.end();
+            if (!carries(cluster, p) && !listed) {
+              p.shadowed.push_back(cluster.name());
+            }
+            continue;
+          }
+          p.apply_to(cluster, via);
+          p.inherited.push_back(cluster.name());
+        }
+      }
+    }
+  }
+  for (const auto& p : policies) {
+    mesh.conditions.push_back({p.object, "Accepted", true, "Accepted", condition_message(p)});
+  }
+}
+
+}  // namespace weft::cp::translate
