@@ -42,9 +42,10 @@ int main(int argc, char** argv) {
   auto* validate_cmd =
       app.add_subcommand("validate", "Check manifests offline, as the control plane reads them");
   std::vector<std::string> paths;
-  validate_cmd->add_option("-f,--filename", paths, "File or directory; repeatable")
+  validate_cmd
+      ->add_option("-f,--filename", paths, "File or directory, or - for standard input; repeatable")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
 
   auto* up_cmd = app.add_subcommand(
       "up", "Run a local mesh on 127.0.0.1: control plane, workloads and their sidecars");

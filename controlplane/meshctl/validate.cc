@@ -1,6 +1,10 @@
 // meshctl validate: the control plane's own reading of manifests, offline.
 #include <fmt/format.h>
+#include <stdlib.h>
 
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "controlplane/meshctl/commands.h"
@@ -9,12 +13,69 @@
 
 namespace weft::meshctl {
 
-int validate(const std::vector<std::string>& paths) {
-  cp::sources::DirectorySource source({paths.begin(), paths.end()});
+namespace {
+
+namespace fs = std::filesystem;
+
+// "-" is standard input: copied to a file of its own for the directory
+// source to read, and named "-" again in what is printed.
+class StandardInput {
+ public:
+  ~StandardInput() {
+    std::error_code ignored;
+    if (!dir_.empty()) fs::remove_all(dir_, ignored);
+  }
+
+  Result<std::string> file() {
+    std::string pattern = (fs::temp_directory_path() / "meshctl-validate-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return fail(ErrorCode::kIo, "mkdtemp: {}", std::strerror(errno));
+    }
+    dir_ = pattern;
+    auto path = (dir_ / "stdin.yaml").string();
+    std::ofstream(path) << std::cin.rdbuf();
+    return path;
+  }
+
+  // `text` with the copy's path shown as "-".
+  std::string named(std::string_view text) const {
+    if (dir_.empty()) return std::string(text);
+    const auto path = (dir_ / "stdin.yaml").string();
+    std::string out;
+    for (auto at = text.find(path); at != std::string_view::npos; at = text.find(path)) {
+      out.append(text.substr(0, at)).append("-");
+      text.remove_prefix(at + path.size());
+    }
+    return out.append(text);
+  }
+
+ private:
+  fs::path dir_;
+};
+
+}  // namespace
+
+int validate(const std::vector<std::string>& given) {
+  StandardInput standard_input;
+  std::vector<fs::path> paths;
+  for (const auto& path : given) {
+    if (path != "-") {
+      paths.emplace_back(path);
+      continue;
+    }
+    auto file = standard_input.file();
+    if (!file) {
+      std::cerr << "meshctl validate: " << file.error().message << "\n";
+      return 1;
+    }
+    paths.emplace_back(*file);
+  }
+  cp::sources::DirectorySource source(paths);
   auto snapshot = source.load();
   int problems = 0;
   for (const auto& e : snapshot.errors) {
-    std::cout << "error: " << e.message << (e.object.empty() ? "" : " [" + e.object + "]") << "\n";
+    std::cout << "error: " << standard_input.named(e.message)
+              << (e.object.empty() ? "" : " [" + e.object + "]") << "\n";
     ++problems;
   }
   for (const auto& ignored : snapshot.ignored) std::cout << "ignored: " << ignored << "\n";

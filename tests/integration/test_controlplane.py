@@ -485,3 +485,16 @@ spec:
     table = mesh.meshctl("proxy-config", "client-0", "clusters").stdout
     assert "POLICY" in table and "TrafficPolicy default/reviews-v2" in table, table
     assert mesh.get()[0] == 200
+
+
+def test_validate_reads_standard_input():
+    demo = ROOT / "deploy" / "examples" / "demo"
+    stream = "".join("---\n" + path.read_text() for path in sorted(demo.glob("*.yaml")))
+    ok = subprocess.run([str(MESHCTL), "validate", "-f", "-"], input=stream, capture_output=True,
+                        text=True, timeout=30)
+    assert ok.returncode == 0 and "7 objects" in ok.stdout, ok.stdout + ok.stderr
+    bad = stream.replace("backendRefs", "backend_refs", 1)
+    result = subprocess.run([str(MESHCTL), "validate", "-f", "-"], input=bad, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 1
+    assert re.search(r"error: -:\d+:\d+: .*did you mean 'backendRefs'", result.stdout), result.stdout
