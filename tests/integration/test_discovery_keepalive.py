@@ -16,6 +16,18 @@ def metric_lines(port, name):
             for line in text.splitlines() if line.startswith(name + "{")}
 
 
+def wait_ready(url, log):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if http_get(url, timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+
+
 def test_a_quiet_stream_survives_many_keepalive_periods(tmp_path):
     ports = {name: free_port() for name in ("grpc", "status", "outbound", "admin", "metrics")}
     manifests = tmp_path / "manifests"
@@ -41,28 +53,12 @@ status: {{podIP: 127.0.0.1}}
         stdout=logs[0], stderr=subprocess.STDOUT)
     proxy = None
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if http_get(f"http://127.0.0.1:{ports['status']}/ready", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "controlplane.log").read_text()
-            time.sleep(0.1)
+        wait_ready(f"http://127.0.0.1:{ports['status']}/ready", tmp_path / "controlplane.log")
         proxy = subprocess.Popen(
             [str(PROXY_BIN), "--controlplane", f"127.0.0.1:{ports['grpc']}", "--node", "quiet",
              "--namespace", "default", "--concurrency", "1", "--controlplane-keepalive", "2"],
             stdout=logs[1], stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if http_get(f"http://127.0.0.1:{ports['admin']}/ready", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "proxy.log").read_text()
-            time.sleep(0.1)
+        wait_ready(f"http://127.0.0.1:{ports['admin']}/ready", tmp_path / "proxy.log")
         # Six keepalive periods with nothing to push: six PINGs, no GOAWAY.
         time.sleep(13)
         assert proxy.poll() is None
