@@ -130,6 +130,26 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
   return Unrecognized{header.api_version(), kind};
 }
 
+std::string_view hint_for(const Unrecognized& object) {
+  struct Hint {
+    std::string_view group_prefix, kind, hint;
+  };
+  static constexpr Hint kHints[] = {
+      {"networking.istio.io/", "VirtualService",
+       "routes are Gateway API HTTPRoutes attached to the Service (docs/crds.md)"},
+      {"networking.istio.io/", "DestinationRule",
+       "connection pool and timeout settings are a TrafficPolicy on the Service (docs/crds.md)"},
+      {"security.istio.io/", "PeerAuthentication", "mutual TLS is not built yet"},
+      {"security.istio.io/", "AuthorizationPolicy", "authorization is not built yet"},
+      {"linkerd.io/", "ServiceProfile",
+       "routes and timeouts are Gateway API HTTPRoutes attached to the Service (docs/crds.md)"},
+  };
+  for (const auto& h : kHints) {
+    if (object.kind == h.kind && object.api_version.starts_with(h.group_prefix)) return h.hint;
+  }
+  return {};
+}
+
 void Store::put(Object object) { put(std::make_shared<const Object>(std::move(object))); }
 
 void Store::put(const std::shared_ptr<const Object>& object) {

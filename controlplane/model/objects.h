@@ -46,6 +46,10 @@ struct Unrecognized {
   std::string kind;
 };
 
+// For another mesh's kinds (Istio's VirtualService, Linkerd's
+// ServiceProfile, ...): what to write for Weft instead; empty otherwise.
+std::string_view hint_for(const Unrecognized& object);
+
 // The identity a document claims in its apiVersion/kind/metadata, even when
 // the rest of it does not parse, so a bad edit can keep the object's last
 // good version. Nullopt without a kind or name.

@@ -79,7 +79,9 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
       continue;
     }
     if (const auto* other = std::get_if<model::Unrecognized>(&*parsed)) {
-      state->ignored.push_back(fmt::format("{} {} in {}", other->api_version, other->kind, file));
+      auto hint = model::hint_for(*other);
+      state->ignored.push_back(fmt::format("{} {} in {}{}{}", other->api_version, other->kind, file,
+                                           hint.empty() ? "" : ": ", hint));
       continue;
     }
     auto object =

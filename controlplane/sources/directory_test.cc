@@ -1,5 +1,6 @@
 #include "controlplane/sources/directory.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -53,6 +54,31 @@ TEST_F(Directory, ReadsEveryManifestRecursivelyAndReportsForeignKinds) {
   EXPECT_EQ(snapshot.store->http_routes.size(), 1u);
   ASSERT_EQ(snapshot.ignored.size(), 1u);
   EXPECT_THAT(snapshot.ignored[0], HasSubstr("ConfigMap"));
+}
+
+TEST_F(Directory, AnotherMeshsKindsAreIgnoredWithAHintTowardsOurs) {
+  struct Case {
+    const char* api_version;
+    const char* kind;
+    const char* hint;  // nullptr: no hint
+  };
+  for (const auto& c : std::vector<Case>{
+           {"networking.istio.io/v1beta1", "VirtualService", "Gateway API HTTPRoutes"},
+           {"networking.istio.io/v1", "DestinationRule", "a TrafficPolicy on the Service"},
+           {"linkerd.io/v1alpha2", "ServiceProfile", "Gateway API HTTPRoutes"},
+           {"v1", "ConfigMap", nullptr},
+           {"example.com/v1", "VirtualService", nullptr},
+       }) {
+    write("other.yaml",
+          fmt::format("apiVersion: {}\nkind: {}\nmetadata: {{name: x}}\n", c.api_version, c.kind));
+    auto snapshot = DirectorySource({root_}).load();
+    ASSERT_EQ(snapshot.ignored.size(), 1u) << c.kind;
+    if (c.hint != nullptr) {
+      EXPECT_THAT(snapshot.ignored[0], HasSubstr(c.hint)) << c.kind;
+    } else {
+      EXPECT_THAT(snapshot.ignored[0], ::testing::EndsWith("other.yaml")) << c.kind;
+    }
+  }
 }
 
 TEST_F(Directory, BadObjectKeepsItsLastGoodVersionOthersUnaffected) {
