@@ -78,7 +78,9 @@ int validate(const std::vector<std::string>& given) {
               << (e.object.empty() ? "" : " [" + e.object + "]") << "\n";
     ++problems;
   }
-  for (const auto& ignored : snapshot.ignored) std::cout << "ignored: " << ignored << "\n";
+  for (const auto& ignored : snapshot.ignored) {
+    std::cout << "ignored: " << standard_input.named(ignored) << "\n";
+  }
   auto mesh = cp::translate::compile(*snapshot.store);
   for (const auto& c : mesh->conditions) {
     if (c.ok) {
