@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <iostream>
+#include <set>
 
 #include "controlplane/meshctl/commands.h"
 #include "controlplane/meshctl/http_get.h"
@@ -84,8 +85,16 @@ int status(const Target& target, Format format) {
   std::cout << table(rows);
   const auto& manifests = value->at("manifests").as_object();
   auto errors = manifests.at("errors").as_array().size();
-  std::cout << fmt::format("\nmanifests: {} objects, {} errors (meshctl check shows them)\n",
-                           text(manifests, "objects"), errors);
+  // Objects that parsed but were not applied (Accepted or ResolvedRefs
+  // False): as much a problem as a parse error.
+  std::set<std::string> rejected;
+  for (const auto& c : value->at("conditions").as_array()) {
+    const auto& o = c.as_object();
+    if (text(o, "status") != "True") rejected.insert(text(o, "object"));
+  }
+  std::cout << fmt::format("\nmanifests: {} objects, {} parse errors, {} rejected objects{}\n",
+                           text(manifests, "objects"), errors, rejected.size(),
+                           errors + rejected.size() > 0 ? " (meshctl check shows why)" : "");
   return 0;
 }
 

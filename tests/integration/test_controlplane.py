@@ -498,3 +498,20 @@ def test_validate_reads_standard_input():
                             text=True, timeout=30)
     assert result.returncode == 1
     assert re.search(r"error: -:\d+:\d+: .*did you mean 'backendRefs'", result.stdout), result.stdout
+
+
+def test_status_counts_rejected_objects_not_only_parse_errors(mesh):
+    assert "0 parse errors, 0 rejected objects" in mesh.meshctl("status").stdout
+    (mesh.dir / "broken.yaml").write_text("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: broken}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews-v1, port: 9080}]
+  rules: [{backendRefs: [{name: nowhere, port: 9080}]}]
+""")
+    deadline = time.monotonic() + 10
+    while "1 rejected objects" not in (out := mesh.meshctl("status").stdout):
+        assert time.monotonic() < deadline, out
+        time.sleep(0.2)
+    assert "0 parse errors" in out and "meshctl check shows why" in out
