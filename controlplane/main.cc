@@ -55,7 +55,8 @@ class Pipeline {
       spdlog::warn("manifest {}{}: {}", e.file, e.object.empty() ? "" : " (" + e.object + ")",
                    e.message);
     }
-    auto mesh = translate::compile(*snapshot.store);
+    auto mesh = translate::compile(*snapshot.store, previous_.get());
+    previous_ = mesh;
     auto compiled = server::Clock::now();
     for (const auto& c : mesh->conditions) {
       if (!c.ok) spdlog::warn("{} {}=False {}: {}", c.object, c.type, c.reason, c.message);
@@ -79,6 +80,8 @@ class Pipeline {
   server::Registry& registry_;
   status::StatusService& status_;
   std::uint64_t generation_ = 0;
+  // The last compiled mesh: what a rejected object falls back to.
+  std::shared_ptr<const translate::Mesh> previous_;
 };
 
 // Calls `reload` once per burst of Kubernetes events, `quiet` after the

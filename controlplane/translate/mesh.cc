@@ -1,6 +1,7 @@
 #include "controlplane/translate/mesh.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -160,8 +161,87 @@ bool is_service_parent(const k8s::ParentReference& parent) {
   return (parent.group().empty() || parent.group() == "core") && parent.kind() == "Service";
 }
 
-// Attaches every HTTPRoute to the Service ports it names as parents.
-void attach_routes(const model::Store& store, Mesh& mesh) {
+// One HTTPRoute, ready to attach: the Service ports it names as parents
+// and its translated rules. `parent_problems` are parents it names that do
+// not exist or are not Services; it attaches to the others.
+struct Attachment {
+  std::vector<std::size_t> parents;  // service port indexes
+  TranslatedRoute translated;
+  std::vector<Rejected> parent_problems;
+};
+
+tl::expected<Attachment, Rejected> attachment_of(const k8s::HTTPRoute& route, const Mesh& mesh,
+                                                 const BackendResolver& resolve) {
+  Attachment out;
+  const auto& route_ns = route.metadata().namespace_();
+  for (const auto& parent : route.spec().parent_refs()) {
+    if (!is_service_parent(parent)) {
+      out.parent_problems.push_back(
+          {"Accepted", "NotAllowedByListeners",
+           fmt::format("parentRef {} {}: mesh routes attach to a Service (GAMMA); Gateways are "
+                       "not supported",
+                       parent.kind().empty() ? "Gateway" : parent.kind(), parent.name())});
+      continue;
+    }
+    const auto& ns = parent.namespace_().empty() ? route_ns : parent.namespace_();
+    const auto before = out.parents.size();
+    for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
+      const auto& sp = mesh.service_ports[i];
+      if (sp.ns != ns || sp.service != parent.name()) continue;
+      if (parent.port() != 0 && sp.port != parent.port()) continue;
+      out.parents.push_back(i);
+    }
+    if (out.parents.size() == before) {
+      out.parent_problems.push_back(
+          {"Accepted", "NoMatchingParent",
+           fmt::format("parent Service {}/{}{} does not exist", ns, parent.name(),
+                       parent.port() ? fmt::format(" port {}", parent.port()) : "")});
+    }
+  }
+  if (out.parents.empty()) {
+    if (out.parent_problems.empty()) {
+      return tl::unexpected(Rejected{"Accepted", "NoMatchingParent", "no parentRefs"});
+    }
+    return tl::unexpected(out.parent_problems.front());
+  }
+  auto translated = translate_rules(route, resolve);
+  if (!translated) return tl::unexpected(translated.error());
+  out.translated = std::move(*translated);
+  return out;
+}
+
+// The conditions of a route that attached: Accepted, with the parents it
+// could not attach to, and ResolvedRefs.
+void report_attached(const std::string& object, const k8s::HTTPRoute& route,
+                     const Attachment& attached, std::vector<Condition>& conditions) {
+  for (const auto& p : attached.parent_problems) {
+    conditions.push_back({object, p.type, false, p.reason, p.message});
+  }
+  std::string message;
+  if (route.spec().hostnames_size() > 0) {
+    message = "hostnames are ignored: a route attached to a Service applies to its traffic";
+  }
+  conditions.push_back({object, "Accepted", true, "Accepted", message});
+  const auto& unresolved = attached.translated.unresolved;
+  if (unresolved.empty()) {
+    conditions.push_back({object, "ResolvedRefs", true, "ResolvedRefs", ""});
+    return;
+  }
+  std::vector<std::string> messages;
+  messages.reserve(unresolved.size());
+  for (const auto& u : unresolved) messages.push_back(u.message);
+  conditions.push_back(
+      {object, "ResolvedRefs", false, unresolved.front().reason,
+       fmt::format("{}; requests that would go to it are answered 500, the route's other "
+                   "backends keep theirs",
+                   fmt::join(messages, "; "))});
+}
+
+// Attaches every HTTPRoute to the Service ports it names as parents. A
+// route rejected outright (an unsupported value, no parent) keeps its last
+// accepted version from `previous`, as a manifest that does not parse
+// does: an edit with a typo never reverts a canary to plain round robin.
+void attach_routes(const model::Store& store, const Mesh* previous, Mesh& mesh) {
   std::map<std::size_t, std::vector<RankedRoute>> attached;  // service port index -> routes
   BackendResolver resolve = [&](const std::string& ns, const std::string& name,
                                 std::uint32_t port) -> std::optional<std::string> {
@@ -171,49 +251,27 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
     return std::nullopt;
   };
   for (const auto& [key, route_ptr] : store.http_routes) {
-    const auto& route = *route_ptr;
     auto object = model::ObjectKey{"HTTPRoute", key.first, key.second}.text();
-    auto reject = [&](const Rejected& r) {
-      mesh.conditions.push_back({object, r.type, false, r.reason, r.message});
-    };
-    std::vector<std::size_t> parents;
-    for (const auto& parent : route.spec().parent_refs()) {
-      if (!is_service_parent(parent)) {
-        reject(
-            {"Accepted", "NotAllowedByListeners",
-             fmt::format("parentRef {} {}: mesh routes attach to a Service (GAMMA); Gateways are "
-                         "not supported",
-                         parent.kind().empty() ? "Gateway" : parent.kind(), parent.name())});
-        continue;
-      }
-      const auto& ns = parent.namespace_().empty() ? key.first : parent.namespace_();
-      bool found = false;
-      for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
-        const auto& sp = mesh.service_ports[i];
-        if (sp.ns != ns || sp.service != parent.name()) continue;
-        if (parent.port() != 0 && sp.port != parent.port()) continue;
-        parents.push_back(i);
-        found = true;
-      }
-      if (!found) {
-        reject({"Accepted", "NoMatchingParent",
-                fmt::format("parent Service {}/{}{} does not exist", ns, parent.name(),
-                            parent.port() ? fmt::format(" port {}", parent.port()) : "")});
-      }
+    auto used = route_ptr;
+    auto attachment = attachment_of(*route_ptr, mesh, resolve);
+    if (!attachment) {
+      auto rejected = attachment.error();  // a copy: `attachment` is reused below
+      auto last =
+          previous == nullptr ? nullptr : last_accepted(previous->accepted.http_routes, key);
+      if (last && last != route_ptr) attachment = attachment_of(*last, mesh, resolve);
+      mesh.conditions.push_back(
+          {object, rejected.type, false, rejected.reason,
+           attachment ? rejected.message + kServingLastAccepted : rejected.message});
+      if (!attachment) continue;
+      used = last;
+    } else {
+      report_attached(object, *route_ptr, *attachment, mesh.conditions);
     }
-    if (parents.empty()) continue;
-    auto rules = translate_rules(route, resolve);
-    if (!rules) {
-      reject(rules.error());
-      continue;
+    mesh.accepted.http_routes[key] = used;
+    for (auto i : attachment->parents) {
+      auto& rules = attachment->translated.rules;
+      attached[i].insert(attached[i].end(), rules.begin(), rules.end());
     }
-    for (auto i : parents) attached[i].insert(attached[i].end(), rules->begin(), rules->end());
-    std::string message;
-    if (route.spec().hostnames_size() > 0) {
-      message = "hostnames are ignored: a route attached to a Service applies to its traffic";
-    }
-    mesh.conditions.push_back({object, "Accepted", true, "Accepted", message});
-    mesh.conditions.push_back({object, "ResolvedRefs", true, "ResolvedRefs", ""});
   }
   for (auto& [index, routes] : attached) {
     std::stable_sort(routes.begin(), routes.end(),
@@ -224,12 +282,21 @@ void attach_routes(const model::Store& store, Mesh& mesh) {
   }
 }
 
+// A MeshConfig's settings, or why it is rejected.
+tl::expected<std::optional<google::protobuf::Duration>, std::string> drain_timeout_of(
+    const mesh::v1alpha1::MeshConfig& config) {
+  const auto& drain = config.spec().drain_timeout();
+  if (drain.empty()) return std::nullopt;
+  auto parsed = parse_duration(drain);
+  if (!parsed) return tl::unexpected(fmt::format("drainTimeout '{}' is not a duration", drain));
+  return to_proto(*parsed);
+}
+
 // The one MeshConfig: with several, the first by name applies and the others
-// are reported.
-void apply_mesh_config(const model::Store& store, Mesh& mesh) {
+// are reported. A rejected one keeps its last accepted version.
+void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& mesh) {
   bool first = true;
   for (const auto& [key, config_ptr] : store.mesh_configs) {
-    const auto& config = *config_ptr;
     auto object = model::ObjectKey{"MeshConfig", key.first, key.second}.text();
     if (!first) {
       mesh.conditions.push_back({object, "Accepted", false, "Conflicted",
@@ -238,17 +305,22 @@ void apply_mesh_config(const model::Store& store, Mesh& mesh) {
       continue;
     }
     first = false;
-    const auto& drain = config.spec().drain_timeout();
-    if (!drain.empty()) {
-      auto parsed = parse_duration(drain);
-      if (!parsed) {
-        mesh.conditions.push_back({object, "Accepted", false, "InvalidValue",
-                                   fmt::format("drainTimeout '{}' is not a duration", drain)});
-        continue;
-      }
-      mesh.drain_timeout = to_proto(*parsed);
+    auto used = config_ptr;
+    auto drain = drain_timeout_of(*config_ptr);
+    if (!drain) {
+      auto rejected = drain.error();
+      auto last =
+          previous == nullptr ? nullptr : last_accepted(previous->accepted.mesh_configs, key);
+      if (last && last != config_ptr) drain = drain_timeout_of(*last);
+      mesh.conditions.push_back({object, "Accepted", false, "InvalidValue",
+                                 drain ? rejected + kServingLastAccepted : rejected});
+      if (!drain) continue;
+      used = last;
+    } else {
+      mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
     }
-    mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
+    mesh.accepted.mesh_configs[key] = used;
+    mesh.drain_timeout = *drain;
   }
 }
 
@@ -289,7 +361,7 @@ Result<Workload::LocalPorts> parse_local_ports(std::string_view text) {
   return ports;
 }
 
-std::shared_ptr<const Mesh> compile(const model::Store& store) {
+std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previous) {
   auto mesh = std::make_shared<Mesh>();
   for (const auto& [key, pod_ptr] : store.pods) {
     const auto& pod = *pod_ptr;
@@ -316,9 +388,9 @@ std::shared_ptr<const Mesh> compile(const model::Store& store) {
       mesh->service_ports.push_back(std::move(sp));
     }
   }
-  attach_routes(store, *mesh);
-  apply_policies(store, *mesh);
-  apply_mesh_config(store, *mesh);
+  attach_routes(store, previous, *mesh);
+  apply_policies(store, previous, *mesh);
+  apply_mesh_config(store, previous, *mesh);
   return mesh;
 }
 

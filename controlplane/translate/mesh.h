@@ -68,7 +68,26 @@ struct Mesh {
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;
+  // The version of each HTTPRoute, TrafficPolicy and MeshConfig this mesh
+  // serves (the other kinds are left empty). When a later version is
+  // rejected, the next compile serves this one and says so in the
+  // condition: every rejection keeps the last good version, as a manifest
+  // that does not parse does. Kept in memory: a control plane restarted
+  // while an object is rejected has no last good version of it.
+  model::Store accepted;
 };
+
+// Appended to the message of a rejected object whose last accepted version
+// keeps serving.
+inline constexpr char kServingLastAccepted[] = " (the last accepted version keeps serving)";
+
+// The last accepted version of an object, or null.
+template <class T>
+std::shared_ptr<const T> last_accepted(const model::Store::ByName<T>& accepted,
+                                       const std::pair<std::string, std::string>& key) {
+  auto it = accepted.find(key);
+  return it == accepted.end() ? nullptr : it->second;
+}
 
 inline constexpr std::string_view kLocalPortsAnnotation = "mesh.weft.io/local-ports";
 // The injected proxy's container name (injector/inject.h): its own ports are
@@ -78,6 +97,9 @@ inline constexpr std::string_view kSidecarContainer = "mesh-proxy";
 // Parses a local-ports annotation; errors name the bad entry.
 Result<Workload::LocalPorts> parse_local_ports(std::string_view text);
 
-std::shared_ptr<const Mesh> compile(const model::Store& store);
+// `previous`, the mesh compiled before this one (null at start and for
+// one-off validation), supplies the last accepted version of objects that
+// are now rejected.
+std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previous = nullptr);
 
 }  // namespace weft::cp::translate

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "common/duration.h"
@@ -22,6 +23,7 @@ struct Policy {
   std::uint32_t max_idle_per_endpoint = 0;
   std::vector<std::size_t> targets;                       // service port indexes it names
   std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
+  bool reported = false;  // its Accepted condition is written (a rejected edit's)
 
   void apply_to(mesh::v1::Cluster& cluster, const std::string& source) const {
     if (connect) *cluster.mutable_connect_timeout() = to_proto(*connect);
@@ -33,20 +35,22 @@ struct Policy {
   }
 };
 
-// Parses a policy and finds its targets; a rejection becomes its condition.
-std::optional<Policy> accept(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& mesh) {
+// Why a policy is not applied: its Accepted condition's reason and message.
+struct PolicyRejected {
+  std::string reason, message;
+};
+
+// Parses a policy and finds its targets.
+tl::expected<Policy, PolicyRejected> accept(const mesh::v1alpha1::TrafficPolicy& policy,
+                                            const Mesh& mesh) {
   const auto& meta = policy.metadata();
   Policy out;
   out.object = model::ObjectKey{"TrafficPolicy", meta.namespace_(), meta.name()}.text();
   const auto& target = policy.spec().target_ref();
-  auto reject = [&](std::string reason, std::string message) -> std::optional<Policy> {
-    mesh.conditions.push_back(
-        {out.object, "Accepted", false, std::move(reason), std::move(message)});
-    return std::nullopt;
-  };
   if (!target.group().empty() || target.kind() != "Service") {
-    return reject("InvalidTargetRef", fmt::format("targetRef must be a core Service, not {} {}",
-                                                  target.group(), target.kind()));
+    return tl::unexpected(PolicyRejected{
+        "InvalidTargetRef",
+        fmt::format("targetRef must be a core Service, not {} {}", target.group(), target.kind())});
   }
   const auto& pool = policy.spec().connection_pool();
   for (auto [text, parsed] : {std::pair{&pool.connect_timeout(), &out.connect},
@@ -54,7 +58,10 @@ std::optional<Policy> accept(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& 
                               std::pair{&policy.spec().timeouts().request(), &out.request}}) {
     if (text->empty()) continue;
     *parsed = parse_duration(*text);
-    if (!*parsed) return reject("InvalidValue", fmt::format("'{}' is not a duration", *text));
+    if (!*parsed) {
+      return tl::unexpected(
+          PolicyRejected{"InvalidValue", fmt::format("'{}' is not a duration", *text)});
+    }
   }
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
   for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
@@ -64,11 +71,38 @@ std::optional<Policy> accept(const mesh::v1alpha1::TrafficPolicy& policy, Mesh& 
     out.targets.push_back(i);
   }
   if (out.targets.empty()) {
-    return reject("TargetNotFound",
-                  fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
-                              target.port() ? fmt::format(" port {}", target.port()) : ""));
+    return tl::unexpected(PolicyRejected{
+        "TargetNotFound",
+        fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
+                    target.port() ? fmt::format(" port {}", target.port()) : "")});
   }
   return out;
+}
+
+// The policies that apply: each accepted one, or for a rejected one its
+// last accepted version (from `previous`) when that still applies.
+std::vector<Policy> accepted_policies(const model::Store& store, const Mesh* previous, Mesh& mesh) {
+  std::vector<Policy> policies;
+  for (const auto& [key, policy] : store.traffic_policies) {
+    auto used = policy;
+    auto accepted = accept(*policy, mesh);
+    if (!accepted) {
+      auto rejected = accepted.error();
+      auto last =
+          previous == nullptr ? nullptr : last_accepted(previous->accepted.traffic_policies, key);
+      if (last && last != policy) accepted = accept(*last, mesh);
+      auto object = model::ObjectKey{"TrafficPolicy", key.first, key.second}.text();
+      mesh.conditions.push_back(
+          {object, "Accepted", false, rejected.reason,
+           accepted ? rejected.message + kServingLastAccepted : rejected.message});
+      if (!accepted) continue;
+      accepted->reported = true;
+      used = last;
+    }
+    mesh.accepted.traffic_policies[key] = used;
+    policies.push_back(std::move(*accepted));
+  }
+  return policies;
 }
 
 // The cluster has `p`'s settings already, its own or inherited.
@@ -98,11 +132,8 @@ std::string condition_message(const Policy& p) {
 
 }  // namespace
 
-void apply_policies(const model::Store& store, Mesh& mesh) {
-  std::vector<Policy> policies;
-  for (const auto& [key, policy] : store.traffic_policies) {
-    if (auto accepted = accept(*policy, mesh)) policies.push_back(std::move(*accepted));
-  }
+void apply_policies(const model::Store& store, const Mesh* previous, Mesh& mesh) {
+  auto policies = accepted_policies(store, previous, mesh);
   std::set<std::size_t> covered;  // ports whose cluster has a policy (own or inherited)
   // Their own policy first: it wins over any inherited one.
   for (auto& p : policies) {
@@ -143,6 +174,7 @@ void apply_policies(const model::Store& store, Mesh& mesh) {
     }
   }
   for (const auto& p : policies) {
+    if (p.reported) continue;  // a rejected edit: its condition says the last version serves
     mesh.conditions.push_back({p.object, "Accepted", true, "Accepted", condition_message(p)});
   }
 }

@@ -18,7 +18,8 @@
 
 namespace weft::cp::translate {
 
-// After the routes are attached to `mesh`'s Service ports.
-void apply_policies(const model::Store& store, Mesh& mesh);
+// After the routes are attached to `mesh`'s Service ports. A rejected
+// policy keeps its last accepted version from `previous` (see compile).
+void apply_policies(const model::Store& store, const Mesh* previous, Mesh& mesh);
 
 }  // namespace weft::cp::translate

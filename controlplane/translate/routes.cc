@@ -125,9 +125,42 @@ tl::expected<Rank, Rejected> match(const k8s::HTTPRouteMatch& in, mesh::v1::Rout
   return rank;
 }
 
-// The action of a rule: its backends, weighted; or its redirect.
+// Why a backendRef cannot be resolved to a cluster, or nullopt with the
+// cluster's name in `cluster`.
+std::optional<Rejected> resolve_ref(const k8s::HTTPRoute& route, const k8s::HTTPBackendRef& ref,
+                                    const BackendResolver& resolve, std::string& cluster) {
+  if (!ref.kind().empty() && ref.kind() != "Service") {
+    return Rejected{"ResolvedRefs", "InvalidKind",
+                    fmt::format("backendRef kind {} is not supported (Service is)", ref.kind())};
+  }
+  const auto& ns = ref.namespace_().empty() ? route.metadata().namespace_() : ref.namespace_();
+  if (ns != route.metadata().namespace_()) {
+    return Rejected{"ResolvedRefs", "RefNotPermitted",
+                    fmt::format("backendRef Service {}/{} is in another namespace, which needs a "
+                                "ReferenceGrant (not supported yet)",
+                                ns, ref.name())};
+  }
+  if (ref.port() == 0) {
+    return Rejected{"ResolvedRefs", "BackendNotFound",
+                    fmt::format("backendRef {} needs a port", ref.name())};
+  }
+  auto found = resolve(ns, ref.name(), ref.port());
+  if (!found) {
+    return Rejected{
+        "ResolvedRefs", "BackendNotFound",
+        fmt::format("backendRef Service {}/{} port {} does not exist", ns, ref.name(), ref.port())};
+  }
+  cluster = *found;
+  return std::nullopt;
+}
+
+// The action of a rule: its backends, weighted; or its redirect. A
+// backendRef that cannot be resolved keeps its share of the traffic, which
+// the proxy answers 500 (Gateway API), and is added to `unresolved`; the
+// other backends and rules keep working.
 tl::expected<void, Rejected> action(const k8s::HTTPRoute& route, const k8s::HTTPRouteRule& rule,
-                                    const BackendResolver& resolve, mesh::v1::Route& out) {
+                                    const BackendResolver& resolve, mesh::v1::Route& out,
+                                    std::vector<Rejected>& unresolved) {
   if (out.has_redirect()) {
     if (rule.backend_refs_size() > 0) {
       return unexpected(unsupported("a rule with requestRedirect cannot have backendRefs"));
@@ -141,36 +174,22 @@ tl::expected<void, Rejected> action(const k8s::HTTPRoute& route, const k8s::HTTP
   }
   std::uint64_t total = 0;
   for (const auto& ref : rule.backend_refs()) {
-    if (!ref.kind().empty() && ref.kind() != "Service") {
-      return unexpected(
-          Rejected{"ResolvedRefs", "InvalidKind",
-                   fmt::format("backendRef kind {} is not supported (Service is)", ref.kind())});
-    }
     if (ref.filters_size() > 0)
       return unexpected(unsupported("backendRef filters are not supported"));
-    const auto& ns = ref.namespace_().empty() ? route.metadata().namespace_() : ref.namespace_();
-    if (ns != route.metadata().namespace_()) {
-      return unexpected(Rejected{"ResolvedRefs", "RefNotPermitted",
-                                 "backendRefs to another namespace need a ReferenceGrant, which "
-                                 "is not supported yet"});
-    }
-    if (ref.port() == 0) {
-      return unexpected(Rejected{"ResolvedRefs", "BackendNotFound",
-                                 fmt::format("backendRef {} needs a port", ref.name())});
-    }
-    auto cluster = resolve(ns, ref.name(), ref.port());
-    if (!cluster) {
-      return unexpected(Rejected{"ResolvedRefs", "BackendNotFound",
-                                 fmt::format("backendRef Service {}/{} port {} does not exist", ns,
-                                             ref.name(), ref.port())});
-    }
     auto weight = ref.has_weight() ? ref.weight() : 1;
     if (weight < 0) return unexpected(unsupported("backendRef weight must not be negative"));
+    std::string cluster;
+    auto problem = resolve_ref(route, ref, resolve, cluster);
+    if (problem) unresolved.push_back(*problem);
     total += static_cast<std::uint64_t>(weight);
     if (weight == 0) continue;
     auto* entry = out.mutable_forward()->add_clusters();
-    entry->set_name(*cluster);
     entry->set_weight(static_cast<std::uint32_t>(weight));
+    if (problem) {
+      entry->set_unresolved(fmt::format("{}: {}", problem->reason, problem->message));
+    } else {
+      entry->set_name(cluster);
+    }
   }
   if (total == 0) {
     return unexpected(unsupported("backendRef weights sum to 0; nothing could receive traffic"));
@@ -210,9 +229,10 @@ std::string path_prefix_regex(std::string_view prefix) {
   return RE2::QuoteMeta(std::string(prefix)) + "(/.*)?";
 }
 
-tl::expected<std::vector<RankedRoute>, Rejected> translate_rules(const k8s::HTTPRoute& route,
-                                                                 const BackendResolver& resolve) {
-  std::vector<RankedRoute> out;
+tl::expected<TranslatedRoute, Rejected> translate_rules(const k8s::HTTPRoute& route,
+                                                        const BackendResolver& resolve) {
+  TranslatedRoute translated;
+  auto& out = translated.rules;
   const auto& meta = route.metadata();
   auto route_name = fmt::format("{}/{}", meta.namespace_(), meta.name());
   for (int r = 0; r < route.spec().rules_size(); ++r) {
@@ -221,7 +241,9 @@ tl::expected<std::vector<RankedRoute>, Rejected> translate_rules(const k8s::HTTP
     for (const auto& filter : rule.filters()) {
       if (auto applied = apply_filter(filter, base); !applied) return unexpected(applied.error());
     }
-    if (auto acted = action(route, rule, resolve, base); !acted) return unexpected(acted.error());
+    if (auto acted = action(route, rule, resolve, base, translated.unresolved); !acted) {
+      return unexpected(acted.error());
+    }
     if (auto timed = timeouts(rule.timeouts(), base); !timed) return unexpected(timed.error());
 
     // Each match is an alternative: one proxy route per match.
@@ -242,7 +264,7 @@ tl::expected<std::vector<RankedRoute>, Rejected> translate_rules(const k8s::HTTP
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const auto& a, const auto& b) { return a.rank < b.rank; });
-  return out;
+  return translated;
 }
 
 }  // namespace weft::cp::translate

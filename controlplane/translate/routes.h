@@ -53,10 +53,21 @@ struct RankedRoute {
 using BackendResolver = std::function<std::optional<std::string>(
     const std::string&, const std::string&, std::uint32_t)>;
 
-// Translates every rule of `route`, in precedence order. Any unsupported field or unresolvable
-// backend rejects the whole route, so a half-applied route never routes.
-tl::expected<std::vector<RankedRoute>, Rejected> translate_rules(const k8s::HTTPRoute& route,
-                                                                 const BackendResolver& resolve);
+// A route's rules, in precedence order, and its backendRefs that did not
+// resolve (ResolvedRefs=False): each keeps its share of the traffic, which
+// the proxy answers 500 (mesh.v1.WeightedCluster.unresolved), while the
+// route's other backends and rules keep working, as Gateway API requires.
+struct TranslatedRoute {
+  std::vector<RankedRoute> rules;
+  std::vector<Rejected> unresolved;
+};
+
+// Translates every rule of `route`. An unsupported field or value (a
+// filter, a negative weight, a bad regex) rejects the whole route, so a
+// half-applied route never routes; the caller keeps its last accepted
+// version instead.
+tl::expected<TranslatedRoute, Rejected> translate_rules(const k8s::HTTPRoute& route,
+                                                        const BackendResolver& resolve);
 
 // "/foo" -> the RE2 pattern a segment-aware Gateway API PathPrefix means.
 std::string path_prefix_regex(std::string_view prefix);

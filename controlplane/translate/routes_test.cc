@@ -47,14 +47,14 @@ TEST(TranslateRules, CanarySplitAndHeaderMatchOrderedByPrecedence) {
 )"),
                                 resolve);
   ASSERT_TRUE(routes) << routes.error().message;
-  ASSERT_EQ(routes->size(), 2u);
+  ASSERT_EQ(routes->rules.size(), 2u);
   // More header matches first, though declared second.
-  const auto& canary = (*routes)[0].route;
+  const auto& canary = routes->rules[0].route;
   ASSERT_EQ(canary.match().headers_size(), 1);
   EXPECT_EQ(canary.match().headers(0).exact(), "1");
   EXPECT_EQ(canary.forward().clusters(0).name(), "reviews-v2.default:9080");
   EXPECT_EQ(canary.timeout().nanos(), 500'000'000);
-  const auto& split = (*routes)[1].route;
+  const auto& split = routes->rules[1].route;
   EXPECT_EQ(split.match().prefix(), "/");
   ASSERT_EQ(split.forward().clusters_size(), 2);
   EXPECT_EQ(split.forward().clusters(0).weight(), 90u);
@@ -68,10 +68,10 @@ TEST(TranslateRules, ExactBeatsLongerPrefixBeatsShorterPrefix) {
 )"),
                                 resolve);
   ASSERT_TRUE(routes);
-  ASSERT_EQ(routes->size(), 3u);
-  EXPECT_EQ((*routes)[0].route.match().exact(), "/a/b");
-  EXPECT_EQ((*routes)[1].route.match().regex(), path_prefix_regex("/a/b"));
-  EXPECT_EQ((*routes)[2].route.match().regex(), path_prefix_regex("/a"));
+  ASSERT_EQ(routes->rules.size(), 3u);
+  EXPECT_EQ(routes->rules[0].route.match().exact(), "/a/b");
+  EXPECT_EQ(routes->rules[1].route.match().regex(), path_prefix_regex("/a/b"));
+  EXPECT_EQ(routes->rules[2].route.match().regex(), path_prefix_regex("/a"));
 }
 
 TEST(TranslateRules, TimeoutsUnsetZeroOrTheSmaller) {
@@ -92,7 +92,7 @@ TEST(TranslateRules, TimeoutsUnsetZeroOrTheSmaller) {
                                c.timeouts)),
         resolve);
     ASSERT_TRUE(routes) << c.timeouts << ": " << routes.error().message;
-    const auto& route = (*routes)[0].route;
+    const auto& route = routes->rules[0].route;
     EXPECT_EQ(route.has_timeout(), c.present) << c.timeouts;
     EXPECT_EQ(route.timeout().seconds() * 1000 + route.timeout().nanos() / 1'000'000, c.millis)
         << c.timeouts;
@@ -120,16 +120,9 @@ TEST_P(TranslateRulesRejects, WithReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, TranslateRulesRejects,
     testing::Values(
-        Bad{"missing_service", "  rules: [{backendRefs: [{name: nope, port: 9080}]}]\n",
-            "ResolvedRefs", "BackendNotFound", "Service default/nope port 9080 does not exist"},
-        Bad{"missing_port", "  rules: [{backendRefs: [{name: reviews-v1}]}]\n", "ResolvedRefs",
-            "BackendNotFound", "needs a port"},
         Bad{"weights_zero",
             "  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: 0}]}]\n", "Accepted",
             "UnsupportedValue", "weights sum to 0"},
-        Bad{"other_namespace",
-            "  rules: [{backendRefs: [{name: reviews-v1, namespace: x, port: 9080}]}]\n",
-            "ResolvedRefs", "RefNotPermitted", "ReferenceGrant"},
         Bad{"mirror_filter",
             "  rules: [{filters: [{type: RequestMirror, requestMirror: {backendRef: {name: "
             "reviews-v1, port: 9080}}}], backendRefs: [{name: reviews-v1, port: 9080}]}]\n",
@@ -142,10 +135,71 @@ INSTANTIATE_TEST_SUITE_P(
             "  rules: [{timeouts: {request: soon}, backendRefs: [{name: reviews-v1, port: "
             "9080}]}]\n",
             "Accepted", "UnsupportedValue", "'soon' is not a duration"},
-        Bad{"service_kind_only",
-            "  rules: [{backendRefs: [{kind: Pod, name: reviews-v1, port: 9080}]}]\n",
-            "ResolvedRefs", "InvalidKind", "kind Pod"}),
+        Bad{"negative_weight",
+            "  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: -1}]}]\n", "Accepted",
+            "UnsupportedValue", "must not be negative"}),
     [](const auto& test) { return std::string(test.param.name); });
+
+// A backendRef that cannot be resolved keeps its share, which the proxy
+// answers 500; the other backend and the other rule keep theirs.
+struct Unresolved {
+  const char* name;
+  const char* ref;  // the bad backendRef, weight 10 beside reviews-v1 at 90
+  const char* reason;
+  const char* message;
+};
+
+class TranslateRulesUnresolved : public testing::TestWithParam<Unresolved> {};
+
+TEST_P(TranslateRulesUnresolved, KeepTheRestOfTheRoute) {
+  auto routes = translate_rules(route_from(fmt::format(R"(
+  rules:
+    - matches: [{{headers: [{{name: x-canary, value: "1"}}]}}]
+      backendRefs: [{{name: reviews-v2, port: 9080}}]
+    - backendRefs: [{{name: reviews-v1, port: 9080, weight: 90}}, {}]
+)",
+                                                       GetParam().ref)),
+                                resolve);
+  ASSERT_TRUE(routes) << routes.error().message;
+  ASSERT_EQ(routes->unresolved.size(), 1u);
+  EXPECT_EQ(routes->unresolved[0].type, "ResolvedRefs");
+  EXPECT_EQ(routes->unresolved[0].reason, GetParam().reason);
+  EXPECT_THAT(routes->unresolved[0].message, HasSubstr(GetParam().message));
+  ASSERT_EQ(routes->rules.size(), 2u);
+  EXPECT_EQ(routes->rules[0].route.forward().clusters(0).name(), "reviews-v2.default:9080");
+  const auto& split = routes->rules[1].route.forward();
+  ASSERT_EQ(split.clusters_size(), 2);
+  EXPECT_EQ(split.clusters(0).name(), "reviews-v1.default:9080");
+  EXPECT_EQ(split.clusters(0).weight(), 90u);
+  EXPECT_EQ(split.clusters(1).name(), "");
+  EXPECT_EQ(split.clusters(1).weight(), 10u);
+  EXPECT_THAT(split.clusters(1).unresolved(), HasSubstr(GetParam().reason));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TranslateRulesUnresolved,
+    testing::Values(Unresolved{"missing_service", "{name: nope, port: 9080, weight: 10}",
+                               "BackendNotFound", "Service default/nope port 9080 does not exist"},
+                    Unresolved{"missing_port", "{name: reviews-v2, weight: 10}", "BackendNotFound",
+                               "needs a port"},
+                    Unresolved{"other_namespace",
+                               "{name: reviews-v2, namespace: x, port: 9080, weight: 10}",
+                               "RefNotPermitted", "ReferenceGrant"},
+                    Unresolved{"service_kind_only",
+                               "{kind: Pod, name: reviews-v2, port: 9080, weight: 10}",
+                               "InvalidKind", "kind Pod"}),
+    [](const auto& test) { return std::string(test.param.name); });
+
+TEST(TranslateRules, AnUnresolvedBackendWithWeightZeroGetsNoShare) {
+  auto routes = translate_rules(route_from(R"(
+  rules:
+    - backendRefs: [{name: reviews-v1, port: 9080}, {name: nope, port: 9080, weight: 0}]
+)"),
+                                resolve);
+  ASSERT_TRUE(routes) << routes.error().message;
+  EXPECT_EQ(routes->unresolved.size(), 1u) << "still reported in ResolvedRefs";
+  ASSERT_EQ(routes->rules[0].route.forward().clusters_size(), 1);
+}
 
 TEST(TranslateRules, RedirectAndNoBackendsMeans500) {
   auto routes = translate_rules(route_from(R"(
@@ -156,10 +210,10 @@ TEST(TranslateRules, RedirectAndNoBackendsMeans500) {
 )"),
                                 resolve);
   ASSERT_TRUE(routes) << routes.error().message;
-  ASSERT_EQ(routes->size(), 2u);
-  EXPECT_EQ((*routes)[0].route.redirect().path(), "/new");
-  EXPECT_EQ((*routes)[0].route.redirect().status(), 301u);
-  EXPECT_EQ((*routes)[1].route.direct_response().status(), 500u);
+  ASSERT_EQ(routes->rules.size(), 2u);
+  EXPECT_EQ(routes->rules[0].route.redirect().path(), "/new");
+  EXPECT_EQ(routes->rules[0].route.redirect().status(), 301u);
+  EXPECT_EQ(routes->rules[1].route.direct_response().status(), 500u);
 }
 
 }  // namespace

@@ -121,13 +121,17 @@ Result<router::Forward> to_forward(const v1::ForwardAction& proto,
   if (proto.clusters().empty()) return fail(ErrorCode::kInvalidArgument, "forward has no clusters");
   std::uint64_t total_weight = 0;
   for (const auto& wc : proto.clusters()) {
-    auto found = clusters.find(wc.name());
-    if (found == clusters.end()) {
-      return fail(ErrorCode::kInvalidArgument, "cluster '{}' is not defined", wc.name());
+    auto index = router::kUnresolvedBackend;
+    if (wc.unresolved().empty()) {
+      auto found = clusters.find(wc.name());
+      if (found == clusters.end()) {
+        return fail(ErrorCode::kInvalidArgument, "cluster '{}' is not defined", wc.name());
+      }
+      index = found->second;
     }
     std::uint32_t weight = wc.weight();
     if (weight == 0 && proto.clusters_size() == 1) weight = 1;
-    forward.clusters.push_back({found->second, weight});
+    forward.clusters.push_back({index, weight});
     total_weight += weight;
   }
   if (total_weight == 0) {

@@ -72,6 +72,25 @@ TEST(Translate, ARouteWithoutATimeoutOrWithZeroHasNone) {
   EXPECT_FALSE((**snapshot).route_tables[0].virtual_hosts[0].routes[0].timeout);
 }
 
+TEST(Translate, AnUnresolvedBackendKeepsItsShareAndNeedsNoCluster) {
+  std::string text(kBase);
+  const std::string from = "{name: v2, weight: 10}";
+  text.replace(text.find(from), from.size(),
+               "{unresolved: 'BackendNotFound: Service shop/v3 does not exist', weight: 10}");
+  auto snapshot = translate_yaml(text);
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& forward =
+      std::get<router::Forward>((**snapshot).route_tables[0].virtual_hosts[0].routes[0].action);
+  ASSERT_EQ(forward.clusters.size(), 2u);
+  EXPECT_EQ(forward.clusters[0].cluster, 0u);
+  EXPECT_EQ(forward.clusters[1].cluster, router::kUnresolvedBackend);
+  EXPECT_EQ(forward.weights(), (std::vector<std::uint32_t>{90, 10}));
+  router::Splits splits{upstream::lb::RoundRobin(forward.weights())};
+  int unresolved = 0;
+  for (int i = 0; i < 100; ++i) unresolved += forward.choose(splits) == router::kUnresolvedBackend;
+  EXPECT_EQ(unresolved, 10) << "exactly its share, no more";
+}
+
 struct BadCase {
   const char* name;
   std::string from, to;  // textual edit applied to kBase

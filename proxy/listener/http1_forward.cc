@@ -5,6 +5,7 @@
 //   504 upstream_request_timeout (no response head within the route timeout
 //       after the request was sent)
 //   502 upstream_protocol_error (unparseable response) / upstream_reset
+//   500 backend_not_found (a split's share whose backend did not resolve)
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -98,7 +99,11 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const worker::View& view,
                                                            Exchange& exchange) {
   auto& head = parser.head();
-  auto& cluster = (*view.clusters)[forward.choose(*view.splits)];
+  const auto chosen = forward.choose(*view.splits);
+  if (chosen == router::kUnresolvedBackend) {
+    co_return co_await reply(parser, upstream_failure("backend_not_found"), exchange);
+  }
+  auto& cluster = (*view.clusters)[chosen];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     const auto local = upstream_failure("no_healthy_upstream");

@@ -273,7 +273,12 @@ asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& st
 asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
-  auto& cluster = (*view.clusters)[forward.choose(*view.splits)];
+  const auto chosen = forward.choose(*view.splits);
+  if (chosen == router::kUnresolvedBackend) {
+    reply(downstream, stream, upstream_failure("backend_not_found"));
+    co_return;
+  }
+  auto& cluster = (*view.clusters)[chosen];
   stream.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
     reply(downstream, stream, upstream_failure("no_healthy_upstream"));

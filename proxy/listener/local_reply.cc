@@ -10,7 +10,7 @@ LocalReply upstream_failure(std::string_view reason) {
     unsigned status;
     std::string_view body;
   };
-  static constexpr std::array<Known, 7> kKnown{{
+  static constexpr std::array<Known, 8> kKnown{{
       {"no_healthy_upstream", 503, "no healthy upstream\n"},
       {"upstream_connect_failure", 503, "upstream connect failure\n"},
       {"upstream_connect_timeout", 503, "upstream connect timeout\n"},
@@ -18,6 +18,9 @@ LocalReply upstream_failure(std::string_view reason) {
       {"upstream_request_timeout", 504, "upstream request timeout\n"},
       {"upstream_reset", 502, "upstream reset before response\n"},
       {"upstream_protocol_error", 502, "upstream protocol error\n"},
+      // A share of a split whose backend the control plane could not
+      // resolve: 500, as Gateway API requires for an invalid backendRef.
+      {"backend_not_found", 500, "backend not found\n"},
   }};
   for (const auto& known : kKnown) {
     if (known.reason == reason) return {known.status, known.reason, std::string(known.body), ""};

@@ -18,12 +18,17 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
 
 // Reasons for responses the proxy makes itself, so they exist (at 0) before
 // the first one happens and alerts can be written against them.
-constexpr std::string_view kLocalReplyReasons[] = {
-    "route_not_found",          "no_healthy_upstream",
-    "upstream_connect_failure", "upstream_connect_timeout",
-    "upstream_request_timeout", "upstream_protocol_error",
-    "upstream_reset",           "upstream_tls_failure",
-    "direct_response",          "redirect"};
+constexpr std::string_view kLocalReplyReasons[] = {"route_not_found",
+                                                   "no_healthy_upstream",
+                                                   "upstream_connect_failure",
+                                                   "upstream_connect_timeout",
+                                                   "upstream_request_timeout",
+                                                   "upstream_protocol_error",
+                                                   "upstream_reset",
+                                                   "upstream_tls_failure",
+                                                   "backend_not_found",
+                                                   "direct_response",
+                                                   "redirect"};
 
 constexpr std::string_view kHttp2StreamErrors[] = {"invalid_header", "invalid_message",
                                                    "invalid_frame", "header_list_too_large",

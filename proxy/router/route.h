@@ -67,8 +67,12 @@ struct RouteMatch {
   bool matches(const RequestView& request) const;
 };
 
+// Forward::choose's answer for a backend the control plane could not
+// resolve: its share of the traffic is answered 500 (Gateway API).
+inline constexpr std::size_t kUnresolvedBackend = static_cast<std::size_t>(-1);
+
 struct WeightedCluster {
-  std::size_t cluster = 0;  // index into Snapshot::clusters
+  std::size_t cluster = 0;  // index into Snapshot::clusters, or kUnresolvedBackend
   std::uint32_t weight = 1;
 };
 
@@ -85,6 +89,7 @@ struct Forward {
 
   std::vector<std::uint32_t> weights() const;
   // The cluster for one request: the only one, or the split's next turn.
+  // May be kUnresolvedBackend.
   std::size_t choose(Splits& splits) const {
     return clusters.size() == 1 ? clusters.front().cluster : clusters[splits[split].next()].cluster;
   }

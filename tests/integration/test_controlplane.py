@@ -515,3 +515,73 @@ spec:
         assert time.monotonic() < deadline, out
         time.sleep(0.2)
     assert "0 parse errors" in out and "meshctl check shows why" in out
+
+
+def reviews_condition(mesh, kind, want):
+    """Waits for HTTPRoute default/reviews's `kind` condition to satisfy `want`."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [c for c in mesh.status()["conditions"]
+                 if c["object"] == "HTTPRoute default/reviews" and c["type"] == kind]
+        if found and want(found[0]):
+            return found[0]
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+
+
+def answers(mesh, n=100, headers=None):
+    """(status, body or x-weft-error) of `n` requests from the client."""
+    out = []
+    for _ in range(n):
+        conn = http.client.HTTPConnection("127.0.0.1", mesh.outbound, timeout=5)
+        try:
+            conn.request("GET", "http://reviews:9080/", headers=headers or {})
+            response = conn.getresponse()
+            body = response.read().decode().strip()
+            out.append((response.status, response.getheader("x-weft-error") or body))
+        finally:
+            conn.close()
+    return out
+
+
+def test_an_unresolved_backend_costs_its_share_and_a_rejected_edit_keeps_the_last_version(mesh):
+    route = mesh.dir / "route.yaml"
+    good = route.read_text()
+    unresolved = good.replace("{name: reviews-v2, port: 9080, weight: 10}",
+                              "{name: reviews-v3, port: 9080, weight: 10}")
+    assert unresolved != good
+    route.write_text(unresolved)
+    resolved = reviews_condition(mesh, "ResolvedRefs", lambda c: c["status"] == "False")
+    assert resolved["reason"] == "BackendNotFound" and "reviews-v3" in resolved["message"]
+    accepted = reviews_condition(mesh, "Accepted", lambda c: True)
+    assert accepted["status"] == "True", accepted
+
+    def expect_canary_with_a_500_share():
+        # Smooth weighted round robin on the client sidecar's one worker:
+        # exactly 10 of every 100 go to the missing backend.
+        got = answers(mesh, 100)
+        assert got.count((200, "reviews-v1")) == 90, got
+        assert got.count((500, "backend_not_found")) == 10, got
+        assert set(answers(mesh, 10, {"x-canary": "1"})) == {(200, "reviews-v2")}
+
+    expect_canary_with_a_500_share()
+    # The same over HTTP/2 from the client (h2c to its sidecar), one at a
+    # time so the split's turns stay in order.
+    h2load = subprocess.run(
+        ["h2load", "-n", "100", "-c", "1", "-m", "1", "-H", ":authority: reviews:9080",
+         f"http://127.0.0.1:{mesh.outbound}/"], capture_output=True, text=True, timeout=60)
+    assert "status codes: 90 2xx, 0 3xx, 0 4xx, 10 5xx" in h2load.stdout, h2load.stdout
+
+    # A negative weight rejects the whole route: the version above keeps
+    # serving (not plain round robin across reviews' pods), and says so.
+    route.write_text(unresolved.replace("weight: 90", "weight: -90"))
+    rejected = reviews_condition(mesh, "Accepted", lambda c: c["status"] == "False")
+    assert "must not be negative" in rejected["message"], rejected
+    assert "last accepted version keeps serving" in rejected["message"], rejected
+    expect_canary_with_a_500_share()
+    assert "1 rejected objects" in mesh.meshctl("status").stdout
+
+    route.write_text(good)
+    reviews_condition(mesh, "ResolvedRefs", lambda c: c["status"] == "True")
+    assert set(answers(mesh, 20, {"x-canary": "1"})) == {(200, "reviews-v2")}
+    assert {body for _, body in answers(mesh, 20)} <= {"reviews-v1", "reviews-v2"}

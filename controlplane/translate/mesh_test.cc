@@ -1,0 +1,194 @@
+// compile() across edits: a rejected HTTPRoute, TrafficPolicy or MeshConfig
+// keeps serving its last accepted version, and a backendRef that does not
+// resolve costs only its own share of the traffic.
+#include "controlplane/translate/mesh.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "controlplane/model/objects.h"
+
+namespace weft::cp::translate {
+namespace {
+
+using ::testing::HasSubstr;
+
+// reviews splits 90/10 to reviews-v1/v2 with a header override; a policy
+// on reviews sets a 2 s request timeout; the MeshConfig a drain timeout.
+constexpr std::string_view kMesh = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec: {ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1}
+spec: {ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2}
+spec: {ports: [{name: http, port: 9080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+    - matches: [{headers: [{name: x-canary, value: "1"}]}]
+      backendRefs: [{name: reviews-v2, port: 9080}]
+    - backendRefs:
+        - {name: reviews-v1, port: 9080, weight: 90}
+        - {name: reviews-v2, port: 9080, weight: 10}
+---
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: reviews}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  timeouts: {request: 2s}
+---
+apiVersion: mesh.weft.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec: {drainTimeout: 7s}
+)";
+
+std::shared_ptr<const model::Store> store_of(std::string_view text) {
+  auto store = std::make_shared<model::Store>();
+  for (const auto& document : YAML::LoadAll(std::string(text))) {
+    auto parsed = model::parse_object(document, "mesh.yaml");
+    EXPECT_TRUE(parsed) << parsed.error().message;
+    if (parsed) store->put(std::get<model::Object>(*parsed));
+  }
+  return store;
+}
+
+std::string edited(std::string_view from, std::string_view to) {
+  std::string text(kMesh);
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+const ServicePort& reviews(const Mesh& mesh) {
+  for (const auto& sp : mesh.service_ports) {
+    if (sp.service == "reviews") return sp;
+  }
+  throw std::logic_error("no reviews Service port");
+}
+
+const Condition* condition(const Mesh& mesh, std::string_view object, std::string_view type) {
+  for (const auto& c : mesh.conditions) {
+    if (c.object == object && c.type == type) return &c;
+  }
+  return nullptr;
+}
+
+// The canary as first accepted: header route first, then the 90/10 split,
+// both with the policy's 2 s timeout.
+void expect_canary(const Mesh& mesh) {
+  const auto& routes = reviews(mesh).routes;
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].match().headers_size(), 1);
+  ASSERT_EQ(routes[1].forward().clusters_size(), 2);
+  EXPECT_EQ(routes[1].forward().clusters(0).weight(), 90u);
+  EXPECT_EQ(routes[1].forward().clusters(1).weight(), 10u);
+  EXPECT_EQ(routes[1].timeout().seconds(), 2);
+  ASSERT_TRUE(mesh.drain_timeout);
+  EXPECT_EQ(mesh.drain_timeout->seconds(), 7);
+}
+
+struct Rejection {
+  const char* name;
+  const char* from;
+  const char* to;
+  const char* object;  // whose Accepted condition is False
+  const char* message;
+};
+
+class LastAccepted : public testing::TestWithParam<Rejection> {};
+
+TEST_P(LastAccepted, KeepsServingThroughARejectedEdit) {
+  const auto& c = GetParam();
+  auto good = compile(*store_of(kMesh));
+  expect_canary(*good);
+
+  auto bad = store_of(edited(c.from, c.to));
+  auto without_history = compile(*bad);
+  const auto* rejected = condition(*without_history, c.object, "Accepted");
+  ASSERT_NE(rejected, nullptr);
+  EXPECT_FALSE(rejected->ok);
+  EXPECT_THAT(rejected->message, HasSubstr(c.message));
+  EXPECT_THAT(rejected->message, ::testing::Not(HasSubstr(kServingLastAccepted)));
+
+  auto kept = compile(*bad, good.get());
+  expect_canary(*kept);
+  rejected = condition(*kept, c.object, "Accepted");
+  ASSERT_NE(rejected, nullptr);
+  EXPECT_FALSE(rejected->ok) << "still reported, and counted by meshctl status";
+  EXPECT_THAT(rejected->message, HasSubstr(c.message));
+  EXPECT_THAT(rejected->message, HasSubstr(kServingLastAccepted));
+
+  // Still kept one push later.
+  expect_canary(*compile(*bad, kept.get()));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, LastAccepted,
+    testing::Values(Rejection{"negative_weight", "weight: 10}", "weight: -10}",
+                              "HTTPRoute default/reviews", "must not be negative"},
+                    Rejection{"unsupported_filter", "    - backendRefs:\n",
+                              "    - filters: [{type: URLRewrite, urlRewrite: {hostname: x}}]\n"
+                              "      backendRefs:\n",
+                              "HTTPRoute default/reviews",
+                              "filter type URLRewrite is not supported"},
+                    Rejection{"parent_typo", "name: reviews, port: 9080}]",
+                              "name: reveiws, port: 9080}]", "HTTPRoute default/reviews",
+                              "parent Service default/reveiws"},
+                    Rejection{"policy_duration", "request: 2s", "request: 2 seconds",
+                              "TrafficPolicy default/reviews", "'2 seconds' is not a duration"},
+                    Rejection{"mesh_config_duration", "drainTimeout: 7s", "drainTimeout: soon",
+                              "MeshConfig mesh", "drainTimeout 'soon'"}),
+    [](const auto& test) { return std::string(test.param.name); });
+
+TEST(LastAccepted, ADeletedObjectIsNotKept) {
+  auto good = compile(*store_of(kMesh));
+  std::string text(kMesh);
+  auto route = text.find("apiVersion: gateway.networking.k8s.io/v1");
+  auto policy = text.find("---\napiVersion: mesh.weft.io/v1alpha1\nkind: TrafficPolicy");
+  text.erase(route, policy + 4 - route);
+  auto deleted = compile(*store_of(text), good.get());
+  ASSERT_EQ(reviews(*deleted).routes.size(), 1u);
+  EXPECT_EQ(reviews(*deleted).routes[0].name(), "default");
+}
+
+TEST(UnresolvedBackend, CostsOnlyItsShare) {
+  auto good = compile(*store_of(kMesh));
+  auto mesh = compile(*store_of(edited("{name: reviews-v2, port: 9080, weight: 10}",
+                                       "{name: reviews-v3, port: 9080, weight: 10}")),
+                      good.get());
+  const auto& routes = reviews(*mesh).routes;
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].forward().clusters(0).name(), "reviews-v2.default:9080");
+  const auto& split = routes[1].forward();
+  ASSERT_EQ(split.clusters_size(), 2);
+  EXPECT_EQ(split.clusters(0).name(), "reviews-v1.default:9080");
+  EXPECT_EQ(split.clusters(1).weight(), 10u);
+  EXPECT_THAT(split.clusters(1).unresolved(), HasSubstr("reviews-v3"));
+  const auto* accepted = condition(*mesh, "HTTPRoute default/reviews", "Accepted");
+  ASSERT_NE(accepted, nullptr);
+  EXPECT_TRUE(accepted->ok);
+  const auto* resolved = condition(*mesh, "HTTPRoute default/reviews", "ResolvedRefs");
+  ASSERT_NE(resolved, nullptr);
+  EXPECT_FALSE(resolved->ok);
+  EXPECT_EQ(resolved->reason, "BackendNotFound");
+  EXPECT_THAT(resolved->message, HasSubstr("answered 500"));
+}
+
+}  // namespace
+}  // namespace weft::cp::translate
