@@ -67,21 +67,27 @@ const std::string& written_name(const pb::FieldDescriptor& f, const ParseOptions
 // "did you mean 'x'?" for a near miss, else the list of valid fields; both
 // in the names the file is to be written with. A proto name typed for a
 // JSON one ("backend_refs") is a near miss of its JSON name.
+std::vector<std::string> field_names(const pb::Descriptor& type, const ParseOptions& options) {
+  std::vector<std::string> names;
+  names.reserve(type.field_count());
+  for (int i = 0; i < type.field_count(); ++i)
+    names.push_back(written_name(*type.field(i), options));
+  return names;
+}
+
 std::string suggestion(std::string_view key, const pb::Descriptor& type,
                        const ParseOptions& options) {
   std::string best;
   std::size_t best_distance = 3;  // only suggest close misspellings
-  std::vector<std::string> names;
   for (int i = 0; i < type.field_count(); ++i) {
     const auto* f = type.field(i);
-    names.push_back(written_name(*f, options));
     for (const std::string& name : {f->name(), f->json_name()}) {
       auto distance = name == key ? 0 : edit_distance(key, name);
       if (distance < best_distance) best_distance = distance, best = written_name(*f, options);
     }
   }
   if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
-  return fmt::format(" (fields: {})", fmt::join(names, ", "));
+  return fmt::format(" (fields: {})", fmt::join(field_names(type, options), ", "));
 }
 
 // Well-known types have a text form of their own; only Duration is used.
@@ -181,6 +187,11 @@ Result<void> Walk::message(const YAML::Node& node, pb::Message& out,
     }
     if (f == nullptr) f = by_json_name(type, key);
     if (f == nullptr && options.lenient && options.lenient(type)) continue;
+    if (f == nullptr && options.not_supported && options.not_supported(type, key)) {
+      return error(entry.first, path,
+                   fmt::format("field '{}' is not supported yet (supported here: {})", key,
+                               fmt::join(field_names(type, options), ", ")));
+    }
     if (f == nullptr) {
       // A Kubernetes object is named by the caller, and the path says where.
       auto in = options.json_names_only ? std::string() : " in " + type.full_name();

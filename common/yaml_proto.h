@@ -30,6 +30,10 @@ struct ParseOptions {
   // name the field path, not our protobuf types. Off: a field is found by
   // its proto name too (mesh-proxy's own config is written with those).
   bool json_names_only = false;
+  // Fields of the real schema (the Gateway API's) that our messages do not
+  // mirror yet: reported as "not supported yet" with the fields that are,
+  // rather than as an unknown field with a did-you-mean.
+  std::function<bool(const google::protobuf::Descriptor&, std::string_view field)> not_supported;
 };
 
 // Parses one YAML document in `text` into `out`; `source` names it in errors.

@@ -134,8 +134,8 @@ TEST(YamlProto, LoadMessageNamesMissingFile) {
 }
 
 TEST(YamlProto, LenientMessagesSkipUnknownFieldsOthersStayStrict) {
-  ParseOptions options{
-      .lenient = [](const google::protobuf::Descriptor& type) { return type.name() == "Admin"; }};
+  ParseOptions options;
+  options.lenient = [](const google::protobuf::Descriptor& type) { return type.name() == "Admin"; };
   mesh::v1::ProxyConfig config;
   auto lenient =
       parse_message("admin: {address: {port: 1}, future_field: x}\n", "p.yaml", config, options);
@@ -152,7 +152,8 @@ TEST(YamlProto, JsonNamesOnlyAcceptsWhatTheApiServerAcceptsAndSuggestsIt) {
   // Kubernetes objects are read as the API server reads them: "routeTable"
   // (the JSON name), never "route_table" (the proto name), and the mistake
   // is answered with the JSON name, without our protobuf type's name.
-  ParseOptions options{.lenient = {}, .json_names_only = true};
+  ParseOptions options;
+  options.json_names_only = true;
   mesh::v1::ProxyConfig config;
   auto json = parse_message("listeners: [{name: a, routeTable: web}]\n", "k.yaml", config, options);
   ASSERT_TRUE(json) << json.error().message;

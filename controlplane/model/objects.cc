@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 #include "common/yaml_proto.h"
@@ -25,6 +26,25 @@ bool lenient(const pb::Descriptor& type) {
   return type.name() != "Fraction" && type.name() != "LocalObjectReference";
 }
 
+// Gateway API fields Weft does not implement yet, by the message that
+// would hold them: "not supported yet", not "unknown field", so a user
+// knows the manifest is right and the mesh is behind.
+bool not_supported(const pb::Descriptor& type, std::string_view field) {
+  struct Unsupported {
+    std::string_view message, field;
+  };
+  static constexpr std::array<Unsupported, 5> kUnsupported{{
+      {"k8s.HTTPRouteRule", "retry"},
+      {"k8s.HTTPRouteRule", "sessionPersistence"},
+      {"k8s.HTTPRouteFilter", "cors"},
+      {"k8s.HTTPRouteFilter", "externalAuth"},
+      {"k8s.HTTPRouteSpec", "useDefaultGateways"},
+  }};
+  return std::any_of(kUnsupported.begin(), kUnsupported.end(), [&](const Unsupported& u) {
+    return u.message == type.full_name() && u.field == field;
+  });
+}
+
 // The group part of apiVersion ("" for core "v1").
 std::string_view group_of(std::string_view api_version) {
   auto slash = api_version.find('/');
@@ -37,8 +57,9 @@ bool cluster_scoped(std::string_view kind) { return kind == "Namespace" || kind 
 // apiVersion, kind and metadata only; everything else is skipped here.
 Result<k8s::TypeHeader> read_header(const YAML::Node& document, std::string_view source) {
   k8s::TypeHeader header;
-  yaml::ParseOptions any{.lenient = [](const pb::Descriptor&) { return true; },
-                         .json_names_only = true};
+  yaml::ParseOptions any;
+  any.lenient = [](const pb::Descriptor&) { return true; };
+  any.json_names_only = true;
   if (auto parsed = yaml::parse_node(document, source, header, any); !parsed) {
     return tl::unexpected(parsed.error());
   }
@@ -50,7 +71,10 @@ Result<std::variant<Object, Unrecognized>> parse_as(const YAML::Node& document,
                                                     std::string_view source) {
   T object;
   // As the API server reads it: JSON field names only.
-  yaml::ParseOptions options{.lenient = lenient, .json_names_only = true};
+  yaml::ParseOptions options;
+  options.lenient = lenient;
+  options.json_names_only = true;
+  options.not_supported = not_supported;
   if (auto parsed = yaml::parse_node(document, source, object, options); !parsed) {
     return tl::unexpected(parsed.error());
   }

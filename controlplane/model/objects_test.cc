@@ -1,5 +1,6 @@
 #include "controlplane/model/objects.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -48,6 +49,38 @@ spec:
   EXPECT_THAT(parsed.error().message, HasSubstr("m.yaml:8:49:"));
   EXPECT_THAT(parsed.error().message, HasSubstr("spec.rules[0].backendRefs[0]"));
   EXPECT_THAT(parsed.error().message, HasSubstr("did you mean 'weight'"));
+}
+
+// Real Gateway API fields the mesh does not implement yet are "not
+// supported", with what is; a misspelling is still "unknown".
+TEST(ParseObject, GatewayFieldsNotImplementedAreNotSupportedNotUnknown) {
+  struct Case {
+    const char* rule;
+    std::vector<const char*> expected;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"{sessionPersistence: {type: Cookie}, backendRefs: [{name: r, port: 80}]}",
+            {"m.yaml:7:", "spec.rules[0]", "field 'sessionPersistence' is not supported yet",
+             "supported here: name, matches, filters, backendRefs, timeouts"}},
+           {"{retry: {attempts: 2}, backendRefs: [{name: r, port: 80}]}",
+            {"field 'retry' is not supported yet"}},
+           {"{filters: [{type: CORS, cors: {}}]}",
+            {"spec.rules[0].filters[0]", "field 'cors' is not supported yet"}},
+           {"{sesionPersistence: {}}", {"unknown field 'sesionPersistence'"}}}) {
+    auto parsed = parse(fmt::format(R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: r}}
+spec:
+  parentRefs: [{{kind: Service, name: r}}]
+  rules: [{}]
+)",
+                                    c.rule));
+    ASSERT_FALSE(parsed) << c.rule;
+    for (const auto* part : c.expected) {
+      EXPECT_THAT(parsed.error().message, HasSubstr(part)) << c.rule;
+    }
+  }
 }
 
 TEST(ParseObject, ForeignKindsAreRecognisedAsSuch) {
