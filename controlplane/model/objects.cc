@@ -133,8 +133,8 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
   }
   if (group == "gateway.networking.k8s.io" && kind == "GRPCRoute") {
     return fail(ErrorCode::kInvalidArgument,
-                "{}: GRPCRoute {}: not supported yet (HTTP/2 in the proxy comes first); use an "
-                "HTTPRoute",
+                "{}: GRPCRoute {}: not supported yet; a gRPC call is an HTTP/2 POST to "
+                "/package.Service/Method, so an HTTPRoute with a path match routes it",
                 source, header.metadata().name());
   }
   if (group == "apps" && kind == "Deployment") {
