@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/spelling.h"
 
 namespace weft::yaml {
 namespace {
@@ -44,21 +45,6 @@ struct Walk {
   Result<void> duration(const YAML::Node& node, const Assign& to, const std::string& path) const;
 };
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // The name a field is written with: its JSON name for Kubernetes objects.
 const std::string& written_name(const pb::FieldDescriptor& f, const ParseOptions& options) {
   return options.json_names_only ? f.json_name() : f.name();
@@ -82,7 +68,7 @@ std::string suggestion(std::string_view key, const pb::Descriptor& type,
   for (int i = 0; i < type.field_count(); ++i) {
     const auto* f = type.field(i);
     for (const std::string& name : {f->name(), f->json_name()}) {
-      auto distance = name == key ? 0 : edit_distance(key, name);
+      auto distance = name == key ? 0 : spelling::edit_distance(key, name);
       if (distance < best_distance) best_distance = distance, best = written_name(*f, options);
     }
   }

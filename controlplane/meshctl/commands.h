@@ -16,8 +16,12 @@ struct Target {
 };
 
 int status(const Target& target, Format format);
-int proxy_config(const Target& target, const std::string& proxy, const std::string& section,
-                 Format format);
+struct ProxyConfigArgs {
+  std::string proxy;    // NAME, NAME.NAMESPACE or NAMESPACE/NAME
+  std::string ns;       // -n; empty: from `proxy`, else default
+  std::string section;  // listeners, routes, clusters, endpoints; empty: all
+};
+int proxy_config(const Target& target, const ProxyConfigArgs& args, Format format);
 int check(const Target& target);
 int validate(const std::vector<std::string>& paths);
 

@@ -30,10 +30,16 @@ int main(int argc, char** argv) {
 
   auto* config_cmd = app.add_subcommand(
       "proxy-config", "The configuration a proxy has: listeners, routes, clusters, endpoints");
-  std::string proxy, section;
-  config_cmd->add_option("proxy", proxy, "NAMESPACE/NAME or NAME (namespace default)")->required();
-  config_cmd->add_option("section", section, "listeners|routes|clusters|endpoints (all if omitted)")
+  ProxyConfigArgs config_args;
+  config_cmd
+      ->add_option("proxy", config_args.proxy,
+                   "NAME, NAME.NAMESPACE or NAMESPACE/NAME (namespace default)")
+      ->required();
+  config_cmd
+      ->add_option("section", config_args.section,
+                   "listeners|routes|clusters|endpoints (all if omitted)")
       ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints"}));
+  config_cmd->add_option("-n,--namespace", config_args.ns, "The proxy's namespace");
   output_option(config_cmd);
 
   auto* check_cmd = app.add_subcommand(
@@ -94,7 +100,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (status_cmd->parsed()) return status(target, format());
-  if (config_cmd->parsed()) return proxy_config(target, proxy, section, format());
+  if (config_cmd->parsed()) return proxy_config(target, config_args, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);

@@ -14,6 +14,10 @@ std::string table(const std::vector<std::vector<std::string>>& rows);
 // otherwise read them as something else).
 std::string to_yaml(const boost::json::value& value);
 
+// JSON indented by two spaces, one member or element per line (what
+// `-o json` prints; jq reads it as well as the compact form).
+std::string pretty_json(const boost::json::value& value);
+
 enum class Format { kTable, kJson, kYaml };
 bool parse_format(const std::string& text, Format& out);
 

@@ -17,5 +17,14 @@ TEST(ToYaml, QuotesStringsAndKeepsNumbersAndStructure) {
   EXPECT_EQ(to_yaml(value), "name: \"true\"\nport: 80\nlist:\n  - 1\n  - a\nok: false\n");
 }
 
+TEST(PrettyJson, IndentsByTwoAndRoundTrips) {
+  auto value = boost::json::parse(R"({"a": [1, {"b": "x\"y"}], "e": {}, "l": []})");
+  auto text = pretty_json(value);
+  EXPECT_EQ(text,
+            "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"x\\\"y\"\n    }\n  ],\n  \"e\": {},\n"
+            "  \"l\": []\n}\n");
+  EXPECT_EQ(boost::json::parse(text), value);
+}
+
 }  // namespace
 }  // namespace weft::meshctl

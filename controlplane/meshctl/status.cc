@@ -1,12 +1,16 @@
 // meshctl status, check and proxy-config: views of the status endpoint.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <iostream>
 #include <set>
 
+#include "common/spelling.h"
 #include "controlplane/meshctl/commands.h"
 #include "controlplane/meshctl/http_get.h"
+#include "controlplane/meshctl/proxy_config_view.h"
 
 namespace weft::meshctl {
 namespace {
@@ -41,7 +45,7 @@ void print(const json::value& value, Format format) {
   if (format == Format::kYaml) {
     std::cout << to_yaml(value);
   } else {
-    std::cout << json::serialize(value) << "\n";
+    std::cout << pretty_json(value);
   }
 }
 
@@ -133,77 +137,59 @@ int check(const Target& target) {
   return problems == 0 ? 0 : 1;
 }
 
-int proxy_config(const Target& target, const std::string& proxy, const std::string& section,
-                 Format format) {
-  auto value = get_json(target, "/config?proxy=" + proxy);
+namespace {
+
+// "no connected proxy default/clinet-0", and the closest connected name.
+std::string not_found(const Target& target, const ProxyRef& ref, const std::string& error) {
+  auto status = get_json(target, "/status");
+  if (!status) return error;
+  std::vector<std::string> names;
+  for (const auto& p : status->at("proxies").as_array()) {
+    const auto& o = p.as_object();
+    names.push_back(text(o, "namespace") + "/" + text(o, "name"));
+  }
+  auto wanted = ref.ns + "/" + ref.name;
+  auto best = spelling::closest(wanted, names, std::max<std::size_t>(3, wanted.size() / 3));
+  if (best) return fmt::format("{} (did you mean {}?)", error, *best);
+  if (names.empty()) return error + " (no proxy is connected)";
+  return fmt::format("{} (connected: {})", error, fmt::join(names, ", "));
+}
+
+}  // namespace
+
+int proxy_config(const Target& target, const ProxyConfigArgs& args, Format format) {
+  auto ref = parse_proxy_ref(args.proxy, args.ns);
+  if (!ref) {
+    std::cerr << "meshctl: " << ref.error() << "\n";
+    return 2;
+  }
+  auto value = get_json(target, "/config?proxy=" + ref->ns + "/" + ref->name);
   if (!value) {
-    std::cerr << "meshctl: " << value.error().message << "\n";
+    std::cerr << "meshctl: " << not_found(target, *ref, value.error().message) << "\n";
     return 1;
   }
-  const auto& config = value->as_object();
-  auto list = [&](std::string_view key) {
-    const auto* v = config.if_contains(key);
-    return v != nullptr ? v->as_array() : json::array{};
-  };
-  json::value selected = *value;
-  if (section == "listeners") selected = list("listeners");
-  if (section == "routes") selected = list("route_tables");
-  if (section == "clusters" || section == "endpoints") selected = list("clusters");
+  const auto& section = args.section;
   if (format != Format::kTable) {
+    json::value selected = *value;
+    const auto* o = value->if_object();
+    auto part = [&](std::string_view key) {
+      const auto* v = o == nullptr ? nullptr : o->if_contains(key);
+      return v != nullptr ? *v : json::value(json::array{});
+    };
+    if (section == "listeners") selected = part("listeners");
+    if (section == "routes") selected = part("route_tables");
+    if (section == "clusters" || section == "endpoints") selected = part("clusters");
     print(selected, format);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows;
-  auto address = [](const json::value& a) {
-    return a.is_object() ? text(a.as_object(), "host") + ":" + text(a.as_object(), "port") : "";
-  };
-  if (section.empty() || section == "listeners") {
-    rows.push_back({"LISTENER", "ADDRESS", "CAPTURE", "ROUTE TABLE", "DESTINATIONS"});
-    for (const auto& l : list("listeners")) {
-      const auto& o = l.as_object();
-      auto destinations = o.contains("destinations") ? o.at("destinations").as_array().size() : 0;
-      rows.push_back({text(o, "name"),
-                      address(o.contains("address") ? o.at("address") : json::value{}),
-                      text(o, "capture").empty() ? "-" : text(o, "capture"), text(o, "route_table"),
-                      std::to_string(destinations)});
-    }
+  std::vector<Rows> tables;
+  if (section.empty() || section == "listeners") tables.push_back(listener_rows(*value));
+  if (section.empty() || section == "routes") tables.push_back(route_rows(*value));
+  if (section.empty() || section == "clusters") tables.push_back(cluster_rows(*value));
+  if (section.empty() || section == "endpoints") tables.push_back(endpoint_rows(*value));
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    std::cout << (i == 0 ? "" : "\n") << table(tables[i]);
   }
-  if (section.empty() || section == "routes") {
-    if (!rows.empty()) rows.push_back({});
-    rows.push_back({"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION"});
-    for (const auto& t : list("route_tables")) {
-      for (const auto& v : t.at("virtual_hosts").as_array()) {
-        for (const auto& r : v.at("routes").as_array()) {
-          const auto& o = r.as_object();
-          std::string action = o.contains("forward")
-                                   ? "forward " + json::serialize(o.at("forward").at("clusters"))
-                               : o.contains("redirect") ? "redirect"
-                                                        : "direct response";
-          rows.push_back({text(t.as_object(), "name"), text(v.as_object(), "name"), text(o, "name"),
-                          json::serialize(o.at("match")), action});
-        }
-      }
-    }
-  }
-  if (section.empty() || section == "clusters" || section == "endpoints") {
-    if (!rows.empty()) rows.push_back({});
-    rows.push_back({"CLUSTER", "ENDPOINT", "WEIGHT", "POLICY"});
-    for (const auto& c : list("clusters")) {
-      const auto& o = c.as_object();
-      const auto policy = text(o, "policy").empty() ? "-" : text(o, "policy");
-      const auto* endpoints = o.if_contains("endpoints");
-      if (endpoints == nullptr || endpoints->as_array().empty()) {
-        rows.push_back({text(o, "name"), "(none)", "", policy});
-        continue;
-      }
-      for (const auto& e : endpoints->as_array()) {
-        const auto& eo = e.as_object();
-        rows.push_back({text(o, "name"), text(eo, "address") + ":" + text(eo, "port"),
-                        text(eo, "weight").empty() ? "1" : text(eo, "weight"), policy});
-      }
-    }
-  }
-  std::cout << table(rows);
   return 0;
 }
 

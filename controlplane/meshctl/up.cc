@@ -107,16 +107,22 @@ void write_state(const fs::path& file, const UpPlan& plan, const std::string& gr
   fs::rename(temporary, file);  // readers never see half a file
 }
 
+// "a->b,c->d", or "-" for none.
+std::string port_map(const std::map<std::uint32_t, std::uint32_t>& ports) {
+  std::string mapped;
+  for (const auto& [from, to] : ports) {
+    mapped += fmt::format("{}{}->{}", mapped.empty() ? "" : ",", from, to);
+  }
+  return mapped.empty() ? "-" : mapped;
+}
+
 std::string table_of(const UpPlan& plan) {
-  std::vector<std::vector<std::string>> rows{
-      {"WORKLOAD", "APP PORTS", "OUTBOUND (http_proxy)", "ADMIN"}};
+  std::vector<std::vector<std::string>> rows{{"WORKLOAD", "APP PORTS", "INBOUND (app->sidecar)",
+                                              "OUTBOUND (http_proxy)", "ADMIN", "METRICS"}};
   for (const auto& w : plan.workloads) {
-    std::string mapped;
-    for (const auto& [declared, local] : w.app_ports) {
-      mapped += fmt::format("{}{}->{}", mapped.empty() ? "" : ",", declared, local);
-    }
-    rows.push_back({w.ns + "/" + w.name, mapped.empty() ? "-" : mapped,
-                    fmt::format("127.0.0.1:{}", w.outbound), fmt::format("127.0.0.1:{}", w.admin)});
+    rows.push_back({w.ns + "/" + w.name, port_map(w.app_ports), port_map(w.inbound),
+                    fmt::format("127.0.0.1:{}", w.outbound), fmt::format("127.0.0.1:{}", w.admin),
+                    fmt::format("127.0.0.1:{}", w.metrics)});
   }
   return table(rows);
 }

@@ -364,6 +364,22 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+", table), table
     missing = mesh.meshctl("proxy-config", "nobody", check=False)
     assert missing.returncode == 1 and "no connected proxy default/nobody" in missing.stderr
+    typo = mesh.meshctl("proxy-config", "clinet-0", check=False)
+    assert typo.returncode == 1 and "did you mean default/client-0?" in typo.stderr, typo.stderr
+    # Every way a kubectl or istioctl user names the proxy; -o json indented.
+    for form in (["client-0.default"], ["-n", "default", "client-0"], ["default/client-0"]):
+        out = mesh.meshctl("proxy-config", *form, "clusters", "-o", "json").stdout
+        assert out.startswith("[\n  {\n    \"name\": "), out[:80]
+    wrong_ns = mesh.meshctl("proxy-config", "-n", "shop", "default/client-0", check=False)
+    assert wrong_ns.returncode == 2 and "-n says shop" in wrong_ns.stderr
+    routes = mesh.meshctl("proxy-config", "client-0", "routes").stdout
+    assert re.search(r"TIMEOUT\n", routes.splitlines()[0] + "\n"), routes
+    assert re.search(r"x-canary:1\s+forward reviews-v2\.default:9080\s+none", routes), routes
+    assert re.search(r"forward reviews-v1\.default:9080=90, reviews-v2\.default:9080=10", routes)
+    clusters = mesh.meshctl("proxy-config", "client-0", "clusters").stdout
+    assert re.search(r"reviews-v1\.default:9080\s+http1\s+1s \(default\)\s+64 \(default\), "
+                     r"60s \(default\)\s+1\s+-", clusters), clusters
+    assert "ENDPOINT " not in clusters and "CLUSTER  " in table and "ENDPOINT" in table
 
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -1,0 +1,192 @@
+#include "controlplane/meshctl/proxy_config_view.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "common/duration.h"
+
+namespace weft::meshctl {
+namespace {
+
+namespace json = boost::json;
+
+// The proxy's defaults (proxy/config/snapshot.h), for values left unset.
+constexpr std::string_view kDefaultConnectTimeout = "1s";
+constexpr std::string_view kDefaultMaxIdle = "64";
+constexpr std::string_view kDefaultPoolIdleTimeout = "60s";
+
+std::string text(const json::value& v, std::string_view key) {
+  const auto* o = v.if_object();
+  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
+  if (field == nullptr) return "";
+  if (field->is_string()) return std::string(field->get_string());
+  return json::serialize(*field);
+}
+
+const json::array& list(const json::value& v, std::string_view key) {
+  static const json::array kEmpty;
+  const auto* o = v.if_object();
+  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
+  return field != nullptr && field->is_array() ? field->get_array() : kEmpty;
+}
+
+const json::value& member(const json::value& v, std::string_view key) {
+  static const json::value kNull;
+  const auto* o = v.if_object();
+  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
+  return field == nullptr ? kNull : *field;
+}
+
+// "0.250s" (protobuf JSON) -> "250ms"; "2s" stays.
+std::string readable(const std::string& duration) {
+  auto parsed = parse_duration(duration);
+  if (!parsed) return duration;
+  using std::chrono::duration_cast;
+  auto ms = duration_cast<std::chrono::milliseconds>(*parsed);
+  if (ms.count() % 1000 == 0) return fmt::format("{}s", ms.count() / 1000);
+  return fmt::format("{}ms", ms.count());
+}
+
+std::string or_default(const std::string& value, std::string_view fallback) {
+  return value.empty() ? fmt::format("{} (default)", fallback) : value;
+}
+
+std::string address(const json::value& a) {
+  if (!a.is_object()) return "";
+  return text(a, "host") + ":" + text(a, "port");
+}
+
+std::string match_text(const json::value& match) {
+  std::string out;
+  for (std::string_view kind : {"exact", "prefix", "regex"}) {
+    if (auto path = text(match, kind); !path.empty()) out = fmt::format("{} {}", kind, path);
+  }
+  if (auto method = text(match, "method"); !method.empty()) out += " " + method;
+  for (const auto& h : list(match, "headers")) {
+    out += fmt::format(" {}:{}", text(h, "name"),
+                       text(h, "exact").empty() ? "~" + text(h, "regex") : text(h, "exact"));
+  }
+  for (const auto& q : list(match, "query_params")) {
+    out += fmt::format(" ?{}={}", text(q, "name"),
+                       text(q, "exact").empty() ? "~" + text(q, "regex") : text(q, "exact"));
+  }
+  return out.empty() ? "any" : out;
+}
+
+std::string action_text(const json::value& route) {
+  if (const auto& forward = member(route, "forward"); forward.is_object()) {
+    const auto& clusters = list(forward, "clusters");
+    std::string out;
+    for (const auto& c : clusters) {
+      auto name = text(c, "unresolved").empty() ? text(c, "name") : "(unresolved: 500)";
+      if (!out.empty()) out += ", ";
+      out += clusters.size() > 1 ? fmt::format("{}={}", name, text(c, "weight")) : name;
+    }
+    return "forward " + out;
+  }
+  if (const auto& redirect = member(route, "redirect"); redirect.is_object()) {
+    return "redirect " + or_default(text(redirect, "status"), "302");
+  }
+  return "direct response " + text(member(route, "direct_response"), "status");
+}
+
+// The route's request timeout: absent or zero is none (no default).
+std::string timeout_text(const json::value& route) {
+  auto timeout = text(route, "timeout");
+  if (timeout.empty()) return "none";
+  auto parsed = parse_duration(timeout);
+  if (parsed && parsed->count() == 0) return "none (0s)";
+  return readable(timeout);
+}
+
+std::string protocol_text(const json::value& cluster) {
+  auto protocol = text(cluster, "protocol");
+  if (protocol == "PROTOCOL_HTTP2") return "http2";
+  if (protocol == "PROTOCOL_SAME_AS_DOWNSTREAM") return "same as downstream";
+  return "http1";
+}
+
+}  // namespace
+
+tl::expected<ProxyRef, std::string> parse_proxy_ref(std::string_view arg,
+                                                    const std::string& namespace_flag) {
+  ProxyRef ref;
+  if (auto slash = arg.find('/'); slash != std::string_view::npos) {
+    ref = {std::string(arg.substr(0, slash)), std::string(arg.substr(slash + 1))};
+  } else if (!namespace_flag.empty()) {
+    ref = {namespace_flag, std::string(arg)};
+  } else if (auto dot = arg.rfind('.'); dot != std::string_view::npos) {
+    ref = {std::string(arg.substr(dot + 1)), std::string(arg.substr(0, dot))};
+  } else {
+    ref = {"default", std::string(arg)};
+  }
+  if (ref.ns.empty() || ref.name.empty()) {
+    return tl::unexpected(fmt::format("'{}' is not NAME, NAME.NAMESPACE or NAMESPACE/NAME", arg));
+  }
+  if (!namespace_flag.empty() && ref.ns != namespace_flag) {
+    return tl::unexpected(
+        fmt::format("'{}' is in namespace {}, but -n says {}", arg, ref.ns, namespace_flag));
+  }
+  return ref;
+}
+
+Rows listener_rows(const json::value& config) {
+  Rows rows{{"LISTENER", "ADDRESS", "CAPTURE", "ROUTE TABLE", "DESTINATIONS"}};
+  for (const auto& l : list(config, "listeners")) {
+    auto capture = text(l, "capture");
+    rows.push_back({text(l, "name"), address(member(l, "address")), capture.empty() ? "-" : capture,
+                    text(l, "route_table"), std::to_string(list(l, "destinations").size())});
+  }
+  return rows;
+}
+
+Rows route_rows(const json::value& config) {
+  Rows rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "TIMEOUT"}};
+  for (const auto& t : list(config, "route_tables")) {
+    for (const auto& v : list(t, "virtual_hosts")) {
+      for (const auto& r : list(v, "routes")) {
+        rows.push_back({text(t, "name"), text(v, "name"), text(r, "name"),
+                        match_text(member(r, "match")), action_text(r), timeout_text(r)});
+      }
+    }
+  }
+  return rows;
+}
+
+Rows cluster_rows(const json::value& config) {
+  Rows rows{{"CLUSTER", "PROTOCOL", "CONNECT TIMEOUT", "POOL (IDLE PER ENDPOINT, IDLE TIMEOUT)",
+             "ENDPOINTS", "POLICY"}};
+  for (const auto& c : list(config, "clusters")) {
+    const auto& pool = member(c, "pool");
+    auto idle = text(pool, "idle_timeout");
+    auto pool_text =
+        fmt::format("{}, {}", or_default(text(pool, "max_idle_per_endpoint"), kDefaultMaxIdle),
+                    or_default(idle.empty() ? "" : readable(idle), kDefaultPoolIdleTimeout));
+    auto connect = text(c, "connect_timeout");
+    auto policy = text(c, "policy");
+    rows.push_back({text(c, "name"), protocol_text(c),
+                    or_default(connect.empty() ? "" : readable(connect), kDefaultConnectTimeout),
+                    pool_text, std::to_string(list(c, "endpoints").size()),
+                    policy.empty() ? "-" : policy});
+  }
+  return rows;
+}
+
+Rows endpoint_rows(const json::value& config) {
+  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT"}};
+  for (const auto& c : list(config, "clusters")) {
+    const auto& endpoints = list(c, "endpoints");
+    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", ""});
+    for (const auto& e : endpoints) {
+      auto ip = text(e, "address");
+      if (ip.find(':') != std::string::npos) ip = fmt::format("[{}]", ip);
+      auto weight = text(e, "weight");
+      rows.push_back({text(c, "name"), ip + ":" + text(e, "port"), weight.empty() ? "1" : weight});
+    }
+  }
+  return rows;
+}
+
+}  // namespace weft::meshctl
