@@ -21,7 +21,7 @@ namespace {
 int kubectl(const InstallOptions& options, std::vector<std::string> args) {
   auto path =
       std::filesystem::temp_directory_path() / fmt::format("weft-install-{}.yaml", getpid());
-  std::ofstream(path) << render_install(WEFT_VERSION);
+  std::ofstream(path) << render_install(options.settings);
   args.insert(args.begin(), "kubectl");
   if (!options.kubeconfig.empty()) args.push_back("--kubeconfig=" + options.kubeconfig);
   args.push_back("-f");
@@ -42,19 +42,29 @@ int kubectl(const InstallOptions& options, std::vector<std::string> args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// The settings' problem on standard error, or true.
+bool settings_ok(const InstallOptions& options) {
+  auto problem = check_settings(options.settings);
+  if (problem.empty()) return true;
+  std::cerr << "meshctl: " << problem << "\n";
+  return false;
+}
+
 }  // namespace
 
 int install(const InstallOptions& options) {
+  if (!settings_ok(options)) return 2;
   if (options.dry_run) {
-    std::cout << render_install(WEFT_VERSION);
+    std::cout << render_install(options.settings);
     return 0;
   }
   return kubectl(options, {"apply"});
 }
 
 int uninstall(const InstallOptions& options) {
+  if (!settings_ok(options)) return 2;
   if (options.dry_run) {
-    std::cout << render_install(WEFT_VERSION);
+    std::cout << render_install(options.settings);
     return 0;
   }
   return kubectl(options, {"delete", "--ignore-not-found"});

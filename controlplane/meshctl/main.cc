@@ -81,6 +81,16 @@ int main(int argc, char** argv) {
   for (auto* command : {install_cmd, uninstall_cmd}) {
     command->add_flag("--dry-run", install_options.dry_run, "Print the YAML instead");
     command->add_option("--kubeconfig", install_options.kubeconfig, "Passed to kubectl");
+    command->add_option("--namespace", install_options.settings.ns, "The control plane's namespace")
+        ->capture_default_str();
+    command->add_option("--hub", install_options.settings.hub, "Image registry and path")
+        ->capture_default_str();
+    command->add_option("--tag", install_options.settings.version, "Image tag")
+        ->capture_default_str();
+    command
+        ->add_option("--replicas", install_options.settings.replicas,
+                     "Control plane replicas (1-10)")
+        ->capture_default_str();
   }
 
   auto* inject_cmd = app.add_subcommand(

@@ -129,6 +129,9 @@ admin::Response StatusService::config(const std::string& query) const {
 }
 
 admin::Response StatusService::handle(const admin::Request& request) const {
+  // Liveness: the process serves HTTP. Never waits on a source, so a slow
+  // first Kubernetes list does not get the control plane restarted.
+  if (request.path == "/healthz") return {200, "text/plain", "ALIVE\n"};
   if (request.path == "/ready") {
     std::lock_guard lock(mutex_);
     if (source_.generation == 0) return {503, "text/plain", "LOADING\n"};
@@ -142,7 +145,7 @@ admin::Response StatusService::handle(const admin::Request& request) const {
             prometheus::TextSerializer().Serialize(metrics_.Collect())};
   }
   return {404, "text/plain",
-          "not found: /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
+          "not found: /healthz /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
 }
 
 }  // namespace weft::cp::status

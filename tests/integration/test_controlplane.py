@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import http.client
+import urllib.error
 
 import grpc
 import pytest
@@ -601,3 +602,40 @@ def test_an_unresolved_backend_costs_its_share_and_a_rejected_edit_keeps_the_las
     reviews_condition(mesh, "ResolvedRefs", lambda c: c["status"] == "True")
     assert set(answers(mesh, 20, {"x-canary": "1"})) == {(200, "reviews-v2")}
     assert {body for _, body in answers(mesh, 20)} <= {"reviews-v1", "reviews-v2"}
+
+
+def test_alive_while_the_kubernetes_api_does_not_answer(tmp_path):
+    """The liveness probe's /healthz answers at once; /ready waits for the
+    first list of every kind, which an API server that is down never gives."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""
+apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{free_port()}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u, namespace: mesh-system}}}}]
+current-context: x
+""")
+    status = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [str(BUILD / "bin" / "mesh-controlplane"), "--kubeconfig", str(kubeconfig),
+         "--grpc-address", f"127.0.0.1:{free_port()}", "--status-address", status],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                code, body = http_get(f"http://{status}/healthz")[:2]
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert code == 200 and body.strip() == "ALIVE"
+        time.sleep(1)
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            http_get(f"http://{status}/ready")
+        assert not_ready.value.code == 503
+        assert http_get(f"http://{status}/healthz")[0] == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -45,6 +45,8 @@ BUILTIN = [
     Resource("apps", "v1", "Deployment", "deployments", True, status_subresource=True,
              short_names=["deploy"]),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True,
+             status_subresource=True, short_names=["pdb"]),
     Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", True),

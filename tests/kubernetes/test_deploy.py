@@ -52,6 +52,19 @@ def test_kubectl_apply_of_deploy_installs_the_control_plane(apiserver):
     assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None"
     assert hook["namespaceSelector"]["matchLabels"] == {"mesh.weft.io/inject": "enabled"}
     assert hook["clientConfig"]["service"]["port"] == 15017
+    # It serves a failurePolicy Fail webhook: spread, and never all away.
+    spec = deployment["spec"]["template"]["spec"]
+    assert {c["topologyKey"] for c in spec["topologySpreadConstraints"]} == {
+        "kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    pdb = json.loads(apiserver.kubectl("get", "pdb", "mesh-controlplane", "-n", "mesh-system",
+                                       "-o", "json").stdout)
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    crd = json.loads(apiserver.kubectl("get", "crd", "trafficpolicies.mesh.weft.io",
+                                       "-o", "json").stdout)
+    columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+    assert columns == ["Target", "Accepted", "Age"]
 
 
 def test_meshctl_install_dry_run_is_the_deploy_bundle():
@@ -73,3 +86,25 @@ def test_meshctl_install_then_uninstall(apiserver):
     assert apiserver.kubectl("get", "namespace", "mesh-system", check=False).returncode != 0
     assert apiserver.kubectl("get", "crd", "trafficpolicies.mesh.weft.io",
                              check=False).returncode != 0
+
+
+def test_meshctl_install_flags_choose_namespace_images_and_replicas(apiserver):
+    result = subprocess.run(
+        [str(MESHCTL), "install", "--namespace", "weft", "--hub", "registry.example/mesh",
+         "--tag", "9.9", "--replicas", "3", "--kubeconfig", str(apiserver.kubeconfig)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    deployment = json.loads(apiserver.kubectl("get", "deployment", "mesh-controlplane", "-n",
+                                              "weft", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 3
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["image"] == "registry.example/mesh/mesh-controlplane:9.9"
+    assert "--controlplane=mesh-controlplane.weft.svc:15010" in containers[1]["args"]
+    binding = json.loads(apiserver.kubectl("get", "clusterrolebinding", "-o", "json").stdout)
+    subjects = [s for b in binding["items"] for s in b.get("subjects", [])]
+    assert subjects and all(s["namespace"] == "weft" for s in subjects), subjects
+    assert apiserver.kubectl("get", "pdb", "mesh-controlplane", "-n", "weft").returncode == 0
+    assert apiserver.kubectl("get", "namespace", "mesh-system", check=False).returncode != 0
+    bad = subprocess.run([str(MESHCTL), "install", "--dry-run", "--namespace", "Weft"],
+                         capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2 and "not a DNS label" in bad.stderr
