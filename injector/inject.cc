@@ -140,6 +140,7 @@ json::object init_container(const Settings& settings, const CaptureRules& rules)
         {"runAsNonRoot", false},
         {"allowPrivilegeEscalation", false},
         {"readOnlyRootFilesystem", true},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}},
         {"capabilities", {{"add", {"NET_ADMIN", "NET_RAW"}}, {"drop", {"ALL"}}}}}},
   };
 }
@@ -184,6 +185,8 @@ json::object proxy_container(const Settings& settings, bool native) {
         {"runAsNonRoot", true},
         {"allowPrivilegeEscalation", false},
         {"readOnlyRootFilesystem", true},
+        // What Pod Security's "restricted" level asks of a container.
+        {"seccompProfile", {{"type", "RuntimeDefault"}}},
         {"capabilities", {{"drop", {"ALL"}}}}}},
       {"volumeMounts", {{{"name", kTokenVolume}, {"mountPath", kTokenPath}, {"readOnly", true}}}},
   };

@@ -172,6 +172,14 @@ def test_pods_in_labelled_namespaces_get_the_sidecar(cluster):
     # The test API server reports 1.29: native sidecars (asked via /version).
     assert init[1]["restartPolicy"] == "Always" and init[1]["image"] == "mesh-proxy:test"
     assert init[0]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW"]
+    # The proxy meets Pod Security "restricted"; mesh-init is why a meshed
+    # namespace needs "privileged" (docs/injection.md).
+    proxy = init[1]["securityContext"]
+    assert proxy["runAsNonRoot"] and not proxy["allowPrivilegeEscalation"], proxy
+    assert proxy["capabilities"] == {"drop": ["ALL"]}, proxy
+    for container in init:
+        assert container["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["securityContext"]["readOnlyRootFilesystem"]
     assert pod["metadata"]["annotations"]["mesh.weft.io/injected"].endswith("native")
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app"]
     assert injector.metric("mesh_injector_requests_total", result="injected") == 1
