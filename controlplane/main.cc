@@ -59,10 +59,14 @@ class Pipeline {
     previous_ = mesh;
     auto compiled = server::Clock::now();
     for (const auto& c : mesh->conditions) {
-      if (!c.ok) spdlog::warn("{} {}=False {}: {}", c.object, c.type, c.reason, c.message);
+      if (c.ok) continue;
+      auto at = snapshot.locations.find(c.object);
+      spdlog::warn("{}{} {}=False {}: {}", at == snapshot.locations.end() ? "" : at->second + ": ",
+                   c.object, c.type, c.reason, c.message);
     }
     status::SourceState state{snapshot.store->size(), snapshot.errors, snapshot.ignored,
-                              mesh->conditions,       ++generation_,   snapshot.store};
+                              mesh->conditions,       ++generation_,   snapshot.store,
+                              snapshot.locations};
     if (compiled_) compiled_(mesh, snapshot.store);
     registry_.set_mesh(std::move(mesh), seen);
     status_.set_source(std::move(state));

@@ -120,8 +120,10 @@ int check(const Target& target) {
   for (const auto& c : value->at("conditions").as_array()) {
     const auto& o = c.as_object();
     if (text(o, "status") == "True") continue;
-    std::cout << fmt::format("{}: {}=False {}: {}\n", text(o, "object"), text(o, "type"),
-                             text(o, "reason"), text(o, "message"));
+    auto source = text(o, "source");
+    std::cout << fmt::format("{}{}: {}=False {}: {}\n", source.empty() ? "" : source + ": ",
+                             text(o, "object"), text(o, "type"), text(o, "reason"),
+                             text(o, "message"));
     ++problems;
   }
   for (const auto& p : value->at("proxies").as_array()) {

@@ -53,12 +53,24 @@ class StandardInput {
   fs::path dir_;
 };
 
+// A condition that says only that a referenced object is missing: a
+// parent, a backend or a target Service that "does not exist".
+bool missing_reference(const cp::translate::Condition& c) {
+  return (c.reason == "NoMatchingParent" || c.reason == "BackendNotFound" ||
+          c.reason == "TargetNotFound") &&
+         c.message.find("does not exist") != std::string::npos;
+}
+
 }  // namespace
 
 int validate(const std::vector<std::string>& given) {
   StandardInput standard_input;
   std::vector<fs::path> paths;
+  // Only files: the rest of the mesh is elsewhere, so a reference to an
+  // object not among them is not checked rather than an error.
+  bool files_only = true;
   for (const auto& path : given) {
+    if (path != "-" && fs::is_directory(path)) files_only = false;
     if (path != "-") {
       paths.emplace_back(path);
       continue;
@@ -83,11 +95,21 @@ int validate(const std::vector<std::string>& given) {
   }
   auto mesh = cp::translate::compile(*snapshot.store);
   for (const auto& c : mesh->conditions) {
+    // "route.yaml:3: " where the object's document starts.
+    auto at = snapshot.locations.find(c.object);
+    auto where = at == snapshot.locations.end() ? "" : standard_input.named(at->second) + ": ";
     if (c.ok) {
-      if (!c.message.empty()) std::cout << "note: " << c.object << ": " << c.message << "\n";
+      if (!c.message.empty())
+        std::cout << "note: " << where << c.object << ": " << c.message << "\n";
       continue;
     }
-    std::cout << fmt::format("error: {}: {}=False {}: {}\n", c.object, c.type, c.reason, c.message);
+    if (files_only && missing_reference(c)) {
+      std::cout << fmt::format("not checked: {}{}: {}: {} (not in the given files)\n", where,
+                               c.object, c.type, c.message);
+      continue;
+    }
+    std::cout << fmt::format("error: {}{}: {}=False {}: {}\n", where, c.object, c.type, c.reason,
+                             c.message);
     ++problems;
   }
   std::cout << fmt::format("{} objects, {} service ports, {} problem(s)\n", snapshot.store->size(),

@@ -58,6 +58,7 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
   auto state = std::make_shared<FileState>();
   if (!text) {
     state->objects = before.objects;
+    state->locations = before.locations;
     state->errors.push_back({file, "", text.error().message});
     return state;
   }
@@ -66,6 +67,7 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
   auto documents = yaml::load_documents(*text, file);
   if (!documents) {
     state->objects = before.objects;  // unreadable as a whole: keep everything it held
+    state->locations = before.locations;
     state->errors.push_back({file, "", documents.error().message});
     return state;
   }
@@ -75,7 +77,10 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
       auto key = model::identify(document);
       state->errors.push_back({file, key ? key->text() : "", parsed.error().message});
       auto kept = key ? before.objects.find(*key) : before.objects.end();
-      if (kept != before.objects.end()) state->objects.insert(*kept);
+      if (kept != before.objects.end()) {
+        state->objects.insert(*kept);
+        state->locations[*key] = before.locations.at(*key);
+      }
       continue;
     }
     if (const auto* other = std::get_if<model::Unrecognized>(&*parsed)) {
@@ -89,7 +94,9 @@ DirectorySource::FileStatePtr DirectorySource::load_file(const std::string& file
     auto key = model::key_of(*object);
     if (!state->objects.emplace(key, std::move(object)).second) {
       state->errors.push_back({file, key.text(), "defined twice in this file; the first is used"});
+      continue;
     }
+    state->locations[key] = fmt::format("{}:{}", file, document.Mark().line + 1);
   }
   return state;
 }
@@ -118,6 +125,9 @@ Snapshot DirectorySource::load() {
         continue;
       }
       store->put(object);
+      if (auto at = state->locations.find(key); at != state->locations.end()) {
+        out.locations[key.text()] = at->second;
+      }
     }
   }
   out.store = std::move(store);

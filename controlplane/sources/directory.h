@@ -36,7 +36,8 @@ class DirectorySource {
   // copies 10,000 Pods.
   struct FileState {
     std::string signature;
-    Objects objects;  // the last good version of each
+    Objects objects;                                    // the last good version of each
+    std::map<model::ObjectKey, std::string> locations;  // "file:line" of each
     std::vector<ManifestError> errors;
     std::vector<std::string> ignored;
   };

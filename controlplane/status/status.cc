@@ -80,11 +80,15 @@ std::string StatusService::status_json() const {
                                    {"ignored", std::move(ignored)}};
   json::array conditions;
   for (const auto& c : source_.conditions) {
-    conditions.push_back(json::object{{"object", c.object},
-                                      {"type", c.type},
-                                      {"status", c.ok ? "True" : "False"},
-                                      {"reason", c.reason},
-                                      {"message", c.message}});
+    json::object condition{{"object", c.object},
+                           {"type", c.type},
+                           {"status", c.ok ? "True" : "False"},
+                           {"reason", c.reason},
+                           {"message", c.message}};
+    if (auto at = source_.locations.find(c.object); at != source_.locations.end()) {
+      condition["source"] = at->second;
+    }
+    conditions.push_back(std::move(condition));
   }
   root["conditions"] = std::move(conditions);
   return json::serialize(root) + "\n";

@@ -10,6 +10,7 @@
 
 #include <prometheus/registry.h>
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct SourceState {
   std::vector<translate::Condition> conditions;
   std::uint64_t generation = 0;  // loads so far
   std::shared_ptr<const model::Store> store;
+  std::map<std::string, std::string> locations;  // object -> "file:line" (directory source)
 };
 
 class StatusService {

@@ -173,6 +173,10 @@ struct Attachment {
 tl::expected<Attachment, Rejected> attachment_of(const k8s::HTTPRoute& route, const Mesh& mesh,
                                                  const BackendResolver& resolve) {
   Attachment out;
+  // The rules first: what is wrong in them is wrong whatever the parents.
+  auto translated = translate_rules(route, resolve);
+  if (!translated) return tl::unexpected(translated.error());
+  out.translated = std::move(*translated);
   const auto& route_ns = route.metadata().namespace_();
   for (const auto& parent : route.spec().parent_refs()) {
     if (!is_service_parent(parent)) {
@@ -204,9 +208,6 @@ tl::expected<Attachment, Rejected> attachment_of(const k8s::HTTPRoute& route, co
     }
     return tl::unexpected(out.parent_problems.front());
   }
-  auto translated = translate_rules(route, resolve);
-  if (!translated) return tl::unexpected(translated.error());
-  out.translated = std::move(*translated);
   return out;
 }
 

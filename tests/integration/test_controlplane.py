@@ -639,3 +639,40 @@ current-context: x
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_validate_points_at_the_line_and_leaves_references_outside_the_files_unchecked(tmp_path):
+    (tmp_path / "policy.yaml").write_text("""# a policy and a route, without the Services they name
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: catalog}
+spec:
+  targetRef: {kind: Service, name: catalog}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: catalog}
+spec:
+  parentRefs: [{kind: Service, name: catalog}]
+  rules: [{backendRefs: [{name: catalog-v1, port: 80, weight: -1}]}]
+""")
+    run = lambda *paths: subprocess.run(  # noqa: E731
+        [str(MESHCTL), "validate", *[a for p in paths for a in ("-f", str(p))]],
+        capture_output=True, text=True, timeout=30)
+    alone = run(tmp_path / "policy.yaml")
+    assert re.search(r"^not checked: .*policy\.yaml:2: TrafficPolicy default/catalog: .*"
+                     r"does not exist \(not in the given files\)$", alone.stdout, re.M), alone.stdout
+    # A real error still is one, with the line its document starts on.
+    assert re.search(r"^error: .*policy\.yaml:8: HTTPRoute default/catalog: Accepted=False "
+                     r"UnsupportedValue: backendRef weight must not be negative$",
+                     alone.stdout, re.M), alone.stdout
+    assert alone.returncode == 1 and "1 problem(s)" in alone.stdout
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text((tmp_path / "policy.yaml").read_text().replace("weight: -1", "weight: 1"))
+    assert run(fixed).returncode == 0
+    # A directory is the whole mesh: what it lacks is missing.
+    (tmp_path / "policy.yaml").unlink()
+    whole = run(tmp_path)
+    assert whole.returncode == 1
+    assert re.search(r"^error: .*fixed\.yaml:2: TrafficPolicy default/catalog: Accepted=False "
+                     r"TargetNotFound", whole.stdout, re.M), whole.stdout
