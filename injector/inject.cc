@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <optional>
 
@@ -245,9 +246,20 @@ void add_annotations(json::array& patch, const json::object& pod, const json::ob
     return;
   }
   for (const auto& [key, value] : wanted) {
-    if (annotations->contains(key)) continue;  // the user's own scrape settings win
+    if (annotations->contains(key)) continue;
     patch.emplace_back(op("add", "/metadata/annotations/" + escape_pointer_token(key), value));
   }
+}
+
+// Whether the Pod already says how Prometheus scrapes it. Its own
+// prometheus.io/* annotations are kept as a set: adding only the ones it
+// lacks could point a scrape at the application's port with the proxy's
+// path. (Serving both metric sets on one merged endpoint is still to come.)
+bool has_scrape_annotations(const json::object& pod) {
+  const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
+  if (annotations == nullptr) return false;
+  return std::any_of(annotations->begin(), annotations->end(),
+                     [](const auto& entry) { return entry.key().starts_with("prometheus.io/"); });
 }
 
 }  // namespace
@@ -279,11 +291,13 @@ Result<Injection> inject(const json::object& pod, const json::object& namespace_
   Injection injection{true, {}, {}};
   auto& patch = injection.patch;
   const char* mode = settings.native_sidecars ? "native" : "classic";
-  add_annotations(patch, pod,
-                  {{kInjectedAnnotation, fmt::format("{} {}", WEFT_VERSION, mode)},
-                   {"prometheus.io/scrape", "true"},
-                   {"prometheus.io/port", std::to_string(pod_network::kMetricsPort)},
-                   {"prometheus.io/path", "/stats/prometheus"}});
+  json::object annotations{{kInjectedAnnotation, fmt::format("{} {}", WEFT_VERSION, mode)}};
+  if (!has_scrape_annotations(pod)) {
+    annotations["prometheus.io/scrape"] = "true";
+    annotations["prometheus.io/port"] = std::to_string(pod_network::kMetricsPort);
+    annotations["prometheus.io/path"] = "/stats/prometheus";
+  }
+  add_annotations(patch, pod, annotations);
   std::vector<json::object> init{init_container(settings, *rules)};
   if (settings.native_sidecars) init.push_back(proxy_container(settings, true));
   insert_into_list(patch, array_at(spec, "initContainers"), "/spec/initContainers",
