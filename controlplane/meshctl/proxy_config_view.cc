@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/duration.h"
+#include "common/json_access.h"
 
 namespace weft::meshctl {
 namespace {
@@ -17,9 +18,11 @@ constexpr std::string_view kDefaultConnectTimeout = "1s";
 constexpr std::string_view kDefaultMaxIdle = "64";
 constexpr std::string_view kDefaultPoolIdleTimeout = "60s";
 
+using json_access::member;
+
+// A member as text: strings as they are, numbers and the rest as JSON.
 std::string text(const json::value& v, std::string_view key) {
-  const auto* o = v.if_object();
-  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
+  const auto* field = json_access::find(v.if_object(), key);
   if (field == nullptr) return "";
   if (field->is_string()) return std::string(field->get_string());
   return json::serialize(*field);
@@ -27,16 +30,8 @@ std::string text(const json::value& v, std::string_view key) {
 
 const json::array& list(const json::value& v, std::string_view key) {
   static const json::array kEmpty;
-  const auto* o = v.if_object();
-  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
-  return field != nullptr && field->is_array() ? field->get_array() : kEmpty;
-}
-
-const json::value& member(const json::value& v, std::string_view key) {
-  static const json::value kNull;
-  const auto* o = v.if_object();
-  const auto* field = o == nullptr ? nullptr : o->if_contains(key);
-  return field == nullptr ? kNull : *field;
+  const auto* found = json_access::array_at(v.if_object(), key);
+  return found != nullptr ? *found : kEmpty;
 }
 
 // "0.250s" (protobuf JSON) -> "250ms"; "2s" stays.
