@@ -253,24 +253,17 @@ void attach_routes(const model::Store& store, const Mesh* previous, Mesh& mesh) 
   };
   for (const auto& [key, route_ptr] : store.http_routes) {
     auto object = model::ObjectKey{"HTTPRoute", key.first, key.second}.text();
-    auto used = route_ptr;
-    auto attachment = attachment_of(*route_ptr, mesh, resolve);
-    if (!attachment) {
-      auto rejected = attachment.error();  // a copy: `attachment` is reused below
-      auto last =
-          previous == nullptr ? nullptr : last_accepted(previous->accepted.http_routes, key);
-      if (last && last != route_ptr) attachment = attachment_of(*last, mesh, resolve);
-      mesh.conditions.push_back(
-          {object, rejected.type, false, rejected.reason,
-           attachment ? rejected.message + kServingLastAccepted : rejected.message});
-      if (!attachment) continue;
-      used = last;
-    } else {
-      report_attached(object, *route_ptr, *attachment, mesh.conditions);
+    auto evaluated = evaluate_or_last_accepted(
+        object, route_ptr, previous == nullptr ? nullptr : &previous->accepted.http_routes, key,
+        mesh.conditions,
+        [&](const k8s::HTTPRoute& route) { return attachment_of(route, mesh, resolve); });
+    if (!evaluated.value) continue;
+    if (evaluated.used == route_ptr) {
+      report_attached(object, *route_ptr, *evaluated.value, mesh.conditions);
     }
-    mesh.accepted.http_routes[key] = used;
-    for (auto i : attachment->parents) {
-      auto& rules = attachment->translated.rules;
+    mesh.accepted.http_routes[key] = evaluated.used;
+    const auto& rules = evaluated.value->translated.rules;
+    for (auto i : evaluated.value->parents) {
       attached[i].insert(attached[i].end(), rules.begin(), rules.end());
     }
   }
@@ -284,12 +277,15 @@ void attach_routes(const model::Store& store, const Mesh* previous, Mesh& mesh) 
 }
 
 // A MeshConfig's settings, or why it is rejected.
-tl::expected<std::optional<google::protobuf::Duration>, std::string> drain_timeout_of(
+tl::expected<std::optional<google::protobuf::Duration>, Rejected> drain_timeout_of(
     const mesh::v1alpha1::MeshConfig& config) {
   const auto& drain = config.spec().drain_timeout();
   if (drain.empty()) return std::nullopt;
   auto parsed = parse_duration(drain);
-  if (!parsed) return tl::unexpected(fmt::format("drainTimeout '{}' is not a duration", drain));
+  if (!parsed) {
+    return tl::unexpected(Rejected{"Accepted", "InvalidValue",
+                                   fmt::format("drainTimeout '{}' is not a duration", drain)});
+  }
   return to_proto(*parsed);
 }
 
@@ -306,22 +302,15 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
       continue;
     }
     first = false;
-    auto used = config_ptr;
-    auto drain = drain_timeout_of(*config_ptr);
-    if (!drain) {
-      auto rejected = drain.error();
-      auto last =
-          previous == nullptr ? nullptr : last_accepted(previous->accepted.mesh_configs, key);
-      if (last && last != config_ptr) drain = drain_timeout_of(*last);
-      mesh.conditions.push_back({object, "Accepted", false, "InvalidValue",
-                                 drain ? rejected + kServingLastAccepted : rejected});
-      if (!drain) continue;
-      used = last;
-    } else {
+    auto evaluated = evaluate_or_last_accepted(
+        object, config_ptr, previous == nullptr ? nullptr : &previous->accepted.mesh_configs, key,
+        mesh.conditions, drain_timeout_of);
+    if (!evaluated.value) continue;
+    if (evaluated.used == config_ptr) {
       mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
     }
-    mesh.accepted.mesh_configs[key] = used;
-    mesh.drain_timeout = *drain;
+    mesh.accepted.mesh_configs[key] = evaluated.used;
+    mesh.drain_timeout = *evaluated.value;
   }
 }
 

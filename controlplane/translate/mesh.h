@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/model/objects.h"
+#include "controlplane/translate/routes.h"
 #include "mesh/v1/config.pb.h"
 
 namespace weft::cp::translate {
@@ -81,12 +82,37 @@ struct Mesh {
 // keeps serving.
 inline constexpr char kServingLastAccepted[] = " (the last accepted version keeps serving)";
 
-// The last accepted version of an object, or null.
-template <class T>
-std::shared_ptr<const T> last_accepted(const model::Store::ByName<T>& accepted,
-                                       const std::pair<std::string, std::string>& key) {
-  auto it = accepted.find(key);
-  return it == accepted.end() ? nullptr : it->second;
+// What evaluate_or_last_accepted gives: the value and the version of the
+// object it came from (`used`), or no value and null.
+template <class T, class Value>
+struct Evaluated {
+  std::optional<Value> value;
+  std::shared_ptr<const T> used;
+};
+
+// `evaluate(object)` (a tl::expected<Value, Rejected>), or, when `current`
+// is rejected, the same of its last accepted version in `accepted` (the
+// previous mesh's; null: none). A rejection becomes the object's
+// condition, saying whether the last version keeps serving. The caller
+// writes the condition of an object accepted as it is (`used == current`).
+template <class T, class Evaluate>
+auto evaluate_or_last_accepted(const std::string& object, const std::shared_ptr<const T>& current,
+                               const model::Store::ByName<T>* accepted,
+                               const std::pair<std::string, std::string>& key,
+                               std::vector<Condition>& conditions, const Evaluate& evaluate) {
+  auto result = evaluate(*current);
+  using Value = typename decltype(result)::value_type;
+  if (result) return Evaluated<T, Value>{std::move(*result), current};
+  auto rejected = result.error();  // a copy: `result` is reused below
+  std::shared_ptr<const T> last;
+  if (accepted != nullptr) {
+    if (auto it = accepted->find(key); it != accepted->end()) last = it->second;
+  }
+  if (last && last != current) result = evaluate(*last);
+  conditions.push_back({object, rejected.type, false, rejected.reason,
+                        result ? rejected.message + kServingLastAccepted : rejected.message});
+  if (!result) return Evaluated<T, Value>{std::nullopt, nullptr};
+  return Evaluated<T, Value>{std::move(*result), last};
 }
 
 inline constexpr std::string_view kLocalPortsAnnotation = "mesh.weft.io/local-ports";

@@ -35,21 +35,16 @@ struct Policy {
   }
 };
 
-// Why a policy is not applied: its Accepted condition's reason and message.
-struct PolicyRejected {
-  std::string reason, message;
-};
-
 // Parses a policy and finds its targets.
-tl::expected<Policy, PolicyRejected> accept(const mesh::v1alpha1::TrafficPolicy& policy,
-                                            const Mesh& mesh) {
+tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& policy,
+                                      const Mesh& mesh) {
   const auto& meta = policy.metadata();
   Policy out;
   out.object = model::ObjectKey{"TrafficPolicy", meta.namespace_(), meta.name()}.text();
   const auto& target = policy.spec().target_ref();
   if (!target.group().empty() || target.kind() != "Service") {
-    return tl::unexpected(PolicyRejected{
-        "InvalidTargetRef",
+    return tl::unexpected(Rejected{
+        "Accepted", "InvalidTargetRef",
         fmt::format("targetRef must be a core Service, not {} {}", target.group(), target.kind())});
   }
   const auto& pool = policy.spec().connection_pool();
@@ -60,7 +55,7 @@ tl::expected<Policy, PolicyRejected> accept(const mesh::v1alpha1::TrafficPolicy&
     *parsed = parse_duration(*text);
     if (!*parsed) {
       return tl::unexpected(
-          PolicyRejected{"InvalidValue", fmt::format("'{}' is not a duration", *text)});
+          Rejected{"Accepted", "InvalidValue", fmt::format("'{}' is not a duration", *text)});
     }
   }
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
@@ -71,10 +66,10 @@ tl::expected<Policy, PolicyRejected> accept(const mesh::v1alpha1::TrafficPolicy&
     out.targets.push_back(i);
   }
   if (out.targets.empty()) {
-    return tl::unexpected(PolicyRejected{
-        "TargetNotFound",
-        fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
-                    target.port() ? fmt::format(" port {}", target.port()) : "")});
+    return tl::unexpected(
+        Rejected{"Accepted", "TargetNotFound",
+                 fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
+                             target.port() ? fmt::format(" port {}", target.port()) : "")});
   }
   return out;
 }
@@ -84,23 +79,14 @@ tl::expected<Policy, PolicyRejected> accept(const mesh::v1alpha1::TrafficPolicy&
 std::vector<Policy> accepted_policies(const model::Store& store, const Mesh* previous, Mesh& mesh) {
   std::vector<Policy> policies;
   for (const auto& [key, policy] : store.traffic_policies) {
-    auto used = policy;
-    auto accepted = accept(*policy, mesh);
-    if (!accepted) {
-      auto rejected = accepted.error();
-      auto last =
-          previous == nullptr ? nullptr : last_accepted(previous->accepted.traffic_policies, key);
-      if (last && last != policy) accepted = accept(*last, mesh);
-      auto object = model::ObjectKey{"TrafficPolicy", key.first, key.second}.text();
-      mesh.conditions.push_back(
-          {object, "Accepted", false, rejected.reason,
-           accepted ? rejected.message + kServingLastAccepted : rejected.message});
-      if (!accepted) continue;
-      accepted->reported = true;
-      used = last;
-    }
-    mesh.accepted.traffic_policies[key] = used;
-    policies.push_back(std::move(*accepted));
+    auto evaluated = evaluate_or_last_accepted(
+        model::ObjectKey{"TrafficPolicy", key.first, key.second}.text(), policy,
+        previous == nullptr ? nullptr : &previous->accepted.traffic_policies, key, mesh.conditions,
+        [&](const mesh::v1alpha1::TrafficPolicy& p) { return accept(p, mesh); });
+    if (!evaluated.value) continue;
+    evaluated.value->reported = evaluated.used != policy;
+    mesh.accepted.traffic_policies[key] = evaluated.used;
+    policies.push_back(std::move(*evaluated.value));
   }
   return policies;
 }
