@@ -87,13 +87,19 @@ std::string action_text(const json::value& route) {
   return "direct response " + text(member(route, "direct_response"), "status");
 }
 
-// The route's request timeout: absent or zero is none (no default).
-std::string timeout_text(const json::value& route) {
-  auto timeout = text(route, "timeout");
-  if (timeout.empty()) return "none";
+// One of a route's timeouts and where it came from: "2s (route)",
+// "none (0s, policy default/api)". Absent is `absent` (none, or for idle the
+// listener's).
+std::string timeout_text(const json::value& route, std::string_view field,
+                         std::string_view origin_field, std::string_view absent) {
+  auto timeout = text(route, field);
+  if (timeout.empty()) return std::string(absent);
+  auto origin = text(member(route, "timeout_origins"), origin_field);
   auto parsed = parse_duration(timeout);
-  if (parsed && parsed->count() == 0) return "none (0s)";
-  return readable(timeout);
+  if (parsed && parsed->count() == 0) {
+    return origin.empty() ? "none (0s)" : fmt::format("none (0s, {})", origin);
+  }
+  return origin.empty() ? readable(timeout) : fmt::format("{} ({})", readable(timeout), origin);
 }
 
 std::string protocol_text(const json::value& cluster) {
@@ -138,12 +144,16 @@ Rows listener_rows(const json::value& config) {
 }
 
 Rows route_rows(const json::value& config) {
-  Rows rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "TIMEOUT"}};
+  Rows rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "REQUEST TIMEOUT",
+             "PER-TRY TIMEOUT", "IDLE TIMEOUT"}};
   for (const auto& t : list(config, "route_tables")) {
     for (const auto& v : list(t, "virtual_hosts")) {
       for (const auto& r : list(v, "routes")) {
         rows.push_back({text(t, "name"), text(v, "name"), text(r, "name"),
-                        match_text(member(r, "match")), action_text(r), timeout_text(r)});
+                        match_text(member(r, "match")), action_text(r),
+                        timeout_text(r, "timeout", "request", "none"),
+                        timeout_text(r, "per_try_timeout", "per_try", "none"),
+                        timeout_text(r, "idle_timeout", "idle", "listener's")});
       }
     }
   }

@@ -37,7 +37,10 @@ const auto kConfig = boost::json::parse(R"({
   "route_tables": [{"name": "outbound", "virtual_hosts": [{"name": "reviews.default:9080",
     "routes": [
       {"name": "canary", "match": {"prefix": "/", "headers": [{"name": "x-canary", "exact": "1"}]},
-       "forward": {"clusters": [{"name": "reviews-v2", "weight": 1}]}, "timeout": "2s"},
+       "forward": {"clusters": [{"name": "reviews-v2", "weight": 1}]}, "timeout": "2s",
+       "per_try_timeout": "0.500s", "idle_timeout": "60s",
+       "timeout_origins": {"request": "policy default/reviews", "per_try": "route",
+                           "idle": "mesh"}},
       {"name": "split", "match": {"prefix": "/"},
        "forward": {"clusters": [{"name": "reviews-v1", "weight": 90},
                                 {"unresolved": "BackendNotFound: x", "weight": 10}]},
@@ -51,15 +54,17 @@ const auto kConfig = boost::json::parse(R"({
     {"name": "reviews-v2"}]
 })");
 
-TEST(ProxyConfigView, RoutesShowMatchActionAndTheirTimeout) {
-  EXPECT_EQ(route_rows(kConfig),
-            (Rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "TIMEOUT"},
-                  {"outbound", "reviews.default:9080", "canary", "prefix / x-canary:1",
-                   "forward reviews-v2", "2s"},
-                  {"outbound", "reviews.default:9080", "split", "prefix /",
-                   "forward reviews-v1=90, (unresolved: 500)=10", "none (0s)"},
-                  {"outbound", "reviews.default:9080", "old", "exact /old",
-                   "redirect 302 (default)", "none"}}));
+TEST(ProxyConfigView, RoutesShowMatchActionAndTimeoutsWithTheirOrigin) {
+  EXPECT_EQ(
+      route_rows(kConfig),
+      (Rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "REQUEST TIMEOUT",
+             "PER-TRY TIMEOUT", "IDLE TIMEOUT"},
+            {"outbound", "reviews.default:9080", "canary", "prefix / x-canary:1",
+             "forward reviews-v2", "2s (policy default/reviews)", "500ms (route)", "60s (mesh)"},
+            {"outbound", "reviews.default:9080", "split", "prefix /",
+             "forward reviews-v1=90, (unresolved: 500)=10", "none (0s)", "none", "listener's"},
+            {"outbound", "reviews.default:9080", "old", "exact /old", "redirect 302 (default)",
+             "none", "none", "listener's"}}));
 }
 
 TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {

@@ -9,6 +9,7 @@
 #include "common/duration.h"
 #include "controlplane/translate/policy.h"
 #include "controlplane/translate/routes.h"
+#include "controlplane/translate/timeouts.h"
 
 namespace weft::cp::translate {
 namespace {
@@ -276,17 +277,28 @@ void attach_routes(const model::Store& store, const Mesh* previous, Mesh& mesh) 
   }
 }
 
+// A MeshConfig's settings.
+struct MeshSettings {
+  std::optional<google::protobuf::Duration> drain_timeout;
+  TimeoutDefaults timeouts;
+};
+
 // A MeshConfig's settings, or why it is rejected.
-tl::expected<std::optional<google::protobuf::Duration>, Rejected> drain_timeout_of(
-    const mesh::v1alpha1::MeshConfig& config) {
+tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfig& config) {
+  MeshSettings settings;
   const auto& drain = config.spec().drain_timeout();
-  if (drain.empty()) return std::nullopt;
-  auto parsed = parse_duration(drain);
-  if (!parsed) {
-    return tl::unexpected(Rejected{"Accepted", "InvalidValue",
-                                   fmt::format("drainTimeout '{}' is not a duration", drain)});
+  if (!drain.empty()) {
+    auto parsed = parse_duration(drain);
+    if (!parsed) {
+      return tl::unexpected(Rejected{"Accepted", "InvalidValue",
+                                     fmt::format("drainTimeout '{}' is not a duration", drain)});
+    }
+    settings.drain_timeout = to_proto(*parsed);
   }
-  return to_proto(*parsed);
+  auto timeouts = parse_timeouts(config.spec().timeouts(), "mesh");
+  if (!timeouts) return tl::unexpected(timeouts.error());
+  settings.timeouts = std::move(*timeouts);
+  return settings;
 }
 
 // The one MeshConfig: with several, the first by name applies and the others
@@ -304,13 +316,17 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     first = false;
     auto evaluated = evaluate_or_last_accepted(
         object, config_ptr, previous == nullptr ? nullptr : &previous->accepted.mesh_configs, key,
-        mesh.conditions, drain_timeout_of);
+        mesh.conditions, settings_of);
     if (!evaluated.value) continue;
     if (evaluated.used == config_ptr) {
       mesh.conditions.push_back({object, "Accepted", true, "Accepted", ""});
     }
     mesh.accepted.mesh_configs[key] = evaluated.used;
-    mesh.drain_timeout = *evaluated.value;
+    mesh.drain_timeout = evaluated.value->drain_timeout;
+    // After the policies: the mesh's timeouts fill only what is left.
+    for (auto& sp : mesh.service_ports) {
+      for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);
+    }
   }
 }
 

@@ -156,6 +156,53 @@ INSTANTIATE_TEST_SUITE_P(
                               "MeshConfig mesh", "drainTimeout 'soon'"}),
     [](const auto& test) { return std::string(test.param.name); });
 
+// Each timeout comes from the most specific place that sets it: the
+// HTTPRoute rule, then the TrafficPolicy of its Service, then the MeshConfig.
+TEST(Timeouts, RouteThenPolicyThenMeshFieldByField) {
+  std::string text = edited("spec: {drainTimeout: 7s}",
+                            "spec: {drainTimeout: 7s, timeouts: {request: 9s, perTry: 3s, idle: "
+                            "60s}}");
+  auto replace = [&](std::string_view from, std::string_view to) {
+    text.replace(text.find(from), from.size(), to);
+  };
+  replace("timeouts: {request: 2s}", "timeouts: {request: 2s, perTry: 1s}");
+  replace("      backendRefs: [{name: reviews-v2, port: 9080}]\n",
+          "      backendRefs: [{name: reviews-v2, port: 9080}]\n"
+          "      timeouts: {backendRequest: 500ms}\n");
+  auto mesh = compile(*store_of(text));
+  struct Expected {
+    std::int64_t request_ms, per_try_ms, idle_ms;
+    const char *request, *per_try, *idle;
+  };
+  auto ms = [](const google::protobuf::Duration& d) {
+    return d.seconds() * 1000 + d.nanos() / 1'000'000;
+  };
+  auto check = [&](const mesh::v1::Route& route, const Expected& e) {
+    EXPECT_EQ(ms(route.timeout()), e.request_ms) << route.name();
+    EXPECT_EQ(ms(route.per_try_timeout()), e.per_try_ms) << route.name();
+    EXPECT_EQ(ms(route.idle_timeout()), e.idle_ms) << route.name();
+    EXPECT_EQ(route.timeout_origins().request(), e.request) << route.name();
+    EXPECT_EQ(route.timeout_origins().per_try(), e.per_try) << route.name();
+    EXPECT_EQ(route.timeout_origins().idle(), e.idle) << route.name();
+  };
+  const auto& routes = reviews(*mesh).routes;
+  ASSERT_EQ(routes.size(), 2u);
+  check(routes[0], {2000, 500, 60'000, "policy default/reviews", "route", "mesh"});
+  check(routes[1],
+        {2000, 1000, 60'000, "policy default/reviews", "policy default/reviews", "mesh"});
+  for (const auto& sp : mesh->service_ports) {
+    if (sp.service != "reviews-v1") continue;
+    ASSERT_EQ(sp.routes.size(), 1u);
+    check(sp.routes[0], {9000, 3000, 60'000, "mesh", "mesh", "mesh"});
+  }
+  auto bad =
+      compile(*store_of(edited("spec: {drainTimeout: 7s}", "spec: {timeouts: {perTry: quick}}")));
+  const auto* rejected = condition(*bad, "MeshConfig mesh", "Accepted");
+  ASSERT_NE(rejected, nullptr);
+  EXPECT_FALSE(rejected->ok);
+  EXPECT_THAT(rejected->message, HasSubstr("timeouts.perTry 'quick' is not a duration"));
+}
+
 TEST(LastAccepted, ADeletedObjectIsNotKept) {
   auto good = compile(*store_of(kMesh));
   std::string text(kMesh);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "controlplane/translate/timeouts.h"
 
 namespace weft::cp::translate {
 namespace {
@@ -19,7 +20,8 @@ namespace {
 // One accepted policy: its settings, parsed once, and where it went.
 struct Policy {
   std::string object;  // "TrafficPolicy default/reviews"
-  std::optional<std::chrono::nanoseconds> connect, idle, request;
+  std::optional<std::chrono::nanoseconds> connect, idle;
+  TimeoutDefaults timeouts;  // for the routes of its targets
   std::uint32_t max_idle_per_endpoint = 0;
   std::vector<std::size_t> targets;                       // service port indexes it names
   std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
@@ -48,9 +50,12 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
         fmt::format("targetRef must be a core Service, not {} {}", target.group(), target.kind())});
   }
   const auto& pool = policy.spec().connection_pool();
+  auto timeouts = parse_timeouts(policy.spec().timeouts(),
+                                 fmt::format("policy {}/{}", meta.namespace_(), meta.name()));
+  if (!timeouts) return tl::unexpected(timeouts.error());
+  out.timeouts = std::move(*timeouts);
   for (auto [text, parsed] : {std::pair{&pool.connect_timeout(), &out.connect},
-                              std::pair{&pool.idle_timeout(), &out.idle},
-                              std::pair{&policy.spec().timeouts().request(), &out.request}}) {
+                              std::pair{&pool.idle_timeout(), &out.idle}}) {
     if (text->empty()) continue;
     *parsed = parse_duration(*text);
     if (!*parsed) {
@@ -128,10 +133,7 @@ void apply_policies(const model::Store& store, const Mesh* previous, Mesh& mesh)
       p.apply_to(sp.cluster, p.object);
       p.applied.push_back(sp.cluster.name());
       covered.insert(index);
-      if (!p.request) continue;
-      for (auto& route : sp.routes) {
-        if (!route.has_timeout()) *route.mutable_timeout() = to_proto(*p.request);
-      }
+      for (auto& route : sp.routes) p.timeouts.fill(route);
     }
   }
   for (auto& p : policies) {

@@ -197,27 +197,34 @@ tl::expected<void, Rejected> action(const k8s::HTTPRoute& route, const k8s::HTTP
   return {};
 }
 
-// The smaller of `request` and `backendRequest`. `0s` disables (Gateway
-// API): the route then carries an explicit zero, which a TrafficPolicy's
-// default does not replace and the proxy reads as no timeout.
+// `request` is the request timeout, `backendRequest` the per-try timeout
+// (GEP-1742), and the second may not exceed the first. `0s` disables: the
+// route then carries an explicit zero, which a TrafficPolicy's or the
+// MeshConfig's default does not replace and the proxy reads as none.
 tl::expected<void, Rejected> timeouts(const k8s::HTTPRouteTimeouts& in, mesh::v1::Route& out) {
-  std::optional<std::chrono::nanoseconds> timeout;
-  bool disabled = false;
-  for (const auto* text : {&in.request(), &in.backend_request()}) {
+  std::optional<std::chrono::nanoseconds> request, backend_request;
+  for (auto [name, text, parsed] :
+       {std::tuple{"request", &in.request(), &request},
+        std::tuple{"backendRequest", &in.backend_request(), &backend_request}}) {
     if (text->empty()) continue;
-    auto parsed = parse_duration(*text);
-    if (!parsed)
-      return unexpected(unsupported(fmt::format("timeout '{}' is not a duration", *text)));
-    if (parsed->count() == 0) {
-      disabled = true;
-      continue;
+    *parsed = parse_duration(*text);
+    if (!*parsed) {
+      return unexpected(
+          unsupported(fmt::format("timeouts.{} '{}' is not a duration", name, *text)));
     }
-    timeout = timeout ? std::min(*timeout, *parsed) : *parsed;
   }
-  if (timeout) {
-    *out.mutable_timeout() = to_proto(*timeout);
-  } else if (disabled) {
-    out.mutable_timeout()->Clear();  // present, zero
+  if (request && backend_request && request->count() > 0 && *backend_request > *request) {
+    return unexpected(unsupported(
+        fmt::format("timeouts.backendRequest '{}' cannot be longer than timeouts.request '{}'",
+                    in.backend_request(), in.request())));
+  }
+  if (request) {
+    *out.mutable_timeout() = to_proto(*request);
+    out.mutable_timeout_origins()->set_request("route");
+  }
+  if (backend_request) {
+    *out.mutable_per_try_timeout() = to_proto(*backend_request);
+    out.mutable_timeout_origins()->set_per_try("route");
   }
   return {};
 }

@@ -53,7 +53,8 @@ TEST(TranslateRules, CanarySplitAndHeaderMatchOrderedByPrecedence) {
   ASSERT_EQ(canary.match().headers_size(), 1);
   EXPECT_EQ(canary.match().headers(0).exact(), "1");
   EXPECT_EQ(canary.forward().clusters(0).name(), "reviews-v2.default:9080");
-  EXPECT_EQ(canary.timeout().nanos(), 500'000'000);
+  EXPECT_EQ(canary.timeout().seconds(), 2);
+  EXPECT_EQ(canary.per_try_timeout().nanos(), 500'000'000);
   const auto& split = routes->rules[1].route;
   EXPECT_EQ(split.match().prefix(), "/");
   ASSERT_EQ(split.forward().clusters_size(), 2);
@@ -74,18 +75,23 @@ TEST(TranslateRules, ExactBeatsLongerPrefixBeatsShorterPrefix) {
   EXPECT_EQ(routes->rules[2].route.match().regex(), path_prefix_regex("/a"));
 }
 
-TEST(TranslateRules, TimeoutsUnsetZeroOrTheSmaller) {
+// request is the request timeout, backendRequest the per-try one (GEP-1742).
+// -1: absent (a policy or mesh default may fill it); 0: an explicit "none".
+TEST(TranslateRules, TimeoutsRequestAndBackendRequest) {
   struct Case {
     const char* timeouts;
-    bool present;  // the route carries a timeout (a policy default does not replace it)
-    std::int64_t millis;
+    std::int64_t request_ms, per_try_ms;
   };
-  for (const auto& c : std::vector<Case>{{"{}", false, 0},
-                                         {"{request: 0s}", true, 0},
-                                         {"{backendRequest: 0s}", true, 0},
-                                         {"{request: 3s}", true, 3000},
-                                         {"{request: 0s, backendRequest: 250ms}", true, 250},
-                                         {"{request: 2s, backendRequest: 500ms}", true, 500}}) {
+  auto millis = [](bool present, const google::protobuf::Duration& d) -> std::int64_t {
+    return present ? d.seconds() * 1000 + d.nanos() / 1'000'000 : -1;
+  };
+  for (const auto& c : std::vector<Case>{{"{}", -1, -1},
+                                         {"{request: 0s}", 0, -1},
+                                         {"{backendRequest: 0s}", -1, 0},
+                                         {"{request: 3s}", 3000, -1},
+                                         {"{request: 0s, backendRequest: 250ms}", 0, 250},
+                                         {"{request: 2s, backendRequest: 500ms}", 2000, 500},
+                                         {"{request: 2s, backendRequest: 2s}", 2000, 2000}}) {
     auto routes = translate_rules(
         route_from(fmt::format("  rules: [{{timeouts: {}, backendRefs: [{{name: reviews-v1, "
                                "port: 9080}}]}}]\n",
@@ -93,9 +99,11 @@ TEST(TranslateRules, TimeoutsUnsetZeroOrTheSmaller) {
         resolve);
     ASSERT_TRUE(routes) << c.timeouts << ": " << routes.error().message;
     const auto& route = routes->rules[0].route;
-    EXPECT_EQ(route.has_timeout(), c.present) << c.timeouts;
-    EXPECT_EQ(route.timeout().seconds() * 1000 + route.timeout().nanos() / 1'000'000, c.millis)
+    EXPECT_EQ(millis(route.has_timeout(), route.timeout()), c.request_ms) << c.timeouts;
+    EXPECT_EQ(millis(route.has_per_try_timeout(), route.per_try_timeout()), c.per_try_ms)
         << c.timeouts;
+    EXPECT_EQ(route.timeout_origins().request(), c.request_ms >= 0 ? "route" : "") << c.timeouts;
+    EXPECT_EQ(route.timeout_origins().per_try(), c.per_try_ms >= 0 ? "route" : "") << c.timeouts;
   }
 }
 
@@ -134,7 +142,12 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"bad_timeout",
             "  rules: [{timeouts: {request: soon}, backendRefs: [{name: reviews-v1, port: "
             "9080}]}]\n",
-            "Accepted", "UnsupportedValue", "'soon' is not a duration"},
+            "Accepted", "UnsupportedValue", "timeouts.request 'soon' is not a duration"},
+        Bad{"backend_request_longer_than_request",
+            "  rules: [{timeouts: {request: 1s, backendRequest: 2s}, backendRefs: [{name: "
+            "reviews-v1, port: 9080}]}]\n",
+            "Accepted", "UnsupportedValue",
+            "timeouts.backendRequest '2s' cannot be longer than timeouts.request '1s'"},
         Bad{"negative_weight",
             "  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: -1}]}]\n", "Accepted",
             "UnsupportedValue", "must not be negative"}),

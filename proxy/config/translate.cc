@@ -178,9 +178,13 @@ Result<router::Route> to_route(const v1::Route& proto,
   }
   route.request_headers = to_edits(proto.request_headers());
   route.response_headers = to_edits(proto.response_headers());
-  if (auto timeout = to_ms(proto.timeout(), milliseconds(0)); timeout.count() > 0) {
-    route.timeout = timeout;
-  }
+  // 0 (or unset) is no timeout, as Gateway API's "0s".
+  auto positive = [](const google::protobuf::Duration& d) -> std::optional<milliseconds> {
+    auto ms = to_ms(d, milliseconds(0));
+    return ms.count() > 0 ? std::optional(ms) : std::nullopt;
+  };
+  route.timeouts = {positive(proto.timeout()), positive(proto.per_try_timeout()),
+                    positive(proto.idle_timeout())};
   return route;
 }
 

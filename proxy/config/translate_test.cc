@@ -45,31 +45,44 @@ TEST(Translate, CompilesReferencesToIndexes) {
   EXPECT_EQ(forward.split, 0u);
   EXPECT_EQ(s.split_weights, (std::vector<std::vector<std::uint32_t>>{{90, 10}}));
   EXPECT_EQ(forward.clusters[1].cluster, 1u);
-  EXPECT_EQ(route.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(route.timeouts.request, std::chrono::seconds(2));
   EXPECT_EQ(s.clusters[1].endpoints[0].address.address().to_string(), "::1");
   EXPECT_EQ(s.clusters[1].endpoints[0].weight, 3u);
   EXPECT_EQ(s.source.route_tables_size(), 1);
 }
 
-TEST(Translate, ARouteWithoutATimeoutOrWithZeroHasNone) {
-  for (const char* timeout : {"timeout: 0s", "timeout: 2s"}) {
+// Each of the three timeouts: set, `0s` (none, as Gateway API's) or unset.
+TEST(Translate, RouteTimeoutsSetZeroOrUnset) {
+  using std::chrono::milliseconds;
+  struct Case {
+    const char* timeouts;
+    std::optional<milliseconds> request, per_try, idle;
+  } cases[] = {
+      {"timeout: 2s", milliseconds(2000), {}, {}},
+      {"timeout: 0s", {}, {}, {}},
+      {"", {}, {}, {}},
+      {"{timeout: 2s, per_try_timeout: 250ms, idle_timeout: 30s}", milliseconds(2000),
+       milliseconds(250), milliseconds(30'000)},
+      {"{per_try_timeout: 0s, idle_timeout: 0s}", {}, {}, {}},
+      {"per_try_timeout: 1.5s", {}, milliseconds(1500), {}},
+  };
+  for (const auto& c : cases) {
     std::string text(kBase);
-    text.replace(text.find("timeout: 2s"), 11, timeout);
-    auto snapshot = translate_yaml(text);
-    ASSERT_TRUE(snapshot) << snapshot.error().message;
-    const auto& route = (**snapshot).route_tables[0].virtual_hosts[0].routes[0];
-    if (std::string_view(timeout) == "timeout: 0s") {
-      EXPECT_FALSE(route.timeout) << "0s: no request timeout";
-      EXPECT_EQ(route.timeout_or(std::chrono::seconds(300)), std::chrono::seconds(300));
-    } else {
-      EXPECT_EQ(route.timeout_or(std::chrono::seconds(300)), std::chrono::seconds(2));
+    std::string line = c.timeouts;
+    if (line.starts_with("{")) {  // several keys: spell them as lines
+      line = line.substr(1, line.size() - 2);
+      for (auto at = line.find(", "); at != std::string::npos; at = line.find(", ")) {
+        line.replace(at, 2, "\n            ");
+      }
     }
+    text.replace(text.find("timeout: 2s"), 11, line);
+    auto snapshot = translate_yaml(text);
+    ASSERT_TRUE(snapshot) << c.timeouts << ": " << snapshot.error().message;
+    const auto& t = (**snapshot).route_tables[0].virtual_hosts[0].routes[0].timeouts;
+    EXPECT_EQ(t.request, c.request) << c.timeouts;
+    EXPECT_EQ(t.per_try, c.per_try) << c.timeouts;
+    EXPECT_EQ(t.idle, c.idle) << c.timeouts;
   }
-  std::string unset(kBase);
-  unset.erase(unset.find("            timeout: 2s\n"), 24);
-  auto snapshot = translate_yaml(unset);
-  ASSERT_TRUE(snapshot);
-  EXPECT_FALSE((**snapshot).route_tables[0].virtual_hosts[0].routes[0].timeout);
 }
 
 TEST(Translate, AnUnresolvedBackendKeepsItsShareAndNeedsNoCluster) {

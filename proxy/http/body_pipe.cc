@@ -91,6 +91,17 @@ asio::awaitable<void> BodyPipe::wait_readable() {
   }
 }
 
+asio::awaitable<bool> BodyPipe::wait_readable_until(
+    std::chrono::steady_clock::time_point deadline) {
+  // GCC 12 miscompiles a co_await inside an if condition here (a crash on
+  // resumption), so the result goes through a variable.
+  bool in_time = true;
+  while (available() == 0 && state_ == State::kOpen && in_time) {
+    in_time = co_await readable_.wait_until(deadline);
+  }
+  co_return in_time;
+}
+
 void BodyPipe::changed_for_consumer() {
   readable_.notify();
   if (on_readable) on_readable();

@@ -67,6 +67,8 @@ class BodyPipe {
   bool at_end() const { return state_ == State::kFinished && available() == 0; }
   const FieldList& trailers() const { return trailers_; }
   boost::asio::awaitable<void> wait_readable();
+  // The same, giving up at `deadline`: false when it passed first.
+  boost::asio::awaitable<bool> wait_readable_until(std::chrono::steady_clock::time_point deadline);
 
   // Hooks of a session-driven side; cleared when that side goes away.
   std::function<void(std::size_t)> on_consumed;  // bytes the consumer took

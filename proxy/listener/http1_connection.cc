@@ -42,6 +42,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
 
     idle_ = true;
     if (state_.draining) co_return;
+    deadline_.limit = {};  // the previous request's timeouts are over
     deadline_.arm(Side::kDownstream, idle_timeout(*view));
     auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser));
     idle_ = false;
@@ -108,6 +109,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply(RequestParser& parser,
   // An unread request body would be taken for the next request: close instead.
   bool keep_alive = exchange.client_keep_alive && parser.is_done() && !state_.draining;
   exchange.status = local.status;
+  deadline_.limit = {};  // the request's timeouts have passed or do not apply to its answer
   deadline_.arm(Side::kDownstream, std::chrono::seconds(10));
   auto ec = co_await write_local(response, local.body, keep_alive);
   co_return ec || !keep_alive ? Next::kClose : Next::kKeepAlive;

@@ -20,12 +20,14 @@
 #include <variant>
 
 #include "proxy/http/body_pipe.h"
+#include "proxy/http/failure.h"
 #include "proxy/http/http1/fields.h"
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
+#include "proxy/layers/timeout.h"
 #include "proxy/listener/local_reply.h"
 #include "proxy/worker/coarse_clock.h"
 #include "proxy/worker/worker_state.h"
@@ -48,19 +50,24 @@ enum class Side { kDownstream, kUpstream };
 // operation: the worker sweeps its connections a few times a second
 // (worker::Worker::sweep) and expires the ones past their deadline, so a
 // read or write costs a store, not a timer queue insert and cancel.
+//
+// Each wait is allowed the stream's idle timeout, and never past `limit`,
+// the exchange's own deadline (request or per-try timeout) while one runs.
 struct Deadline {
   static constexpr Clock::time_point kNever = Clock::time_point::max();
 
   Clock::time_point when = kNever;
   Side side = Side::kDownstream;
   bool expired = false;  // set by the sweep
+  // What the armed deadline's passing means: idleness, or `limit`'s failure.
+  http::Failure cause = http::Failure::kIdleTimeout;
+  layers::timeout::Limit limit;
 
   void arm(Side s, std::chrono::milliseconds allowance) {
-    arm_at(s, worker::coarse_now() + allowance);
-  }
-  void arm_at(Side s, Clock::time_point at) {
+    const auto chosen = limit.or_idle(worker::coarse_now(), allowance);
     side = s;
-    when = at;
+    when = chosen.when;
+    cause = chosen.failure;
     expired = false;
   }
   void disarm() { when = kNever; }
@@ -116,6 +123,10 @@ class BodyRelay {
   // Relays the rest, waiting for reads and writes.
   asio::awaitable<RelayResult> relay();
 
+  // Whether any byte reached `to` (the head leaves with the first body
+  // bytes): when none did, a failure can still be answered.
+  bool wrote() const { return wrote_; }
+
  private:
   enum class Wait { kRead, kWrite };
 
@@ -149,6 +160,7 @@ class BodyRelay {
     boost::system::error_code ec;
     const std::size_t sent = http::http1::write_now(to_, buffers, ec);
     if (ec) return fail(ec, false);
+    wrote_ = wrote_ || sent > 0;
     if (sent == asio::buffer_size(buffers)) return true;
     wait_ = Wait::kWrite;
     pending_ = buffers;
@@ -171,6 +183,7 @@ class BodyRelay {
   Wait wait_ = Wait::kRead;
   std::span<const asio::const_buffer> pending_;  // writer_'s buffers, valid until its next call
   std::size_t pending_sent_ = 0;
+  bool wrote_ = false;
   RelayResult result_;
 };
 
@@ -190,6 +203,7 @@ asio::awaitable<RelayResult> BodyRelay<kIsRequest, From, To>::relay() {
       deadline_.arm(to_side, allowance_);
       auto ec = deadline_.outcome(co_await http::http1::write_rest(to_, pending_, pending_sent_));
       if (ec) co_return RelayResult{ec, false};
+      wrote_ = true;
       if (parser_.is_done()) break;
     }
     if (result_.error) co_return result_;
@@ -268,20 +282,23 @@ class Http1Connection final : public worker::TrackedConnection {
   template <class UpStream>
   asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, int attempt,
                                          RequestParser& parser, const router::Route& route,
-                                         const worker::View& view, Exchange& exchange);
+                                         const layers::timeout::Deadlines& deadlines,
+                                         Exchange& exchange);
   // Relays a 101 answer to an upgrade request, then tunnels bytes both ways.
   template <class UpStream>
   asio::awaitable<void> switch_protocols(UpStream& up, http::http1::ResponseHead& res,
-                                         const worker::View& view);
+                                         std::chrono::milliseconds idle);
   // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
   asio::awaitable<Next> forward_http2(RequestParser& parser, const router::Route& route,
-                                      upstream::ClusterState& cluster, const worker::View& view,
+                                      upstream::ClusterState& cluster,
+                                      const layers::timeout::Deadlines& deadlines,
                                       Exchange& exchange);
   asio::awaitable<bool> pump_request(RequestParser& parser, http::BodyPipe& body,
                                      std::chrono::milliseconds idle);
   asio::awaitable<Next> relay_response(RequestParser& parser, http::ResponseHead head,
                                        std::shared_ptr<http::BodyPipe> body,
-                                       const router::Route& route, const worker::View& view,
+                                       const router::Route& route,
+                                       const layers::timeout::Deadlines& deadlines,
                                        Exchange& exchange);
   asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
                               const router::HeaderEdits* edits = nullptr);

@@ -1,16 +1,14 @@
 // Forwarding one HTTP/1.1 request to an upstream endpoint and the response
-// back. Errors the client sees carry x-weft-error:
-//   503 no_healthy_upstream / upstream_connect_failure / upstream_connect_timeout
-//       / upstream_tls_failure
-//   504 upstream_request_timeout (no response head within the route timeout
-//       after the request was sent)
-//   502 upstream_protocol_error (unparseable response) / upstream_reset
-//   500 backend_not_found (a split's share whose backend did not resolve)
+// back. Errors the client sees carry x-weft-error (http/failure.h): a
+// failure before the response head is a local reply; after it, the
+// response is cut short and the connection closed. The route's timeouts
+// (layers/timeout.h) bound every wait of an attempt.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <optional>
 
+#include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
@@ -42,15 +40,23 @@ asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream
   }
 }
 
-// The x-weft-error reason for an upstream failure before any response byte
-// reached the client.
-std::string_view failure_reason(const boost::system::error_code& ec) {
-  if (ec == beast::error::timeout) return "upstream_request_timeout";
+// The failure an upstream read or write error means; `timeout` when the
+// deadline's passing caused it.
+http::Failure failure_of(const boost::system::error_code& ec, http::Failure timeout) {
+  if (ec == beast::error::timeout) return timeout;
   if (ec.category() == beast_http::make_error_code(beast_http::error::bad_field).category() &&
       ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
-    return "upstream_protocol_error";
+    return http::Failure::kProtocolError;
   }
-  return "upstream_reset";
+  return http::Failure::kReset;
+}
+
+// A gRPC call's own deadline (grpc-timeout), whatever HTTP version carries it.
+std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::RequestHead& head) {
+  if (!http::grpc::is_grpc(head[beast_http::field::content_type])) return std::nullopt;
+  auto value = head.find("grpc-timeout");
+  if (value == head.end()) return std::nullopt;
+  return http::grpc::parse_timeout(value->value());
 }
 
 // A response whose body ends when the upstream closes (no Content-Length,
@@ -101,27 +107,30 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   auto& head = parser.head();
   const auto chosen = forward.choose(*view.splits);
   if (chosen == router::kUnresolvedBackend) {
-    co_return co_await reply(parser, upstream_failure("backend_not_found"), exchange);
+    const auto local = local_reply(http::Failure::kBackendNotFound);
+    co_return co_await reply(parser, local, exchange);
   }
   auto& cluster = (*view.clusters)[chosen];
   exchange.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
-    const auto local = upstream_failure("no_healthy_upstream");
+    const auto local = local_reply(http::Failure::kNoHealthyUpstream);
     co_return co_await reply(parser, local, exchange);
   }
+  const layers::timeout::Deadlines deadlines(route.timeouts, grpc_timeout_of(head),
+                                             idle_timeout(view), exchange.start);
   auto expect = head.find(beast_http::field::expect);
   if (expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
     // Answered here: the body is streamed upstream as it arrives, so the
     // upstream never needs to be asked.
     head.erase(expect);
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    deadline_.arm(Side::kDownstream, idle_timeout(view));
+    deadline_.arm(Side::kDownstream, deadlines.idle());
     if (co_await http::http1::write_all(down_, asio::buffer(kContinue))) co_return Next::kClose;
   }
   cluster.stats.requests->Increment();
   if (cluster.config.protocol == config::UpstreamProtocol::kHttp2 &&
       !http::http1::is_upgrade(head)) {
-    co_return co_await forward_http2(parser, route, cluster, view, exchange);
+    co_return co_await forward_http2(parser, route, cluster, deadlines, exchange);
   }
 
   for (int attempt = 0;; ++attempt) {
@@ -130,7 +139,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     auto opened = upstream::take_idle(cluster, endpoint);
     if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
-      const auto local = upstream_failure(failed->reason);
+      const auto local = local_reply(failed->failure);
       co_return co_await reply(parser, local, exchange);
     }
     auto& up = std::get<upstream::Opened>(*opened);
@@ -140,13 +149,16 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     }
     Attempt outcome;
     upstream_socket_ = &up.connection.socket();
+    deadline_.limit = deadlines.attempt(worker::coarse_now());
     if (auto* plain = up.connection.plain()) {
-      outcome = co_await exchange_with(*plain, up.reused, attempt, parser, route, view, exchange);
+      outcome =
+          co_await exchange_with(*plain, up.reused, attempt, parser, route, deadlines, exchange);
     } else {
       outcome = co_await exchange_with(*up.connection.tls(), up.reused, attempt, parser, route,
-                                       view, exchange);
+                                       deadlines, exchange);
     }
     upstream_socket_ = nullptr;
+    deadline_.limit = {};
     deadline_.disarm();
     if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
     if (outcome.upstream_reusable)
@@ -159,16 +171,15 @@ template <class DownStream>
 template <class UpStream>
 auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int attempt,
                                                 RequestParser& parser, const router::Route& route,
-                                                const worker::View& view, Exchange& exchange)
-    -> asio::awaitable<Attempt> {
+                                                const layers::timeout::Deadlines& deadlines,
+                                                Exchange& exchange) -> asio::awaitable<Attempt> {
   auto& head = parser.head();
   const bool upgrade = http::http1::is_upgrade(head);
   const bool head_request = head.method() == beast_http::verb::head;
   const unsigned downstream_version = head.version();
-  // Bodies stream for as long as they make progress (the listener's idle
-  // timeout per read or write); the route timeout bounds only the wait for
-  // the response head, so long uploads and downloads are not cut off.
-  const auto stream_idle = idle_timeout(view);
+  // Every read and write is allowed the stream's idle timeout, within the
+  // attempt's deadline (deadline_.limit).
+  const auto stream_idle = deadlines.idle();
   if (attempt == 0) prepare_request(head, route, upgrade);
 
   // A body read from the client cannot be read again, so only a request
@@ -187,7 +198,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto& response = response_;
   auto read_error = sent->error;
   if (!read_error) {
-    deadline_.arm(Side::kUpstream, route.timeout_or(stream_idle));
+    deadline_.arm(Side::kUpstream, stream_idle);
     read_error =
         co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
   }
@@ -195,7 +206,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
     if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
       co_return Attempt{true};
     }
-    const auto failure = upstream_failure(failure_reason(read_error));
+    const auto failure = local_reply(failure_of(read_error, deadline_.cause));
     auto next = co_await reply(parser, failure, exchange);
     co_return Attempt{false, next};
   }
@@ -203,7 +214,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   auto& res = response->head();
   exchange.status = res.result_int();
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
-    co_await switch_protocols(up, res, view);
+    co_await switch_protocols(up, res, stream_idle);
     co_return Attempt{};
   }
 
@@ -233,23 +244,34 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
                            stream_idle);
   auto relayed = response_relay.relay_buffered();
   if (!relayed) relayed = co_await response_relay.relay();
-  if (relayed->error) co_return Attempt{};
+  if (relayed->error) {
+    if (!response_relay.wrote() && relayed->failed_reading) {
+      // Nothing reached the client yet: it can still be told why.
+      const auto failure = local_reply(failure_of(relayed->error, deadline_.cause));
+      co_await reply(parser, failure, exchange);
+      co_return Attempt{};
+    }
+    // Cut short: the client sees the connection close, the log why.
+    if (deadline_.expired) exchange.error = http::reason(deadline_.cause);
+    co_return Attempt{};
+  }
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
   co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
 }
 
 template <class DownStream>
 template <class UpStream>
-asio::awaitable<void> Http1Connection<DownStream>::switch_protocols(UpStream& up,
-                                                                    http::http1::ResponseHead& res,
-                                                                    const worker::View& view) {
+asio::awaitable<void> Http1Connection<DownStream>::switch_protocols(
+    UpStream& up, http::http1::ResponseHead& res, std::chrono::milliseconds idle) {
   http::http1::strip_hop_by_hop(res, true);
   writer_.start(res, false);
-  deadline_.arm(Side::kDownstream, idle_timeout(view));
+  // A tunnel outlives the request: its timeouts do not apply, only idleness.
+  deadline_.limit = {};
+  deadline_.arm(Side::kDownstream, idle);
   auto ec = co_await http::http1::write_all(down_, writer_.next({}, false));
   deadline_.disarm();  // the tunnel watches idleness itself
   if (ec) co_return;
-  co_await tunnel(down_, down_buffer_, up, up_buffer_, idle_timeout(view));
+  co_await tunnel(down_, down_buffer_, up, up_buffer_, idle);
 }
 
 template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward(

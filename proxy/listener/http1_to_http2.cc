@@ -21,10 +21,10 @@ constexpr std::size_t kPipeBytes = std::size_t{256} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
 // The reply when an HTTP/2 exchange ends without a response head.
-LocalReply failure_for(upstream::http2::Response::Outcome outcome) {
+LocalReply failure_for(upstream::http2::Response::Outcome outcome,
+                       const layers::timeout::Limit& limit) {
   using Outcome = upstream::http2::Response::Outcome;
-  return upstream_failure(outcome == Outcome::kTimeout ? "upstream_request_timeout"
-                                                       : "upstream_reset");
+  return local_reply(outcome == Outcome::kTimeout ? limit.failure : http::Failure::kReset);
 }
 
 }  // namespace
@@ -37,7 +37,8 @@ asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& p
   down_buffer_.reserve(down_buffer_.size() + worker::BufferPool::kBufferBytes);
   while (!parser.is_done()) {
     co_await body.wait_writable();
-    if (body.state() != http::BodyPipe::State::kOpen) co_return false;
+    // The upstream stream ended without taking the rest (see forward_http2).
+    if (body.state() != http::BodyPipe::State::kOpen || body.consumer_closed()) co_return false;
     deadline_.arm(Side::kDownstream, idle);
     auto ec = deadline_.outcome(co_await http::http1::read_some(down_, down_buffer_, parser));
     if (ec && ec != beast_http::error::need_buffer) {
@@ -54,7 +55,7 @@ asio::awaitable<bool> Http1Connection<DownStream>::pump_request(RequestParser& p
 template <class DownStream>
 asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     RequestParser& parser, http::ResponseHead head, std::shared_ptr<http::BodyPipe> body,
-    const router::Route& route, const worker::View& view, Exchange& exchange) {
+    const router::Route& route, const layers::timeout::Deadlines& deadlines, Exchange& exchange) {
   http::http1::ResponseHead response(arena());
   http::to_http1(head, body != nullptr, response);
   if (!body && http::http1::status_has_body(head.status) &&
@@ -80,11 +81,25 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
   writer_.start(response, chunked && parser.head().version() >= 11);
   auto lease = state_.relay_buffers.lease();
   auto chunk = lease.span();
-  const auto idle = idle_timeout(view);
+  const auto idle = deadlines.idle();
+  bool wrote = false;  // the head leaves with the first body bytes
   for (bool last = body == nullptr;;) {
     std::string_view piece;
     if (body) {
-      co_await body->wait_readable();
+      // The upstream's pace is bounded like the client's: idleness, within
+      // the attempt's deadline (deadline_.limit).
+      const auto limit = deadline_.limit.or_idle(worker::coarse_now(), idle);
+      const bool in_time = co_await body->wait_readable_until(limit.when);
+      if (!in_time) {
+        body->close_consumer();  // resets the upstream stream
+        if (!wrote) {            // the client can still be told why
+          const auto local = local_reply(limit.failure);
+          co_await reply(parser, local, exchange);
+          co_return Next::kClose;
+        }
+        exchange.error = http::reason(limit.failure);
+        co_return Next::kClose;
+      }
       if (body->state() == http::BodyPipe::State::kFailed) co_return Next::kClose;
       piece = {chunk.data(), body->read(chunk.data(), chunk.size())};
       last = body->at_end();
@@ -93,6 +108,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     deadline_.arm(Side::kDownstream, idle);
     auto write_ec = co_await http::http1::write_all(down_, writer_.next(piece, last));
     if (deadline_.outcome(write_ec)) co_return Next::kClose;
+    wrote = true;
     if (last) break;
   }
   deadline_.disarm();
@@ -100,11 +116,9 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
 }
 
 template <class DownStream>
-asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& parser,
-                                                                 const router::Route& route,
-                                                                 upstream::ClusterState& cluster,
-                                                                 const worker::View& view,
-                                                                 Exchange& exchange) {
+asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(
+    RequestParser& parser, const router::Route& route, upstream::ClusterState& cluster,
+    const layers::timeout::Deadlines& deadlines, Exchange& exchange) {
   auto& head = parser.head();
   // TE is hop-by-hop, but "trailers" in it is what a gRPC server needs to
   // see on HTTP/2 (RFC 9113 §8.2.2 allows exactly that value).
@@ -116,14 +130,16 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
   auto executor = co_await asio::this_coro::executor;
   std::shared_ptr<http::BodyPipe> request_body;
   if (!parser.is_done()) request_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
-  const auto deadline = Clock::now() + route.timeout_or(idle_timeout(view));
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto endpoint = cluster.balancer.next();
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      const auto local = upstream_failure(failed->reason);
+      const auto local = local_reply(failed->failure);
       co_return co_await reply(parser, local, exchange);
     }
+    deadline_.limit = deadlines.attempt(worker::coarse_now());
+    // The head is awaited for the stream's idle timeout within that.
+    const auto head_limit = deadline_.limit.or_idle(worker::coarse_now(), deadlines.idle());
     auto& lease = std::get<upstream::http2::Lease>(acquired);
     if (state_.access_log) {
       const auto& address = cluster.config.endpoints[endpoint].address;
@@ -133,32 +149,46 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(RequestParser& 
     upstream::http2::Response response;
     if (request_body && attempt == 0) {
       // The body streams up while the response is awaited: a server may
-      // answer before the upload ends (gRPC, early errors).
-      auto [sent, got] = co_await (pump_request(parser, *request_body, idle_timeout(view)) &&
-                                   lease->exchange(request, request_body, response_body, deadline));
+      // answer before the upload ends (gRPC, early errors). A stream that
+      // ends without a head stops the pump, which would otherwise wait
+      // forever on a full pipe nobody reads.
+      auto exchange_once = [&]() -> asio::awaitable<upstream::http2::Response> {
+        auto got = co_await lease->exchange(request, request_body, response_body, head_limit.when);
+        if (got.outcome != upstream::http2::Response::Outcome::kHead &&
+            request_body->state() == http::BodyPipe::State::kOpen) {
+          request_body->close_consumer();
+        }
+        co_return got;
+      };
+      auto [sent, got] =
+          co_await (pump_request(parser, *request_body, deadlines.idle()) && exchange_once());
       response = std::move(got);
       (void)sent;
     } else {
-      response = co_await lease->exchange(request, request_body, response_body, deadline);
+      response = co_await lease->exchange(request, request_body, response_body, head_limit.when);
     }
     using Outcome = upstream::http2::Response::Outcome;
-    const bool body_untouched = !request_body || request_body->consumed() == 0;
+    // Sent again only when the whole body is still in the pipe.
+    const bool body_untouched =
+        !request_body || (request_body->consumed() == 0 && !request_body->consumer_closed());
     if (response.outcome == Outcome::kRefused && body_untouched) continue;
     if (response.outcome != Outcome::kHead) {
-      const auto local = failure_for(response.outcome);
+      const auto local = failure_for(response.outcome, head_limit);
       co_return co_await reply(parser, local, exchange);
     }
     auto body = response.end_stream ? nullptr : response_body;
-    co_return co_await relay_response(parser, std::move(response.head), body, route, view,
+    co_return co_await relay_response(parser, std::move(response.head), body, route, deadlines,
                                       exchange);
   }
-  const auto local = failure_for(upstream::http2::Response::Outcome::kRefused);
+  const auto local = local_reply(http::Failure::kReset);
   co_return co_await reply(parser, local, exchange);
 }
 
 template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward_http2(
-    RequestParser&, const router::Route&, upstream::ClusterState&, const worker::View&, Exchange&);
+    RequestParser&, const router::Route&, upstream::ClusterState&,
+    const layers::timeout::Deadlines&, Exchange&);
 template asio::awaitable<Next> Http1Connection<TlsDownstream>::forward_http2(
-    RequestParser&, const router::Route&, upstream::ClusterState&, const worker::View&, Exchange&);
+    RequestParser&, const router::Route&, upstream::ClusterState&,
+    const layers::timeout::Deadlines&, Exchange&);
 
 }  // namespace weft::proxy::listener

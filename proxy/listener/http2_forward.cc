@@ -17,6 +17,7 @@
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/layers/timeout.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/connect.h"
 #include "proxy/upstream/http2/pool.h"
@@ -57,16 +58,49 @@ http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& str
   return head;
 }
 
-// The route timeout (else the stream's idle timeout), capped by the call's
-// own deadline for gRPC.
-std::chrono::milliseconds timeout_for(const Http2Downstream& downstream, const Http2Stream& stream,
-                                      const router::Route& route) {
-  const auto timeout = route.timeout_or(downstream.idle_timeout());
-  if (!stream.grpc) return timeout;
-  auto header = stream.request.fields.get("grpc-timeout");
-  if (!header) return timeout;
-  auto deadline = http::grpc::parse_timeout(*header);
-  return deadline ? std::min(timeout, *deadline) : timeout;
+// The request's timeouts, from when its head arrived; a gRPC call's own
+// deadline (grpc-timeout) shortens the route's.
+layers::timeout::Deadlines deadlines_for(const Http2Downstream& downstream,
+                                         const Http2Stream& stream, const router::Route& route) {
+  std::optional<std::chrono::milliseconds> grpc_timeout;
+  if (stream.grpc) {
+    if (auto header = stream.request.fields.get("grpc-timeout")) {
+      grpc_timeout = http::grpc::parse_timeout(*header);
+    }
+  }
+  return {route.timeouts, grpc_timeout, downstream.idle_timeout(), stream.start};
+}
+
+// Waits until the session has closed `stream` or `deadline` passes: false
+// when it passed first.
+asio::awaitable<bool> wait_closed_until(Http2Stream& stream, Clock::time_point deadline) {
+  // Not `if (!co_await ...)`: GCC 12 miscompiles that here (a crash on resumption).
+  bool in_time = true;
+  while (!stream.closed && in_time) {
+    in_time = co_await stream.closed_signal.wait_until(deadline);
+  }
+  co_return stream.closed;
+}
+
+// Waits for the session to close `stream` while its response streams: false
+// with `failure` set when `limit` passes first, or when the response body
+// makes no progress for `idle` (checked once per idle period, so a stall is
+// cut after between one and two of them).
+asio::awaitable<bool> wait_response_end(Http2Stream& stream, const http::BodyPipe& body,
+                                        layers::timeout::Limit limit,
+                                        std::chrono::milliseconds idle, http::Failure& failure) {
+  auto moved = body.consumed() + body.available();
+  for (;;) {
+    const auto step = limit.or_idle(Clock::now(), idle);
+    const bool closed = co_await wait_closed_until(stream, step.when);
+    if (closed) co_return true;
+    const auto now_moved = body.consumed() + body.available();
+    if (step.failure != http::Failure::kIdleTimeout || now_moved == moved) {
+      failure = step.failure;
+      co_return false;
+    }
+    moved = now_moved;
+  }
 }
 
 std::string endpoint_text(const upstream::ClusterState& cluster, std::size_t endpoint) {
@@ -100,27 +134,31 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
 asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& stream,
                                     const router::Route& route, upstream::ClusterState& cluster) {
   auto head = upstream_request(downstream, stream, route);
-  auto deadline = Clock::now() + timeout_for(downstream, stream, route);
+  const auto deadlines = deadlines_for(downstream, stream, route);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto endpoint = cluster.balancer.next();
     stream.upstream = endpoint_text(cluster, endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      reply(downstream, stream, upstream_failure(failed->reason));
+      reply(downstream, stream, local_reply(failed->failure));
       co_return;
     }
+    const auto now = Clock::now();
+    const auto limit = deadlines.attempt(now);
+    // The head is awaited for the stream's idle timeout within that.
+    const auto head_limit = limit.or_idle(now, deadlines.idle());
     auto& lease = std::get<upstream::http2::Lease>(acquired);
     auto body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
-    auto response = co_await lease->exchange(head, stream.request_body, body, deadline);
+    auto response = co_await lease->exchange(head, stream.request_body, body, head_limit.when);
     using Outcome = upstream::http2::Response::Outcome;
     const bool body_untouched = !stream.request_body || stream.request_body->consumed() == 0;
     if (response.outcome == Outcome::kRefused && body_untouched) continue;
     if (response.outcome == Outcome::kTimeout) {
-      reply(downstream, stream, upstream_failure("upstream_request_timeout"));
+      reply(downstream, stream, local_reply(head_limit.failure));
       co_return;
     }
     if (response.outcome != Outcome::kHead) {
-      reply(downstream, stream, upstream_failure("upstream_reset"));
+      reply(downstream, stream, local_reply(http::Failure::kReset));
       co_return;
     }
     if (!relay_head(downstream, stream, response.head, route,
@@ -128,23 +166,34 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
       lease->cancel(response.stream);
       co_return;
     }
-    co_await wait_closed(stream);
+    http::Failure cut = http::Failure::kNone;
+    const bool ended = co_await wait_response_end(stream, *body, limit, deadlines.idle(), cut);
+    if (!ended) {
+      // The response began but did not end in time: cut it short.
+      lease->cancel(response.stream);
+      downstream.reset(stream, http::BodyPipe::kCancel);
+      stream.error = http::reason(cut);
+      co_return;
+    }
     if (stream.close_code != 0) lease->cancel(response.stream);  // the client cancelled
     if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *body);
     co_return;
   }
-  reply(downstream, stream, upstream_failure("upstream_reset"));
+  reply(downstream, stream, local_reply(http::Failure::kReset));
 }
 
 // Closes a socket when its deadline passes: the pending operation fails and
-// the exchange reports a timeout.
+// the exchange reports the deadline's failure.
 class Watchdog {
  public:
-  explicit Watchdog(upstream::pool::Socket& socket)
-      : socket_(socket), timer_(socket.get_executor()) {}
+  Watchdog(upstream::pool::Socket& socket, const layers::timeout::Limit& limit,
+           std::chrono::milliseconds idle)
+      : socket_(socket), timer_(socket.get_executor()), limit_(limit), idle_(idle) {}
   ~Watchdog() { disarm(); }
-  void arm(Clock::time_point deadline) {
-    timer_.expires_at(deadline);
+  // For the next wait: idleness, within the attempt's limit.
+  void arm() {
+    armed_ = limit_.or_idle(Clock::now(), idle_);
+    timer_.expires_at(armed_.when);
     timer_.async_wait([fired = fired_, &socket = socket_](boost::system::error_code ec) {
       if (ec) return;
       *fired = true;
@@ -153,23 +202,43 @@ class Watchdog {
     });
   }
   void disarm() { timer_.cancel(); }
-  bool fired() const { return *fired_; }
+  // The failure an I/O error means: the armed deadline's when it fired.
+  http::Failure failure_or(http::Failure otherwise) const {
+    return *fired_ ? armed_.failure : otherwise;
+  }
 
  private:
   upstream::pool::Socket& socket_;
   asio::steady_timer timer_;
+  layers::timeout::Limit limit_;
+  std::chrono::milliseconds idle_;
+  layers::timeout::Limit armed_;
   std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
 };
 
-// One HTTP/1.1 exchange for an HTTP/2 stream on `up`. Returns the failure
-// reason, empty on success; sets `reusable`.
+// How one HTTP/1.1 exchange for an HTTP/2 stream ended.
+struct Http1Outcome {
+  http::Failure failure = http::Failure::kNone;
+  bool client_gone = false;     // the client's stream ended first
+  bool response_began = false;  // the head went to the client
+  bool reusable = false;        // the connection can serve another request
+
+  static Http1Outcome failed(http::Failure failure, bool began) {
+    return {failure, false, began, false};
+  }
+  static Http1Outcome gone(bool began) { return {http::Failure::kNone, true, began, false}; }
+};
+
+bool is_reset(const boost::system::error_code& ec) {
+  return ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::eof || ec == asio::error::broken_pipe;
+}
+
+// Writes the request (head, then the body from its pipe) to `up`.
 template <class UpStream>
-asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Http2Stream& stream,
-                                                 const router::Route& route,
-                                                 const http::RequestHead& head, UpStream& up,
-                                                 Watchdog& watchdog, Clock::time_point deadline,
-                                                 std::chrono::milliseconds idle, bool& reusable) {
-  reusable = false;
+asio::awaitable<Http1Outcome> send_request(Http2Downstream& downstream, Http2Stream& stream,
+                                           const http::RequestHead& head, UpStream& up,
+                                           Watchdog& watchdog) {
   auto& request_body = stream.request_body;
   http::http1::RequestHead h1;
   http::to_http1(head, request_body != nullptr, h1);
@@ -181,36 +250,49 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   for (bool last = request_body == nullptr;;) {
     std::string_view piece;
     if (request_body) {
-      watchdog.arm(Clock::now() + idle);
+      watchdog.arm();
       co_await request_body->wait_readable();
-      if (request_body->state() == http::BodyPipe::State::kFailed) co_return "client_reset";
+      if (request_body->state() == http::BodyPipe::State::kFailed) {
+        co_return Http1Outcome::gone(false);
+      }
       piece = {chunk.data(), request_body->read(chunk.data(), chunk.size())};
       last = request_body->at_end();
       if (last && chunked) writer.trailers(request_body->trailers());
     }
-    watchdog.arm(Clock::now() + idle);
-    if (co_await http::http1::write_all(up, writer.next(piece, last)))
-      co_return watchdog.fired() ? "upstream_request_timeout" : "upstream_reset";
-    if (last) break;
+    watchdog.arm();
+    if (co_await http::http1::write_all(up, writer.next(piece, last))) {
+      co_return Http1Outcome::failed(watchdog.failure_or(http::Failure::kReset), false);
+    }
+    if (last) co_return Http1Outcome{};
   }
+}
 
+// One HTTP/1.1 exchange for an HTTP/2 stream on `up`.
+template <class UpStream>
+asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2Stream& stream,
+                                             const router::Route& route,
+                                             const http::RequestHead& head, UpStream& up,
+                                             Watchdog& watchdog) {
+  if (auto sent = co_await send_request(downstream, stream, head, up, watchdog);
+      sent.failure != http::Failure::kNone || sent.client_gone) {
+    co_return sent;
+  }
   beast::flat_buffer up_buffer;
   // Reads take the buffer's free space: without room they would be 512 bytes.
   up_buffer.reserve(worker::BufferPool::kBufferBytes);
   std::optional<ResponseParser> parser;
-  watchdog.arm(deadline);
+  watchdog.arm();
   do {  // 1xx interim responses are read and dropped
     parser.emplace();
     parser->header_limit(kMaxResponseHeaderBytes);
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->skip(head.method == "HEAD");
     auto ec = co_await http::http1::read_header(up, up_buffer, *parser);
-    if (watchdog.fired()) co_return "upstream_request_timeout";
-    if (ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
-      co_return "upstream_reset";
+    if (ec) {
+      co_return Http1Outcome::failed(
+          watchdog.failure_or(is_reset(ec) ? http::Failure::kReset : http::Failure::kProtocolError),
+          false);
     }
-    if (ec) co_return "upstream_protocol_error";
   } while (parser->head().result_int() < 200);
   auto& res = parser->head();
   const bool upstream_keep_alive = parser->keep_alive();
@@ -220,53 +302,63 @@ asio::awaitable<std::string_view> exchange_http1(Http2Downstream& downstream, Ht
   if (!parser->is_done()) {
     body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
   }
-  if (!relay_head(downstream, stream, out, route, body)) co_return "client_reset";
+  if (!relay_head(downstream, stream, out, route, body)) {
+    co_return Http1Outcome::gone(true);
+  }
   while (body && !parser->is_done()) {
     co_await body->wait_writable();
-    if (body->consumer_closed()) co_return "client_reset";
-    watchdog.arm(Clock::now() + idle);
+    if (body->consumer_closed()) co_return Http1Outcome::gone(true);
+    watchdog.arm();
     auto read_ec = co_await http::http1::read_some(up, up_buffer, *parser);
     if (read_ec && read_ec != beast_http::error::need_buffer) {
       body->fail(http::BodyPipe::kCancel);
-      co_return "upstream_reset";
+      co_return Http1Outcome::failed(watchdog.failure_or(http::Failure::kReset), true);
     }
     body->push(parser->piece());
   }
   if (body) body->finish(http::fields_from(res, head_fields));
   watchdog.disarm();
-  reusable = upstream_keep_alive && up_buffer.size() == 0;
-  co_return std::string_view{};
+  co_return Http1Outcome{http::Failure::kNone, false, true,
+                         upstream_keep_alive && up_buffer.size() == 0};
 }
 
 asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& stream,
                                     const router::Route& route, upstream::ClusterState& cluster) {
-  const auto idle = downstream.idle_timeout();
   auto head = upstream_request(downstream, stream, route);
-  auto deadline = Clock::now() + timeout_for(downstream, stream, route);
-  auto endpoint = cluster.balancer.next();
-  stream.upstream = endpoint_text(cluster, endpoint);
-  auto opened = co_await upstream::take_or_connect(cluster, endpoint);
-  if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
-    reply(downstream, stream, upstream_failure(failed->reason));
+  const auto deadlines = deadlines_for(downstream, stream, route);
+  for (int attempt = 0;; ++attempt) {
+    auto endpoint = cluster.balancer.next();
+    stream.upstream = endpoint_text(cluster, endpoint);
+    auto opened = co_await upstream::take_or_connect(cluster, endpoint);
+    if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
+      reply(downstream, stream, local_reply(failed->failure));
+      co_return;
+    }
+    auto& [connection, reused] = std::get<upstream::Opened>(opened);
+    Watchdog watchdog(connection.socket(), deadlines.attempt(Clock::now()), deadlines.idle());
+    Http1Outcome outcome;
+    if (auto* plain = connection.plain()) {
+      outcome = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog);
+    } else {
+      outcome =
+          co_await exchange_http1(downstream, stream, route, head, *connection.tls(), watchdog);
+    }
+    if (outcome.reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
+    if (outcome.failure == http::Failure::kNone || outcome.client_gone) co_return;
+    // A pooled connection the upstream had closed while idle: once, on a
+    // new one, when nothing of the request body was taken (as HTTP/1.1).
+    const bool body_untouched = !stream.request_body || stream.request_body->consumed() == 0;
+    if (reused && attempt == 0 && outcome.failure == http::Failure::kReset &&
+        !outcome.response_began && body_untouched) {
+      continue;
+    }
+    if (!outcome.response_began) {
+      reply(downstream, stream, local_reply(outcome.failure));
+    } else {
+      stream.error = http::reason(outcome.failure);
+      downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
+    }
     co_return;
-  }
-  auto& connection = std::get<upstream::Opened>(opened).connection;
-  Watchdog watchdog(connection.socket());
-  bool reusable = false;
-  std::string_view error;
-  if (auto* plain = connection.plain()) {
-    error = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog, deadline,
-                                    idle, reusable);
-  } else {
-    error = co_await exchange_http1(downstream, stream, route, head, *connection.tls(), watchdog,
-                                    deadline, idle, reusable);
-  }
-  if (reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
-  if (error.empty() || error == "client_reset") co_return;
-  if (stream.status == 0) {
-    reply(downstream, stream, upstream_failure(error));
-  } else {
-    downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
   }
 }
 
@@ -275,13 +367,13 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const worker::View& view) {
   const auto chosen = forward.choose(*view.splits);
   if (chosen == router::kUnresolvedBackend) {
-    reply(downstream, stream, upstream_failure("backend_not_found"));
+    reply(downstream, stream, local_reply(http::Failure::kBackendNotFound));
     co_return;
   }
   auto& cluster = (*view.clusters)[chosen];
   stream.cluster = cluster.config.name;
   if (cluster.config.endpoints.empty()) {
-    reply(downstream, stream, upstream_failure("no_healthy_upstream"));
+    reply(downstream, stream, local_reply(http::Failure::kNoHealthyUpstream));
     co_return;
   }
   cluster.stats.requests->Increment();

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/http/failure.h"
+
 namespace weft::proxy::listener {
 
 // Always bind one to a named variable before passing it to a co_await: GCC
@@ -16,11 +18,7 @@ struct LocalReply {
   std::string location;  // redirects
 };
 
-// The reply for a failure to reach or hear from the upstream, by its
-// x-weft-error reason (the table in docs/proxy-config.md): 503 for
-// no_healthy_upstream and the upstream_connect_* / upstream_tls_failure
-// reasons, 504 upstream_request_timeout, 502 upstream_reset and
-// upstream_protocol_error. An unknown reason is a connect failure.
-LocalReply upstream_failure(std::string_view reason);
+// The reply for a failure (the table in docs/proxy-config.md).
+LocalReply local_reply(http::Failure failure);
 
 }  // namespace weft::proxy::listener

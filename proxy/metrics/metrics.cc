@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <prometheus/text_serializer.h>
 
+#include "proxy/http/failure.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/request_check.h"
 
@@ -17,17 +18,9 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 // Reasons for responses the proxy makes itself, so they exist (at 0) before
-// the first one happens and alerts can be written against them.
-constexpr std::string_view kLocalReplyReasons[] = {"route_not_found",
-                                                   "no_healthy_upstream",
-                                                   "upstream_connect_failure",
-                                                   "upstream_connect_timeout",
-                                                   "upstream_request_timeout",
-                                                   "upstream_protocol_error",
-                                                   "upstream_reset",
-                                                   "upstream_tls_failure",
-                                                   "backend_not_found",
-                                                   "direct_response",
+// the first one happens and alerts can be written against them: these and
+// every http::Failure.
+constexpr std::string_view kLocalReplyReasons[] = {"route_not_found", "direct_response",
                                                    "redirect"};
 
 constexpr std::string_view kHttp2StreamErrors[] = {"invalid_header", "invalid_message",
@@ -182,10 +175,12 @@ Metrics::Metrics()
     parse_rejection_counters_.emplace_back(
         reason, &parse_rejections_.Add({{"reason", std::string(reason)}}));
   }
-  for (auto reason : kLocalReplyReasons) {
+  auto add_local_reply = [this](std::string_view reason) {
     local_reply_counters_.emplace_back(reason,
                                        &local_replies_.Add({{"reason", std::string(reason)}}));
-  }
+  };
+  for (auto reason : kLocalReplyReasons) add_local_reply(reason);
+  for (auto failure : http::all_failures()) add_local_reply(http::reason(failure));
   for (auto reason : kHttp2StreamErrors) {
     http2_stream_error_counters_.emplace_back(
         reason, &http2_stream_errors_.Add({{"reason", std::string(reason)}}));

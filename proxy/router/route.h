@@ -120,21 +120,18 @@ struct HeaderEdits {
   bool empty() const { return set.empty() && add.empty() && remove.empty(); }
 };
 
+// A route's timeouts (layers/timeout.h says what each bounds). None is set
+// unless configured; `0s` in the configuration is none too.
+struct Timeouts {
+  std::optional<std::chrono::milliseconds> request, per_try, idle;
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
   std::variant<Forward, DirectResponse, Redirect> action;
   HeaderEdits request_headers, response_headers;
-  // The request timeout (Gateway API's `timeouts.request`). None unless
-  // configured, as in Istio and Linkerd, and `0s` is none too: the wait
-  // for a response is then bounded by the stream's idle timeout, so long
-  // calls and streams are not cut.
-  std::optional<std::chrono::milliseconds> timeout;
-
-  // The timeout, or `idle` where none is configured.
-  std::chrono::milliseconds timeout_or(std::chrono::milliseconds idle) const {
-    return timeout.value_or(idle);
-  }
+  Timeouts timeouts;
 };
 
 struct VirtualHost {

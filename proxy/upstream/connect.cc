@@ -30,18 +30,18 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   if (!ec && config.source_address) socket->bind({*config.source_address, 0}, ec);
   if (ec) {
     cluster.stats.connect_failures->Increment();
-    co_return ConnectFailure{"upstream_connect_failure"};
+    co_return ConnectFailure{http::Failure::kConnectFailure};
   }
   asio::steady_timer timer(executor, config.connect_timeout);
   auto connected =
       co_await (socket->async_connect(address, kNoThrow) || timer.async_wait(kNoThrow));
   if (connected.index() == 1) {
     cluster.stats.connect_timeouts->Increment();
-    co_return ConnectFailure{"upstream_connect_timeout"};
+    co_return ConnectFailure{http::Failure::kConnectTimeout};
   }
   if (std::get<0>(std::get<0>(connected))) {
     cluster.stats.connect_failures->Increment();
-    co_return ConnectFailure{"upstream_connect_failure"};
+    co_return ConnectFailure{http::Failure::kConnectFailure};
   }
   socket->set_option(asio::ip::tcp::no_delay(true), ec);
   cluster.stats.connections_opened->Increment();
@@ -54,7 +54,7 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
                           timer.async_wait(kNoThrow));
   if (shaken.index() == 1 || std::get<0>(std::get<0>(shaken))) {
     cluster.stats.tls_failures->Increment();
-    co_return ConnectFailure{"upstream_tls_failure"};
+    co_return ConnectFailure{http::Failure::kTlsFailure};
   }
   co_return pool::Connection(std::move(tls));
 }

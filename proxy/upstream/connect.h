@@ -8,16 +8,16 @@
 #include <string_view>
 #include <variant>
 
+#include "proxy/http/failure.h"
 #include "proxy/upstream/clusters.h"
 #include "proxy/upstream/pool/pool.h"
 
 namespace weft::proxy::upstream {
 
-// Why a connection could not be opened: the x-weft-error reason and the
-// status the client gets (503 for all of them).
+// Why a connection could not be opened: kConnectFailure, kConnectTimeout or
+// kTlsFailure.
 struct ConnectFailure {
-  std::string_view
-      reason;  // upstream_connect_timeout, upstream_connect_failure, upstream_tls_failure
+  http::Failure failure;
 };
 
 boost::asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(

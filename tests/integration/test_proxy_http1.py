@@ -175,8 +175,8 @@ def test_route_timeout_is_504(start_proxy, backend_port):
     result = curl("-i", f"http://127.0.0.1:{port}/slow?ms=3000")
     assert time.monotonic() - started < 2.5
     assert result.stdout.startswith("HTTP/1.1 504")
-    assert "x-weft-error: upstream_request_timeout" in result.stdout
-    assert proxy.settled_metric("mesh_local_replies_total", 1, reason="upstream_request_timeout") == 1
+    assert "x-weft-error: request_timeout" in result.stdout
+    assert proxy.settled_metric("mesh_local_replies_total", 1, reason="request_timeout") == 1
 
 
 def test_invalid_upstream_response_is_502(start_proxy, backend_port):

@@ -72,10 +72,10 @@ def test_grpc_route_timeout_is_deadline_exceeded(start_proxy, grpc_server):
     with pytest.raises(grpc.RpcError) as failed:
         client.unary()(b"x", metadata=[("x-sleep", "2")], timeout=10)
     assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert failed.value.details() == "upstream request timeout"
+    assert failed.value.details() == "request timeout"
     assert time.monotonic() - started < 1.5
     client.close()
-    assert proxy.metric("mesh_local_replies_total", reason="upstream_request_timeout") == 1
+    assert proxy.metric("mesh_local_replies_total", reason="request_timeout") == 1
     assert proxy.settled_metric("mesh_grpc_responses_total", 1, listener="front",
                                 grpc_status="DEADLINE_EXCEEDED") == 1
 
@@ -101,7 +101,7 @@ def test_grpc_timeout_header_caps_the_route_timeout(start_proxy):
     blocks = reply.headers_on(1)
     assert blocks, reply.frames
     assert blocks[-1]["grpc-status"] == "4"  # DEADLINE_EXCEEDED
-    assert blocks[-1]["grpc-message"] == "upstream request timeout"
+    assert blocks[-1]["grpc-message"] == "request timeout"
     assert 0.25 < elapsed < 1.5, elapsed
 
 

@@ -20,7 +20,7 @@ asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(ClusterState&
   if (chosen) {
     Lease lease(chosen);
     co_await chosen->wait_ready();
-    if (chosen->closed()) co_return ConnectFailure{"upstream_connect_failure"};
+    if (chosen->closed()) co_return ConnectFailure{http::Failure::kConnectFailure};
     cluster.stats.connections_reused->Increment();
     co_return lease;
   }
