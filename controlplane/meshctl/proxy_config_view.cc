@@ -102,6 +102,21 @@ std::string timeout_text(const json::value& route, std::string_view field,
   return origin.empty() ? readable(timeout) : fmt::format("{} ({})", readable(timeout), origin);
 }
 
+// A route's retry policy: "3 tries on 5xx, reset (policy default/reviews)".
+std::string retry_text(const json::value& route) {
+  const auto& retry = member(route, "retry");
+  if (!retry.is_object()) return "none";
+  auto attempts = text(retry, "attempts");
+  if (attempts.empty() || attempts == "1" || attempts == "0") return "none";
+  std::string on;
+  for (const auto& condition : list(retry, "retry_on")) {
+    on += (on.empty() ? "" : ", ") + std::string(condition.as_string());
+  }
+  auto origin = text(retry, "origin");
+  return fmt::format("{} tries on {}{}", attempts, on.empty() ? "nothing" : on,
+                     origin.empty() ? "" : fmt::format(" ({})", origin));
+}
+
 std::string protocol_text(const json::value& cluster) {
   auto protocol = text(cluster, "protocol");
   if (protocol == "PROTOCOL_HTTP2") return "http2";
@@ -145,7 +160,7 @@ Rows listener_rows(const json::value& config) {
 
 Rows route_rows(const json::value& config) {
   Rows rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "REQUEST TIMEOUT",
-             "PER-TRY TIMEOUT", "IDLE TIMEOUT"}};
+             "PER-TRY TIMEOUT", "IDLE TIMEOUT", "RETRY"}};
   for (const auto& t : list(config, "route_tables")) {
     for (const auto& v : list(t, "virtual_hosts")) {
       for (const auto& r : list(v, "routes")) {
@@ -153,7 +168,7 @@ Rows route_rows(const json::value& config) {
                         match_text(member(r, "match")), action_text(r),
                         timeout_text(r, "timeout", "request", "none"),
                         timeout_text(r, "per_try_timeout", "per_try", "none"),
-                        timeout_text(r, "idle_timeout", "idle", "listener's")});
+                        timeout_text(r, "idle_timeout", "idle", "listener's"), retry_text(r)});
       }
     }
   }

@@ -40,7 +40,8 @@ const auto kConfig = boost::json::parse(R"({
        "forward": {"clusters": [{"name": "reviews-v2", "weight": 1}]}, "timeout": "2s",
        "per_try_timeout": "0.500s", "idle_timeout": "60s",
        "timeout_origins": {"request": "policy default/reviews", "per_try": "route",
-                           "idle": "mesh"}},
+                           "idle": "mesh"},
+       "retry": {"attempts": 3, "retry_on": ["5xx", "reset"], "origin": "route"}},
       {"name": "split", "match": {"prefix": "/"},
        "forward": {"clusters": [{"name": "reviews-v1", "weight": 90},
                                 {"unresolved": "BackendNotFound: x", "weight": 10}]},
@@ -55,16 +56,17 @@ const auto kConfig = boost::json::parse(R"({
 })");
 
 TEST(ProxyConfigView, RoutesShowMatchActionAndTimeoutsWithTheirOrigin) {
-  EXPECT_EQ(
-      route_rows(kConfig),
-      (Rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "REQUEST TIMEOUT",
-             "PER-TRY TIMEOUT", "IDLE TIMEOUT"},
-            {"outbound", "reviews.default:9080", "canary", "prefix / x-canary:1",
-             "forward reviews-v2", "2s (policy default/reviews)", "500ms (route)", "60s (mesh)"},
-            {"outbound", "reviews.default:9080", "split", "prefix /",
-             "forward reviews-v1=90, (unresolved: 500)=10", "none (0s)", "none", "listener's"},
-            {"outbound", "reviews.default:9080", "old", "exact /old", "redirect 302 (default)",
-             "none", "none", "listener's"}}));
+  EXPECT_EQ(route_rows(kConfig),
+            (Rows{{"ROUTE TABLE", "VIRTUAL HOST", "ROUTE", "MATCH", "ACTION", "REQUEST TIMEOUT",
+                   "PER-TRY TIMEOUT", "IDLE TIMEOUT", "RETRY"},
+                  {"outbound", "reviews.default:9080", "canary", "prefix / x-canary:1",
+                   "forward reviews-v2", "2s (policy default/reviews)", "500ms (route)",
+                   "60s (mesh)", "3 tries on 5xx, reset (route)"},
+                  {"outbound", "reviews.default:9080", "split", "prefix /",
+                   "forward reviews-v1=90, (unresolved: 500)=10", "none (0s)", "none", "listener's",
+                   "none"},
+                  {"outbound", "reviews.default:9080", "old", "exact /old",
+                   "redirect 302 (default)", "none", "none", "listener's", "none"}}));
 }
 
 TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {

@@ -33,8 +33,7 @@ bool not_supported(const pb::Descriptor& type, std::string_view field) {
   struct Unsupported {
     std::string_view message, field;
   };
-  static constexpr std::array<Unsupported, 5> kUnsupported{{
-      {"k8s.HTTPRouteRule", "retry"},
+  static constexpr std::array<Unsupported, 4> kUnsupported{{
       {"k8s.HTTPRouteRule", "sessionPersistence"},
       {"k8s.HTTPRouteFilter", "cors"},
       {"k8s.HTTPRouteFilter", "externalAuth"},

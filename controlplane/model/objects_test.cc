@@ -61,9 +61,9 @@ TEST(ParseObject, GatewayFieldsNotImplementedAreNotSupportedNotUnknown) {
   for (const auto& c : std::vector<Case>{
            {"{sessionPersistence: {type: Cookie}, backendRefs: [{name: r, port: 80}]}",
             {"m.yaml:7:", "spec.rules[0]", "field 'sessionPersistence' is not supported yet",
-             "supported here: name, matches, filters, backendRefs, timeouts"}},
-           {"{retry: {attempts: 2}, backendRefs: [{name: r, port: 80}]}",
-            {"field 'retry' is not supported yet"}},
+             "supported here: name, matches, filters, backendRefs, timeouts, retry"}},
+           {"{retry: {attempt: 2}, backendRefs: [{name: r, port: 80}]}",
+            {"unknown field 'attempt'"}},
            {"{filters: [{type: CORS, cors: {}}]}",
             {"spec.rules[0].filters[0]", "field 'cors' is not supported yet"}},
            {"{sesionPersistence: {}}", {"unknown field 'sesionPersistence'"}}}) {

@@ -203,6 +203,29 @@ TEST(Timeouts, RouteThenPolicyThenMeshFieldByField) {
   EXPECT_THAT(rejected->message, HasSubstr("timeouts.perTry 'quick' is not a duration"));
 }
 
+// A policy's retries reach the routes without their own and its budget
+// the clusters it covers, its backends' included.
+TEST(Retries, PolicyRetriesAndBudget) {
+  auto mesh = compile(*store_of(
+      edited("  timeouts: {request: 2s}",
+             "  timeouts: {request: 2s}\n  retries: {attempts: 1, perTryTimeout: 300ms, retryOn: "
+             "[5xx], budget: {percent: 50, minRetriesPerSecond: 1}}")));
+  const auto& routes = reviews(*mesh).routes;
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[1].retry().attempts(), 2u);
+  EXPECT_THAT(routes[1].retry().retry_on(), ::testing::ElementsAre("5xx"));
+  EXPECT_EQ(routes[1].retry().origin(), "policy default/reviews");
+  EXPECT_EQ(routes[1].per_try_timeout().nanos(), 300'000'000);
+  for (const auto& sp : mesh->service_ports) {
+    EXPECT_EQ(sp.cluster.retry_budget().percent(), 50) << sp.cluster.name();
+  }
+  auto bad =
+      compile(*store_of(edited("  timeouts: {request: 2s}", "  retries: {retryOn: [sometimes]}")));
+  const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+  ASSERT_NE(rejected, nullptr);
+  EXPECT_THAT(rejected->message, HasSubstr("retries.retryOn 'sometimes' is not one of"));
+}
+
 TEST(LastAccepted, ADeletedObjectIsNotKept) {
   auto good = compile(*store_of(kMesh));
   std::string text(kMesh);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "common/retry_on.h"
 #include "controlplane/translate/timeouts.h"
 
 namespace weft::cp::translate {
@@ -21,7 +22,9 @@ namespace {
 struct Policy {
   std::string object;  // "TrafficPolicy default/reviews"
   std::optional<std::chrono::nanoseconds> connect, idle;
-  TimeoutDefaults timeouts;  // for the routes of its targets
+  TimeoutDefaults timeouts;                    // for the routes of its targets
+  std::optional<mesh::v1::RetryPolicy> retry;  // likewise
+  std::optional<mesh::v1::RetryBudget> retry_budget;
   std::uint32_t max_idle_per_endpoint = 0;
   std::vector<std::size_t> targets;                       // service port indexes it names
   std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
@@ -33,9 +36,84 @@ struct Policy {
     if (max_idle_per_endpoint > 0) {
       cluster.mutable_pool()->set_max_idle_per_endpoint(max_idle_per_endpoint);
     }
+    if (retry_budget) *cluster.mutable_retry_budget() = *retry_budget;
     cluster.set_policy(source);
   }
+  // Sets what `route` does not set itself.
+  void apply_to(mesh::v1::Route& route) const {
+    timeouts.fill(route);
+    if (retry && !route.has_retry()) *route.mutable_retry() = *retry;
+  }
 };
+
+Rejected invalid(std::string message) {
+  return Rejected{"Accepted", "InvalidValue", std::move(message)};
+}
+
+// `retries` into the policy's route retry policy, per-try timeout and
+// cluster retry budget.
+tl::expected<void, Rejected> parse_retries(const mesh::v1alpha1::RetryPolicySpec& in, Policy& out) {
+  mesh::v1::RetryPolicy retry;
+  const std::uint32_t retries = in.has_attempts() ? in.attempts() : 2;
+  if (retries > 9)
+    return tl::unexpected(invalid(fmt::format("retries.attempts {} is over 9", retries)));
+  retry.set_attempts(retries + 1);
+  for (const auto& name : in.retry_on()) {
+    if (!retry_on_index(name)) {
+      return tl::unexpected(invalid(fmt::format("retries.retryOn '{}' is not one of {}", name,
+                                                fmt::join(kRetryOnConditions, ", "))));
+    }
+    retry.add_retry_on(name);
+  }
+  if (in.retry_on().empty()) {
+    for (const char* name : {"connect-failure", "refused-stream", "reset", "gateway-error"}) {
+      retry.add_retry_on(name);
+    }
+  }
+  for (auto code : in.retriable_status_codes()) {
+    if (code < 400 || code > 599) {
+      return tl::unexpected(
+          invalid(fmt::format("retries.retriableStatusCodes {} is not 400 to 599", code)));
+    }
+    retry.add_retriable_status_codes(code);
+  }
+  for (auto [name, text, field] : {std::tuple{"backoff.baseInterval", &in.backoff().base_interval(),
+                                              retry.mutable_base_interval()},
+                                   std::tuple{"backoff.maxInterval", &in.backoff().max_interval(),
+                                              retry.mutable_max_interval()}}) {
+    if (text->empty()) continue;
+    auto parsed = parse_duration(*text);
+    if (!parsed) {
+      return tl::unexpected(invalid(fmt::format("retries.{} '{}' is not a duration", name, *text)));
+    }
+    *field = to_proto(*parsed);
+  }
+  if (!in.per_try_timeout().empty()) {
+    auto parsed = parse_duration(in.per_try_timeout());
+    if (!parsed) {
+      return tl::unexpected(invalid(
+          fmt::format("retries.perTryTimeout '{}' is not a duration", in.per_try_timeout())));
+    }
+    if (!out.timeouts.per_try) out.timeouts.per_try = *parsed;
+  }
+  retry.set_origin(out.timeouts.origin);
+  out.retry = std::move(retry);
+  if (in.has_budget()) {
+    const auto& budget = in.budget();
+    if ((budget.has_percent() && (budget.percent() < 0 || budget.percent() > 1000)) ||
+        (budget.has_min_retries_per_second() && budget.min_retries_per_second() < 0)) {
+      return tl::unexpected(
+          invalid("retries.budget: percent must be 0 to 1000 and minRetriesPerSecond at least 0"));
+    }
+    mesh::v1::RetryBudget out_budget;
+    if (budget.has_percent()) out_budget.set_percent(budget.percent());
+    if (budget.has_min_retries_per_second()) {
+      out_budget.set_min_retries_per_second(budget.min_retries_per_second());
+    }
+    out.retry_budget = out_budget;
+  }
+  return {};
+}
 
 // Parses a policy and finds its targets.
 tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& policy,
@@ -64,6 +142,10 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
     }
   }
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
+  if (policy.spec().has_retries()) {
+    auto retries = parse_retries(policy.spec().retries(), out);
+    if (!retries) return tl::unexpected(retries.error());
+  }
   for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
     const auto& sp = mesh.service_ports[i];
     if (sp.ns != meta.namespace_() || sp.service != target.name()) continue;
@@ -133,7 +215,7 @@ void apply_policies(const model::Store& store, const Mesh* previous, Mesh& mesh)
       p.apply_to(sp.cluster, p.object);
       p.applied.push_back(sp.cluster.name());
       covered.insert(index);
-      for (auto& route : sp.routes) p.timeouts.fill(route);
+      for (auto& route : sp.routes) p.apply_to(route);
     }
   }
   for (auto& p : policies) {

@@ -229,6 +229,40 @@ tl::expected<void, Rejected> timeouts(const k8s::HTTPRouteTimeouts& in, mesh::v1
   return {};
 }
 
+// GEP-1731: `attempts` retries (default 2) on the listed status codes (else
+// 502, 503, 504), and always on failures to reach the backend; `backoff` is
+// the base of an exponential backoff with full jitter.
+tl::expected<void, Rejected> retry(const k8s::HTTPRouteRetry& in, mesh::v1::Route& out) {
+  auto& policy = *out.mutable_retry();
+  const int retries = in.has_attempts() ? in.attempts() : 2;
+  if (retries < 0 || retries > 9) {
+    return unexpected(unsupported(fmt::format("retry.attempts {} is not 0 to 9", retries)));
+  }
+  policy.set_attempts(static_cast<std::uint32_t>(retries) + 1);
+  for (const char* condition : {"connect-failure", "refused-stream", "reset"}) {
+    policy.add_retry_on(condition);
+  }
+  if (in.codes().empty()) policy.add_retry_on("gateway-error");
+  for (auto code : in.codes()) {
+    if (code < 400 || code > 599) {
+      return unexpected(unsupported(fmt::format("retry.codes {} is not 400 to 599", code)));
+    }
+    policy.add_retriable_status_codes(static_cast<std::uint32_t>(code));
+  }
+  if (!in.codes().empty()) policy.add_retry_on("retriable-status-codes");
+  if (!in.backoff().empty()) {
+    auto parsed = parse_duration(in.backoff());
+    if (!parsed) {
+      return unexpected(
+          unsupported(fmt::format("retry.backoff '{}' is not a duration", in.backoff())));
+    }
+    *policy.mutable_base_interval() = to_proto(*parsed);
+    *policy.mutable_max_interval() = to_proto(std::max(*parsed * 10, *parsed));
+  }
+  policy.set_origin("route");
+  return {};
+}
+
 }  // namespace
 
 std::string path_prefix_regex(std::string_view prefix) {
@@ -252,6 +286,9 @@ tl::expected<TranslatedRoute, Rejected> translate_rules(const k8s::HTTPRoute& ro
       return unexpected(acted.error());
     }
     if (auto timed = timeouts(rule.timeouts(), base); !timed) return unexpected(timed.error());
+    if (rule.has_retry()) {
+      if (auto retried = retry(rule.retry(), base); !retried) return unexpected(retried.error());
+    }
 
     // Each match is an alternative: one proxy route per match.
     std::vector<k8s::HTTPRouteMatch> matches(rule.matches().begin(), rule.matches().end());

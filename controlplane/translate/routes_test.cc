@@ -107,6 +107,27 @@ TEST(TranslateRules, TimeoutsRequestAndBackendRequest) {
   }
 }
 
+// GEP-1731: attempts are retries; codes (else 502-504) and failures to
+// reach the backend are retried; backoff is the base interval.
+TEST(TranslateRules, RetryAsGep1731) {
+  auto routes = translate_rules(
+      route_from("  rules: [{retry: {codes: [503, 429], attempts: 3, backoff: 50ms}, "
+                 "backendRefs: [{name: reviews-v1, port: 9080}]}, {retry: {}, backendRefs: "
+                 "[{name: reviews-v1, port: 9080}], matches: [{path: {value: /b}}]}]\n"),
+      resolve);
+  ASSERT_TRUE(routes) << routes.error().message;
+  const auto& listed = routes->rules[1].route.retry();
+  EXPECT_EQ(listed.attempts(), 4u);
+  EXPECT_THAT(listed.retry_on(), ::testing::ElementsAre("connect-failure", "refused-stream",
+                                                        "reset", "retriable-status-codes"));
+  EXPECT_THAT(listed.retriable_status_codes(), ::testing::ElementsAre(503u, 429u));
+  EXPECT_EQ(listed.base_interval().nanos(), 50'000'000);
+  EXPECT_EQ(listed.origin(), "route");
+  const auto& defaults = routes->rules[0].route.retry();
+  EXPECT_EQ(defaults.attempts(), 3u);
+  EXPECT_THAT(defaults.retry_on(), ::testing::Contains("gateway-error"));
+}
+
 struct Bad {
   const char* name;
   const char* spec;
@@ -148,6 +169,10 @@ INSTANTIATE_TEST_SUITE_P(
             "reviews-v1, port: 9080}]}]\n",
             "Accepted", "UnsupportedValue",
             "timeouts.backendRequest '2s' cannot be longer than timeouts.request '1s'"},
+        Bad{"retry_code",
+            "  rules: [{retry: {codes: [200]}, backendRefs: [{name: reviews-v1, "
+            "port: 9080}]}]\n",
+            "Accepted", "UnsupportedValue", "retry.codes 200 is not 400 to 599"},
         Bad{"negative_weight",
             "  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: -1}]}]\n", "Accepted",
             "UnsupportedValue", "must not be negative"}),

@@ -42,6 +42,9 @@ struct Cluster {
   std::shared_ptr<tls::Context> tls;  // set: originate TLS to the endpoints
   std::string sni;
   std::optional<boost::asio::ip::address> source_address;  // none: the kernel picks
+  // Retries per worker within 10 s: this share of the requests plus this rate.
+  double retry_budget_percent = 20;
+  double retry_budget_min_per_second = 10;
 };
 
 enum class Capture { kNone, kOutbound, kInbound };

@@ -1,8 +1,11 @@
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <map>
 #include <variant>
 
+#include "common/retry_on.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/config/snapshot.h"
 
@@ -140,6 +143,36 @@ Result<router::Forward> to_forward(const v1::ForwardAction& proto,
   return forward;
 }
 
+Result<router::RetryPolicy> to_retry(const v1::RetryPolicy& proto) {
+  router::RetryPolicy retry;
+  retry.attempts = std::max<std::uint32_t>(proto.attempts(), 1);
+  if (retry.attempts > 10) {
+    return fail(ErrorCode::kInvalidArgument, "retry.attempts {} is over 10", retry.attempts);
+  }
+  // The bits of RetryPolicy::On follow kRetryOnConditions' order.
+  static_assert(router::RetryPolicy::kGrpcUnavailable == 1 << (kRetryOnConditions.size() - 1));
+  for (const auto& name : proto.retry_on()) {
+    auto index = retry_on_index(name);
+    if (!index) {
+      return fail(ErrorCode::kInvalidArgument, "retry.retry_on '{}' is not a condition ({})", name,
+                  fmt::join(kRetryOnConditions, ", "));
+    }
+    retry.on |= static_cast<std::uint16_t>(1U << *index);
+  }
+  for (auto code : proto.retriable_status_codes()) {
+    if (code < 100 || code > 599) {
+      return fail(ErrorCode::kInvalidArgument, "retry.retriable_status_codes {} is not a status",
+                  code);
+    }
+    retry.status_codes.push_back(code);
+  }
+  if (!retry.status_codes.empty()) retry.on |= router::RetryPolicy::kRetriableStatusCodes;
+  retry.base_interval = to_ms(proto.base_interval(), retry.base_interval);
+  retry.max_interval =
+      std::max(to_ms(proto.max_interval(), retry.max_interval), retry.base_interval);
+  return retry;
+}
+
 Result<router::Route> to_route(const v1::Route& proto,
                                const std::map<std::string, std::size_t>& clusters) {
   router::Route route;
@@ -185,6 +218,11 @@ Result<router::Route> to_route(const v1::Route& proto,
   };
   route.timeouts = {positive(proto.timeout()), positive(proto.per_try_timeout()),
                     positive(proto.idle_timeout())};
+  if (proto.has_retry()) {
+    auto retry = to_retry(proto.retry());
+    if (!retry) return tl::unexpected(retry.error());
+    route.retry = std::move(*retry);
+  }
   return route;
 }
 
@@ -268,6 +306,16 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     cluster.max_idle_per_endpoint = proto.pool().max_idle_per_endpoint();
   }
   cluster.idle_timeout = to_ms(proto.pool().idle_timeout(), cluster.idle_timeout);
+  const auto& budget = proto.retry_budget();
+  if (budget.has_percent()) cluster.retry_budget_percent = budget.percent();
+  if (budget.has_min_retries_per_second()) {
+    cluster.retry_budget_min_per_second = budget.min_retries_per_second();
+  }
+  if (cluster.retry_budget_percent < 0 || cluster.retry_budget_percent > 1000 ||
+      cluster.retry_budget_min_per_second < 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "retry_budget: percent must be 0 to 1000 and min_retries_per_second at least 0");
+  }
   return cluster;
 }
 

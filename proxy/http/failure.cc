@@ -6,7 +6,7 @@ namespace weft::proxy::http {
 namespace {
 
 // Indexed by Failure.
-constexpr std::array<FailureText, 11> kTexts{{
+constexpr std::array<FailureText, 12> kTexts{{
     {"", 200, ""},
     // 500, as Gateway API requires for a request to an invalid backendRef.
     {"backend_not_found", 500, "backend not found\n"},
@@ -19,13 +19,14 @@ constexpr std::array<FailureText, 11> kTexts{{
     {"stream_idle_timeout", 504, "stream idle timeout\n"},
     {"upstream_reset", 502, "upstream reset before response\n"},
     {"upstream_protocol_error", 502, "upstream protocol error\n"},
+    {"retry_budget_exhausted", 503, "retry budget exhausted\n"},
 }};
 
-constexpr std::array<Failure, 10> kAll{Failure::kBackendNotFound, Failure::kNoHealthyUpstream,
-                                       Failure::kConnectFailure,  Failure::kConnectTimeout,
-                                       Failure::kTlsFailure,      Failure::kRequestTimeout,
-                                       Failure::kPerTryTimeout,   Failure::kIdleTimeout,
-                                       Failure::kReset,           Failure::kProtocolError};
+constexpr std::array<Failure, 11> kAll{
+    Failure::kBackendNotFound, Failure::kNoHealthyUpstream,   Failure::kConnectFailure,
+    Failure::kConnectTimeout,  Failure::kTlsFailure,          Failure::kRequestTimeout,
+    Failure::kPerTryTimeout,   Failure::kIdleTimeout,         Failure::kReset,
+    Failure::kProtocolError,   Failure::kRetryBudgetExhausted};
 
 }  // namespace
 

@@ -22,6 +22,9 @@ enum class Failure : std::uint8_t {
   kIdleTimeout,        // the stream made no progress for its idle timeout
   kReset,              // the upstream closed or reset before a full response
   kProtocolError,      // the upstream's response could not be parsed
+  // A retry the policy asked for was refused by the cluster's retry budget;
+  // the answer keeps the status of the failure it follows.
+  kRetryBudgetExhausted,
 };
 
 struct FailureText {

@@ -162,11 +162,11 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
   if (!state_.access_log) return;
   const auto& head = parser.head();
   state_.access_log->info(
-      R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"error":{},"request_id":{}}})",
+      R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"request_id":{}}})",
       log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
       log::json_quote(head.method_string()), log::json_quote(head.target()),
       log::json_quote(head[beast_http::field::host]), exchange.status, elapsed * 1000,
-      log::json_quote(exchange.cluster), log::json_quote(exchange.upstream),
+      log::json_quote(exchange.cluster), log::json_quote(exchange.upstream), exchange.attempts,
       log::json_quote(exchange.error), log::json_quote(head["x-request-id"]));
 }
 

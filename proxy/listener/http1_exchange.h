@@ -27,6 +27,7 @@
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
+#include "proxy/layers/retry.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/local_reply.h"
 #include "proxy/worker/coarse_clock.h"
@@ -224,6 +225,15 @@ struct Exchange {
   std::string_view cluster;
   std::string upstream;
   bool client_keep_alive = true;
+  unsigned attempts = 0;   // tries upstream (retries + 1)
+  bool body_sent = false;  // an attempt began sending the request body
+};
+
+// An HTTP/1.1 request translated for an HTTP/2 cluster, kept across attempts.
+struct Http2Request {
+  http::RequestHead head;
+  std::shared_ptr<http::BodyPipe> body;  // null: none
+  bool pumping = false;                  // the client's body is read into `body`
 };
 
 // One downstream connection; `DownStream` is a TCP socket or a TLS stream
@@ -267,12 +277,41 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<void> run();
 
  private:
-  // One attempt at an upstream exchange: done (with what the downstream
-  // connection does next), or retry on a fresh connection.
+  // How one attempt at an upstream exchange ended: answered (with what the
+  // downstream connection does next), or an outcome the retry loop answers
+  // or tries again (`held`: the tries chose to try again and the response
+  // was dropped unseen), or `stale`: the pooled connection had been closed.
   struct Attempt {
-    bool retry = false;
+    bool answered = false;
     Next next = Next::kClose;
     bool upstream_reusable = false;
+    bool stale = false;
+    bool held = false;
+    layers::retry::Outcome outcome;
+
+    static Attempt done(Next next = Next::kClose, bool reusable = false) {
+      Attempt a;
+      a.answered = true;
+      a.next = next;
+      a.upstream_reusable = reusable;
+      return a;
+    }
+    static Attempt failed(http::Failure failure) {
+      Attempt a;
+      a.outcome.failure = failure;
+      return a;
+    }
+    static Attempt stale_connection() {
+      Attempt a;
+      a.stale = true;
+      return a;
+    }
+    static Attempt held_back(const layers::retry::Outcome& outcome) {
+      Attempt a;
+      a.held = true;
+      a.outcome = outcome;
+      return a;
+    }
   };
 
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
@@ -280,19 +319,32 @@ class Http1Connection final : public worker::TrackedConnection {
                                 const router::Forward& forward, const worker::View& view,
                                 Exchange& exchange);
   template <class UpStream>
-  asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, int attempt,
-                                         RequestParser& parser, const router::Route& route,
+  asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, RequestParser& parser,
+                                         const router::Route& route,
                                          const layers::timeout::Deadlines& deadlines,
-                                         Exchange& exchange);
+                                         layers::retry::Tries& tries, Exchange& exchange);
+
   // Relays a 101 answer to an upgrade request, then tunnels bytes both ways.
   template <class UpStream>
   asio::awaitable<void> switch_protocols(UpStream& up, http::http1::ResponseHead& res,
                                          std::chrono::milliseconds idle);
   // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
-  asio::awaitable<Next> forward_http2(RequestParser& parser, const router::Route& route,
-                                      upstream::ClusterState& cluster,
-                                      const layers::timeout::Deadlines& deadlines,
-                                      Exchange& exchange);
+  // Between attempts, kept out of forward()'s coroutine frame so that it
+  // stays small enough for Asio to recycle.
+  static void mark_attempt(http::http1::RequestHead& head, Http2Request* h2_request,
+                           unsigned attempt);
+  asio::awaitable<Next> reply_failure(RequestParser& parser, http::Failure failure,
+                                      bool budget_exhausted, Exchange& exchange);
+  static asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
+  // The request as an HTTP/2 cluster gets it (http1_to_http2.cc), and one
+  // attempt with it.
+  Http2Request http2_request(RequestParser& parser, const router::Route& route,
+                             const asio::any_io_executor& executor);
+  asio::awaitable<Attempt> attempt_http2(RequestParser& parser, Http2Request& request,
+                                         const router::Route& route,
+                                         upstream::ClusterState& cluster,
+                                         const layers::timeout::Deadlines& deadlines,
+                                         layers::retry::Tries& tries, Exchange& exchange);
   asio::awaitable<bool> pump_request(RequestParser& parser, http::BodyPipe& body,
                                      std::chrono::milliseconds idle);
   asio::awaitable<Next> relay_response(RequestParser& parser, http::ResponseHead head,

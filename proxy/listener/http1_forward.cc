@@ -4,6 +4,7 @@
 // response is cut short and the connection closed. The route's timeouts
 // (layers/timeout.h) bound every wait of an attempt.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <optional>
@@ -49,6 +50,22 @@ http::Failure failure_of(const boost::system::error_code& ec, http::Failure time
     return http::Failure::kProtocolError;
   }
   return http::Failure::kReset;
+}
+
+std::string endpoint_text(const upstream::ClusterState& cluster, std::size_t endpoint) {
+  const auto& address = cluster.config.endpoints[endpoint].address;
+  return address.address().to_string() + ":" + std::to_string(address.port());
+}
+
+// Whether the tries hold this response back for another attempt.
+bool held_for_retry(const http::http1::ResponseHead& res, bool body_untouched,
+                    layers::retry::Tries& tries) {
+  layers::retry::Outcome outcome;
+  outcome.status = res.result_int();
+  if (auto after = res.find(beast_http::field::retry_after); after != res.end()) {
+    outcome.retry_after = layers::retry::parse_retry_after(after->value());
+  }
+  return tries.hold(outcome, body_untouched, worker::coarse_now());
 }
 
 // A gRPC call's own deadline (grpc-timeout), whatever HTTP version carries it.
@@ -128,51 +145,127 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     if (co_await http::http1::write_all(down_, asio::buffer(kContinue))) co_return Next::kClose;
   }
   cluster.stats.requests->Increment();
-  if (cluster.config.protocol == config::UpstreamProtocol::kHttp2 &&
-      !http::http1::is_upgrade(head)) {
-    co_return co_await forward_http2(parser, route, cluster, deadlines, exchange);
+  cluster.retry_budget->on_request(worker::coarse_now());
+  const bool upgrade = http::http1::is_upgrade(head);
+  const bool to_http2 = cluster.config.protocol == config::UpstreamProtocol::kHttp2 && !upgrade;
+  // On the heap: kept out of this coroutine's frame, which Asio recycles
+  // only while it is small.
+  std::unique_ptr<Http2Request> h2_request;
+  if (to_http2) {
+    h2_request = std::make_unique<Http2Request>(
+        http2_request(parser, route, co_await asio::this_coro::executor));
+  } else {
+    prepare_request(head, route, upgrade);
   }
-
-  for (int attempt = 0;; ++attempt) {
-    auto endpoint = cluster.balancer.next();
-    // A pooled connection, usually: taken without a coroutine.
-    auto opened = upstream::take_idle(cluster, endpoint);
-    if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
-      const auto local = local_reply(failed->failure);
-      co_return co_await reply(parser, local, exchange);
+  // Request bodies are streamed, not kept: a request with one is tried again
+  // only while nothing of its body has been sent.
+  const bool bodyless = parser.is_done();
+  const auto body_untouched = [&] {
+    if (h2_request) {
+      const auto& body = h2_request->body;
+      return !body || (body->consumed() == 0 && !body->consumer_closed());
     }
-    auto& up = std::get<upstream::Opened>(*opened);
-    if (state_.access_log) {
-      const auto& address = cluster.config.endpoints[endpoint].address;
-      exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
-    }
-    Attempt outcome;
-    upstream_socket_ = &up.connection.socket();
-    deadline_.limit = deadlines.attempt(worker::coarse_now());
-    if (auto* plain = up.connection.plain()) {
-      outcome =
-          co_await exchange_with(*plain, up.reused, attempt, parser, route, deadlines, exchange);
+    return bodyless || !exchange.body_sent;
+  };
+  layers::retry::Tries tries(route.retry, *cluster.retry_budget,
+                             !upgrade && layers::retry::is_idempotent(head.method_string()));
+  for (;;) {
+    exchange.attempts = tries.attempt();
+    if (route.retry.active()) mark_attempt(head, h2_request.get(), tries.attempt());
+    Attempt end;
+    if (h2_request) {
+      end = co_await attempt_http2(parser, *h2_request, route, cluster, deadlines, tries, exchange);
     } else {
-      outcome = co_await exchange_with(*up.connection.tls(), up.reused, attempt, parser, route,
-                                       deadlines, exchange);
+      // The attempt on an HTTP/1.1 connection, written out here rather than
+      // in a coroutine of its own: one coroutine frame fewer per request,
+      // which is most of what this path costs beyond the kernel.
+      for (int stale = 0;; ++stale) {
+        auto endpoint = cluster.balancer.next();
+        // A pooled connection, usually: taken without a coroutine.
+        auto opened = upstream::take_idle(cluster, endpoint);
+        if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
+        if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
+          end = Attempt::failed(failed->failure);
+          break;
+        }
+        auto& up = std::get<upstream::Opened>(*opened);
+        if (state_.access_log) exchange.upstream = endpoint_text(cluster, endpoint);
+        upstream_socket_ = &up.connection.socket();
+        deadline_.limit = deadlines.attempt(worker::coarse_now());
+        // Replaced once when the upstream had closed it: nothing was lost.
+        const bool reused = up.reused && stale == 0;
+        if (auto* plain = up.connection.plain()) {
+          end = co_await exchange_with(*plain, reused, parser, route, deadlines, tries, exchange);
+        } else {
+          end = co_await exchange_with(*up.connection.tls(), reused, parser, route, deadlines,
+                                       tries, exchange);
+        }
+        upstream_socket_ = nullptr;
+        deadline_.limit = {};
+        deadline_.disarm();
+        if (end.stale) continue;
+        if (end.upstream_reusable) {
+          cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
+        }
+        break;
+      }
     }
-    upstream_socket_ = nullptr;
-    deadline_.limit = {};
-    deadline_.disarm();
-    if (outcome.retry) continue;  // the pooled connection had been closed by the upstream
-    if (outcome.upstream_reusable)
-      cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
-    co_return outcome.next;
+    if (end.answered) {
+      if (tries.budget_exhausted()) {  // a retryable answer went to the client as it was
+        cluster.stats.retry_budget_exhausted->Increment();
+        if (exchange.error.empty()) {
+          exchange.error = http::reason(http::Failure::kRetryBudgetExhausted);
+        }
+      }
+      co_return end.next;
+    }
+    const auto now = worker::coarse_now();
+    if (!end.held && !tries.hold(end.outcome, body_untouched(), now)) {
+      if (tries.budget_exhausted()) cluster.stats.retry_budget_exhausted->Increment();
+      co_return co_await reply_failure(parser, end.outcome.failure, tries.budget_exhausted(),
+                                       exchange);
+    }
+    cluster.stats.retry(tries.reason()).Increment();
+    co_await sleep_for(tries.next(now, state_.rng()));
   }
 }
 
 template <class DownStream>
+void Http1Connection<DownStream>::mark_attempt(http::http1::RequestHead& head,
+                                               Http2Request* h2_request, unsigned attempt) {
+  auto text = std::to_string(attempt);
+  if (h2_request != nullptr) {
+    h2_request->head.fields.set("x-weft-attempt", text);
+    return;
+  }
+  head.erase("x-weft-attempt");
+  head.insert_literal(beast_http::field::unknown, "x-weft-attempt", text);
+}
+
+template <class DownStream>
+asio::awaitable<Next> Http1Connection<DownStream>::reply_failure(RequestParser& parser,
+                                                                 http::Failure failure,
+                                                                 bool budget_exhausted,
+                                                                 Exchange& exchange) {
+  auto local = local_reply(failure);
+  if (budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
+  co_return co_await reply(parser, local, exchange);
+}
+
+template <class DownStream>
+asio::awaitable<void> Http1Connection<DownStream>::sleep_for(std::chrono::milliseconds wait) {
+  if (wait.count() <= 0) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+template <class DownStream>
 template <class UpStream>
-auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int attempt,
-                                                RequestParser& parser, const router::Route& route,
+auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, RequestParser& parser,
+                                                const router::Route& route,
                                                 const layers::timeout::Deadlines& deadlines,
-                                                Exchange& exchange) -> asio::awaitable<Attempt> {
+                                                layers::retry::Tries& tries, Exchange& exchange)
+    -> asio::awaitable<Attempt> {
   auto& head = parser.head();
   const bool upgrade = http::http1::is_upgrade(head);
   const bool head_request = head.method() == beast_http::verb::head;
@@ -180,18 +273,17 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
   // Every read and write is allowed the stream's idle timeout, within the
   // attempt's deadline (deadline_.limit).
   const auto stream_idle = deadlines.idle();
-  if (attempt == 0) prepare_request(head, route, upgrade);
-
   // A body read from the client cannot be read again, so only a request
   // whose body was not touched may be retried.
   const bool body_pending = !parser.is_done();
+  exchange.body_sent = exchange.body_sent || body_pending;
   // The head goes out with the first body bytes (or alone, without a body).
   writer_.start(head, parser.chunked());
   BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
                           stream_idle);
   auto sent = request_relay.relay_buffered();
   if (!sent) sent = co_await request_relay.relay();
-  if (sent->error && sent->failed_reading) co_return Attempt{};  // the client failed
+  if (sent->error && sent->failed_reading) co_return Attempt::done();  // the client failed
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
   up_buffer.clear();
@@ -203,19 +295,22 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
         co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
   }
   if (read_error) {
-    if (reused && attempt == 0 && !body_pending && is_stale_connection_error(read_error)) {
-      co_return Attempt{true};
+    if (reused && !body_pending && is_stale_connection_error(read_error)) {
+      co_return Attempt::stale_connection();
     }
-    const auto failure = local_reply(failure_of(read_error, deadline_.cause));
-    auto next = co_await reply(parser, failure, exchange);
-    co_return Attempt{false, next};
+    co_return Attempt::failed(failure_of(read_error, deadline_.cause));
   }
 
   auto& res = response->head();
+  // Another try is possible: is this answer final? (The connection is not
+  // reused when it is not: its response is unread.)
+  if (!upgrade && !tries.last() && held_for_retry(res, !body_pending, tries)) {
+    co_return Attempt::held_back(tries.held_outcome());
+  }
   exchange.status = res.result_int();
   if (upgrade && res.result() == beast_http::status::switching_protocols) {
     co_await switch_protocols(up, res, stream_idle);
-    co_return Attempt{};
+    co_return Attempt::done();
   }
 
   // The parser's keep-alive: decided while parsing, no second read of Connection.
@@ -249,14 +344,14 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, int a
       // Nothing reached the client yet: it can still be told why.
       const auto failure = local_reply(failure_of(relayed->error, deadline_.cause));
       co_await reply(parser, failure, exchange);
-      co_return Attempt{};
+      co_return Attempt::done();
     }
     // Cut short: the client sees the connection close, the log why.
     if (deadline_.expired) exchange.error = http::reason(deadline_.cause);
-    co_return Attempt{};
+    co_return Attempt::done();
   }
   const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
-  co_return Attempt{false, keep_alive ? Next::kKeepAlive : Next::kClose, reusable};
+  co_return Attempt::done(keep_alive ? Next::kKeepAlive : Next::kClose, reusable);
 }
 
 template <class DownStream>

@@ -20,13 +20,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr std::size_t kPipeBytes = std::size_t{256} * 1024;
 constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
-// The reply when an HTTP/2 exchange ends without a response head.
-LocalReply failure_for(upstream::http2::Response::Outcome outcome,
-                       const layers::timeout::Limit& limit) {
-  using Outcome = upstream::http2::Response::Outcome;
-  return local_reply(outcome == Outcome::kTimeout ? limit.failure : http::Failure::kReset);
-}
-
 }  // namespace
 
 template <class DownStream>
@@ -116,26 +109,38 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
 }
 
 template <class DownStream>
-asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(
-    RequestParser& parser, const router::Route& route, upstream::ClusterState& cluster,
-    const layers::timeout::Deadlines& deadlines, Exchange& exchange) {
+Http2Request Http1Connection<DownStream>::http2_request(RequestParser& parser,
+                                                        const router::Route& route,
+                                                        const asio::any_io_executor& executor) {
   auto& head = parser.head();
   // TE is hop-by-hop, but "trailers" in it is what a gRPC server needs to
   // see on HTTP/2 (RFC 9113 §8.2.2 allows exactly that value).
   const bool te_trailers = head[beast_http::field::te].find("trailers") != std::string_view::npos;
   prepare_request(head, route, false);
   const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  auto request = http::from_http1(head, tls ? "https" : "http");
-  if (te_trailers) request.fields.add("te", "trailers");
+  Http2Request request;
+  request.head = http::from_http1(head, tls ? "https" : "http");
+  if (te_trailers) request.head.fields.add("te", "trailers");
+  if (!parser.is_done()) request.body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
+  return request;
+}
+
+template <class DownStream>
+auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Request& request,
+                                                const router::Route& route,
+                                                upstream::ClusterState& cluster,
+                                                const layers::timeout::Deadlines& deadlines,
+                                                layers::retry::Tries& tries, Exchange& exchange)
+    -> asio::awaitable<Attempt> {
   auto executor = co_await asio::this_coro::executor;
-  std::shared_ptr<http::BodyPipe> request_body;
-  if (!parser.is_done()) request_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  auto& request_body = request.body;
+  // A refused stream never reached the application: tried again at once,
+  // whatever the retry policy, while the whole body is still in the pipe.
+  for (int refused = 0; refused < kMaxAttempts; ++refused) {
     auto endpoint = cluster.balancer.next();
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      const auto local = local_reply(failed->failure);
-      co_return co_await reply(parser, local, exchange);
+      co_return Attempt::failed(failed->failure);
     }
     deadline_.limit = deadlines.attempt(worker::coarse_now());
     // The head is awaited for the stream's idle timeout within that.
@@ -147,13 +152,15 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(
     }
     auto response_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
     upstream::http2::Response response;
-    if (request_body && attempt == 0) {
+    if (request_body && !request.pumping) {
+      request.pumping = true;
       // The body streams up while the response is awaited: a server may
       // answer before the upload ends (gRPC, early errors). A stream that
       // ends without a head stops the pump, which would otherwise wait
       // forever on a full pipe nobody reads.
       auto exchange_once = [&]() -> asio::awaitable<upstream::http2::Response> {
-        auto got = co_await lease->exchange(request, request_body, response_body, head_limit.when);
+        auto got =
+            co_await lease->exchange(request.head, request_body, response_body, head_limit.when);
         if (got.outcome != upstream::http2::Response::Outcome::kHead &&
             request_body->state() == http::BodyPipe::State::kOpen) {
           request_body->close_consumer();
@@ -165,30 +172,58 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward_http2(
       response = std::move(got);
       (void)sent;
     } else {
-      response = co_await lease->exchange(request, request_body, response_body, head_limit.when);
+      response =
+          co_await lease->exchange(request.head, request_body, response_body, head_limit.when);
     }
     using Outcome = upstream::http2::Response::Outcome;
     // Sent again only when the whole body is still in the pipe.
     const bool body_untouched =
         !request_body || (request_body->consumed() == 0 && !request_body->consumer_closed());
     if (response.outcome == Outcome::kRefused && body_untouched) continue;
+    if (response.outcome == Outcome::kTimeout) co_return Attempt::failed(head_limit.failure);
     if (response.outcome != Outcome::kHead) {
-      const auto local = failure_for(response.outcome, head_limit);
-      co_return co_await reply(parser, local, exchange);
+      auto failed = Attempt::failed(http::Failure::kReset);
+      failed.outcome.refused = response.outcome == Outcome::kRefused;
+      co_return failed;
+    }
+    if (!tries.last()) {  // another try is possible: is this answer final?
+      layers::retry::Outcome outcome;
+      outcome.status = response.head.status;
+      if (auto after = response.head.fields.get("retry-after")) {
+        outcome.retry_after = layers::retry::parse_retry_after(*after);
+      }
+      if (tries.hold(outcome, body_untouched, worker::coarse_now())) {
+        lease->cancel(response.stream);
+        Attempt held;
+        held.held = true;
+        held.outcome = outcome;
+        co_return held;
+      }
     }
     auto body = response.end_stream ? nullptr : response_body;
-    co_return co_await relay_response(parser, std::move(response.head), body, route, deadlines,
-                                      exchange);
+    const auto next =
+        co_await relay_response(parser, std::move(response.head), body, route, deadlines, exchange);
+    co_return Attempt::done(next);
   }
-  const auto local = local_reply(http::Failure::kReset);
-  co_return co_await reply(parser, local, exchange);
+  auto refused = Attempt::failed(http::Failure::kReset);
+  refused.outcome.refused = true;
+  co_return refused;
 }
 
-template asio::awaitable<Next> Http1Connection<asio::ip::tcp::socket>::forward_http2(
-    RequestParser&, const router::Route&, upstream::ClusterState&,
-    const layers::timeout::Deadlines&, Exchange&);
-template asio::awaitable<Next> Http1Connection<TlsDownstream>::forward_http2(
-    RequestParser&, const router::Route&, upstream::ClusterState&,
-    const layers::timeout::Deadlines&, Exchange&);
+template Http2Request Http1Connection<asio::ip::tcp::socket>::http2_request(
+    RequestParser&, const router::Route&, const asio::any_io_executor&);
+template Http2Request Http1Connection<TlsDownstream>::http2_request(RequestParser&,
+                                                                    const router::Route&,
+                                                                    const asio::any_io_executor&);
+template asio::awaitable<Http1Connection<asio::ip::tcp::socket>::Attempt>
+Http1Connection<asio::ip::tcp::socket>::attempt_http2(RequestParser&, Http2Request&,
+                                                      const router::Route&, upstream::ClusterState&,
+                                                      const layers::timeout::Deadlines&,
+                                                      layers::retry::Tries&, Exchange&);
+template asio::awaitable<Http1Connection<TlsDownstream>::Attempt>
+Http1Connection<TlsDownstream>::attempt_http2(RequestParser&, Http2Request&, const router::Route&,
+                                              upstream::ClusterState&,
+                                              const layers::timeout::Deadlines&,
+                                              layers::retry::Tries&, Exchange&);
 
 }  // namespace weft::proxy::listener

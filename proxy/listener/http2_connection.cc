@@ -158,11 +158,11 @@ class Http2Connection final : public worker::TrackedConnection,
     if (!state_.access_log) return;
     const auto& head = stream.request;
     state_.access_log->info(
-        R"({{"listener":{},"downstream":{},"protocol":"HTTP/2","method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"error":{},"grpc_status":{},"reset":{},"request_id":{}}})",
+        R"({{"listener":{},"downstream":{},"protocol":"HTTP/2","method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"grpc_status":{},"reset":{},"request_id":{}}})",
         log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
         log::json_quote(head.method), log::json_quote(head.path), log::json_quote(head.authority),
         stream.status, elapsed * 1000, log::json_quote(stream.cluster),
-        log::json_quote(stream.upstream), log::json_quote(stream.error),
+        log::json_quote(stream.upstream), stream.attempts, log::json_quote(stream.error),
         stream.grpc_status ? std::to_string(*stream.grpc_status) : "null", stream.close_code,
         log::json_quote(head.fields.get("x-request-id").value_or("")));
   }

@@ -17,10 +17,12 @@
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/layers/retry.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/connect.h"
 #include "proxy/upstream/http2/pool.h"
+#include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::listener {
 namespace {
@@ -131,17 +133,55 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
   return downstream.respond(stream, out, std::move(body));
 }
 
-asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& stream,
-                                    const router::Route& route, upstream::ClusterState& cluster) {
-  auto head = upstream_request(downstream, stream, route);
-  const auto deadlines = deadlines_for(downstream, stream, route);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+// How one attempt ended: the client has its response (or is gone), or an
+// outcome the retry loop answers or tries again (`held`: the tries already
+// chose to try again, and its response was dropped unseen).
+struct AttemptEnd {
+  bool answered = false;
+  bool held = false;
+  layers::retry::Outcome outcome;
+
+  static AttemptEnd done() { return {true, false, {}}; }
+  static AttemptEnd failed(http::Failure failure, bool refused = false) {
+    return {false, false, {failure, refused, 0, std::nullopt, std::nullopt}};
+  }
+};
+
+// The retry layer's view of a response head.
+layers::retry::Outcome outcome_of(const http::ResponseHead& head, bool grpc) {
+  layers::retry::Outcome outcome;
+  outcome.status = head.status;
+  if (grpc) {
+    if (auto value = head.fields.get("grpc-status")) {  // trailers-only
+      unsigned code = 2;
+      std::from_chars(value->data(), value->data() + value->size(), code);
+      outcome.grpc_status = code;
+    }
+  }
+  if (auto after = head.fields.get("retry-after")) {
+    outcome.retry_after = layers::retry::parse_retry_after(*after);
+  }
+  return outcome;
+}
+
+bool body_untouched(const Http2Stream& stream) {
+  return !stream.request_body || stream.request_body->consumed() == 0;
+}
+
+asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stream& stream,
+                                          const router::Route& route,
+                                          upstream::ClusterState& cluster,
+                                          const http::RequestHead& head,
+                                          const layers::timeout::Deadlines& deadlines,
+                                          layers::retry::Tries& tries) {
+  // A refused stream never reached the application: tried again at once,
+  // whatever the retry policy, while the request body is untouched.
+  for (int refused = 0; refused < kMaxAttempts; ++refused) {
     auto endpoint = cluster.balancer.next();
     stream.upstream = endpoint_text(cluster, endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      reply(downstream, stream, local_reply(failed->failure));
-      co_return;
+      co_return AttemptEnd::failed(failed->failure);
     }
     const auto now = Clock::now();
     const auto limit = deadlines.attempt(now);
@@ -151,20 +191,22 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
     auto body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
     auto response = co_await lease->exchange(head, stream.request_body, body, head_limit.when);
     using Outcome = upstream::http2::Response::Outcome;
-    const bool body_untouched = !stream.request_body || stream.request_body->consumed() == 0;
-    if (response.outcome == Outcome::kRefused && body_untouched) continue;
-    if (response.outcome == Outcome::kTimeout) {
-      reply(downstream, stream, local_reply(head_limit.failure));
-      co_return;
-    }
+    if (response.outcome == Outcome::kRefused && body_untouched(stream)) continue;
+    if (response.outcome == Outcome::kTimeout) co_return AttemptEnd::failed(head_limit.failure);
     if (response.outcome != Outcome::kHead) {
-      reply(downstream, stream, local_reply(http::Failure::kReset));
-      co_return;
+      co_return AttemptEnd::failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
+    }
+    if (!tries.last()) {  // another try is possible: is this answer final?
+      const auto outcome = outcome_of(response.head, stream.grpc);
+      if (tries.hold(outcome, body_untouched(stream), Clock::now())) {
+        lease->cancel(response.stream);
+        co_return AttemptEnd{false, true, outcome};
+      }
     }
     if (!relay_head(downstream, stream, response.head, route,
                     response.end_stream ? nullptr : body)) {
       lease->cancel(response.stream);
-      co_return;
+      co_return AttemptEnd::done();
     }
     http::Failure cut = http::Failure::kNone;
     const bool ended = co_await wait_response_end(stream, *body, limit, deadlines.idle(), cut);
@@ -173,13 +215,13 @@ asio::awaitable<void> forward_http2(Http2Downstream& downstream, Http2Stream& st
       lease->cancel(response.stream);
       downstream.reset(stream, http::BodyPipe::kCancel);
       stream.error = http::reason(cut);
-      co_return;
+      co_return AttemptEnd::done();
     }
     if (stream.close_code != 0) lease->cancel(response.stream);  // the client cancelled
     if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *body);
-    co_return;
+    co_return AttemptEnd::done();
   }
-  reply(downstream, stream, local_reply(http::Failure::kReset));
+  co_return AttemptEnd::failed(http::Failure::kReset, true);
 }
 
 // Closes a socket when its deadline passes: the pending operation fails and
@@ -227,6 +269,15 @@ struct Http1Outcome {
     return {failure, false, began, false};
   }
   static Http1Outcome gone(bool began) { return {http::Failure::kNone, true, began, false}; }
+  // A response head the tries chose to try again instead of relaying.
+  static Http1Outcome held_back(layers::retry::Outcome outcome) {
+    Http1Outcome held{http::Failure::kNone, false, false, false};
+    held.held = true;
+    held.outcome = outcome;
+    return held;
+  }
+  bool held = false;
+  layers::retry::Outcome outcome;
 };
 
 bool is_reset(const boost::system::error_code& ec) {
@@ -272,7 +323,7 @@ template <class UpStream>
 asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2Stream& stream,
                                              const router::Route& route,
                                              const http::RequestHead& head, UpStream& up,
-                                             Watchdog& watchdog) {
+                                             Watchdog& watchdog, layers::retry::Tries& tries) {
   if (auto sent = co_await send_request(downstream, stream, head, up, watchdog);
       sent.failure != http::Failure::kNone || sent.client_gone) {
     co_return sent;
@@ -302,6 +353,12 @@ asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2S
   if (!parser->is_done()) {
     body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
   }
+  if (!tries.last()) {  // another try is possible: is this answer final?
+    const auto outcome = outcome_of(out, stream.grpc);
+    if (tries.hold(outcome, body_untouched(stream), Clock::now())) {
+      co_return Http1Outcome::held_back(outcome);  // the connection is not reused
+    }
+  }
   if (!relay_head(downstream, stream, out, route, body)) {
     co_return Http1Outcome::gone(true);
   }
@@ -322,43 +379,83 @@ asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2S
                          upstream_keep_alive && up_buffer.size() == 0};
 }
 
-asio::awaitable<void> forward_http1(Http2Downstream& downstream, Http2Stream& stream,
-                                    const router::Route& route, upstream::ClusterState& cluster) {
-  auto head = upstream_request(downstream, stream, route);
-  const auto deadlines = deadlines_for(downstream, stream, route);
-  for (int attempt = 0;; ++attempt) {
+asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stream& stream,
+                                          const router::Route& route,
+                                          upstream::ClusterState& cluster,
+                                          const http::RequestHead& head,
+                                          const layers::timeout::Deadlines& deadlines,
+                                          layers::retry::Tries& tries) {
+  for (int stale = 0;; ++stale) {
     auto endpoint = cluster.balancer.next();
     stream.upstream = endpoint_text(cluster, endpoint);
     auto opened = co_await upstream::take_or_connect(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
-      reply(downstream, stream, local_reply(failed->failure));
-      co_return;
+      co_return AttemptEnd::failed(failed->failure);
     }
     auto& [connection, reused] = std::get<upstream::Opened>(opened);
     Watchdog watchdog(connection.socket(), deadlines.attempt(Clock::now()), deadlines.idle());
     Http1Outcome outcome;
     if (auto* plain = connection.plain()) {
-      outcome = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog);
+      outcome = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog, tries);
     } else {
-      outcome =
-          co_await exchange_http1(downstream, stream, route, head, *connection.tls(), watchdog);
+      outcome = co_await exchange_http1(downstream, stream, route, head, *connection.tls(),
+                                        watchdog, tries);
     }
     if (outcome.reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
-    if (outcome.failure == http::Failure::kNone || outcome.client_gone) co_return;
+    if (outcome.held) co_return AttemptEnd{false, true, outcome.outcome};
+    if (outcome.failure == http::Failure::kNone || outcome.client_gone)
+      co_return AttemptEnd::done();
     // A pooled connection the upstream had closed while idle: once, on a
     // new one, when nothing of the request body was taken (as HTTP/1.1).
-    const bool body_untouched = !stream.request_body || stream.request_body->consumed() == 0;
-    if (reused && attempt == 0 && outcome.failure == http::Failure::kReset &&
-        !outcome.response_began && body_untouched) {
+    if (reused && stale == 0 && outcome.failure == http::Failure::kReset &&
+        !outcome.response_began && body_untouched(stream)) {
       continue;
     }
-    if (!outcome.response_began) {
-      reply(downstream, stream, local_reply(outcome.failure));
-    } else {
-      stream.error = http::reason(outcome.failure);
-      downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
+    if (!outcome.response_began) co_return AttemptEnd::failed(outcome.failure);
+    stream.error = http::reason(outcome.failure);
+    downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
+    co_return AttemptEnd::done();
+  }
+}
+
+// Tries the request on the cluster until an attempt answers it or the
+// route's retry policy (layers/retry.h) says the outcome is final.
+asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stream,
+                                  const router::Route& route, upstream::ClusterState& cluster) {
+  auto head = upstream_request(downstream, stream, route);
+  const auto deadlines = deadlines_for(downstream, stream, route);
+  auto& state = downstream.state();
+  layers::retry::Tries tries(route.retry, *cluster.retry_budget,
+                             layers::retry::is_idempotent(stream.request.method));
+  for (;;) {
+    stream.attempts = tries.attempt();
+    if (route.retry.active()) head.fields.set("x-weft-attempt", std::to_string(tries.attempt()));
+    const auto end =
+        cluster.config.protocol == config::UpstreamProtocol::kHttp1
+            ? co_await attempt_http1(downstream, stream, route, cluster, head, deadlines, tries)
+            : co_await attempt_http2(downstream, stream, route, cluster, head, deadlines, tries);
+    if (end.answered) {
+      if (tries.budget_exhausted()) {  // a retryable answer went to the client as it was
+        cluster.stats.retry_budget_exhausted->Increment();
+        if (stream.error.empty()) stream.error = http::reason(http::Failure::kRetryBudgetExhausted);
+      }
+      co_return;
     }
-    co_return;
+    const auto now = Clock::now();
+    if (!end.held && !tries.hold(end.outcome, body_untouched(stream), now)) {
+      if (tries.budget_exhausted()) cluster.stats.retry_budget_exhausted->Increment();
+      auto local = local_reply(end.outcome.failure);
+      if (tries.budget_exhausted())
+        local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
+      reply(downstream, stream, local);
+      co_return;
+    }
+    cluster.stats.retry(tries.reason()).Increment();
+    const auto wait = tries.next(now, state.rng());
+    if (wait.count() > 0) {
+      asio::steady_timer timer(downstream.executor(), wait);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
   }
 }
 
@@ -377,11 +474,8 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
     co_return;
   }
   cluster.stats.requests->Increment();
-  if (cluster.config.protocol == config::UpstreamProtocol::kHttp1) {
-    co_await forward_http1(downstream, stream, route, cluster);
-  } else {
-    co_await forward_http2(downstream, stream, route, cluster);
-  }
+  cluster.retry_budget->on_request(worker::coarse_now());
+  co_await try_cluster(downstream, stream, route, cluster);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ struct Http2Stream {
   std::string_view error;
   std::string_view cluster;
   std::string upstream;
+  unsigned attempts = 0;  // tries upstream (retries + 1)
 };
 
 // The connection's side of a stream's handler: everything a handler does to

@@ -96,6 +96,17 @@ Metrics::Metrics()
                                 .Help("Idle pooled upstream connections the proxy closed, by "
                                       "reason: pool_full, idle_timeout, peer_closed")
                                 .Register(*registry_)),
+      upstream_retries_(BuildCounter()
+                            .Name("mesh_upstream_retries_total")
+                            .Help("Requests sent again to a cluster, by the reason the attempt "
+                                  "before failed (status_503, upstream_reset, per_try_timeout, "
+                                  "refused_stream, grpc_unavailable, ...)")
+                            .Register(*registry_)),
+      retry_budget_exhausted_(BuildCounter()
+                                  .Name("mesh_upstream_retry_budget_exhausted_total")
+                                  .Help("Retries not made because the cluster's retry budget "
+                                        "(per worker) was spent")
+                                  .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -247,6 +258,9 @@ ClusterStats Metrics::cluster(const std::string& name) {
       &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "idle_timeout"}});
   stats.idle_closed_by_peer =
       &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "peer_closed"}});
+  stats.retry_budget_exhausted = &retry_budget_exhausted_.Add({{"cluster", name}});
+  stats.retries = &upstream_retries_;
+  stats.name = name;
   return stats;
 }
 

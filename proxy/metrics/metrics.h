@@ -64,6 +64,16 @@ struct ClusterStats {
   prometheus::Counter* idle_closed_pool_full = nullptr;
   prometheus::Counter* idle_closed_timeout = nullptr;
   prometheus::Counter* idle_closed_by_peer = nullptr;
+  // Retries refused because the cluster's retry budget was spent.
+  prometheus::Counter* retry_budget_exhausted = nullptr;
+  // Retries, by the reason the attempt before failed ("status_503",
+  // "upstream_reset", ...): looked up when a retry happens, which is rare.
+  prometheus::Family<prometheus::Counter>* retries = nullptr;
+  std::string name;
+
+  prometheus::Counter& retry(const std::string& reason) const {
+    return retries->Add({{"cluster", name}, {"reason", reason}});
+  }
 };
 
 class Metrics {
@@ -108,6 +118,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& connect_failures_;
   prometheus::Family<prometheus::Counter>& upstream_connections_;
   prometheus::Family<prometheus::Counter>& upstream_idle_closed_;
+  prometheus::Family<prometheus::Counter>& upstream_retries_;
+  prometheus::Family<prometheus::Counter>& retry_budget_exhausted_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;

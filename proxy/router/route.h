@@ -126,12 +126,37 @@ struct Timeouts {
   std::optional<std::chrono::milliseconds> request, per_try, idle;
 };
 
+// When and how often a route's requests are tried again (layers/retry.h
+// decides). `attempts` counts every try, the first included: 1 is none.
+struct RetryPolicy {
+  // Conditions, as bits of `on`.
+  enum On : std::uint16_t {
+    kConnectFailure = 1 << 0,         // connect failure or timeout, TLS failure
+    kRefusedStream = 1 << 1,          // HTTP/2 REFUSED_STREAM / GOAWAY
+    kReset = 1 << 2,                  // reset or protocol error before the head
+    k5xx = 1 << 3,                    // any 5xx, and the three above, and per-try timeouts
+    kGatewayError = 1 << 4,           // 502, 503, 504, and per-try timeouts
+    kRetriableStatusCodes = 1 << 5,   // a status in status_codes
+    kGrpcCancelled = 1 << 6,          // grpc-status 1 in a trailers-only answer
+    kGrpcDeadlineExceeded = 1 << 7,   // 4
+    kGrpcResourceExhausted = 1 << 8,  // 8
+    kGrpcUnavailable = 1 << 9,        // 14
+  };
+  std::uint32_t attempts = 1;
+  std::uint16_t on = 0;
+  std::vector<unsigned> status_codes;
+  std::chrono::milliseconds base_interval{25}, max_interval{250};
+
+  bool active() const { return attempts > 1 && on != 0; }
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
   std::variant<Forward, DirectResponse, Redirect> action;
   HeaderEdits request_headers, response_headers;
   Timeouts timeouts;
+  RetryPolicy retry;
 };
 
 struct VirtualHost {

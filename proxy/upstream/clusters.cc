@@ -27,13 +27,23 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
     for (const auto& endpoint : cluster.endpoints) weights.push_back(endpoint.weight);
     std::shared_ptr<pool::Pool> shared;
     std::shared_ptr<http2::Pool> h2_shared;
+    std::shared_ptr<layers::retry::Budget> budget;
     if (previous != nullptr) {
       for (const auto& old : *previous) {
         if (same_endpoints(old.config, cluster)) {
           shared = old.pool;
           h2_shared = old.h2_pool;
         }
+        if (old.config.name == cluster.name &&
+            old.config.retry_budget_percent == cluster.retry_budget_percent &&
+            old.config.retry_budget_min_per_second == cluster.retry_budget_min_per_second) {
+          budget = old.retry_budget;
+        }
       }
+    }
+    if (!budget) {
+      budget = std::make_shared<layers::retry::Budget>(cluster.retry_budget_percent,
+                                                       cluster.retry_budget_min_per_second);
     }
     auto stats = metrics.cluster(cluster.name);
     if (!shared) {
@@ -45,7 +55,7 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
       h2_shared = std::make_shared<http2::Pool>(cluster.endpoints.size(), cluster.idle_timeout);
     }
     clusters.push_back({cluster, lb::RoundRobin(std::move(weights)), std::move(shared),
-                        std::move(h2_shared), stats});
+                        std::move(h2_shared), stats, std::move(budget)});
   }
   return clusters;
 }

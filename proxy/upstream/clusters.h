@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proxy/config/snapshot.h"
+#include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/upstream/lb/round_robin.h"
 #include "proxy/upstream/pool/pool.h"
@@ -24,6 +25,9 @@ struct ClusterState {
   std::shared_ptr<pool::Pool> pool;      // shared with the previous view when unchanged
   std::shared_ptr<http2::Pool> h2_pool;  // multiplexed connections, likewise
   metrics::ClusterStats stats;
+  // Shared with the previous view while the cluster keeps its name, so a
+  // push does not refill a spent budget.
+  std::shared_ptr<layers::retry::Budget> retry_budget;
 };
 
 // Indexed like Snapshot::clusters.

@@ -8,6 +8,11 @@ prior knowledge, sniffed from the preface) on the same port:
   .../close-soon            HTTP/1.1: 200 as keep-alive, then the connection
                             is closed 100 ms later without saying so (a stale
                             pooled connection for the next request)
+  .../flaky?key=K&fail=N[&status=S][&retry_after=T][&how=reset]
+                            the first N requests with key K fail (status S,
+                            default 503, with retry-after T; or how=reset:
+                            the connection or stream is reset before a head),
+                            later ones get 200; requests(K) counts them
   anything else             200 "ok"
 (the last path segments decide, so routes can be chosen by prefix)
 
@@ -28,22 +33,45 @@ import h2.events
 import h2.exceptions
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+RESET = "reset"  # a plan's status: no response, the stream or connection is reset
+
+_counts = {}
+_counts_lock = threading.Lock()
+
+
+def requests(key):
+    """How many requests with this flaky key arrived."""
+    with _counts_lock:
+        return _counts.get(key, 0)
+
+
+def flaky(query):
+    with _counts_lock:
+        _counts[query["key"]] = seen = _counts.get(query["key"], 0) + 1
+    if seen > int(query.get("fail", "1")):
+        return 0, 200, [(0, b"ok\n")], []
+    if query.get("how") == "reset":
+        return 0, RESET, [], []
+    headers = [("retry-after", query["retry_after"])] if "retry_after" in query else []
+    return 0, int(query.get("status", "503")), [(0, b"flaky\n")], headers
 
 
 def plan(path):
     """The response for a path: (seconds before the head, status, body
-    pieces as (seconds after the previous one, bytes))."""
+    pieces as (seconds after the previous one, bytes), extra header fields)."""
     url = urllib.parse.urlsplit(path)
     query = dict(urllib.parse.parse_qsl(url.query))
     name = url.path.rsplit("/", 1)[-1]
     if name == "hang":
-        return int(query.get("ms", "1000")) / 1000, 200, [(0, b"ok\n")]
+        return int(query.get("ms", "1000")) / 1000, 200, [(0, b"ok\n")], []
     if name == "drip":
         gap = int(query.get("ms", "100")) / 1000
-        return 0, 200, [(gap, b"x\n")] * int(query.get("chunks", "10"))
+        return 0, 200, [(gap, b"x\n")] * int(query.get("chunks", "10")), []
+    if name == "flaky":
+        return flaky(query)
     if name.isdigit() and url.path.endswith("/status/" + name):
-        return 0, int(name), [(0, b"status\n")]
-    return 0, 200, [(0, b"ok\n")]
+        return 0, int(name), [(0, b"status\n")], []
+    return 0, 200, [(0, b"ok\n")], []
 
 
 def serve_http1(conn, first):
@@ -68,9 +96,13 @@ def serve_http1(conn, first):
             buffer += data
         buffer = buffer[length:]
         path = lines[0].split(" ")[1]
-        delay, status, pieces = plan(path)
+        delay, status, pieces, headers = plan(path)
         time.sleep(delay)
-        conn.sendall(f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        if status == RESET:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return
+        extra = "".join(f"{n}: {v}\r\n" for n, v in headers)
+        conn.sendall(f"HTTP/1.1 {status} X\r\n{extra}Transfer-Encoding: chunked\r\n\r\n".encode())
         for gap, piece in pieces:
             time.sleep(gap)
             conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
@@ -99,9 +131,13 @@ def serve_http2(conn, first):
                     h2conn.reset_stream(event.stream_id, error_code=7)  # REFUSED_STREAM
                     gone.add(event.stream_id)
                     continue
-                delay, status, pieces = plan(path)
+                delay, status, pieces, headers = plan(path)
+                if status == RESET:
+                    h2conn.reset_stream(event.stream_id, error_code=2)  # INTERNAL_ERROR
+                    gone.add(event.stream_id)
+                    continue
                 at = time.monotonic() + delay
-                schedule(at, event.stream_id, "head", status)
+                schedule(at, event.stream_id, "head", (status, headers))
                 for gap, piece in pieces:
                     at += gap
                     schedule(at, event.stream_id, "data", piece)
@@ -130,7 +166,8 @@ def serve_http2(conn, first):
                 continue
             try:
                 if kind == "head":
-                    h2conn.send_headers(stream, [(":status", str(payload))])
+                    status, headers = payload
+                    h2conn.send_headers(stream, [(":status", str(status))] + headers)
                 elif kind == "data":
                     h2conn.send_data(stream, payload)
                 else:

@@ -374,7 +374,8 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     wrong_ns = mesh.meshctl("proxy-config", "-n", "shop", "default/client-0", check=False)
     assert wrong_ns.returncode == 2 and "-n says shop" in wrong_ns.stderr
     routes = mesh.meshctl("proxy-config", "client-0", "routes").stdout
-    assert re.search(r"TIMEOUT\n", routes.splitlines()[0] + "\n"), routes
+    assert re.search(r"REQUEST TIMEOUT\s+PER-TRY TIMEOUT\s+IDLE TIMEOUT\s+RETRY\n",
+                     routes.splitlines()[0] + "\n"), routes
     assert re.search(r"x-canary:1\s+forward reviews-v2\.default:9080\s+none", routes), routes
     assert re.search(r"forward reviews-v1\.default:9080=90, reviews-v2\.default:9080=10", routes)
     clusters = mesh.meshctl("proxy-config", "client-0", "clusters").stdout

@@ -1,0 +1,118 @@
+// Whether a failed attempt is tried again, and after how long: the retry
+// layer's decision, pure (no sockets, no clock of its own). Modelled on
+// Envoy's router retry state and linkerd2-proxy's retry budget:
+//   - a condition of the route's RetryPolicy must match the attempt's
+//     outcome; a per-try timeout counts under 5xx and gateway-error;
+//   - only idempotent methods are retried once the request may have reached
+//     the upstream (a connect failure or a refused stream never did);
+//   - nothing is retried once the response head reached the client;
+//   - retries per cluster and worker stay within a budget (a share of the
+//     requests plus a small rate), so a total outage is never amplified;
+//   - backoff is exponential with full jitter, and a retry-after the
+//     upstream sent is honoured (up to the policy's max interval).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/failure.h"
+#include "proxy/router/route.h"
+
+namespace weft::proxy::layers::retry {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// What one attempt came to, before anything reached the client.
+struct Outcome {
+  http::Failure failure = http::Failure::kNone;  // none: a response head arrived
+  bool refused = false;                          // HTTP/2: the upstream did not process it
+  unsigned status = 0;                           // the head's status
+  std::optional<unsigned> grpc_status;           // in a trailers-only head
+  std::optional<milliseconds> retry_after;       // the head's retry-after
+};
+
+// The condition that makes `outcome` worth another try under `policy`, as
+// the metric's reason label ("upstream_reset", "per_try_timeout",
+// "status_503", "grpc_unavailable"); nullopt: it is final.
+std::optional<std::string> retry_reason(const router::RetryPolicy& policy, const Outcome& outcome,
+                                        bool idempotent);
+
+// GET, HEAD, OPTIONS, TRACE, PUT, DELETE (RFC 9110 §9.2.2).
+bool is_idempotent(std::string_view method);
+
+// The wait before retry number `retry` (1 for the first retry): full jitter
+// over base * 2^(retry-1), capped at the max interval; `random` is any
+// 64-bit value. A retry-after replaces it, capped the same way.
+milliseconds backoff(const router::RetryPolicy& policy, unsigned retry,
+                     std::optional<milliseconds> retry_after, std::uint64_t random);
+
+// retry-after as delay-seconds (RFC 9110 §10.2.3); an HTTP date is not
+// honoured (the proxy keeps no wall clock on the request path).
+std::optional<milliseconds> parse_retry_after(std::string_view value);
+
+// Retries allowed per cluster and worker over a sliding 10-second window:
+// at most `percent` of the requests plus `min_per_second` a second.
+class Budget {
+ public:
+  static constexpr int kWindowSeconds = 10;
+
+  Budget(double percent, double min_per_second)
+      : ratio_(percent / 100), min_per_second_(min_per_second) {}
+
+  void on_request(Clock::time_point now);
+  // Takes one retry from the budget: false when it is spent.
+  bool try_retry(Clock::time_point now);
+  bool can_retry(Clock::time_point now);
+
+ private:
+  struct Second {
+    std::int64_t second = -1;
+    std::uint32_t requests = 0, retries = 0;
+  };
+  Second& slot(Clock::time_point now);
+
+  double ratio_, min_per_second_;
+  std::array<Second, kWindowSeconds> seconds_{};
+};
+
+// One request's tries, as the retry layer walks through them: whether an
+// attempt's outcome gives way to another try (and is then never shown to
+// the client), and the wait before it. The connection code runs the
+// attempts; this decides between them.
+class Tries {
+ public:
+  Tries(const router::RetryPolicy& policy, Budget& budget, bool idempotent)
+      : policy_(policy), budget_(budget), idempotent_(idempotent) {}
+
+  unsigned attempt() const { return attempt_; }
+  bool last() const { return !policy_.active() || attempt_ >= policy_.attempts; }
+  // Whether `outcome` gives way to another try: a condition matches, tries
+  // remain, nothing of the request body was sent beyond recall
+  // (`body_untouched`) and the budget allows one more. When only the
+  // budget said no, budget_exhausted() is set.
+  bool hold(const Outcome& outcome, bool body_untouched, Clock::time_point now);
+  // After hold(): takes the retry from the budget and moves on; returns the
+  // wait before the next attempt.
+  milliseconds next(Clock::time_point now, std::uint64_t random);
+  // Why the last held outcome was retried (the metric's reason label).
+  const std::string& reason() const { return reason_; }
+  // The outcome hold() last held back.
+  const Outcome& held_outcome() const { return held_; }
+  bool budget_exhausted() const { return budget_exhausted_; }
+
+ private:
+  const router::RetryPolicy& policy_;
+  Budget& budget_;
+  bool idempotent_;
+  unsigned attempt_ = 1;
+  std::string reason_;
+  Outcome held_;
+  bool budget_exhausted_ = false;
+};
+
+}  // namespace weft::proxy::layers::retry

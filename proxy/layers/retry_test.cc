@@ -1,0 +1,195 @@
+#include "proxy/layers/retry.h"
+
+#include <gtest/gtest.h>
+
+namespace weft::proxy::layers::retry {
+namespace {
+
+using http::Failure;
+using On = router::RetryPolicy::On;
+
+router::RetryPolicy policy(std::uint16_t on, std::vector<unsigned> codes = {}) {
+  router::RetryPolicy p;
+  p.attempts = 3;
+  p.on = on;
+  p.status_codes = std::move(codes);
+  return p;
+}
+
+struct ReasonCase {
+  const char* name;
+  router::RetryPolicy policy;
+  Outcome outcome;
+  bool idempotent;
+  const char* reason;  // null: not retried
+};
+
+class RetryReasonTest : public ::testing::TestWithParam<ReasonCase> {};
+
+TEST_P(RetryReasonTest, Decides) {
+  const auto& c = GetParam();
+  auto reason = retry_reason(c.policy, c.outcome, c.idempotent);
+  if (c.reason == nullptr) {
+    EXPECT_FALSE(reason) << *reason;
+  } else {
+    ASSERT_TRUE(reason);
+    EXPECT_EQ(*reason, c.reason);
+  }
+}
+
+Outcome failed(Failure f) { return {f, false, 0, std::nullopt, std::nullopt}; }
+Outcome refused() { return {Failure::kReset, true, 0, std::nullopt, std::nullopt}; }
+Outcome status(unsigned s) { return {Failure::kNone, false, s, std::nullopt, std::nullopt}; }
+Outcome grpc(unsigned code) { return {Failure::kNone, false, 200, code, std::nullopt}; }
+
+INSTANTIATE_TEST_SUITE_P(
+    Conditions, RetryReasonTest,
+    ::testing::Values(
+        ReasonCase{"connect_failure_any_method", policy(On::kConnectFailure),
+                   failed(Failure::kConnectFailure), false, "upstream_connect_failure"},
+        ReasonCase{"connect_timeout_under_5xx", policy(On::k5xx), failed(Failure::kConnectTimeout),
+                   false, "upstream_connect_timeout"},
+        ReasonCase{"connect_failure_not_asked", policy(On::kGatewayError),
+                   failed(Failure::kConnectFailure), true, nullptr},
+        ReasonCase{"refused_stream_any_method", policy(On::kRefusedStream), refused(), false,
+                   "refused_stream"},
+        ReasonCase{"refused_not_asked", policy(On::kReset), refused(), true, nullptr},
+        ReasonCase{"reset_idempotent", policy(On::kReset), failed(Failure::kReset), true,
+                   "upstream_reset"},
+        ReasonCase{"reset_post_not_retried", policy(On::kReset), failed(Failure::kReset), false,
+                   nullptr},
+        ReasonCase{"protocol_error_under_5xx", policy(On::k5xx), failed(Failure::kProtocolError),
+                   true, "upstream_protocol_error"},
+        ReasonCase{"per_try_timeout_under_gateway_error", policy(On::kGatewayError),
+                   failed(Failure::kPerTryTimeout), true, "per_try_timeout"},
+        ReasonCase{"per_try_timeout_under_5xx", policy(On::k5xx), failed(Failure::kPerTryTimeout),
+                   true, "per_try_timeout"},
+        ReasonCase{"per_try_timeout_not_under_reset", policy(On::kReset),
+                   failed(Failure::kPerTryTimeout), true, nullptr},
+        ReasonCase{"request_timeout_is_final", policy(0x3ff), failed(Failure::kRequestTimeout),
+                   true, nullptr},
+        ReasonCase{"no_healthy_upstream_is_final", policy(0x3ff),
+                   failed(Failure::kNoHealthyUpstream), true, nullptr},
+        ReasonCase{"503_under_5xx", policy(On::k5xx), status(503), true, "status_503"},
+        ReasonCase{"500_under_5xx", policy(On::k5xx), status(500), true, "status_500"},
+        ReasonCase{"500_not_a_gateway_error", policy(On::kGatewayError), status(500), true,
+                   nullptr},
+        ReasonCase{"504_gateway_error", policy(On::kGatewayError), status(504), true, "status_504"},
+        ReasonCase{"503_post_not_retried", policy(On::k5xx), status(503), false, nullptr},
+        ReasonCase{"409_listed", policy(On::kRetriableStatusCodes, {409}), status(409), true,
+                   "status_409"},
+        ReasonCase{"409_not_listed", policy(On::kRetriableStatusCodes, {503}), status(409), true,
+                   nullptr},
+        ReasonCase{"200_when_listed", policy(0x3ff, {200}), status(200), true, "status_200"},
+        ReasonCase{"grpc_unavailable", policy(On::kGrpcUnavailable), grpc(14), true,
+                   "grpc_unavailable"},
+        ReasonCase{"grpc_cancelled_not_asked", policy(On::kGrpcUnavailable), grpc(1), true,
+                   nullptr},
+        ReasonCase{"grpc_resource_exhausted", policy(On::kGrpcResourceExhausted), grpc(8), true,
+                   "grpc_resource_exhausted"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(Backoff, FullJitterUnderAnExponentialCeiling) {
+  auto p = policy(On::k5xx);
+  p.base_interval = milliseconds(25);
+  p.max_interval = milliseconds(250);
+  struct Case {
+    unsigned retry;
+    std::uint64_t random;
+    milliseconds expected;
+  } cases[] = {
+      {1, 0, milliseconds(0)},     {1, 25, milliseconds(25)},   {1, 26, milliseconds(0)},
+      {2, 50, milliseconds(50)},   {3, 100, milliseconds(100)}, {4, 200, milliseconds(200)},
+      {5, 250, milliseconds(250)}, {9, 250, milliseconds(250)}, {30, 251, milliseconds(0)},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(backoff(p, c.retry, std::nullopt, c.random), c.expected)
+        << "retry " << c.retry << " random " << c.random;
+  }
+  EXPECT_EQ(backoff(p, 1, milliseconds(100), 7), milliseconds(100)) << "retry-after honoured";
+  EXPECT_EQ(backoff(p, 1, milliseconds(5000), 7), milliseconds(250)) << "capped";
+}
+
+TEST(RetryAfter, DelaySecondsOnly) {
+  EXPECT_EQ(parse_retry_after("2"), milliseconds(2000));
+  EXPECT_EQ(parse_retry_after("0"), milliseconds(0));
+  EXPECT_FALSE(parse_retry_after(""));
+  EXPECT_FALSE(parse_retry_after("-1"));
+  EXPECT_FALSE(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"));
+}
+
+TEST(Idempotent, MethodsOfRfc9110) {
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    EXPECT_TRUE(is_idempotent(m)) << m;
+  }
+  for (const char* m : {"POST", "PATCH", "CONNECT", "get"}) EXPECT_FALSE(is_idempotent(m)) << m;
+}
+
+TEST(Budget, AShareOfRequestsPlusAMinimumRate) {
+  const auto start = Clock::time_point(std::chrono::seconds(1000));
+  Budget budget(20, 1);  // 20% plus 1 a second: 10 over the window
+  for (int i = 0; i < 100; ++i) budget.on_request(start);
+  int allowed = 0;
+  while (budget.try_retry(start)) ++allowed;
+  EXPECT_EQ(allowed, 30);  // 20 + 10
+  EXPECT_FALSE(budget.can_retry(start + std::chrono::seconds(5)));
+  // Ten seconds on, the window has moved past them.
+  EXPECT_TRUE(budget.can_retry(start + std::chrono::seconds(10)));
+}
+
+TEST(Budget, ATotalOutageIsNotAmplified) {
+  const auto start = Clock::time_point(std::chrono::seconds(5000));
+  Budget budget(20, 0);
+  int upstream = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const auto now = start + std::chrono::milliseconds(i * 10);
+    budget.on_request(now);
+    ++upstream;
+    for (int retry = 1; retry < 3 && budget.try_retry(now); ++retry) ++upstream;
+  }
+  EXPECT_LE(upstream, 1000 * 1.2 + 1);
+  EXPECT_GE(upstream, 1000 * 1.15);
+}
+
+}  // namespace
+}  // namespace weft::proxy::layers::retry
+
+namespace weft::proxy::layers::retry {
+namespace {
+
+// A request through three tries: held outcomes move it on, the last try's
+// outcome is final whatever it is, and a spent budget ends it early.
+TEST(Tries, HoldsRetryableOutcomesUntilTheLastTryOrTheBudget) {
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  auto p = policy(On::kGatewayError);
+  Budget budget(20, 10);
+  for (int i = 0; i < 10; ++i) budget.on_request(now);
+  Tries tries(p, budget, true);
+  EXPECT_EQ(tries.attempt(), 1u);
+  EXPECT_FALSE(tries.hold(status(200), true, now));
+  EXPECT_FALSE(tries.hold(status(503), false, now)) << "the body was sent: cannot replay";
+  ASSERT_TRUE(tries.hold(status(503), true, now));
+  EXPECT_EQ(tries.reason(), "status_503");
+  EXPECT_LE(tries.next(now, 12345), milliseconds(25));
+  EXPECT_EQ(tries.attempt(), 2u);
+  Outcome later = status(503);
+  later.retry_after = milliseconds(0);
+  ASSERT_TRUE(tries.hold(later, true, now));
+  EXPECT_EQ(tries.next(now, 999), milliseconds(0)) << "retry-after: 0";
+  EXPECT_EQ(tries.attempt(), 3u);
+  EXPECT_TRUE(tries.last());
+  EXPECT_FALSE(tries.hold(status(503), true, now)) << "the last try is final";
+  EXPECT_FALSE(tries.budget_exhausted());
+
+  Budget spent(0, 0);
+  Tries refused(p, spent, true);
+  EXPECT_FALSE(refused.hold(status(503), true, now));
+  EXPECT_TRUE(refused.budget_exhausted());
+  router::RetryPolicy none;
+  Tries single(none, budget, true);
+  EXPECT_TRUE(single.last());
+  EXPECT_FALSE(single.hold(status(503), true, now));
+}
+
+}  // namespace
+}  // namespace weft::proxy::layers::retry
