@@ -4,7 +4,10 @@
 # few percent that wall-clock CPU on a shared machine cannot. (This machine
 # has no hardware performance counters.)
 #
-#   bench/instructions.sh [build-dir] [requests]
+#   bench/instructions.sh [build-dir] [requests] [retry]
+#
+# With `retry`, the route has a retry policy (attempts 3 on 5xx) that never
+# fires: the cost of a policy being configured.
 #
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests, then counts user-space instructions over `requests`
@@ -12,6 +15,8 @@
 set -euo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
 requests=${2:-3000}
+route_policy=""
+[[ "${3:-}" == retry ]] && route_policy=", retry: {attempts: 3, retry_on: [5xx]}"
 source "$(dirname "$0")/../scripts/lib.sh"
 work_dir weft-instructions
 
@@ -27,7 +32,7 @@ nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.err" & pids+=($!)
 cat > "$work/proxy.yaml" <<YAML
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench}]
-route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}}]}]}]
+route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]
 clusters: [{name: backend, endpoints: [{address: 127.0.0.1, port: $backend}]}]
 YAML
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \

@@ -36,6 +36,13 @@ void BodyPipe::push(std::string_view bytes) {
     return;
   }
   buffered_.append(bytes);
+  pushed_ += bytes.size();
+  if (keeping_ && pushed_ > replay_limit_) {
+    stop_keeping();
+    // Nobody reads a body kept for a consumer that is gone and now cannot
+    // be replayed: drop it so the producer is never stuck behind it.
+    if (consumer_gone_) close_consumer();
+  }
   changed_for_consumer();
 }
 
@@ -57,11 +64,50 @@ void BodyPipe::fail(std::uint32_t error_code) {
 void BodyPipe::close_consumer() {
   if (consumer_closed_) return;
   consumer_closed_ = true;
-  auto dropped = available();
+  keeping_ = false;
+  // Everything pushed and not yet reported consumed, counting bytes kept
+  // for replay and read again.
+  auto dropped = pushed_ - credited_;
+  credited_ = pushed_;
   buffered_.clear();
   read_offset_ = 0;
   if (dropped > 0 && on_consumed) on_consumed(dropped);
   changed_for_producer();
+}
+
+void BodyPipe::consumer_gone(bool unprocessed) {
+  if (consumer_closed_) return;
+  if ((unprocessed && consumed_ == 0) || keeping_) {
+    consumer_gone_ = true;
+    return;
+  }
+  close_consumer();
+}
+
+void BodyPipe::keep_for_replay(std::size_t limit) {
+  if (consumed_ != 0 || pushed_ > limit || consumer_closed_) return;
+  replay_limit_ = limit;
+  keeping_ = true;
+}
+
+bool BodyPipe::rewind() {
+  if (!replayable()) return false;
+  read_offset_ = 0;
+  consumed_ = 0;
+  consumer_gone_ = false;
+  if (available() > 0) changed_for_consumer();
+  return true;
+}
+
+void BodyPipe::end_replay() {
+  if (keeping_) stop_keeping();
+  if (consumer_gone_) close_consumer();
+}
+
+void BodyPipe::stop_keeping() {
+  keeping_ = false;
+  buffered_.erase(0, read_offset_);
+  read_offset_ = 0;
 }
 
 asio::awaitable<void> BodyPipe::wait_writable() {
@@ -76,11 +122,15 @@ std::size_t BodyPipe::read(char* out, std::size_t max) {
   std::memcpy(out, buffered_.data() + read_offset_, n);
   read_offset_ += n;
   consumed_ += n;
-  if (read_offset_ == buffered_.size()) {
+  if (!keeping_ && read_offset_ == buffered_.size()) {
     buffered_.clear();
     read_offset_ = 0;
   }
-  if (on_consumed) on_consumed(n);
+  if (consumed_ > credited_) {
+    const auto fresh = consumed_ - credited_;
+    credited_ = consumed_;
+    if (on_consumed) on_consumed(fresh);
+  }
   changed_for_producer();
   return n;
 }

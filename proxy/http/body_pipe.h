@@ -48,7 +48,7 @@ class BodyPipe {
   // and passes `error_code` on (an RFC 9113 code: CANCEL by default).
   void fail(std::uint32_t error_code = kCancel);
   static constexpr std::uint32_t kCancel = 8;
-  bool full() const { return buffered_.size() >= capacity_; }
+  bool full() const { return available() >= capacity_; }
   // Waits until the pipe has room or the consumer is gone.
   boost::asio::awaitable<void> wait_writable();
   void close_consumer();  // the consumer will read no more
@@ -58,9 +58,26 @@ class BodyPipe {
   // all there is).
   std::size_t read(char* out, std::size_t max);
   std::size_t available() const { return buffered_.size() - read_offset_; }
-  // Bytes taken since the start: zero means the body can still be sent
-  // elsewhere (a retry after the upstream refused the stream).
+  // Bytes taken since the start (or the last rewind): zero means the body
+  // can still be sent elsewhere (a retry after the upstream refused it).
   std::uint64_t consumed() const { return consumed_; }
+  // The consumer (an upstream stream) is gone. Its bytes are dropped unless
+  // the body may still be sent again: `unprocessed` by its peer and
+  // untouched, or kept for replay. Then the next consumer rewinds, or the
+  // owner ends the replay.
+  void consumer_gone(bool unprocessed);
+
+  // Replay, for retries. While kept for replay, bytes read stay in the pipe
+  // so that rewind() can serve them again to a new consumer; a body that
+  // grows past `limit` stops being kept (the bytes are dropped as read).
+  void keep_for_replay(std::size_t limit);
+  // Whether the body can be sent again from its first byte.
+  bool replayable() const { return !consumer_closed_ && (consumed_ == 0 || keeping_); }
+  // Starts the body again for a new consumer; false when not replayable.
+  bool rewind();
+  // No more attempts will be made: stop keeping bytes, and drop them if the
+  // consumer is already gone.
+  void end_replay();
   State state() const { return state_; }
   std::uint32_t error_code() const { return error_code_; }
   // Finished and drained: nothing more will come.
@@ -79,9 +96,17 @@ class BodyPipe {
   void changed_for_consumer();
   void changed_for_producer();
 
+  void stop_keeping();
+
   std::string buffered_;
   std::size_t read_offset_ = 0;
   std::uint64_t consumed_ = 0;
+  // Bytes ever pushed, and the furthest read reported to on_consumed (a
+  // rewind reads some twice; the producer hears of each byte once).
+  std::uint64_t pushed_ = 0, credited_ = 0;
+  std::size_t replay_limit_ = 0;
+  bool keeping_ = false;        // read bytes are kept for a rewind
+  bool consumer_gone_ = false;  // consumer_gone() kept the bytes for a next one
   std::size_t capacity_;
   State state_ = State::kOpen;
   std::uint32_t error_code_ = 0;

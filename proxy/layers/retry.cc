@@ -67,7 +67,8 @@ std::optional<std::string> retry_reason(const router::RetryPolicy& policy, const
   if (outcome.failure != http::Failure::kNone || outcome.refused) {
     return failure_reason(policy, outcome, idempotent);
   }
-  if (!idempotent) return std::nullopt;
+  // An answer the route names as retryable is retried whatever the method:
+  // the upstream chose it (as Envoy and gRPC's own retry policy do).
   if (outcome.grpc_status) return grpc_reason(policy, *outcome.grpc_status);
   const unsigned status = outcome.status;
   const bool matches = (has(policy, On::k5xx) && status >= 500 && status <= 599) ||
@@ -131,10 +132,14 @@ bool Budget::try_retry(Clock::time_point now) {
   return true;
 }
 
-bool Tries::hold(const Outcome& outcome, bool body_untouched, Clock::time_point now) {
-  if (last() || !body_untouched) return false;
+bool Tries::hold(const Outcome& outcome, bool body_replayable, Clock::time_point now) {
+  if (last()) return false;
   auto reason = retry_reason(policy_, outcome, idempotent_);
   if (!reason) return false;
+  if (!body_replayable) {
+    body_too_large_ = true;
+    return false;
+  }
   if (!budget_.can_retry(now)) {
     budget_exhausted_ = true;
     return false;

@@ -3,8 +3,13 @@
 // Envoy's router retry state and linkerd2-proxy's retry budget:
 //   - a condition of the route's RetryPolicy must match the attempt's
 //     outcome; a per-try timeout counts under 5xx and gateway-error;
-//   - only idempotent methods are retried once the request may have reached
-//     the upstream (a connect failure or a refused stream never did);
+//   - a reset or a per-try timeout leaves unknown whether the upstream
+//     acted on the request: only idempotent methods are retried after one.
+//     A connect failure or a refused stream never reached it, and an answer
+//     the route lists as retryable (a status, a gRPC status) is the
+//     upstream's own word: those are retried whatever the method;
+//   - a request body is sent again only when it was kept whole for replay
+//     (up to kReplayLimit);
 //   - nothing is retried once the response head reached the client;
 //   - retries per cluster and worker stay within a budget (a share of the
 //     requests plus a small rate), so a total outage is never amplified;
@@ -26,6 +31,11 @@ namespace weft::proxy::layers::retry {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// Request bodies up to this size are kept while a retry policy may send
+// them again; a larger body is streamed, and its request is not retried
+// once any of it was sent.
+inline constexpr std::size_t kReplayLimit = std::size_t{64} * 1024;
 
 // What one attempt came to, before anything reached the client.
 struct Outcome {
@@ -92,10 +102,11 @@ class Tries {
   unsigned attempt() const { return attempt_; }
   bool last() const { return !policy_.active() || attempt_ >= policy_.attempts; }
   // Whether `outcome` gives way to another try: a condition matches, tries
-  // remain, nothing of the request body was sent beyond recall
-  // (`body_untouched`) and the budget allows one more. When only the
-  // budget said no, budget_exhausted() is set.
-  bool hold(const Outcome& outcome, bool body_untouched, Clock::time_point now);
+  // remain, the request body can be sent again (`body_replayable`: none,
+  // untouched, or kept whole) and the budget allows one more. When only
+  // the budget said no, budget_exhausted() is set; when only the body,
+  // body_too_large().
+  bool hold(const Outcome& outcome, bool body_replayable, Clock::time_point now);
   // After hold(): takes the retry from the budget and moves on; returns the
   // wait before the next attempt.
   milliseconds next(Clock::time_point now, std::uint64_t random);
@@ -104,6 +115,7 @@ class Tries {
   // The outcome hold() last held back.
   const Outcome& held_outcome() const { return held_; }
   bool budget_exhausted() const { return budget_exhausted_; }
+  bool body_too_large() const { return body_too_large_; }
 
  private:
   const router::RetryPolicy& policy_;
@@ -113,6 +125,7 @@ class Tries {
   std::string reason_;
   Outcome held_;
   bool budget_exhausted_ = false;
+  bool body_too_large_ = false;
 };
 
 }  // namespace weft::proxy::layers::retry

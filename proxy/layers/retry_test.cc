@@ -75,7 +75,12 @@ INSTANTIATE_TEST_SUITE_P(
         ReasonCase{"500_not_a_gateway_error", policy(On::kGatewayError), status(500), true,
                    nullptr},
         ReasonCase{"504_gateway_error", policy(On::kGatewayError), status(504), true, "status_504"},
-        ReasonCase{"503_post_not_retried", policy(On::k5xx), status(503), false, nullptr},
+        ReasonCase{"503_post_retried_when_asked", policy(On::k5xx), status(503), false,
+                   "status_503"},
+        ReasonCase{"per_try_timeout_post_not_retried", policy(On::k5xx),
+                   failed(Failure::kPerTryTimeout), false, nullptr},
+        ReasonCase{"grpc_call_is_a_post", policy(On::kGrpcUnavailable), grpc(14), false,
+                   "grpc_unavailable"},
         ReasonCase{"409_listed", policy(On::kRetriableStatusCodes, {409}), status(409), true,
                    "status_409"},
         ReasonCase{"409_not_listed", policy(On::kRetriableStatusCodes, {503}), status(409), true,
@@ -168,6 +173,7 @@ TEST(Tries, HoldsRetryableOutcomesUntilTheLastTryOrTheBudget) {
   EXPECT_EQ(tries.attempt(), 1u);
   EXPECT_FALSE(tries.hold(status(200), true, now));
   EXPECT_FALSE(tries.hold(status(503), false, now)) << "the body was sent: cannot replay";
+  EXPECT_TRUE(tries.body_too_large());
   ASSERT_TRUE(tries.hold(status(503), true, now));
   EXPECT_EQ(tries.reason(), "status_503");
   EXPECT_LE(tries.next(now, 12345), milliseconds(25));
@@ -180,6 +186,10 @@ TEST(Tries, HoldsRetryableOutcomesUntilTheLastTryOrTheBudget) {
   EXPECT_TRUE(tries.last());
   EXPECT_FALSE(tries.hold(status(503), true, now)) << "the last try is final";
   EXPECT_FALSE(tries.budget_exhausted());
+
+  Tries plain(p, budget, true);
+  EXPECT_FALSE(plain.hold(status(200), false, now));
+  EXPECT_FALSE(plain.body_too_large()) << "no retry was wanted";
 
   Budget spent(0, 0);
   Tries refused(p, spent, true);

@@ -336,6 +336,15 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<Next> reply_failure(RequestParser& parser, http::Failure failure,
                                       bool budget_exhausted, Exchange& exchange);
   static asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
+  // Reads the request body ahead into replay_ for an HTTP/1.1 cluster, up
+  // to the replay limit; a longer body streams on after that part. False
+  // when the client failed.
+  asio::awaitable<bool> read_for_replay(RequestParser& parser, std::chrono::milliseconds idle);
+  // Sends replay_ (the head first, when it has not gone out); `whole`: it is
+  // the whole body.
+  template <class UpStream>
+  asio::awaitable<RelayResult> send_replay(UpStream& up, bool whole,
+                                           std::chrono::milliseconds idle);
   // The request as an HTTP/2 cluster gets it (http1_to_http2.cc), and one
   // attempt with it.
   Http2Request http2_request(RequestParser& parser, const router::Route& route,
@@ -385,6 +394,9 @@ class Http1Connection final : public worker::TrackedConnection {
   // a member rather than a local, which would make the exchange's coroutine
   // frame too large for Asio to recycle.
   std::optional<ResponseParser> response_;
+  // The request body read ahead so that a retry can send it again
+  // (read_for_replay); empty when the body streams.
+  std::string replay_;
   // The upstream socket of the exchange in flight, for expire_if_due.
   asio::ip::tcp::socket* upstream_socket_ = nullptr;
 };

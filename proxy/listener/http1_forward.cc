@@ -52,11 +52,6 @@ http::Failure failure_of(const boost::system::error_code& ec, http::Failure time
   return http::Failure::kReset;
 }
 
-std::string endpoint_text(const upstream::ClusterState& cluster, std::size_t endpoint) {
-  const auto& address = cluster.config.endpoints[endpoint].address;
-  return address.address().to_string() + ":" + std::to_string(address.port());
-}
-
 // Whether the tries hold this response back for another attempt.
 bool held_for_retry(const http::http1::ResponseHead& res, bool body_untouched,
                     layers::retry::Tries& tries) {
@@ -148,23 +143,29 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   cluster.retry_budget->on_request(worker::coarse_now());
   const bool upgrade = http::http1::is_upgrade(head);
   const bool to_http2 = cluster.config.protocol == config::UpstreamProtocol::kHttp2 && !upgrade;
+  // Request bodies are streamed, not kept, unless a retry policy may send
+  // them again: then up to layers::retry::kReplayLimit of one is kept (in
+  // replay_ for an HTTP/1.1 cluster, in the pipe for an HTTP/2 one). A
+  // request is tried again only while its body is untouched or kept whole.
+  const bool keep_body = route.retry.active() && !parser.is_done() && !upgrade;
+  replay_.clear();
   // On the heap: kept out of this coroutine's frame, which Asio recycles
   // only while it is small.
   std::unique_ptr<Http2Request> h2_request;
   if (to_http2) {
     h2_request = std::make_unique<Http2Request>(
         http2_request(parser, route, co_await asio::this_coro::executor));
+    if (keep_body) h2_request->body->keep_for_replay(layers::retry::kReplayLimit);
   } else {
     prepare_request(head, route, upgrade);
-  }
-  // Request bodies are streamed, not kept: a request with one is tried again
-  // only while nothing of its body has been sent.
-  const bool bodyless = parser.is_done();
-  const auto body_untouched = [&] {
-    if (h2_request) {
-      const auto& body = h2_request->body;
-      return !body || (body->consumed() == 0 && !body->consumer_closed());
+    if (keep_body) {
+      const bool read = co_await read_for_replay(parser, deadlines.idle());
+      if (!read) co_return Next::kClose;  // the client failed mid-body
     }
+  }
+  const bool bodyless = parser.is_done();
+  const auto body_replayable = [&] {
+    if (h2_request) return !h2_request->body || h2_request->body->replayable();
     return bodyless || !exchange.body_sent;
   };
   layers::retry::Tries tries(route.retry, *cluster.retry_budget,
@@ -189,7 +190,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
           break;
         }
         auto& up = std::get<upstream::Opened>(*opened);
-        if (state_.access_log) exchange.upstream = endpoint_text(cluster, endpoint);
+        if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
         upstream_socket_ = &up.connection.socket();
         deadline_.limit = deadlines.attempt(worker::coarse_now());
         // Replaced once when the upstream had closed it: nothing was lost.
@@ -211,22 +212,22 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
       }
     }
     if (end.answered) {
-      if (tries.budget_exhausted()) {  // a retryable answer went to the client as it was
-        cluster.stats.retry_budget_exhausted->Increment();
-        if (exchange.error.empty()) {
-          exchange.error = http::reason(http::Failure::kRetryBudgetExhausted);
-        }
+      cluster.count_retry_refusals(tries);
+      if (tries.budget_exhausted() && exchange.error.empty()) {
+        // a retryable answer went to the client as it was
+        exchange.error = http::reason(http::Failure::kRetryBudgetExhausted);
       }
       co_return end.next;
     }
     const auto now = worker::coarse_now();
-    if (!end.held && !tries.hold(end.outcome, body_untouched(), now)) {
-      if (tries.budget_exhausted()) cluster.stats.retry_budget_exhausted->Increment();
+    if (!end.held && !tries.hold(end.outcome, body_replayable(), now)) {
+      cluster.count_retry_refusals(tries);
       co_return co_await reply_failure(parser, end.outcome.failure, tries.budget_exhausted(),
                                        exchange);
     }
     cluster.stats.retry(tries.reason()).Increment();
     co_await sleep_for(tries.next(now, state_.rng()));
+    if (h2_request && h2_request->body) h2_request->body->rewind();
   }
 }
 
@@ -253,6 +254,30 @@ asio::awaitable<Next> Http1Connection<DownStream>::reply_failure(RequestParser& 
 }
 
 template <class DownStream>
+asio::awaitable<bool> Http1Connection<DownStream>::read_for_replay(RequestParser& parser,
+                                                                   std::chrono::milliseconds idle) {
+  down_buffer_.reserve(down_buffer_.size() + worker::BufferPool::kBufferBytes);
+  while (!parser.is_done() && replay_.size() <= layers::retry::kReplayLimit) {
+    deadline_.arm(Side::kDownstream, idle);
+    auto ec = deadline_.outcome(co_await http::http1::read_some(down_, down_buffer_, parser));
+    if (ec && ec != beast_http::error::need_buffer) co_return false;
+    replay_.append(parser.piece());
+  }
+  deadline_.disarm();
+  co_return true;
+}
+
+template <class DownStream>
+template <class UpStream>
+asio::awaitable<RelayResult> Http1Connection<DownStream>::send_replay(
+    UpStream& up, bool whole, std::chrono::milliseconds idle) {
+  deadline_.arm(Side::kUpstream, idle);
+  auto ec = co_await http::http1::write_all(up, writer_.next(replay_, whole));
+  deadline_.disarm();
+  co_return RelayResult{deadline_.outcome(ec), false};
+}
+
+template <class DownStream>
 asio::awaitable<void> Http1Connection<DownStream>::sleep_for(std::chrono::milliseconds wait) {
   if (wait.count() <= 0) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor, wait);
@@ -273,16 +298,20 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
   // Every read and write is allowed the stream's idle timeout, within the
   // attempt's deadline (deadline_.limit).
   const auto stream_idle = deadlines.idle();
-  // A body read from the client cannot be read again, so only a request
-  // whose body was not touched may be retried.
+  // A body streamed from the client cannot be read again, so only a request
+  // whose body was untouched, or read whole into replay_, may be retried.
   const bool body_pending = !parser.is_done();
   exchange.body_sent = exchange.body_sent || body_pending;
   // The head goes out with the first body bytes (or alone, without a body).
   writer_.start(head, parser.chunked());
-  BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
-                          stream_idle);
-  auto sent = request_relay.relay_buffered();
-  if (!sent) sent = co_await request_relay.relay();
+  std::optional<RelayResult> sent;
+  if (!replay_.empty()) sent = co_await send_replay(up, !body_pending, stream_idle);
+  if (!sent || (!sent->error && body_pending)) {  // the body, or the rest of it, streams
+    BodyRelay request_relay(down_, down_buffer_, parser, Side::kDownstream, up, writer_, deadline_,
+                            stream_idle);
+    sent = request_relay.relay_buffered();
+    if (!sent) sent = co_await request_relay.relay();
+  }
   if (sent->error && sent->failed_reading) co_return Attempt::done();  // the client failed
 
   auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
@@ -295,7 +324,11 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
         co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
   }
   if (read_error) {
-    if (reused && !body_pending && is_stale_connection_error(read_error)) {
+    // A pooled connection the upstream closed as the request went out: sent
+    // again on a new one, unless the upstream may have acted on it (RFC 9110
+    // §9.2.2: a non-idempotent method is not retried on a guess).
+    if (reused && !body_pending && is_stale_connection_error(read_error) &&
+        layers::retry::is_idempotent(head.method_string())) {
       co_return Attempt::stale_connection();
     }
     co_return Attempt::failed(failure_of(read_error, deadline_.cause));

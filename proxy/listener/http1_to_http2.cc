@@ -146,10 +146,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
     // The head is awaited for the stream's idle timeout within that.
     const auto head_limit = deadline_.limit.or_idle(worker::coarse_now(), deadlines.idle());
     auto& lease = std::get<upstream::http2::Lease>(acquired);
-    if (state_.access_log) {
-      const auto& address = cluster.config.endpoints[endpoint].address;
-      exchange.upstream = address.address().to_string() + ":" + std::to_string(address.port());
-    }
+    if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
     auto response_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
     upstream::http2::Response response;
     if (request_body && !request.pumping) {
@@ -176,10 +173,13 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
           co_await lease->exchange(request.head, request_body, response_body, head_limit.when);
     }
     using Outcome = upstream::http2::Response::Outcome;
-    // Sent again only when the whole body is still in the pipe.
-    const bool body_untouched =
-        !request_body || (request_body->consumed() == 0 && !request_body->consumer_closed());
-    if (response.outcome == Outcome::kRefused && body_untouched) continue;
+    // Sent again only when the whole body is still in the pipe, untouched
+    // or kept for replay.
+    const bool body_replayable = !request_body || request_body->replayable();
+    if (response.outcome == Outcome::kRefused && body_replayable) {
+      if (request_body) request_body->rewind();
+      continue;
+    }
     if (response.outcome == Outcome::kTimeout) co_return Attempt::failed(head_limit.failure);
     if (response.outcome != Outcome::kHead) {
       auto failed = Attempt::failed(http::Failure::kReset);
@@ -192,7 +192,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
       if (auto after = response.head.fields.get("retry-after")) {
         outcome.retry_after = layers::retry::parse_retry_after(*after);
       }
-      if (tries.hold(outcome, body_untouched, worker::coarse_now())) {
+      if (tries.hold(outcome, body_replayable, worker::coarse_now())) {
         lease->cancel(response.stream);
         Attempt held;
         held.held = true;
@@ -200,6 +200,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
         co_return held;
       }
     }
+    if (request_body) request_body->end_replay();  // no attempt follows
     auto body = response.end_stream ? nullptr : response_body;
     const auto next =
         co_await relay_response(parser, std::move(response.head), body, route, deadlines, exchange);

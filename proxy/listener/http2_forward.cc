@@ -105,11 +105,6 @@ asio::awaitable<bool> wait_response_end(Http2Stream& stream, const http::BodyPip
   }
 }
 
-std::string endpoint_text(const upstream::ClusterState& cluster, std::size_t endpoint) {
-  const auto& address = cluster.config.endpoints[endpoint].address;
-  return address.address().to_string() + ":" + std::to_string(address.port());
-}
-
 // A gRPC call's status: in the trailers, or in the head of a trailers-only
 // response. Nullopt when neither has one (the call was cut off).
 std::optional<unsigned> grpc_status_of(const http::ResponseHead& head, const http::BodyPipe& body) {
@@ -123,9 +118,10 @@ std::optional<unsigned> grpc_status_of(const http::ResponseHead& head, const htt
 }
 
 // Hands the upstream's response head to the client; false: the client's
-// stream is gone.
+// stream is gone. No attempt follows: the request body is no longer kept.
 bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::ResponseHead& head,
                 const router::Route& route, std::shared_ptr<http::BodyPipe> body) {
+  if (stream.request_body) stream.request_body->end_replay();
   http::ResponseHead out;
   out.status = head.status;
   http::copy_end_to_end(head.fields, out.fields);
@@ -164,8 +160,15 @@ layers::retry::Outcome outcome_of(const http::ResponseHead& head, bool grpc) {
   return outcome;
 }
 
-bool body_untouched(const Http2Stream& stream) {
-  return !stream.request_body || stream.request_body->consumed() == 0;
+// Whether the request body can be sent again: none, untouched, or kept
+// whole for replay (layers::retry::kReplayLimit).
+bool body_replayable(const Http2Stream& stream) {
+  return !stream.request_body || stream.request_body->replayable();
+}
+
+// Starts the request body again for the next attempt.
+void rewind_body(Http2Stream& stream) {
+  if (stream.request_body) stream.request_body->rewind();
 }
 
 asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stream& stream,
@@ -178,7 +181,7 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
   // whatever the retry policy, while the request body is untouched.
   for (int refused = 0; refused < kMaxAttempts; ++refused) {
     auto endpoint = cluster.balancer.next();
-    stream.upstream = endpoint_text(cluster, endpoint);
+    stream.upstream = cluster.endpoint_text(endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
       co_return AttemptEnd::failed(failed->failure);
@@ -191,14 +194,17 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
     auto body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
     auto response = co_await lease->exchange(head, stream.request_body, body, head_limit.when);
     using Outcome = upstream::http2::Response::Outcome;
-    if (response.outcome == Outcome::kRefused && body_untouched(stream)) continue;
+    if (response.outcome == Outcome::kRefused && body_replayable(stream)) {
+      rewind_body(stream);
+      continue;
+    }
     if (response.outcome == Outcome::kTimeout) co_return AttemptEnd::failed(head_limit.failure);
     if (response.outcome != Outcome::kHead) {
       co_return AttemptEnd::failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
     }
     if (!tries.last()) {  // another try is possible: is this answer final?
       const auto outcome = outcome_of(response.head, stream.grpc);
-      if (tries.hold(outcome, body_untouched(stream), Clock::now())) {
+      if (tries.hold(outcome, body_replayable(stream), Clock::now())) {
         lease->cancel(response.stream);
         co_return AttemptEnd{false, true, outcome};
       }
@@ -355,7 +361,7 @@ asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2S
   }
   if (!tries.last()) {  // another try is possible: is this answer final?
     const auto outcome = outcome_of(out, stream.grpc);
-    if (tries.hold(outcome, body_untouched(stream), Clock::now())) {
+    if (tries.hold(outcome, body_replayable(stream), Clock::now())) {
       co_return Http1Outcome::held_back(outcome);  // the connection is not reused
     }
   }
@@ -387,7 +393,7 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
                                           layers::retry::Tries& tries) {
   for (int stale = 0;; ++stale) {
     auto endpoint = cluster.balancer.next();
-    stream.upstream = endpoint_text(cluster, endpoint);
+    stream.upstream = cluster.endpoint_text(endpoint);
     auto opened = co_await upstream::take_or_connect(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
       co_return AttemptEnd::failed(failed->failure);
@@ -406,9 +412,12 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
     if (outcome.failure == http::Failure::kNone || outcome.client_gone)
       co_return AttemptEnd::done();
     // A pooled connection the upstream had closed while idle: once, on a
-    // new one, when nothing of the request body was taken (as HTTP/1.1).
+    // new one, when the body can be sent again and the method is idempotent
+    // (as HTTP/1.1).
     if (reused && stale == 0 && outcome.failure == http::Failure::kReset &&
-        !outcome.response_began && body_untouched(stream)) {
+        !outcome.response_began && body_replayable(stream) &&
+        layers::retry::is_idempotent(stream.request.method)) {
+      rewind_body(stream);
       continue;
     }
     if (!outcome.response_began) co_return AttemptEnd::failed(outcome.failure);
@@ -427,6 +436,9 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
   auto& state = downstream.state();
   layers::retry::Tries tries(route.retry, *cluster.retry_budget,
                              layers::retry::is_idempotent(stream.request.method));
+  if (route.retry.active() && stream.request_body) {
+    stream.request_body->keep_for_replay(layers::retry::kReplayLimit);
+  }
   for (;;) {
     stream.attempts = tries.attempt();
     if (route.retry.active()) head.fields.set("x-weft-attempt", std::to_string(tries.attempt()));
@@ -435,15 +447,17 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
             ? co_await attempt_http1(downstream, stream, route, cluster, head, deadlines, tries)
             : co_await attempt_http2(downstream, stream, route, cluster, head, deadlines, tries);
     if (end.answered) {
-      if (tries.budget_exhausted()) {  // a retryable answer went to the client as it was
-        cluster.stats.retry_budget_exhausted->Increment();
-        if (stream.error.empty()) stream.error = http::reason(http::Failure::kRetryBudgetExhausted);
+      if (stream.request_body) stream.request_body->end_replay();
+      cluster.count_retry_refusals(tries);
+      if (tries.budget_exhausted() && stream.error.empty()) {
+        // a retryable answer went to the client as it was
+        stream.error = http::reason(http::Failure::kRetryBudgetExhausted);
       }
       co_return;
     }
     const auto now = Clock::now();
-    if (!end.held && !tries.hold(end.outcome, body_untouched(stream), now)) {
-      if (tries.budget_exhausted()) cluster.stats.retry_budget_exhausted->Increment();
+    if (!end.held && !tries.hold(end.outcome, body_replayable(stream), now)) {
+      cluster.count_retry_refusals(tries);
       auto local = local_reply(end.outcome.failure);
       if (tries.budget_exhausted())
         local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
@@ -456,6 +470,7 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
       asio::steady_timer timer(downstream.executor(), wait);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+    rewind_body(stream);
   }
 }
 

@@ -107,6 +107,11 @@ Metrics::Metrics()
                                   .Help("Retries not made because the cluster's retry budget "
                                         "(per worker) was spent")
                                   .Register(*registry_)),
+      retry_body_too_large_(BuildCounter()
+                                .Name("mesh_upstream_retry_body_too_large_total")
+                                .Help("Retries not made because the request body was over the "
+                                      "replay limit (64 KiB) and had been sent")
+                                .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -259,6 +264,7 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.idle_closed_by_peer =
       &upstream_idle_closed_.Add({{"cluster", name}, {"reason", "peer_closed"}});
   stats.retry_budget_exhausted = &retry_budget_exhausted_.Add({{"cluster", name}});
+  stats.retry_body_too_large = &retry_body_too_large_.Add({{"cluster", name}});
   stats.retries = &upstream_retries_;
   stats.name = name;
   return stats;

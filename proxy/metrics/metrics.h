@@ -66,6 +66,8 @@ struct ClusterStats {
   prometheus::Counter* idle_closed_by_peer = nullptr;
   // Retries refused because the cluster's retry budget was spent.
   prometheus::Counter* retry_budget_exhausted = nullptr;
+  // Retries not made because the request body was over the replay limit.
+  prometheus::Counter* retry_body_too_large = nullptr;
   // Retries, by the reason the attempt before failed ("status_503",
   // "upstream_reset", ...): looked up when a retry happens, which is rare.
   prometheus::Family<prometheus::Counter>* retries = nullptr;
@@ -120,6 +122,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_idle_closed_;
   prometheus::Family<prometheus::Counter>& upstream_retries_;
   prometheus::Family<prometheus::Counter>& retry_budget_exhausted_;
+  prometheus::Family<prometheus::Counter>& retry_body_too_large_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;

@@ -4,6 +4,16 @@
 
 namespace weft::proxy::upstream {
 
+std::string ClusterState::endpoint_text(std::size_t endpoint) const {
+  const auto& address = config.endpoints[endpoint].address;
+  return address.address().to_string() + ":" + std::to_string(address.port());
+}
+
+void ClusterState::count_retry_refusals(const layers::retry::Tries& tries) const {
+  if (tries.budget_exhausted()) stats.retry_budget_exhausted->Increment();
+  if (tries.body_too_large()) stats.retry_body_too_large->Increment();
+}
+
 bool same_endpoints(const config::Cluster& a, const config::Cluster& b) {
   if (a.name != b.name || a.endpoints.size() != b.endpoints.size()) return false;
   // TLS contexts are rebuilt with every snapshot; their connections are not carried over.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "proxy/config/snapshot.h"
@@ -28,6 +29,12 @@ struct ClusterState {
   // Shared with the previous view while the cluster keeps its name, so a
   // push does not refill a spent budget.
   std::shared_ptr<layers::retry::Budget> retry_budget;
+
+  // "address:port" of an endpoint, for the access log.
+  std::string endpoint_text(std::size_t endpoint) const;
+  // Counts what kept a retryable outcome of `tries` from being retried:
+  // the budget, or a request body too large to send again.
+  void count_retry_refusals(const layers::retry::Tries& tries) const;
 };
 
 // Indexed like Snapshot::clusters.

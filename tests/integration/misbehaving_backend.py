@@ -13,12 +13,16 @@ prior knowledge, sniffed from the preface) on the same port:
                             default 503, with retry-after T; or how=reset:
                             the connection or stream is reset before a head),
                             later ones get 200; requests(K) counts them
+                            and bodies(K) lists the SHA-256 of each
+                            request body
   anything else             200 "ok"
 (the last path segments decide, so routes can be chosen by prefix)
 
-Each HTTP/2 stream is timed on its own (a scheduler per connection), so a
+A request with a body is answered once the body is in (as most
+applications do). Each HTTP/2 stream is timed on its own (a scheduler per connection), so a
 hanging stream does not hold up the others, and a stream the proxy resets
 is dropped. Everything binds to 127.0.0.1."""
+import hashlib
 import heapq
 import itertools
 import select
@@ -36,6 +40,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 RESET = "reset"  # a plan's status: no response, the stream or connection is reset
 
 _counts = {}
+_bodies = {}
 _counts_lock = threading.Lock()
 
 
@@ -45,9 +50,16 @@ def requests(key):
         return _counts.get(key, 0)
 
 
-def flaky(query):
+def bodies(key):
+    """The SHA-256 (hex) of each request body with this flaky key, in order."""
+    with _counts_lock:
+        return list(_bodies.get(key, []))
+
+
+def flaky(query, body):
     with _counts_lock:
         _counts[query["key"]] = seen = _counts.get(query["key"], 0) + 1
+        _bodies.setdefault(query["key"], []).append(hashlib.sha256(body).hexdigest())
     if seen > int(query.get("fail", "1")):
         return 0, 200, [(0, b"ok\n")], []
     if query.get("how") == "reset":
@@ -56,7 +68,7 @@ def flaky(query):
     return 0, int(query.get("status", "503")), [(0, b"flaky\n")], headers
 
 
-def plan(path):
+def plan(path, body=b""):
     """The response for a path: (seconds before the head, status, body
     pieces as (seconds after the previous one, bytes), extra header fields)."""
     url = urllib.parse.urlsplit(path)
@@ -68,10 +80,37 @@ def plan(path):
         gap = int(query.get("ms", "100")) / 1000
         return 0, 200, [(gap, b"x\n")] * int(query.get("chunks", "10")), []
     if name == "flaky":
-        return flaky(query)
+        return flaky(query, body)
     if name.isdigit() and url.path.endswith("/status/" + name):
         return 0, int(name), [(0, b"status\n")], []
     return 0, 200, [(0, b"ok\n")], []
+
+
+def read_chunked(conn, buffer):
+    """(body, bytes after it) of a chunked body; (None, b"") if the peer left."""
+    body = b""
+    while True:
+        while b"\r\n" not in buffer:
+            data = conn.recv(65536)
+            if not data:
+                return None, b""
+            buffer += data
+        line, buffer = buffer.split(b"\r\n", 1)
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            while b"\r\n\r\n" not in b"\r\n" + buffer:  # trailers end with a blank line
+                data = conn.recv(65536)
+                if not data:
+                    return None, b""
+                buffer += data
+            _, buffer = (b"\r\n" + buffer).split(b"\r\n\r\n", 1)
+            return body, buffer
+        while len(buffer) < size + 2:
+            data = conn.recv(65536)
+            if not data:
+                return None, b""
+            buffer += data
+        body, buffer = body + buffer[:size], buffer[size + 2:]
 
 
 def serve_http1(conn, first):
@@ -84,19 +123,24 @@ def serve_http1(conn, first):
             buffer += data
         head, buffer = buffer.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
-        length = 0
+        fields = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        while len(buffer) < length:
-            data = conn.recv(65536)
-            if not data:
+            fields[name.strip().lower()] = value.strip()
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            body, buffer = read_chunked(conn, buffer)
+            if body is None:
                 return
-            buffer += data
-        buffer = buffer[length:]
+        else:
+            length = int(fields.get("content-length", "0"))
+            while len(buffer) < length:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            body, buffer = buffer[:length], buffer[length:]
         path = lines[0].split(" ")[1]
-        delay, status, pieces, headers = plan(path)
+        delay, status, pieces, headers = plan(path, body)
         time.sleep(delay)
         if status == RESET:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -119,9 +163,23 @@ def serve_http2(conn, first):
     actions = []  # (when, sequence, stream, kind, payload), soonest first
     sequence = itertools.count()
     gone = set()
+    uploading = {}  # stream: (path, body so far) of a request whose body is coming
 
     def schedule(at, stream, kind, payload):
         heapq.heappush(actions, (at, next(sequence), stream, kind, payload))
+
+    def answer(stream, path, body):
+        delay, status, pieces, headers = plan(path, body)
+        if status == RESET:
+            h2conn.reset_stream(stream, error_code=2)  # INTERNAL_ERROR
+            gone.add(stream)
+            return
+        at = time.monotonic() + delay
+        schedule(at, stream, "head", (status, headers))
+        for gap, piece in pieces:
+            at += gap
+            schedule(at, stream, "data", piece)
+        schedule(at, stream, "end", None)
 
     def received(data):
         for event in h2conn.receive_data(data):
@@ -130,24 +188,23 @@ def serve_http2(conn, first):
                 if urllib.parse.urlsplit(path).path.endswith("/refuse"):
                     h2conn.reset_stream(event.stream_id, error_code=7)  # REFUSED_STREAM
                     gone.add(event.stream_id)
-                    continue
-                delay, status, pieces, headers = plan(path)
-                if status == RESET:
-                    h2conn.reset_stream(event.stream_id, error_code=2)  # INTERNAL_ERROR
-                    gone.add(event.stream_id)
-                    continue
-                at = time.monotonic() + delay
-                schedule(at, event.stream_id, "head", (status, headers))
-                for gap, piece in pieces:
-                    at += gap
-                    schedule(at, event.stream_id, "data", piece)
-                schedule(at, event.stream_id, "end", None)
+                elif event.stream_ended is None:
+                    uploading[event.stream_id] = (path, b"")
+                else:
+                    answer(event.stream_id, path, b"")
             elif isinstance(event, h2.events.StreamReset):
                 gone.add(event.stream_id)
+                uploading.pop(event.stream_id, None)
             elif isinstance(event, h2.events.DataReceived):
                 if event.stream_id not in gone:
                     h2conn.acknowledge_received_data(event.flow_controlled_length,
                                                      event.stream_id)
+                if event.stream_id in uploading:
+                    path, body = uploading[event.stream_id]
+                    uploading[event.stream_id] = (path, body + event.data)
+            elif isinstance(event, h2.events.StreamEnded):
+                if event.stream_id in uploading:
+                    answer(event.stream_id, *uploading.pop(event.stream_id))
 
     received(first)
     while True:

@@ -4,7 +4,9 @@ of idempotent requests are tried again on the route's conditions, counted
 by reason, within the cluster's retry budget, after a jittered backoff or
 the upstream's retry-after; nothing the client saw is ever retried. Real
 curl against the real binary and a misbehaving backend of ours."""
+import hashlib
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -107,15 +109,60 @@ def test_the_last_attempt_answers_as_it_is(mesh):
     assert access_log(proxy, key)["attempts"] == 4
 
 
-def test_post_is_not_retried_and_routes_without_a_policy_are_not(mesh):
+def test_a_post_is_retried_on_an_answer_but_not_after_a_reset(mesh):
+    """A listed status is the upstream's word that it did not act; a reset
+    leaves that unknown, and a POST is not idempotent."""
+    proxy, downstream, base = mesh
+    answered = uuid.uuid4().hex
+    status, _, _, _ = curl(downstream, f"{base}/retry/flaky?key={answered}&fail=1", "-X", "POST")
+    assert status == 200 and misbehaving_backend.requests(answered) == 2
+    reset = uuid.uuid4().hex
+    status, _, _, _ = curl(downstream, f"{base}/retry/flaky?key={reset}&fail=1&how=reset",
+                           "-X", "POST")
+    assert status == 502 and misbehaving_backend.requests(reset) == 1
+
+
+def test_routes_without_a_policy_are_not_retried(mesh):
     proxy, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, _, _, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1", "-X", "POST")
+    status, _, _, _ = curl(downstream, f"{base}/plain/flaky?key={key}&fail=1")
     assert status == 503 and misbehaving_backend.requests(key) == 1
-    other = uuid.uuid4().hex
-    status, _, _, _ = curl(downstream, f"{base}/plain/flaky?key={other}&fail=1")
-    assert status == 503 and misbehaving_backend.requests(other) == 1
     assert proxy.metric("mesh_upstream_retries_total", cluster="app", reason="status_503") == 0
+
+
+def post_file(tmp_path, size):
+    """A file of `size` random bytes to upload, and its SHA-256."""
+    data = os.urandom(size)
+    path = tmp_path / f"body-{size}"
+    path.write_bytes(data)
+    return f"@{path}", hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("method,how", [("POST", "status"), ("PUT", "reset")])
+def test_a_body_within_the_replay_limit_is_sent_again_intact(mesh, tmp_path, method, how):
+    """10 KiB, answered 503 or reset after the backend read all of it."""
+    proxy, downstream, base = mesh
+    upload, digest = post_file(tmp_path, 10 * 1024)
+    key = uuid.uuid4().hex
+    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&how={how}",
+                              "-X", method, "--data-binary", upload)
+    assert status == 200 and body == b"ok\n"
+    assert misbehaving_backend.bodies(key) == [digest, digest]
+    assert proxy.metric("mesh_upstream_retry_body_too_large_total", cluster="app") == 0
+
+
+def test_a_body_over_the_replay_limit_is_not_retried(mesh, tmp_path):
+    """1 MiB streams through: once sent, it cannot be sent again, and the
+    retry it would have had is counted."""
+    proxy, downstream, base = mesh
+    upload, digest = post_file(tmp_path, 1024 * 1024)
+    key = uuid.uuid4().hex
+    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1", "-X", "POST",
+                              "--data-binary", upload)
+    assert status == 503 and body == b"flaky\n"
+    assert misbehaving_backend.bodies(key) == [digest]
+    assert proxy.settled_metric("mesh_upstream_retry_body_too_large_total", 1,
+                                cluster="app") == 1
 
 
 def test_retry_after_is_honoured(mesh):

@@ -247,6 +247,10 @@ struct Session::Callbacks {
                            std::size_t length, std::uint32_t* data_flags,
                            nghttp2_data_source* source, void* user_data) {
     auto& s = self(user_data);
+    // A stream reset by us no longer owns the pipe (Session::reset), which
+    // may already serve another stream: read nothing until it closes.
+    auto found = s.streams_.find(stream_id);
+    if (found == s.streams_.end() || !found->second->outbound) return NGHTTP2_ERR_DEFERRED;
     auto* pipe = static_cast<BodyPipe*>(source->ptr);
     auto n = pipe->read(reinterpret_cast<char*>(buf), length);
     if (pipe->state() == BodyPipe::State::kFailed && pipe->available() == 0) {
@@ -440,8 +444,9 @@ void Session::detach(Stream& s, bool unprocessed) {
   }
   if (s.outbound) {
     s.outbound->on_readable = nullptr;
-    // A body the peer never saw may still go out on another connection.
-    if (!unprocessed || s.outbound->consumed() > 0) s.outbound->close_consumer();
+    // A body the peer never saw, or one kept for a retry, may still go out
+    // on another stream.
+    s.outbound->consumer_gone(unprocessed);
   }
 }
 
@@ -487,6 +492,14 @@ bool Session::submit_response(std::int32_t id, const ResponseHead& head,
 }
 
 void Session::reset(std::int32_t id, std::uint32_t error_code) {
+  // The outbound body is let go now, not when the RST_STREAM has gone out:
+  // a retry may hand it to another stream at once.
+  if (auto found = streams_.find(id); found != streams_.end() && found->second->outbound) {
+    auto& outbound = found->second->outbound;
+    outbound->on_readable = nullptr;
+    outbound->consumer_gone(false);
+    outbound.reset();
+  }
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, error_code);
   request_output();
 }
