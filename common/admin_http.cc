@@ -17,7 +17,7 @@ namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> serve_connection(beast::tcp_stream stream, Handler& handler) {
+asio::awaitable<void> serve_connection(beast::tcp_stream stream, AsyncHandler& handler) {
   beast::flat_buffer buffer;
   for (;;) {
     beast_http::request_parser<beast_http::string_body> parser;
@@ -30,7 +30,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, Handler& handle
     auto q = target.find('?');
     Request request{message.method(), std::string(target.substr(0, q)),
                     q == std::string_view::npos ? "" : std::string(target.substr(q + 1))};
-    auto answer = handler(request);
+    auto answer = co_await handler(std::move(request));
     beast_http::response<beast_http::string_body> response{
         static_cast<beast_http::status>(answer.status), message.version()};
     response.set(beast_http::field::server, "weft-admin");
@@ -44,7 +44,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, Handler& handle
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
-                                  std::shared_ptr<Handler> handler) {
+                                  std::shared_ptr<AsyncHandler> handler) {
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
     if (!acceptor->is_open()) co_return;
@@ -62,6 +62,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
 }  // namespace
 
 Result<tcp::endpoint> serve(asio::io_context& io, const tcp::endpoint& address, Handler handler) {
+  return serve_async(io, address,
+                     [handler = std::move(handler)](Request request) -> asio::awaitable<Response> {
+                       co_return handler(request);
+                     });
+}
+
+Result<tcp::endpoint> serve_async(asio::io_context& io, const tcp::endpoint& address,
+                                  AsyncHandler handler) {
   auto acceptor = std::make_shared<tcp::acceptor>(io);
   boost::system::error_code ec;
   acceptor->open(address.protocol(), ec);
@@ -73,7 +81,7 @@ Result<tcp::endpoint> serve(asio::io_context& io, const tcp::endpoint& address, 
                 address.port(), ec.message());
   }
   auto bound = acceptor->local_endpoint();
-  asio::co_spawn(io, accept_loop(acceptor, std::make_shared<Handler>(std::move(handler))),
+  asio::co_spawn(io, accept_loop(acceptor, std::make_shared<AsyncHandler>(std::move(handler))),
                  asio::detached);
   return bound;
 }

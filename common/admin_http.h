@@ -4,6 +4,7 @@
 // never a worker's).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -28,6 +29,8 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+// A handler that waits for something (another server) before answering.
+using AsyncHandler = std::function<boost::asio::awaitable<Response>(Request)>;
 
 // The value of `name` in a query string ("a=1&level=debug"), or empty.
 std::string query_value(std::string_view query, std::string_view name);
@@ -37,5 +40,8 @@ std::string query_value(std::string_view query, std::string_view name);
 Result<boost::asio::ip::tcp::endpoint> serve(boost::asio::io_context& io,
                                              const boost::asio::ip::tcp::endpoint& address,
                                              Handler handler);
+Result<boost::asio::ip::tcp::endpoint> serve_async(boost::asio::io_context& io,
+                                                   const boost::asio::ip::tcp::endpoint& address,
+                                                   AsyncHandler handler);
 
 }  // namespace weft::admin

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json/value.hpp>
+#include <charconv>
 #include <optional>
 
 #include "common/json_access.h"
@@ -160,12 +161,25 @@ json::object ready_probe(int period_seconds, int failure_threshold) {
           {"failureThreshold", failure_threshold}};
 }
 
-json::object proxy_container(const Settings& settings, bool native) {
+// Where the application serves the metrics its Pod's annotations scrape, for
+// the proxy to merge with its own (--app-metrics).
+struct AppMetrics {
+  std::string port;
+  std::string path;
+};
+
+json::object proxy_container(const Settings& settings, bool native,
+                             const std::optional<AppMetrics>& app_metrics) {
   const auto& resources = settings.proxy_resources;
+  json::array args{"--controlplane", settings.controlplane, "--log-format", "json"};
+  if (app_metrics) {
+    args.emplace_back("--app-metrics");
+    args.emplace_back(fmt::format("127.0.0.1:{}{}", app_metrics->port, app_metrics->path));
+  }
   json::object proxy{
       {"name", kProxyName},
       {"image", settings.proxy_image},
-      {"args", {"--controlplane", settings.controlplane, "--log-format", "json"}},
+      {"args", std::move(args)},
       {"env",
        {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace"),
         field_env("POD_IP", "status.podIP"),
@@ -251,15 +265,50 @@ void add_annotations(json::array& patch, const json::object& pod, const json::ob
   }
 }
 
-// Whether the Pod already says how Prometheus scrapes it. Its own
-// prometheus.io/* annotations are kept as a set: adding only the ones it
-// lacks could point a scrape at the application's port with the proxy's
-// path. (Serving both metric sets on one merged endpoint is still to come.)
+// Whether the Pod already says how Prometheus scrapes it.
 bool has_scrape_annotations(const json::object& pod) {
   const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
   if (annotations == nullptr) return false;
   return std::any_of(annotations->begin(), annotations->end(),
                      [](const auto& entry) { return entry.key().starts_with("prometheus.io/"); });
+}
+
+// The application's scrape when the proxy can serve it merged with its own
+// (as Istio's metrics merging does): scrape "true", a port, plain HTTP, and
+// not opted out with mesh.weft.io/merge-metrics: "false". Otherwise the
+// Pod's prometheus.io/* annotations are left as a set: adding only some of
+// ours could point a scrape at the application's port with the proxy's path.
+std::optional<AppMetrics> mergeable_scrape(const json::object& pod) {
+  const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
+  auto value = [&](std::string_view key) { return string_at(annotations, key); };
+  if (value("prometheus.io/scrape") != "true" || opted_out(value(kMergeMetricsAnnotation))) {
+    return std::nullopt;
+  }
+  const auto port = value("prometheus.io/port");
+  unsigned number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (ec != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
+    return std::nullopt;
+  }
+  const auto scheme = value("prometheus.io/scheme");
+  if (!scheme.empty() && scheme != "http") return std::nullopt;
+  auto path = value("prometheus.io/path");
+  if (path.empty()) path = "/metrics";
+  if (!path.starts_with("/")) return std::nullopt;
+  return AppMetrics{std::string(port), std::string(path)};
+}
+
+// Points the Pod's scrape at the proxy, which serves both metric sets.
+void redirect_scrape(json::array& patch, const json::object& pod) {
+  const auto* annotations = object_at(object_at(&pod, "metadata"), "annotations");
+  const std::pair<std::string_view, std::string> ours[] = {
+      {"prometheus.io/port", std::to_string(pod_network::kMetricsPort)},
+      {"prometheus.io/path", "/stats/prometheus"}};
+  for (const auto& [key, wanted] : ours) {
+    const char* verb = find(annotations, key) != nullptr ? "replace" : "add";
+    patch.emplace_back(
+        op(verb, "/metadata/annotations/" + escape_pointer_token(key), json::value(wanted)));
+  }
 }
 
 }  // namespace
@@ -292,18 +341,21 @@ Result<Injection> inject(const json::object& pod, const json::object& namespace_
   auto& patch = injection.patch;
   const char* mode = settings.native_sidecars ? "native" : "classic";
   json::object annotations{{kInjectedAnnotation, fmt::format("{} {}", WEFT_VERSION, mode)}};
+  const auto app_metrics = mergeable_scrape(pod);
   if (!has_scrape_annotations(pod)) {
     annotations["prometheus.io/scrape"] = "true";
     annotations["prometheus.io/port"] = std::to_string(pod_network::kMetricsPort);
     annotations["prometheus.io/path"] = "/stats/prometheus";
   }
   add_annotations(patch, pod, annotations);
+  if (app_metrics) redirect_scrape(patch, pod);
   std::vector<json::object> init{init_container(settings, *rules)};
-  if (settings.native_sidecars) init.push_back(proxy_container(settings, true));
+  if (settings.native_sidecars) init.push_back(proxy_container(settings, true, app_metrics));
   insert_into_list(patch, array_at(spec, "initContainers"), "/spec/initContainers",
                    std::move(init));
   if (!settings.native_sidecars) {
-    patch.emplace_back(op("add", "/spec/containers/0", proxy_container(settings, false)));
+    patch.emplace_back(
+        op("add", "/spec/containers/0", proxy_container(settings, false, app_metrics)));
   }
   if (array_at(spec, "volumes") == nullptr) {
     patch.emplace_back(op("add", "/spec/volumes", json::array{token_volume()}));

@@ -17,6 +17,9 @@ namespace weft::injector {
 // Labels and annotations the injector reads and writes (DESIGN.md §2 prefix).
 inline constexpr const char* kInjectKey = "mesh.weft.io/inject";  // "false": opt out
 inline constexpr const char* kInjectedAnnotation = "mesh.weft.io/injected";
+// "false": leave the Pod's own prometheus.io/* scrape as it is rather than
+// serve the application's metrics merged with the proxy's.
+inline constexpr const char* kMergeMetricsAnnotation = "mesh.weft.io/merge-metrics";
 inline constexpr const char* kExcludeInboundPorts = "mesh.weft.io/exclude-inbound-ports";
 inline constexpr const char* kExcludeOutboundPorts = "mesh.weft.io/exclude-outbound-ports";
 inline constexpr const char* kExcludeOutboundCidrs = "mesh.weft.io/exclude-outbound-cidrs";

@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
     access_logger->set_level(spdlog::level::info);
     options.access_log = access_logger.get();
   }
+  if (!args.app_metrics.empty()) {
+    options.app_metrics = *weft::proxy::server::parse_app_metrics_target(args.app_metrics);
+  }
 
   if (!controlplane.empty()) {
     mesh::v1::Node node;

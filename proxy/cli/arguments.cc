@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/server/app_metrics.h"
+
 namespace weft::proxy::cli {
 namespace {
 
@@ -80,6 +82,15 @@ const std::vector<Flag>& flags() {
        [](Arguments& a, std::string_view) -> Result<void> {
          a.access_log = true;
          return {};
+       }},
+      {"--app-metrics",
+       "IP:PORT[/PATH]  the application's Prometheus endpoint (path default /metrics), served "
+       "merged with the proxy's on /stats/prometheus",
+       true,
+       [](Arguments& a, std::string_view v) -> Result<void> {
+         auto target = server::parse_app_metrics_target(v);
+         if (!target) return tl::unexpected(target.error());
+         return set_string(a.app_metrics, v);
        }},
       {"--check", "validate the configuration and exit", false,
        [](Arguments& a, std::string_view) -> Result<void> {

@@ -28,6 +28,9 @@ struct Arguments {
   std::string log_level;
   std::string log_format;
   bool access_log = false;
+  // --app-metrics IP:PORT[/PATH]: the application's Prometheus endpoint,
+  // served merged with the proxy's (server/app_metrics.h).
+  std::string app_metrics;
   bool check_only = false;
   std::string compile_config_path;  // --compile-config FILE (the config reader child)
   bool wait_ready = false;

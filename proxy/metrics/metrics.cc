@@ -156,6 +156,11 @@ Metrics::Metrics()
                   .Help("Drains started (SIGTERM, POST /drain, the Pod's application exited): "
                         "listeners closed, idle connections closed, in-flight requests finish")
                   .Register(*registry_)),
+      app_metrics_scrapes_(BuildCounter()
+                               .Name("mesh_app_metrics_scrapes_total")
+                               .Help("Scrapes of the application's metrics for merging into "
+                                     "/stats/prometheus (--app-metrics), by result (ok, failed)")
+                               .Register(*registry_)),
       discovery_events_(BuildCounter()
                             .Name("mesh_discovery_events_total")
                             .Help("Control-plane stream events (connected, connect_failed, ack, "
@@ -186,6 +191,8 @@ Metrics::Metrics()
   config_reload(true);
   config_reload(false);
   drain_started();
+  app_metrics_scrape(true);
+  app_metrics_scrape(false);
   for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
   for (auto reason : http::http1::kRejectionReasons) {
     parse_rejection_counters_.emplace_back(
@@ -284,6 +291,10 @@ prometheus::Counter& Metrics::parse_rejection(std::string_view reason) {
 }
 
 prometheus::Counter& Metrics::drain_started() { return drains_.Add({}); }
+
+prometheus::Counter& Metrics::app_metrics_scrape(bool ok) {
+  return app_metrics_scrapes_.Add({{"result", ok ? "ok" : "failed"}});
+}
 
 prometheus::Counter& Metrics::config_reload(bool applied) {
   return config_reloads_.Add({{"result", applied ? "applied" : "rejected"}});

@@ -95,6 +95,8 @@ class Metrics {
   prometheus::Counter& config_reload(bool applied);
   // Drains started: at most one in a proxy's life, scraped while it drains.
   prometheus::Counter& drain_started();
+  // Scrapes of the application's metrics for merging, by result (ok, failed).
+  prometheus::Counter& app_metrics_scrape(bool ok);
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
   // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
@@ -133,6 +135,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& drains_;
+  prometheus::Family<prometheus::Counter>& app_metrics_scrapes_;
   prometheus::Family<prometheus::Counter>& discovery_events_;
   prometheus::Family<prometheus::Counter>& discovery_reconnects_;
   prometheus::Family<prometheus::Counter>& requests_by_protocol_;

@@ -85,11 +85,8 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
                                     [this](const admin::Request& r) { return admin(r); });
   if (!admin_address) return tl::unexpected(with_context(admin_address.error(), "admin"));
   auto metrics_address =
-      admin::serve(io_, snapshot.metrics_address.value_or(kDefaultMetrics),
-                   [this](const admin::Request& r) -> admin::Response {
-                     if (r.path != "/stats/prometheus") return {404, "text/plain", "not found\n"};
-                     return {200, "text/plain; version=0.0.4", metrics_.prometheus_text()};
-                   });
+      admin::serve_async(io_, snapshot.metrics_address.value_or(kDefaultMetrics),
+                         [this](admin::Request r) { return prometheus(std::move(r)); });
   if (!metrics_address) return tl::unexpected(with_context(metrics_address.error(), "metrics"));
   if (snapshot.health_address) {
     auto health = admin::serve(io_, *snapshot.health_address,
@@ -104,6 +101,26 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
                admin_address->port(), metrics_address->address().to_string(),
                metrics_address->port());
   return {};
+}
+
+asio::awaitable<admin::Response> Server::prometheus(admin::Request request) {
+  if (request.path != "/stats/prometheus")
+    co_return admin::Response{404, "text/plain", "not found\n"};
+  constexpr auto kContentType = "text/plain; version=0.0.4";
+  if (!options_.app_metrics)
+    co_return admin::Response{200, kContentType, metrics_.prometheus_text()};
+  // Within Prometheus' default scrape timeout (10 s), so that a slow
+  // application still leaves the proxy's own metrics scraped.
+  auto app = co_await scrape_app(*options_.app_metrics, std::chrono::seconds(5));
+  metrics_.app_metrics_scrape(app.has_value()).Increment();
+  if (!app) {
+    spdlog::warn("application metrics at {}:{}{} not merged: {}",
+                 options_.app_metrics->address.address().to_string(),
+                 options_.app_metrics->address.port(), options_.app_metrics->path,
+                 app.error().message);
+    co_return admin::Response{200, kContentType, metrics_.prometheus_text()};
+  }
+  co_return admin::Response{200, kContentType, merge_expositions(metrics_.prometheus_text(), *app)};
 }
 
 void Server::await_hangup() {

@@ -6,12 +6,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/admin_http.h"
 #include "common/result.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
+#include "proxy/server/app_metrics.h"
 #include "proxy/worker/worker.h"
 
 namespace weft::proxy::server {
@@ -21,6 +23,9 @@ struct Options {
   // Loads and translates the configuration again (SIGHUP); null: no reload.
   std::function<Result<std::shared_ptr<const config::Snapshot>>()> load;
   spdlog::logger* access_log = nullptr;  // null: no access log
+  // The application's metrics, merged into /stats/prometheus; none: only
+  // the proxy's.
+  std::optional<AppMetricsTarget> app_metrics;
 };
 
 class Server {
@@ -46,6 +51,9 @@ class Server {
  private:
   Result<void> bind(const config::Snapshot& snapshot);
   admin::Response admin(const admin::Request& request);
+  // /stats/prometheus: the proxy's metrics, and the application's when
+  // --app-metrics names them.
+  boost::asio::awaitable<admin::Response> prometheus(admin::Request request);
   void drain(bool exit_when_done);
   // Drains and exits when the snapshot says the Pod's application is done.
   void exit_if_asked();

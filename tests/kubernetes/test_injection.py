@@ -8,6 +8,7 @@ carries the sidecar. With the webhook down and failurePolicy Fail, creating
 a Pod fails with the API server's message. A re-issued certificate and a
 wiped caBundle are both repaired without restarts."""
 import base64
+import http.server
 import json
 import os
 import pathlib
@@ -15,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -190,6 +192,67 @@ def test_pods_in_labelled_namespaces_get_the_sidecar(cluster):
     for ns, name in (("plain", "web"), ("shop", "legacy")):
         assert "initContainers" not in stored_pod(api, ns, name)["spec"]
     assert injector.metric("mesh_injector_requests_total") == 1
+
+
+class MetricsApp(http.server.BaseHTTPRequestHandler):
+    """An application serving its own Prometheus metrics on /custom."""
+
+    def do_GET(self):
+        body = b"# TYPE app_orders_total counter\napp_orders_total 7\n"
+        self.send_response(200 if self.path == "/custom" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_pods_own_scrape_is_served_merged_by_its_proxy(cluster, tmp_path):
+    """The Pod's prometheus.io/* annotations are pointed at the proxy, and the
+    proxy run with the arguments injection gave it serves the application's
+    metrics after its own on the annotated path."""
+    api, _, _, _ = cluster
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MetricsApp)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    app_port = app.server_address[1]
+    manifest = json.loads(pod_manifest("shop-metrics"))
+    manifest["metadata"]["annotations"] = {"prometheus.io/scrape": "true",
+                                           "prometheus.io/port": str(app_port),
+                                           "prometheus.io/path": "/custom"}
+    api.kubectl("create", "-n", "shop", "-f", "-", stdin=json.dumps(manifest))
+    pod = stored_pod(api, "shop", "shop-metrics")
+    annotations = pod["metadata"]["annotations"]
+    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (
+        "15090", "/stats/prometheus")
+    args = pod["spec"]["initContainers"][1]["args"]
+    target = args[args.index("--app-metrics") + 1]
+    assert target == f"127.0.0.1:{app_port}/custom"
+
+    metrics_port = free_port()
+    config = tmp_path / "proxy.yaml"
+    config.write_text(json.dumps({
+        "admin": {"address": {"host": "127.0.0.1", "port": free_port()},
+                  "metrics_address": {"host": "127.0.0.1", "port": metrics_port}},
+        "listeners": [], "route_tables": [], "clusters": []}))
+    proxy = subprocess.Popen([str(BIN / "mesh-proxy"), "--config", str(config), "--concurrency",
+                              "1", "--app-metrics", target],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{metrics_port}{annotations['prometheus.io/path']}"
+        text = ""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "app_orders_total" not in text:
+            try:
+                text = urllib.request.urlopen(url, timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.1)
+        assert "app_orders_total 7" in text and "mesh_drains_total" in text, text[-500:]
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        app.shutdown()
+        app.server_close()
 
 
 def test_a_pods_own_mistake_is_refused_with_the_injectors_message(cluster):
