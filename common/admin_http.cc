@@ -28,8 +28,12 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, AsyncHandler& h
     const auto& message = parser.get();
     std::string_view target = message.target();
     auto q = target.find('?');
-    Request request{message.method(), std::string(target.substr(0, q)),
-                    q == std::string_view::npos ? "" : std::string(target.substr(q + 1))};
+    Request request{message.method(),
+                    std::string(target.substr(0, q)),
+                    q == std::string_view::npos ? "" : std::string(target.substr(q + 1)),
+                    {}};
+    boost::system::error_code peer_ec;
+    request.peer = stream.socket().remote_endpoint(peer_ec).address();
     auto answer = co_await handler(std::move(request));
     beast_http::response<beast_http::string_body> response{
         static_cast<beast_http::status>(answer.status), message.version()};

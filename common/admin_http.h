@@ -20,6 +20,7 @@ struct Request {
   boost::beast::http::verb method = boost::beast::http::verb::get;
   std::string path;
   std::string query;
+  boost::asio::ip::address peer;  // who asked (loopback: this host, or a port-forward)
 };
 
 struct Response {

@@ -215,6 +215,7 @@ int main(int argc, char** argv) {
   auto& kubeconfig = source_options.kubeconfig;
   auto& account_dir = source_options.account_dir;
   std::string grpc_address = "0.0.0.0:15010", status_address = "0.0.0.0:15014";
+  bool debug_remote = false;
   std::string debounce_text = "100ms", webhook_period_text = "30s", log_level, log_format;
   auto* manifests_option =
       app.add_option("--manifests", manifests,
@@ -232,6 +233,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--status-address", status_address, "Status HTTP listen address")
       ->capture_default_str();
+  app.add_flag("--debug-remote", debug_remote,
+               "Serve /config and /debug/* on the status port to callers off this host (by "
+               "default only loopback: kubectl port-forward)");
   app.add_option("--debounce", debounce_text, "Quiet time before a change is pushed")
       ->capture_default_str();
   auto& webhook = source_options.webhook;
@@ -272,7 +276,7 @@ int main(int argc, char** argv) {
   prometheus::Registry metrics_registry;
   server::Metrics metrics(metrics_registry);
   server::Registry registry(metrics);
-  status::StatusService status(registry, metrics_registry);
+  status::StatusService status(registry, metrics_registry, debug_remote);
   boost::asio::io_context io;
   auto source = start_source(source_options, io, registry, status, metrics_registry);
   if (!source) {

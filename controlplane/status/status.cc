@@ -55,8 +55,25 @@ json::array objects_json(const model::Store::ByName<T>& objects, bool names_only
 
 }  // namespace
 
-StatusService::StatusService(server::Registry& registry, prometheus::Registry& metrics)
-    : registry_(registry), metrics_(metrics) {}
+StatusService::StatusService(server::Registry& registry, prometheus::Registry& metrics,
+                             bool debug_remote)
+    : registry_(registry),
+      metrics_(metrics),
+      debug_remote_(debug_remote),
+      debug_refused_(prometheus::BuildCounter()
+                         .Name("mesh_controlplane_debug_refused_total")
+                         .Help("Requests for /config or /debug/* refused because they came "
+                               "from off the host (see --debug-remote)")
+                         .Register(metrics)
+                         .Add({})) {}
+
+bool StatusService::may_debug(const admin::Request& request) const {
+  auto peer = request.peer;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    peer = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6());
+  }
+  return debug_remote_ || peer.is_loopback();
+}
 
 void StatusService::set_source(SourceState state) {
   std::lock_guard lock(mutex_);
@@ -142,6 +159,15 @@ admin::Response StatusService::handle(const admin::Request& request) const {
     return {200, "text/plain", "READY\n"};
   }
   if (request.path == "/status") return {200, "application/json", status_json()};
+  if (request.path == "/config" || request.path.starts_with("/debug/")) {
+    if (!may_debug(request)) {
+      debug_refused_.Increment();
+      return {403, "text/plain",
+              request.path +
+                  ": only from this host (use kubectl port-forward), or start "
+                  "mesh-controlplane with --debug-remote\n"};
+    }
+  }
   if (request.path == "/config") return config(request.query);
   if (request.path == "/debug/store") return {200, "application/json", store_json()};
   if (request.path == "/metrics") {

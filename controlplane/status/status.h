@@ -6,8 +6,13 @@
 //   GET /config?proxy=NAMESPACE/NAME    the configuration a proxy should have
 //   GET /debug/store                    the objects the control plane knows
 //   GET /metrics                        Prometheus text
+// /config and /debug/* show any Pod's configuration and every object, so
+// they answer only callers on loopback (this host, or kubectl port-forward,
+// which connects inside the Pod) unless --debug-remote opens them to the
+// Service; a refusal is 403 and counted.
 #pragma once
 
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
 #include <map>
@@ -34,7 +39,9 @@ struct SourceState {
 
 class StatusService {
  public:
-  StatusService(server::Registry& registry, prometheus::Registry& metrics);
+  // `debug_remote`: /config and /debug/* answer any caller.
+  StatusService(server::Registry& registry, prometheus::Registry& metrics,
+                bool debug_remote = false);
 
   void set_source(SourceState state);
   admin::Response handle(const admin::Request& request) const;
@@ -44,8 +51,13 @@ class StatusService {
   std::string store_json() const;
   admin::Response config(const std::string& query) const;
 
+  // Whether `request` may read /config and /debug/*.
+  bool may_debug(const admin::Request& request) const;
+
   server::Registry& registry_;
   prometheus::Registry& metrics_;
+  bool debug_remote_;
+  prometheus::Counter& debug_refused_;
   mutable std::mutex mutex_;
   SourceState source_;
 };

@@ -677,3 +677,56 @@ spec:
     assert whole.returncode == 1
     assert re.search(r"^error: .*fixed\.yaml:2: TrafficPolicy default/catalog: Accepted=False "
                      r"TargetNotFound", whole.stdout, re.M), whole.stdout
+
+
+def host_address():
+    """An IPv4 address of this host that is not loopback, if it has one."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        return line.split()[3].split("/")[0]
+    return None
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["loopback-only", "debug-remote"])
+def test_config_and_debug_are_kept_off_the_service(tmp_path, remote):
+    """/config and /debug/* show any Pod's configuration: only callers on
+    loopback (kubectl port-forward) get them unless --debug-remote."""
+    address = host_address()
+    if address is None:
+        pytest.skip("this host has no address but loopback")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BUILD / "bin" / "mesh-controlplane"), "--manifests",
+         str(ROOT / "deploy" / "examples" / "demo"), "--grpc-address", f"127.0.0.1:{free_port()}",
+         "--status-address", f"0.0.0.0:{port}", *(["--debug-remote"] if remote else [])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if http_get(f"http://127.0.0.1:{port}/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert http_get(f"http://127.0.0.1:{port}/debug/store")[0] == 200
+        # Off the host: what the Service would carry. /status and probes stay open.
+        assert http_get(f"http://{address}:{port}/status")[0] == 200
+        for path in ("/debug/store", "/config?proxy=default/client-0"):
+            if remote:
+                try:
+                    assert http_get(f"http://{address}:{port}{path}")[0] in (200,)
+                except urllib.error.HTTPError as e:
+                    assert e.code == 404, path  # no such proxy connected: not refused
+            else:
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    http_get(f"http://{address}:{port}{path}")
+                assert refused.value.code == 403, path
+                assert "--debug-remote" in refused.value.read().decode()
+        metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert f"mesh_controlplane_debug_refused_total {0 if remote else 2}" in metrics, metrics
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
