@@ -8,6 +8,7 @@ HTTP/1.1 server on the Python standard library.
   GET  /slow?ms=N   -> answers after N ms
   GET  /bytes?n=N   -> N bytes, chunked, streamed in 64 KiB pieces
   POST /upload      -> reads the body (any framing), answers its length
+  POST /status/N    -> reads the body, answers status N with its length
   GET  /garbage     -> an invalid HTTP response
   GET  /ws          -> 101 Switching Protocols, then echoes bytes
   GET  /close       -> HTTP/1.0-style body delimited by close
@@ -118,6 +119,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         received = self._read_body()
+        if self.path.startswith("/status/"):
+            return self._send(int(self.path.split("/")[2]), f"received {received}\n")
         self._send(200, json.dumps({"received": received, "backend": self.name}), "application/json")
 
     do_PUT = do_POST
