@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -21,6 +22,7 @@
 #include "controlplane/server/discovery.h"
 #include "controlplane/sources/kubernetes/source.h"
 #include "controlplane/sources/kubernetes/status_writer.h"
+#include "controlplane/sources/kubernetes/token_review.h"
 #include "controlplane/sources/kubernetes/webhook_tls.h"
 #include "controlplane/sources/watch.h"
 #include "controlplane/status/status.h"
@@ -147,6 +149,23 @@ kubernetes::LeaseOptions lease_options() {
   return lease;
 }
 
+// The key of directory mode's bootstrap tokens: the file's content, less
+// a final newline; short keys are refused (a guessable key proves nothing).
+weft::Result<std::string> read_bootstrap_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return weft::fail(weft::ErrorCode::kIo, "--bootstrap-key {}: cannot read it", path);
+  }
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.size() < 16) {
+    return weft::fail(weft::ErrorCode::kInvalidArgument,
+                      "--bootstrap-key {}: a key has at least 16 bytes, this one {}", path,
+                      key.size());
+  }
+  return key;
+}
+
 // The configured source, started and feeding `pipeline`: a manifest
 // directory (with its inotify watch), or Kubernetes.
 struct RunningSource {
@@ -157,12 +176,15 @@ struct RunningSource {
   std::unique_ptr<kubernetes::StatusWriter> status_writer;
   std::unique_ptr<kubernetes::WebhookTls> webhook_tls;
   std::unique_ptr<Pipeline> pipeline;
+  // Who may stream which Pod's configuration (server/proxy_auth.h).
+  std::unique_ptr<server::ProxyAuthenticator> authenticator;
 };
 
 struct SourceOptions {
   std::vector<std::string> manifests;
   std::string kubeconfig;
   std::string account_dir = kubernetes::kServiceAccountDir;
+  std::string bootstrap_key;  // directory mode: the file of the key bootstrap tokens prove
   std::chrono::milliseconds debounce{100};
   kubernetes::WebhookTlsOptions webhook;
 };
@@ -184,6 +206,13 @@ weft::Result<RunningSource> start_source(const SourceOptions& options, boost::as
         [p = out.pipeline.get()] { p->reload(server::Clock::now()); });
     if (!watch) return tl::unexpected(watch.error());
     out.watch = std::move(*watch);
+    if (options.bootstrap_key.empty()) {
+      out.authenticator = server::local_only_authenticator();
+    } else {
+      auto key = read_bootstrap_key(options.bootstrap_key);
+      if (!key) return tl::unexpected(key.error());
+      out.authenticator = server::bootstrap_authenticator(std::move(*key));
+    }
     return out;
   }
   auto config = kubernetes::cluster_config(options.kubeconfig, options.account_dir);
@@ -205,6 +234,7 @@ weft::Result<RunningSource> start_source(const SourceOptions& options, boost::as
       io, out.kubernetes->client(), *out.status_writer, options.webhook, metrics);
   out.webhook_tls->start();
   out.kubernetes->start(io, [d = out.debounce.get()] { d->changed(); });
+  out.authenticator = std::make_unique<kubernetes::TokenReviewer>(io, out.kubernetes->client());
   return out;
 }
 
@@ -226,6 +256,12 @@ int main(int argc, char** argv) {
                  "--manifests: the in-cluster service account)")
       ->check(CLI::ExistingFile)
       ->excludes(manifests_option);
+  app.add_option("--bootstrap-key", source_options.bootstrap_key,
+                 "Directory mode: a proxy must send the bootstrap token this key makes for the "
+                 "Pod it names (meshctl up hands them out); without it only proxies on this host "
+                 "are served")
+      ->check(CLI::ExistingFile)
+      ->needs(manifests_option);
   app.add_option("--service-account-dir", account_dir,
                  "In-cluster: where the service account's token, ca.crt and namespace are")
       ->capture_default_str();
@@ -284,7 +320,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  server::DiscoveryService discovery(registry);
+  spdlog::info("discovery streams are authenticated by {}", source->authenticator->describe());
+  server::DiscoveryService discovery(registry, *source->authenticator);
   grpc::ServerBuilder builder;
   set_keepalive_policy(builder);
   int grpc_port = 0;

@@ -64,7 +64,7 @@ std::string env_or(const char* name, const std::string& fallback) {
 // Streams configuration from the control plane: the first valid one starts
 // the server, later ones replace it; an invalid one is NACKed.
 int run_with_controlplane(weft::proxy::server::Server& server, const std::string& address,
-                          mesh::v1::Node node, std::chrono::seconds keepalive) {
+                          mesh::v1::Node node, const weft::proxy::cli::Arguments& args) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "mesh-proxy: --controlplane wants HOST:PORT, got '" << address << "'\n";
@@ -74,7 +74,10 @@ int run_with_controlplane(weft::proxy::server::Server& server, const std::string
   options.host = address.substr(0, colon);
   options.port = address.substr(colon + 1);
   options.node = std::move(node);
-  options.idle_ping = keepalive;
+  options.idle_ping = std::chrono::seconds(args.controlplane_keepalive_seconds);
+  options.token_optional = args.token_file.empty();
+  options.token_file =
+      options.token_optional ? std::string(weft::proxy::cli::kDefaultTokenFile) : args.token_file;
   auto apply = [&server](const mesh::v1::ProxyConfig& config) -> weft::Result<void> {
     auto snapshot = weft::proxy::config::translate(config);
     if (!snapshot) return tl::unexpected(snapshot.error());
@@ -146,8 +149,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     weft::proxy::server::Server server(options);
-    return run_with_controlplane(server, controlplane, std::move(node),
-                                 std::chrono::seconds(args.controlplane_keepalive_seconds));
+    return run_with_controlplane(server, controlplane, std::move(node), args);
   }
 
   auto snapshot = load_snapshot(config_path);

@@ -19,6 +19,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,8 @@
 #include "mesh/v1/discovery.grpc.pb.h"
 
 namespace {
+
+namespace fs = std::filesystem;
 
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, as Python's time.monotonic
 using mesh::v1::DiscoveryRequest;
@@ -70,8 +74,11 @@ class Progress {
 
 class SimulatedProxy final : public grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryResponse> {
  public:
-  SimulatedProxy(mesh::v1::Discovery::Stub& stub, std::string name, Progress& progress)
+  // `token`: sent as the bearer token when not empty.
+  SimulatedProxy(mesh::v1::Discovery::Stub& stub, std::string name, const std::string& token,
+                 Progress& progress)
       : progress_(progress) {
+    if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
     stub.async()->StreamConfig(&context_, this);
     request_.mutable_node()->set_name(std::move(name));
     request_.mutable_node()->set_namespace_("default");
@@ -159,6 +166,9 @@ int main(int argc, char** argv) {
   app.add_option("--streams-per-channel", per_channel, "Streams sharing one HTTP/2 connection")
       ->capture_default_str();
   app.add_option("--connect-timeout", connect_timeout, "Seconds")->capture_default_str();
+  std::string token_dir;
+  app.add_option("--token-dir", token_dir,
+                 "Directory of tokens, one file per Pod name (Kubernetes mode's TokenReview)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::unique_ptr<mesh::v1::Discovery::Stub>> stubs;
@@ -172,8 +182,11 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<SimulatedProxy>> proxies;
   auto started = Clock::now();
   for (std::size_t i = 0; i < count; ++i) {
-    proxies.push_back(std::make_unique<SimulatedProxy>(*stubs[i % stubs.size()],
-                                                       "pod-" + std::to_string(i), progress));
+    auto name = "pod-" + std::to_string(i);
+    std::string token;
+    if (!token_dir.empty()) std::getline(std::ifstream(fs::path(token_dir) / name), token);
+    proxies.push_back(
+        std::make_unique<SimulatedProxy>(*stubs[i % stubs.size()], name, token, progress));
   }
   auto timeout = std::chrono::duration<double>(connect_timeout);
   if (!progress.wait(1, count, std::chrono::duration_cast<Clock::duration>(timeout))) {

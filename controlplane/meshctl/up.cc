@@ -8,7 +8,9 @@
 // last.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <openssl/rand.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
@@ -23,6 +25,7 @@
 #include "controlplane/meshctl/http_get.h"
 #include "controlplane/meshctl/up_plan.h"
 #include "controlplane/meshctl/up_processes.h"
+#include "controlplane/server/proxy_auth.h"
 #include "controlplane/sources/directory.h"
 
 namespace weft::meshctl {
@@ -127,6 +130,24 @@ std::string table_of(const UpPlan& plan) {
   return table(rows);
 }
 
+// Writes a file only its owner reads: the bootstrap key and the tokens.
+bool write_secret(const fs::path& path, std::string_view content) {
+  const mode_t previous = umask(077);
+  std::ofstream out(path, std::ios::trunc);
+  out << content << "\n";
+  umask(previous);
+  return out.good();
+}
+
+// A fresh bootstrap key: 32 random bytes, hex.
+std::string new_bootstrap_key() {
+  std::array<unsigned char, 32> bytes{};
+  RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
+  std::string hex;
+  for (auto b : bytes) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
 // One Deployment replica: its application and its sidecar.
 struct Replica {
   LocalWorkload workload;
@@ -153,6 +174,14 @@ class LocalMesh {
   bool start_control_plane(UpPlan plan) {
     plan_ = std::move(plan);
     publish();
+    // Each sidecar proves its name with a bootstrap token under this key,
+    // as a Pod's does with its projected token in Kubernetes.
+    key_ = new_bootstrap_key();
+    fs::create_directories(state_ / "secrets" / "tokens");
+    if (!write_secret(key_file(), key_)) {
+      std::cerr << "meshctl up: cannot write " << key_file().string() << "\n";
+      return false;
+    }
     bool ok = start_control_plane();
     record_processes();
     return ok;
@@ -215,11 +244,12 @@ class LocalMesh {
   }
 
   bool start_control_plane() {
-    auto child = spawn("control plane",
-                       {(binaries_ / "mesh-controlplane").string(), "--manifests",
-                        manifests_.string(), "--manifests", (state_ / "generated").string(),
-                        "--grpc-address", grpc_, "--status-address", options_.status_address},
-                       {}, state_ / "logs" / "controlplane.log", manifests_);
+    auto child =
+        spawn("control plane",
+              {(binaries_ / "mesh-controlplane").string(), "--manifests", manifests_.string(),
+               "--manifests", (state_ / "generated").string(), "--grpc-address", grpc_,
+               "--status-address", options_.status_address, "--bootstrap-key", key_file().string()},
+              {}, state_ / "logs" / "controlplane.log", manifests_);
     if (child) control_plane_ = *child;
     return child.has_value();
   }
@@ -227,10 +257,15 @@ class LocalMesh {
   bool start_replica(const LocalWorkload& w) {
     auto logs = state_ / "logs";
     auto app = spawn(w.name, w.command, w.env, logs / (w.name + ".app.log"), manifests_);
-    auto sidecar = spawn(w.name + " sidecar",
-                         {(binaries_ / "mesh-proxy").string(), "--controlplane", grpc_, "--node",
-                          w.name, "--namespace", w.ns, "--concurrency", "1"},
-                         {}, logs / (w.name + ".proxy.log"), manifests_);
+    const auto token = state_ / "secrets" / "tokens" / (w.ns + "." + w.name);
+    if (!write_secret(token, cp::server::bootstrap_token(key_, {w.name, w.ns}))) {
+      std::cerr << "meshctl up: cannot write " << token.string() << "\n";
+    }
+    auto sidecar =
+        spawn(w.name + " sidecar",
+              {(binaries_ / "mesh-proxy").string(), "--controlplane", grpc_, "--node", w.name,
+               "--namespace", w.ns, "--concurrency", "1", "--token-file", token.string()},
+              {}, logs / (w.name + ".proxy.log"), manifests_);
     auto& replica = replicas_[w.name];
     replica.workload = w;
     if (app) replica.app = *app;
@@ -269,8 +304,11 @@ class LocalMesh {
     record_.write(children);
   }
 
+  fs::path key_file() const { return state_ / "secrets" / "bootstrap.key"; }
+
   const UpOptions& options_;
   fs::path manifests_, state_, binaries_;
+  std::string key_;  // of the bootstrap tokens; a new one per `meshctl up`
   std::string grpc_;
   cp::sources::DirectorySource source_;
   ProcessRecord record_;

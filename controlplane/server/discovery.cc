@@ -6,6 +6,8 @@
 
 #include <mutex>
 
+#include "controlplane/server/proxy_auth.h"
+
 namespace weft::cp::server {
 namespace {
 
@@ -29,8 +31,12 @@ bool parse(grpc::ByteBuffer& buffer, DiscoveryRequest& request) {
 
 class Stream final : public grpc::ServerGenericBidiReactor, public Subscriber {
  public:
-  Stream(Registry& registry, std::string peer)
-      : registry_(registry), peer_(std::move(peer)), session_(SystemClock::now()) {
+  Stream(Registry& registry, ProxyAuthenticator& authenticator, std::string peer, std::string token)
+      : registry_(registry),
+        authenticator_(authenticator),
+        peer_(std::move(peer)),
+        token_(std::move(token)),
+        session_(SystemClock::now()) {
     StartRead(&incoming_);
   }
 
@@ -70,15 +76,15 @@ class Stream final : public grpc::ServerGenericBidiReactor, public Subscriber {
         Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, hello.error().message));
         return;
       }
-      spdlog::info("proxy {}/{} connected from {}", session_.status().ns, session_.status().name,
-                   peer_);
+      auto claimed = session_.identity();
       lock.unlock();
-      registry_.add(this);  // offers the current mesh (registry lock first)
-      registered_ = true;
-      lock.lock();
-    } else {
-      handle_reply();
+      // Nothing more is read until the name is proven: the stream is served
+      // (and registered) only then.
+      authenticator_.verify(std::move(token_), peer_, std::move(claimed),
+                            [this](const AuthDecision& decision) { admit(decision); });
+      return;
     }
+    handle_reply();
     StartRead(&incoming_);
     write_next(lock);
   }
@@ -97,6 +103,35 @@ class Stream final : public grpc::ServerGenericBidiReactor, public Subscriber {
   }
 
  private:
+  // The authenticator's answer to the stream's first request.
+  void admit(const AuthDecision& decision) {
+    registry_.metrics().proxy_auth(decision.verdict).Increment();
+    const auto& status = session_.status();
+    if (decision.verdict != Verdict::kAccepted) {
+      spdlog::warn("proxy {}/{} from {} refused: {}", status.ns, status.name, peer_,
+                   decision.message);
+      Finish(grpc::Status(refusal_code(decision.verdict), decision.message));
+      return;
+    }
+    spdlog::info("proxy {}/{} connected from {}", status.ns, status.name, peer_);
+    registry_.add(this);  // offers the current mesh (registry lock first)
+    registered_ = true;
+    StartRead(&incoming_);
+    std::unique_lock lock(mutex_);
+    write_next(lock);
+  }
+
+  static grpc::StatusCode refusal_code(Verdict verdict) {
+    switch (verdict) {
+      case Verdict::kPermissionDenied:
+        return grpc::StatusCode::PERMISSION_DENIED;
+      case Verdict::kUnavailable:
+        return grpc::StatusCode::UNAVAILABLE;
+      default:
+        return grpc::StatusCode::UNAUTHENTICATED;
+    }
+  }
+
   void handle_reply() {
     auto acked = session_.reply(request_, Clock::now());
     auto& metrics = registry_.metrics();
@@ -135,7 +170,9 @@ class Stream final : public grpc::ServerGenericBidiReactor, public Subscriber {
   }
 
   Registry& registry_;
+  ProxyAuthenticator& authenticator_;
   std::string peer_;
+  std::string token_;  // from the authorization header; given up once checked
   mutable std::mutex mutex_;
   ProxySession session_;
   grpc::ByteBuffer incoming_;
@@ -152,7 +189,12 @@ grpc::ServerGenericBidiReactor* DiscoveryService::CreateReactor(
   if (context->method() != kStreamConfigMethod) {
     return grpc::CallbackGenericService::CreateReactor(context);
   }
-  return new Stream(registry_, context->peer());
+  std::string token;
+  const auto& metadata = context->client_metadata();
+  if (auto found = metadata.find("authorization"); found != metadata.end()) {
+    token = bearer_token({found->second.data(), found->second.size()});
+  }
+  return new Stream(registry_, authenticator_, context->peer(), std::move(token));
 }
 
 }  // namespace weft::cp::server

@@ -10,6 +10,7 @@
 
 #include <string_view>
 
+#include "controlplane/server/proxy_auth.h"
 #include "controlplane/server/registry.h"
 
 namespace weft::cp::server {
@@ -19,7 +20,10 @@ inline constexpr std::string_view kStreamConfigMethod = "/mesh.v1.Discovery/Stre
 
 class DiscoveryService final : public grpc::CallbackGenericService {
  public:
-  explicit DiscoveryService(Registry& registry) : registry_(registry) {}
+  // Each stream is served once `authenticator` accepts the Pod it names
+  // (the first request's node) with the token of its authorization header.
+  DiscoveryService(Registry& registry, ProxyAuthenticator& authenticator)
+      : registry_(registry), authenticator_(authenticator) {}
 
   // StreamConfig; any other method is UNIMPLEMENTED.
   grpc::ServerGenericBidiReactor* CreateReactor(
@@ -27,6 +31,7 @@ class DiscoveryService final : public grpc::CallbackGenericService {
 
  private:
   Registry& registry_;
+  ProxyAuthenticator& authenticator_;
 };
 
 }  // namespace weft::cp::server

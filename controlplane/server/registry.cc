@@ -33,7 +33,17 @@ Metrics::Metrics(prometheus::Registry& registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                0.5, 1, 2.5, 5, 10})),
       mesh_updates(counter(registry, "mesh_controlplane_mesh_updates_total",
-                           "Store changes translated and offered to proxies")) {}
+                           "Store changes translated and offered to proxies")),
+      proxy_auth_family(prometheus::BuildCounter()
+                            .Name("mesh_controlplane_proxy_auth_total")
+                            .Help("Discovery streams by whether their token proved the Pod they "
+                                  "name: accepted, unauthenticated, denied, unavailable")
+                            .Register(registry)) {
+  for (auto verdict : {Verdict::kAccepted, Verdict::kUnauthenticated, Verdict::kPermissionDenied,
+                       Verdict::kUnavailable}) {
+    proxy_auth(verdict);  // every label from the start, at 0
+  }
+}
 
 void Registry::set_mesh(std::shared_ptr<const translate::Mesh> mesh, Clock::time_point seen) {
   std::lock_guard lock(mutex_);

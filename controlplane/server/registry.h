@@ -15,6 +15,7 @@
 #include <set>
 #include <vector>
 
+#include "controlplane/server/proxy_auth.h"
 #include "controlplane/server/session.h"
 #include "controlplane/translate/mesh.h"
 
@@ -30,6 +31,12 @@ struct Metrics {
   prometheus::Counter& bad_replies;    // stale nonces, missing node
   prometheus::Histogram& propagation;  // change seen -> ACK, seconds
   prometheus::Counter& mesh_updates;
+  prometheus::Family<prometheus::Counter>& proxy_auth_family;
+
+  // Streams whose named Pod was (or was not) proven by their token.
+  prometheus::Counter& proxy_auth(Verdict verdict) {
+    return proxy_auth_family.Add({{"result", std::string(verdict_label(verdict))}});
+  }
 };
 
 // Implemented by the gRPC stream; the registry calls it with a new mesh.

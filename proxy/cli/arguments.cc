@@ -69,6 +69,10 @@ const std::vector<Flag>& flags() {
        [](Arguments& a, std::string_view v) { return set_string(a.node_name, v); }},
       {"--namespace", "NS  this proxy's Pod namespace (env POD_NAMESPACE)", true,
        [](Arguments& a, std::string_view v) { return set_string(a.node_namespace, v); }},
+      {"--token-file",
+       "FILE  the token proving this Pod to the control plane (default: the injector's "
+       "/var/run/secrets/mesh.weft.io/tokens/token when present)",
+       true, [](Arguments& a, std::string_view v) { return set_string(a.token_file, v); }},
       {"--concurrency", "N  worker threads (default: the CPU limit, else the number of cores)",
        true,
        [](Arguments& a, std::string_view v) {

@@ -16,6 +16,10 @@ namespace weft::proxy::cli {
 // is 1 s); more often and gRPC closes the connection ("too many pings").
 inline constexpr unsigned kMinControlplaneKeepaliveSeconds = 2;
 
+// Where the injector mounts the Pod's service-account token for audience
+// mesh.weft.io.
+inline constexpr std::string_view kDefaultTokenFile = "/var/run/secrets/mesh.weft.io/tokens/token";
+
 struct Arguments {
   std::string config_path;   // --config FILE
   std::string controlplane;  // --controlplane HOST:PORT
@@ -24,6 +28,10 @@ struct Arguments {
   unsigned controlplane_keepalive_seconds = 15;
   std::string node_name;  // --node
   std::string node_namespace;
+  // --token-file: the token proving the Pod to the control plane, read
+  // again for every stream (projected tokens rotate). Empty: the injector's
+  // mount (kDefaultTokenFile), when it exists.
+  std::string token_file;
   std::size_t concurrency = 0;  // 0: the default (CPU limit, else cores)
   std::string log_level;
   std::string log_format;

@@ -12,7 +12,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include "proxy/discovery/grpc_framing.h"
 
@@ -48,20 +52,23 @@ class H2Stream {
   H2Stream(const H2Stream&) = delete;
   H2Stream& operator=(const H2Stream&) = delete;
 
-  Result<void> open(const std::string& authority) {
+  // `token`: sent as a bearer token when not empty.
+  Result<void> open(const std::string& authority, const std::string& token) {
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
     auto nv = [](std::string_view name, std::string_view value) {
       return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                         reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                         value.size(), NGHTTP2_NV_FLAG_NONE};
     };
-    std::array headers{nv(":method", "POST"),
-                       nv(":scheme", "http"),
-                       nv(":path", "/mesh.v1.Discovery/StreamConfig"),
-                       nv(":authority", authority),
-                       nv("content-type", "application/grpc"),
-                       nv("te", "trailers"),
-                       nv("user-agent", "weft-mesh-proxy")};
+    const std::string authorization = "Bearer " + token;
+    std::vector headers{nv(":method", "POST"),
+                        nv(":scheme", "http"),
+                        nv(":path", "/mesh.v1.Discovery/StreamConfig"),
+                        nv(":authority", authority),
+                        nv("content-type", "application/grpc"),
+                        nv("te", "trailers"),
+                        nv("user-agent", "weft-mesh-proxy")};
+    if (!token.empty()) headers.push_back(nv("authorization", authorization));
     nghttp2_data_provider body{};
     body.read_callback = &H2Stream::read_body;
     stream_id_ =
@@ -103,6 +110,9 @@ class H2Stream {
   // "too_many_pings"), if it sent one.
   const std::string& goaway() const { return goaway_; }
   // Why the stream ended, from grpc-status/grpc-message or the reset code.
+  // The control plane refused the Pod this proxy named (UNAUTHENTICATED,
+  // PERMISSION_DENIED).
+  bool refused() const { return grpc_status_ == "16" || grpc_status_ == "7"; }
   std::string end_reason() const {
     if (!grpc_status_.empty()) {
       return "grpc-status " + grpc_status_ + (grpc_message_.empty() ? "" : ": " + grpc_message_);
@@ -181,6 +191,26 @@ class H2Stream {
 
 }  // namespace
 
+Result<std::string> read_token(const std::string& path, bool optional) {
+  std::error_code ec;
+  if (optional && !std::filesystem::exists(path, ec)) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.is_open()) return fail(ErrorCode::kIo, "token file {}: cannot read it", path);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.pop_back();
+  }
+  if (token.empty()) return fail(ErrorCode::kInvalidArgument, "token file {} is empty", path);
+  // A header value: visible ASCII only (a JWT, a hex bootstrap token).
+  for (char c : token) {
+    if (c <= ' ' || c > '~') {
+      return fail(ErrorCode::kInvalidArgument,
+                  "token file {}: a token is visible ASCII without spaces", path);
+    }
+  }
+  return token;
+}
+
 Client::Client(asio::io_context& io, ClientOptions options, Applier::Apply apply,
                metrics::Metrics& metrics)
     : io_(io),
@@ -216,6 +246,9 @@ asio::awaitable<void> Client::run() {
 }
 
 asio::awaitable<Client::Ended> Client::stream_once() {
+  // Read first: without its token the stream would only be refused.
+  auto token = read_token(options_.token_file, options_.token_optional);
+  if (!token) co_return Ended{false, "unauthenticated", token.error().message};
   tcp::resolver resolver(io_);
   auto [resolve_error, endpoints] =
       co_await resolver.async_resolve(options_.host, options_.port, kNoThrow);
@@ -241,7 +274,7 @@ asio::awaitable<Client::Ended> Client::stream_once() {
   std::deque<std::string> messages;
   H2Stream stream(options_.max_message_bytes,
                   [&messages](std::string message) { messages.push_back(std::move(message)); });
-  if (auto opened = stream.open(options_.host + ":" + options_.port); !opened) {
+  if (auto opened = stream.open(options_.host + ":" + options_.port, *token); !opened) {
     co_return Ended{true, "protocol_error", opened.error().message};
   }
   applier_.new_stream();
@@ -278,6 +311,7 @@ asio::awaitable<Client::Ended> Client::stream_once() {
     }
     if (stream.closed()) {
       if (!stream.goaway().empty()) co_return Ended{true, "goaway", stream.goaway()};
+      if (stream.refused()) co_return Ended{true, "unauthenticated", stream.end_reason()};
       co_return Ended{true, "stream_closed", stream.end_reason()};
     }
 

@@ -25,6 +25,10 @@ struct ClientOptions {
   std::string host;  // control plane address (IP literal or name)
   std::string port;
   mesh::v1::Node node;
+  // The bearer token for the control plane, read before every stream;
+  // `token_optional`: a missing file means no token (the default path outside a Pod).
+  std::string token_file;
+  bool token_optional = false;
   std::chrono::milliseconds min_backoff{250};
   std::chrono::milliseconds max_backoff{30'000};
   // No frame for this long: PING; twice in a row: reconnect. Catches a
@@ -33,6 +37,11 @@ struct ClientOptions {
   std::chrono::milliseconds idle_ping{15'000};
   std::size_t max_message_bytes = std::size_t{64} << 20;
 };
+
+// The token in `path`, less trailing whitespace. Empty when `optional` and
+// there is no such file; an error when it cannot be read, is empty, or is
+// not fit for a header.
+Result<std::string> read_token(const std::string& path, bool optional);
 
 class Client {
  public:

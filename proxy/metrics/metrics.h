@@ -19,9 +19,9 @@
 namespace weft::proxy::metrics {
 
 // Why a configuration stream ended (the proxy then reconnects).
-inline constexpr std::array<std::string_view, 8> kDiscoveryReconnectCauses = {
-    "resolve_failed", "connect_failed", "goaway",      "stream_closed",
-    "ping_timeout",   "read_error",     "write_error", "protocol_error"};
+inline constexpr std::array<std::string_view, 9> kDiscoveryReconnectCauses = {
+    "resolve_failed", "connect_failed", "goaway",         "stream_closed",  "ping_timeout",
+    "read_error",     "write_error",    "protocol_error", "unauthenticated"};
 
 // Per listener.
 struct ListenerStats {

@@ -44,7 +44,21 @@ std::size_t default_concurrency() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-Server::Server(Options options) : options_(std::move(options)) {}
+Server::Server(Options options) : options_(std::move(options)) {
+  // Waited on from the start: a proxy still waiting for its first
+  // configuration (the control plane unreachable, or refusing it) has
+  // nothing to drain and exits at once.
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    if (!started()) {
+      spdlog::info("signal {} before any configuration: exiting", signal);
+      io_.stop();
+      return;
+    }
+    spdlog::info("signal {}: draining", signal);
+    drain(true);
+  });
+}
 
 Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   auto started = bind(*snapshot);
@@ -55,11 +69,6 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   snapshot_ = std::move(snapshot);
   for (auto& worker : workers_) worker->start(snapshot_);
   await_hangup();
-  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {}: draining", signal);
-    drain(true);
-  });
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
   exit_if_asked();

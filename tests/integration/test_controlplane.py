@@ -3,6 +3,8 @@ plane, three workloads, three sidecars, all real processes on 127.0.0.1),
 traffic from the client's sidecar, live manifest changes, NACKs, a control
 plane restart under load, and the discovery protocol spoken by Python grpcio
 as a fake proxy."""
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -52,6 +54,10 @@ class LocalMesh:
         self.workloads = {w["name"]: w for w in json.loads((self.state / "mesh.json").read_text())["workloads"]}
         self.grpc = json.loads((self.state / "mesh.json").read_text())["controlplane"]["grpc"]
         self.outbound = self.workloads["client-0"]["outbound"]
+
+    def token(self, name, ns="default"):
+        """The bootstrap token `meshctl up` wrote for a workload's sidecar."""
+        return (self.state / "secrets" / "tokens" / f"{ns}.{name}").read_text().strip()
 
     def up_log(self):
         self.log.flush()
@@ -325,7 +331,8 @@ def test_grpc_fake_proxy_gets_full_config_acks_and_stale_nonces_are_counted(mesh
             ready.notify_all()
 
     send(discovery_pb2.DiscoveryRequest(node=discovery_pb2.Node(name="reviews-v1-0", namespace="default")))
-    responses = stub.StreamConfig(outgoing(), timeout=20)
+    responses = stub.StreamConfig(outgoing(), timeout=20,
+                                  metadata=[("authorization", f"Bearer {mesh.token('reviews-v1-0')}")])
     first = next(responses)
     assert first.WhichOneof("payload") == "config"
     assert first.version and first.nonce
@@ -344,6 +351,74 @@ def test_grpc_fake_proxy_gets_full_config_acks_and_stale_nonces_are_counted(mesh
     assert len(sessions) == 2 and all(p["in_sync"] for p in sessions), sessions
     send(None)
     channel.close()
+
+
+def open_stream(address, name, token=None):
+    """The first response of a stream naming Pod default/NAME, None when it
+    was accepted but had nothing to send (no such Pod), or the RpcError."""
+    channel = grpc.insecure_channel(address)
+    stub = discovery_pb2_grpc.DiscoveryStub(channel)
+    hello = discovery_pb2.DiscoveryRequest(node=discovery_pb2.Node(name=name, namespace="default"))
+    metadata = [("authorization", f"Bearer {token}")] if token is not None else []
+    try:
+        return next(stub.StreamConfig(iter([hello]), timeout=10, metadata=metadata))
+    except StopIteration:
+        return None
+    except grpc.RpcError as e:
+        return e
+    finally:
+        channel.close()
+
+
+def auth_count(status_address, result):
+    metrics = http_get(f"http://{status_address}/metrics")[1]
+    found = re.search(rf'^mesh_controlplane_proxy_auth_total{{result="{result}"}} (\S+)$', metrics, re.M)
+    assert found, metrics
+    return float(found.group(1))
+
+
+def test_a_stream_naming_another_pod_without_its_token_is_refused(mesh, tmp_path):
+    """The configuration of a Pod goes only to a stream with that Pod's
+    token: under `meshctl up`, the bootstrap token meshctl handed its sidecar."""
+    accepted = auth_count(mesh.status_address, "accepted")
+    own = open_stream(mesh.grpc, "reviews-v1-0", mesh.token("reviews-v1-0"))
+    assert isinstance(own, discovery_pb2.DiscoveryResponse) and own.config.clusters
+    refusals = {
+        "no token": open_stream(mesh.grpc, "reviews-v1-0"),
+        "another Pod's token": open_stream(mesh.grpc, "reviews-v1-0", mesh.token("client-0")),
+        "a made-up token": open_stream(mesh.grpc, "reviews-v1-0", "0" * 64),
+        "a Pod that does not exist": open_stream(mesh.grpc, "nobody", mesh.token("client-0")),
+    }
+    for case, outcome in refusals.items():
+        assert isinstance(outcome, grpc.RpcError), case
+        assert outcome.code() == grpc.StatusCode.UNAUTHENTICATED, (case, outcome.details())
+    assert "sent no token" in refusals["no token"].details()
+    assert "not default/reviews-v1-0's bootstrap token" in refusals["another Pod's token"].details()
+    assert auth_count(mesh.status_address, "unauthenticated") == 4
+    assert auth_count(mesh.status_address, "accepted") == accepted + 1
+    assert "refused" in (mesh.state / "logs" / "controlplane.log").read_text()
+
+    # A real mesh-proxy with another sidecar's token keeps being refused and says why.
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text(mesh.token("client-0") + "\n")
+    log_path = tmp_path / "impostor.log"
+    with open(log_path, "w") as log:
+        proxy = subprocess.Popen(
+            [str(BUILD / "bin" / "mesh-proxy"), "--controlplane", mesh.grpc, "--node",
+             "reviews-v1-0", "--namespace", "default", "--concurrency", "1", "--token-file",
+             str(wrong)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 10
+            while "grpc-status 16" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            assert proxy.poll() is None, "a refused proxy keeps retrying"
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+    assert "bootstrap token" in log_path.read_text()
+    sessions = [p for p in mesh.status()["proxies"] if p["name"] == "reviews-v1-0"]
+    assert len(sessions) == 1, sessions  # only the real sidecar's stream
 
 
 def test_grpc_hello_without_a_name_is_refused(mesh):
@@ -688,6 +763,67 @@ def host_address():
     return None
 
 
+def test_without_a_bootstrap_key_only_proxies_on_this_host_are_served(tmp_path):
+    """Directory mode without --bootstrap-key believes a stream's name only
+    when it comes from this host; with a key, only with the key's token."""
+    address = host_address()
+    if address is None:
+        pytest.skip("this host has no address but loopback")
+    key = tmp_path / "key"
+    key.write_text("k" * 32 + "\n")
+    for with_key in (False, True):
+        grpc_port, status_port = free_port(), free_port()
+        process = subprocess.Popen(
+            [str(BUILD / "bin" / "mesh-controlplane"), "--manifests",
+             str(ROOT / "deploy" / "examples" / "demo"), "--grpc-address", f"0.0.0.0:{grpc_port}",
+             "--status-address", f"127.0.0.1:{status_port}",
+             *(["--bootstrap-key", str(key)] if with_key else [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_ready(f"127.0.0.1:{status_port}")
+            local = open_stream(f"127.0.0.1:{grpc_port}", "client-0")
+            remote = open_stream(f"{address}:{grpc_port}", "client-0")
+            assert isinstance(remote, grpc.RpcError)
+            assert remote.code() == grpc.StatusCode.UNAUTHENTICATED
+            if with_key:
+                assert isinstance(local, grpc.RpcError), "loopback is no proof with a key"
+                token = hmac.new(b"k" * 32, b"default/client-0", hashlib.sha256).hexdigest()
+                served = open_stream(f"{address}:{grpc_port}", "client-0", token)
+                assert not isinstance(served, grpc.RpcError), served
+            else:
+                assert not isinstance(local, grpc.RpcError), local
+                assert "only proxies on the control plane's host" in remote.details()
+            assert auth_count(f"127.0.0.1:{status_port}", "accepted") == 1
+            assert auth_count(f"127.0.0.1:{status_port}", "unauthenticated") == (2 if with_key else 1)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_a_short_bootstrap_key_is_refused_at_start(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("short\n")
+    result = subprocess.run(
+        [str(BUILD / "bin" / "mesh-controlplane"), "--manifests",
+         str(ROOT / "deploy" / "examples" / "demo"), "--grpc-address", f"127.0.0.1:{free_port()}",
+         "--status-address", f"127.0.0.1:{free_port()}", "--bootstrap-key", str(key)],
+        capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1
+    assert "at least 16 bytes" in result.stderr
+
+
+def wait_ready(status_address):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if http_get(f"http://{status_address}/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("remote", [False, True], ids=["loopback-only", "debug-remote"])
 def test_config_and_debug_are_kept_off_the_service(tmp_path, remote):
     """/config and /debug/* show any Pod's configuration: only callers on
@@ -702,15 +838,7 @@ def test_config_and_debug_are_kept_off_the_service(tmp_path, remote):
          "--status-address", f"0.0.0.0:{port}", *(["--debug-remote"] if remote else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if http_get(f"http://127.0.0.1:{port}/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_ready(f"127.0.0.1:{port}")
         assert http_get(f"http://127.0.0.1:{port}/debug/store")[0] == 200
         # Off the host: what the Service would carry. /status and probes stay open.
         assert http_get(f"http://{address}:{port}/status")[0] == 200

@@ -66,7 +66,7 @@ status: {{podIP: 127.0.0.1}}
         assert events['mesh_discovery_events_total{event="connected"}'] == 1, \
             (tmp_path / "proxy.log").read_text()
         reconnects = metric_lines(ports["metrics"], "mesh_discovery_reconnects_total")
-        assert len(reconnects) == 8  # every cause is exported, at zero
+        assert len(reconnects) == 9  # every cause is exported, at zero
         assert all(value == 0 for value in reconnects.values()), reconnects
         assert "Too many pings" not in (tmp_path / "proxy.log").read_text()
 

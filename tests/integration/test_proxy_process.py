@@ -156,3 +156,41 @@ def test_access_log_lines_are_json_whatever_the_request_says(start_proxy, backen
     assert entry["authority"] == 'evil"host\\'
     assert entry["path"] == '/a\\b?"x"'
     assert entry["status"] == 200 and entry["cluster"] == "app"
+
+
+def test_sigterm_before_any_configuration_exits_at_once(tmp_path):
+    """A proxy still waiting for its first configuration (no control plane
+    answering) has nothing to drain: SIGTERM ends it at once, not after the
+    Pod's grace period."""
+    proxy = subprocess.Popen(
+        [str(PROXY_BIN), "--controlplane", f"127.0.0.1:{free_port()}", "--node", "waiting",
+         "--concurrency", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        assert proxy.poll() is None
+        proxy.send_signal(signal.SIGTERM)
+        assert proxy.wait(timeout=5) == 0
+        assert "before any configuration" in proxy.stdout.read()
+    finally:
+        if proxy.poll() is None:
+            proxy.kill()
+            proxy.wait()
+
+
+def test_an_unreadable_token_file_is_reported_and_counted_as_unauthenticated(tmp_path):
+    """An explicit --token-file that is missing is an error on every attempt, not a silent
+    stream without a token."""
+    missing = tmp_path / "no-such-token"
+    proxy = subprocess.Popen(
+        [str(PROXY_BIN), "--controlplane", f"127.0.0.1:{free_port()}", "--node", "waiting",
+         "--concurrency", "1", "--token-file", str(missing)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1)
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait(timeout=5)
+        assert f"token file {missing}: cannot read it" in proxy.stdout.read()
+    finally:
+        if proxy.poll() is None:
+            proxy.kill()
+            proxy.wait()

@@ -30,6 +30,7 @@ from k8s_patch import merge_patch, server_side_apply, strategic_merge_patch  # n
 from k8s_resources import Registry  # noqa: E402
 from k8s_schema import apply_schema  # noqa: E402
 from k8s_store import Gone, Store  # noqa: E402
+from k8s_tokens import TokenError, Tokens  # noqa: E402
 
 VERSION = {"major": "1", "minor": "29", "gitVersion": "v1.29.0", "gitCommit": "weft-test",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.21",
@@ -53,6 +54,8 @@ class State:
         self.registry = Registry()
         self.store = Store(history=args.history, state_file=args.state)
         self.tokens = set(args.token)
+        # TokenRequest and TokenReview; their signing key kept with the state
+        self.service_tokens = Tokens(self.store, args.state + ".token-key" if args.state else None)
         self.bookmark_seconds = args.bookmark_seconds
         self.gone_as_http = False
         self.next_cluster_ip = 10
@@ -70,6 +73,8 @@ class State:
                                "status": {"phase": "Active"}})
 
 
+TOKEN_REQUEST = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/serviceaccounts/(?P<name>[^/]+)/token$")
+TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 PATH = re.compile(r"^/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))"
                   r"(?:/namespaces/(?P<ns>[^/]+)(?=/[^/]+))?"
                   r"(?:/(?P<plural>[^/]+)(?:/(?P<name>[^/]+)(?:/(?P<sub>status))?)?)?$")
@@ -149,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
                 if not s.registry.in_group_version(group, version):
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
                 return self.send_json(200, s.registry.openapi_document(group, version))
+        if method == "POST" and (path == TOKEN_REVIEWS or TOKEN_REQUEST.match(path)):
+            return self.tokens_api(path)
         match = PATH.match(path)
         if not match:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -179,6 +186,17 @@ class Handler(BaseHTTPRequestHandler):
         if method == "DELETE" and name:
             return self.send_json(200, self.delete(resource, ns, name))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def tokens_api(self, path):
+        """TokenReview, and TokenRequest (a service account's `token` subresource)."""
+        if path == TOKEN_REVIEWS:
+            return self.send_json(201, self.state.service_tokens.review(self.body()))
+        match = TOKEN_REQUEST.match(path)
+        try:
+            issued = self.state.service_tokens.request(match["ns"], match["name"], self.body())
+        except TokenError as e:
+            raise ApiError(e.code, e.reason, e.message)
+        self.send_json(201, issued)
 
     def send_text(self, code, text):
         data = text.encode()

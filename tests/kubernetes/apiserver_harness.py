@@ -4,7 +4,6 @@ watch streams. (A module, not a conftest.py: tests/conftest.py is the
 integration tests' and both would be imported as `conftest`.)"""
 import json
 import pathlib
-import socket
 import ssl
 import subprocess
 import time
@@ -12,16 +11,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import free_port  # noqa: F401  (tests/conftest.py; also used by the tests here)
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TOKEN = "weft-test-token"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def apiserver_fixture(*extra):

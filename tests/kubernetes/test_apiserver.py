@@ -153,3 +153,42 @@ def test_aggregated_and_legacy_discovery(apiserver):
     assert body["kind"] == "APIGroupList"
     resources = apiserver.kubectl("api-resources").stdout
     assert "endpointslices" in resources and "customresourcedefinitions" in resources
+
+
+def review(apiserver, token, audiences=("mesh.weft.io",)):
+    code, _, body = apiserver.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {"token": token, "audiences": list(audiences)}})
+    assert code == 201, body
+    return body["status"]
+
+
+def test_kubectl_create_token_bound_to_a_pod_and_its_review(apiserver):
+    """`kubectl create token` (TokenRequest) and TokenReview as the mesh
+    uses them: the review names the service account and the bound Pod,
+    checks the audience, and fails once the Pod is gone."""
+    apiserver.kubectl("create", "serviceaccount", "productpage")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "productpage-0"},
+           "spec": {"serviceAccountName": "productpage", "containers": [{"name": "app"}]}}
+    assert apiserver.request("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+    token = apiserver.kubectl("create", "token", "productpage", "--audience", "mesh.weft.io",
+                              "--bound-object-kind", "Pod", "--bound-object-name",
+                              "productpage-0").stdout.strip()
+    assert token
+    status = review(apiserver, token)
+    assert status["authenticated"] is True
+    assert status["audiences"] == ["mesh.weft.io"]
+    assert status["user"]["username"] == "system:serviceaccount:default:productpage"
+    assert status["user"]["extra"]["authentication.kubernetes.io/pod-name"] == ["productpage-0"]
+
+    other_audience = review(apiserver, token, ["https://kubernetes.default.svc.cluster.local"])
+    assert not other_audience.get("authenticated") and "audiences" in other_audience["error"]
+    assert not review(apiserver, "forged").get("authenticated")
+    apiserver.kubectl("create", "serviceaccount", "default")  # no controller makes it here
+    refused = apiserver.kubectl("create", "token", "default", "--bound-object-kind", "Pod",
+                                "--bound-object-name", "productpage-0", check=False)
+    assert refused.returncode != 0 and "different serviceaccount" in refused.stderr
+
+    assert apiserver.request("DELETE", "/api/v1/namespaces/default/pods/productpage-0")[0] == 200
+    gone = review(apiserver, token)
+    assert not gone.get("authenticated") and "not found" in gone["error"]

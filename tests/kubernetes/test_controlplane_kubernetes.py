@@ -50,11 +50,11 @@ endpoints:
 class Proxies:
     """N simulated proxies (Pods pod-0..N-1) on one control plane."""
 
-    def __init__(self, grpc_address, count):
+    def __init__(self, grpc_address, count, token_dir):
         self.count = count
         self.process = subprocess.Popen(
             [str(BUILD / "bin" / "weft-bench-proxies"), "--target", grpc_address, "--proxies",
-             str(count), "--connect-timeout", "20"],
+             str(count), "--connect-timeout", "20", "--token-dir", str(token_dir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         assert line.startswith("connected"), line
@@ -86,8 +86,12 @@ class Cluster:
         self.api.kubectl("create", "namespace", "mesh-system")  # where the Lease lives
         self.api.kubectl("apply", "-f", str(ROOT / "deploy/examples/demo/services.yaml"))
         self.apply_route(90, 10)
+        self.api.kubectl("create", "serviceaccount", "default")  # no controller makes it here
+        self.tokens = tmp_path / "tokens"
+        self.tokens.mkdir()
         for i in range(PODS):
             self.add_pod(f"pod-{i}", "client", f"10.1.0.{i + 10}")
+            (self.tokens / f"pod-{i}").write_text(self.pod_token(f"pod-{i}") + "\n")
         self.add_pod("reviews-v1-0", "reviews-v1", "10.1.1.1")
         self.api.kubectl("apply", "-f", "-", stdin=ENDPOINTS)
         self.status_address = f"127.0.0.1:{free_port()}"
@@ -121,6 +125,12 @@ class Cluster:
         code, _, _ = self.api.request("PATCH", f"/api/v1/namespaces/default/pods/{name}/status",
                                       status, content_type="application/merge-patch+json")
         assert code == 200
+
+    def pod_token(self, pod, audience="mesh.weft.io"):
+        """What the injector's projected volume holds: the Pod's token for the mesh."""
+        return self.api.kubectl("create", "token", "default", "--audience", audience,
+                                "--bound-object-kind", "Pod", "--bound-object-name",
+                                pod).stdout.strip()
 
     def apply_route(self, v1, v2):
         path = self.tmp / "route.yaml"
@@ -179,7 +189,7 @@ def cluster(tmp_path):
 
 
 def test_applied_route_reaches_every_proxy_within_a_second(cluster):
-    proxies = Proxies(cluster.grpc_address, PODS)
+    proxies = Proxies(cluster.grpc_address, PODS, cluster.tokens)
     try:
         assert cluster.weights() == [90, 10]
         assert cluster.endpoints("reviews-v1.default:9080") == [("10.1.1.1", 9080)]
@@ -220,7 +230,7 @@ def test_applied_route_reaches_every_proxy_within_a_second(cluster):
 
 
 def test_dropped_watches_and_a_410_lose_no_change(cluster):
-    proxies = Proxies(cluster.grpc_address, PODS)
+    proxies = Proxies(cluster.grpc_address, PODS, cluster.tokens)
     try:
         relists = cluster.metric("mesh_controlplane_kubernetes_relists_total", kind="HTTPRoute")
         cluster.api.request("POST", "/_test/end-watches")
@@ -245,7 +255,7 @@ def test_dropped_watches_and_a_410_lose_no_change(cluster):
 
 
 def test_api_server_restart_is_survived(cluster):
-    proxies = Proxies(cluster.grpc_address, PODS)
+    proxies = Proxies(cluster.grpc_address, PODS, cluster.tokens)
     try:
         cluster.api.restart(down_seconds=1.0)
         cluster.apply_route(60, 40)
@@ -259,7 +269,7 @@ def test_api_server_restart_is_survived(cluster):
 
 def test_in_cluster_config_follows_a_rotated_token(tmp_path):
     cluster = Cluster(tmp_path, in_cluster=True)
-    proxies = Proxies(cluster.grpc_address, PODS)
+    proxies = Proxies(cluster.grpc_address, PODS, cluster.tokens)
     try:
         assert cluster.weights() == [90, 10]
         # The kubelet rotates the bound token; the API server stops taking the old one.
@@ -285,7 +295,7 @@ def test_deleted_while_disconnected_is_gone_after_the_relist(cluster):
 
 
 def test_rejected_and_wrong_policies_leave_traffic_untouched(cluster):
-    proxies = Proxies(cluster.grpc_address, PODS)
+    proxies = Proxies(cluster.grpc_address, PODS, cluster.tokens)
     try:
         bad = cluster.tmp / "bad.yaml"
         bad.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: TrafficPolicy\n"
@@ -321,3 +331,47 @@ def test_rejected_and_wrong_policies_leave_traffic_untouched(cluster):
         assert cluster.weights() == [90, 10]
     finally:
         proxies.stop()
+
+
+def test_a_proxy_is_served_only_the_pod_its_token_is_bound_to(cluster, tmp_path):
+    """The discovery stream's token is reviewed (TokenReview): a real
+    mesh-proxy naming pod-1 with pod-0's projected token is refused, one
+    with its own token is served, a token for another audience proves nothing."""
+
+    def run_proxy(name, token):
+        token_file = tmp_path / f"{name}.token"
+        token_file.write_text(token + "\n")
+        log_path = tmp_path / f"{name}.log"
+        proxy = subprocess.Popen(
+            [str(BUILD / "bin" / "mesh-proxy"), "--controlplane", cluster.grpc_address, "--node",
+             name, "--namespace", "default", "--concurrency", "1", "--token-file", str(token_file)],
+            stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        return proxy, log_path
+
+    def wait_for(condition, what):
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline, what()
+            time.sleep(0.1)
+
+    impostor, impostor_log = run_proxy("pod-1", cluster.pod_token("pod-0"))
+    honest, _ = run_proxy("pod-2", cluster.pod_token("pod-2"))
+    other_audience, other_log = run_proxy(
+        "pod-0", cluster.pod_token("pod-0", "https://kubernetes.default.svc.cluster.local"))
+    try:
+        wait_for(lambda: "grpc-status 7" in impostor_log.read_text(), impostor_log.read_text)
+        assert "the token is default/pod-0's, not default/pod-1's" in impostor_log.read_text()
+        wait_for(lambda: "grpc-status 16" in other_log.read_text(), other_log.read_text)
+
+        def served():
+            proxies = json.loads(cluster.get("/status")[1])["proxies"]
+            return [p["name"] for p in proxies if p["in_sync"]] == ["pod-2"]
+        wait_for(served, lambda: cluster.get("/status")[1])
+        assert cluster.metric("mesh_controlplane_proxy_auth_total", result="denied") >= 1
+        assert cluster.metric("mesh_controlplane_proxy_auth_total", result="unauthenticated") >= 1
+        assert cluster.metric("mesh_controlplane_proxy_auth_total", result="accepted") >= 1
+        assert impostor.poll() is None, "a refused proxy keeps retrying"
+    finally:
+        for proxy in (impostor, honest, other_audience):
+            proxy.terminate()
+            proxy.wait(timeout=10)

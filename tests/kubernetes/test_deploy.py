@@ -37,7 +37,10 @@ def test_kubectl_apply_of_deploy_installs_the_control_plane(apiserver):
     role = json.loads(apiserver.kubectl("get", "clusterrole", "weft-mesh-controlplane",
                                         "-o", "json").stdout)
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
-    assert "delete" not in verbs and "create" not in verbs, "read and status writes only"
+    creates = [rule for rule in role["rules"] if "create" in rule["verbs"]]
+    assert "delete" not in verbs, "read and status writes only"
+    assert creates == [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"],
+                        "verbs": ["create"]}], "create only reviews proxies' tokens, stores nothing"
     # Injection: the webhook beside the control plane, its certificate in a
     # Secret only the control plane may write, the configuration failing closed.
     containers = [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]]
