@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -90,6 +91,28 @@ class Budget {
   std::array<Second, kWindowSeconds> seconds_{};
 };
 
+// How an attempt ended, as the retry layer sees it.
+struct AttemptEnd {
+  bool answered = false;  // a response went to the client (or the client left): final
+  bool held = false;      // Tries::hold() already held its outcome back
+  Outcome outcome;        // when not answered: what the attempt came to
+};
+
+// What the request path does once an attempt has ended.
+struct Step {
+  enum class Action {
+    kDone,   // answered
+    kReply,  // answer the client with `reply` (a local reply)
+    kRetry,  // wait `wait`, then send the request again
+  };
+  Action action = Action::kDone;
+  http::Failure reply = http::Failure::kNone;
+  // kDone, kReply: the budget refused a retry the outcome called for; the
+  // reply's x-weft-error and the access log say retry_budget_exhausted.
+  bool budget_exhausted = false;
+  milliseconds wait{0};
+};
+
 // One request's tries, as the retry layer walks through them: whether an
 // attempt's outcome gives way to another try (and is then never shown to
 // the client), and the wait before it. The connection code runs the
@@ -112,6 +135,11 @@ class Tries {
   milliseconds next(Clock::time_point now, std::uint64_t random);
   // Why the last held outcome was retried (the metric's reason label).
   const std::string& reason() const { return reason_; }
+  // The step after an attempt that ended as `end` (every HTTP version pair
+  // asks this one question between attempts); a retry takes its budget and
+  // its backoff (drawn from `random`) at once.
+  Step after(const AttemptEnd& end, bool body_replayable, Clock::time_point now,
+             std::mt19937_64& random);
   // The outcome hold() last held back.
   const Outcome& held_outcome() const { return held_; }
   bool budget_exhausted() const { return budget_exhausted_; }

@@ -201,5 +201,85 @@ TEST(Tries, HoldsRetryableOutcomesUntilTheLastTryOrTheBudget) {
   EXPECT_FALSE(single.hold(status(503), true, now));
 }
 
+// The step after an attempt, as every HTTP version pair asks it.
+TEST(Tries, TheStepAfterAnAttempt) {
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  const auto p = policy(On::kGatewayError | On::kReset);
+  Outcome reset;
+  reset.failure = http::Failure::kReset;
+  struct Case {
+    std::string name;
+    AttemptEnd end;
+    bool body_replayable;
+    double budget_percent;  // of the 10 requests counted, with no minimum rate
+    Step::Action action;
+    http::Failure reply;
+    bool budget_exhausted;
+  };
+  using A = Step::Action;
+  const Case cases[] = {
+      {"answered", {true, false, {}}, true, 20, A::kDone, http::Failure::kNone, false},
+      {"a listed status, tries left",
+       {false, false, status(503)},
+       true,
+       20,
+       A::kRetry,
+       http::Failure::kNone,
+       false},
+      {"already held by the attempt",
+       {false, true, status(503)},
+       true,
+       20,
+       A::kRetry,
+       http::Failure::kNone,
+       false},
+      {"a reset", {false, false, reset}, true, 20, A::kRetry, http::Failure::kNone, false},
+      {"a reset, the body gone",
+       {false, false, reset},
+       false,
+       20,
+       A::kReply,
+       http::Failure::kReset,
+       false},
+      {"a reset, the budget spent",
+       {false, false, reset},
+       true,
+       0,
+       A::kReply,
+       http::Failure::kReset,
+       true},
+  };
+  for (const auto& c : cases) {
+    Budget budget(c.budget_percent, 0);
+    for (int i = 0; i < 10; ++i) budget.on_request(now);
+    Tries tries(p, budget, true);
+    std::mt19937_64 random(7);
+    const auto step = tries.after(c.end, c.body_replayable, now, random);
+    EXPECT_EQ(step.action, c.action) << c.name;
+    EXPECT_EQ(step.reply, c.reply) << c.name;
+    EXPECT_EQ(step.budget_exhausted, c.budget_exhausted) << c.name;
+    if (c.action == A::kRetry) {
+      EXPECT_EQ(tries.attempt(), 2u) << c.name << ": the retry is under way";
+      EXPECT_LE(step.wait, milliseconds(25)) << c.name;
+    } else {
+      EXPECT_EQ(tries.attempt(), 1u) << c.name;
+    }
+  }
+}
+
+TEST(Tries, AnAnswerAfterARefusedRetrySaysSo) {
+  // The budget refused a retry of the 503, the 503 went to the client: the
+  // log says retry_budget_exhausted.
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  const auto p = policy(On::kGatewayError);
+  Budget spent(0, 0);
+  Tries tries(p, spent, true);
+  std::mt19937_64 random(7);
+  EXPECT_FALSE(tries.hold(status(503), true, now));
+  const auto step = tries.after({true, false, {}}, true, now, random);
+  EXPECT_EQ(step.action, Step::Action::kDone);
+  EXPECT_TRUE(step.budget_exhausted);
+}
+
 }  // namespace
 }  // namespace weft::proxy::layers::retry

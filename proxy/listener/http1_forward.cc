@@ -211,22 +211,21 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
         break;
       }
     }
-    if (end.answered) {
-      cluster.count_retry_refusals(tries);
-      if (tries.budget_exhausted() && exchange.error.empty()) {
+    const auto step = tries.after({end.answered, end.held, end.outcome}, body_replayable(),
+                                  worker::coarse_now(), state_.rng);
+    cluster.count(step, tries);
+    using Action = layers::retry::Step::Action;
+    if (step.action == Action::kDone) {
+      if (step.budget_exhausted && exchange.error.empty()) {
         // a retryable answer went to the client as it was
         exchange.error = http::reason(http::Failure::kRetryBudgetExhausted);
       }
       co_return end.next;
     }
-    const auto now = worker::coarse_now();
-    if (!end.held && !tries.hold(end.outcome, body_replayable(), now)) {
-      cluster.count_retry_refusals(tries);
-      co_return co_await reply_failure(parser, end.outcome.failure, tries.budget_exhausted(),
-                                       exchange);
+    if (step.action == Action::kReply) {
+      co_return co_await reply_failure(parser, step.reply, step.budget_exhausted, exchange);
     }
-    cluster.stats.retry(tries.reason()).Increment();
-    co_await sleep_for(tries.next(now, state_.rng()));
+    co_await sleep_for(step.wait);
     if (h2_request && h2_request->body) h2_request->body->rewind();
   }
 }

@@ -129,19 +129,15 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
   return downstream.respond(stream, out, std::move(body));
 }
 
-// How one attempt ended: the client has its response (or is gone), or an
-// outcome the retry loop answers or tries again (`held`: the tries already
-// chose to try again, and its response was dropped unseen).
-struct AttemptEnd {
-  bool answered = false;
-  bool held = false;
-  layers::retry::Outcome outcome;
+// How one attempt ended (layers::retry::AttemptEnd): the client has its
+// response (or is gone), or an outcome the retry layer answers or tries
+// again.
+using layers::retry::AttemptEnd;
 
-  static AttemptEnd done() { return {true, false, {}}; }
-  static AttemptEnd failed(http::Failure failure, bool refused = false) {
-    return {false, false, {failure, refused, 0, std::nullopt, std::nullopt}};
-  }
-};
+AttemptEnd attempt_answered() { return {true, false, {}}; }
+AttemptEnd attempt_failed(http::Failure failure, bool refused = false) {
+  return {false, false, {failure, refused, 0, std::nullopt, std::nullopt}};
+}
 
 // The retry layer's view of a response head.
 layers::retry::Outcome outcome_of(const http::ResponseHead& head, bool grpc) {
@@ -184,7 +180,7 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
     stream.upstream = cluster.endpoint_text(endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      co_return AttemptEnd::failed(failed->failure);
+      co_return attempt_failed(failed->failure);
     }
     const auto now = Clock::now();
     const auto limit = deadlines.attempt(now);
@@ -198,9 +194,9 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
       rewind_body(stream);
       continue;
     }
-    if (response.outcome == Outcome::kTimeout) co_return AttemptEnd::failed(head_limit.failure);
+    if (response.outcome == Outcome::kTimeout) co_return attempt_failed(head_limit.failure);
     if (response.outcome != Outcome::kHead) {
-      co_return AttemptEnd::failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
+      co_return attempt_failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
     }
     if (!tries.last()) {  // another try is possible: is this answer final?
       const auto outcome = outcome_of(response.head, stream.grpc);
@@ -212,7 +208,7 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
     if (!relay_head(downstream, stream, response.head, route,
                     response.end_stream ? nullptr : body)) {
       lease->cancel(response.stream);
-      co_return AttemptEnd::done();
+      co_return attempt_answered();
     }
     http::Failure cut = http::Failure::kNone;
     const bool ended = co_await wait_response_end(stream, *body, limit, deadlines.idle(), cut);
@@ -221,13 +217,13 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
       lease->cancel(response.stream);
       downstream.reset(stream, http::BodyPipe::kCancel);
       stream.error = http::reason(cut);
-      co_return AttemptEnd::done();
+      co_return attempt_answered();
     }
     if (stream.close_code != 0) lease->cancel(response.stream);  // the client cancelled
     if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *body);
-    co_return AttemptEnd::done();
+    co_return attempt_answered();
   }
-  co_return AttemptEnd::failed(http::Failure::kReset, true);
+  co_return attempt_failed(http::Failure::kReset, true);
 }
 
 // Closes a socket when its deadline passes: the pending operation fails and
@@ -396,7 +392,7 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
     stream.upstream = cluster.endpoint_text(endpoint);
     auto opened = co_await upstream::take_or_connect(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
-      co_return AttemptEnd::failed(failed->failure);
+      co_return attempt_failed(failed->failure);
     }
     auto& [connection, reused] = std::get<upstream::Opened>(opened);
     Watchdog watchdog(connection.socket(), deadlines.attempt(Clock::now()), deadlines.idle());
@@ -410,7 +406,7 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
     if (outcome.reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
     if (outcome.held) co_return AttemptEnd{false, true, outcome.outcome};
     if (outcome.failure == http::Failure::kNone || outcome.client_gone)
-      co_return AttemptEnd::done();
+      co_return attempt_answered();
     // A pooled connection the upstream had closed while idle: once, on a
     // new one, when the body can be sent again and the method is idempotent
     // (as HTTP/1.1).
@@ -420,10 +416,10 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
       rewind_body(stream);
       continue;
     }
-    if (!outcome.response_began) co_return AttemptEnd::failed(outcome.failure);
+    if (!outcome.response_began) co_return attempt_failed(outcome.failure);
     stream.error = http::reason(outcome.failure);
     downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
-    co_return AttemptEnd::done();
+    co_return attempt_answered();
   }
 }
 
@@ -446,28 +442,25 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
         cluster.config.protocol == config::UpstreamProtocol::kHttp1
             ? co_await attempt_http1(downstream, stream, route, cluster, head, deadlines, tries)
             : co_await attempt_http2(downstream, stream, route, cluster, head, deadlines, tries);
-    if (end.answered) {
+    const auto step = tries.after(end, body_replayable(stream), Clock::now(), state.rng);
+    cluster.count(step, tries);
+    using Action = layers::retry::Step::Action;
+    if (step.action == Action::kDone) {
       if (stream.request_body) stream.request_body->end_replay();
-      cluster.count_retry_refusals(tries);
-      if (tries.budget_exhausted() && stream.error.empty()) {
+      if (step.budget_exhausted && stream.error.empty()) {
         // a retryable answer went to the client as it was
         stream.error = http::reason(http::Failure::kRetryBudgetExhausted);
       }
       co_return;
     }
-    const auto now = Clock::now();
-    if (!end.held && !tries.hold(end.outcome, body_replayable(stream), now)) {
-      cluster.count_retry_refusals(tries);
-      auto local = local_reply(end.outcome.failure);
-      if (tries.budget_exhausted())
-        local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
+    if (step.action == Action::kReply) {
+      auto local = local_reply(step.reply);
+      if (step.budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
       reply(downstream, stream, local);
       co_return;
     }
-    cluster.stats.retry(tries.reason()).Increment();
-    const auto wait = tries.next(now, state.rng());
-    if (wait.count() > 0) {
-      asio::steady_timer timer(downstream.executor(), wait);
+    if (step.wait.count() > 0) {
+      asio::steady_timer timer(downstream.executor(), step.wait);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     rewind_body(stream);

@@ -9,7 +9,11 @@ std::string ClusterState::endpoint_text(std::size_t endpoint) const {
   return address.address().to_string() + ":" + std::to_string(address.port());
 }
 
-void ClusterState::count_retry_refusals(const layers::retry::Tries& tries) const {
+void ClusterState::count(const layers::retry::Step& step, const layers::retry::Tries& tries) const {
+  if (step.action == layers::retry::Step::Action::kRetry) {
+    stats.retry(tries.reason()).Increment();
+    return;
+  }
   if (tries.budget_exhausted()) stats.retry_budget_exhausted->Increment();
   if (tries.body_too_large()) stats.retry_body_too_large->Increment();
 }

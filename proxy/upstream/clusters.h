@@ -32,9 +32,10 @@ struct ClusterState {
 
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
-  // Counts what kept a retryable outcome of `tries` from being retried:
-  // the budget, or a request body too large to send again.
-  void count_retry_refusals(const layers::retry::Tries& tries) const;
+  // Counts what the retry layer decided after an attempt: a retry by its
+  // reason, else what kept a retryable outcome from being retried (the
+  // budget, or a request body too large to send again).
+  void count(const layers::retry::Step& step, const layers::retry::Tries& tries) const;
 };
 
 // Indexed like Snapshot::clusters.

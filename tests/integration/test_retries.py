@@ -5,30 +5,20 @@ by reason, within the cluster's retry budget, after a jittered backoff or
 the upstream's retry-after; nothing the client saw is ever retried. Real
 curl against the real binary and a misbehaving backend of ours."""
 import hashlib
-import json
 import os
-import subprocess
-import time
 import uuid
 
 import pytest
 
 import misbehaving_backend
-from conftest import cluster, free_port, listener
+from conftest import cluster, listener
+from http_pairs import access_log, backend, curl, mesh_fixture, upstream_protocol  # noqa: F401 (backend: a fixture)
 
-PAIRS = [("http1", "http1"), ("http1", "http2"), ("http2", "http1"), ("http2", "http2")]
 RETRY = {"attempts": 4, "retry_on": ["5xx"], "base_interval": "0.01s", "max_interval": "2s"}
 
 
-@pytest.fixture(scope="module")
-def backend():
-    port, stop = misbehaving_backend.start()
-    yield port
-    stop()
-
-
 def config(port, backend_port, upstream):
-    extra = {"protocol": "PROTOCOL_HTTP2"} if upstream == "http2" else {}
+    extra = upstream_protocol(upstream)
 
     def route(prefix, name, **fields):
         return {"match": {"prefix": prefix}, "forward": {"clusters": [{"name": name}]}, **fields}
@@ -49,41 +39,14 @@ def config(port, backend_port, upstream):
     }
 
 
-@pytest.fixture(params=PAIRS, ids=[f"{d}-to-{u}" for d, u in PAIRS])
-def mesh(request, start_proxy, backend):
-    downstream, upstream = request.param
-    port = free_port()
-    proxy = start_proxy(config(port, backend, upstream))
-    return proxy, downstream, f"http://127.0.0.1:{port}"
-
-
-def curl(downstream, url, *args):
-    """(status, headers text, body, seconds taken)."""
-    version = ["--http2-prior-knowledge"] if downstream == "http2" else ["--http1.1"]
-    started = time.monotonic()
-    result = subprocess.run(["curl", "-sS", "--max-time", "10", "-i", *version, *args, url],
-                            capture_output=True, timeout=20)
-    elapsed = time.monotonic() - started
-    head, _, body = result.stdout.partition(b"\r\n\r\n")
-    head = head.decode("latin-1").lower()
-    return int(head.split(" ")[1]), head, body, elapsed
-
-
-def access_log(proxy, key):
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        for line in proxy.log_text().splitlines():
-            if line.startswith("{") and key in line and '"attempts"' in line:
-                return json.loads(line)
-        time.sleep(0.05)
-    raise AssertionError(f"no access log record for {key}")
+mesh = mesh_fixture(config)
 
 
 def test_a_flaky_backend_is_retried_until_it_answers(mesh):
     proxy, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=2")
-    assert status == 200 and body == b"ok\n"
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=2")
+    assert answer.status == 200 and answer.body == b"ok\n"
     assert misbehaving_backend.requests(key) == 3
     assert proxy.settled_metric("mesh_upstream_retries_total", 2, cluster="app",
                                 reason="status_503") == 2
@@ -93,8 +56,8 @@ def test_a_flaky_backend_is_retried_until_it_answers(mesh):
 def test_a_reset_before_the_head_is_retried(mesh):
     proxy, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&how=reset")
-    assert status == 200 and body == b"ok\n"
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&how=reset")
+    assert answer.status == 200 and answer.body == b"ok\n"
     assert misbehaving_backend.requests(key) == 2
     assert proxy.settled_metric("mesh_upstream_retries_total", 1, cluster="app",
                                 reason="upstream_reset") == 1
@@ -103,8 +66,9 @@ def test_a_reset_before_the_head_is_retried(mesh):
 def test_the_last_attempt_answers_as_it_is(mesh):
     proxy, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, head, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=100")
-    assert status == 503 and body == b"flaky\n" and "x-weft-error" not in head
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=100")
+    assert answer.status == 503 and answer.body == b"flaky\n"
+    assert "x-weft-error" not in answer.head
     assert misbehaving_backend.requests(key) == 4  # attempts: 4
     assert access_log(proxy, key)["attempts"] == 4
 
@@ -114,19 +78,19 @@ def test_a_post_is_retried_on_an_answer_but_not_after_a_reset(mesh):
     leaves that unknown, and a POST is not idempotent."""
     proxy, downstream, base = mesh
     answered = uuid.uuid4().hex
-    status, _, _, _ = curl(downstream, f"{base}/retry/flaky?key={answered}&fail=1", "-X", "POST")
-    assert status == 200 and misbehaving_backend.requests(answered) == 2
+    answer = curl(downstream, f"{base}/retry/flaky?key={answered}&fail=1", "-X", "POST")
+    assert answer.status == 200 and misbehaving_backend.requests(answered) == 2
     reset = uuid.uuid4().hex
-    status, _, _, _ = curl(downstream, f"{base}/retry/flaky?key={reset}&fail=1&how=reset",
-                           "-X", "POST")
-    assert status == 502 and misbehaving_backend.requests(reset) == 1
+    answer = curl(downstream, f"{base}/retry/flaky?key={reset}&fail=1&how=reset",
+                  "-X", "POST")
+    assert answer.status == 502 and misbehaving_backend.requests(reset) == 1
 
 
 def test_routes_without_a_policy_are_not_retried(mesh):
     proxy, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, _, _, _ = curl(downstream, f"{base}/plain/flaky?key={key}&fail=1")
-    assert status == 503 and misbehaving_backend.requests(key) == 1
+    answer = curl(downstream, f"{base}/plain/flaky?key={key}&fail=1")
+    assert answer.status == 503 and misbehaving_backend.requests(key) == 1
     assert proxy.metric("mesh_upstream_retries_total", cluster="app", reason="status_503") == 0
 
 
@@ -144,9 +108,9 @@ def test_a_body_within_the_replay_limit_is_sent_again_intact(mesh, tmp_path, met
     proxy, downstream, base = mesh
     upload, digest = post_file(tmp_path, 10 * 1024)
     key = uuid.uuid4().hex
-    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&how={how}",
-                              "-X", method, "--data-binary", upload)
-    assert status == 200 and body == b"ok\n"
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&how={how}",
+                  "-X", method, "--data-binary", upload)
+    assert answer.status == 200 and answer.body == b"ok\n"
     assert misbehaving_backend.bodies(key) == [digest, digest]
     assert proxy.metric("mesh_upstream_retry_body_too_large_total", cluster="app") == 0
 
@@ -157,9 +121,9 @@ def test_a_body_over_the_replay_limit_is_not_retried(mesh, tmp_path):
     proxy, downstream, base = mesh
     upload, digest = post_file(tmp_path, 1024 * 1024)
     key = uuid.uuid4().hex
-    status, _, body, _ = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1", "-X", "POST",
-                              "--data-binary", upload)
-    assert status == 503 and body == b"flaky\n"
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1", "-X", "POST",
+                  "--data-binary", upload)
+    assert answer.status == 503 and answer.body == b"flaky\n"
     assert misbehaving_backend.bodies(key) == [digest]
     assert proxy.settled_metric("mesh_upstream_retry_body_too_large_total", 1,
                                 cluster="app") == 1
@@ -168,9 +132,9 @@ def test_a_body_over_the_replay_limit_is_not_retried(mesh, tmp_path):
 def test_retry_after_is_honoured(mesh):
     _, downstream, base = mesh
     key = uuid.uuid4().hex
-    status, _, _, elapsed = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&retry_after=1")
-    assert status == 200
-    assert elapsed >= 0.9
+    answer = curl(downstream, f"{base}/retry/flaky?key={key}&fail=1&retry_after=1")
+    assert answer.status == 200
+    assert answer.elapsed >= 0.9
 
 
 def test_a_total_outage_is_not_amplified(mesh):
@@ -179,8 +143,8 @@ def test_a_total_outage_is_not_amplified(mesh):
     proxy, downstream, base = mesh
     keys = [uuid.uuid4().hex for _ in range(40)]
     for key in keys:
-        status, _, _, _ = curl(downstream, f"{base}/outage/flaky?key={key}&fail=100")
-        assert status == 503
+        answer = curl(downstream, f"{base}/outage/flaky?key={key}&fail=100")
+        assert answer.status == 503
     upstream = sum(misbehaving_backend.requests(k) for k in keys)
     assert 40 < upstream <= 40 * 1.2 + 1
     refused = proxy.metric("mesh_upstream_retry_budget_exhausted_total", cluster="outage")

@@ -4,30 +4,17 @@ backend): the request timeout bounds the exchange from the request head to
 the response's end, the per-try timeout one attempt, the idle timeout a
 stall, and grpc-timeout shortens the request timeout. Real curl against the
 real binary and a misbehaving backend of ours, on 127.0.0.1."""
-import json
 import subprocess
 import time
 
-import pytest
-
-import misbehaving_backend
 from conftest import cluster, forward_to, free_port, listener
-
-PAIRS = [("http1", "http1"), ("http1", "http2"), ("http2", "http1"), ("http2", "http2")]
-
-
-@pytest.fixture(scope="module")
-def backend():
-    port, stop = misbehaving_backend.start()
-    yield port
-    stop()
-
+from http_pairs import access_log, backend, curl, mesh_fixture, upstream_protocol  # noqa: F401 (backend: a fixture)
 
 def config(port, backend_port, upstream):
     def route(prefix, **timeouts):
         return {"match": {"prefix": prefix}, "forward": forward_to(("app", 1)), **timeouts}
 
-    extra = {"protocol": "PROTOCOL_HTTP2"} if upstream == "http2" else {}
+    extra = upstream_protocol(upstream)
     return {
         "listeners": [listener("front", port, route_table="front")],
         "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
@@ -40,53 +27,25 @@ def config(port, backend_port, upstream):
     }
 
 
-def curl(downstream, url, *args):
-    """(status line and headers, body, curl's exit code, seconds taken)."""
-    version = ["--http2-prior-knowledge"] if downstream == "http2" else ["--http1.1"]
-    started = time.monotonic()
-    result = subprocess.run(["curl", "-sS", "--max-time", "10", "-i", *version, *args, url],
-                            capture_output=True, timeout=20)
-    elapsed = time.monotonic() - started
-    head, _, body = result.stdout.partition(b"\r\n\r\n")
-    return head.decode("latin-1").lower(), body, result.returncode, elapsed
-
-
-def access_log(proxy, path):
-    """The access-log record of the request for `path` (the proxy writes it
-    when the exchange ends)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        for line in proxy.log_text().splitlines():
-            if line.startswith("{") and f'"path":"{path}"' in line:
-                return json.loads(line)
-        time.sleep(0.05)
-    raise AssertionError(f"no access log record for {path}")
-
-
-@pytest.fixture(params=PAIRS, ids=[f"{d}-to-{u}" for d, u in PAIRS])
-def mesh(request, start_proxy, backend):
-    downstream, upstream = request.param
-    port = free_port()
-    proxy = start_proxy(config(port, backend, upstream))
-    return proxy, downstream, f"http://127.0.0.1:{port}"
+mesh = mesh_fixture(config)
 
 
 def test_request_timeout_answers_504_before_the_head(mesh):
     proxy, downstream, base = mesh
-    head, _, _, elapsed = curl(downstream, base + "/request/hang?ms=3000")
-    assert head.split("\r\n")[0].split(" ")[1] == "504"
-    assert "x-weft-error: request_timeout" in head
-    assert 0.3 < elapsed < 2.0
+    answer = curl(downstream, base + "/request/hang?ms=3000")
+    assert answer.status == 504
+    assert "x-weft-error: request_timeout" in answer.head
+    assert 0.3 < answer.elapsed < 2.0
     assert proxy.settled_metric("mesh_local_replies_total", 1, reason="request_timeout") == 1
-    assert access_log(proxy, "/request/hang?ms=3000")["error"] == "request_timeout"
+    assert access_log(proxy, '"path":"/request/hang?ms=3000"')["error"] == "request_timeout"
 
 
 def test_per_try_timeout_answers_504_per_try(mesh):
     proxy, downstream, base = mesh
-    head, _, _, elapsed = curl(downstream, base + "/per-try/hang?ms=3000")
-    assert head.split("\r\n")[0].split(" ")[1] == "504"
-    assert "x-weft-error: per_try_timeout" in head
-    assert 0.2 < elapsed < 2.0
+    answer = curl(downstream, base + "/per-try/hang?ms=3000")
+    assert answer.status == 504
+    assert "x-weft-error: per_try_timeout" in answer.head
+    assert 0.2 < answer.elapsed < 2.0
     assert proxy.settled_metric("mesh_local_replies_total", 1, reason="per_try_timeout") == 1
 
 
@@ -94,12 +53,12 @@ def test_request_timeout_bounds_the_response_body_too(mesh):
     """The head came in time; the body did not: the response is cut short
     (GEP-1742: the request timeout runs to the response's end)."""
     proxy, downstream, base = mesh
-    head, body, code, elapsed = curl(downstream, base + "/request/drip?chunks=30&ms=100")
-    assert head.split("\r\n")[0].split(" ")[1] == "200"
-    assert code != 0, "curl saw the response cut short"
-    assert len(body) < 60
-    assert elapsed < 2.5
-    assert access_log(proxy, "/request/drip?chunks=30&ms=100")["error"] == "request_timeout"
+    answer = curl(downstream, base + "/request/drip?chunks=30&ms=100")
+    assert answer.status == 200
+    assert answer.exit_code != 0, "curl saw the response cut short"
+    assert len(answer.body) < 60
+    assert answer.elapsed < 2.5
+    assert access_log(proxy, '"path":"/request/drip?chunks=30&ms=100"')["error"] == "request_timeout"
 
 
 def test_idle_timeout_cuts_a_stalled_body(mesh):
@@ -107,36 +66,36 @@ def test_idle_timeout_cuts_a_stalled_body(mesh):
     to the client and the stream is reset; over HTTP/1.1 the head leaves
     with the first body bytes, so nothing has, and the client gets a 504."""
     proxy, downstream, base = mesh
-    head, body, code, elapsed = curl(downstream, base + "/idle/drip?chunks=3&ms=1500")
+    answer = curl(downstream, base + "/idle/drip?chunks=3&ms=1500")
     if downstream == "http2":
-        assert head.split("\r\n")[0].split(" ")[1] == "200"
-        assert code != 0 and body == b""
+        assert answer.status == 200
+        assert answer.exit_code != 0 and answer.body == b""
     else:
-        assert head.split("\r\n")[0].split(" ")[1] == "504"
-        assert "x-weft-error: stream_idle_timeout" in head
-    assert elapsed < 1.4
-    assert access_log(proxy, "/idle/drip?chunks=3&ms=1500")["error"] == "stream_idle_timeout"
+        assert answer.status == 504
+        assert "x-weft-error: stream_idle_timeout" in answer.head
+    assert answer.elapsed < 1.4
+    assert access_log(proxy, '"path":"/idle/drip?chunks=3&ms=1500"')["error"] == "stream_idle_timeout"
 
 
 def test_without_timeouts_slow_responses_and_bodies_complete(mesh):
     _, downstream, base = mesh
-    head, body, code, _ = curl(downstream, base + "/hang?ms=1200")
-    assert code == 0 and head.startswith("http/") and body == b"ok\n"
-    head, body, code, _ = curl(downstream, base + "/drip?chunks=4&ms=400")
-    assert code == 0 and body == b"x\n" * 4
+    answer = curl(downstream, base + "/hang?ms=1200")
+    assert answer.exit_code == 0 and answer.status == 200 and answer.body == b"ok\n"
+    answer = curl(downstream, base + "/drip?chunks=4&ms=400")
+    assert answer.exit_code == 0 and answer.body == b"x\n" * 4
 
 
 def test_grpc_timeout_shortens_the_request_timeout_on_every_version(mesh):
     proxy, downstream, base = mesh
-    head, _, _, elapsed = curl(downstream, base + "/hang?ms=3000", "-H",
-                               "content-type: application/grpc", "-H", "grpc-timeout: 300m",
-                               "-H", "te: trailers", "--data-binary", "")
-    assert "x-weft-error: request_timeout" in head
+    answer = curl(downstream, base + "/hang?ms=3000", "-H",
+                  "content-type: application/grpc", "-H", "grpc-timeout: 300m",
+                  "-H", "te: trailers", "--data-binary", "")
+    assert "x-weft-error: request_timeout" in answer.head
     if downstream == "http2":
-        assert "grpc-status: 4" in head  # DEADLINE_EXCEEDED, trailers-only
+        assert "grpc-status: 4" in answer.head  # DEADLINE_EXCEEDED, trailers-only
     else:
-        assert head.split("\r\n")[0].split(" ")[1] == "504"
-    assert elapsed < 2.0
+        assert answer.status == 504
+    assert answer.elapsed < 2.0
 
 
 def test_a_refused_stream_with_a_large_body_is_answered_not_stuck(start_proxy, backend):
@@ -164,8 +123,8 @@ def test_http2_client_retries_a_stale_pooled_http1_connection(start_proxy, backe
     proxy = start_proxy(config(port, backend, "http1"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(5):
-        head, body, code, _ = curl("http2", base + "/close-soon")
-        assert code == 0 and body == b"ok\n", head
+        answer = curl("http2", base + "/close-soon")
+        assert answer.exit_code == 0 and answer.body == b"ok\n", answer.head
         time.sleep(0.25)  # closed by now; the pool checks only after 500 ms idle
     assert proxy.metric("mesh_local_replies_total", reason="upstream_reset") == 0
     assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") >= 5
