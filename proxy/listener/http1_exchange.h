@@ -27,6 +27,7 @@
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
+#include "proxy/layers/exchange.h"
 #include "proxy/layers/retry.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/local_reply.h"
@@ -217,15 +218,9 @@ asio::awaitable<RelayResult> BodyRelay<kIsRequest, From, To>::relay() {
 // What an exchange left behind for the next request on the connection.
 enum class Next { kKeepAlive, kClose };
 
-// Facts about one request, for metrics and the access log.
-struct Exchange {
-  Clock::time_point start = Clock::now();
-  unsigned status = 0;
-  std::string_view error;  // x-weft-error reason, if any
-  std::string_view cluster;
-  std::string upstream;
+// One request on the connection, and what the layers recorded of it.
+struct Exchange : layers::Record {
   bool client_keep_alive = true;
-  unsigned attempts = 0;   // tries upstream (retries + 1)
   bool body_sent = false;  // an attempt began sending the request body
 };
 
@@ -314,7 +309,18 @@ class Http1Connection final : public worker::TrackedConnection {
     }
   };
 
+  // The retry layer's path for this connection (http1_forward.cc).
+  class UpstreamPath;
+
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
+  // One attempt on the cluster over HTTP/1.1: an endpoint's pooled or new
+  // connection, replaced once when the upstream had closed it.
+  // What the client's connection does next goes to `next`. With
+  // `answer_failure` (the only attempt) a failure is answered here.
+  asio::awaitable<layers::retry::AttemptEnd> attempt_http1(
+      RequestParser& parser, const router::Route& route, upstream::ClusterState& cluster,
+      const layers::timeout::Deadlines& deadlines, layers::retry::Tries& tries, Exchange& exchange,
+      Next& next, bool answer_failure);
   asio::awaitable<Next> forward(RequestParser& parser, const router::Route& route,
                                 const router::Forward& forward, const worker::View& view,
                                 Exchange& exchange);
@@ -328,14 +334,9 @@ class Http1Connection final : public worker::TrackedConnection {
   template <class UpStream>
   asio::awaitable<void> switch_protocols(UpStream& up, http::http1::ResponseHead& res,
                                          std::chrono::milliseconds idle);
-  // The same exchange with an HTTP/2 cluster (http1_to_http2.cc).
-  // Between attempts, kept out of forward()'s coroutine frame so that it
-  // stays small enough for Asio to recycle.
-  static void mark_attempt(http::http1::RequestHead& head, Http2Request* h2_request,
-                           unsigned attempt);
-  asio::awaitable<Next> reply_failure(RequestParser& parser, http::Failure failure,
-                                      bool budget_exhausted, Exchange& exchange);
-  static asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
+  // Answers `Expect: 100-continue`; false when the client could not be
+  // written to.
+  asio::awaitable<bool> answer_continue(std::chrono::milliseconds idle);
   // Reads the request body ahead into replay_ for an HTTP/1.1 cluster, up
   // to the replay limit; a longer body streams on after that part. False
   // when the client failed.
@@ -349,11 +350,10 @@ class Http1Connection final : public worker::TrackedConnection {
   // attempt with it.
   Http2Request http2_request(RequestParser& parser, const router::Route& route,
                              const asio::any_io_executor& executor);
-  asio::awaitable<Attempt> attempt_http2(RequestParser& parser, Http2Request& request,
-                                         const router::Route& route,
-                                         upstream::ClusterState& cluster,
-                                         const layers::timeout::Deadlines& deadlines,
-                                         layers::retry::Tries& tries, Exchange& exchange);
+  asio::awaitable<layers::retry::AttemptEnd> attempt_http2(
+      RequestParser& parser, Http2Request& request, const router::Route& route,
+      upstream::ClusterState& cluster, const layers::timeout::Deadlines& deadlines,
+      layers::retry::Tries& tries, Exchange& exchange, Next& next);
   asio::awaitable<bool> pump_request(RequestParser& parser, http::BodyPipe& body,
                                      std::chrono::milliseconds idle);
   asio::awaitable<Next> relay_response(RequestParser& parser, http::ResponseHead head,

@@ -11,6 +11,7 @@
 
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/layers/retry_layer.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
@@ -110,6 +111,89 @@ void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head
   head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
 
+// The retry layer's path for this connection (layers/retry_layer.h): an
+// attempt over HTTP/1.1 or, translated, HTTP/2; what the client's
+// connection does next is kept for forward() to return.
+template <class DownStream>
+class Http1Connection<DownStream>::UpstreamPath {
+ public:
+  UpstreamPath(Http1Connection& connection, RequestParser& parser, const router::Route& route,
+               upstream::ClusterState& cluster, const layers::timeout::Deadlines& deadlines,
+               Http2Request* h2_request, Exchange& exchange)
+      : connection_(connection),
+        parser_(parser),
+        route_(route),
+        cluster_(cluster),
+        deadlines_(deadlines),
+        h2_request_(h2_request),
+        exchange_(exchange),
+        bodyless_(parser.is_done()) {}
+
+  asio::awaitable<layers::retry::AttemptEnd> attempt(layers::retry::Tries& tries) {
+    if (h2_request_ != nullptr) {
+      return connection_.attempt_http2(parser_, *h2_request_, route_, cluster_, deadlines_, tries,
+                                       exchange_, next_);
+    }
+    return connection_.attempt_http1(parser_, route_, cluster_, deadlines_, tries, exchange_, next_,
+                                     false);
+  }
+  asio::awaitable<layers::retry::AttemptEnd> only_attempt(layers::retry::Tries& tries) {
+    if (h2_request_ != nullptr) return only_attempt_http2(tries);
+    // Answers its own failure: no frame for the retry layer on this path.
+    return connection_.attempt_http1(parser_, route_, cluster_, deadlines_, tries, exchange_, next_,
+                                     true);
+  }
+  bool body_replayable() const {
+    if (h2_request_ != nullptr) return !h2_request_->body || h2_request_->body->replayable();
+    // Read whole into replay_ (the parser is then done), or not yet sent.
+    return bodyless_ || !exchange_.body_sent;
+  }
+  void mark_attempt(unsigned attempt) {
+    if (!route_.retry.active()) return;
+    auto text = std::to_string(attempt);
+    if (h2_request_ != nullptr) {
+      h2_request_->head.fields.set("x-weft-attempt", text);
+      return;
+    }
+    auto& head = parser_.head();
+    head.erase("x-weft-attempt");
+    head.insert_literal(beast_http::field::unknown, "x-weft-attempt", text);
+  }
+  void rewind() {
+    if (h2_request_ != nullptr && h2_request_->body) h2_request_->body->rewind();
+  }
+  void settled() {
+    if (h2_request_ != nullptr && h2_request_->body) h2_request_->body->end_replay();
+  }
+  asio::awaitable<void> reply(http::Failure failure, bool budget_exhausted) {
+    auto local = local_reply(failure);
+    if (budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
+    next_ = co_await connection_.reply(parser_, local, exchange_);
+  }
+  layers::Record& record() { return exchange_; }
+  Next next() const { return next_; }
+
+ private:
+  asio::awaitable<layers::retry::AttemptEnd> only_attempt_http2(layers::retry::Tries& tries) {
+    auto end = co_await attempt(tries);
+    if (!end.answered) {
+      co_await reply(end.outcome.failure, false);
+      end.answered = true;
+    }
+    co_return end;
+  }
+
+  Http1Connection& connection_;
+  RequestParser& parser_;
+  const router::Route& route_;
+  upstream::ClusterState& cluster_;
+  const layers::timeout::Deadlines& deadlines_;
+  Http2Request* h2_request_;
+  Exchange& exchange_;
+  bool bodyless_;
+  Next next_ = Next::kClose;
+};
+
 template <class DownStream>
 asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser,
                                                            const router::Route& route,
@@ -118,31 +202,26 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            Exchange& exchange) {
   auto& head = parser.head();
   const auto chosen = forward.choose(*view.splits);
-  if (chosen == router::kUnresolvedBackend) {
-    const auto local = local_reply(http::Failure::kBackendNotFound);
-    co_return co_await reply(parser, local, exchange);
-  }
-  auto& cluster = (*view.clusters)[chosen];
-  exchange.cluster = cluster.config.name;
-  if (cluster.config.endpoints.empty()) {
-    const auto local = local_reply(http::Failure::kNoHealthyUpstream);
+  auto* cluster = chosen == router::kUnresolvedBackend ? nullptr : &(*view.clusters)[chosen];
+  if (cluster != nullptr) exchange.cluster = cluster->config.name;
+  if (cluster == nullptr || cluster->config.endpoints.empty()) {
+    const auto local = local_reply(cluster == nullptr ? http::Failure::kBackendNotFound
+                                                      : http::Failure::kNoHealthyUpstream);
     co_return co_await reply(parser, local, exchange);
   }
   const layers::timeout::Deadlines deadlines(route.timeouts, grpc_timeout_of(head),
                                              idle_timeout(view), exchange.start);
-  auto expect = head.find(beast_http::field::expect);
-  if (expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
-    // Answered here: the body is streamed upstream as it arrives, so the
-    // upstream never needs to be asked.
+  if (auto expect = head.find(beast_http::field::expect);
+      expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
     head.erase(expect);
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    deadline_.arm(Side::kDownstream, deadlines.idle());
-    if (co_await http::http1::write_all(down_, asio::buffer(kContinue))) co_return Next::kClose;
+    // Not `if (!co_await ...)`: GCC 12 miscompiles a co_await in a condition.
+    const bool continued = co_await answer_continue(deadlines.idle());
+    if (!continued) co_return Next::kClose;
   }
-  cluster.stats.requests->Increment();
-  cluster.retry_budget->on_request(worker::coarse_now());
+  cluster->stats.requests->Increment();
+  cluster->retry_budget->on_request(worker::coarse_now());
   const bool upgrade = http::http1::is_upgrade(head);
-  const bool to_http2 = cluster.config.protocol == config::UpstreamProtocol::kHttp2 && !upgrade;
+  const bool to_http2 = cluster->config.protocol == config::UpstreamProtocol::kHttp2 && !upgrade;
   // Request bodies are streamed, not kept, unless a retry policy may send
   // them again: then up to layers::retry::kReplayLimit of one is kept (in
   // replay_ for an HTTP/1.1 cluster, in the pipe for an HTTP/2 one). A
@@ -158,98 +237,71 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     if (keep_body) h2_request->body->keep_for_replay(layers::retry::kReplayLimit);
   } else {
     prepare_request(head, route, upgrade);
-    if (keep_body) {
-      const bool read = co_await read_for_replay(parser, deadlines.idle());
-      if (!read) co_return Next::kClose;  // the client failed mid-body
-    }
+    const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
+    if (!read) co_return Next::kClose;  // the client failed mid-body
   }
-  const bool bodyless = parser.is_done();
-  const auto body_replayable = [&] {
-    if (h2_request) return !h2_request->body || h2_request->body->replayable();
-    return bodyless || !exchange.body_sent;
-  };
-  layers::retry::Tries tries(route.retry, *cluster.retry_budget,
+  layers::retry::Tries tries(route.retry, *cluster->retry_budget,
                              !upgrade && layers::retry::is_idempotent(head.method_string()));
-  for (;;) {
-    exchange.attempts = tries.attempt();
-    if (route.retry.active()) mark_attempt(head, h2_request.get(), tries.attempt());
+  UpstreamPath path(*this, parser, route, *cluster, deadlines, h2_request.get(), exchange);
+  co_await layers::retry::serve(path, tries, *cluster, state_.rng);
+  co_return path.next();
+}
+
+template <class DownStream>
+asio::awaitable<bool> Http1Connection<DownStream>::answer_continue(std::chrono::milliseconds idle) {
+  // Answered here: the body is streamed upstream as it arrives, so the
+  // upstream never needs to be asked.
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  deadline_.arm(Side::kDownstream, idle);
+  co_return !co_await http::http1::write_all(down_, asio::buffer(kContinue));
+}
+
+template <class DownStream>
+auto Http1Connection<DownStream>::attempt_http1(RequestParser& parser, const router::Route& route,
+                                                upstream::ClusterState& cluster,
+                                                const layers::timeout::Deadlines& deadlines,
+                                                layers::retry::Tries& tries, Exchange& exchange,
+                                                Next& next, bool answer_failure)
+    -> asio::awaitable<layers::retry::AttemptEnd> {
+  layers::retry::AttemptEnd result;
+  for (int stale = 0;; ++stale) {
+    auto endpoint = cluster.balancer.next();
+    // A pooled connection, usually: taken without a coroutine.
+    auto opened = upstream::take_idle(cluster, endpoint);
+    if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
+    if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
+      result.outcome.failure = failed->failure;
+      break;
+    }
+    auto& up = std::get<upstream::Opened>(*opened);
+    if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
+    upstream_socket_ = &up.connection.socket();
+    deadline_.limit = deadlines.attempt(worker::coarse_now());
+    // Replaced once when the upstream had closed it: nothing was lost.
+    const bool reused = up.reused && stale == 0;
     Attempt end;
-    if (h2_request) {
-      end = co_await attempt_http2(parser, *h2_request, route, cluster, deadlines, tries, exchange);
+    if (auto* plain = up.connection.plain()) {
+      end = co_await exchange_with(*plain, reused, parser, route, deadlines, tries, exchange);
     } else {
-      // The attempt on an HTTP/1.1 connection, written out here rather than
-      // in a coroutine of its own: one coroutine frame fewer per request,
-      // which is most of what this path costs beyond the kernel.
-      for (int stale = 0;; ++stale) {
-        auto endpoint = cluster.balancer.next();
-        // A pooled connection, usually: taken without a coroutine.
-        auto opened = upstream::take_idle(cluster, endpoint);
-        if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
-        if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
-          end = Attempt::failed(failed->failure);
-          break;
-        }
-        auto& up = std::get<upstream::Opened>(*opened);
-        if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
-        upstream_socket_ = &up.connection.socket();
-        deadline_.limit = deadlines.attempt(worker::coarse_now());
-        // Replaced once when the upstream had closed it: nothing was lost.
-        const bool reused = up.reused && stale == 0;
-        if (auto* plain = up.connection.plain()) {
-          end = co_await exchange_with(*plain, reused, parser, route, deadlines, tries, exchange);
-        } else {
-          end = co_await exchange_with(*up.connection.tls(), reused, parser, route, deadlines,
-                                       tries, exchange);
-        }
-        upstream_socket_ = nullptr;
-        deadline_.limit = {};
-        deadline_.disarm();
-        if (end.stale) continue;
-        if (end.upstream_reusable) {
-          cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
-        }
-        break;
-      }
+      end = co_await exchange_with(*up.connection.tls(), reused, parser, route, deadlines, tries,
+                                   exchange);
     }
-    const auto step = tries.after({end.answered, end.held, end.outcome}, body_replayable(),
-                                  worker::coarse_now(), state_.rng);
-    cluster.count(step, tries);
-    using Action = layers::retry::Step::Action;
-    if (step.action == Action::kDone) {
-      if (step.budget_exhausted && exchange.error.empty()) {
-        // a retryable answer went to the client as it was
-        exchange.error = http::reason(http::Failure::kRetryBudgetExhausted);
-      }
-      co_return end.next;
+    upstream_socket_ = nullptr;
+    deadline_.limit = {};
+    deadline_.disarm();
+    if (end.stale) continue;
+    if (end.upstream_reusable) {
+      cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
     }
-    if (step.action == Action::kReply) {
-      co_return co_await reply_failure(parser, step.reply, step.budget_exhausted, exchange);
-    }
-    co_await sleep_for(step.wait);
-    if (h2_request && h2_request->body) h2_request->body->rewind();
+    next = end.next;
+    result = {end.answered, end.held, end.outcome};
+    break;
   }
-}
-
-template <class DownStream>
-void Http1Connection<DownStream>::mark_attempt(http::http1::RequestHead& head,
-                                               Http2Request* h2_request, unsigned attempt) {
-  auto text = std::to_string(attempt);
-  if (h2_request != nullptr) {
-    h2_request->head.fields.set("x-weft-attempt", text);
-    return;
+  if (answer_failure && !result.answered) {
+    next = co_await reply(parser, local_reply(result.outcome.failure), exchange);
+    result.answered = true;
   }
-  head.erase("x-weft-attempt");
-  head.insert_literal(beast_http::field::unknown, "x-weft-attempt", text);
-}
-
-template <class DownStream>
-asio::awaitable<Next> Http1Connection<DownStream>::reply_failure(RequestParser& parser,
-                                                                 http::Failure failure,
-                                                                 bool budget_exhausted,
-                                                                 Exchange& exchange) {
-  auto local = local_reply(failure);
-  if (budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
-  co_return co_await reply(parser, local, exchange);
+  co_return result;
 }
 
 template <class DownStream>
@@ -274,13 +326,6 @@ asio::awaitable<RelayResult> Http1Connection<DownStream>::send_replay(
   auto ec = co_await http::http1::write_all(up, writer_.next(replay_, whole));
   deadline_.disarm();
   co_return RelayResult{deadline_.outcome(ec), false};
-}
-
-template <class DownStream>
-asio::awaitable<void> Http1Connection<DownStream>::sleep_for(std::chrono::milliseconds wait) {
-  if (wait.count() <= 0) co_return;
-  asio::steady_timer timer(co_await asio::this_coro::executor, wait);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 template <class DownStream>

@@ -130,8 +130,10 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
                                                 const router::Route& route,
                                                 upstream::ClusterState& cluster,
                                                 const layers::timeout::Deadlines& deadlines,
-                                                layers::retry::Tries& tries, Exchange& exchange)
-    -> asio::awaitable<Attempt> {
+                                                layers::retry::Tries& tries, Exchange& exchange,
+                                                Next& next)
+    -> asio::awaitable<layers::retry::AttemptEnd> {
+  using layers::retry::AttemptEnd;
   auto executor = co_await asio::this_coro::executor;
   auto& request_body = request.body;
   // A refused stream never reached the application: tried again at once,
@@ -140,7 +142,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
     auto endpoint = cluster.balancer.next();
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      co_return Attempt::failed(failed->failure);
+      co_return AttemptEnd{false, false, {failed->failure}};
     }
     deadline_.limit = deadlines.attempt(worker::coarse_now());
     // The head is awaited for the stream's idle timeout within that.
@@ -180,11 +182,12 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
       if (request_body) request_body->rewind();
       continue;
     }
-    if (response.outcome == Outcome::kTimeout) co_return Attempt::failed(head_limit.failure);
+    if (response.outcome == Outcome::kTimeout) {
+      co_return AttemptEnd{false, false, {head_limit.failure}};
+    }
     if (response.outcome != Outcome::kHead) {
-      auto failed = Attempt::failed(http::Failure::kReset);
-      failed.outcome.refused = response.outcome == Outcome::kRefused;
-      co_return failed;
+      co_return AttemptEnd{
+          false, false, {http::Failure::kReset, response.outcome == Outcome::kRefused}};
     }
     if (!tries.last()) {  // another try is possible: is this answer final?
       layers::retry::Outcome outcome;
@@ -194,21 +197,16 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
       }
       if (tries.hold(outcome, body_replayable, worker::coarse_now())) {
         lease->cancel(response.stream);
-        Attempt held;
-        held.held = true;
-        held.outcome = outcome;
-        co_return held;
+        co_return AttemptEnd{false, true, outcome};
       }
     }
     if (request_body) request_body->end_replay();  // no attempt follows
     auto body = response.end_stream ? nullptr : response_body;
-    const auto next =
+    next =
         co_await relay_response(parser, std::move(response.head), body, route, deadlines, exchange);
-    co_return Attempt::done(next);
+    co_return AttemptEnd{true, false, {}};
   }
-  auto refused = Attempt::failed(http::Failure::kReset);
-  refused.outcome.refused = true;
-  co_return refused;
+  co_return AttemptEnd{false, false, {http::Failure::kReset, true}};
 }
 
 template Http2Request Http1Connection<asio::ip::tcp::socket>::http2_request(
@@ -216,15 +214,13 @@ template Http2Request Http1Connection<asio::ip::tcp::socket>::http2_request(
 template Http2Request Http1Connection<TlsDownstream>::http2_request(RequestParser&,
                                                                     const router::Route&,
                                                                     const asio::any_io_executor&);
-template asio::awaitable<Http1Connection<asio::ip::tcp::socket>::Attempt>
+template asio::awaitable<layers::retry::AttemptEnd>
 Http1Connection<asio::ip::tcp::socket>::attempt_http2(RequestParser&, Http2Request&,
                                                       const router::Route&, upstream::ClusterState&,
                                                       const layers::timeout::Deadlines&,
-                                                      layers::retry::Tries&, Exchange&);
-template asio::awaitable<Http1Connection<TlsDownstream>::Attempt>
-Http1Connection<TlsDownstream>::attempt_http2(RequestParser&, Http2Request&, const router::Route&,
-                                              upstream::ClusterState&,
-                                              const layers::timeout::Deadlines&,
-                                              layers::retry::Tries&, Exchange&);
+                                                      layers::retry::Tries&, Exchange&, Next&);
+template asio::awaitable<layers::retry::AttemptEnd> Http1Connection<TlsDownstream>::attempt_http2(
+    RequestParser&, Http2Request&, const router::Route&, upstream::ClusterState&,
+    const layers::timeout::Deadlines&, layers::retry::Tries&, Exchange&, Next&);
 
 }  // namespace weft::proxy::listener

@@ -18,6 +18,7 @@
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/layers/retry.h"
+#include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/connect.h"
@@ -423,48 +424,71 @@ asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stre
   }
 }
 
-// Tries the request on the cluster until an attempt answers it or the
-// route's retry policy (layers/retry.h) says the outcome is final.
+// The retry layer's path for an HTTP/2 stream (layers/retry_layer.h): an
+// attempt on the cluster's protocol, the stream's body rewound between them.
+class StreamPath {
+ public:
+  StreamPath(Http2Downstream& downstream, Http2Stream& stream, const router::Route& route,
+             upstream::ClusterState& cluster, http::RequestHead& head,
+             const layers::timeout::Deadlines& deadlines)
+      : downstream_(downstream),
+        stream_(stream),
+        route_(route),
+        cluster_(cluster),
+        head_(head),
+        deadlines_(deadlines) {}
+
+  asio::awaitable<AttemptEnd> attempt(layers::retry::Tries& tries) {
+    if (cluster_.config.protocol == config::UpstreamProtocol::kHttp1) {
+      return attempt_http1(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);
+    }
+    return attempt_http2(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);
+  }
+  asio::awaitable<AttemptEnd> only_attempt(layers::retry::Tries& tries) {
+    auto end = co_await attempt(tries);
+    if (!end.answered) {
+      co_await reply(end.outcome.failure, false);
+      end.answered = true;
+    }
+    co_return end;
+  }
+  bool body_replayable() const { return listener::body_replayable(stream_); }
+  void mark_attempt(unsigned attempt) {
+    if (route_.retry.active()) head_.fields.set("x-weft-attempt", std::to_string(attempt));
+  }
+  void rewind() { rewind_body(stream_); }
+  void settled() {
+    if (stream_.request_body) stream_.request_body->end_replay();
+  }
+  asio::awaitable<void> reply(http::Failure failure, bool budget_exhausted) {
+    auto local = local_reply(failure);
+    if (budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
+    listener::reply(downstream_, stream_, local);
+    co_return;
+  }
+  layers::Record& record() { return stream_; }
+
+ private:
+  Http2Downstream& downstream_;
+  Http2Stream& stream_;
+  const router::Route& route_;
+  upstream::ClusterState& cluster_;
+  http::RequestHead& head_;
+  const layers::timeout::Deadlines& deadlines_;
+};
+
+// Tries the request on the cluster through the retry layer.
 asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stream,
                                   const router::Route& route, upstream::ClusterState& cluster) {
   auto head = upstream_request(downstream, stream, route);
   const auto deadlines = deadlines_for(downstream, stream, route);
-  auto& state = downstream.state();
   layers::retry::Tries tries(route.retry, *cluster.retry_budget,
                              layers::retry::is_idempotent(stream.request.method));
   if (route.retry.active() && stream.request_body) {
     stream.request_body->keep_for_replay(layers::retry::kReplayLimit);
   }
-  for (;;) {
-    stream.attempts = tries.attempt();
-    if (route.retry.active()) head.fields.set("x-weft-attempt", std::to_string(tries.attempt()));
-    const auto end =
-        cluster.config.protocol == config::UpstreamProtocol::kHttp1
-            ? co_await attempt_http1(downstream, stream, route, cluster, head, deadlines, tries)
-            : co_await attempt_http2(downstream, stream, route, cluster, head, deadlines, tries);
-    const auto step = tries.after(end, body_replayable(stream), Clock::now(), state.rng);
-    cluster.count(step, tries);
-    using Action = layers::retry::Step::Action;
-    if (step.action == Action::kDone) {
-      if (stream.request_body) stream.request_body->end_replay();
-      if (step.budget_exhausted && stream.error.empty()) {
-        // a retryable answer went to the client as it was
-        stream.error = http::reason(http::Failure::kRetryBudgetExhausted);
-      }
-      co_return;
-    }
-    if (step.action == Action::kReply) {
-      auto local = local_reply(step.reply);
-      if (step.budget_exhausted) local.reason = http::reason(http::Failure::kRetryBudgetExhausted);
-      reply(downstream, stream, local);
-      co_return;
-    }
-    if (step.wait.count() > 0) {
-      asio::steady_timer timer(downstream.executor(), step.wait);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    rewind_body(stream);
-  }
+  StreamPath path(downstream, stream, route, cluster, head, deadlines);
+  co_await layers::retry::serve(path, tries, cluster, downstream.state().rng);
 }
 
 asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,

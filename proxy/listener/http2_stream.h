@@ -13,6 +13,7 @@
 #include "proxy/http/http2/session.h"
 #include "proxy/http/http2/session_io.h"
 #include "proxy/http/message.h"
+#include "proxy/layers/exchange.h"
 #include "proxy/listener/local_reply.h"
 #include "proxy/worker/worker_state.h"
 
@@ -20,8 +21,9 @@ namespace weft::proxy::listener {
 
 using Clock = std::chrono::steady_clock;
 
-// One request stream of a downstream HTTP/2 connection.
-struct Http2Stream {
+// One request stream of a downstream HTTP/2 connection, and what the layers
+// recorded of it (layers::Record).
+struct Http2Stream : layers::Record {
   explicit Http2Stream(const boost::asio::any_io_executor& executor) : closed_signal(executor) {}
 
   std::int32_t id = 0;
@@ -32,14 +34,7 @@ struct Http2Stream {
   bool closed = false;
   std::uint32_t close_code = 0;
   http::Signal closed_signal;
-  // For metrics and the access log.
-  Clock::time_point start = Clock::now();
-  unsigned status = 0;
-  std::optional<unsigned> grpc_status;
-  std::string_view error;
-  std::string_view cluster;
-  std::string upstream;
-  unsigned attempts = 0;  // tries upstream (retries + 1)
+  std::optional<unsigned> grpc_status;  // for metrics and the access log
 };
 
 // The connection's side of a stream's handler: everything a handler does to

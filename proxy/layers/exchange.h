@@ -1,0 +1,22 @@
+// The facts of one request as the layers saw it, whatever HTTP version the
+// client spoke: what the access log and the request metrics report. Each
+// downstream codec keeps one per request (the HTTP/1.1 connection per
+// exchange, the HTTP/2 connection per stream) and the layers fill it in.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace weft::proxy::layers {
+
+struct Record {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  unsigned status = 0;
+  std::string_view error;  // x-weft-error reason (http::reason), if any
+  std::string_view cluster;
+  std::string upstream;   // "address:port" of the last attempt's endpoint
+  unsigned attempts = 0;  // tries upstream (retries + 1)
+};
+
+}  // namespace weft::proxy::layers
