@@ -31,7 +31,8 @@ concept RetryPath = requires(Path& path, Tries& tries, http::Failure failure, bo
   { path.only_attempt(tries) } -> std::same_as<boost::asio::awaitable<AttemptEnd>>;
   // Whether the request body can be sent again: none, untouched, or kept whole.
   { path.body_replayable() } -> std::convertible_to<bool>;
-  // Before each attempt (x-weft-attempt) and before each retry (the body).
+  // Before each attempt (x-weft-attempt; only routes with a retry policy
+  // take the loop) and before each retry (the body).
   path.mark_attempt(1u);
   path.rewind();
   // A local reply for `failure`, marked retry_budget_exhausted when

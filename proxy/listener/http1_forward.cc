@@ -149,7 +149,6 @@ class Http1Connection<DownStream>::UpstreamPath {
     return bodyless_ || !exchange_.body_sent;
   }
   void mark_attempt(unsigned attempt) {
-    if (!route_.retry.active()) return;
     auto text = std::to_string(attempt);
     if (h2_request_ != nullptr) {
       h2_request_->head.fields.set("x-weft-attempt", text);

@@ -454,7 +454,7 @@ class StreamPath {
   }
   bool body_replayable() const { return listener::body_replayable(stream_); }
   void mark_attempt(unsigned attempt) {
-    if (route_.retry.active()) head_.fields.set("x-weft-attempt", std::to_string(attempt));
+    head_.fields.set("x-weft-attempt", std::to_string(attempt));
   }
   void rewind() { rewind_body(stream_); }
   void settled() {
