@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <tuple>
 #include <variant>
 
 #include "common/log.h"
@@ -47,11 +48,15 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser));
     idle_ = false;
     if (ec) {
-      if (!ends_quietly(ec)) co_await reject(http::http1::rejection_for(ec));
+      if (!ends_quietly(ec)) {
+        co_await reject(http::http1::rejection_for(ec));
+        co_await close_lingering();
+      }
       co_return;
     }
     if (auto rejection = http::http1::check_request_head(parser.head(), limits)) {
       co_await reject(*rejection);
+      co_await close_lingering();
       co_return;
     }
     http::http1::to_origin_form(parser.head());
@@ -59,10 +64,42 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     exchange.client_keep_alive = parser.keep_alive() && parser.head().version() >= 11;
     auto next = co_await serve(parser, *view, exchange);
     finish(*view, exchange, parser);
-    if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) break;
+    if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) {
+      if (!parser.is_done()) co_await close_lingering();  // the body was answered unread
+      break;
+    }
   }
   boost::system::error_code ignored;
   socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+// Closing a socket with bytes unread makes the kernel send a reset, and a
+// client still writing its request body then fails that write (EPIPE) and
+// drops the answer it was already sent. So stop sending, then read and drop
+// what the client still sends until it closes, for at most kLingerLimit:
+// nginx's lingering close. A drain may close the connection meanwhile.
+template <class DownStream>
+asio::awaitable<void> Http1Connection<DownStream>::close_lingering() {
+  static constexpr std::chrono::seconds kLingerLimit{5};
+  boost::system::error_code ec;
+  socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) co_return;  // the socket is gone already
+  idle_ = true;       // nothing left to answer
+  deadline_.limit = {};
+  deadline_.arm(Side::kDownstream, kLingerLimit);  // once: a bound on the whole drain
+  std::size_t read = 0;
+  do {
+    down_buffer_.clear();
+    std::tie(ec, read) = co_await socket().async_read_some(
+        down_buffer_.prepare(BodyRelay<true, DownStream, DownStream>::kReadAhead), kNoThrow);
+  } while (!ec);
+  std::string_view end = "error";
+  if (deadline_.expired) {
+    end = "time_limit";
+  } else if (ec == asio::error::eof) {
+    end = "client_closed";
+  }
+  state_.metrics.lingering_close(end).Increment();
 }
 
 template <class DownStream>
@@ -141,8 +178,6 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   const std::string body = std::string(rejection.reason) + "\n";
   deadline_.arm(Side::kDownstream, std::chrono::seconds(5));
   co_await write_local(response, body, false);
-  boost::system::error_code ignored;
-  socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (state_.access_log) {
     state_.access_log->info(R"({{"listener":{},"downstream":{},"status":{},"error":{}}})",
                             log::json_quote(state_.view->snapshot->listeners[listener_].name),

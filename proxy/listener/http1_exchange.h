@@ -364,6 +364,7 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<Next> reply(RequestParser& parser, const LocalReply& local, Exchange& exchange,
                               const router::HeaderEdits* edits = nullptr);
   asio::awaitable<void> reject(const http::http1::Rejection& rejection);
+  asio::awaitable<void> close_lingering();
   // Writes a response the proxy made, framed by Content-Length.
   asio::awaitable<boost::system::error_code> write_local(http::http1::ResponseHead& response,
                                                          std::string_view body, bool keep_alive);

@@ -187,13 +187,20 @@ Metrics::Metrics()
           BuildCounter()
               .Name("mesh_http2_connection_errors_total")
               .Help("HTTP/2 connections ended by the proxy (GOAWAY), by reason")
-              .Register(*registry_)) {
+              .Register(*registry_)),
+      lingering_closes_(BuildCounter()
+                            .Name("mesh_http1_lingering_closes_total")
+                            .Help("HTTP/1 connections closed with request bytes unread, after "
+                                  "reading and dropping what the client still sent (at most "
+                                  "5 s), by how that ended")
+                            .Register(*registry_)) {
   config_reload(true);
   config_reload(false);
   drain_started();
   app_metrics_scrape(true);
   app_metrics_scrape(false);
   for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
+  for (auto end : kLingeringCloseEnds) lingering_close(end);
   for (auto reason : http::http1::kRejectionReasons) {
     parse_rejection_counters_.emplace_back(
         reason, &parse_rejections_.Add({{"reason", std::string(reason)}}));
@@ -306,6 +313,10 @@ prometheus::Counter& Metrics::discovery(std::string_view event) {
 
 prometheus::Counter& Metrics::discovery_reconnect(std::string_view cause) {
   return discovery_reconnects_.Add({{"cause", std::string(cause)}});
+}
+
+prometheus::Counter& Metrics::lingering_close(std::string_view end) {
+  return lingering_closes_.Add({{"end", std::string(end)}});
 }
 
 prometheus::Counter& Metrics::local_reply(std::string_view reason) {

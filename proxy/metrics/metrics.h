@@ -23,6 +23,11 @@ inline constexpr std::array<std::string_view, 9> kDiscoveryReconnectCauses = {
     "resolve_failed", "connect_failed", "goaway",         "stream_closed",  "ping_timeout",
     "read_error",     "write_error",    "protocol_error", "unauthenticated"};
 
+// How a lingering close ended: the client closed, the time limit cut it
+// short, or the socket failed (a reset, a drain closing it).
+inline constexpr std::array<std::string_view, 3> kLingeringCloseEnds = {"client_closed",
+                                                                        "time_limit", "error"};
+
 // Per listener.
 struct ListenerStats {
   std::array<prometheus::Counter*, 5> responses{};  // by status class 1xx..5xx
@@ -105,6 +110,9 @@ class Metrics {
   // and connections it ended (GOAWAY), by reason.
   prometheus::Counter& http2_stream_error(std::string_view reason);
   prometheus::Counter& http2_connection_error(std::string_view reason);
+  // HTTP/1 connections closed with request bytes unread, after draining what
+  // the client still sent, by how the draining ended (kLingeringCloseEnds).
+  prometheus::Counter& lingering_close(std::string_view end);
 
   // Prometheus text exposition format.
   std::string prometheus_text() const;
@@ -142,6 +150,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& grpc_statuses_;
   prometheus::Family<prometheus::Counter>& http2_stream_errors_;
   prometheus::Family<prometheus::Counter>& http2_connection_errors_;
+  prometheus::Family<prometheus::Counter>& lingering_closes_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
   static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,

@@ -436,3 +436,46 @@ def test_pool_full_closes_the_oldest_idle_connection(start_proxy, backend_port):
     assert proxy.settled_metric("mesh_upstream_idle_closed_total", 1, cluster="app", reason="pool_full") == 1
     assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"  # the one kept is reused
     assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="reused") == 1
+
+
+def lingering_config(port):
+    route = {"match": {"prefix": "/"}, "direct_response": {"status": 403, "body": "no\n"}}
+    return one_route_config(port, [], route=route)
+
+
+def test_an_answer_before_the_body_is_read_survives_the_upload(start_proxy):
+    """The proxy answers before reading a large upload, then closes. Closing
+    with bytes unread would reset the connection, so the client's next
+    write fails and it never reads the answer. The proxy drains instead."""
+    port = free_port()
+    proxy = start_proxy(lingering_config(port))
+    body_size = 16 << 20  # more than both sockets' buffers hold
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {body_size}\r\n\r\n".encode())
+        chunk = b"x" * 65536
+        for _ in range(body_size // len(chunk)):
+            s.sendall(chunk)  # a reset would raise here
+        answer = b""
+        while data := s.recv(65536):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 403 "), answer[:100]
+    assert b"connection: close" in answer.lower()
+    assert proxy.settled_metric("mesh_http1_lingering_closes_total", 1, end="client_closed") == 1
+    assert proxy.metric("mesh_http1_lingering_closes_total", end="time_limit") == 0
+
+
+def test_a_lingering_close_is_cut_at_five_seconds(start_proxy):
+    """A client that neither finishes its body nor closes is dropped after the
+    lingering limit."""
+    port = free_port()
+    proxy = start_proxy(lingering_config(port))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nxx")
+        answer = b""
+        while data := s.recv(65536):  # ends at the proxy's FIN, sent with the answer
+            answer += data
+        assert answer.startswith(b"HTTP/1.1 403 ")
+        started = time.monotonic()
+        assert proxy.settled_metric("mesh_http1_lingering_closes_total", 1, timeout=8,
+                                    end="time_limit") == 1
+        assert 4 < time.monotonic() - started < 7
