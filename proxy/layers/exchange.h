@@ -17,6 +17,7 @@ struct Record {
   std::string_view cluster;
   std::string upstream;   // "address:port" of the last attempt's endpoint
   unsigned attempts = 0;  // tries upstream (retries + 1)
+  bool grpc = false;      // a gRPC call (content-type application/grpc...)
 };
 
 }  // namespace weft::proxy::layers

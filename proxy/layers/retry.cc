@@ -96,6 +96,21 @@ milliseconds backoff(const router::RetryPolicy& policy, unsigned retry,
       static_cast<std::int64_t>(random % static_cast<std::uint64_t>(ceiling.count() + 1)));
 }
 
+Outcome answer(unsigned status, std::optional<std::string_view> retry_after,
+               std::optional<std::string_view> grpc_status) {
+  Outcome outcome;
+  outcome.status = status;
+  if (retry_after) outcome.retry_after = parse_retry_after(*retry_after);
+  if (grpc_status) {
+    unsigned code = 0;
+    const auto* end = grpc_status->data() + grpc_status->size();
+    auto [stop, ec] = std::from_chars(grpc_status->data(), end, code);
+    const bool readable = ec == std::errc() && stop == end && !grpc_status->empty() && code <= 16;
+    outcome.grpc_status = readable ? code : 2;  // UNKNOWN
+  }
+  return outcome;
+}
+
 std::optional<milliseconds> parse_retry_after(std::string_view value) {
   std::uint32_t seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);

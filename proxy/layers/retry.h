@@ -47,6 +47,24 @@ struct Outcome {
   std::optional<milliseconds> retry_after;       // the head's retry-after
 };
 
+// The retry layer's view of an answer: its status, its retry-after (RFC
+// 9110 §10.2.3) and, for a gRPC call, the grpc-status of a trailers-only
+// answer (an unreadable one is UNKNOWN, as gRPC reads it).
+Outcome answer(unsigned status, std::optional<std::string_view> retry_after,
+               std::optional<std::string_view> grpc_status);
+// The same read from a head's fields: either codec's (http::FieldList,
+// http::http1::Fields), lower-case names.
+template <class Fields>
+Outcome answer(unsigned status, const Fields& fields, bool grpc) {
+  return answer(status, fields.get("retry-after"), grpc ? fields.get("grpc-status") : std::nullopt);
+}
+
+// Whether a request body is kept whole as it is sent (up to kReplayLimit),
+// so that a retry can send it again: only where the route retries at all.
+inline bool keep_for_replay(const router::RetryPolicy& policy, bool has_body) {
+  return has_body && policy.active();
+}
+
 // The condition that makes `outcome` worth another try under `policy`, as
 // the metric's reason label ("upstream_reset", "per_try_timeout",
 // "status_503", "grpc_unavailable"); nullopt: it is final.
@@ -130,6 +148,13 @@ class Tries {
   // the budget said no, budget_exhausted() is set; when only the body,
   // body_too_large().
   bool hold(const Outcome& outcome, bool body_replayable, Clock::time_point now);
+  // hold() for an answer (a response head: its status and `fields`), read
+  // only when another try is possible; then held_outcome() is the answer.
+  template <class Fields>
+  bool hold_answer(unsigned status, const Fields& fields, bool grpc, bool body_replayable,
+                   Clock::time_point now) {
+    return !last() && hold(answer(status, fields, grpc), body_replayable, now);
+  }
   // After hold(): takes the retry from the budget and moves on; returns the
   // wait before the next attempt.
   milliseconds next(Clock::time_point now, std::uint64_t random);

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/http/http1/fields.h"
+#include "proxy/http/message.h"
+
 namespace weft::proxy::layers::retry {
 namespace {
 
@@ -121,6 +128,60 @@ TEST(RetryAfter, DelaySecondsOnly) {
   EXPECT_FALSE(parse_retry_after(""));
   EXPECT_FALSE(parse_retry_after("-1"));
   EXPECT_FALSE(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"));
+}
+
+// An answer as the retry layer reads it, the same from either codec's fields.
+TEST(Answer, StatusRetryAfterAndTrailersOnlyGrpcStatus) {
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::string, std::string>> fields;
+    bool grpc;
+    std::optional<milliseconds> retry_after;
+    std::optional<unsigned> grpc_status;
+  } cases[] = {
+      {"plain", {}, false, std::nullopt, std::nullopt},
+      {"retry_after", {{"retry-after", "3"}}, false, milliseconds(3000), std::nullopt},
+      {"retry_after_date",
+       {{"retry-after", "Fri, 31 Dec 1999"}},
+       false,
+       std::nullopt,
+       std::nullopt},
+      {"grpc_unavailable", {{"grpc-status", "14"}}, true, std::nullopt, 14},
+      {"grpc_status_not_grpc", {{"grpc-status", "14"}}, false, std::nullopt, std::nullopt},
+      {"grpc_head_not_trailers_only", {}, true, std::nullopt, std::nullopt},
+      {"grpc_unreadable_is_unknown", {{"grpc-status", "x1"}}, true, std::nullopt, 2},
+      {"grpc_out_of_range_is_unknown", {{"grpc-status", "99"}}, true, std::nullopt, 2},
+      {"grpc_empty_is_unknown", {{"grpc-status", ""}}, true, std::nullopt, 2},
+  };
+  for (const auto& c : cases) {
+    http::FieldList h2;
+    http::http1::ResponseHead h1;
+    for (const auto& [name, value] : c.fields) {
+      h2.add(name, value);
+      h1.insert(name, value);
+    }
+    for (const auto& outcome : {answer(503, h2, c.grpc), answer(503, h1, c.grpc)}) {
+      EXPECT_EQ(outcome.status, 503u) << c.name;
+      EXPECT_EQ(outcome.failure, Failure::kNone) << c.name;
+      EXPECT_EQ(outcome.retry_after, c.retry_after) << c.name;
+      EXPECT_EQ(outcome.grpc_status, c.grpc_status) << c.name;
+    }
+  }
+}
+
+TEST(Answer, OnlyWhenAnotherTryIsPossible) {
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  auto p = policy(On::kGrpcUnavailable);
+  p.attempts = 2;
+  Budget budget(100, 10);
+  Tries tries(p, budget, false);
+  http::FieldList fields;
+  fields.add("grpc-status", "14");
+  EXPECT_FALSE(tries.hold_answer(200, fields, false, true, now)) << "not a gRPC call";
+  ASSERT_TRUE(tries.hold_answer(200, fields, true, true, now));
+  EXPECT_EQ(tries.held_outcome().grpc_status, 14u);
+  tries.next(now, 0);
+  EXPECT_FALSE(tries.hold_answer(200, fields, true, true, now)) << "the last try is final";
 }
 
 TEST(Idempotent, MethodsOfRfc9110) {

@@ -53,20 +53,10 @@ http::Failure failure_of(const boost::system::error_code& ec, http::Failure time
   return http::Failure::kReset;
 }
 
-// Whether the tries hold this response back for another attempt.
-bool held_for_retry(const http::http1::ResponseHead& res, bool body_untouched,
-                    layers::retry::Tries& tries) {
-  layers::retry::Outcome outcome;
-  outcome.status = res.result_int();
-  if (auto after = res.find(beast_http::field::retry_after); after != res.end()) {
-    outcome.retry_after = layers::retry::parse_retry_after(after->value());
-  }
-  return tries.hold(outcome, body_untouched, worker::coarse_now());
-}
-
 // A gRPC call's own deadline (grpc-timeout), whatever HTTP version carries it.
-std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::RequestHead& head) {
-  if (!http::grpc::is_grpc(head[beast_http::field::content_type])) return std::nullopt;
+std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::RequestHead& head,
+                                                         bool grpc) {
+  if (!grpc) return std::nullopt;
   auto value = head.find("grpc-timeout");
   if (value == head.end()) return std::nullopt;
   return http::grpc::parse_timeout(value->value());
@@ -208,7 +198,8 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                       : http::Failure::kNoHealthyUpstream);
     co_return co_await reply(parser, local, exchange);
   }
-  const layers::timeout::Deadlines deadlines(route.timeouts, grpc_timeout_of(head),
+  exchange.grpc = http::grpc::is_grpc(head[beast_http::field::content_type]);
+  const layers::timeout::Deadlines deadlines(route.timeouts, grpc_timeout_of(head, exchange.grpc),
                                              idle_timeout(view), exchange.start);
   if (auto expect = head.find(beast_http::field::expect);
       expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
@@ -225,7 +216,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   // them again: then up to layers::retry::kReplayLimit of one is kept (in
   // replay_ for an HTTP/1.1 cluster, in the pipe for an HTTP/2 one). A
   // request is tried again only while its body is untouched or kept whole.
-  const bool keep_body = route.retry.active() && !parser.is_done() && !upgrade;
+  const bool keep_body = layers::retry::keep_for_replay(route.retry, !parser.is_done() && !upgrade);
   replay_.clear();
   // On the heap: kept out of this coroutine's frame, which Asio recycles
   // only while it is small.
@@ -380,7 +371,8 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
   auto& res = response->head();
   // Another try is possible: is this answer final? (The connection is not
   // reused when it is not: its response is unread.)
-  if (!upgrade && !tries.last() && held_for_retry(res, !body_pending, tries)) {
+  if (!upgrade && tries.hold_answer(res.result_int(), res, exchange.grpc, !body_pending,
+                                    worker::coarse_now())) {
     co_return Attempt::held_back(tries.held_outcome());
   }
   exchange.status = res.result_int();

@@ -189,16 +189,11 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
       co_return AttemptEnd{
           false, false, {http::Failure::kReset, response.outcome == Outcome::kRefused}};
     }
-    if (!tries.last()) {  // another try is possible: is this answer final?
-      layers::retry::Outcome outcome;
-      outcome.status = response.head.status;
-      if (auto after = response.head.fields.get("retry-after")) {
-        outcome.retry_after = layers::retry::parse_retry_after(*after);
-      }
-      if (tries.hold(outcome, body_replayable, worker::coarse_now())) {
-        lease->cancel(response.stream);
-        co_return AttemptEnd{false, true, outcome};
-      }
+    // Another try is possible: is this answer final?
+    if (tries.hold_answer(response.head.status, response.head.fields, exchange.grpc,
+                          body_replayable, worker::coarse_now())) {
+      lease->cancel(response.stream);
+      co_return AttemptEnd{false, true, tries.held_outcome()};
     }
     if (request_body) request_body->end_replay();  // no attempt follows
     auto body = response.end_stream ? nullptr : response_body;

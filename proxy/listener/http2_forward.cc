@@ -140,23 +140,6 @@ AttemptEnd attempt_failed(http::Failure failure, bool refused = false) {
   return {false, false, {failure, refused, 0, std::nullopt, std::nullopt}};
 }
 
-// The retry layer's view of a response head.
-layers::retry::Outcome outcome_of(const http::ResponseHead& head, bool grpc) {
-  layers::retry::Outcome outcome;
-  outcome.status = head.status;
-  if (grpc) {
-    if (auto value = head.fields.get("grpc-status")) {  // trailers-only
-      unsigned code = 2;
-      std::from_chars(value->data(), value->data() + value->size(), code);
-      outcome.grpc_status = code;
-    }
-  }
-  if (auto after = head.fields.get("retry-after")) {
-    outcome.retry_after = layers::retry::parse_retry_after(*after);
-  }
-  return outcome;
-}
-
 // Whether the request body can be sent again: none, untouched, or kept
 // whole for replay (layers::retry::kReplayLimit).
 bool body_replayable(const Http2Stream& stream) {
@@ -199,12 +182,11 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
     if (response.outcome != Outcome::kHead) {
       co_return attempt_failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
     }
-    if (!tries.last()) {  // another try is possible: is this answer final?
-      const auto outcome = outcome_of(response.head, stream.grpc);
-      if (tries.hold(outcome, body_replayable(stream), Clock::now())) {
-        lease->cancel(response.stream);
-        co_return AttemptEnd{false, true, outcome};
-      }
+    // Another try is possible: is this answer final?
+    if (tries.hold_answer(response.head.status, response.head.fields, stream.grpc,
+                          body_replayable(stream), Clock::now())) {
+      lease->cancel(response.stream);
+      co_return AttemptEnd{false, true, tries.held_outcome()};
     }
     if (!relay_head(downstream, stream, response.head, route,
                     response.end_stream ? nullptr : body)) {
@@ -356,11 +338,10 @@ asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2S
   if (!parser->is_done()) {
     body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
   }
-  if (!tries.last()) {  // another try is possible: is this answer final?
-    const auto outcome = outcome_of(out, stream.grpc);
-    if (tries.hold(outcome, body_replayable(stream), Clock::now())) {
-      co_return Http1Outcome::held_back(outcome);  // the connection is not reused
-    }
+  // Another try is possible: is this answer final?
+  if (tries.hold_answer(out.status, out.fields, stream.grpc, body_replayable(stream),
+                        Clock::now())) {
+    co_return Http1Outcome::held_back(tries.held_outcome());  // the connection is not reused
   }
   if (!relay_head(downstream, stream, out, route, body)) {
     co_return Http1Outcome::gone(true);
@@ -484,7 +465,7 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
   const auto deadlines = deadlines_for(downstream, stream, route);
   layers::retry::Tries tries(route.retry, *cluster.retry_budget,
                              layers::retry::is_idempotent(stream.request.method));
-  if (route.retry.active() && stream.request_body) {
+  if (layers::retry::keep_for_replay(route.retry, stream.request_body != nullptr)) {
     stream.request_body->keep_for_replay(layers::retry::kReplayLimit);
   }
   StreamPath path(downstream, stream, route, cluster, head, deadlines);

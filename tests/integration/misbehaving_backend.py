@@ -8,10 +8,12 @@ prior knowledge, sniffed from the preface) on the same port:
   .../close-soon            HTTP/1.1: 200 as keep-alive, then the connection
                             is closed 100 ms later without saying so (a stale
                             pooled connection for the next request)
-  .../flaky?key=K&fail=N[&status=S][&retry_after=T][&how=reset]
+  .../flaky?key=K&fail=N[&status=S][&retry_after=T][&how=reset][&grpc=G]
                             the first N requests with key K fail (status S,
                             default 503, with retry-after T; or how=reset:
-                            the connection or stream is reset before a head),
+                            the connection or stream is reset before a head;
+                            or grpc=G: a gRPC answer of 200 with grpc-status G
+                            in its head and no body, as trailers-only),
                             later ones get 200; requests(K) counts them
                             and bodies(K) lists the SHA-256 of each
                             request body
@@ -64,6 +66,8 @@ def flaky(query, body):
         return 0, 200, [(0, b"ok\n")], []
     if query.get("how") == "reset":
         return 0, RESET, [], []
+    if "grpc" in query:
+        return 0, 200, [], [("content-type", "application/grpc"), ("grpc-status", query["grpc"])]
     headers = [("retry-after", query["retry_after"])] if "retry_after" in query else []
     return 0, int(query.get("status", "503")), [(0, b"flaky\n")], headers
 

@@ -15,6 +15,7 @@ from conftest import cluster, listener
 from http_pairs import access_log, backend, curl, mesh_fixture, upstream_protocol  # noqa: F401 (backend: a fixture)
 
 RETRY = {"attempts": 4, "retry_on": ["5xx"], "base_interval": "0.01s", "max_interval": "2s"}
+GRPC_RETRY = {**RETRY, "retry_on": ["unavailable"]}
 
 
 def config(port, backend_port, upstream):
@@ -27,6 +28,7 @@ def config(port, backend_port, upstream):
         "listeners": [listener("front", port, route_table="front")],
         "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
             route("/retry/", "app", retry=RETRY),
+            route("/grpc-retry/", "app", retry=GRPC_RETRY),
             route("/outage/", "outage", retry=RETRY),
             route("/", "app"),
         ]}]}],
@@ -61,6 +63,24 @@ def test_a_reset_before_the_head_is_retried(mesh):
     assert misbehaving_backend.requests(key) == 2
     assert proxy.settled_metric("mesh_upstream_retries_total", 1, cluster="app",
                                 reason="upstream_reset") == 1
+
+
+def test_a_grpc_unavailable_answer_is_retried(mesh):
+    """A trailers-only grpc-status 14 (UNAVAILABLE) is retried under the
+    `unavailable` condition, whatever HTTP version carries the call; another
+    gRPC status is final."""
+    proxy, downstream, base = mesh
+    grpc = ("-H", "content-type: application/grpc", "-H", "te: trailers")
+    key = uuid.uuid4().hex
+    answer = curl(downstream, f"{base}/grpc-retry/flaky?key={key}&fail=2&grpc=14", *grpc)
+    assert answer.status == 200 and answer.body == b"ok\n"
+    assert misbehaving_backend.requests(key) == 3
+    assert proxy.settled_metric("mesh_upstream_retries_total", 2, cluster="app",
+                                reason="grpc_unavailable") == 2
+    final = uuid.uuid4().hex
+    answer = curl(downstream, f"{base}/grpc-retry/flaky?key={final}&fail=1&grpc=5", *grpc)
+    assert "grpc-status: 5" in answer.head  # NOT_FOUND: not retried
+    assert misbehaving_backend.requests(final) == 1
 
 
 def test_the_last_attempt_answers_as_it_is(mesh):

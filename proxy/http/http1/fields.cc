@@ -18,6 +18,12 @@ Fields::const_iterator Fields::find(std::string_view name) const {
   });
 }
 
+std::optional<std::string_view> Fields::get(std::string_view name) const {
+  auto found = find(name);
+  if (found == end()) return std::nullopt;
+  return found->value();
+}
+
 std::size_t Fields::count(std::string_view name) const {
   return std::count_if(fields_.begin(), fields_.end(), [name](const Field& f) {
     return boost::beast::iequals(f.name_string(), name);

@@ -14,6 +14,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <memory>
 #include <memory_resource>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -66,6 +67,8 @@ class Fields {
   // The first field so named, or end().
   const_iterator find(beast_http::field name) const;
   const_iterator find(std::string_view name) const;
+  // The first field named `name`'s value (as http::FieldList::get).
+  std::optional<std::string_view> get(std::string_view name) const;
   // The first value so named; empty when there is none.
   std::string_view operator[](beast_http::field name) const;
   std::string_view operator[](std::string_view name) const;
