@@ -311,6 +311,7 @@ class Http1Connection final : public worker::TrackedConnection {
 
   // The retry layer's path for this connection (http1_forward.cc).
   class UpstreamPath;
+  class ClientBody;  // http1_to_http2.cc
 
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
   // One attempt on the cluster over HTTP/1.1: an endpoint's pooled or new

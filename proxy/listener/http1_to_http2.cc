@@ -4,21 +4,16 @@
 // (Host to :authority, hop-by-hop fields dropped), the body streamed from the
 // client into the upstream stream while the response streams back, chunked
 // when it has no length, with HTTP/2 trailers as chunked trailers.
-#include <boost/asio/experimental/awaitable_operators.hpp>
-
 #include "proxy/http/convert.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
-#include "proxy/upstream/http2/pool.h"
+#include "proxy/upstream/http2/call.h"
 
 namespace weft::proxy::listener {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
-
 constexpr std::size_t kPipeBytes = std::size_t{256} * 1024;
-constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
 }  // namespace
 
@@ -125,6 +120,23 @@ Http2Request Http1Connection<DownStream>::http2_request(RequestParser& parser,
   return request;
 }
 
+// The client's body, read from its socket into the request pipe while the
+// first send waits for the answer.
+template <class DownStream>
+class Http1Connection<DownStream>::ClientBody final : public upstream::http2::BodySource {
+ public:
+  ClientBody(Http1Connection& connection, RequestParser& parser, std::chrono::milliseconds idle)
+      : connection_(connection), parser_(parser), idle_(idle) {}
+  asio::awaitable<void> pump(http::BodyPipe& body) override {
+    co_await connection_.pump_request(parser_, body, idle_);  // a failure reaches the pipe
+  }
+
+ private:
+  Http1Connection& connection_;
+  RequestParser& parser_;
+  std::chrono::milliseconds idle_;
+};
+
 template <class DownStream>
 auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Request& request,
                                                 const router::Route& route,
@@ -133,75 +145,23 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
                                                 layers::retry::Tries& tries, Exchange& exchange,
                                                 Next& next)
     -> asio::awaitable<layers::retry::AttemptEnd> {
-  using layers::retry::AttemptEnd;
-  auto executor = co_await asio::this_coro::executor;
-  auto& request_body = request.body;
-  // A refused stream never reached the application: tried again at once,
-  // whatever the retry policy, while the whole body is still in the pipe.
-  for (int refused = 0; refused < kMaxAttempts; ++refused) {
-    auto endpoint = cluster.balancer.next();
-    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      co_return AttemptEnd{false, false, {failed->failure}};
-    }
-    deadline_.limit = deadlines.attempt(worker::coarse_now());
-    // The head is awaited for the stream's idle timeout within that.
-    const auto head_limit = deadline_.limit.or_idle(worker::coarse_now(), deadlines.idle());
-    auto& lease = std::get<upstream::http2::Lease>(acquired);
-    if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
-    auto response_body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
-    upstream::http2::Response response;
-    if (request_body && !request.pumping) {
-      request.pumping = true;
-      // The body streams up while the response is awaited: a server may
-      // answer before the upload ends (gRPC, early errors). A stream that
-      // ends without a head stops the pump, which would otherwise wait
-      // forever on a full pipe nobody reads.
-      auto exchange_once = [&]() -> asio::awaitable<upstream::http2::Response> {
-        auto got =
-            co_await lease->exchange(request.head, request_body, response_body, head_limit.when);
-        if (got.outcome != upstream::http2::Response::Outcome::kHead &&
-            request_body->state() == http::BodyPipe::State::kOpen) {
-          request_body->close_consumer();
-        }
-        co_return got;
-      };
-      auto [sent, got] =
-          co_await (pump_request(parser, *request_body, deadlines.idle()) && exchange_once());
-      response = std::move(got);
-      (void)sent;
-    } else {
-      response =
-          co_await lease->exchange(request.head, request_body, response_body, head_limit.when);
-    }
-    using Outcome = upstream::http2::Response::Outcome;
-    // Sent again only when the whole body is still in the pipe, untouched
-    // or kept for replay.
-    const bool body_replayable = !request_body || request_body->replayable();
-    if (response.outcome == Outcome::kRefused && body_replayable) {
-      if (request_body) request_body->rewind();
-      continue;
-    }
-    if (response.outcome == Outcome::kTimeout) {
-      co_return AttemptEnd{false, false, {head_limit.failure}};
-    }
-    if (response.outcome != Outcome::kHead) {
-      co_return AttemptEnd{
-          false, false, {http::Failure::kReset, response.outcome == Outcome::kRefused}};
-    }
-    // Another try is possible: is this answer final?
-    if (tries.hold_answer(response.head.status, response.head.fields, exchange.grpc,
-                          body_replayable, worker::coarse_now())) {
-      lease->cancel(response.stream);
-      co_return AttemptEnd{false, true, tries.held_outcome()};
-    }
-    if (request_body) request_body->end_replay();  // no attempt follows
-    auto body = response.end_stream ? nullptr : response_body;
-    next =
-        co_await relay_response(parser, std::move(response.head), body, route, deadlines, exchange);
-    co_return AttemptEnd{true, false, {}};
-  }
-  co_return AttemptEnd{false, false, {http::Failure::kReset, true}};
+  ClientBody client_body(*this, parser, deadlines.idle());
+  // The client's body is pumped once, by the first try; later tries replay it.
+  const bool pump = request.body && !request.pumping;
+  request.pumping = true;
+  // Reads of the client's body during the first try stay within its limit.
+  deadline_.limit = deadlines.attempt(worker::coarse_now());
+  const upstream::http2::Request call{
+      request.head,  request.body,
+      exchange.grpc, pump ? &client_body : nullptr,
+      kPipeBytes,    state_.access_log ? &exchange.upstream : nullptr};
+  auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
+  if (answer.ended) co_return *answer.ended;
+  deadline_.limit = answer.limit;
+  auto body = answer.response.end_stream ? nullptr : answer.body;
+  next = co_await relay_response(parser, std::move(answer.response.head), body, route, deadlines,
+                                 exchange);
+  co_return layers::retry::AttemptEnd{true, false, {}};
 }
 
 template Http2Request Http1Connection<asio::ip::tcp::socket>::http2_request(

@@ -22,7 +22,7 @@
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/connect.h"
-#include "proxy/upstream/http2/pool.h"
+#include "proxy/upstream/http2/call.h"
 #include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::listener {
@@ -37,7 +37,6 @@ using http::http1::ResponseParser;
 // Response bodies buffered per stream before the producer waits.
 constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
-constexpr int kMaxAttempts = 3;  // refused streams (GOAWAY) are retried
 
 // The request as it goes upstream: forwarding fields added, the route's edits.
 http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& stream,
@@ -157,56 +156,30 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
                                           const http::RequestHead& head,
                                           const layers::timeout::Deadlines& deadlines,
                                           layers::retry::Tries& tries) {
-  // A refused stream never reached the application: tried again at once,
-  // whatever the retry policy, while the request body is untouched.
-  for (int refused = 0; refused < kMaxAttempts; ++refused) {
-    auto endpoint = cluster.balancer.next();
-    stream.upstream = cluster.endpoint_text(endpoint);
-    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&acquired)) {
-      co_return attempt_failed(failed->failure);
-    }
-    const auto now = Clock::now();
-    const auto limit = deadlines.attempt(now);
-    // The head is awaited for the stream's idle timeout within that.
-    const auto head_limit = limit.or_idle(now, deadlines.idle());
-    auto& lease = std::get<upstream::http2::Lease>(acquired);
-    auto body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
-    auto response = co_await lease->exchange(head, stream.request_body, body, head_limit.when);
-    using Outcome = upstream::http2::Response::Outcome;
-    if (response.outcome == Outcome::kRefused && body_replayable(stream)) {
-      rewind_body(stream);
-      continue;
-    }
-    if (response.outcome == Outcome::kTimeout) co_return attempt_failed(head_limit.failure);
-    if (response.outcome != Outcome::kHead) {
-      co_return attempt_failed(http::Failure::kReset, response.outcome == Outcome::kRefused);
-    }
-    // Another try is possible: is this answer final?
-    if (tries.hold_answer(response.head.status, response.head.fields, stream.grpc,
-                          body_replayable(stream), Clock::now())) {
-      lease->cancel(response.stream);
-      co_return AttemptEnd{false, true, tries.held_outcome()};
-    }
-    if (!relay_head(downstream, stream, response.head, route,
-                    response.end_stream ? nullptr : body)) {
-      lease->cancel(response.stream);
-      co_return attempt_answered();
-    }
-    http::Failure cut = http::Failure::kNone;
-    const bool ended = co_await wait_response_end(stream, *body, limit, deadlines.idle(), cut);
-    if (!ended) {
-      // The response began but did not end in time: cut it short.
-      lease->cancel(response.stream);
-      downstream.reset(stream, http::BodyPipe::kCancel);
-      stream.error = http::reason(cut);
-      co_return attempt_answered();
-    }
-    if (stream.close_code != 0) lease->cancel(response.stream);  // the client cancelled
-    if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *body);
+  const upstream::http2::Request call{head,    stream.request_body, stream.grpc,
+                                      nullptr, kResponsePipeBytes,  &stream.upstream};
+  auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
+  if (answer.ended) co_return *answer.ended;
+  auto& lease = *answer.lease;
+  auto& response = answer.response;
+  if (!relay_head(downstream, stream, response.head, route,
+                  response.end_stream ? nullptr : answer.body)) {
+    lease->cancel(response.stream);
     co_return attempt_answered();
   }
-  co_return attempt_failed(http::Failure::kReset, true);
+  http::Failure cut = http::Failure::kNone;
+  const bool ended =
+      co_await wait_response_end(stream, *answer.body, answer.limit, deadlines.idle(), cut);
+  if (!ended) {
+    // The response began but did not end in time: cut it short.
+    lease->cancel(response.stream);
+    downstream.reset(stream, http::BodyPipe::kCancel);
+    stream.error = http::reason(cut);
+    co_return attempt_answered();
+  }
+  if (stream.close_code != 0) lease->cancel(response.stream);  // the client cancelled
+  if (stream.grpc) stream.grpc_status = grpc_status_of(response.head, *answer.body);
+  co_return attempt_answered();
 }
 
 // Closes a socket when its deadline passes: the pending operation fails and

@@ -1,0 +1,94 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "proxy/upstream/http2/call.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <variant>
+
+namespace weft::proxy::upstream::http2 {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using layers::retry::AttemptEnd;
+
+constexpr int kMaxSends = 3;  // refused streams (GOAWAY) are sent again
+
+Answer ended(AttemptEnd end) {
+  Answer answer;
+  answer.ended = end;
+  return answer;
+}
+
+// The first send of a body that `source` pumps: both run together. A
+// stream that ends without a head stops the pump, which would otherwise
+// wait forever on a full pipe nobody reads.
+asio::awaitable<Response> exchange_pumping(Connection& connection, const Request& request,
+                                           const std::shared_ptr<http::BodyPipe>& response_body,
+                                           Clock::time_point deadline) {
+  auto exchange = [&]() -> asio::awaitable<Response> {
+    auto got = co_await connection.exchange(request.head, request.body, response_body, deadline);
+    if (got.outcome != Response::Outcome::kHead &&
+        request.body->state() == http::BodyPipe::State::kOpen) {
+      request.body->close_consumer();
+    }
+    co_return got;
+  };
+  co_return co_await (request.source->pump(*request.body) && exchange());
+}
+
+}  // namespace
+
+asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
+                             const layers::timeout::Deadlines& deadlines,
+                             layers::retry::Tries& tries) {
+  auto executor = co_await asio::this_coro::executor;
+  bool pumped = request.source == nullptr || !request.body;
+  for (int send = 0; send < kMaxSends; ++send) {
+    auto endpoint = cluster.balancer.next();
+    if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
+    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
+    if (auto* failed = std::get_if<ConnectFailure>(&acquired)) {
+      co_return ended({false, false, {failed->failure}});
+    }
+    Answer answer;
+    answer.lease.emplace(std::move(std::get<Lease>(acquired)));
+    const auto now = Clock::now();
+    answer.limit = deadlines.attempt(now);
+    // The head is awaited for the stream's idle timeout within that.
+    const auto head_limit = answer.limit.or_idle(now, deadlines.idle());
+    answer.body = std::make_shared<http::BodyPipe>(executor, request.response_pipe_bytes);
+    auto& connection = **answer.lease;
+    if (!pumped) {
+      pumped = true;
+      answer.response =
+          co_await exchange_pumping(connection, request, answer.body, head_limit.when);
+    } else {
+      answer.response =
+          co_await connection.exchange(request.head, request.body, answer.body, head_limit.when);
+    }
+    using Outcome = Response::Outcome;
+    const auto outcome = answer.response.outcome;
+    // Sent again only while the whole body is in the pipe, untouched or kept.
+    const bool replayable = !request.body || request.body->replayable();
+    if (outcome == Outcome::kRefused && replayable) {
+      if (request.body) request.body->rewind();
+      continue;
+    }
+    if (outcome == Outcome::kTimeout) co_return ended({false, false, {head_limit.failure}});
+    if (outcome != Outcome::kHead) {
+      co_return ended({false, false, {http::Failure::kReset, outcome == Outcome::kRefused}});
+    }
+    const auto& head = answer.response.head;
+    if (tries.hold_answer(head.status, head.fields, request.grpc, replayable, Clock::now())) {
+      connection.cancel(answer.response.stream);
+      co_return ended({false, true, tries.held_outcome()});
+    }
+    if (request.body) request.body->end_replay();  // no attempt follows
+    co_return answer;
+  }
+  co_return ended({false, false, {http::Failure::kReset, true}});
+}
+
+}  // namespace weft::proxy::upstream::http2
