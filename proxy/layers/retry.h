@@ -52,12 +52,6 @@ struct Outcome {
 // answer (an unreadable one is UNKNOWN, as gRPC reads it).
 Outcome answer(unsigned status, std::optional<std::string_view> retry_after,
                std::optional<std::string_view> grpc_status);
-// The same read from a head's fields: either codec's (http::FieldList,
-// http::http1::Fields), lower-case names.
-template <class Fields>
-Outcome answer(unsigned status, const Fields& fields, bool grpc) {
-  return answer(status, fields.get("retry-after"), grpc ? fields.get("grpc-status") : std::nullopt);
-}
 
 // Whether a request body is kept whole as it is sent (up to kReplayLimit),
 // so that a retry can send it again: only where the route retries at all.
@@ -148,12 +142,18 @@ class Tries {
   // the budget said no, budget_exhausted() is set; when only the body,
   // body_too_large().
   bool hold(const Outcome& outcome, bool body_replayable, Clock::time_point now);
-  // hold() for an answer (a response head: its status and `fields`), read
-  // only when another try is possible; then held_outcome() is the answer.
+  // hold() for an answer: a response head's status and `fields` (either
+  // codec's: http::FieldList, http::http1::Fields), read only when another
+  // try is possible; then held_outcome() is the answer. Its retry-after
+  // only times the wait before the retry, so it is read once one is due.
   template <class Fields>
   bool hold_answer(unsigned status, const Fields& fields, bool grpc, bool body_replayable,
                    Clock::time_point now) {
-    return !last() && hold(answer(status, fields, grpc), body_replayable, now);
+    if (last()) return false;
+    const auto grpc_status = grpc ? fields.get("grpc-status") : std::nullopt;
+    if (!hold(answer(status, std::nullopt, grpc_status), body_replayable, now)) return false;
+    if (auto after = fields.get("retry-after")) held_.retry_after = parse_retry_after(*after);
+    return true;
   }
   // After hold(): takes the retry from the budget and moves on; returns the
   // wait before the next attempt.

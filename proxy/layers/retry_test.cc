@@ -132,26 +132,52 @@ TEST(RetryAfter, DelaySecondsOnly) {
 
 // An answer as the retry layer reads it, the same from either codec's fields.
 TEST(Answer, StatusRetryAfterAndTrailersOnlyGrpcStatus) {
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  auto p = policy(On::kGatewayError | On::kGrpcUnavailable);
+  Budget budget(100, 100);
   struct Case {
     const char* name;
+    unsigned status;
     std::vector<std::pair<std::string, std::string>> fields;
     bool grpc;
-    std::optional<milliseconds> retry_after;
-    std::optional<unsigned> grpc_status;
+    bool held;
+    std::optional<milliseconds> retry_after;  // when held
+    std::optional<unsigned> grpc_status;      // when held
   } cases[] = {
-      {"plain", {}, false, std::nullopt, std::nullopt},
-      {"retry_after", {{"retry-after", "3"}}, false, milliseconds(3000), std::nullopt},
+      {"ok", 200, {}, false, false, std::nullopt, std::nullopt},
+      {"unavailable", 503, {}, false, true, std::nullopt, std::nullopt},
+      {"retry_after", 503, {{"Retry-After", "3"}}, false, true, milliseconds(3000), std::nullopt},
       {"retry_after_date",
+       503,
        {{"retry-after", "Fri, 31 Dec 1999"}},
+       false,
+       true,
+       std::nullopt,
+       std::nullopt},
+      {"ok_with_retry_after",
+       200,
+       {{"retry-after", "3"}},
+       false,
        false,
        std::nullopt,
        std::nullopt},
-      {"grpc_unavailable", {{"grpc-status", "14"}}, true, std::nullopt, 14},
-      {"grpc_status_not_grpc", {{"grpc-status", "14"}}, false, std::nullopt, std::nullopt},
-      {"grpc_head_not_trailers_only", {}, true, std::nullopt, std::nullopt},
-      {"grpc_unreadable_is_unknown", {{"grpc-status", "x1"}}, true, std::nullopt, 2},
-      {"grpc_out_of_range_is_unknown", {{"grpc-status", "99"}}, true, std::nullopt, 2},
-      {"grpc_empty_is_unknown", {{"grpc-status", ""}}, true, std::nullopt, 2},
+      {"grpc_unavailable", 200, {{"grpc-status", "14"}}, true, true, std::nullopt, 14},
+      {"grpc_unavailable_retry_after",
+       200,
+       {{"grpc-status", "14"}, {"retry-after", "1"}},
+       true,
+       true,
+       milliseconds(1000),
+       14},
+      {"grpc_status_not_grpc",
+       200,
+       {{"grpc-status", "14"}},
+       false,
+       false,
+       std::nullopt,
+       std::nullopt},
+      {"grpc_not_found", 200, {{"grpc-status", "5"}}, true, false, std::nullopt, std::nullopt},
+      {"grpc_head_not_trailers_only", 200, {}, true, false, std::nullopt, std::nullopt},
   };
   for (const auto& c : cases) {
     http::FieldList h2;
@@ -160,13 +186,31 @@ TEST(Answer, StatusRetryAfterAndTrailersOnlyGrpcStatus) {
       h2.add(name, value);
       h1.insert(name, value);
     }
-    for (const auto& outcome : {answer(503, h2, c.grpc), answer(503, h1, c.grpc)}) {
-      EXPECT_EQ(outcome.status, 503u) << c.name;
-      EXPECT_EQ(outcome.failure, Failure::kNone) << c.name;
-      EXPECT_EQ(outcome.retry_after, c.retry_after) << c.name;
-      EXPECT_EQ(outcome.grpc_status, c.grpc_status) << c.name;
+    Tries from_h2(p, budget, true);
+    Tries from_h1(p, budget, true);
+    EXPECT_EQ(from_h2.hold_answer(c.status, h2, c.grpc, true, now), c.held) << c.name;
+    EXPECT_EQ(from_h1.hold_answer(c.status, h1, c.grpc, true, now), c.held) << c.name;
+    if (!c.held) continue;
+    for (const auto* tries : {&from_h2, &from_h1}) {
+      EXPECT_EQ(tries->held_outcome().status, c.status) << c.name;
+      EXPECT_EQ(tries->held_outcome().retry_after, c.retry_after) << c.name;
+      EXPECT_EQ(tries->held_outcome().grpc_status, c.grpc_status) << c.name;
     }
   }
+}
+
+// grpc-status as gRPC reads it: an unreadable or unknown code is UNKNOWN.
+TEST(Answer, UnreadableGrpcStatusIsUnknown) {
+  struct Case {
+    const char* text;
+    unsigned code;
+  } cases[] = {{"0", 0},  {"14", 14}, {"16", 16}, {"17", 2}, {"99", 2},
+               {"x1", 2}, {"1x", 2},  {"", 2},    {"-1", 2}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(answer(200, std::nullopt, c.text).grpc_status, c.code) << '"' << c.text << '"';
+  }
+  EXPECT_EQ(answer(200, std::nullopt, std::nullopt).grpc_status, std::nullopt);
+  EXPECT_EQ(answer(503, "2", std::nullopt).retry_after, milliseconds(2000));
 }
 
 TEST(Answer, OnlyWhenAnotherTryIsPossible) {

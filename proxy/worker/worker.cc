@@ -11,6 +11,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "proxy/listener/dispatch.h"
+#include "proxy/net/receive.h"
 #include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::worker {
@@ -76,6 +77,7 @@ void Worker::start(std::shared_ptr<const config::Snapshot> snapshot) {
   asio::co_spawn(io_, sweep(), asio::detached);
   thread_ = std::thread([this] {
     spdlog::debug("worker {} started", id_);
+    const net::ThreadReactor reactor(io_);  // reads find it without a registry lookup
     io_.run();
   });
 }
