@@ -172,7 +172,7 @@ milliseconds Tries::next(Clock::time_point now, std::uint64_t random) {
 }
 
 Step Tries::after(const AttemptEnd& end, bool body_replayable, Clock::time_point now,
-                  std::mt19937_64& random) {
+                  FastRandom& random) {
   if (end.answered) return {Step::Action::kDone, http::Failure::kNone, budget_exhausted_, {}};
   if (!end.held && !hold(end.outcome, body_replayable, now)) {
     return {Step::Action::kReply, end.outcome.failure, budget_exhausted_, {}};

@@ -21,10 +21,10 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 
+#include "common/random.h"
 #include "proxy/http/failure.h"
 #include "proxy/router/route.h"
 
@@ -164,7 +164,7 @@ class Tries {
   // asks this one question between attempts); a retry takes its budget and
   // its backoff (drawn from `random`) at once.
   Step after(const AttemptEnd& end, bool body_replayable, Clock::time_point now,
-             std::mt19937_64& random);
+             FastRandom& random);
   // The outcome hold() last held back.
   const Outcome& held_outcome() const { return held_; }
   bool budget_exhausted() const { return budget_exhausted_; }

@@ -14,8 +14,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <concepts>
-#include <random>
 
+#include "common/random.h"
 #include "proxy/layers/exchange.h"
 #include "proxy/layers/retry.h"
 #include "proxy/worker/coarse_clock.h"
@@ -51,7 +51,7 @@ concept StepCounter = requires(const Counter& counter, const Step& step, const T
 
 template <RetryPath Path, StepCounter Counter>
 boost::asio::awaitable<AttemptEnd> serve_retried(Path& path, Tries& tries, const Counter& cluster,
-                                                 std::mt19937_64& random) {
+                                                 FastRandom& random) {
   using Action = Step::Action;
   for (;;) {
     path.record().attempts = tries.attempt();
@@ -83,7 +83,7 @@ boost::asio::awaitable<AttemptEnd> serve_retried(Path& path, Tries& tries, const
 // when the returned awaitable completes.
 template <RetryPath Path, StepCounter Counter>
 boost::asio::awaitable<AttemptEnd> serve(Path& path, Tries& tries, const Counter& cluster,
-                                         std::mt19937_64& random) {
+                                         FastRandom& random) {
   if (tries.last()) {
     path.record().attempts = 1;
     return path.only_attempt(tries);

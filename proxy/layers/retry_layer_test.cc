@@ -110,7 +110,7 @@ TEST_P(RetryLayerTest, RunsTheAttempts) {
   Tries tries(policy, budget, true);
   FakePath path(c.script, c.replayable);
   FakeCounter counter;
-  std::mt19937_64 random(7);
+  FastRandom random(7);
   asio::io_context io;
   bool done = false;
   asio::co_spawn(

@@ -358,7 +358,7 @@ TEST(Tries, TheStepAfterAnAttempt) {
     Budget budget(c.budget_percent, 0);
     for (int i = 0; i < 10; ++i) budget.on_request(now);
     Tries tries(p, budget, true);
-    std::mt19937_64 random(7);
+    FastRandom random(7);
     const auto step = tries.after(c.end, c.body_replayable, now, random);
     EXPECT_EQ(step.action, c.action) << c.name;
     EXPECT_EQ(step.reply, c.reply) << c.name;
@@ -379,7 +379,7 @@ TEST(Tries, AnAnswerAfterARefusedRetrySaysSo) {
   const auto p = policy(On::kGatewayError);
   Budget spent(0, 0);
   Tries tries(p, spent, true);
-  std::mt19937_64 random(7);
+  FastRandom random(7);
   EXPECT_FALSE(tries.hold(status(503), true, now));
   const auto step = tries.after({true, false, {}}, true, now, random);
   EXPECT_EQ(step.action, Step::Action::kDone);

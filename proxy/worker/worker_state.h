@@ -6,10 +6,10 @@
 
 #include <chrono>
 #include <memory>
-#include <random>
 #include <unordered_set>
 #include <vector>
 
+#include "common/random.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/upstream/clusters.h"
@@ -48,7 +48,7 @@ struct WorkerState {
   spdlog::logger* access_log = nullptr;
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
-  std::mt19937_64 rng{std::random_device{}()};
+  FastRandom rng;  // request ids, retry backoff jitter
 };
 
 }  // namespace weft::proxy::worker

@@ -1,7 +1,9 @@
 #include "proxy/http/http1/headers.h"
 
+#include <array>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <cstring>
 
 namespace weft::proxy::http::http1 {
 
@@ -127,20 +129,28 @@ void set_chunked(Fields& fields, bool chunked) {
 
 namespace {
 
+// The two hex digits of each byte value: one table load per byte.
+constexpr std::array<char, 512> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> pairs{};
+  for (std::size_t byte = 0; byte < 256; ++byte) {
+    pairs[2 * byte] = kHex[byte >> 4];
+    pairs[2 * byte + 1] = kHex[byte & 0xf];
+  }
+  return pairs;
+}();
+
 // Writes `bytes` bytes of `value` (most significant first) as hex digits.
 void write_hex(char* out, std::uint64_t value, std::size_t bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (std::size_t i = bytes; i-- > 0;) {
-    const auto byte = static_cast<unsigned>(value & 0xff);
-    out[2 * i] = kHex[byte >> 4];
-    out[2 * i + 1] = kHex[byte & 0xf];
+    std::memcpy(out + 2 * i, &kHexPairs[2 * (value & 0xff)], 2);
     value >>= 8;
   }
 }
 
 }  // namespace
 
-RequestId new_request_id(std::mt19937_64& rng) {
+RequestId new_request_id(FastRandom& rng) {
   // 8-4-4-4-12 hex digits from 128 random bits.
   auto hi = rng();
   auto lo = rng();

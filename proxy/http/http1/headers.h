@@ -2,9 +2,9 @@
 #pragma once
 
 #include <array>
-#include <random>
 #include <string>
 
+#include "common/random.h"
 #include "proxy/http/http1/fields.h"
 #include "proxy/router/route.h"
 
@@ -63,6 +63,6 @@ struct RequestId {
 };
 
 // 32 hex digits from `rng`, formatted as a UUID (8-4-4-4-12).
-RequestId new_request_id(std::mt19937_64& rng);
+RequestId new_request_id(FastRandom& rng);
 
 }  // namespace weft::proxy::http::http1

@@ -9,7 +9,7 @@ namespace weft::proxy::http::http1 {
 namespace {
 
 TEST(RequestId, IsAUuidShapedRandomHexString) {
-  std::mt19937_64 rng(42);
+  FastRandom rng(42);
   std::set<std::string> seen;
   const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   for (int i = 0; i < 1000; ++i) {
