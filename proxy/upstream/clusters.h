@@ -41,11 +41,17 @@ struct ClusterState {
 // Indexed like Snapshot::clusters.
 using Clusters = std::vector<ClusterState>;
 
-// `previous` (may be null): the state of the snapshot being replaced.
+// `previous` (may be null): the state of the snapshot being replaced. A
+// cluster keeps its retry budget, and each of its endpoints whose address
+// it still lists keeps its pooled connections (keyed by cluster name and
+// endpoint address), so a push that changes one endpoint keeps the rest
+// warm.
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
                        const Clusters* previous);
 
-// Whether connections pooled for `a` can serve `b`.
-bool same_endpoints(const config::Cluster& a, const config::Cluster& b);
+// Whether connections pooled for `a`'s endpoints can serve the same
+// addresses in `b`: the same cluster, plain TCP (TLS contexts are rebuilt
+// with every snapshot), and the same pool settings and source address.
+bool pools_carry_over(const config::Cluster& a, const config::Cluster& b);
 
 }  // namespace weft::proxy::upstream

@@ -106,3 +106,47 @@ def test_reload_keeps_warm_upstream_connections(start_proxy, versions):
         time.sleep(0.02)
     # The cluster did not change, so its pooled connection carried over.
     assert proxy.metric("mesh_upstream_connections_total", cluster="v1", kind="new") == 1
+
+
+def test_a_reload_that_replaces_one_endpoint_keeps_the_others_warm(start_proxy, versions):
+    """The pools are keyed by endpoint address: an endpoint the new
+    configuration still lists (even at another position) keeps its pooled
+    connection; only the new endpoint needs a new one."""
+    third = free_port()
+    server = backend.start(third, "v3")
+    try:
+        port = free_port()
+
+        def app(ports, rev):
+            route = {"match": {"prefix": "/"}, "forward": forward_to(("app", 1)),
+                     "response_headers": {"set": [{"name": "x-rev", "value": rev}]}}
+            return {"listeners": [listener("web", port, route_table="web")],
+                    "route_tables": [{"name": "web", "virtual_hosts": [{"routes": [route]}]}],
+                    "clusters": [cluster("app", *ports)]}
+
+        proxy = start_proxy(app([versions["v1"], versions["v2"]], "1"))
+        assert sorted(get(port) for _ in range(2)) == ["v1\n", "v2\n"]
+        assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") == 2
+        write(proxy, app([versions["v2"], third], "2"))
+        proxy.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        answers = []
+        before_reload = 0  # answered by the old configuration, on its pooled connections
+        while not answers:
+            head = subprocess.run(["curl", "-si", f"http://127.0.0.1:{port}/"],
+                                  capture_output=True, text=True, timeout=10).stdout
+            if "x-rev: 2" in head:
+                answers.append(head.split("\n\n", 1)[1])  # text mode: newlines are \n
+            else:
+                before_reload += 1
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        answers.append(get(port))
+        assert sorted(answers) == ["v2\n", "v3\n"]
+        # v2's connection carried over; v3 needed the only new one.
+        assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") == 3
+        assert proxy.metric("mesh_upstream_connections_total", cluster="app",
+                            kind="reused") == 1 + before_reload
+    finally:
+        server.shutdown()
+        server.server_close()

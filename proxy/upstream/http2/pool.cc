@@ -8,7 +8,9 @@ namespace asio = boost::asio;
 
 asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(ClusterState& cluster,
                                                                    std::size_t endpoint) {
-  auto& connections = connections_[endpoint];
+  // Held: a push may replace this pool while the request waits.
+  const auto slot = connections_[endpoint];
+  auto& connections = *slot;
   std::erase_if(connections, [](const auto& c) { return c->closed(); });
   std::shared_ptr<Connection> chosen;  // a copy: the vector may grow while we wait
   for (const auto& candidate : connections) {

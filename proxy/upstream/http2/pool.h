@@ -36,14 +36,26 @@ class Lease {
 class Pool {
  public:
   Pool(std::size_t endpoints, std::chrono::milliseconds idle_timeout)
-      : connections_(endpoints), idle_timeout_(idle_timeout) {}
+      : idle_timeout_(idle_timeout) {
+    connections_.reserve(endpoints);
+    for (std::size_t i = 0; i < endpoints; ++i)
+      connections_.push_back(std::make_shared<Endpoint>());
+  }
 
   boost::asio::awaitable<std::variant<Lease, ConnectFailure>> acquire(ClusterState& cluster,
                                                                       std::size_t endpoint);
-  std::size_t connections(std::size_t endpoint) const { return connections_[endpoint].size(); }
+  std::size_t connections(std::size_t endpoint) const { return connections_[endpoint]->size(); }
+  // Makes this pool's `endpoint` share `previous`'s connections to its
+  // endpoint `from` (the same address, the same idle timeout): see
+  // pool::Pool::carry_over.
+  void carry_over(std::size_t endpoint, const Pool& previous, std::size_t from) {
+    connections_[endpoint] = previous.connections_[from];
+  }
 
  private:
-  std::vector<std::vector<std::shared_ptr<Connection>>> connections_;
+  using Endpoint = std::vector<std::shared_ptr<Connection>>;
+  // Per endpoint; shared with the pools of other snapshots (carry_over).
+  std::vector<std::shared_ptr<Endpoint>> connections_;
   std::chrono::milliseconds idle_timeout_;
 };
 

@@ -10,10 +10,10 @@ constexpr std::chrono::milliseconds kCheckAfterIdle{500};
 
 Pool::Pool(std::size_t endpoints, std::size_t max_idle_per_endpoint,
            std::chrono::milliseconds idle_timeout, Discards discards)
-    : idle_(endpoints),
-      max_idle_(max_idle_per_endpoint),
-      idle_timeout_(idle_timeout),
-      discards_(discards) {}
+    : max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout), discards_(discards) {
+  idle_.reserve(endpoints);
+  for (std::size_t i = 0; i < endpoints; ++i) idle_.push_back(std::make_shared<std::deque<Idle>>());
+}
 
 Socket* Connection::plain() const {
   const auto* p = std::get_if<std::unique_ptr<Socket>>(&stream_);
@@ -31,7 +31,7 @@ Socket& Connection::socket() const {
 }
 
 std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now) {
-  auto& idle = idle_[endpoint];
+  auto& idle = *idle_[endpoint];
   // Most recently used first: it is the least likely to have been closed.
   while (!idle.empty()) {
     Idle entry = std::move(idle.back());
@@ -44,7 +44,7 @@ std::optional<Connection> Pool::take(std::size_t endpoint, Clock::time_point now
 }
 
 void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point now) {
-  auto& idle = idle_[endpoint];
+  auto& idle = *idle_[endpoint];
   if (idle.size() >= max_idle_) {
     idle.pop_front();  // the oldest goes
     if (discards_.pool_full != nullptr) discards_.pool_full->Increment();
@@ -54,7 +54,7 @@ void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point no
 
 void Pool::sweep(Clock::time_point now) {
   for (auto& idle : idle_) {
-    std::erase_if(idle, [&](Idle& entry) {
+    std::erase_if(*idle, [&](Idle& entry) {
       auto verdict = check(entry, now);
       if (verdict == Verdict::kUsable) return false;
       count(verdict);

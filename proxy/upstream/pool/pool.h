@@ -59,7 +59,16 @@ class Pool {
   // here and a slot at the upstream) until the next request to its endpoint.
   void sweep(Clock::time_point now);
 
-  std::size_t idle(std::size_t endpoint) const { return idle_[endpoint].size(); }
+  std::size_t idle(std::size_t endpoint) const { return idle_[endpoint]->size(); }
+
+  // Makes this pool's `endpoint` share the idle connections of `previous`'s
+  // endpoint `from`: the same address in the snapshot before, with the same
+  // pool settings. A configuration push so keeps it warm, and connections
+  // the old snapshot's requests still hold come back where the new one finds
+  // them.
+  void carry_over(std::size_t endpoint, const Pool& previous, std::size_t from) {
+    idle_[endpoint] = previous.idle_[from];
+  }
 
  private:
   struct Idle {
@@ -71,7 +80,8 @@ class Pool {
   // Counts an unusable entry under its reason.
   void count(Verdict verdict) const;
 
-  std::vector<std::deque<Idle>> idle_;
+  // Per endpoint; shared with the pools of other snapshots (carry_over).
+  std::vector<std::shared_ptr<std::deque<Idle>>> idle_;
   std::size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
   Discards discards_;

@@ -1,0 +1,100 @@
+#include "proxy/upstream/clusters.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/upstream/http2/pool.h"
+#include "proxy/upstream/pool/pool.h"
+
+namespace weft::proxy::upstream {
+namespace {
+
+namespace asio = boost::asio;
+
+config::TcpEndpoint at(std::uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
+
+config::Cluster cluster(const std::string& name, const std::vector<std::uint16_t>& ports) {
+  config::Cluster c;
+  c.name = name;
+  for (auto port : ports) c.endpoints.push_back({at(port), 1});
+  return c;
+}
+
+config::Snapshot snapshot_of(config::Cluster c) {
+  config::Snapshot s;
+  s.clusters.push_back(std::move(c));
+  return s;
+}
+
+pool::Connection open_connection(asio::io_context& io) {
+  auto socket = std::make_unique<pool::Socket>(io);
+  socket->open(asio::ip::tcp::v4());
+  return pool::Connection(std::move(socket));
+}
+
+// A push that replaces one endpoint of a cluster keeps the idle connections
+// of the endpoints it still lists (found by address, wherever they moved),
+// and a connection the old snapshot's request hands back lands where the
+// new snapshot finds it.
+TEST(Clusters, APushKeepsTheEndpointsItStillLists) {
+  asio::io_context io;
+  metrics::Metrics metrics;
+  const auto now = pool::Clock::now();
+  const auto before = snapshot_of(cluster("app", {8001, 8002, 8003}));
+  auto old = make_clusters(before, metrics, nullptr);
+  for (std::size_t i = 0; i < 3; ++i) old[0].pool->put(i, open_connection(io), now);
+
+  const auto after = snapshot_of(cluster("app", {8003, 8004, 8001}));
+  auto fresh = make_clusters(after, metrics, &old);
+  EXPECT_EQ(fresh[0].pool->idle(0), 1u) << "8003, was third";
+  EXPECT_EQ(fresh[0].pool->idle(1), 0u) << "8004 is new";
+  EXPECT_EQ(fresh[0].pool->idle(2), 1u) << "8001, was first";
+  old[0].pool->put(0, open_connection(io), now);  // an in-flight request of the old snapshot
+  EXPECT_EQ(fresh[0].pool->idle(2), 2u);
+  EXPECT_TRUE(fresh[0].pool->take(2, now).has_value());
+  EXPECT_EQ(old[0].pool->idle(0), 1u) << "one endpoint, one set of idle connections";
+  EXPECT_EQ(fresh[0].retry_budget, old[0].retry_budget);
+}
+
+// What keeps a cluster's connections from serving the next snapshot.
+TEST(Clusters, ConnectionsCarryOverOnlyToTheSameSettings) {
+  struct Case {
+    const char* name;
+    std::function<void(config::Cluster&)> change;
+    bool carried;
+  } cases[] = {
+      {"unchanged", [](config::Cluster&) {}, true},
+      {"connect_timeout", [](config::Cluster& c) { c.connect_timeout *= 2; }, true},
+      {"renamed", [](config::Cluster& c) { c.name = "other"; }, false},
+      {"tls",
+       [](config::Cluster& c) {
+         c.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+       },
+       false},
+      {"idle_timeout", [](config::Cluster& c) { c.idle_timeout *= 2; }, false},
+      {"max_idle", [](config::Cluster& c) { c.max_idle_per_endpoint = 1; }, false},
+      {"source_address",
+       [](config::Cluster& c) { c.source_address = asio::ip::make_address("127.0.0.2"); }, false},
+  };
+  for (const auto& c : cases) {
+    asio::io_context io;
+    metrics::Metrics metrics;
+    const auto before = snapshot_of(cluster("app", {8001}));
+    auto old = make_clusters(before, metrics, nullptr);
+    old[0].pool->put(0, open_connection(io), pool::Clock::now());
+    auto changed = cluster("app", {8001});
+    c.change(changed);
+    const auto after = snapshot_of(changed);
+    auto fresh = make_clusters(after, metrics, &old);
+    EXPECT_EQ(fresh[0].pool->idle(0), c.carried ? 1u : 0u) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream
