@@ -12,9 +12,9 @@ namespace {
 // Vigna) seeded with 1234567.
 TEST(FastRandom, MatchesTheReferenceSequence) {
   FastRandom random(1234567);
-  const std::array<std::uint64_t, 5> expected = {
-      6457827717110365317ULL, 3203168211198807973ULL, 9817491932198370423ULL,
-      4593380528125082431ULL, 16408922859458223821ULL};
+  const std::array<std::uint64_t, 5> expected = {6457827717110365317ULL, 3203168211198807973ULL,
+                                                 9817491932198370423ULL, 4593380528125082431ULL,
+                                                 16408922859458223821ULL};
   for (auto value : expected) EXPECT_EQ(random(), value);
 }
 

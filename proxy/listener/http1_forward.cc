@@ -211,7 +211,8 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   cluster->stats.requests->Increment();
   cluster->retry_budget->on_request(worker::coarse_now());
   const bool upgrade = http::http1::is_upgrade(head);
-  const bool to_http2 = cluster->config.protocol == config::UpstreamProtocol::kHttp2 && !upgrade;
+  const bool to_http2 = upstream::upstream_version(cluster->config, upstream::HttpVersion::kHttp1,
+                                                   upgrade) == upstream::HttpVersion::kHttp2;
   // Request bodies are streamed, not kept, unless a retry policy may send
   // them again: then up to layers::retry::kReplayLimit of one is kept (in
   // replay_ for an HTTP/1.1 cluster, in the pipe for an HTTP/2 one). A

@@ -393,7 +393,8 @@ class StreamPath {
         deadlines_(deadlines) {}
 
   asio::awaitable<AttemptEnd> attempt(layers::retry::Tries& tries) {
-    if (cluster_.config.protocol == config::UpstreamProtocol::kHttp1) {
+    if (upstream::upstream_version(cluster_.config, upstream::HttpVersion::kHttp2, false) ==
+        upstream::HttpVersion::kHttp1) {
       return attempt_http1(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);
     }
     return attempt_http2(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);

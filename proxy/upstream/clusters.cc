@@ -20,6 +20,19 @@ void ClusterState::count(const layers::retry::Step& step, const layers::retry::T
   if (tries.body_too_large()) stats.retry_body_too_large->Increment();
 }
 
+HttpVersion upstream_version(const config::Cluster& cluster, HttpVersion downstream, bool upgrade) {
+  if (upgrade) return HttpVersion::kHttp1;
+  switch (cluster.protocol) {
+    case config::UpstreamProtocol::kHttp1:
+      return HttpVersion::kHttp1;
+    case config::UpstreamProtocol::kHttp2:
+      return HttpVersion::kHttp2;
+    case config::UpstreamProtocol::kSameAsDownstream:
+      return downstream;
+  }
+  return HttpVersion::kHttp1;
+}
+
 bool pools_carry_over(const config::Cluster& a, const config::Cluster& b) {
   return a.name == b.name && a.tls == nullptr && b.tls == nullptr &&
          a.max_idle_per_endpoint == b.max_idle_per_endpoint && a.idle_timeout == b.idle_timeout &&

@@ -1,7 +1,8 @@
 // One worker's live state for the clusters of one snapshot: the load
-// balancer position and the idle connection pool of each cluster. A pool
-// outlives its snapshot when the next one keeps the cluster's endpoints, so a
-// configuration change does not drop warm upstream connections.
+// balancer position, the connection pools and the retry budget of each
+// cluster. Pooled connections outlive their snapshot per endpoint address
+// (make_clusters), so a configuration change does not drop warm upstream
+// connections.
 #pragma once
 
 #include <memory>
@@ -37,6 +38,15 @@ struct ClusterState {
   // budget, or a request body too large to send again).
   void count(const layers::retry::Step& step, const layers::retry::Tries& tries) const;
 };
+
+enum class HttpVersion { kHttp1, kHttp2 };
+
+// The HTTP version a request from a client speaking `downstream` goes to
+// `cluster` in: the cluster's protocol, or the client's own for
+// same-as-downstream. An Upgrade request (WebSocket) stays on HTTP/1.1,
+// which is where Upgrade exists (RFC 9113 §8.6). The one place the choice
+// is made, for every downstream codec.
+HttpVersion upstream_version(const config::Cluster& cluster, HttpVersion downstream, bool upgrade);
 
 // Indexed like Snapshot::clusters.
 using Clusters = std::vector<ClusterState>;

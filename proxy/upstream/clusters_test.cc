@@ -96,5 +96,33 @@ TEST(Clusters, ConnectionsCarryOverOnlyToTheSameSettings) {
   }
 }
 
+// The one choice of the HTTP version a request goes upstream in.
+TEST(Clusters, UpstreamVersionFollowsTheClusterOrTheClient) {
+  using P = config::UpstreamProtocol;
+  using V = HttpVersion;
+  struct Case {
+    P protocol;
+    V downstream;
+    bool upgrade;
+    V expected;
+  } cases[] = {
+      {P::kHttp1, V::kHttp1, false, V::kHttp1},
+      {P::kHttp1, V::kHttp2, false, V::kHttp1},
+      {P::kHttp2, V::kHttp1, false, V::kHttp2},
+      {P::kHttp2, V::kHttp2, false, V::kHttp2},
+      {P::kSameAsDownstream, V::kHttp1, false, V::kHttp1},
+      {P::kSameAsDownstream, V::kHttp2, false, V::kHttp2},
+      {P::kHttp2, V::kHttp1, true, V::kHttp1},  // Upgrade exists only on HTTP/1.1
+      {P::kSameAsDownstream, V::kHttp1, true, V::kHttp1},
+  };
+  for (const auto& c : cases) {
+    config::Cluster cluster;
+    cluster.protocol = c.protocol;
+    EXPECT_EQ(upstream_version(cluster, c.downstream, c.upgrade), c.expected)
+        << static_cast<int>(c.protocol) << " from " << static_cast<int>(c.downstream)
+        << (c.upgrade ? " upgrade" : "");
+  }
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream
