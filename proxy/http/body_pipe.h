@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,5 +115,11 @@ class BodyPipe {
   bool consumer_closed_ = false;
   Signal readable_, writable_;
 };
+
+// Whether a request's body can be sent again from its first byte: it has
+// none (`body` is null), or it is untouched, or kept whole for replay.
+inline bool replayable(const std::shared_ptr<BodyPipe>& body) {
+  return !body || body->replayable();
+}
 
 }  // namespace weft::proxy::http

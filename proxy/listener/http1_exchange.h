@@ -31,6 +31,7 @@
 #include "proxy/layers/retry.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/local_reply.h"
+#include "proxy/upstream/http1/call.h"
 #include "proxy/worker/coarse_clock.h"
 #include "proxy/worker/worker_state.h"
 
@@ -272,64 +273,20 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<void> run();
 
  private:
-  // How one attempt at an upstream exchange ended: answered (with what the
-  // downstream connection does next), or an outcome the retry loop answers
-  // or tries again (`held`: the tries chose to try again and the response
-  // was dropped unseen), or `stale`: the pooled connection had been closed.
-  struct Attempt {
-    bool answered = false;
-    Next next = Next::kClose;
-    bool upstream_reusable = false;
-    bool stale = false;
-    bool held = false;
-    layers::retry::Outcome outcome;
-
-    static Attempt done(Next next = Next::kClose, bool reusable = false) {
-      Attempt a;
-      a.answered = true;
-      a.next = next;
-      a.upstream_reusable = reusable;
-      return a;
-    }
-    static Attempt failed(http::Failure failure) {
-      Attempt a;
-      a.outcome.failure = failure;
-      return a;
-    }
-    static Attempt stale_connection() {
-      Attempt a;
-      a.stale = true;
-      return a;
-    }
-    static Attempt held_back(const layers::retry::Outcome& outcome) {
-      Attempt a;
-      a.held = true;
-      a.outcome = outcome;
-      return a;
-    }
-  };
-
-  // The retry layer's path for this connection (http1_forward.cc).
+  // The retry layer's path for this connection, and the client of its
+  // HTTP/1.1 upstream call (http1_forward.cc).
   class UpstreamPath;
   class ClientBody;  // http1_to_http2.cc
 
   asio::awaitable<Next> serve(RequestParser& parser, const worker::View& view, Exchange& exchange);
-  // One attempt on the cluster over HTTP/1.1: an endpoint's pooled or new
-  // connection, replaced once when the upstream had closed it.
-  // What the client's connection does next goes to `next`. With
-  // `answer_failure` (the only attempt) a failure is answered here.
-  asio::awaitable<layers::retry::AttemptEnd> attempt_http1(
-      RequestParser& parser, const router::Route& route, upstream::ClusterState& cluster,
-      const layers::timeout::Deadlines& deadlines, layers::retry::Tries& tries, Exchange& exchange,
-      Next& next, bool answer_failure);
   asio::awaitable<Next> forward(RequestParser& parser, const router::Route& route,
                                 const router::Forward& forward, const worker::View& view,
                                 Exchange& exchange);
+  // One exchange on `up` for the upstream call (upstream/http1/call.h):
+  // the request sent, the answer's head read, the response relayed.
   template <class UpStream>
-  asio::awaitable<Attempt> exchange_with(UpStream& up, bool reused, RequestParser& parser,
-                                         const router::Route& route,
-                                         const layers::timeout::Deadlines& deadlines,
-                                         layers::retry::Tries& tries, Exchange& exchange);
+  asio::awaitable<upstream::http1::Exchanged> exchange_with(UpStream& up, UpstreamPath& path,
+                                                            layers::retry::Tries& tries);
 
   // Relays a 101 answer to an upgrade request, then tunnels bytes both ways.
   template <class UpStream>

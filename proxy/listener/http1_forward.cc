@@ -20,39 +20,6 @@
 namespace weft::proxy::listener {
 namespace {
 
-constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
-
-// Reads the final response head, consuming 1xx informational responses (a
-// 101 is final: it ends HTTP on the connection).
-template <class UpStream>
-asio::awaitable<boost::system::error_code> read_response_head(UpStream& upstream,
-                                                              beast::flat_buffer& buffer,
-                                                              std::optional<ResponseParser>& parser,
-                                                              bool head_request, Deadline& deadline,
-                                                              std::pmr::memory_resource* arena) {
-  for (;;) {
-    parser.emplace(arena);
-    parser->header_limit(kMaxResponseHeaderBytes);
-    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-    parser->skip(head_request);
-    auto ec = deadline.outcome(co_await http::http1::read_header(upstream, buffer, *parser));
-    if (ec) co_return ec;
-    auto status = parser->head().result_int();
-    if (status >= 200 || status == 101) co_return ec;
-  }
-}
-
-// The failure an upstream read or write error means; `timeout` when the
-// deadline's passing caused it.
-http::Failure failure_of(const boost::system::error_code& ec, http::Failure timeout) {
-  if (ec == beast::error::timeout) return timeout;
-  if (ec.category() == beast_http::make_error_code(beast_http::error::bad_field).category() &&
-      ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
-    return http::Failure::kProtocolError;
-  }
-  return http::Failure::kReset;
-}
-
 // A gRPC call's own deadline (grpc-timeout), whatever HTTP version carries it.
 std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::RequestHead& head,
                                                          bool grpc) {
@@ -67,11 +34,6 @@ std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::Requ
 bool close_delimited(const ResponseParser& parser, bool head_request) {
   if (head_request || !http::http1::status_has_body(parser.head().result_int())) return false;
   return !parser.content_length() && !parser.chunked();
-}
-
-bool is_stale_connection_error(const boost::system::error_code& ec) {
-  return ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::eof;
 }
 
 }  // namespace
@@ -102,7 +64,8 @@ void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head
 }
 
 // The retry layer's path for this connection (layers/retry_layer.h): an
-// attempt over HTTP/1.1 or, translated, HTTP/2; what the client's
+// attempt over HTTP/1.1 (this is then the upstream call's client,
+// upstream/http1/call.h) or, translated, HTTP/2; what the client's
 // connection does next is kept for forward() to return.
 template <class DownStream>
 class Http1Connection<DownStream>::UpstreamPath {
@@ -117,24 +80,32 @@ class Http1Connection<DownStream>::UpstreamPath {
         deadlines_(deadlines),
         h2_request_(h2_request),
         exchange_(exchange),
-        bodyless_(parser.is_done()) {}
+        bodyless_(parser.is_done()) {
+    auto& head = parser.head();
+    request_.method = head.method_string();
+    request_.head_request = head.method() == beast_http::verb::head;
+    request_.upgrade = http::http1::is_upgrade(head);
+    request_.grpc = exchange.grpc;
+    request_.upstream = connection.state_.access_log ? &exchange.upstream : nullptr;
+  }
 
+  // The retry layer's path.
   asio::awaitable<layers::retry::AttemptEnd> attempt(layers::retry::Tries& tries) {
     if (h2_request_ != nullptr) {
       return connection_.attempt_http2(parser_, *h2_request_, route_, cluster_, deadlines_, tries,
                                        exchange_, next_);
     }
-    return connection_.attempt_http1(parser_, route_, cluster_, deadlines_, tries, exchange_, next_,
-                                     false);
+    request_.answer_failure = false;
+    return upstream::http1::call(cluster_, *this, request_, deadlines_, tries);
   }
   asio::awaitable<layers::retry::AttemptEnd> only_attempt(layers::retry::Tries& tries) {
     if (h2_request_ != nullptr) return only_attempt_http2(tries);
     // Answers its own failure: no frame for the retry layer on this path.
-    return connection_.attempt_http1(parser_, route_, cluster_, deadlines_, tries, exchange_, next_,
-                                     true);
+    request_.answer_failure = true;
+    return upstream::http1::call(cluster_, *this, request_, deadlines_, tries);
   }
   bool body_replayable() const {
-    if (h2_request_ != nullptr) return !h2_request_->body || h2_request_->body->replayable();
+    if (h2_request_ != nullptr) return http::replayable(h2_request_->body);
     // Read whole into replay_ (the parser is then done), or not yet sent.
     return bodyless_ || !exchange_.body_sent;
   }
@@ -162,6 +133,38 @@ class Http1Connection<DownStream>::UpstreamPath {
   layers::Record& record() { return exchange_; }
   Next next() const { return next_; }
 
+  // The upstream call's client: the connection's deadline watches the
+  // upstream socket (expire_if_due closes it).
+  void watch(upstream::pool::Socket& socket, layers::timeout::Limit limit) {
+    connection_.upstream_socket_ = &socket;
+    connection_.deadline_.limit = limit;
+  }
+  void unwatch() {
+    connection_.upstream_socket_ = nullptr;
+    connection_.deadline_.limit = {};
+    connection_.deadline_.disarm();
+  }
+  void arm_upstream() { connection_.deadline_.arm(Side::kUpstream, deadlines_.idle()); }
+  boost::system::error_code outcome(boost::system::error_code ec) const {
+    return connection_.deadline_.outcome(ec);
+  }
+  http::Failure timeout_cause() const { return connection_.deadline_.cause; }
+  std::optional<ResponseParser>& response() { return connection_.response_; }
+  beast::flat_buffer& response_buffer() { return connection_.up_buffer_; }
+  std::pmr::memory_resource* response_arena() { return connection_.arena(); }
+  template <class UpStream>
+  asio::awaitable<upstream::http1::Exchanged> exchange(UpStream& up, layers::retry::Tries& tries) {
+    return connection_.exchange_with(up, *this, tries);
+  }
+  asio::awaitable<void> answer(http::Failure failure) { return reply(failure, false); }
+
+  RequestParser& parser() { return parser_; }
+  const router::Route& route() const { return route_; }
+  const layers::timeout::Deadlines& deadlines() const { return deadlines_; }
+  const upstream::http1::Request& request() const { return request_; }
+  Exchange& exchange_record() { return exchange_; }
+  void set_next(Next next) { next_ = next; }
+
  private:
   asio::awaitable<layers::retry::AttemptEnd> only_attempt_http2(layers::retry::Tries& tries) {
     auto end = co_await attempt(tries);
@@ -180,6 +183,7 @@ class Http1Connection<DownStream>::UpstreamPath {
   Http2Request* h2_request_;
   Exchange& exchange_;
   bool bodyless_;
+  upstream::http1::Request request_;
   Next next_ = Next::kClose;
 };
 
@@ -248,54 +252,6 @@ asio::awaitable<bool> Http1Connection<DownStream>::answer_continue(std::chrono::
 }
 
 template <class DownStream>
-auto Http1Connection<DownStream>::attempt_http1(RequestParser& parser, const router::Route& route,
-                                                upstream::ClusterState& cluster,
-                                                const layers::timeout::Deadlines& deadlines,
-                                                layers::retry::Tries& tries, Exchange& exchange,
-                                                Next& next, bool answer_failure)
-    -> asio::awaitable<layers::retry::AttemptEnd> {
-  layers::retry::AttemptEnd result;
-  for (int stale = 0;; ++stale) {
-    auto endpoint = cluster.balancer.next();
-    // A pooled connection, usually: taken without a coroutine.
-    auto opened = upstream::take_idle(cluster, endpoint);
-    if (!opened) opened = co_await upstream::connect_new(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&*opened)) {
-      result.outcome.failure = failed->failure;
-      break;
-    }
-    auto& up = std::get<upstream::Opened>(*opened);
-    if (state_.access_log) exchange.upstream = cluster.endpoint_text(endpoint);
-    upstream_socket_ = &up.connection.socket();
-    deadline_.limit = deadlines.attempt(worker::coarse_now());
-    // Replaced once when the upstream had closed it: nothing was lost.
-    const bool reused = up.reused && stale == 0;
-    Attempt end;
-    if (auto* plain = up.connection.plain()) {
-      end = co_await exchange_with(*plain, reused, parser, route, deadlines, tries, exchange);
-    } else {
-      end = co_await exchange_with(*up.connection.tls(), reused, parser, route, deadlines, tries,
-                                   exchange);
-    }
-    upstream_socket_ = nullptr;
-    deadline_.limit = {};
-    deadline_.disarm();
-    if (end.stale) continue;
-    if (end.upstream_reusable) {
-      cluster.pool->put(endpoint, std::move(up.connection), worker::coarse_now());
-    }
-    next = end.next;
-    result = {end.answered, end.held, end.outcome};
-    break;
-  }
-  if (answer_failure && !result.answered) {
-    next = co_await reply(parser, local_reply(result.outcome.failure), exchange);
-    result.answered = true;
-  }
-  co_return result;
-}
-
-template <class DownStream>
 asio::awaitable<bool> Http1Connection<DownStream>::read_for_replay(RequestParser& parser,
                                                                    std::chrono::milliseconds idle) {
   down_buffer_.reserve(down_buffer_.size() + worker::BufferPool::kBufferBytes);
@@ -321,24 +277,23 @@ asio::awaitable<RelayResult> Http1Connection<DownStream>::send_replay(
 
 template <class DownStream>
 template <class UpStream>
-auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, RequestParser& parser,
-                                                const router::Route& route,
-                                                const layers::timeout::Deadlines& deadlines,
-                                                layers::retry::Tries& tries, Exchange& exchange)
-    -> asio::awaitable<Attempt> {
-  auto& head = parser.head();
-  const bool upgrade = http::http1::is_upgrade(head);
-  const bool head_request = head.method() == beast_http::verb::head;
-  const unsigned downstream_version = head.version();
+auto Http1Connection<DownStream>::exchange_with(UpStream& up, UpstreamPath& path,
+                                                layers::retry::Tries& tries)
+    -> asio::awaitable<upstream::http1::Exchanged> {
+  using upstream::http1::Exchanged;
+  auto& parser = path.parser();
+  auto& exchange = path.exchange_record();
+  const auto& request = path.request();
+  const unsigned downstream_version = parser.head().version();
   // Every read and write is allowed the stream's idle timeout, within the
   // attempt's deadline (deadline_.limit).
-  const auto stream_idle = deadlines.idle();
+  const auto stream_idle = path.deadlines().idle();
   // A body streamed from the client cannot be read again, so only a request
   // whose body was untouched, or read whole into replay_, may be retried.
   const bool body_pending = !parser.is_done();
   exchange.body_sent = exchange.body_sent || body_pending;
   // The head goes out with the first body bytes (or alone, without a body).
-  writer_.start(head, parser.chunked());
+  writer_.start(parser.head(), parser.chunked());
   std::optional<RelayResult> sent;
   if (!replay_.empty()) sent = co_await send_replay(up, !body_pending, stream_idle);
   if (!sent || (!sent->error && body_pending)) {  // the body, or the rest of it, streams
@@ -347,45 +302,24 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
     sent = request_relay.relay_buffered();
     if (!sent) sent = co_await request_relay.relay();
   }
-  if (sent->error && sent->failed_reading) co_return Attempt::done();  // the client failed
+  if (sent->error && sent->failed_reading) co_return Exchanged::answered();  // the client failed
 
-  auto& up_buffer = up_buffer_;  // kept across requests: its capacity is reused
-  up_buffer.clear();
+  up_buffer_.clear();  // kept across requests: its capacity is reused
+  auto ended = co_await upstream::http1::read_answer(path, up, request, sent->error, tries);
+  if (ended) co_return *ended;
+  auto& up_buffer = up_buffer_;
   auto& response = response_;
-  auto read_error = sent->error;
-  if (!read_error) {
-    deadline_.arm(Side::kUpstream, stream_idle);
-    read_error =
-        co_await read_response_head(up, up_buffer, response, head_request, deadline_, arena());
-  }
-  if (read_error) {
-    // A pooled connection the upstream closed as the request went out: sent
-    // again on a new one, unless the upstream may have acted on it (RFC 9110
-    // §9.2.2: a non-idempotent method is not retried on a guess).
-    if (reused && !body_pending && is_stale_connection_error(read_error) &&
-        layers::retry::is_idempotent(head.method_string())) {
-      co_return Attempt::stale_connection();
-    }
-    co_return Attempt::failed(failure_of(read_error, deadline_.cause));
-  }
-
   auto& res = response->head();
-  // Another try is possible: is this answer final? (The connection is not
-  // reused when it is not: its response is unread.)
-  if (!upgrade && tries.hold_answer(res.result_int(), res, exchange.grpc, !body_pending,
-                                    worker::coarse_now())) {
-    co_return Attempt::held_back(tries.held_outcome());
-  }
   exchange.status = res.result_int();
-  if (upgrade && res.result() == beast_http::status::switching_protocols) {
+  if (request.upgrade && res.result() == beast_http::status::switching_protocols) {
     co_await switch_protocols(up, res, stream_idle);
-    co_return Attempt::done();
+    co_return Exchanged::answered();
   }
 
   // The parser's keep-alive: decided while parsing, no second read of Connection.
-  const bool upstream_reusable = response->keep_alive() && !upgrade;
+  const bool upstream_reusable = response->keep_alive() && !request.upgrade;
   http::http1::strip_hop_by_hop(res, false);
-  http::http1::apply_edits(res, route.response_headers);
+  http::http1::apply_edits(res, path.route().response_headers);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   // The framing as parsed, rather than re-read from the fields.
   bool chunked = response->chunked();
@@ -394,7 +328,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
       http::http1::set_chunked(res, false);  // HTTP/1.0 has no chunking: the close ends the body
     chunked = false;
     keep_alive = keep_alive && response->content_length().has_value();
-  } else if (close_delimited(*response, head_request)) {
+  } else if (close_delimited(*response, request.head_request)) {
     http::http1::set_chunked(res,
                              true);  // an HTTP/1.0-style body, re-framed so the client can reuse
     chunked = true;
@@ -411,16 +345,15 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, bool reused, Reque
   if (relayed->error) {
     if (!response_relay.wrote() && relayed->failed_reading) {
       // Nothing reached the client yet: it can still be told why.
-      const auto failure = local_reply(failure_of(relayed->error, deadline_.cause));
-      co_await reply(parser, failure, exchange);
-      co_return Attempt::done();
+      co_await path.answer(upstream::http1::failure_of(relayed->error, deadline_.cause));
+      co_return Exchanged::answered();
     }
     // Cut short: the client sees the connection close, the log why.
     if (deadline_.expired) exchange.error = http::reason(deadline_.cause);
-    co_return Attempt::done();
+    co_return Exchanged::answered();
   }
-  const bool reusable = upstream_reusable && response->is_done() && up_buffer.size() == 0;
-  co_return Attempt::done(keep_alive ? Next::kKeepAlive : Next::kClose, reusable);
+  path.set_next(keep_alive ? Next::kKeepAlive : Next::kClose);
+  co_return Exchanged::answered(upstream_reusable && response->is_done() && up_buffer.size() == 0);
 }
 
 template <class DownStream>

@@ -21,7 +21,7 @@
 #include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/listener/http2_stream.h"
-#include "proxy/upstream/connect.h"
+#include "proxy/upstream/http1/call.h"
 #include "proxy/upstream/http2/call.h"
 #include "proxy/worker/coarse_clock.h"
 
@@ -36,7 +36,6 @@ using http::http1::ResponseParser;
 
 // Response bodies buffered per stream before the producer waits.
 constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
-constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
 
 // The request as it goes upstream: forwarding fields added, the route's edits.
 http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& stream,
@@ -135,15 +134,6 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
 using layers::retry::AttemptEnd;
 
 AttemptEnd attempt_answered() { return {true, false, {}}; }
-AttemptEnd attempt_failed(http::Failure failure, bool refused = false) {
-  return {false, false, {failure, refused, 0, std::nullopt, std::nullopt}};
-}
-
-// Whether the request body can be sent again: none, untouched, or kept
-// whole for replay (layers::retry::kReplayLimit).
-bool body_replayable(const Http2Stream& stream) {
-  return !stream.request_body || stream.request_body->replayable();
-}
 
 // Starts the request body again for the next attempt.
 void rewind_body(Http2Stream& stream) {
@@ -202,10 +192,11 @@ class Watchdog {
     });
   }
   void disarm() { timer_.cancel(); }
-  // The failure an I/O error means: the armed deadline's when it fired.
-  http::Failure failure_or(http::Failure otherwise) const {
-    return *fired_ ? armed_.failure : otherwise;
+  // An operation's error, as a timeout when the armed deadline fired.
+  boost::system::error_code outcome(boost::system::error_code ec) const {
+    return *fired_ ? make_error_code(beast::error::timeout) : ec;
   }
+  http::Failure cause() const { return armed_.failure; }
 
  private:
   upstream::pool::Socket& socket_;
@@ -216,166 +207,140 @@ class Watchdog {
   std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
 };
 
-// How one HTTP/1.1 exchange for an HTTP/2 stream ended.
-struct Http1Outcome {
-  http::Failure failure = http::Failure::kNone;
-  bool client_gone = false;     // the client's stream ended first
-  bool response_began = false;  // the head went to the client
-  bool reusable = false;        // the connection can serve another request
+// An HTTP/2 stream's side of the HTTP/1.1 upstream call
+// (upstream/http1/call.h): the request written from the stream's body
+// pipe, the response read into a pipe the session sends from, trailers
+// carried as chunked trailers.
+class Http1Client {
+ public:
+  using Exchanged = upstream::http1::Exchanged;
 
-  static Http1Outcome failed(http::Failure failure, bool began) {
-    return {failure, false, began, false};
+  Http1Client(Http2Downstream& downstream, Http2Stream& stream, const router::Route& route,
+              const http::RequestHead& head, const layers::timeout::Deadlines& deadlines)
+      : downstream_(downstream),
+        stream_(stream),
+        route_(route),
+        head_(head),
+        deadlines_(deadlines) {
+    request_.method = head.method;
+    request_.head_request = head.method == "HEAD";
+    request_.grpc = stream.grpc;
+    request_.upstream = &stream.upstream;
   }
-  static Http1Outcome gone(bool began) { return {http::Failure::kNone, true, began, false}; }
-  // A response head the tries chose to try again instead of relaying.
-  static Http1Outcome held_back(layers::retry::Outcome outcome) {
-    Http1Outcome held{http::Failure::kNone, false, false, false};
-    held.held = true;
-    held.outcome = outcome;
-    return held;
+
+  asio::awaitable<AttemptEnd> attempt(upstream::ClusterState& cluster,
+                                      layers::retry::Tries& tries) {
+    return upstream::http1::call(cluster, *this, request_, deadlines_, tries);
   }
-  bool held = false;
-  layers::retry::Outcome outcome;
+
+  void watch(upstream::pool::Socket& socket, layers::timeout::Limit limit) {
+    watchdog_.emplace(socket, limit, deadlines_.idle());
+  }
+  void unwatch() { watchdog_.reset(); }
+  void arm_upstream() { watchdog_->arm(); }
+  boost::system::error_code outcome(boost::system::error_code ec) const {
+    return watchdog_->outcome(ec);
+  }
+  http::Failure timeout_cause() const { return watchdog_->cause(); }
+  std::optional<ResponseParser>& response() { return response_; }
+  beast::flat_buffer& response_buffer() { return buffer_; }
+  std::pmr::memory_resource* response_arena() { return nullptr; }
+  bool body_replayable() const { return http::replayable(stream_.request_body); }
+  void rewind() { rewind_body(stream_); }
+  template <class UpStream>
+  asio::awaitable<Exchanged> exchange(UpStream& up, layers::retry::Tries& tries);
+  asio::awaitable<void> answer(http::Failure failure) {
+    reply(downstream_, stream_, local_reply(failure));
+    co_return;
+  }
+
+ private:
+  // How writing the request ended.
+  struct Sent {
+    boost::system::error_code error;  // writing upstream failed
+    bool client_gone = false;         // the client's stream failed first
+  };
+  template <class UpStream>
+  asio::awaitable<Sent> send_request(UpStream& up);
+
+  Http2Downstream& downstream_;
+  Http2Stream& stream_;
+  const router::Route& route_;
+  const http::RequestHead& head_;
+  const layers::timeout::Deadlines& deadlines_;
+  upstream::http1::Request request_;
+  std::optional<Watchdog> watchdog_;
+  std::optional<ResponseParser> response_;
+  beast::flat_buffer buffer_;
 };
-
-bool is_reset(const boost::system::error_code& ec) {
-  return ec == beast_http::error::end_of_stream || ec == asio::error::connection_reset ||
-         ec == asio::error::eof || ec == asio::error::broken_pipe;
-}
 
 // Writes the request (head, then the body from its pipe) to `up`.
 template <class UpStream>
-asio::awaitable<Http1Outcome> send_request(Http2Downstream& downstream, Http2Stream& stream,
-                                           const http::RequestHead& head, UpStream& up,
-                                           Watchdog& watchdog) {
-  auto& request_body = stream.request_body;
+auto Http1Client::send_request(UpStream& up) -> asio::awaitable<Sent> {
+  auto& request_body = stream_.request_body;
   http::http1::RequestHead h1;
-  http::to_http1(head, request_body != nullptr, h1);
+  http::to_http1(head_, request_body != nullptr, h1);
   const bool chunked = request_body && h1.find(beast_http::field::content_length) == h1.end();
   http::http1::MessageWriter writer;
   writer.start(h1, chunked);
-  auto buffer = downstream.state().relay_buffers.lease();
+  auto buffer = downstream_.state().relay_buffers.lease();
   auto chunk = buffer.span();
   for (bool last = request_body == nullptr;;) {
     std::string_view piece;
     if (request_body) {
-      watchdog.arm();
+      watchdog_->arm();
       co_await request_body->wait_readable();
-      if (request_body->state() == http::BodyPipe::State::kFailed) {
-        co_return Http1Outcome::gone(false);
-      }
+      if (request_body->state() == http::BodyPipe::State::kFailed) co_return Sent{{}, true};
       piece = {chunk.data(), request_body->read(chunk.data(), chunk.size())};
       last = request_body->at_end();
       if (last && chunked) writer.trailers(request_body->trailers());
     }
-    watchdog.arm();
-    if (co_await http::http1::write_all(up, writer.next(piece, last))) {
-      co_return Http1Outcome::failed(watchdog.failure_or(http::Failure::kReset), false);
+    watchdog_->arm();
+    if (auto ec = co_await http::http1::write_all(up, writer.next(piece, last))) {
+      co_return Sent{watchdog_->outcome(ec), false};
     }
-    if (last) co_return Http1Outcome{};
+    if (last) co_return Sent{};
   }
 }
 
-// One HTTP/1.1 exchange for an HTTP/2 stream on `up`.
 template <class UpStream>
-asio::awaitable<Http1Outcome> exchange_http1(Http2Downstream& downstream, Http2Stream& stream,
-                                             const router::Route& route,
-                                             const http::RequestHead& head, UpStream& up,
-                                             Watchdog& watchdog, layers::retry::Tries& tries) {
-  if (auto sent = co_await send_request(downstream, stream, head, up, watchdog);
-      sent.failure != http::Failure::kNone || sent.client_gone) {
-    co_return sent;
-  }
-  beast::flat_buffer up_buffer;
+auto Http1Client::exchange(UpStream& up, layers::retry::Tries& tries)
+    -> asio::awaitable<Exchanged> {
+  const auto sent = co_await send_request(up);
+  if (sent.client_gone) co_return Exchanged::answered();
+  buffer_.clear();
   // Reads take the buffer's free space: without room they would be 512 bytes.
-  up_buffer.reserve(worker::BufferPool::kBufferBytes);
-  std::optional<ResponseParser> parser;
-  watchdog.arm();
-  do {  // 1xx interim responses are read and dropped
-    parser.emplace();
-    parser->header_limit(kMaxResponseHeaderBytes);
-    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-    parser->skip(head.method == "HEAD");
-    auto ec = co_await http::http1::read_header(up, up_buffer, *parser);
-    if (ec) {
-      co_return Http1Outcome::failed(
-          watchdog.failure_or(is_reset(ec) ? http::Failure::kReset : http::Failure::kProtocolError),
-          false);
-    }
-  } while (parser->head().result_int() < 200);
-  auto& res = parser->head();
-  const bool upstream_keep_alive = parser->keep_alive();
+  buffer_.reserve(worker::BufferPool::kBufferBytes);
+  auto ended = co_await upstream::http1::read_answer(*this, up, request_, sent.error, tries);
+  if (ended) co_return *ended;
+  auto& parser = *response_;
+  auto& res = parser.head();
+  const bool upstream_keep_alive = parser.keep_alive();
   const std::size_t head_fields = res.size();
-  auto out = http::from_http1(res);
   std::shared_ptr<http::BodyPipe> body;
-  if (!parser->is_done()) {
-    body = std::make_shared<http::BodyPipe>(downstream.executor(), kResponsePipeBytes);
+  if (!parser.is_done()) {
+    body = std::make_shared<http::BodyPipe>(downstream_.executor(), kResponsePipeBytes);
   }
-  // Another try is possible: is this answer final?
-  if (tries.hold_answer(out.status, out.fields, stream.grpc, body_replayable(stream),
-                        Clock::now())) {
-    co_return Http1Outcome::held_back(tries.held_outcome());  // the connection is not reused
+  if (!relay_head(downstream_, stream_, http::from_http1(res), route_, body)) {
+    co_return Exchanged::answered();  // the client's stream is gone
   }
-  if (!relay_head(downstream, stream, out, route, body)) {
-    co_return Http1Outcome::gone(true);
-  }
-  while (body && !parser->is_done()) {
+  while (body && !parser.is_done()) {
     co_await body->wait_writable();
-    if (body->consumer_closed()) co_return Http1Outcome::gone(true);
-    watchdog.arm();
-    auto read_ec = co_await http::http1::read_some(up, up_buffer, *parser);
-    if (read_ec && read_ec != beast_http::error::need_buffer) {
+    if (body->consumer_closed()) co_return Exchanged::answered();
+    watchdog_->arm();
+    auto ec = co_await http::http1::read_some(up, buffer_, parser);
+    if (ec && ec != beast_http::error::need_buffer) {
+      // The response had begun: it is cut short, the log says why.
       body->fail(http::BodyPipe::kCancel);
-      co_return Http1Outcome::failed(watchdog.failure_or(http::Failure::kReset), true);
+      stream_.error = http::reason(upstream::http1::failure_of(outcome(ec), timeout_cause()));
+      downstream_.reset(stream_, http::BodyPipe::kCancel);
+      co_return Exchanged::answered();
     }
-    body->push(parser->piece());
+    body->push(parser.piece());
   }
   if (body) body->finish(http::fields_from(res, head_fields));
-  watchdog.disarm();
-  co_return Http1Outcome{http::Failure::kNone, false, true,
-                         upstream_keep_alive && up_buffer.size() == 0};
-}
-
-asio::awaitable<AttemptEnd> attempt_http1(Http2Downstream& downstream, Http2Stream& stream,
-                                          const router::Route& route,
-                                          upstream::ClusterState& cluster,
-                                          const http::RequestHead& head,
-                                          const layers::timeout::Deadlines& deadlines,
-                                          layers::retry::Tries& tries) {
-  for (int stale = 0;; ++stale) {
-    auto endpoint = cluster.balancer.next();
-    stream.upstream = cluster.endpoint_text(endpoint);
-    auto opened = co_await upstream::take_or_connect(cluster, endpoint);
-    if (auto* failed = std::get_if<upstream::ConnectFailure>(&opened)) {
-      co_return attempt_failed(failed->failure);
-    }
-    auto& [connection, reused] = std::get<upstream::Opened>(opened);
-    Watchdog watchdog(connection.socket(), deadlines.attempt(Clock::now()), deadlines.idle());
-    Http1Outcome outcome;
-    if (auto* plain = connection.plain()) {
-      outcome = co_await exchange_http1(downstream, stream, route, head, *plain, watchdog, tries);
-    } else {
-      outcome = co_await exchange_http1(downstream, stream, route, head, *connection.tls(),
-                                        watchdog, tries);
-    }
-    if (outcome.reusable) cluster.pool->put(endpoint, std::move(connection), Clock::now());
-    if (outcome.held) co_return AttemptEnd{false, true, outcome.outcome};
-    if (outcome.failure == http::Failure::kNone || outcome.client_gone)
-      co_return attempt_answered();
-    // A pooled connection the upstream had closed while idle: once, on a
-    // new one, when the body can be sent again and the method is idempotent
-    // (as HTTP/1.1).
-    if (reused && stale == 0 && outcome.failure == http::Failure::kReset &&
-        !outcome.response_began && body_replayable(stream) &&
-        layers::retry::is_idempotent(stream.request.method)) {
-      rewind_body(stream);
-      continue;
-    }
-    if (!outcome.response_began) co_return attempt_failed(outcome.failure);
-    stream.error = http::reason(outcome.failure);
-    downstream.reset(stream, http::BodyPipe::kCancel);  // the response had begun
-    co_return attempt_answered();
-  }
+  watchdog_->disarm();
+  co_return Exchanged::answered(upstream_keep_alive && buffer_.size() == 0);
 }
 
 // The retry layer's path for an HTTP/2 stream (layers/retry_layer.h): an
@@ -390,12 +355,13 @@ class StreamPath {
         route_(route),
         cluster_(cluster),
         head_(head),
-        deadlines_(deadlines) {}
+        deadlines_(deadlines),
+        http1_(downstream, stream, route, head, deadlines) {}
 
   asio::awaitable<AttemptEnd> attempt(layers::retry::Tries& tries) {
     if (upstream::upstream_version(cluster_.config, upstream::HttpVersion::kHttp2, false) ==
         upstream::HttpVersion::kHttp1) {
-      return attempt_http1(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);
+      return http1_.attempt(cluster_, tries);
     }
     return attempt_http2(downstream_, stream_, route_, cluster_, head_, deadlines_, tries);
   }
@@ -407,7 +373,7 @@ class StreamPath {
     }
     co_return end;
   }
-  bool body_replayable() const { return listener::body_replayable(stream_); }
+  bool body_replayable() const { return http::replayable(stream_.request_body); }
   void mark_attempt(unsigned attempt) {
     head_.fields.set("x-weft-attempt", std::to_string(attempt));
   }
@@ -430,6 +396,7 @@ class StreamPath {
   upstream::ClusterState& cluster_;
   http::RequestHead& head_;
   const layers::timeout::Deadlines& deadlines_;
+  Http1Client http1_;  // for an HTTP/1.1 cluster
 };
 
 // Tries the request on the cluster through the retry layer.

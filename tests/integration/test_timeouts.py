@@ -7,6 +7,8 @@ real binary and a misbehaving backend of ours, on 127.0.0.1."""
 import subprocess
 import time
 
+import pytest
+
 from conftest import cluster, forward_to, free_port, listener
 from http_pairs import access_log, backend, curl, mesh_fixture, upstream_protocol  # noqa: F401 (backend: a fixture)
 
@@ -115,16 +117,34 @@ def test_a_refused_stream_with_a_large_body_is_answered_not_stuck(start_proxy, b
     assert elapsed < 5
 
 
-def test_http2_client_retries_a_stale_pooled_http1_connection(start_proxy, backend):
+@pytest.mark.parametrize("downstream", ["http1", "http2"])
+def test_a_stale_pooled_http1_connection_is_replaced(start_proxy, backend, downstream):
     """The backend closes its keep-alive connection 100 ms after answering,
     without saying so; the next request, sent sooner than the pool checks
-    an idle connection, finds it closed and is sent again on a new one."""
+    an idle connection, finds it closed and is sent again on a new one
+    (one HTTP/1.1 upstream call for both client versions)."""
     port = free_port()
     proxy = start_proxy(config(port, backend, "http1"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(5):
-        answer = curl("http2", base + "/close-soon")
+        answer = curl(downstream, base + "/close-soon")
         assert answer.exit_code == 0 and answer.body == b"ok\n", answer.head
         time.sleep(0.25)  # closed by now; the pool checks only after 500 ms idle
     assert proxy.metric("mesh_local_replies_total", reason="upstream_reset") == 0
     assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") >= 5
+
+
+@pytest.mark.parametrize("downstream", ["http1", "http2"])
+def test_a_post_on_a_stale_pooled_connection_is_not_sent_again(start_proxy, backend, downstream):
+    """The upstream may have acted on a non-idempotent request before the
+    connection closed (RFC 9110 §9.2.2): the client is told, not guessed for."""
+    port = free_port()
+    proxy = start_proxy(config(port, backend, "http1"))
+    base = f"http://127.0.0.1:{port}"
+    first = curl(downstream, base + "/close-soon")
+    assert first.status == 200, first.head
+    time.sleep(0.25)
+    answer = curl(downstream, base + "/after-close", "-X", "POST")
+    assert answer.status == 502, answer.head
+    assert "x-weft-error: upstream_reset" in answer.head
+    assert proxy.metric("mesh_upstream_connections_total", cluster="app", kind="new") == 1

@@ -71,7 +71,7 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
     using Outcome = Response::Outcome;
     const auto outcome = answer.response.outcome;
     // Sent again only while the whole body is in the pipe, untouched or kept.
-    const bool replayable = !request.body || request.body->replayable();
+    const bool replayable = http::replayable(request.body);
     if (outcome == Outcome::kRefused && replayable) {
       if (request.body) request.body->rewind();
       continue;
