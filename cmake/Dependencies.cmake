@@ -14,13 +14,15 @@ find_package(prometheus-cpp REQUIRED COMPONENTS core)
 find_package(CLI11 REQUIRED)
 find_package(tl-expected REQUIRED)
 find_package(GTest REQUIRED)
+find_package(mimalloc 2 REQUIRED CONFIG)
 find_program(WEFT_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
 # Asio recycles handler memory per thread but caches only 2 blocks by
 # default: 8 here. Coroutine frames are not recycled by Asio: its cache holds
 # a few blocks of at most 1,020 bytes, and with ten requests in flight on a
 # worker most frames missed it and went to memalign, which bypasses glibc's
-# per-thread cache; plain malloc serves them faster (docs/benchmarks.md).
+# per-thread cache; plain malloc (mimalloc's, in mesh-proxy) serves them
+# faster (docs/benchmarks.md).
 # Both must be the same in every translation unit.
 add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8
                         BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING)

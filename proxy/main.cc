@@ -7,6 +7,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -91,7 +92,18 @@ int run_with_controlplane(weft::proxy::server::Server& server, const std::string
 
 }  // namespace
 
+#if defined(WEFT_MIMALLOC)
+#include <mimalloc.h>
+#endif
+
 int main(int argc, char** argv) {
+#if defined(WEFT_MIMALLOC)
+  // Memory freed is returned to the kernel at once rather than 25 ms later,
+  // so a stream's buffers do not stay resident after it (about one madvise
+  // per 150 requests under load; see docs/benchmarks.md). A user's
+  // MIMALLOC_DECOMMIT_DELAY still wins.
+  if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) mi_option_set(mi_option_decommit_delay, 0);
+#endif
   const std::size_t flag_count = argc > 1 ? static_cast<std::size_t>(argc - 1) : 0;
   auto parsed = weft::proxy::cli::parse_arguments({argv + 1, flag_count});
   if (!parsed) {

@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libnghttp2-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libre2-dev
-  libcli11-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
   # real parts for tests, demo and benchmarks
   iptables iproute2 curl nghttp2-client nghttp2-server nghttp2-proxy wrk haproxy nginx prometheus
   openssl

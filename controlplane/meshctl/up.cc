@@ -50,6 +50,17 @@ class PortReservations {
   std::list<boost::asio::ip::tcp::acceptor> held_;
 };
 
+// Whether something listens on 127.0.0.1:`port` (a loopback connect is
+// answered at once: accepted or refused).
+bool accepts_connections(std::uint32_t port) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)},
+                 ec);
+  return !ec;
+}
+
 bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -195,6 +206,16 @@ class LocalMesh {
   }
 
   bool in_sync() const { return all_in_sync(options_.status_address, plan_.workloads.size()); }
+  // Every application accepts connections on every port it declares (a
+  // Pod's readiness): until then its sidecar could only answer 503.
+  bool apps_listening() const {
+    for (const auto& w : plan_.workloads) {
+      for (const auto& [declared, local] : w.app_ports) {
+        if (!accepts_connections(local)) return false;
+      }
+    }
+    return true;
+  }
   const UpPlan& plan() const { return plan_; }
 
   // Reaps what exited; the control plane is restarted, as its Deployment
@@ -444,12 +465,15 @@ int up(const UpOptions& options) {
     return 1;
   }
   bool synced = wait_until(20s, [&] { return mesh.in_sync(); });
+  const bool listening = wait_until(20s, [&] { return mesh.apps_listening(); });
   std::cout << table_of(mesh.plan())
             << fmt::format(
                    "\ncontrol plane: gRPC {}, status {} (meshctl status)\nstate and logs: {}\n",
                    grpc, options.status_address, state.string());
-  std::cout << (synced ? "mesh up: every sidecar has its configuration; Ctrl-C stops it\n"
-                       : "mesh up, but not every sidecar is in sync yet (meshctl status)\n")
+  std::cout << (!synced      ? "mesh up, but not every sidecar is in sync yet (meshctl status)\n"
+                : !listening ? "mesh up, but not every application listens yet (see the logs)\n"
+                             : "mesh up: every sidecar has its configuration and every "
+                               "application listens; Ctrl-C stops it\n")
             << std::flush;
 
   for (int tick = 1;; ++tick) {

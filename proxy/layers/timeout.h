@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "proxy/http/failure.h"
+#include "proxy/http/grpc.h"
 #include "proxy/router/route.h"
 
 namespace weft::proxy::layers::timeout {
@@ -38,10 +39,21 @@ struct Limit {
   }
 };
 
+// A gRPC call's own deadline, from its grpc-timeout field (either codec's
+// fields: http::FieldList, http::http1::Fields); none for a request that is
+// not a gRPC call, or has none, or an unreadable one.
+template <class Fields>
+std::optional<milliseconds> grpc_timeout(const Fields& fields, bool grpc) {
+  if (!grpc) return std::nullopt;
+  const auto value = fields.get("grpc-timeout");
+  if (!value) return std::nullopt;
+  return http::grpc::parse_timeout(*value);
+}
+
 class Deadlines {
  public:
   // `received`: when the request head arrived. `grpc_timeout`: the call's
-  // grpc-timeout header, parsed.
+  // grpc-timeout header, parsed (grpc_timeout() above).
   Deadlines(const router::Timeouts& route, std::optional<milliseconds> grpc_timeout,
             milliseconds listener_idle, Clock::time_point received);
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/http/http1/fields.h"
+#include "proxy/http/message.h"
+
 namespace weft::proxy::layers::timeout {
 namespace {
 
@@ -155,6 +158,32 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// grpc-timeout read the same way from either codec's fields.
+TEST(GrpcTimeout, ReadFromEitherCodecsFields) {
+  struct Case {
+    const char* name;
+    const char* value;  // nullptr: no field
+    bool grpc;
+    std::optional<milliseconds> expected;
+  } cases[] = {
+      {"seconds", "2S", true, milliseconds(2000)},
+      {"milliseconds", "250m", true, milliseconds(250)},
+      {"not_a_grpc_call", "2S", false, std::nullopt},
+      {"absent", nullptr, true, std::nullopt},
+      {"unreadable", "soon", true, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    http::FieldList h2;
+    http::http1::Fields h1;
+    if (c.value != nullptr) {
+      h2.add("grpc-timeout", c.value);
+      h1.set("grpc-timeout", c.value);
+    }
+    EXPECT_EQ(grpc_timeout(h2, c.grpc), c.expected) << c.name;
+    EXPECT_EQ(grpc_timeout(h1, c.grpc), c.expected) << c.name;
+  }
+}
 
 }  // namespace
 }  // namespace weft::proxy::layers::timeout

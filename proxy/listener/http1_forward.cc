@@ -20,15 +20,6 @@
 namespace weft::proxy::listener {
 namespace {
 
-// A gRPC call's own deadline (grpc-timeout), whatever HTTP version carries it.
-std::optional<std::chrono::milliseconds> grpc_timeout_of(const http::http1::RequestHead& head,
-                                                         bool grpc) {
-  if (!grpc) return std::nullopt;
-  auto value = head.find("grpc-timeout");
-  if (value == head.end()) return std::nullopt;
-  return http::grpc::parse_timeout(value->value());
-}
-
 // A response whose body ends when the upstream closes (no Content-Length,
 // not chunked, and a status that has a body).
 bool close_delimited(const ResponseParser& parser, bool head_request) {
@@ -194,16 +185,15 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const worker::View& view,
                                                            Exchange& exchange) {
   auto& head = parser.head();
-  const auto chosen = forward.choose(*view.splits);
-  auto* cluster = chosen == router::kUnresolvedBackend ? nullptr : &(*view.clusters)[chosen];
+  const auto target = upstream::target_for(forward, *view.splits, *view.clusters);
+  auto* cluster = target.cluster;
   if (cluster != nullptr) exchange.cluster = cluster->config.name;
-  if (cluster == nullptr || cluster->config.endpoints.empty()) {
-    const auto local = local_reply(cluster == nullptr ? http::Failure::kBackendNotFound
-                                                      : http::Failure::kNoHealthyUpstream);
-    co_return co_await reply(parser, local, exchange);
+  if (target.failure != http::Failure::kNone) {
+    co_return co_await reply(parser, local_reply(target.failure), exchange);
   }
   exchange.grpc = http::grpc::is_grpc(head[beast_http::field::content_type]);
-  const layers::timeout::Deadlines deadlines(route.timeouts, grpc_timeout_of(head, exchange.grpc),
+  const layers::timeout::Deadlines deadlines(route.timeouts,
+                                             layers::timeout::grpc_timeout(head, exchange.grpc),
                                              idle_timeout(view), exchange.start);
   if (auto expect = head.find(beast_http::field::expect);
       expect != head.end() && boost::beast::iequals(expect->value(), "100-continue")) {
@@ -212,8 +202,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     const bool continued = co_await answer_continue(deadlines.idle());
     if (!continued) co_return Next::kClose;
   }
-  cluster->stats.requests->Increment();
-  cluster->retry_budget->on_request(worker::coarse_now());
+  cluster->on_request(worker::coarse_now());
   const bool upgrade = http::http1::is_upgrade(head);
   const bool to_http2 = upstream::upstream_version(cluster->config, upstream::HttpVersion::kHttp1,
                                                    upgrade) == upstream::HttpVersion::kHttp2;

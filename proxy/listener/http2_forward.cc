@@ -63,13 +63,8 @@ http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& str
 // deadline (grpc-timeout) shortens the route's.
 layers::timeout::Deadlines deadlines_for(const Http2Downstream& downstream,
                                          const Http2Stream& stream, const router::Route& route) {
-  std::optional<std::chrono::milliseconds> grpc_timeout;
-  if (stream.grpc) {
-    if (auto header = stream.request.fields.get("grpc-timeout")) {
-      grpc_timeout = http::grpc::parse_timeout(*header);
-    }
-  }
-  return {route.timeouts, grpc_timeout, downstream.idle_timeout(), stream.start};
+  return {route.timeouts, layers::timeout::grpc_timeout(stream.request.fields, stream.grpc),
+          downstream.idle_timeout(), stream.start};
 }
 
 // Waits until the session has closed `stream` or `deadline` passes: false
@@ -416,19 +411,14 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
 asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
-  const auto chosen = forward.choose(*view.splits);
-  if (chosen == router::kUnresolvedBackend) {
-    reply(downstream, stream, local_reply(http::Failure::kBackendNotFound));
+  const auto target = upstream::target_for(forward, *view.splits, *view.clusters);
+  if (target.cluster != nullptr) stream.cluster = target.cluster->config.name;
+  if (target.failure != http::Failure::kNone) {
+    reply(downstream, stream, local_reply(target.failure));
     co_return;
   }
-  auto& cluster = (*view.clusters)[chosen];
-  stream.cluster = cluster.config.name;
-  if (cluster.config.endpoints.empty()) {
-    reply(downstream, stream, local_reply(http::Failure::kNoHealthyUpstream));
-    co_return;
-  }
-  cluster.stats.requests->Increment();
-  cluster.retry_budget->on_request(worker::coarse_now());
+  auto& cluster = *target.cluster;
+  cluster.on_request(worker::coarse_now());
   co_await try_cluster(downstream, stream, route, cluster);
 }
 

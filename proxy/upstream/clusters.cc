@@ -6,6 +6,14 @@
 
 namespace weft::proxy::upstream {
 
+Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters) {
+  const auto chosen = forward.choose(splits);
+  if (chosen == router::kUnresolvedBackend) return {nullptr, http::Failure::kBackendNotFound};
+  auto& cluster = clusters[chosen];
+  if (cluster.config.endpoints.empty()) return {&cluster, http::Failure::kNoHealthyUpstream};
+  return {&cluster, http::Failure::kNone};
+}
+
 std::string ClusterState::endpoint_text(std::size_t endpoint) const {
   const auto& address = config.endpoints[endpoint].address;
   return address.address().to_string() + ":" + std::to_string(address.port());

@@ -5,13 +5,16 @@
 // connections.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "proxy/config/snapshot.h"
+#include "proxy/http/failure.h"
 #include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
+#include "proxy/router/route.h"
 #include "proxy/upstream/lb/round_robin.h"
 #include "proxy/upstream/pool/pool.h"
 
@@ -31,6 +34,12 @@ struct ClusterState {
   // push does not refill a spent budget.
   std::shared_ptr<layers::retry::Budget> retry_budget;
 
+  // A request about to go upstream: counted in the cluster's requests and
+  // in the retry budget's share of them.
+  void on_request(std::chrono::steady_clock::time_point now) {
+    stats.requests->Increment();
+    retry_budget->on_request(now);
+  }
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its
@@ -38,6 +47,21 @@ struct ClusterState {
   // budget, or a request body too large to send again).
   void count(const layers::retry::Step& step, const layers::retry::Tries& tries) const;
 };
+
+// Indexed like Snapshot::clusters.
+using Clusters = std::vector<ClusterState>;
+
+// Where a forwarding route sends one request: the cluster its split picks,
+// or why the request cannot go anywhere (`failure`: kBackendNotFound for a
+// backend the control plane could not resolve, kNoHealthyUpstream for a
+// cluster without endpoints; `cluster` is still set then, for the log).
+struct Target {
+  ClusterState* cluster = nullptr;
+  http::Failure failure = http::Failure::kNone;
+};
+
+// The one route step of every downstream codec: the target of `forward`.
+Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters);
 
 enum class HttpVersion { kHttp1, kHttp2 };
 
@@ -47,9 +71,6 @@ enum class HttpVersion { kHttp1, kHttp2 };
 // which is where Upgrade exists (RFC 9113 §8.6). The one place the choice
 // is made, for every downstream codec.
 HttpVersion upstream_version(const config::Cluster& cluster, HttpVersion downstream, bool upgrade);
-
-// Indexed like Snapshot::clusters.
-using Clusters = std::vector<ClusterState>;
 
 // `previous` (may be null): the state of the snapshot being replaced. A
 // cluster keeps its retry budget, and each of its endpoints whose address

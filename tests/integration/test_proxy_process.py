@@ -1,6 +1,7 @@
 """mesh-proxy as a process: configuration errors, admin endpoints, metrics
 format, drain on SIGTERM."""
 import json
+import pathlib
 import signal
 import socket
 import subprocess
@@ -88,6 +89,18 @@ def test_admin_endpoints(start_proxy, backend_port):
         raise AssertionError("bad level accepted")
     except urllib.error.HTTPError as e:
         assert e.code == 400
+
+
+def test_the_proxy_allocates_with_mimalloc(start_proxy, backend_port):
+    """mimalloc is linked ahead of libc, so it serves every allocation (the
+    benchmarks' instruction counts assume it; docs/benchmarks.md)."""
+    proxy = start_proxy(web_config(free_port(), backend_port))
+    maps = pathlib.Path(f"/proc/{proxy.process.pid}/maps").read_text()
+    assert "libmimalloc.so" in maps
+    needed = subprocess.run(["readelf", "-d", str(PROXY_BIN)], capture_output=True, text=True,
+                            check=True, timeout=30).stdout
+    libraries = [line.split("[")[1].rstrip("]") for line in needed.splitlines() if "(NEEDED)" in line]
+    assert libraries.index("libmimalloc.so.2") < libraries.index("libc.so.6"), libraries
 
 
 def test_prometheus_output_passes_promtool(start_proxy, backend_port):
