@@ -67,12 +67,6 @@ std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& clus
   return Opened{std::move(*idle), true};
 }
 
-asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
-                                                                      std::size_t endpoint) {
-  if (auto idle = take_idle(cluster, endpoint)) co_return std::move(*idle);
-  co_return co_await connect_new(cluster, endpoint);
-}
-
 asio::awaitable<std::variant<Opened, ConnectFailure>> connect_new(ClusterState& cluster,
                                                                   std::size_t endpoint) {
   auto opened = co_await connect(cluster, endpoint);

@@ -29,10 +29,8 @@ struct Opened {
   pool::Connection connection;
   bool reused = false;
 };
-boost::asio::awaitable<std::variant<Opened, ConnectFailure>> take_or_connect(ClusterState& cluster,
-                                                                             std::size_t endpoint);
-// The two halves, for a caller that takes the pool's answer without a
-// coroutine: an idle pooled connection to `endpoint`, if there is one...
+// Taken in two halves, so that the pool's answer needs no coroutine: an
+// idle pooled connection to `endpoint`, if there is one...
 std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
                                                               std::size_t endpoint);
 // ...else a new one.
