@@ -9,9 +9,15 @@
 # With `retry`, the route has a retry policy (attempts 3 on 5xx) that never
 # fires: the cost of a policy being configured.
 #
+# WEFT_LB (LB_PEAK_EWMA, the default, LB_ROUND_ROBIN, LB_RANDOM,
+# LB_LEAST_REQUEST) picks the cluster's balancer, and WEFT_ENDPOINTS (1)
+# its endpoint count: endpoint i is 127.0.x.y (the i-th loopback address)
+# on the backend's port, which nginx serves on every address.
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
-# with 1,000 requests, then counts user-space instructions over `requests`
-# HTTP/1.1 requests from h2load (10 connections, keep-alive).
+# with 1,000 requests (5 per endpoint with more endpoints), then counts
+# user-space instructions over `requests` HTTP/1.1 requests from h2load (10
+# connections, keep-alive).
 set -euo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
 requests=${2:-3000}
@@ -20,28 +26,44 @@ route_policy=""
 source "$(dirname "$0")/../scripts/lib.sh"
 work_dir weft-instructions
 
+balancer=${WEFT_LB:-LB_PEAK_EWMA}
+endpoint_count=${WEFT_ENDPOINTS:-1}
 backend=$(free_port); listen=$(free_port); admin=$(free_port); metrics=$(free_port)
+backend_listen="127.0.0.1:$backend"
+((endpoint_count > 1)) && backend_listen="$backend"  # every loopback address
+endpoints=""
+for ((i = 0; i < endpoint_count; i++)); do
+  endpoints+="${endpoints:+, }{address: 127.0.$((i / 250)).$((i % 250 + 1)), port: $backend}"
+done
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err warn;
-events { worker_connections 1024; }
+events { worker_connections 8192; }
 http { access_log off; keepalive_requests 100000000;
   client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
-  server { listen 127.0.0.1:$backend; location / { return 200 "hello\n"; } } }
+  server { listen $backend_listen; location / { return 200 "hello\n"; } } }
 CONF
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.err" & pids+=($!)
 cat > "$work/proxy.yaml" <<YAML
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]
-clusters: [{name: backend, endpoints: [{address: 127.0.0.1, port: $backend}]}]
+clusters: [{name: backend, load_balancer: $balancer, endpoints: [$endpoints]}]
 YAML
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
   "$build_dir/bin/mesh-proxy" --config "$work/proxy.yaml" --concurrency 1 --log-level warning \
   >"$work/proxy.log" 2>&1 & proxy=$!; pids+=($proxy)
 for _ in $(seq 150); do curl -sf -o /dev/null "http://127.0.0.1:$admin/ready" && break; sleep 0.2; done
-h2load --h1 -t1 -c10 -n 1000 "http://127.0.0.1:$listen/" > /dev/null
+# Enough to open a pooled connection to nearly every endpoint (e^-5 left cold).
+warmup=$((endpoint_count * 5 > 1000 ? endpoint_count * 5 : 1000))
+h2load --h1 -t1 -c10 -n "$warmup" "http://127.0.0.1:$listen/" > /dev/null
 callgrind_control -z "$proxy" > /dev/null 2>&1
-h2load --h1 -t1 -c10 -n "$requests" "http://127.0.0.1:$listen/" | grep -E '^requests:'
+measured=$(h2load --h1 -t1 -c10 -n "$requests" "http://127.0.0.1:$listen/")
+echo "$measured" | grep -E '^requests:'
+# Failed requests cost other instructions: a count over them would mislead.
+if ! echo "$measured" | grep -qE "^status codes: $requests 2xx"; then
+  echo "instructions.sh: not every request was answered 2xx" >&2
+  exit 1
+fi
 callgrind_control -d "$proxy" > /dev/null 2>&1
 total=$(grep -h '^summary' "$work/callgrind.out.1" | awk '{print $2}')
 echo "mesh-proxy: $((total / requests)) instructions per request (user space, callgrind)"

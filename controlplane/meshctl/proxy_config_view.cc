@@ -1,6 +1,7 @@
 #include "controlplane/meshctl/proxy_config_view.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -124,6 +125,33 @@ std::string protocol_text(const json::value& cluster) {
   return "http1";
 }
 
+// "LeastRequest, slow start 30s"; PeakEWMA is the default.
+std::string balancer_text(const json::value& cluster) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"LB_ROUND_ROBIN", "RoundRobin"},
+      {"LB_RANDOM", "Random"},
+      {"LB_LEAST_REQUEST", "LeastRequest"}};
+  std::string out = "PeakEWMA";
+  const auto algorithm = text(cluster, "load_balancer");
+  for (const auto& [proto, name] : kNames) {
+    if (algorithm == proto) out = name;
+  }
+  const auto window = text(cluster, "slow_start_window");
+  if (!window.empty()) out += fmt::format(", slow start {}", readable(window));
+  return out;
+}
+
+// "100 requests, 3 retries" in flight at most; "-" without limits.
+std::string breaker_text(const json::value& cluster) {
+  const auto& limits = member(cluster, "circuit_breakers");
+  std::vector<std::string> parts;
+  for (auto [field, noun] : {std::pair{"max_requests", "requests"}, {"max_retries", "retries"}}) {
+    const auto value = text(limits, field);
+    if (!value.empty() && value != "0") parts.push_back(fmt::format("{} {}", value, noun));
+  }
+  return parts.empty() ? "-" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
 }  // namespace
 
 tl::expected<ProxyRef, std::string> parse_proxy_ref(std::string_view arg,
@@ -177,7 +205,7 @@ Rows route_rows(const json::value& config) {
 
 Rows cluster_rows(const json::value& config) {
   Rows rows{{"CLUSTER", "PROTOCOL", "CONNECT TIMEOUT", "POOL (IDLE PER ENDPOINT, IDLE TIMEOUT)",
-             "ENDPOINTS", "POLICY"}};
+             "LOAD BALANCER", "MAX IN FLIGHT", "ENDPOINTS", "POLICY"}};
   for (const auto& c : list(config, "clusters")) {
     const auto& pool = member(c, "pool");
     auto idle = text(pool, "idle_timeout");
@@ -188,8 +216,8 @@ Rows cluster_rows(const json::value& config) {
     auto policy = text(c, "policy");
     rows.push_back({text(c, "name"), protocol_text(c),
                     or_default(connect.empty() ? "" : readable(connect), kDefaultConnectTimeout),
-                    pool_text, std::to_string(list(c, "endpoints").size()),
-                    policy.empty() ? "-" : policy});
+                    pool_text, balancer_text(c), breaker_text(c),
+                    std::to_string(list(c, "endpoints").size()), policy.empty() ? "-" : policy});
   }
   return rows;
 }

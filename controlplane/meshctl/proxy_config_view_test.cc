@@ -50,6 +50,8 @@ const auto kConfig = boost::json::parse(R"({
   "clusters": [
     {"name": "reviews-v1", "connect_timeout": "0.250s", "pool": {"max_idle_per_endpoint": 4},
      "policy": "TrafficPolicy default/reviews", "protocol": "PROTOCOL_HTTP2",
+     "load_balancer": "LB_LEAST_REQUEST", "slow_start_window": "30s",
+     "circuit_breakers": {"max_requests": 100, "max_retries": 3},
      "endpoints": [{"address": "10.0.0.1", "port": 9080, "weight": 3},
                    {"address": "fd00::1", "port": 9080}]},
     {"name": "reviews-v2"}]
@@ -73,10 +75,11 @@ TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {
   EXPECT_EQ(
       cluster_rows(kConfig),
       (Rows{{"CLUSTER", "PROTOCOL", "CONNECT TIMEOUT", "POOL (IDLE PER ENDPOINT, IDLE TIMEOUT)",
-             "ENDPOINTS", "POLICY"},
-            {"reviews-v1", "http2", "250ms", "4, 60s (default)", "2",
-             "TrafficPolicy default/reviews"},
-            {"reviews-v2", "http1", "1s (default)", "64 (default), 60s (default)", "0", "-"}}));
+             "LOAD BALANCER", "MAX IN FLIGHT", "ENDPOINTS", "POLICY"},
+            {"reviews-v1", "http2", "250ms", "4, 60s (default)", "LeastRequest, slow start 30s",
+             "100 requests, 3 retries", "2", "TrafficPolicy default/reviews"},
+            {"reviews-v2", "http1", "1s (default)", "64 (default), 60s (default)", "PeakEWMA", "-",
+             "0", "-"}}));
   EXPECT_EQ(endpoint_rows(kConfig), (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT"},
                                           {"reviews-v1", "10.0.0.1:9080", "3"},
                                           {"reviews-v1", "[fd00::1]:9080", "1"},

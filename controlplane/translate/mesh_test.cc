@@ -226,6 +226,45 @@ TEST(Retries, PolicyRetriesAndBudget) {
   EXPECT_THAT(rejected->message, HasSubstr("retries.retryOn 'sometimes' is not one of"));
 }
 
+// A policy's load balancer and circuit breaker reach the clusters it
+// covers, its backends' included; a cluster without a policy balances by
+// PeakEWMA (the proto's zero) without limits.
+TEST(LoadBalancing, PolicyAlgorithmSlowStartAndLimits) {
+  auto mesh = compile(*store_of(edited(
+      "  timeouts: {request: 2s}",
+      "  timeouts: {request: 2s}\n  loadBalancer: {type: LeastRequest, slowStart: {window: 30s}}\n"
+      "  connectionPool: {maxRequests: 100, maxRetries: 3}\n"
+      "  outlierDetection: {consecutive5xx: 5, baseEjectionTime: 45s, maxEjectionPercent: 50}")));
+  for (const auto& sp : mesh->service_ports) {
+    EXPECT_EQ(sp.cluster.load_balancer(), mesh::v1::Cluster::LB_LEAST_REQUEST) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.slow_start_window().seconds(), 30) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.circuit_breakers().max_requests(), 100u) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.circuit_breakers().max_retries(), 3u) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.outlier_detection().consecutive_5xx(), 5u) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.outlier_detection().base_ejection_time().seconds(), 45);
+    EXPECT_EQ(sp.cluster.outlier_detection().max_ejection_percent(), 50u);
+  }
+  auto plain = compile(*store_of(kMesh));
+  for (const auto& sp : plain->service_ports) {
+    EXPECT_EQ(sp.cluster.load_balancer(), mesh::v1::Cluster::LB_PEAK_EWMA);
+    EXPECT_FALSE(sp.cluster.has_circuit_breakers());
+  }
+  for (auto [spec, message] :
+       {std::pair{"  loadBalancer: {type: Fastest}", "loadBalancer.type 'Fastest' is not one of"},
+        std::pair{"  loadBalancer: {slowStart: {window: soon}}",
+                  "loadBalancer.slowStart.window 'soon' is not a duration"},
+        std::pair{"  outlierDetection: {interval: often}",
+                  "outlierDetection.interval 'often' is not a duration"},
+        std::pair{"  outlierDetection: {maxEjectionPercent: 101}",
+                  "outlierDetection.maxEjectionPercent 101 is over 100"}}) {
+    auto bad = compile(*store_of(edited("  timeouts: {request: 2s}", spec)));
+    const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+    ASSERT_NE(rejected, nullptr) << spec;
+    EXPECT_FALSE(rejected->ok);
+    EXPECT_THAT(rejected->message, HasSubstr(message));
+  }
+}
+
 TEST(LastAccepted, ADeletedObjectIsNotKept) {
   auto good = compile(*store_of(kMesh));
   std::string text(kMesh);

@@ -26,6 +26,10 @@ struct Policy {
   std::optional<mesh::v1::RetryPolicy> retry;  // likewise
   std::optional<mesh::v1::RetryBudget> retry_budget;
   std::uint32_t max_idle_per_endpoint = 0;
+  mesh::v1::CircuitBreakers circuit_breakers;
+  std::optional<mesh::v1::Cluster::LoadBalancer> load_balancer;
+  std::optional<std::chrono::nanoseconds> slow_start;
+  std::optional<mesh::v1::OutlierDetection> outlier;
   std::vector<std::size_t> targets;                       // service port indexes it names
   std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
   bool reported = false;  // its Accepted condition is written (a rejected edit's)
@@ -37,6 +41,12 @@ struct Policy {
       cluster.mutable_pool()->set_max_idle_per_endpoint(max_idle_per_endpoint);
     }
     if (retry_budget) *cluster.mutable_retry_budget() = *retry_budget;
+    if (circuit_breakers.ByteSizeLong() != 0) {
+      *cluster.mutable_circuit_breakers() = circuit_breakers;
+    }
+    if (load_balancer) cluster.set_load_balancer(*load_balancer);
+    if (slow_start) *cluster.mutable_slow_start_window() = to_proto(*slow_start);
+    if (outlier) *cluster.mutable_outlier_detection() = *outlier;
     cluster.set_policy(source);
   }
   // Sets what `route` does not set itself.
@@ -115,6 +125,68 @@ tl::expected<void, Rejected> parse_retries(const mesh::v1alpha1::RetryPolicySpec
   return {};
 }
 
+// `loadBalancer` into the cluster's algorithm and slow-start window.
+tl::expected<void, Rejected> parse_load_balancer(const mesh::v1alpha1::LoadBalancerPolicy& in,
+                                                 Policy& out) {
+  using Cluster = mesh::v1::Cluster;
+  static constexpr std::pair<std::string_view, Cluster::LoadBalancer> kTypes[] = {
+      {"PeakEWMA", Cluster::LB_PEAK_EWMA},
+      {"RoundRobin", Cluster::LB_ROUND_ROBIN},
+      {"Random", Cluster::LB_RANDOM},
+      {"LeastRequest", Cluster::LB_LEAST_REQUEST}};
+  if (!in.type().empty()) {
+    for (const auto& [name, value] : kTypes) {
+      if (in.type() == name) out.load_balancer = value;
+    }
+    if (!out.load_balancer) {
+      return tl::unexpected(invalid(fmt::format(
+          "loadBalancer.type '{}' is not one of PeakEWMA, RoundRobin, Random, LeastRequest",
+          in.type())));
+    }
+  }
+  const auto& window = in.slow_start().window();
+  if (!window.empty()) {
+    out.slow_start = parse_duration(window);
+    if (!out.slow_start) {
+      return tl::unexpected(
+          invalid(fmt::format("loadBalancer.slowStart.window '{}' is not a duration", window)));
+    }
+  }
+  return {};
+}
+
+// `outlierDetection` into the cluster's.
+tl::expected<void, Rejected> parse_outlier(const mesh::v1alpha1::OutlierDetectionPolicy& in,
+                                           Policy& out) {
+  mesh::v1::OutlierDetection outlier;
+  outlier.set_consecutive_5xx(in.consecutive_5xx());
+  outlier.set_consecutive_gateway_errors(in.consecutive_gateway_errors());
+  outlier.set_consecutive_local_origin_failures(in.consecutive_local_origin_failures());
+  if (in.has_max_ejection_percent()) {
+    if (in.max_ejection_percent() > 100) {
+      return tl::unexpected(invalid(fmt::format(
+          "outlierDetection.maxEjectionPercent {} is over 100", in.max_ejection_percent())));
+    }
+    outlier.set_max_ejection_percent(in.max_ejection_percent());
+  }
+  for (auto [name, text, field] :
+       {std::tuple{"interval", &in.interval(), outlier.mutable_interval()},
+        std::tuple{"baseEjectionTime", &in.base_ejection_time(),
+                   outlier.mutable_base_ejection_time()},
+        std::tuple{"maxEjectionTime", &in.max_ejection_time(),
+                   outlier.mutable_max_ejection_time()}}) {
+    if (text->empty()) continue;
+    auto parsed = parse_duration(*text);
+    if (!parsed) {
+      return tl::unexpected(
+          invalid(fmt::format("outlierDetection.{} '{}' is not a duration", name, *text)));
+    }
+    *field = to_proto(*parsed);
+  }
+  out.outlier = std::move(outlier);
+  return {};
+}
+
 // Parses a policy and finds its targets.
 tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& policy,
                                       const Mesh& mesh) {
@@ -142,6 +214,16 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
     }
   }
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
+  out.circuit_breakers.set_max_requests(pool.max_requests());
+  out.circuit_breakers.set_max_retries(pool.max_retries());
+  if (policy.spec().has_outlier_detection()) {
+    auto outlier = parse_outlier(policy.spec().outlier_detection(), out);
+    if (!outlier) return tl::unexpected(outlier.error());
+  }
+  if (policy.spec().has_load_balancer()) {
+    auto balancer = parse_load_balancer(policy.spec().load_balancer(), out);
+    if (!balancer) return tl::unexpected(balancer.error());
+  }
   if (policy.spec().has_retries()) {
     auto retries = parse_retries(policy.spec().retries(), out);
     if (!retries) return tl::unexpected(retries.error());

@@ -15,6 +15,8 @@
 #include "proxy/http/http2/limits.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
+#include "proxy/upstream/lb/policy.h"
+#include "proxy/upstream/outlier/policy.h"
 
 namespace mesh::v1 {
 class ProxyConfig;
@@ -45,6 +47,11 @@ struct Cluster {
   // Retries per worker within 10 s: this share of the requests plus this rate.
   double retry_budget_percent = 20;
   double retry_budget_min_per_second = 10;
+  upstream::lb::Policy load_balancer;
+  // Circuit breaking over all workers; 0: no limit.
+  std::uint32_t max_requests = 0;  // requests in flight
+  std::uint32_t max_retries = 0;   // retries in flight
+  upstream::outlier::Policy outlier;
 };
 
 enum class Capture { kNone, kOutbound, kInbound };

@@ -246,6 +246,48 @@ Result<router::RouteTable> to_route_table(const v1::RouteTable& proto,
   return table;
 }
 
+Result<upstream::outlier::Policy> outlier_policy(const v1::OutlierDetection& proto) {
+  upstream::outlier::Policy policy;
+  policy.consecutive_5xx = proto.consecutive_5xx();
+  policy.consecutive_gateway_errors = proto.consecutive_gateway_errors();
+  policy.consecutive_local_origin_failures = proto.consecutive_local_origin_failures();
+  policy.base_ejection_time = to_ms(proto.base_ejection_time(), policy.base_ejection_time);
+  policy.max_ejection_time = to_ms(proto.max_ejection_time(), policy.max_ejection_time);
+  policy.interval = to_ms(proto.interval(), policy.interval);
+  if (proto.has_max_ejection_percent()) {
+    if (proto.max_ejection_percent() > 100) {
+      return fail(ErrorCode::kInvalidArgument, "max_ejection_percent {} is over 100",
+                  proto.max_ejection_percent());
+    }
+    policy.max_ejection_percent = proto.max_ejection_percent();
+  }
+  return policy;
+}
+
+Result<upstream::lb::Policy> load_balancer(const v1::Cluster& proto) {
+  using upstream::lb::Algorithm;
+  upstream::lb::Policy policy;
+  switch (proto.load_balancer()) {
+    case v1::Cluster::LB_PEAK_EWMA:
+      policy.algorithm = Algorithm::kPeakEwma;
+      break;
+    case v1::Cluster::LB_ROUND_ROBIN:
+      policy.algorithm = Algorithm::kRoundRobin;
+      break;
+    case v1::Cluster::LB_RANDOM:
+      policy.algorithm = Algorithm::kRandom;
+      break;
+    case v1::Cluster::LB_LEAST_REQUEST:
+      policy.algorithm = Algorithm::kLeastRequest;
+      break;
+    default:
+      return fail(ErrorCode::kInvalidArgument, "load_balancer {} is not one this proxy knows",
+                  static_cast<int>(proto.load_balancer()));
+  }
+  policy.slow_start = to_ms(proto.slow_start_window(), milliseconds(0));
+  return policy;
+}
+
 Result<Cluster> to_cluster(const v1::Cluster& proto) {
   Cluster cluster;
   cluster.name = proto.name();
@@ -316,6 +358,14 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     return fail(ErrorCode::kInvalidArgument,
                 "retry_budget: percent must be 0 to 1000 and min_retries_per_second at least 0");
   }
+  auto balancer = load_balancer(proto);
+  if (!balancer) return tl::unexpected(balancer.error());
+  cluster.load_balancer = *balancer;
+  auto outlier = outlier_policy(proto.outlier_detection());
+  if (!outlier) return tl::unexpected(with_context(outlier.error(), "outlier_detection"));
+  cluster.outlier = *outlier;
+  cluster.max_requests = proto.circuit_breakers().max_requests();
+  cluster.max_retries = proto.circuit_breakers().max_retries();
   return cluster;
 }
 

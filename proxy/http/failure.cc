@@ -6,7 +6,7 @@ namespace weft::proxy::http {
 namespace {
 
 // Indexed by Failure.
-constexpr std::array<FailureText, 12> kTexts{{
+constexpr std::array<FailureText, 13> kTexts{{
     {"", 200, ""},
     // 500, as Gateway API requires for a request to an invalid backendRef.
     {"backend_not_found", 500, "backend not found\n"},
@@ -20,13 +20,14 @@ constexpr std::array<FailureText, 12> kTexts{{
     {"upstream_reset", 502, "upstream reset before response\n"},
     {"upstream_protocol_error", 502, "upstream protocol error\n"},
     {"retry_budget_exhausted", 503, "retry budget exhausted\n"},
+    {"upstream_overflow", 503, "upstream overflow: the cluster's circuit breaker is open\n"},
 }};
 
-constexpr std::array<Failure, 11> kAll{
-    Failure::kBackendNotFound, Failure::kNoHealthyUpstream,   Failure::kConnectFailure,
-    Failure::kConnectTimeout,  Failure::kTlsFailure,          Failure::kRequestTimeout,
-    Failure::kPerTryTimeout,   Failure::kIdleTimeout,         Failure::kReset,
-    Failure::kProtocolError,   Failure::kRetryBudgetExhausted};
+constexpr std::array<Failure, 12> kAll{
+    Failure::kBackendNotFound, Failure::kNoHealthyUpstream,    Failure::kConnectFailure,
+    Failure::kConnectTimeout,  Failure::kTlsFailure,           Failure::kRequestTimeout,
+    Failure::kPerTryTimeout,   Failure::kIdleTimeout,          Failure::kReset,
+    Failure::kProtocolError,   Failure::kRetryBudgetExhausted, Failure::kUpstreamOverflow};
 
 }  // namespace
 

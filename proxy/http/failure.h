@@ -25,6 +25,8 @@ enum class Failure : std::uint8_t {
   // A retry the policy asked for was refused by the cluster's retry budget;
   // the answer keeps the status of the failure it follows.
   kRetryBudgetExhausted,
+  // The cluster's circuit breaker refused the request (maxRequests in flight).
+  kUpstreamOverflow,
 };
 
 struct FailureText {

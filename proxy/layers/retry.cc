@@ -159,6 +159,14 @@ bool Tries::hold(const Outcome& outcome, bool body_replayable, Clock::time_point
     budget_exhausted_ = true;
     return false;
   }
+  if (limit_.gate != nullptr) {
+    retry_ticket_.release();  // the retry this attempt was, if any, is over
+    retry_ticket_ = circuit_breaker::enter(*limit_.gate, limit_.max);
+    if (!retry_ticket_) {
+      retry_overflow_ = true;
+      return false;
+    }
+  }
   reason_ = std::move(*reason);
   held_ = outcome;
   return true;
@@ -173,6 +181,9 @@ milliseconds Tries::next(Clock::time_point now, std::uint64_t random) {
 
 Step Tries::after(const AttemptEnd& end, bool body_replayable, Clock::time_point now,
                   FastRandom& random) {
+  // A held answer took the next retry's place already; otherwise the retry
+  // this attempt was, if any, is over.
+  if (!end.held) retry_ticket_.release();
   if (end.answered) return {Step::Action::kDone, http::Failure::kNone, budget_exhausted_, {}};
   if (!end.held && !hold(end.outcome, body_replayable, now)) {
     return {Step::Action::kReply, end.outcome.failure, budget_exhausted_, {}};

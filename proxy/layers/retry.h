@@ -26,6 +26,7 @@
 
 #include "common/random.h"
 #include "proxy/http/failure.h"
+#include "proxy/layers/circuit_breaker.h"
 #include "proxy/router/route.h"
 
 namespace weft::proxy::layers::retry {
@@ -129,10 +130,16 @@ struct Step {
 // attempt's outcome gives way to another try (and is then never shown to
 // the client), and the wait before it. The connection code runs the
 // attempts; this decides between them.
+// The circuit breaker's limit on a cluster's retries in flight.
+struct RetryLimit {
+  circuit_breaker::Gate* gate = nullptr;  // null: not limited
+  std::uint32_t max = 0;                  // 0: no limit
+};
+
 class Tries {
  public:
-  Tries(const router::RetryPolicy& policy, Budget& budget, bool idempotent)
-      : policy_(policy), budget_(budget), idempotent_(idempotent) {}
+  Tries(const router::RetryPolicy& policy, Budget& budget, bool idempotent, RetryLimit limit = {})
+      : policy_(policy), budget_(budget), idempotent_(idempotent), limit_(limit) {}
 
   unsigned attempt() const { return attempt_; }
   bool last() const { return !policy_.active() || attempt_ >= policy_.attempts; }
@@ -142,6 +149,9 @@ class Tries {
   // the budget said no, budget_exhausted() is set; when only the body,
   // body_too_large().
   bool hold(const Outcome& outcome, bool body_replayable, Clock::time_point now);
+  // A retry is in flight from hold() until the next attempt ends: it holds
+  // a place under the limit meanwhile. When only the limit said no,
+  // retry_overflow() is set.
   // hold() for an answer: a response head's status and `fields` (either
   // codec's: http::FieldList, http::http1::Fields), read only when another
   // try is possible; then held_outcome() is the answer. Its retry-after
@@ -169,6 +179,7 @@ class Tries {
   const Outcome& held_outcome() const { return held_; }
   bool budget_exhausted() const { return budget_exhausted_; }
   bool body_too_large() const { return body_too_large_; }
+  bool retry_overflow() const { return retry_overflow_; }
 
  private:
   const router::RetryPolicy& policy_;
@@ -179,6 +190,9 @@ class Tries {
   Outcome held_;
   bool budget_exhausted_ = false;
   bool body_too_large_ = false;
+  RetryLimit limit_;
+  circuit_breaker::Ticket retry_ticket_;
+  bool retry_overflow_ = false;
 };
 
 }  // namespace weft::proxy::layers::retry

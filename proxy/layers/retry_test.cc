@@ -372,6 +372,56 @@ TEST(Tries, TheStepAfterAnAttempt) {
   }
 }
 
+// maxRetries: a retry holds a place from the decision until its attempt
+// ends; another request's retry past the limit is not made (the answer
+// before it stands), and the place frees for the next.
+TEST(Tries, RetriesInFlightStayUnderTheCircuitBreaker) {
+  const auto now = Clock::time_point(std::chrono::seconds(100));
+  const auto p = policy(On::kGatewayError);
+  Budget budget(100, 100);
+  circuit_breaker::Gate retries;
+  FastRandom random(7);
+  Tries first(p, budget, true, {&retries, 1});
+  Tries second(p, budget, true, {&retries, 1});
+  const AttemptEnd failed{false, false, status(503)};
+  EXPECT_EQ(first.after(failed, true, now, random).action, Step::Action::kRetry);
+  EXPECT_EQ(retries.active(), 1u);
+  EXPECT_EQ(second.after(failed, true, now, random).action, Step::Action::kReply);
+  EXPECT_TRUE(second.retry_overflow());
+  EXPECT_FALSE(second.budget_exhausted());
+  // The first request's retry fails again and is retried: its own place
+  // is reused, not counted twice.
+  EXPECT_EQ(first.after(failed, true, now, random).action, Step::Action::kRetry);
+  EXPECT_EQ(retries.active(), 1u);
+  EXPECT_EQ(first.after({true, false, {}}, true, now, random).action, Step::Action::kDone);
+  EXPECT_EQ(retries.active(), 0u);
+  Tries third(p, budget, true, {&retries, 1});
+  EXPECT_EQ(third.after(failed, true, now, random).action, Step::Action::kRetry);
+}
+
+TEST(CircuitBreaker, AdmitsUnderTheLimitOrWithoutOne) {
+  struct Case {
+    std::uint32_t in_flight, max;
+    bool admitted;
+  } cases[] = {{0, 0, true}, {1000, 0, true}, {0, 1, true}, {1, 1, false},
+               {4, 5, true}, {5, 5, false},   {6, 5, false}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(circuit_breaker::admits(c.in_flight, c.max), c.admitted)
+        << c.in_flight << " of " << c.max;
+  }
+  circuit_breaker::Gate gate;
+  auto a = circuit_breaker::enter(gate, 2);
+  auto b = circuit_breaker::enter(gate, 2);
+  auto c = circuit_breaker::enter(gate, 2);
+  EXPECT_TRUE(a && b);
+  EXPECT_FALSE(c);
+  EXPECT_EQ(gate.active(), 2u);
+  b = std::move(a);
+  EXPECT_EQ(gate.active(), 1u) << "a ticket replaced leaves the gate";
+  b.release();
+  EXPECT_EQ(gate.active(), 0u);
+}
+
 TEST(Tries, AnAnswerAfterARefusedRetrySaysSo) {
   // The budget refused a retry of the 503, the 503 went to the client: the
   // log says retry_budget_exhausted.

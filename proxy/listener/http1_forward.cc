@@ -142,6 +142,7 @@ class Http1Connection<DownStream>::UpstreamPath {
   http::Failure timeout_cause() const { return connection_.deadline_.cause; }
   std::optional<ResponseParser>& response() { return connection_.response_; }
   beast::flat_buffer& response_buffer() { return connection_.up_buffer_; }
+  upstream::http1::HeadSeen& head_seen() { return head_seen_; }
   std::pmr::memory_resource* response_arena() { return connection_.arena(); }
   template <class UpStream>
   asio::awaitable<upstream::http1::Exchanged> exchange(UpStream& up, layers::retry::Tries& tries) {
@@ -175,6 +176,7 @@ class Http1Connection<DownStream>::UpstreamPath {
   Exchange& exchange_;
   bool bodyless_;
   upstream::http1::Request request_;
+  upstream::http1::HeadSeen head_seen_;
   Next next_ = Next::kClose;
 };
 
@@ -191,6 +193,12 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   if (target.failure != http::Failure::kNone) {
     co_return co_await reply(parser, local_reply(target.failure), exchange);
   }
+  // In flight until this returns (the response relayed); refused by the
+  // circuit breaker past the cluster's maxRequests.
+  const auto admitted = cluster->on_request(worker::coarse_now());
+  if (!admitted) {
+    co_return co_await reply(parser, local_reply(http::Failure::kUpstreamOverflow), exchange);
+  }
   exchange.grpc = http::grpc::is_grpc(head[beast_http::field::content_type]);
   const layers::timeout::Deadlines deadlines(route.timeouts,
                                              layers::timeout::grpc_timeout(head, exchange.grpc),
@@ -202,7 +210,6 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     const bool continued = co_await answer_continue(deadlines.idle());
     if (!continued) co_return Next::kClose;
   }
-  cluster->on_request(worker::coarse_now());
   const bool upgrade = http::http1::is_upgrade(head);
   const bool to_http2 = upstream::upstream_version(cluster->config, upstream::HttpVersion::kHttp1,
                                                    upgrade) == upstream::HttpVersion::kHttp2;
@@ -224,8 +231,8 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
     if (!read) co_return Next::kClose;  // the client failed mid-body
   }
-  layers::retry::Tries tries(route.retry, *cluster->retry_budget,
-                             !upgrade && layers::retry::is_idempotent(head.method_string()));
+  auto tries =
+      cluster->tries(route.retry, !upgrade && layers::retry::is_idempotent(head.method_string()));
   UpstreamPath path(*this, parser, route, *cluster, deadlines, h2_request.get(), exchange);
   co_await layers::retry::serve(path, tries, *cluster, state_.rng);
   co_return path.next();

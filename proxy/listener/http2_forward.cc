@@ -239,6 +239,7 @@ class Http1Client {
   http::Failure timeout_cause() const { return watchdog_->cause(); }
   std::optional<ResponseParser>& response() { return response_; }
   beast::flat_buffer& response_buffer() { return buffer_; }
+  upstream::http1::HeadSeen& head_seen() { return head_seen_; }
   std::pmr::memory_resource* response_arena() { return nullptr; }
   bool body_replayable() const { return http::replayable(stream_.request_body); }
   void rewind() { rewind_body(stream_); }
@@ -267,6 +268,7 @@ class Http1Client {
   std::optional<Watchdog> watchdog_;
   std::optional<ResponseParser> response_;
   beast::flat_buffer buffer_;
+  upstream::http1::HeadSeen head_seen_;
 };
 
 // Writes the request (head, then the body from its pipe) to `up`.
@@ -399,8 +401,7 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
                                   const router::Route& route, upstream::ClusterState& cluster) {
   auto head = upstream_request(downstream, stream, route);
   const auto deadlines = deadlines_for(downstream, stream, route);
-  layers::retry::Tries tries(route.retry, *cluster.retry_budget,
-                             layers::retry::is_idempotent(stream.request.method));
+  auto tries = cluster.tries(route.retry, layers::retry::is_idempotent(stream.request.method));
   if (layers::retry::keep_for_replay(route.retry, stream.request_body != nullptr)) {
     stream.request_body->keep_for_replay(layers::retry::kReplayLimit);
   }
@@ -418,7 +419,13 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
     co_return;
   }
   auto& cluster = *target.cluster;
-  cluster.on_request(worker::coarse_now());
+  // In flight until the response is relayed; refused by the circuit
+  // breaker past the cluster's maxRequests.
+  const auto admitted = cluster.on_request(worker::coarse_now());
+  if (!admitted) {
+    reply(downstream, stream, local_reply(http::Failure::kUpstreamOverflow));
+    co_return;
+  }
   co_await try_cluster(downstream, stream, route, cluster);
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/pod_network.h"
 #include "proxy/listener/tunnel.h"
+#include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::listener {
 
@@ -24,6 +25,12 @@ struct Dial {
   std::chrono::milliseconds connect_timeout;
   metrics::ClusterStats* stats = nullptr;  // null for passthrough
   std::optional<asio::ip::address> source;
+  // A cluster's endpoint is in flight for the connection's life; its
+  // connect time is the balancer's round trip, and its outcome outlier
+  // detection's.
+  upstream::lb::Lease lease;
+  upstream::ClusterState* cluster = nullptr;  // null for passthrough
+  std::size_t endpoint = 0;
 };
 
 // Inbound passthrough reaches the local application from 127.0.0.6, so the
@@ -40,13 +47,23 @@ Dial dial_for(const TcpTarget& target, const worker::View& view, const config::L
   if (const auto* cluster_target = std::get_if<ClusterTarget>(&target)) {
     auto& cluster = (*view.clusters)[cluster_target->cluster];
     if (cluster.config.endpoints.empty()) return {};
-    auto endpoint = cluster.balancer.next();
-    return {cluster.config.endpoints[endpoint].address, cluster.config.connect_timeout,
-            &cluster.stats, cluster.config.source_address};
+    auto endpoint = cluster.balancer.pick(worker::coarse_now());
+    return {cluster.config.endpoints[endpoint].address,
+            cluster.config.connect_timeout,
+            &cluster.stats,
+            cluster.config.source_address,
+            cluster.balancer.lease(endpoint),
+            &cluster,
+            endpoint};
   }
   const auto& destination = std::get<PassthroughTarget>(target).address;
-  return {destination, kPassthroughConnectTimeout, nullptr,
-          passthrough_source(listener, destination)};
+  return {destination,
+          kPassthroughConnectTimeout,
+          nullptr,
+          passthrough_source(listener, destination),
+          {},
+          nullptr,
+          0};
 }
 
 }  // namespace
@@ -71,6 +88,13 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   if (!ec) {
     std::tie(ec) =
         co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
+  }
+  if (dial.cluster != nullptr) {
+    // A connection made is the endpoint's success (as a 200 would be).
+    const auto failure = ec == boost::beast::error::timeout ? http::Failure::kConnectTimeout
+                                                            : http::Failure::kConnectFailure;
+    dial.cluster->answered(dial.endpoint, dial.lease, ec ? 0 : 200,
+                           ec ? failure : http::Failure::kNone, upstream::lb::Clock::now());
   }
   if (ec) {
     if (dial.stats != nullptr) {

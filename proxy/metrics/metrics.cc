@@ -112,6 +112,30 @@ Metrics::Metrics()
                                 .Help("Retries not made because the request body was over the "
                                       "replay limit (64 KiB) and had been sent")
                                 .Register(*registry_)),
+      overflows_(BuildCounter()
+                     .Name("mesh_upstream_overflows_total")
+                     .Help("Requests (limit=requests: answered 503 upstream_overflow) and "
+                           "retries (limit=retries: not made) refused by a cluster's circuit "
+                           "breaker")
+                     .Register(*registry_)),
+      requests_active_(BuildGauge()
+                           .Name("mesh_upstream_requests_active")
+                           .Help("Requests in flight to a cluster, over all workers")
+                           .Register(*registry_)),
+      retries_active_(BuildGauge()
+                          .Name("mesh_upstream_retries_active")
+                          .Help("Retries in flight to a cluster, over all workers")
+                          .Register(*registry_)),
+      ejections_(BuildCounter()
+                     .Name("mesh_upstream_ejections_total")
+                     .Help("Endpoints ejected by outlier detection, by reason "
+                           "(consecutive_5xx, consecutive_gateway_errors, "
+                           "consecutive_local_origin_failures)")
+                     .Register(*registry_)),
+      endpoints_ejected_(BuildGauge()
+                             .Name("mesh_upstream_endpoints_ejected")
+                             .Help("Endpoints of a cluster ejected by outlier detection now")
+                             .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -280,6 +304,18 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.retry_budget_exhausted = &retry_budget_exhausted_.Add({{"cluster", name}});
   stats.retry_body_too_large = &retry_body_too_large_.Add({{"cluster", name}});
   stats.retries = &upstream_retries_;
+  stats.request_overflows = &overflows_.Add({{"cluster", name}, {"limit", "requests"}});
+  stats.retry_overflows = &overflows_.Add({{"cluster", name}, {"limit", "retries"}});
+  using upstream::outlier::Reason;
+  for (auto reason : {Reason::kConsecutive5xx, Reason::kConsecutiveGatewayErrors,
+                      Reason::kConsecutiveLocalOriginFailures}) {
+    stats.ejections[static_cast<std::size_t>(reason)] =
+        &ejections_.Add({{"cluster", name}, {"reason", upstream::outlier::reason_label(reason)}});
+  }
+  {
+    const std::lock_guard lock(gates_mutex_);
+    stats.gates = &shared(name).gates;
+  }
   stats.name = name;
   return stats;
 }
@@ -323,11 +359,52 @@ prometheus::Counter& Metrics::local_reply(std::string_view reason) {
   return find(local_reply_counters_, local_replies_, reason);
 }
 
+Metrics::ClusterGates& Metrics::shared(const std::string& name) {
+  auto& entry = gates_[name];
+  if (!entry) {
+    entry = std::make_unique<ClusterGates>();
+    entry->requests = &requests_active_.Add({{"cluster", name}});
+    entry->retries = &retries_active_.Add({{"cluster", name}});
+    entry->ejected = &endpoints_ejected_.Add({{"cluster", name}});
+  }
+  return *entry;
+}
+
+std::shared_ptr<upstream::outlier::EndpointHealth> Metrics::endpoint_health(
+    const std::string& cluster, const std::string& address) {
+  const std::lock_guard lock(gates_mutex_);
+  auto& known = shared(cluster).health;
+  if (auto found = known.find(address); found != known.end()) return found->second;
+  // Addresses no configuration lists any more (Pods come and go) are
+  // forgotten once their ejection is over, so the map does not grow.
+  const auto now = upstream::outlier::Clock::now();
+  std::erase_if(known, [&](const auto& entry) {
+    return entry.second.use_count() == 1 && !entry.second->ejected(now);
+  });
+  auto health = std::make_shared<upstream::outlier::EndpointHealth>();
+  known.emplace(address, health);
+  return health;
+}
+
+void Metrics::read_gates() const {
+  const std::lock_guard lock(gates_mutex_);
+  const auto now = upstream::outlier::Clock::now();
+  for (const auto& [name, entry] : gates_) {
+    entry->requests->Set(entry->gates.requests.active());
+    entry->retries->Set(entry->gates.retries.active());
+    double ejected = 0;
+    for (const auto& [address, health] : entry->health) ejected += health->ejected(now) ? 1 : 0;
+    entry->ejected->Set(ejected);
+  }
+}
+
 std::string Metrics::prometheus_text() const {
+  read_gates();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
 std::string Metrics::stats_text() const {
+  read_gates();
   std::string out;
   for (const auto& family : registry_->Collect()) {
     for (const auto& metric : family.metric) {

@@ -10,11 +10,16 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "proxy/layers/circuit_breaker.h"
+#include "proxy/upstream/outlier/detector.h"
 
 namespace weft::proxy::metrics {
 
@@ -76,6 +81,14 @@ struct ClusterStats {
   // Retries, by the reason the attempt before failed ("status_503",
   // "upstream_reset", ...): looked up when a retry happens, which is rare.
   prometheus::Family<prometheus::Counter>* retries = nullptr;
+  // Requests and retries in flight over all workers (the circuit breaker's
+  // counts, shown as mesh_upstream_requests_active and ..._retries_active),
+  // and what their limits refused.
+  layers::circuit_breaker::Gates* gates = nullptr;
+  prometheus::Counter* request_overflows = nullptr;
+  prometheus::Counter* retry_overflows = nullptr;
+  // Endpoints ejected by outlier detection, by reason (outlier::Reason).
+  std::array<prometheus::Counter*, 4> ejections{};
   std::string name;
 
   prometheus::Counter& retry(const std::string& reason) const {
@@ -89,6 +102,11 @@ class Metrics {
 
   ListenerStats listener(const std::string& name);
   ClusterStats cluster(const std::string& name);
+  // The proxy-wide health (outlier detection) of one endpoint of a cluster,
+  // the same object for every worker and every configuration that lists
+  // the address; mesh_upstream_endpoints_ejected counts the ejected ones.
+  std::shared_ptr<upstream::outlier::EndpointHealth> endpoint_health(const std::string& cluster,
+                                                                     const std::string& address);
   // Downstream requests refused by the HTTP/1 parser, by reason.
   prometheus::Counter& parse_rejection(std::string_view reason);
   // Responses the proxy generated itself (x-weft-error), by reason.
@@ -114,7 +132,8 @@ class Metrics {
   // the client still sent, by how the draining ended (kLingeringCloseEnds).
   prometheus::Counter& lingering_close(std::string_view end);
 
-  // Prometheus text exposition format.
+  // Prometheus text exposition format. Both read the gates' counts into
+  // their gauges first.
   std::string prometheus_text() const;
   // One "name{labels} value" line per series, for /stats.
   std::string stats_text() const;
@@ -133,6 +152,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_retries_;
   prometheus::Family<prometheus::Counter>& retry_budget_exhausted_;
   prometheus::Family<prometheus::Counter>& retry_body_too_large_;
+  prometheus::Family<prometheus::Counter>& overflows_;
+  prometheus::Family<prometheus::Gauge>& requests_active_;
+  prometheus::Family<prometheus::Gauge>& retries_active_;
+  prometheus::Family<prometheus::Counter>& ejections_;
+  prometheus::Family<prometheus::Gauge>& endpoints_ejected_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;
@@ -159,6 +183,21 @@ class Metrics {
   ByReason local_reply_counters_;
   ByReason http2_stream_error_counters_;
   ByReason http2_connection_error_counters_;
+
+  void read_gates() const;
+  // What the workers share of a cluster, by name, for the proxy's life.
+  struct ClusterGates {
+    layers::circuit_breaker::Gates gates;
+    prometheus::Gauge* requests = nullptr;
+    prometheus::Gauge* retries = nullptr;
+    prometheus::Gauge* ejected = nullptr;
+    std::map<std::string, std::shared_ptr<upstream::outlier::EndpointHealth>> health;
+  };
+  ClusterGates& shared(const std::string& name);  // with gates_mutex_ held
+  // Workers build their views of a push concurrently; a scrape reads it.
+  // Never on the request path, which holds ClusterStats::gates.
+  mutable std::mutex gates_mutex_;
+  std::map<std::string, std::unique_ptr<ClusterGates>> gates_;
 };
 
 }  // namespace weft::proxy::metrics

@@ -14,9 +14,34 @@ Target target_for(const router::Forward& forward, router::Splits& splits, Cluste
   return {&cluster, http::Failure::kNone};
 }
 
-std::string ClusterState::endpoint_text(std::size_t endpoint) const {
-  const auto& address = config.endpoints[endpoint].address;
+void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned status,
+                            http::Failure failure, lb::Clock::time_point at) {
+  lease.answered(status == 0 || lb::failed_answer(status), at);
+  if (health.empty()) return;
+  const auto result = outlier::classify(status, failure);
+  if (!result) return;
+  const auto reason = health[endpoint]->record(*result, config.outlier);
+  if (reason == outlier::Reason::kNone) return;
+  std::size_t ejected = 0;
+  for (const auto& h : health) ejected += h->ejected(at) ? 1 : 0;
+  if (health[endpoint]->ejected(at) ||
+      !outlier::may_eject(ejected, health.size(), config.outlier.max_ejection_percent)) {
+    return;
+  }
+  health[endpoint]->eject(config.outlier, at);
+  stats.ejections[static_cast<std::size_t>(reason)]->Increment();
+}
+
+namespace {
+
+std::string address_text(const config::TcpEndpoint& address) {
   return address.address().to_string() + ":" + std::to_string(address.port());
+}
+
+}  // namespace
+
+std::string ClusterState::endpoint_text(std::size_t endpoint) const {
+  return address_text(config.endpoints[endpoint].address);
 }
 
 void ClusterState::count(const layers::retry::Step& step, const layers::retry::Tries& tries) const {
@@ -25,6 +50,7 @@ void ClusterState::count(const layers::retry::Step& step, const layers::retry::T
     return;
   }
   if (tries.budget_exhausted()) stats.retry_budget_exhausted->Increment();
+  if (tries.retry_overflow()) stats.retry_overflows->Increment();
   if (tries.body_too_large()) stats.retry_body_too_large->Increment();
 }
 
@@ -65,6 +91,33 @@ void carry_over(const ClusterState& old, const config::Cluster& cluster, pool::P
   }
 }
 
+// Each endpoint's load: the previous view's for an address it listed, else
+// a new one that joins at `now` (the epoch when the cluster is new, so the
+// endpoints of a first snapshot start at full weight).
+std::vector<std::shared_ptr<lb::EndpointLoad>> endpoint_loads(const config::Cluster& cluster,
+                                                              const ClusterState* old,
+                                                              lb::Clock::time_point now) {
+  std::map<config::TcpEndpoint, std::shared_ptr<lb::EndpointLoad>> before;
+  if (old != nullptr) {
+    for (std::size_t i = 0; i < old->config.endpoints.size(); ++i) {
+      before.emplace(old->config.endpoints[i].address, old->balancer.shared_load(i));
+    }
+  }
+  std::vector<std::shared_ptr<lb::EndpointLoad>> loads;
+  loads.reserve(cluster.endpoints.size());
+  for (const auto& endpoint : cluster.endpoints) {
+    auto found = before.find(endpoint.address);
+    if (found != before.end()) {
+      loads.push_back(found->second);
+      continue;
+    }
+    auto load = std::make_shared<lb::EndpointLoad>();
+    if (old != nullptr) load->joined = now;
+    loads.push_back(std::move(load));
+  }
+  return loads;
+}
+
 }  // namespace
 
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
@@ -73,6 +126,8 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
   const Clusters& before = previous != nullptr ? *previous : kNone;
   Clusters clusters;
   clusters.reserve(snapshot.clusters.size());
+  const auto now = lb::Clock::now();
+  FastRandom seeds;
   for (const auto& cluster : snapshot.clusters) {
     std::vector<std::uint32_t> weights;
     weights.reserve(cluster.endpoints.size());
@@ -85,7 +140,9 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
         cluster.endpoints.size(), cluster.max_idle_per_endpoint, cluster.idle_timeout, discards);
     auto h2_pool = std::make_shared<http2::Pool>(cluster.endpoints.size(), cluster.idle_timeout);
     std::shared_ptr<layers::retry::Budget> budget;
+    const ClusterState* same_name = nullptr;
     for (const auto& old : before) {
+      if (old.config.name == cluster.name) same_name = &old;
       if (pools_carry_over(old.config, cluster)) carry_over(old, cluster, *pool, *h2_pool);
       if (old.config.name == cluster.name &&
           old.config.retry_budget_percent == cluster.retry_budget_percent &&
@@ -97,7 +154,17 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
       budget = std::make_shared<layers::retry::Budget>(cluster.retry_budget_percent,
                                                        cluster.retry_budget_min_per_second);
     }
-    clusters.push_back({cluster, lb::RoundRobin(std::move(weights)), std::move(pool),
+    std::vector<std::shared_ptr<outlier::EndpointHealth>> health;
+    std::vector<const outlier::EndpointHealth*> watched;
+    if (cluster.outlier.enabled()) {
+      for (const auto& endpoint : cluster.endpoints) {
+        health.push_back(metrics.endpoint_health(cluster.name, address_text(endpoint.address)));
+        watched.push_back(health.back().get());
+      }
+    }
+    lb::Balancer balancer(cluster.load_balancer, std::move(weights),
+                          endpoint_loads(cluster, same_name, now), seeds(), std::move(watched));
+    clusters.push_back({cluster, std::move(balancer), std::move(health), std::move(pool),
                         std::move(h2_pool), stats, std::move(budget)});
   }
   return clusters;

@@ -1,8 +1,9 @@
 // One worker's live state for the clusters of one snapshot: the load
-// balancer position, the connection pools and the retry budget of each
-// cluster. Pooled connections outlive their snapshot per endpoint address
-// (make_clusters), so a configuration change does not drop warm upstream
-// connections.
+// balancer, the connection pools and the retry budget of each cluster.
+// Pooled connections and what the balancer knows of each endpoint's load
+// outlive their snapshot per endpoint address (make_clusters), so a
+// configuration change neither drops warm upstream connections nor forgets
+// a slow endpoint.
 #pragma once
 
 #include <chrono>
@@ -15,7 +16,7 @@
 #include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/router/route.h"
-#include "proxy/upstream/lb/round_robin.h"
+#include "proxy/upstream/lb/balancer.h"
 #include "proxy/upstream/pool/pool.h"
 
 namespace weft::proxy::upstream {
@@ -26,7 +27,10 @@ class Pool;
 
 struct ClusterState {
   const config::Cluster& config;
-  lb::RoundRobin balancer;
+  lb::Balancer balancer;
+  // Each endpoint's proxy-wide health when outlier detection is on; empty
+  // otherwise.
+  std::vector<std::shared_ptr<outlier::EndpointHealth>> health;
   std::shared_ptr<pool::Pool> pool;      // shared with the previous view when unchanged
   std::shared_ptr<http2::Pool> h2_pool;  // multiplexed connections, likewise
   metrics::ClusterStats stats;
@@ -34,12 +38,30 @@ struct ClusterState {
   // push does not refill a spent budget.
   std::shared_ptr<layers::retry::Budget> retry_budget;
 
-  // A request about to go upstream: counted in the cluster's requests and
-  // in the retry budget's share of them.
-  void on_request(std::chrono::steady_clock::time_point now) {
+  // A request about to go upstream: admitted by the circuit breaker, then
+  // counted in the cluster's requests and in the retry budget's share of
+  // them. In flight while the ticket lives; an empty ticket is a refusal
+  // (counted; the caller answers upstream_overflow).
+  [[nodiscard]] layers::circuit_breaker::Ticket on_request(
+      std::chrono::steady_clock::time_point now) {
+    auto ticket = layers::circuit_breaker::enter(stats.gates->requests, config.max_requests);
+    if (!ticket) {
+      stats.request_overflows->Increment();
+      return ticket;
+    }
     stats.requests->Increment();
     retry_budget->on_request(now);
+    return ticket;
   }
+  // The tries of a request to this cluster under `policy`.
+  layers::retry::Tries tries(const router::RetryPolicy& policy, bool idempotent) {
+    return {policy, *retry_budget, idempotent, {&stats.gates->retries, config.max_retries}};
+  }
+  // What an attempt on `endpoint` came to, for the balancer's estimate
+  // (through `lease`) and outlier detection: a head's `status`, or
+  // `failure` without one. `at`: when it came.
+  void answered(std::size_t endpoint, lb::Lease& lease, unsigned status, http::Failure failure,
+                lb::Clock::time_point at);
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its
@@ -74,9 +96,10 @@ HttpVersion upstream_version(const config::Cluster& cluster, HttpVersion downstr
 
 // `previous` (may be null): the state of the snapshot being replaced. A
 // cluster keeps its retry budget, and each of its endpoints whose address
-// it still lists keeps its pooled connections (keyed by cluster name and
-// endpoint address), so a push that changes one endpoint keeps the rest
-// warm.
+// it still lists keeps its load (requests in flight, latency estimate) and
+// its pooled connections (keyed by cluster name and endpoint address), so a
+// push that changes one endpoint keeps the rest warm. An endpoint new to a
+// cluster that existed before joins now (slow start).
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
                        const Clusters* previous);
 

@@ -62,6 +62,47 @@ TEST(Clusters, APushKeepsTheEndpointsItStillLists) {
   EXPECT_EQ(fresh[0].retry_budget, old[0].retry_budget);
 }
 
+// What the balancer knows of an endpoint (requests in flight, latency)
+// survives a push that keeps its address, in whatever position; an endpoint
+// new to an existing cluster joins at the push (slow start), while the
+// endpoints of a cluster seen for the first time start at full weight.
+TEST(Clusters, APushKeepsEachEndpointsLoad) {
+  metrics::Metrics metrics;
+  const auto before = snapshot_of(cluster("app", {8001, 8002}));
+  auto old = make_clusters(before, metrics, nullptr);
+  auto lease = old[0].balancer.lease(1);  // a request on 8002, in flight across the push
+  EXPECT_EQ(old[0].balancer.load(0).joined, lb::Clock::time_point{});
+
+  const auto after = snapshot_of(cluster("app", {8002, 8003}));
+  auto fresh = make_clusters(after, metrics, &old);
+  EXPECT_EQ(fresh[0].balancer.shared_load(0), old[0].balancer.shared_load(1)) << "8002";
+  EXPECT_EQ(fresh[0].balancer.load(0).in_flight, 1u);
+  EXPECT_NE(fresh[0].balancer.load(1).joined, lb::Clock::time_point{}) << "8003 joins now";
+  lease = {};
+  EXPECT_EQ(fresh[0].balancer.load(0).in_flight, 0u);
+}
+
+// The circuit breaker's counts are the proxy's, not a view's: a request of
+// the old configuration still counts against the new one's limit.
+TEST(Clusters, RequestsInFlightCountAcrossPushesAndViews) {
+  metrics::Metrics metrics;
+  auto limited = cluster("app", {8001});
+  limited.max_requests = 2;
+  const auto before = snapshot_of(limited);
+  auto old = make_clusters(before, metrics, nullptr);
+  auto other_worker = make_clusters(before, metrics, nullptr);
+  const auto now = lb::Clock::now();
+  auto first = old[0].on_request(now);
+  auto second = other_worker[0].on_request(now);
+  EXPECT_TRUE(first && second);
+  const auto after = snapshot_of(limited);
+  auto fresh = make_clusters(after, metrics, &old);
+  EXPECT_FALSE(fresh[0].on_request(now)) << "two in flight already";
+  first.release();
+  EXPECT_TRUE(fresh[0].on_request(now));
+  EXPECT_EQ(fresh[0].stats.request_overflows->Value(), 1);
+}
+
 // What keeps a cluster's connections from serving the next snapshot.
 TEST(Clusters, ConnectionsCarryOverOnlyToTheSameSettings) {
   struct Case {

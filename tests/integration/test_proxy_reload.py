@@ -122,7 +122,8 @@ def test_a_reload_that_replaces_one_endpoint_keeps_the_others_warm(start_proxy, 
                      "response_headers": {"set": [{"name": "x-rev", "value": rev}]}}
             return {"listeners": [listener("web", port, route_table="web")],
                     "route_tables": [{"name": "web", "virtual_hosts": [{"routes": [route]}]}],
-                    "clusters": [cluster("app", *ports)]}
+                    # Round robin: two requests reach both endpoints.
+                    "clusters": [cluster("app", *ports, load_balancer="LB_ROUND_ROBIN")]}
 
         proxy = start_proxy(app([versions["v1"], versions["v2"]], "1"))
         assert sorted(get(port) for _ in range(2)) == ["v1\n", "v2\n"]

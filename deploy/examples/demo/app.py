@@ -3,6 +3,8 @@
 HTTP/1.1 server on the Python standard library.
 
   GET  /            -> "<name>\n" (the demo app answers with its version)
+  (--delay-ms N: every answer comes N ms late; --fail-status N: every GET
+  is answered with status N; slow and broken replicas for demos)
   GET  /echo        -> JSON: method, path, headers as received, peer address
   GET  /status/N    -> status N
   GET  /slow?ms=N   -> answers after N ms
@@ -29,6 +31,8 @@ import urllib.parse
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     name = "backend"
+    delay = 0.0  # seconds added to every answer (--delay-ms)
+    fail_status = 0  # every GET answered with it (--fail-status)
     # Head and body go out in two writes; without TCP_NODELAY the second
     # waits ~40 ms for a delayed ACK on every keep-alive request.
     disable_nagle_algorithm = True
@@ -89,6 +93,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return length - remaining
 
     def do_GET(self):
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail_status:
+            return self._send(self.fail_status, "failing on purpose\n")
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         if url.path == "/echo":
@@ -172,8 +180,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             return self.in_flight_changed.wait_for(lambda: self.in_flight == 0, timeout)
 
 
-def make_server(host, port, name, cert=None, key=None):
-    handler = type("NamedHandler", (Handler,), {"name": name})
+def make_server(host, port, name, cert=None, key=None, delay_ms=0, fail_status=0):
+    handler = type("NamedHandler", (Handler,),
+                   {"name": name, "delay": delay_ms / 1000, "fail_status": fail_status})
     server_class = Server
     if ":" in host:
         server_class = type("Server6", (Server,), {"address_family": socket.AF_INET6})
@@ -199,8 +208,11 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--cert", help="serve HTTPS with this certificate chain (PEM)")
     parser.add_argument("--key", help="the certificate's private key (PEM)")
+    parser.add_argument("--delay-ms", type=int, default=0, help="answer every GET this much later")
+    parser.add_argument("--fail-status", type=int, default=0, help="answer every GET with this status")
     args = parser.parse_args()
-    server = make_server(args.host, args.port, args.name, args.cert, args.key)
+    server = make_server(args.host, args.port, args.name, args.cert, args.key, args.delay_ms,
+                         args.fail_status)
     # SIGTERM stops gracefully, as a Pod's container should: no new
     # connections, requests in flight answered (up to 10 s), then exit.
     # shutdown() must run beside serve_forever(), not in its thread.

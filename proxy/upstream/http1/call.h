@@ -62,6 +62,13 @@ struct Exchanged {
   }
 };
 
+// The final response head of an attempt as read_answer() saw it, for the
+// balancer: when it came (its latency) and its status (0: none came).
+struct HeadSeen {
+  lb::Clock::time_point at{};
+  unsigned status = 0;
+};
+
 // The codec's side of the call. Its exchange(up, tries) sends the request
 // on `up`, asks read_answer() for the head and relays the response; the
 // rest serves the call and read_answer().
@@ -80,6 +87,7 @@ concept CallClient = requires(Client& client, pool::Socket& socket, layers::time
   { client.timeout_cause() } -> std::same_as<http::Failure>;
   { client.response() } -> std::same_as<std::optional<http::http1::ResponseParser>&>;
   { client.response_buffer() } -> std::same_as<boost::beast::flat_buffer&>;
+  { client.head_seen() } -> std::same_as<HeadSeen&>;
   // The response head's fields live here (nullptr: in the head itself).
   { client.response_arena() } -> std::convertible_to<std::pmr::memory_resource*>;
   { client.body_replayable() } -> std::convertible_to<bool>;
@@ -119,12 +127,25 @@ boost::asio::awaitable<std::optional<Exchanged>> read_answer(Client& client, UpS
   if (ec)
     co_return Exchanged::failed(failure_of(ec, client.timeout_cause()), is_closed_connection(ec));
   auto& head = parser->head();
+  client.head_seen() = {lb::Clock::now(), head.result_int()};
   // Another try is possible: is this answer final?
   if (!request.upgrade && tries.hold_answer(head.result_int(), head, request.grpc,
                                             client.body_replayable(), worker::coarse_now())) {
     co_return Exchanged::held(tries.held_outcome());
   }
   co_return std::nullopt;
+}
+
+// What the cluster learns of `endpoint` from an attempt's end: the head's
+// latency and status, or a failure before any head. A client that left
+// teaches nothing.
+inline void learn(ClusterState& cluster, std::size_t endpoint, lb::Lease& lease,
+                  const HeadSeen& head, const layers::retry::AttemptEnd& end) {
+  if (head.status != 0) {
+    cluster.answered(endpoint, lease, head.status, http::Failure::kNone, head.at);
+  } else if (!end.answered) {
+    cluster.answered(endpoint, lease, 0, end.outcome.failure, lb::Clock::now());
+  }
 }
 
 // One attempt: an endpoint's pooled or new connection, replaced once when
@@ -137,11 +158,13 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
                                                        layers::retry::Tries& tries) {
   layers::retry::AttemptEnd end;
   for (bool first = true;; first = false) {
-    const auto endpoint = cluster.balancer.next();
+    const auto endpoint = cluster.balancer.pick(worker::coarse_now());
+    auto lease = cluster.balancer.lease(endpoint);
     // A pooled connection, usually: taken without a coroutine.
     auto opened = take_idle(cluster, endpoint);
     if (!opened) opened = co_await connect_new(cluster, endpoint);
     if (auto* failed = std::get_if<ConnectFailure>(&*opened)) {
+      cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
       end.outcome.failure = failed->failure;
       break;
     }
@@ -149,6 +172,7 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
     client.watch(connection.socket(), deadlines.attempt(worker::coarse_now()));
     Exchanged exchanged;
+    client.head_seen() = {};
     if (auto* plain = connection.plain()) {
       exchanged = co_await client.exchange(*plain, tries);
     } else {
@@ -160,8 +184,9 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
     if (send_on_new_connection(
             {first && reused, exchanged.closed, client.body_replayable(), request.method})) {
       client.rewind();
-      continue;
+      continue;  // the upstream's close of an idle connection is not the endpoint's failure
     }
+    learn(cluster, endpoint, lease, client.head_seen(), exchanged.end);
     end = exchanged.end;
     break;
   }

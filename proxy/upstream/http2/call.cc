@@ -6,6 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <variant>
 
+#include "proxy/worker/coarse_clock.h"
+
 namespace weft::proxy::upstream::http2 {
 namespace {
 
@@ -46,10 +48,12 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
   auto executor = co_await asio::this_coro::executor;
   bool pumped = request.source == nullptr || !request.body;
   for (int send = 0; send < kMaxSends; ++send) {
-    auto endpoint = cluster.balancer.next();
+    auto endpoint = cluster.balancer.pick(worker::coarse_now());
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
+    auto lease = cluster.balancer.lease(endpoint);
     auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
     if (auto* failed = std::get_if<ConnectFailure>(&acquired)) {
+      cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
       co_return ended({false, false, {failed->failure}});
     }
     Answer answer;
@@ -70,6 +74,15 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
     }
     using Outcome = Response::Outcome;
     const auto outcome = answer.response.outcome;
+    // A refused stream was not processed: no latency to learn from it.
+    if (outcome == Outcome::kHead) {
+      cluster.answered(endpoint, lease, answer.response.head.status, http::Failure::kNone,
+                       lb::Clock::now());
+    } else if (outcome != Outcome::kRefused) {
+      const auto failure =
+          outcome == Outcome::kTimeout ? head_limit.failure : http::Failure::kReset;
+      cluster.answered(endpoint, lease, 0, failure, lb::Clock::now());
+    }
     // Sent again only while the whole body is in the pipe, untouched or kept.
     const bool replayable = http::replayable(request.body);
     if (outcome == Outcome::kRefused && replayable) {
@@ -86,6 +99,7 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
       co_return ended({false, true, tries.held_outcome()});
     }
     if (request.body) request.body->end_replay();  // no attempt follows
+    answer.endpoint = std::move(lease);            // in flight until the response is relayed
     co_return answer;
   }
   co_return ended({false, false, {http::Failure::kReset, true}});

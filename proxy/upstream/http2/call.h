@@ -51,6 +51,7 @@ struct Answer {
   Response response;                     // head, end_stream, stream id
   std::shared_ptr<http::BodyPipe> body;  // the response body (unused when end_stream)
   layers::timeout::Limit limit;          // the attempt's deadline, for the rest of the response
+  lb::Lease endpoint;                    // in flight on its endpoint until the relay ends
 };
 
 // Sends `request` to the endpoint the cluster's balancer picks and waits for

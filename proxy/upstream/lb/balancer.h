@@ -1,0 +1,120 @@
+// Picks the endpoint of each request to a cluster, per worker, by the
+// cluster's algorithm (TrafficPolicy loadBalancer.type):
+//
+//   kRoundRobin    smooth weighted round robin (round_robin.h)
+//   kRandom        a weighted random draw
+//   kLeastRequest  the power of two choices: of two endpoints drawn by
+//                  weight, the one with fewer requests in flight per weight
+//                  (the first drawn on a tie, so idle endpoints share by
+//                  weight and busy ones hold in-flight requests in proportion)
+//   kPeakEwma      the same two choices compared by peak-EWMA latency times
+//                  (requests in flight + 1) over weight (peak_ewma.h): the
+//                  default
+//
+// Slow start: an endpoint that joined less than `slow_start` ago is drawn
+// with a share of its weight growing linearly from 10% to 100% over the
+// window (a draw of it is kept with that probability, else drawn again).
+// Ejected endpoints (outlier detection) are not picked while another is
+// left; when every one is ejected they all share the load. Picking
+// allocates nothing; the state is this worker's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/random.h"
+#include "proxy/upstream/lb/endpoint_load.h"
+#include "proxy/upstream/lb/peak_ewma.h"
+#include "proxy/upstream/lb/policy.h"
+#include "proxy/upstream/lb/round_robin.h"
+#include "proxy/upstream/outlier/detector.h"
+
+namespace weft::proxy::upstream::lb {
+
+// The share of its weight an endpoint that joined at `joined` gets at `now`.
+double slow_start_share(Clock::time_point joined, Clock::time_point now, Clock::duration window);
+
+// One request's hold on the endpoint it went to: counted in flight from the
+// pick until the lease ends. With PeakEWMA, answered() gives the estimate
+// the round trip from the pick to the response head (or the failure).
+class Lease {
+ public:
+  Lease() = default;
+  Lease(EndpointLoad& load, const PeakEwmaSettings* timing, Clock::time_point started);
+  Lease(Lease&& other) noexcept;
+  Lease& operator=(Lease&& other) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() { release(); }
+
+  // `failed`: a 5xx or 429 head, or no head at all (refused, reset, timed
+  // out). Once per lease; `at`: when the head or failure came.
+  void answered(bool failed, Clock::time_point at);
+
+ private:
+  void release();
+
+  EndpointLoad* load_ = nullptr;
+  const PeakEwmaSettings* timing_ = nullptr;  // null: not PeakEWMA, or answered already
+  Clock::time_point started_{};
+};
+
+// Whether an attempt's end counts against its endpoint: a 5xx or 429
+// status, or a failure before any head (status 0).
+inline bool failed_answer(unsigned status) { return status == 0 || status >= 500 || status == 429; }
+
+class Balancer {
+ public:
+  // `loads` and `health` are indexed like `weights`: the cluster's
+  // endpoints. `health` empty: outlier detection is off.
+  Balancer(Policy policy, std::vector<std::uint32_t> weights,
+           std::vector<std::shared_ptr<EndpointLoad>> loads, std::uint64_t seed,
+           std::vector<const outlier::EndpointHealth*> health = {});
+
+  // The endpoint for the next request. Requires at least one endpoint.
+  std::size_t pick(Clock::time_point now);
+  // Holds `endpoint` for one request from now (the clock is read only for
+  // PeakEWMA, which times the round trip).
+  Lease lease(std::size_t endpoint) {
+    const bool timed = policy_.algorithm == Algorithm::kPeakEwma;
+    return lease_at(endpoint, timed ? Clock::now() : Clock::time_point{});
+  }
+  // The same, from `started` (a test's clock).
+  Lease lease_at(std::size_t endpoint, Clock::time_point started) {
+    const bool timed = policy_.algorithm == Algorithm::kPeakEwma;
+    return Lease(*loads_[endpoint], timed ? &ewma_ : nullptr, started);
+  }
+  const EndpointLoad& load(std::size_t endpoint) const { return *loads_[endpoint]; }
+  // For the next view of the cluster, which shares it.
+  std::shared_ptr<EndpointLoad> shared_load(std::size_t endpoint) const { return loads_[endpoint]; }
+  Algorithm algorithm() const { return policy_.algorithm; }
+  std::size_t size() const { return weights_.size(); }
+
+ private:
+  // One endpoint drawn in proportion to its weight (slow start applied),
+  // not ejected unless all are.
+  std::size_t draw(Clock::time_point now);
+  std::size_t draw_weighted(Clock::time_point now);
+  bool ejected(std::size_t endpoint, Clock::time_point now) const {
+    return !health_.empty() && health_[endpoint]->ejected(now);
+  }
+  std::size_t draw_by_weight();
+  // Of `a` and `b`, the one to send to.
+  std::size_t better(std::size_t a, std::size_t b, Clock::time_point now) const;
+
+  Policy policy_;
+  PeakEwmaSettings ewma_;
+  std::vector<std::uint32_t> weights_;
+  // Running sums of the weights for a weighted draw; empty when all are equal.
+  std::vector<std::uint64_t> cumulative_;
+  std::vector<std::shared_ptr<EndpointLoad>> loads_;
+  std::vector<const outlier::EndpointHealth*> health_;
+  RoundRobin round_robin_;  // for unequal weights
+  std::size_t next_ = 0;    // round robin over equal weights: the last turn
+  FastRandom random_;
+  Clock::time_point slow_start_until_{};  // after this no endpoint is in its window
+};
+
+}  // namespace weft::proxy::upstream::lb

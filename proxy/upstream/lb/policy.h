@@ -1,0 +1,19 @@
+// How a cluster's balancer picks endpoints: the part of a cluster's
+// configuration (TrafficPolicy loadBalancer) the balancer reads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace weft::proxy::upstream::lb {
+
+enum class Algorithm : std::uint8_t { kRoundRobin, kRandom, kLeastRequest, kPeakEwma };
+
+struct Policy {
+  Algorithm algorithm = Algorithm::kPeakEwma;
+  std::chrono::steady_clock::duration slow_start{};  // zero: none
+
+  bool operator==(const Policy&) const = default;
+};
+
+}  // namespace weft::proxy::upstream::lb

@@ -1,0 +1,119 @@
+#include "proxy/upstream/outlier/detector.h"
+
+#include <algorithm>
+
+namespace weft::proxy::upstream::outlier {
+
+std::optional<Result> classify(unsigned status, http::Failure failure) {
+  if (status != 0) {
+    if (status < 500) return Result::kSuccess;
+    return status >= 502 && status <= 504 ? Result::kGatewayError : Result::kServerError;
+  }
+  switch (failure) {
+    case http::Failure::kConnectFailure:
+    case http::Failure::kConnectTimeout:
+    case http::Failure::kTlsFailure:
+    case http::Failure::kRequestTimeout:
+    case http::Failure::kPerTryTimeout:
+    case http::Failure::kIdleTimeout:
+    case http::Failure::kReset:
+    case http::Failure::kProtocolError:
+      return Result::kLocalOriginFailure;
+    default:
+      return std::nullopt;
+  }
+}
+
+const char* reason_label(Reason reason) {
+  switch (reason) {
+    case Reason::kConsecutive5xx:
+      return "consecutive_5xx";
+    case Reason::kConsecutiveGatewayErrors:
+      return "consecutive_gateway_errors";
+    case Reason::kConsecutiveLocalOriginFailures:
+      return "consecutive_local_origin_failures";
+    case Reason::kNone:
+      break;
+  }
+  return "none";
+}
+
+namespace {
+
+bool reached(std::uint32_t count, std::uint32_t threshold) {
+  return threshold != 0 && count >= threshold;
+}
+
+}  // namespace
+
+Reason advance(Streaks& streaks, Result result, const Policy& policy) {
+  switch (result) {
+    case Result::kSuccess:
+      streaks = {};
+      return Reason::kNone;
+    case Result::kLocalOriginFailure:
+      ++streaks.local_origin;
+      break;
+    case Result::kGatewayError:
+      ++streaks.gateway_errors;
+      ++streaks.server_errors;
+      streaks.local_origin = 0;
+      break;
+    case Result::kServerError:
+      ++streaks.server_errors;
+      streaks.gateway_errors = 0;
+      streaks.local_origin = 0;
+      break;
+  }
+  if (reached(streaks.server_errors, policy.consecutive_5xx)) return Reason::kConsecutive5xx;
+  if (reached(streaks.gateway_errors, policy.consecutive_gateway_errors)) {
+    return Reason::kConsecutiveGatewayErrors;
+  }
+  if (reached(streaks.local_origin, policy.consecutive_local_origin_failures)) {
+    return Reason::kConsecutiveLocalOriginFailures;
+  }
+  return Reason::kNone;
+}
+
+bool may_eject(std::size_t ejected, std::size_t total, std::uint32_t max_percent) {
+  return ejected == 0 || (ejected + 1) * 100 <= std::size_t{max_percent} * total;
+}
+
+Clock::duration ejection_time(const Policy& policy, std::uint32_t nth) {
+  const auto time = policy.base_ejection_time * std::max<std::uint32_t>(nth, 1);
+  return std::min(time, std::max(policy.max_ejection_time, policy.base_ejection_time));
+}
+
+std::uint32_t remembered_ejections(std::uint32_t ejections, Clock::duration back_for,
+                                   const Policy& policy) {
+  if (back_for <= Clock::duration::zero() || policy.interval.count() <= 0) return ejections;
+  const auto forgotten = static_cast<std::uint64_t>(back_for / policy.interval);
+  return forgotten >= ejections ? 0 : ejections - static_cast<std::uint32_t>(forgotten);
+}
+
+Reason EndpointHealth::record(Result result, const Policy& policy) {
+  // The streaks are each one atomic, advanced the way advance() does; a
+  // success from another worker in between only starts a streak over.
+  constexpr auto relaxed = std::memory_order_relaxed;
+  Streaks streaks{server_errors_.load(relaxed), gateway_errors_.load(relaxed),
+                  local_origin_.load(relaxed)};
+  const auto reason = advance(streaks, result, policy);
+  server_errors_.store(streaks.server_errors, relaxed);
+  gateway_errors_.store(streaks.gateway_errors, relaxed);
+  local_origin_.store(streaks.local_origin, relaxed);
+  return reason;
+}
+
+void EndpointHealth::eject(const Policy& policy, Clock::time_point now) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  const auto returned = ejected_until();
+  const auto nth = remembered_ejections(ejections_.load(relaxed), now - returned, policy) + 1;
+  ejections_.store(nth, relaxed);
+  ejected_until_.store((now + ejection_time(policy, nth)).time_since_epoch().count(), relaxed);
+  // A new streak starts when it returns.
+  server_errors_.store(0, relaxed);
+  gateway_errors_.store(0, relaxed);
+  local_origin_.store(0, relaxed);
+}
+
+}  // namespace weft::proxy::upstream::outlier

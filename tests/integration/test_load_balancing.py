@@ -1,0 +1,265 @@
+"""Endpoint selection and circuit breaking through the real mesh-proxy:
+PeakEWMA (the default) steering away from a slow, a failing and a refusing
+endpoint; the other algorithms spreading load; maxRequests and maxRetries
+failing fast with upstream_overflow. Load comes from real h2load (HTTP/1.1
+and HTTP/2 clients) against backends of ours that count what they serve."""
+import http.server
+import json
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import cluster, free_port, listener
+
+
+class Backend:
+    """An HTTP/1.1 backend on a free loopback port that answers `status`
+    after `delay` seconds and counts the requests it served."""
+
+    def __init__(self, status=200, delay=0.0):
+        self.status, self.delay, self.served = status, delay, 0
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Head and body are two writes: without it the body waits for
+            # a delayed ACK (~40 ms).
+            disable_nagle_algorithm = True
+
+            def do_GET(self):  # noqa: N802 (the http.server interface)
+                with owner.lock:
+                    owner.served += 1
+                    owner.in_flight += 1
+                    owner.most_in_flight = max(owner.most_in_flight, owner.in_flight)
+                try:
+                    if owner.delay:
+                        time.sleep(owner.delay)
+                    body = b"ok\n" if owner.status < 400 else b"failed\n"
+                    self.send_response(owner.status)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                finally:
+                    with owner.lock:
+                        owner.in_flight -= 1
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def backends():
+    started = []
+
+    def start(**kwargs):
+        backend = Backend(**kwargs)
+        started.append(backend)
+        return backend
+
+    yield start
+    for backend in started:
+        backend.stop()
+
+
+def proxy_config(port, *ports, **cluster_fields):
+    return {
+        "listeners": [listener("front", port, route_table="front")],
+        "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "forward": {"clusters": [{"name": "app"}]}}]}]}],
+        "clusters": [cluster("app", *ports, **cluster_fields)],
+    }
+
+
+def h2load(url, client, requests, clients):
+    """Real h2load: `requests` requests over `clients` connections, HTTP/1.1
+    or HTTP/2 (prior knowledge). Returns its counts of 2xx and 5xx answers."""
+    version = ["--h1"] if client == "http1" else []
+    result = subprocess.run(["h2load", *version, "-n", str(requests), "-c", str(clients),
+                             "-m", "1", "-T", "10", url],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr + result.stdout
+    for line in result.stdout.splitlines():
+        if line.startswith("status codes:"):
+            # status codes: 600 2xx, 0 3xx, 0 4xx, 0 5xx
+            counts = [int(part.split()[0]) for part in line.split(":", 1)[1].split(",")]
+            return {"2xx": counts[0], "5xx": counts[3]}
+    raise AssertionError(result.stdout)
+
+
+CLIENTS = ["http1", "http2"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_peak_ewma_sends_little_to_a_slow_endpoint(start_proxy, backends, client):
+    fast = [backends(), backends()]
+    slow = backends(delay=0.05)
+    port = free_port()
+    start_proxy(proxy_config(port, fast[0].port, slow.port, fast[1].port))  # the default balancer
+    answers = h2load(f"http://127.0.0.1:{port}/", client, 1000, 4)
+    assert answers["2xx"] == 1000
+    served = sum(b.served for b in fast) + slow.served
+    # Round robin would send it a third (about 333).
+    assert slow.served < 0.05 * served, (slow.served, [b.served for b in fast])
+    assert min(b.served for b in fast) > 0.3 * served
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_round_robin_still_shares_evenly(start_proxy, backends, client):
+    """The contrast to the test above: RoundRobin ignores latency."""
+    fast, slow = backends(), backends(delay=0.02)
+    port = free_port()
+    start_proxy(proxy_config(port, fast.port, slow.port, load_balancer="LB_ROUND_ROBIN"))
+    assert h2load(f"http://127.0.0.1:{port}/", client, 200, 2)["2xx"] == 200
+    assert abs(fast.served - slow.served) <= 2
+
+
+def test_peak_ewma_avoids_an_endpoint_that_fails_fast(start_proxy, backends):
+    good = [backends(delay=0.002), backends(delay=0.002)]
+    failing = backends(status=500)
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, good[0].port, failing.port, good[1].port))
+    answers = h2load(f"http://127.0.0.1:{port}/", "http1", 1000, 4)
+    # Every request the failing endpoint gets is a 500 the client sees.
+    assert answers["5xx"] == failing.served
+    assert failing.served < 0.05 * 1000, failing.served
+    assert proxy.metric("mesh_upstream_requests_total", cluster="app") == 1000
+
+
+def test_peak_ewma_avoids_an_endpoint_that_refuses_connections(start_proxy, backends):
+    good = [backends(), backends()]
+    refusing = free_port()  # nothing listens there
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, good[0].port, refusing, good[1].port))
+    answers = h2load(f"http://127.0.0.1:{port}/", "http1", 1000, 4)
+    refused = proxy.metric("mesh_upstream_connect_failures_total", cluster="app", reason="refused")
+    assert answers["5xx"] == refused
+    assert refused < 0.05 * 1000, refused
+    assert answers["2xx"] == 1000 - refused
+
+
+@pytest.mark.parametrize("algorithm", ["LB_RANDOM", "LB_LEAST_REQUEST"])
+def test_random_and_least_request_spread_over_every_endpoint(start_proxy, backends, algorithm):
+    servers = [backends(delay=0.001) for _ in range(3)]
+    port = free_port()
+    start_proxy(proxy_config(port, *[b.port for b in servers], load_balancer=algorithm))
+    assert h2load(f"http://127.0.0.1:{port}/", "http1", 900, 3)["2xx"] == 900
+    for b in servers:
+        assert 200 < b.served < 400, [s.served for s in servers]
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_max_requests_fails_fast_past_the_limit(start_proxy, backends, client):
+    slow = backends(delay=1.0)
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, slow.port, circuit_breakers={"max_requests": 2}))
+    url = f"http://127.0.0.1:{port}/"
+    version = ["--http2-prior-knowledge"] if client == "http2" else ["--http1.1"]
+    started = time.monotonic()
+    calls = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "10",
+                               *version, url], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    # While two are upstream, the gauge shows them.
+    assert proxy.settled_metric("mesh_upstream_requests_active", 2, cluster="app") == 2
+    heads = [call.communicate(timeout=20)[0].lower() for call in calls]
+    overflowed = [h for h in heads if "x-weft-error: upstream_overflow" in h]
+    assert len(overflowed) == 4 and all(h.split()[1] == "503" for h in overflowed), heads
+    assert sum(" 200" in h.splitlines()[0] for h in heads) == 2
+    assert slow.most_in_flight == 2 and slow.served == 2
+    assert time.monotonic() - started < 5
+    assert proxy.metric("mesh_upstream_overflows_total", cluster="app", limit="requests") == 4
+    assert proxy.settled_metric("mesh_upstream_requests_active", 0, cluster="app") == 0
+    records = [json.loads(line) for line in proxy.log_text().splitlines() if line.startswith("{")]
+    assert sum(r.get("error") == "upstream_overflow" for r in records) == 4, records
+
+
+def test_max_retries_stops_retries_past_the_limit(start_proxy, backends):
+    failing = backends(status=503, delay=0.3)
+    port = free_port()
+    config = proxy_config(port, failing.port, circuit_breakers={"max_retries": 1})
+    config["route_tables"][0]["virtual_hosts"][0]["routes"][0]["retry"] = {
+        "attempts": 3, "retry_on": ["5xx"], "base_interval": "0.001s", "max_interval": "0.002s"}
+    proxy = start_proxy(config)
+    url = f"http://127.0.0.1:{port}/"
+    calls = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                               "--max-time", "10", url], stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    codes = [call.communicate(timeout=20)[0] for call in calls]
+    assert codes == ["503"] * 4
+    refused = proxy.metric("mesh_upstream_overflows_total", cluster="app", limit="retries")
+    made = proxy.metric("mesh_upstream_retries_total", cluster="app", reason="status_503")
+    # Four requests fail at once, and one retry may be in flight: one of
+    # them is retried (twice, the place its own), three are refused.
+    assert (made, refused) == (2, 3)
+    assert failing.served == 4 + made
+
+
+def test_outlier_detection_ejects_a_failing_endpoint_and_returns_it(start_proxy, backends):
+    """Three endpoints, one answering 500: after three in a row it is
+    ejected (round robin would send it a third of the traffic), counted,
+    and after the ejection time it is back and, now healthy, stays."""
+    good = [backends(), backends()]
+    failing = backends(status=500)
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, good[0].port, failing.port, good[1].port,
+                                     load_balancer="LB_ROUND_ROBIN",
+                                     outlier_detection={"consecutive_5xx": 3,
+                                                        "base_ejection_time": "3s"}),
+                        concurrency=2)
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    answers = h2load(url, "http1", 300, 2)
+    assert time.monotonic() - started < 2.5, "the run must end within the ejection"
+    # Three failures per worker at most before the proxy-wide ejection.
+    assert 3 <= failing.served <= 6 and answers["5xx"] == failing.served
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_5xx") == 1
+    assert proxy.metric("mesh_upstream_endpoints_ejected", cluster="app") == 1
+
+    failing.status = 200  # it recovers
+    time.sleep(max(0.0, started + 3.2 - time.monotonic()))
+    assert proxy.metric("mesh_upstream_endpoints_ejected", cluster="app") == 0
+    before = failing.served
+    assert h2load(url, "http1", 300, 2)["2xx"] == 300
+    assert 80 <= failing.served - before <= 120  # its third again
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_5xx") == 1
+
+
+def test_outlier_detection_ejects_an_endpoint_that_refuses_connections(start_proxy, backends):
+    good = backends()
+    refusing = free_port()
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, good.port, refusing, load_balancer="LB_ROUND_ROBIN",
+                                     outlier_detection={"consecutive_local_origin_failures": 2,
+                                                        "max_ejection_percent": 50}))
+    answers = h2load(f"http://127.0.0.1:{port}/", "http1", 200, 1)
+    assert answers["5xx"] == 2 and answers["2xx"] == 198
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_local_origin_failures") == 1
