@@ -33,7 +33,8 @@ double chi_square(const std::vector<std::uint64_t>& counts,
   double chi = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     const double expected = total * weights[i] / weight_sum;
-    chi += (counts[i] - expected) * (counts[i] - expected) / expected;
+    const auto observed = static_cast<double>(counts[i]);
+    chi += (observed - expected) * (observed - expected) / expected;
   }
   return chi;
 }
@@ -80,6 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(LeastRequest, AvoidsTheEndpointWithRequestsInFlight) {
   auto b = balancer(Algorithm::kLeastRequest, {1, 1, 1});
   std::vector<Lease> busy;
+  busy.reserve(5);
   for (int i = 0; i < 5; ++i) busy.push_back(b.lease_at(1, kT0));
   std::vector<int> counts(3);
   for (int i = 0; i < 3'000; ++i) ++counts[b.pick(kT0)];
@@ -95,6 +97,7 @@ TEST(LeastRequest, KeepsRequestsInFlightInProportionToWeight) {
   // Requests that never end: each pick adds one in flight.
   auto b = balancer(Algorithm::kLeastRequest, {3, 1});
   std::vector<Lease> held;
+  held.reserve(400);
   for (int i = 0; i < 400; ++i) held.push_back(b.lease_at(b.pick(kT0), kT0));
   EXPECT_NEAR(b.load(0).in_flight, 300, 3);
   EXPECT_NEAR(b.load(1).in_flight, 100, 3);

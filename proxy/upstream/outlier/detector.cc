@@ -94,26 +94,26 @@ std::uint32_t remembered_ejections(std::uint32_t ejections, Clock::duration back
 Reason EndpointHealth::record(Result result, const Policy& policy) {
   // The streaks are each one atomic, advanced the way advance() does; a
   // success from another worker in between only starts a streak over.
-  constexpr auto relaxed = std::memory_order_relaxed;
-  Streaks streaks{server_errors_.load(relaxed), gateway_errors_.load(relaxed),
-                  local_origin_.load(relaxed)};
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  Streaks streaks{server_errors_.load(kRelaxed), gateway_errors_.load(kRelaxed),
+                  local_origin_.load(kRelaxed)};
   const auto reason = advance(streaks, result, policy);
-  server_errors_.store(streaks.server_errors, relaxed);
-  gateway_errors_.store(streaks.gateway_errors, relaxed);
-  local_origin_.store(streaks.local_origin, relaxed);
+  server_errors_.store(streaks.server_errors, kRelaxed);
+  gateway_errors_.store(streaks.gateway_errors, kRelaxed);
+  local_origin_.store(streaks.local_origin, kRelaxed);
   return reason;
 }
 
 void EndpointHealth::eject(const Policy& policy, Clock::time_point now) {
-  constexpr auto relaxed = std::memory_order_relaxed;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   const auto returned = ejected_until();
-  const auto nth = remembered_ejections(ejections_.load(relaxed), now - returned, policy) + 1;
-  ejections_.store(nth, relaxed);
-  ejected_until_.store((now + ejection_time(policy, nth)).time_since_epoch().count(), relaxed);
+  const auto nth = remembered_ejections(ejections_.load(kRelaxed), now - returned, policy) + 1;
+  ejections_.store(nth, kRelaxed);
+  ejected_until_.store((now + ejection_time(policy, nth)).time_since_epoch().count(), kRelaxed);
   // A new streak starts when it returns.
-  server_errors_.store(0, relaxed);
-  gateway_errors_.store(0, relaxed);
-  local_origin_.store(0, relaxed);
+  server_errors_.store(0, kRelaxed);
+  gateway_errors_.store(0, kRelaxed);
+  local_origin_.store(0, kRelaxed);
 }
 
 }  // namespace weft::proxy::upstream::outlier

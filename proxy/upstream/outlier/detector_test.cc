@@ -61,10 +61,10 @@ TEST_P(Streak, ReachesItsThreshold) {
   EXPECT_EQ(reason, GetParam().last);
 }
 
-constexpr auto S = Result::kSuccess;
-constexpr auto E5 = Result::kServerError;
-constexpr auto GW = Result::kGatewayError;
-constexpr auto LO = Result::kLocalOriginFailure;
+constexpr auto kOk = Result::kSuccess;
+constexpr auto k5xx = Result::kServerError;
+constexpr auto kGw = Result::kGatewayError;
+constexpr auto kLo = Result::kLocalOriginFailure;
 
 Policy five_xx(std::uint32_t n) {
   Policy p;
@@ -85,16 +85,17 @@ Policy local(std::uint32_t n) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, Streak,
     ::testing::Values(
-        StreakCase{"three_5xx", five_xx(3), {E5, E5, E5}, Reason::kConsecutive5xx},
-        StreakCase{"gateway_errors_are_5xx", five_xx(3), {E5, GW, GW}, Reason::kConsecutive5xx},
-        StreakCase{"a_success_starts_over", five_xx(3), {E5, E5, S, E5, E5}, Reason::kNone},
-        StreakCase{"below_the_threshold", five_xx(3), {E5, E5}, Reason::kNone},
-        StreakCase{"off_at_zero", Policy{}, {E5, E5, E5, E5, E5, E5}, Reason::kNone},
-        StreakCase{"gateway", gateway(2), {GW, GW}, Reason::kConsecutiveGatewayErrors},
-        StreakCase{"a_500_breaks_a_gateway_streak", gateway(2), {GW, E5, GW}, Reason::kNone},
-        StreakCase{"local_origin", local(2), {LO, LO}, Reason::kConsecutiveLocalOriginFailures},
-        StreakCase{"an_answer_breaks_a_local_streak", local(2), {LO, E5, LO}, Reason::kNone},
-        StreakCase{"local_failures_are_not_5xx", five_xx(2), {LO, LO, LO}, Reason::kNone}),
+        StreakCase{"three_5xx", five_xx(3), {k5xx, k5xx, k5xx}, Reason::kConsecutive5xx},
+        StreakCase{"gateway_errors_are_5xx", five_xx(3), {k5xx, kGw, kGw}, Reason::kConsecutive5xx},
+        StreakCase{
+            "a_success_starts_over", five_xx(3), {k5xx, k5xx, kOk, k5xx, k5xx}, Reason::kNone},
+        StreakCase{"below_the_threshold", five_xx(3), {k5xx, k5xx}, Reason::kNone},
+        StreakCase{"off_at_zero", Policy{}, {k5xx, k5xx, k5xx, k5xx, k5xx, k5xx}, Reason::kNone},
+        StreakCase{"gateway", gateway(2), {kGw, kGw}, Reason::kConsecutiveGatewayErrors},
+        StreakCase{"a_500_breaks_a_gateway_streak", gateway(2), {kGw, k5xx, kGw}, Reason::kNone},
+        StreakCase{"local_origin", local(2), {kLo, kLo}, Reason::kConsecutiveLocalOriginFailures},
+        StreakCase{"an_answer_breaks_a_local_streak", local(2), {kLo, k5xx, kLo}, Reason::kNone},
+        StreakCase{"local_failures_are_not_5xx", five_xx(2), {kLo, kLo, kLo}, Reason::kNone}),
     [](const auto& test) { return std::string(test.param.name); });
 
 TEST(MayEject, WithinTheShareAndAlwaysTheFirst) {
@@ -139,14 +140,14 @@ TEST(EndpointHealth, EjectsReturnsAndEjectsForLonger) {
   p.base_ejection_time = seconds(30);
   p.interval = seconds(10);
   EndpointHealth health;
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(health.record(E5, p), Reason::kNone);
-  EXPECT_EQ(health.record(E5, p), Reason::kConsecutive5xx);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(health.record(k5xx, p), Reason::kNone);
+  EXPECT_EQ(health.record(k5xx, p), Reason::kConsecutive5xx);
   health.eject(p, kT0);
   EXPECT_TRUE(health.ejected(kT0 + seconds(29)));
   EXPECT_FALSE(health.ejected(kT0 + seconds(30)));
   const auto back = kT0 + seconds(30);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(health.record(E5, p), Reason::kNone) << "a new streak";
-  EXPECT_EQ(health.record(E5, p), Reason::kConsecutive5xx);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(health.record(k5xx, p), Reason::kNone) << "a new streak";
+  EXPECT_EQ(health.record(k5xx, p), Reason::kConsecutive5xx);
   health.eject(p, back + seconds(1));
   EXPECT_EQ(health.ejections(), 2u);
   EXPECT_EQ(health.ejected_until(), back + seconds(61));
@@ -162,6 +163,7 @@ TEST(EndpointHealth, TheBalancerSkipsEjectedEndpoints) {
                          lb::Algorithm::kLeastRequest, lb::Algorithm::kPeakEwma}) {
     std::vector<EndpointHealth> health(3);
     std::vector<std::shared_ptr<lb::EndpointLoad>> loads;
+    loads.reserve(3);
     for (int i = 0; i < 3; ++i) loads.push_back(std::make_shared<lb::EndpointLoad>());
     lb::Balancer balancer({algorithm, {}}, {1, 1, 1}, loads, 3,
                           {&health[0], &health[1], &health[2]});
