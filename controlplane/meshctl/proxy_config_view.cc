@@ -138,7 +138,16 @@ std::string balancer_text(const json::value& cluster) {
   }
   const auto window = text(cluster, "slow_start_window");
   if (!window.empty()) out += fmt::format(", slow start {}", readable(window));
+  const auto panic = text(cluster, "panic_threshold");
+  if (!panic.empty()) out += fmt::format(", panic below {}%", panic);
   return out;
+}
+
+// The backups in order ("reviews-backup"); "-" without failover.
+std::string failover_text(const json::value& cluster) {
+  std::vector<std::string> names;
+  for (const auto& backup : list(cluster, "failover")) names.push_back(text(backup, "name"));
+  return names.empty() ? "-" : fmt::format("{}", fmt::join(names, ", "));
 }
 
 // "100 requests, 3 retries" in flight at most; "-" without limits.
@@ -205,7 +214,7 @@ Rows route_rows(const json::value& config) {
 
 Rows cluster_rows(const json::value& config) {
   Rows rows{{"CLUSTER", "PROTOCOL", "CONNECT TIMEOUT", "POOL (IDLE PER ENDPOINT, IDLE TIMEOUT)",
-             "LOAD BALANCER", "MAX IN FLIGHT", "ENDPOINTS", "POLICY"}};
+             "LOAD BALANCER", "MAX IN FLIGHT", "FAILOVER", "ENDPOINTS", "POLICY"}};
   for (const auto& c : list(config, "clusters")) {
     const auto& pool = member(c, "pool");
     auto idle = text(pool, "idle_timeout");
@@ -216,7 +225,7 @@ Rows cluster_rows(const json::value& config) {
     auto policy = text(c, "policy");
     rows.push_back({text(c, "name"), protocol_text(c),
                     or_default(connect.empty() ? "" : readable(connect), kDefaultConnectTimeout),
-                    pool_text, balancer_text(c), breaker_text(c),
+                    pool_text, balancer_text(c), breaker_text(c), failover_text(c),
                     std::to_string(list(c, "endpoints").size()), policy.empty() ? "-" : policy});
   }
   return rows;

@@ -51,6 +51,7 @@ const auto kConfig = boost::json::parse(R"({
     {"name": "reviews-v1", "connect_timeout": "0.250s", "pool": {"max_idle_per_endpoint": 4},
      "policy": "TrafficPolicy default/reviews", "protocol": "PROTOCOL_HTTP2",
      "load_balancer": "LB_LEAST_REQUEST", "slow_start_window": "30s",
+     "panic_threshold": 30, "failover": [{"cluster": "reviews-v2.default:9080", "name": "reviews-v2"}],
      "circuit_breakers": {"max_requests": 100, "max_retries": 3},
      "endpoints": [{"address": "10.0.0.1", "port": 9080, "weight": 3},
                    {"address": "fd00::1", "port": 9080}]},
@@ -75,11 +76,12 @@ TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {
   EXPECT_EQ(
       cluster_rows(kConfig),
       (Rows{{"CLUSTER", "PROTOCOL", "CONNECT TIMEOUT", "POOL (IDLE PER ENDPOINT, IDLE TIMEOUT)",
-             "LOAD BALANCER", "MAX IN FLIGHT", "ENDPOINTS", "POLICY"},
-            {"reviews-v1", "http2", "250ms", "4, 60s (default)", "LeastRequest, slow start 30s",
-             "100 requests, 3 retries", "2", "TrafficPolicy default/reviews"},
+             "LOAD BALANCER", "MAX IN FLIGHT", "FAILOVER", "ENDPOINTS", "POLICY"},
+            {"reviews-v1", "http2", "250ms", "4, 60s (default)",
+             "LeastRequest, slow start 30s, panic below 30%", "100 requests, 3 retries",
+             "reviews-v2", "2", "TrafficPolicy default/reviews"},
             {"reviews-v2", "http1", "1s (default)", "64 (default), 60s (default)", "PeakEWMA", "-",
-             "0", "-"}}));
+             "-", "0", "-"}}));
   EXPECT_EQ(endpoint_rows(kConfig), (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT"},
                                           {"reviews-v1", "10.0.0.1:9080", "3"},
                                           {"reviews-v1", "[fd00::1]:9080", "1"},

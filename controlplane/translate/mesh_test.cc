@@ -265,6 +265,47 @@ TEST(LoadBalancing, PolicyAlgorithmSlowStartAndLimits) {
   }
 }
 
+// Panic threshold and success-rate ejection reach every cluster the
+// policy covers; failover only the target's own, naming the backup's
+// cluster on the same port. Envoy's thousandths read as a factor.
+TEST(LoadBalancing, PolicyPanicSuccessRateAndFailover) {
+  auto mesh = compile(*store_of(edited(
+      "  timeouts: {request: 2s}",
+      "  panicThreshold: 30\n  failover: {to: [{name: reviews-v2}]}\n"
+      "  outlierDetection: {successRate: {minimumHosts: 3, stdevFactor: 1900}}")));
+  for (const auto& sp : mesh->service_ports) {
+    EXPECT_EQ(sp.cluster.panic_threshold(), 30u) << sp.cluster.name();
+    const auto& rate = sp.cluster.outlier_detection().success_rate();
+    EXPECT_EQ(rate.minimum_hosts(), 3u);
+    EXPECT_EQ(rate.request_volume(), 100u) << "the default";
+    EXPECT_DOUBLE_EQ(rate.stdev_factor(), 1.9);
+  }
+  const auto& target = reviews(*mesh).cluster;
+  ASSERT_EQ(target.failover_size(), 1);
+  EXPECT_EQ(target.failover(0).cluster(), "reviews-v2.default:9080");
+  EXPECT_EQ(target.failover(0).name(), "reviews-v2");
+  for (const auto& sp : mesh->service_ports) {
+    if (sp.service != "reviews") {
+      EXPECT_EQ(sp.cluster.failover_size(), 0) << sp.cluster.name();
+    }
+  }
+  auto plain = compile(*store_of(kMesh));
+  EXPECT_FALSE(reviews(*plain).cluster.has_panic_threshold()) << "the proxy's default: 50";
+  for (auto [spec, message] :
+       {std::pair{"  failover: {to: [{name: ratings}]}",
+                  "failover Service default/ratings does not exist"},
+        std::pair{"  failover: {to: [{name: reviews}]}", "names the target Service reviews"},
+        std::pair{"  panicThreshold: 101", "panicThreshold 101 is over 100"},
+        std::pair{"  outlierDetection: {successRate: {stdevFactor: -1}}",
+                  "stdevFactor -1 is not a positive number"}}) {
+    auto bad = compile(*store_of(edited("  timeouts: {request: 2s}", spec)));
+    const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+    ASSERT_NE(rejected, nullptr) << spec;
+    EXPECT_FALSE(rejected->ok);
+    EXPECT_THAT(rejected->message, HasSubstr(message));
+  }
+}
+
 TEST(LastAccepted, ADeletedObjectIsNotKept) {
   auto good = compile(*store_of(kMesh));
   std::string text(kMesh);

@@ -30,7 +30,11 @@ struct Policy {
   std::optional<mesh::v1::Cluster::LoadBalancer> load_balancer;
   std::optional<std::chrono::nanoseconds> slow_start;
   std::optional<mesh::v1::OutlierDetection> outlier;
-  std::vector<std::size_t> targets;                       // service port indexes it names
+  std::optional<std::uint32_t> panic_threshold;
+  std::vector<std::size_t> targets;  // service port indexes it names
+  // Each target's backups, as `targets` is indexed; its own clusters only:
+  // a backup Service is no backup for the backends of the target's routes.
+  std::vector<std::vector<mesh::v1::Failover>> failover;
   std::vector<std::string> applied, inherited, shadowed;  // cluster names, for its condition
   bool reported = false;  // its Accepted condition is written (a rejected edit's)
 
@@ -47,6 +51,7 @@ struct Policy {
     if (load_balancer) cluster.set_load_balancer(*load_balancer);
     if (slow_start) *cluster.mutable_slow_start_window() = to_proto(*slow_start);
     if (outlier) *cluster.mutable_outlier_detection() = *outlier;
+    if (panic_threshold) cluster.set_panic_threshold(*panic_threshold);
     cluster.set_policy(source);
   }
   // Sets what `route` does not set itself.
@@ -183,7 +188,67 @@ tl::expected<void, Rejected> parse_outlier(const mesh::v1alpha1::OutlierDetectio
     }
     *field = to_proto(*parsed);
   }
+  if (in.has_success_rate()) {
+    const auto& rate = in.success_rate();
+    auto* ejection = outlier.mutable_success_rate();
+    ejection->set_minimum_hosts(rate.minimum_hosts() != 0 ? rate.minimum_hosts() : 5);
+    ejection->set_request_volume(rate.request_volume() != 0 ? rate.request_volume() : 100);
+    double factor = rate.has_stdev_factor() ? rate.stdev_factor() : 1.9;
+    // No one means a hundred standard deviations: that is Envoy's
+    // thousandths (success_rate_stdev_factor: 1900).
+    if (factor >= 100) factor /= 1000;
+    if (!(factor >= 0)) {  // negative or NaN
+      return tl::unexpected(invalid(fmt::format(
+          "outlierDetection.successRate.stdevFactor {} is not a positive number", factor)));
+    }
+    ejection->set_stdev_factor(factor);
+  }
   out.outlier = std::move(outlier);
+  return {};
+}
+
+// The port of Service `name` in `ns` that backs up `target`: the one with
+// the same number, else the Service's only port.
+std::optional<std::size_t> backup_port(const Mesh& mesh, const ServicePort& target,
+                                       const std::string& name) {
+  std::vector<std::size_t> ports;
+  for (std::size_t i = 0; i < mesh.service_ports.size(); ++i) {
+    const auto& sp = mesh.service_ports[i];
+    if (sp.ns != target.ns || sp.service != name) continue;
+    if (sp.port == target.port) return i;
+    ports.push_back(i);
+  }
+  if (ports.size() == 1) return ports.front();
+  return std::nullopt;
+}
+
+// `failover.to` into each target's backups, which must exist.
+tl::expected<void, Rejected> parse_failover(const mesh::v1alpha1::FailoverPolicy& in,
+                                            const Mesh& mesh, Policy& out) {
+  for (auto index : out.targets) {
+    const auto& target = mesh.service_ports[index];
+    auto& backups = out.failover.emplace_back();
+    for (const auto& to : in.to()) {
+      if (to.name() == target.service) {
+        return tl::unexpected(
+            invalid(fmt::format("failover.to names the target Service {} itself", to.name())));
+      }
+      auto port = backup_port(mesh, target, to.name());
+      if (!port) {
+        const bool exists = std::any_of(
+            mesh.service_ports.begin(), mesh.service_ports.end(),
+            [&](const auto& sp) { return sp.ns == target.ns && sp.service == to.name(); });
+        return tl::unexpected(Rejected{
+            "Accepted", "BackendNotFound",
+            exists ? fmt::format("failover Service {}/{} has no port {} (nor a single port)",
+                                 target.ns, to.name(), target.port)
+                   : fmt::format("failover Service {}/{} does not exist", target.ns, to.name())});
+      }
+      auto& backup = backups.emplace_back();
+      backup.set_cluster(mesh.service_ports[*port].cluster.name());
+      backup.set_name(to.name());
+    }
+  }
   return {};
 }
 
@@ -216,6 +281,13 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
   out.circuit_breakers.set_max_requests(pool.max_requests());
   out.circuit_breakers.set_max_retries(pool.max_retries());
+  if (policy.spec().has_panic_threshold()) {
+    if (policy.spec().panic_threshold() > 100) {
+      return tl::unexpected(invalid(
+          fmt::format("panicThreshold {} is over 100 percent", policy.spec().panic_threshold())));
+    }
+    out.panic_threshold = policy.spec().panic_threshold();
+  }
   if (policy.spec().has_outlier_detection()) {
     auto outlier = parse_outlier(policy.spec().outlier_detection(), out);
     if (!outlier) return tl::unexpected(outlier.error());
@@ -240,6 +312,8 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
                  fmt::format("Service {}/{}{} does not exist", meta.namespace_(), target.name(),
                              target.port() ? fmt::format(" port {}", target.port()) : "")});
   }
+  auto failover = parse_failover(policy.spec().failover(), mesh, out);
+  if (!failover) return tl::unexpected(failover.error());
   return out;
 }
 
@@ -292,9 +366,14 @@ void apply_policies(const model::Store& store, const Mesh* previous, Mesh& mesh)
   std::set<std::size_t> covered;  // ports whose cluster has a policy (own or inherited)
   // Their own policy first: it wins over any inherited one.
   for (auto& p : policies) {
-    for (auto index : p.targets) {
-      auto& sp = mesh.service_ports[index];
+    for (std::size_t t = 0; t < p.targets.size(); ++t) {
+      auto& sp = mesh.service_ports[p.targets[t]];
       p.apply_to(sp.cluster, p.object);
+      if (!p.failover[t].empty()) {
+        sp.cluster.clear_failover();
+        for (const auto& backup : p.failover[t]) *sp.cluster.add_failover() = backup;
+      }
+      const auto index = p.targets[t];
       p.applied.push_back(sp.cluster.name());
       covered.insert(index);
       for (auto& route : sp.routes) p.apply_to(route);

@@ -52,6 +52,12 @@ struct Cluster {
   std::uint32_t max_requests = 0;  // requests in flight
   std::uint32_t max_retries = 0;   // retries in flight
   upstream::outlier::Policy outlier;
+  // Where requests go, in order, while no endpoint is healthy.
+  struct Failover {
+    std::size_t cluster;  // index into Snapshot::clusters
+    std::string name;     // the backup Service's name: the x-weft-failover value
+  };
+  std::vector<Failover> failover;
 };
 
 enum class Capture { kNone, kOutbound, kInbound };

@@ -261,6 +261,17 @@ Result<upstream::outlier::Policy> outlier_policy(const v1::OutlierDetection& pro
     }
     policy.max_ejection_percent = proto.max_ejection_percent();
   }
+  if (proto.has_success_rate()) {
+    const auto& rate = proto.success_rate();
+    if (!(rate.stdev_factor() >= 0)) {
+      return fail(ErrorCode::kInvalidArgument, "success_rate.stdev_factor {} is below 0",
+                  rate.stdev_factor());
+    }
+    policy.success_rate = {.enabled = true,
+                           .minimum_hosts = rate.minimum_hosts(),
+                           .request_volume = rate.request_volume(),
+                           .stdev_factor = rate.stdev_factor()};
+  }
   return policy;
 }
 
@@ -285,6 +296,13 @@ Result<upstream::lb::Policy> load_balancer(const v1::Cluster& proto) {
                   static_cast<int>(proto.load_balancer()));
   }
   policy.slow_start = to_ms(proto.slow_start_window(), milliseconds(0));
+  if (proto.has_panic_threshold()) {
+    if (proto.panic_threshold() > 100) {
+      return fail(ErrorCode::kInvalidArgument, "panic_threshold {} is over 100 percent",
+                  proto.panic_threshold());
+    }
+    policy.panic_threshold = proto.panic_threshold();
+  }
   return policy;
 }
 
@@ -559,6 +577,28 @@ void number_splits(Snapshot& snapshot) {
   }
 }
 
+// Each cluster's backups, by index; a backup the configuration does not
+// hold, or the cluster itself, is an error.
+Result<void> resolve_failover(const v1::ProxyConfig& config,
+                              const std::map<std::string, std::size_t>& index,
+                              Snapshot& snapshot) {
+  for (int c = 0; c < config.clusters_size(); ++c) {
+    const auto& proto = config.clusters(c);
+    for (int f = 0; f < proto.failover_size(); ++f) {
+      const auto& backup = proto.failover(f);
+      auto found = index.find(backup.cluster());
+      if (found == index.end() || found->first == proto.name()) {
+        return fail(ErrorCode::kInvalidArgument, "clusters[{}].failover[{}]: cluster '{}' {}", c,
+                    f, backup.cluster(),
+                    found == index.end() ? "is not in the configuration" : "is the cluster itself");
+      }
+      snapshot.clusters[c].failover.push_back(
+          {found->second, backup.name().empty() ? backup.cluster() : backup.name()});
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config) {
@@ -570,6 +610,8 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   auto clusters = translate_each(config.clusters(), "clusters", to_cluster);
   if (!clusters) return tl::unexpected(clusters.error());
   snapshot->clusters = std::move(*clusters);
+  auto failover = resolve_failover(config, *cluster_index, *snapshot);
+  if (!failover) return tl::unexpected(failover.error());
 
   auto table_index = index_by_name(config.route_tables(), "route_tables");
   if (!table_index) return tl::unexpected(table_index.error());

@@ -15,6 +15,9 @@ struct Record {
   unsigned status = 0;
   std::string_view error;  // x-weft-error reason (http::reason), if any
   std::string_view cluster;
+  // The backup Service that served because `cluster`'s own endpoints were
+  // all unhealthy (TrafficPolicy failover); the x-weft-failover header.
+  std::string_view failover;
   std::string upstream;   // "address:port" of the last attempt's endpoint
   unsigned attempts = 0;  // tries upstream (retries + 1)
   bool grpc = false;      // a gRPC call (content-type application/grpc...)

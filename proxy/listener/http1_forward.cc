@@ -187,17 +187,15 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
                                                            const worker::View& view,
                                                            Exchange& exchange) {
   auto& head = parser.head();
-  const auto target = upstream::target_for(forward, *view.splits, *view.clusters);
+  // Held until this returns: the request is in flight until its response
+  // is relayed.
+  const auto target =
+      upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now());
   auto* cluster = target.cluster;
   if (cluster != nullptr) exchange.cluster = cluster->config.name;
+  exchange.failover = target.failover;
   if (target.failure != http::Failure::kNone) {
     co_return co_await reply(parser, local_reply(target.failure), exchange);
-  }
-  // In flight until this returns (the response relayed); refused by the
-  // circuit breaker past the cluster's maxRequests.
-  const auto admitted = cluster->on_request(worker::coarse_now());
-  if (!admitted) {
-    co_return co_await reply(parser, local_reply(http::Failure::kUpstreamOverflow), exchange);
   }
   exchange.grpc = http::grpc::is_grpc(head[beast_http::field::content_type]);
   const layers::timeout::Deadlines deadlines(route.timeouts,
@@ -316,6 +314,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, UpstreamPath& path
   const bool upstream_reusable = response->keep_alive() && !request.upgrade;
   http::http1::strip_hop_by_hop(res, false);
   http::http1::apply_edits(res, path.route().response_headers);
+  if (!exchange.failover.empty()) res.set("x-weft-failover", exchange.failover);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   // The framing as parsed, rather than re-read from the fields.
   bool chunked = response->chunked();

@@ -54,6 +54,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     response.set(beast_http::field::content_length, "0");
   }
   http::http1::apply_edits(response, route.response_headers);
+  if (!exchange.failover.empty()) response.set("x-weft-failover", exchange.failover);
   exchange.status = head.status;
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   const bool chunked = body && response.find(beast_http::field::content_length) == response.end();

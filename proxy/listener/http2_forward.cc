@@ -120,6 +120,7 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
   out.status = head.status;
   http::copy_end_to_end(head.fields, out.fields);
   http::apply_edits(out.fields, route.response_headers);
+  if (!stream.failover.empty()) out.fields.set("x-weft-failover", std::string(stream.failover));
   return downstream.respond(stream, out, std::move(body));
 }
 
@@ -412,21 +413,16 @@ asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stre
 asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
-  const auto target = upstream::target_for(forward, *view.splits, *view.clusters);
+  // Held until the response is relayed: the request is in flight till then.
+  const auto target =
+      upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now());
   if (target.cluster != nullptr) stream.cluster = target.cluster->config.name;
+  stream.failover = target.failover;
   if (target.failure != http::Failure::kNone) {
     reply(downstream, stream, local_reply(target.failure));
     co_return;
   }
-  auto& cluster = *target.cluster;
-  // In flight until the response is relayed; refused by the circuit
-  // breaker past the cluster's maxRequests.
-  const auto admitted = cluster.on_request(worker::coarse_now());
-  if (!admitted) {
-    reply(downstream, stream, local_reply(http::Failure::kUpstreamOverflow));
-    co_return;
-  }
-  co_await try_cluster(downstream, stream, route, cluster);
+  co_await try_cluster(downstream, stream, route, *target.cluster);
 }
 
 }  // namespace

@@ -130,12 +130,22 @@ Metrics::Metrics()
                      .Name("mesh_upstream_ejections_total")
                      .Help("Endpoints ejected by outlier detection, by reason "
                            "(consecutive_5xx, consecutive_gateway_errors, "
-                           "consecutive_local_origin_failures)")
+                           "consecutive_local_origin_failures, success_rate)")
                      .Register(*registry_)),
       endpoints_ejected_(BuildGauge()
                              .Name("mesh_upstream_endpoints_ejected")
                              .Help("Endpoints of a cluster ejected by outlier detection now")
                              .Register(*registry_)),
+      panics_(BuildCounter()
+                  .Name("mesh_upstream_panic_total")
+                  .Help("Requests sent to every endpoint of a cluster, ejected or not, "
+                        "because fewer than its panic threshold were healthy")
+                  .Register(*registry_)),
+      failovers_(BuildCounter()
+                     .Name("mesh_upstream_failovers_total")
+                     .Help("Requests for a cluster without a healthy endpoint that went to "
+                           "its backup Service `to` (TrafficPolicy failover)")
+                     .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -306,15 +316,18 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.retries = &upstream_retries_;
   stats.request_overflows = &overflows_.Add({{"cluster", name}, {"limit", "requests"}});
   stats.retry_overflows = &overflows_.Add({{"cluster", name}, {"limit", "retries"}});
+  stats.panics = &panics_.Add({{"cluster", name}});
+  stats.failovers = &failovers_;
   using upstream::outlier::Reason;
   for (auto reason : {Reason::kConsecutive5xx, Reason::kConsecutiveGatewayErrors,
-                      Reason::kConsecutiveLocalOriginFailures}) {
+                      Reason::kConsecutiveLocalOriginFailures, Reason::kSuccessRate}) {
     stats.ejections[static_cast<std::size_t>(reason)] =
         &ejections_.Add({{"cluster", name}, {"reason", upstream::outlier::reason_label(reason)}});
   }
   {
     const std::lock_guard lock(gates_mutex_);
     stats.gates = &shared(name).gates;
+    stats.sweep = &shared(name).sweep;
   }
   stats.name = name;
   return stats;

@@ -88,11 +88,20 @@ struct ClusterStats {
   prometheus::Counter* request_overflows = nullptr;
   prometheus::Counter* retry_overflows = nullptr;
   // Endpoints ejected by outlier detection, by reason (outlier::Reason).
-  std::array<prometheus::Counter*, 4> ejections{};
+  std::array<prometheus::Counter*, 5> ejections{};
+  upstream::outlier::Sweep* sweep = nullptr;  // when success rates are next judged
+  // Requests sent while too few endpoints were healthy, to all of them.
+  prometheus::Counter* panics = nullptr;
+  // Requests that went to a backup Service, by backup: looked up when one
+  // does, which is rare.
+  prometheus::Family<prometheus::Counter>* failovers = nullptr;
   std::string name;
 
   prometheus::Counter& retry(const std::string& reason) const {
     return retries->Add({{"cluster", name}, {"reason", reason}});
+  }
+  prometheus::Counter& failover(const std::string& to) const {
+    return failovers->Add({{"cluster", name}, {"to", to}});
   }
 };
 
@@ -157,6 +166,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& retries_active_;
   prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Family<prometheus::Gauge>& endpoints_ejected_;
+  prometheus::Family<prometheus::Counter>& panics_;
+  prometheus::Family<prometheus::Counter>& failovers_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;
@@ -192,6 +203,7 @@ class Metrics {
     prometheus::Gauge* retries = nullptr;
     prometheus::Gauge* ejected = nullptr;
     std::map<std::string, std::shared_ptr<upstream::outlier::EndpointHealth>> health;
+    upstream::outlier::Sweep sweep;
   };
   ClusterGates& shared(const std::string& name);  // with gates_mutex_ held
   // Workers build their views of a push concurrently; a scrape reads it.

@@ -6,12 +6,30 @@
 
 namespace weft::proxy::upstream {
 
-Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters) {
+Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters,
+                  std::chrono::steady_clock::time_point now) {
   const auto chosen = forward.choose(splits);
   if (chosen == router::kUnresolvedBackend) return {nullptr, http::Failure::kBackendNotFound};
-  auto& cluster = clusters[chosen];
-  if (cluster.config.endpoints.empty()) return {&cluster, http::Failure::kNoHealthyUpstream};
-  return {&cluster, http::Failure::kNone};
+  auto* cluster = &clusters[chosen];
+  std::string_view failover;
+  const auto& health = cluster->balancer.availability(now);
+  if (health.healthy == 0) {
+    for (const auto& backup : cluster->config.failover) {
+      auto& candidate = clusters[backup.cluster];
+      if (candidate.balancer.availability(now).healthy == 0) continue;
+      cluster->stats.failover(backup.name).Increment();
+      cluster = &candidate;
+      failover = backup.name;
+      break;
+    }
+    if (failover.empty() && !health.panic) {
+      return {cluster, http::Failure::kNoHealthyUpstream};
+    }
+  }
+  if (cluster->balancer.availability(now).panic) cluster->stats.panics->Increment();
+  auto admitted = cluster->on_request(now);
+  if (!admitted) return {cluster, http::Failure::kUpstreamOverflow};
+  return {cluster, http::Failure::kNone, std::move(admitted), failover};
 }
 
 void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned status,
@@ -21,7 +39,13 @@ void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned sta
   const auto result = outlier::classify(status, failure);
   if (!result) return;
   const auto reason = health[endpoint]->record(*result, config.outlier);
-  if (reason == outlier::Reason::kNone) return;
+  if (reason != outlier::Reason::kNone) eject(endpoint, reason, at);
+  if (config.outlier.success_rate.enabled && stats.sweep->claim(at, config.outlier.interval)) {
+    sweep_success_rates(at);
+  }
+}
+
+void ClusterState::eject(std::size_t endpoint, outlier::Reason reason, lb::Clock::time_point at) {
   std::size_t ejected = 0;
   for (const auto& h : health) ejected += h->ejected(at) ? 1 : 0;
   if (health[endpoint]->ejected(at) ||
@@ -29,7 +53,17 @@ void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned sta
     return;
   }
   health[endpoint]->eject(config.outlier, at);
+  balancer.recount_soon();
   stats.ejections[static_cast<std::size_t>(reason)]->Increment();
+}
+
+void ClusterState::sweep_success_rates(lb::Clock::time_point at) {
+  std::vector<outlier::RateSample> samples;
+  samples.reserve(health.size());
+  for (const auto& h : health) samples.push_back(h->take_rate());
+  for (auto endpoint : outlier::success_rate_outliers(samples, config.outlier.success_rate)) {
+    eject(endpoint, outlier::Reason::kSuccessRate, at);
+  }
 }
 
 namespace {

@@ -9,10 +9,12 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/config/snapshot.h"
 #include "proxy/http/failure.h"
+#include "proxy/layers/circuit_breaker.h"
 #include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/router/route.h"
@@ -62,6 +64,12 @@ struct ClusterState {
   // `failure` without one. `at`: when it came.
   void answered(std::size_t endpoint, lb::Lease& lease, unsigned status, http::Failure failure,
                 lb::Clock::time_point at);
+  // Ejects `endpoint` for `reason` unless it is out already or the
+  // cluster's max ejection percent is reached.
+  void eject(std::size_t endpoint, outlier::Reason reason, lb::Clock::time_point at);
+  // Success-rate ejection over the interval just ended (this worker claimed
+  // the cluster's sweep): every worker's answers count.
+  void sweep_success_rates(lb::Clock::time_point at);
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its
@@ -74,16 +82,31 @@ struct ClusterState {
 using Clusters = std::vector<ClusterState>;
 
 // Where a forwarding route sends one request: the cluster its split picks,
-// or why the request cannot go anywhere (`failure`: kBackendNotFound for a
-// backend the control plane could not resolve, kNoHealthyUpstream for a
-// cluster without endpoints; `cluster` is still set then, for the log).
+// admitted by that cluster's circuit breaker (in flight while `admitted`
+// lives), or why the request cannot go anywhere (`failure`:
+// kBackendNotFound for a backend the control plane could not resolve,
+// kNoHealthyUpstream for a cluster without endpoints, kUpstreamOverflow past
+// its maxRequests; `cluster` is still set then, for the log).
 struct Target {
   ClusterState* cluster = nullptr;
   http::Failure failure = http::Failure::kNone;
+  layers::circuit_breaker::Ticket admitted;
+  // Set when the chosen cluster had no healthy endpoint and `cluster` is
+  // its backup (TrafficPolicy failover): the backup's name, which the
+  // response carries as x-weft-failover.
+  std::string_view failover;
 };
 
-// The one route step of every downstream codec: the target of `forward`.
-Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters);
+// The one route step of every downstream codec: the target of `forward`,
+// its request counted at `now`. A codec answers a target's failure with
+// its local reply and otherwise serves the request while holding the target.
+//
+// A cluster without a healthy endpoint hands its requests to the first of
+// its backups that has one (counted); failing that, below its panic
+// threshold it balances over all its endpoints (counted), else the request
+// fails with kNoHealthyUpstream.
+Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters,
+                  std::chrono::steady_clock::time_point now);
 
 enum class HttpVersion { kHttp1, kHttp2 };
 

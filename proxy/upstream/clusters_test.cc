@@ -16,6 +16,7 @@ namespace weft::proxy::upstream {
 namespace {
 
 namespace asio = boost::asio;
+using std::chrono::seconds;
 
 config::TcpEndpoint at(std::uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
 
@@ -101,6 +102,120 @@ TEST(Clusters, RequestsInFlightCountAcrossPushesAndViews) {
   first.release();
   EXPECT_TRUE(fresh[0].on_request(now));
   EXPECT_EQ(fresh[0].stats.request_overflows->Value(), 1);
+}
+
+// Ejects every endpoint of `state` (outlier detection must be on).
+void eject_all(ClusterState& state, lb::Clock::time_point at) {
+  for (const auto& h : state.health) h->eject(state.config.outlier, at);
+}
+
+config::Cluster watched(const std::string& name, const std::vector<std::uint16_t>& ports) {
+  auto c = cluster(name, ports);
+  c.outlier.consecutive_5xx = 1;
+  c.outlier.max_ejection_percent = 100;
+  return c;
+}
+
+// A cluster without a healthy endpoint hands its requests to its first
+// backup with one, and counts it; with none, below its panic threshold it
+// uses its own ejected endpoints, else the request fails.
+TEST(Clusters, TargetFailsOverThenPanicsThenFails) {
+  struct Case {
+    const char* name;
+    std::uint32_t panic_threshold;
+    bool first_backup_healthy, second_backup_healthy;
+    std::size_t cluster;  // the target's cluster index; 3: none
+    http::Failure failure;
+    std::string_view failover;
+  };
+  const std::vector<Case> cases = {
+      {"the first backup", 50, true, true, 1, http::Failure::kNone, "backup-a"},
+      {"the next backup", 50, false, true, 2, http::Failure::kNone, "backup-b"},
+      {"no backup: panic", 50, false, false, 0, http::Failure::kNone, ""},
+      {"no backup, no panic", 0, false, false, 0, http::Failure::kNoHealthyUpstream, ""},
+  };
+  for (const auto& c : cases) {
+    metrics::Metrics metrics;
+    config::Snapshot s;
+    s.clusters = {watched("app", {8001, 8002}), watched("app-a", {8011}),
+                  watched("app-b", {8021})};
+    s.clusters[0].load_balancer.panic_threshold = c.panic_threshold;
+    s.clusters[0].failover = {{1, "backup-a"}, {2, "backup-b"}};
+    auto clusters = make_clusters(s, metrics, nullptr);
+    const auto now = lb::Clock::now();
+    router::Forward forward{{{0, 1}}};
+    router::Splits splits;
+    {
+      auto healthy = target_for(forward, splits, clusters, now);
+      EXPECT_EQ(healthy.cluster, &clusters[0]) << c.name;
+      EXPECT_TRUE(healthy.failover.empty()) << c.name;
+    }
+    eject_all(clusters[0], now);
+    if (!c.first_backup_healthy) eject_all(clusters[1], now);
+    if (!c.second_backup_healthy) eject_all(clusters[2], now);
+    const auto later = now + lb::Balancer::kRecount;
+    auto target = target_for(forward, splits, clusters, later);
+    EXPECT_EQ(target.cluster, &clusters[c.cluster]) << c.name;
+    EXPECT_EQ(target.failure, c.failure) << c.name;
+    EXPECT_EQ(target.failover, c.failover) << c.name;
+    EXPECT_EQ(static_cast<bool>(target.admitted), c.failure == http::Failure::kNone) << c.name;
+    if (!c.failover.empty()) {
+      EXPECT_EQ(clusters[0].stats.failover(std::string(c.failover)).Value(), 1) << c.name;
+    }
+    const bool panicked = c.cluster == 0 && c.failure == http::Failure::kNone;
+    EXPECT_EQ(clusters[0].stats.panics->Value(), panicked ? 1 : 0) << c.name;
+  }
+}
+
+// A cluster with no endpoint at all has none healthy: its backup serves.
+TEST(Clusters, AClusterWithoutEndpointsFailsOver) {
+  metrics::Metrics metrics;
+  config::Snapshot s;
+  s.clusters = {cluster("app", {}), cluster("app-backup", {8011})};
+  s.clusters[0].failover = {{1, "app-backup"}};
+  auto clusters = make_clusters(s, metrics, nullptr);
+  router::Forward forward{{{0, 1}}};
+  router::Splits splits;
+  auto target = target_for(forward, splits, clusters, lb::Clock::now());
+  EXPECT_EQ(target.cluster, &clusters[1]);
+  EXPECT_EQ(target.failover, "app-backup");
+  s.clusters[0].failover.clear();
+  auto alone = make_clusters(s, metrics, nullptr);
+  EXPECT_EQ(target_for(forward, splits, alone, lb::Clock::now()).failure,
+            http::Failure::kNoHealthyUpstream);
+}
+
+// Success-rate ejection judges every worker's answers once per interval:
+// the endpoint failing far more than its peers is ejected and counted.
+TEST(Clusters, SuccessRateSweepEjectsTheOutlier) {
+  metrics::Metrics metrics;
+  auto c = cluster("app", {8001, 8002, 8003, 8004, 8005});
+  c.outlier.success_rate = {.enabled = true, .minimum_hosts = 5, .request_volume = 20,
+                            .stdev_factor = 1.0};
+  c.outlier.max_ejection_percent = 50;
+  const auto s = snapshot_of(c);
+  auto worker_a = make_clusters(s, metrics, nullptr);
+  auto worker_b = make_clusters(s, metrics, nullptr);
+  const auto now = lb::Clock::now();
+  lb::Lease none;
+  worker_a[0].answered(0, none, 200, http::Failure::kNone, now);  // starts the first interval
+  for (std::size_t endpoint = 0; endpoint < 5; ++endpoint) {
+    for (int i = 0; i < 20; ++i) {
+      auto& worker = i % 2 == 0 ? worker_a : worker_b;
+      const unsigned status = endpoint == 3 && i % 4 != 0 ? 500 : 200;  // 25% success
+      worker[0].answered(endpoint, none, status, http::Failure::kNone, now + seconds(1));
+    }
+  }
+  EXPECT_FALSE(worker_a[0].health[3]->ejected(now + seconds(2))) << "before the interval ends";
+  worker_b[0].answered(0, none, 200, http::Failure::kNone, now + seconds(10));
+  EXPECT_TRUE(worker_a[0].health[3]->ejected(now + seconds(10)));
+  for (std::size_t endpoint : {0, 1, 2, 4}) {
+    EXPECT_FALSE(worker_a[0].health[endpoint]->ejected(now + seconds(10))) << endpoint;
+  }
+  EXPECT_EQ(worker_a[0]
+                .stats.ejections[static_cast<std::size_t>(outlier::Reason::kSuccessRate)]
+                ->Value(),
+            1);
 }
 
 // What keeps a cluster's connections from serving the next snapshot.

@@ -263,3 +263,106 @@ def test_outlier_detection_ejects_an_endpoint_that_refuses_connections(start_pro
     assert answers["5xx"] == 2 and answers["2xx"] == 198
     assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
                         reason="consecutive_local_origin_failures") == 1
+
+
+@pytest.mark.parametrize("threshold,fails_most", [(None, True), (0, False)])
+def test_panic_threshold_spreads_over_every_endpoint(start_proxy, backends, threshold,
+                                                     fails_most):
+    """Two of three endpoints fail and are ejected: one healthy in three is
+    below the default panic threshold (50%), so all three take requests
+    again, failures and all, rather than overload the one; at 0 the healthy
+    one takes them all."""
+    good = backends()
+    failing = [backends(status=500), backends(status=500)]
+    port = free_port()
+    fields = {"load_balancer": "LB_ROUND_ROBIN",
+              "outlier_detection": {"consecutive_5xx": 1, "max_ejection_percent": 67}}
+    if threshold is not None:
+        fields["panic_threshold"] = threshold
+    proxy = start_proxy(proxy_config(port, good.port, *(b.port for b in failing), **fields))
+    answers = h2load(f"http://127.0.0.1:{port}/", "http1", 300, 2)
+    assert proxy.metric("mesh_upstream_endpoints_ejected", cluster="app") == 2
+    panics = proxy.metric("mesh_upstream_panic_total", cluster="app")
+    if fails_most:
+        assert answers["5xx"] > 150 and good.served < 150, (answers, good.served)
+        assert panics > 150
+    else:
+        # A failing endpoint may take both clients' requests before its first
+        # failure ejects it.
+        assert answers["5xx"] <= 4 and answers["2xx"] >= 296, answers
+        assert panics == 0
+
+
+def two_services(port, app_ports, backup_port, **app_fields):
+    """`app`, which fails over to `backup`."""
+    config = proxy_config(port, *app_ports, **app_fields)
+    config["clusters"][0]["failover"] = [{"cluster": "backup", "name": "reviews-backup"}]
+    config["clusters"].append(cluster("backup", backup_port))
+    return config
+
+
+def curl_head(url, client):
+    version = ["--http2-prior-knowledge"] if client == "http2" else ["--http1.1"]
+    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "10",
+                             *version, url], capture_output=True, text=True, timeout=20)
+    return result.stdout.lower()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_failover_to_a_backup_service_and_back(start_proxy, backends, client):
+    """The app's only endpoint fails and is ejected: requests go to the
+    backup Service, marked x-weft-failover and counted; once the ejection
+    is over and the app answers again, they come back."""
+    app, backup = backends(status=503), backends()
+    port = free_port()
+    proxy = start_proxy(two_services(port, [app.port], backup.port,
+                                     outlier_detection={"consecutive_gateway_errors": 2,
+                                                        "base_ejection_time": "2s"}))
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    heads = [curl_head(url, client) for _ in range(6)]
+    assert [h.split()[1] for h in heads[:2]] == ["503", "503"], heads
+    for head in heads[2:]:
+        assert head.split()[1] == "200" and "x-weft-failover: reviews-backup" in head, head
+    assert app.served == 2 and backup.served == 4
+    assert proxy.metric("mesh_upstream_failovers_total", cluster="app", to="reviews-backup") == 4
+    assert time.monotonic() - started < 1.8, "all within the ejection"
+
+    app.status = 200
+    time.sleep(max(0.0, started + 2.2 - time.monotonic()))
+    head = curl_head(url, client)
+    assert head.split()[1] == "200" and "x-weft-failover" not in head, head
+    assert app.served == 3
+
+
+def test_no_healthy_upstream_without_a_backup_or_panic(start_proxy, backends):
+    app = backends(status=503)
+    port = free_port()
+    start_proxy(proxy_config(port, app.port, panic_threshold=0,
+                             outlier_detection={"consecutive_5xx": 1,
+                                                "max_ejection_percent": 100}))
+    url = f"http://127.0.0.1:{port}/"
+    assert curl_head(url, "http1").split()[1] == "503"
+    head = curl_head(url, "http1")
+    assert "x-weft-error: no_healthy_upstream" in head, head
+    assert app.served == 1
+
+
+def test_success_rate_ejects_the_endpoint_failing_more_than_its_peers(start_proxy, backends):
+    """No consecutive threshold: one endpoint of five always fails, and the
+    sweep at the end of the interval ejects it for its success rate."""
+    good = [backends() for _ in range(4)]
+    failing = backends(status=500)
+    port = free_port()
+    proxy = start_proxy(proxy_config(
+        port, *(b.port for b in good), failing.port, load_balancer="LB_ROUND_ROBIN",
+        outlier_detection={"interval": "1s", "success_rate": {
+            "minimum_hosts": 5, "request_volume": 20, "stdev_factor": 1.9}}))
+    url = f"http://127.0.0.1:{port}/"
+    first = h2load(url, "http1", 200, 2)
+    assert 30 <= first["5xx"] <= 50, first  # a fifth: not ejected yet
+    time.sleep(1.1)
+    second = h2load(url, "http1", 200, 2)
+    assert second["5xx"] <= 1, second  # the first answer ends the interval
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="success_rate") == 1

@@ -68,6 +68,8 @@ Balancer::Balancer(Policy policy, std::vector<std::uint32_t> weights,
     std::uint64_t sum = 0;
     for (auto w : weights_) cumulative_.push_back(sum += w);
   }
+  availability_.healthy = weights_.size();
+  if (health_.empty()) recount_at_ = Clock::time_point::max();
   // Workers and proxies start their turns at different endpoints.
   if (!weights_.empty()) next_ = random_() % weights_.size();
   if (policy_.slow_start > Clock::duration::zero()) {
@@ -90,9 +92,16 @@ std::size_t Balancer::draw_by_weight() {
   return std::upper_bound(cumulative_.begin(), cumulative_.end(), target) - cumulative_.begin();
 }
 
+void Balancer::recount(Clock::time_point now) {
+  recount_at_ = now + kRecount;
+  std::size_t healthy = 0;
+  for (const auto* health : health_) healthy += health->ejected(now) ? 0 : 1;
+  availability_ = {healthy, in_panic(healthy, health_.size(), policy_.panic_threshold)};
+}
+
 std::size_t Balancer::draw(Clock::time_point now) {
   auto chosen = draw_weighted(now);
-  if (!ejected(chosen, now)) return chosen;
+  if (!ejected(chosen, now) || availability(now).panic) return chosen;
   for (int i = 0; i < kEjectedDraws; ++i) {
     chosen = draw_weighted(now);
     if (!ejected(chosen, now)) return chosen;
@@ -143,7 +152,7 @@ std::size_t Balancer::pick(Clock::time_point now) {
   for (int i = 0; i < 3 && second == first; ++i) second = draw(now);
   if (second == first) {
     second = (first + 1) % weights_.size();
-    if (ejected(second, now)) return first;
+    if (ejected(second, now) && !availability_.panic) return first;
   }
   return better(first, second, now);
 }

@@ -15,8 +15,10 @@
 // with a share of its weight growing linearly from 10% to 100% over the
 // window (a draw of it is kept with that probability, else drawn again).
 // Ejected endpoints (outlier detection) are not picked while another is
-// left; when every one is ejected they all share the load. Picking
-// allocates nothing; the state is this worker's.
+// left. Below the panic threshold (fewer than that percent of endpoints
+// healthy) every endpoint is picked, ejected or not: the load of the
+// ejected ones would overload the few left, as Envoy's panic mode reasons.
+// Picking allocates nothing; the state is this worker's.
 #pragma once
 
 #include <chrono>
@@ -61,6 +63,19 @@ class Lease {
   Clock::time_point started_{};
 };
 
+// Whether a cluster with `healthy` of its `total` endpoints healthy is in
+// panic: fewer than `threshold` percent of them (0: never).
+inline bool in_panic(std::size_t healthy, std::size_t total, std::uint32_t threshold) {
+  return std::uint64_t{healthy} * 100 < std::uint64_t{total} * threshold;
+}
+
+// How many of a cluster's endpoints may take requests, as a worker last
+// counted them.
+struct Availability {
+  std::size_t healthy = 0;  // not ejected
+  bool panic = false;       // in_panic(): every endpoint is picked
+};
+
 // Whether an attempt's end counts against its endpoint: a 5xx or 429
 // status, or a failure before any head (status 0).
 inline bool failed_answer(unsigned status) { return status == 0 || status >= 500 || status == 429; }
@@ -75,6 +90,17 @@ class Balancer {
 
   // The endpoint for the next request. Requires at least one endpoint.
   std::size_t pick(Clock::time_point now);
+  // The endpoints healthy at `now`, recounted at most every kRecount: a
+  // count is O(endpoints), a request's look at it O(1).
+  const Availability& availability(Clock::time_point now) {
+    if (now >= recount_at_) recount(now);
+    return availability_;
+  }
+  static constexpr Clock::duration kRecount = std::chrono::milliseconds(50);
+  // Counts again at the next look: this worker just ejected an endpoint.
+  void recount_soon() {
+    if (!health_.empty()) recount_at_ = {};
+  }
   // Holds `endpoint` for one request from now (the clock is read only for
   // PeakEWMA, which times the round trip).
   Lease lease(std::size_t endpoint) {
@@ -100,6 +126,7 @@ class Balancer {
   bool ejected(std::size_t endpoint, Clock::time_point now) const {
     return !health_.empty() && health_[endpoint]->ejected(now);
   }
+  void recount(Clock::time_point now);
   std::size_t draw_by_weight();
   // Of `a` and `b`, the one to send to.
   std::size_t better(std::size_t a, std::size_t b, Clock::time_point now) const;
@@ -115,6 +142,10 @@ class Balancer {
   std::size_t next_ = 0;    // round robin over equal weights: the last turn
   FastRandom random_;
   Clock::time_point slow_start_until_{};  // after this no endpoint is in its window
+  Availability availability_;
+  // The next recount; the end of time without outlier detection, where
+  // every endpoint is always healthy.
+  Clock::time_point recount_at_{};
 };
 
 }  // namespace weft::proxy::upstream::lb

@@ -200,3 +200,67 @@ TEST(Lease, CountsInFlightUntilItEnds) {
 
 }  // namespace
 }  // namespace weft::proxy::upstream::lb
+
+namespace weft::proxy::upstream::lb {
+namespace {
+
+TEST(Panic, BelowTheThresholdShareOfHealthyEndpoints) {
+  struct Case {
+    std::size_t healthy, total;
+    std::uint32_t threshold;
+    bool panic;
+  };
+  for (const auto& c : std::vector<Case>{{2, 4, 50, false},
+                                         {1, 4, 50, true},
+                                         {0, 4, 50, true},
+                                         {1, 3, 50, true},
+                                         {2, 3, 50, false},
+                                         {0, 4, 0, false},
+                                         {99, 100, 100, true},
+                                         {100, 100, 100, false},
+                                         {0, 0, 50, false}}) {
+    EXPECT_EQ(in_panic(c.healthy, c.total, c.threshold), c.panic)
+        << c.healthy << " of " << c.total << " at " << c.threshold << "%";
+  }
+}
+
+// Under the threshold every endpoint takes requests, ejected or not; at 0
+// the healthy few take them all. The count follows ejections within a
+// recount.
+TEST(Panic, SpreadsOverAllEndpointsBelowTheThreshold) {
+  outlier::Policy ejecting;
+  ejecting.consecutive_5xx = 1;
+  for (std::uint32_t threshold : {50u, 0u}) {
+    std::vector<outlier::EndpointHealth> health(4);
+    Balancer b({Algorithm::kPeakEwma, {}, threshold}, {1, 1, 1, 1}, fresh_loads(4), 7,
+               {&health[0], &health[1], &health[2], &health[3]});
+    health[0].eject(ejecting, kT0);
+    auto at = kT0 + seconds(1);
+    EXPECT_EQ(b.availability(at).healthy, 3u);
+    EXPECT_FALSE(b.availability(at).panic);
+    std::vector<int> counts(4);
+    for (int i = 0; i < 800; ++i) ++counts[b.pick(at)];
+    EXPECT_EQ(counts[0], 0) << "one of four out is no panic";
+
+    health[1].eject(ejecting, kT0);
+    health[2].eject(ejecting, kT0);
+    EXPECT_EQ(b.availability(at).healthy, 3u) << "counted again only after kRecount";
+    at += Balancer::kRecount;
+    EXPECT_EQ(b.availability(at).healthy, 1u);
+    EXPECT_EQ(b.availability(at).panic, threshold != 0);
+    counts.assign(4, 0);
+    for (int i = 0; i < 800; ++i) ++counts[b.pick(at)];
+    if (threshold != 0) {
+      for (auto count : counts) EXPECT_GT(count, 100) << "threshold " << threshold;
+    } else {
+      EXPECT_EQ(counts[3], 800) << "threshold 0: the one healthy endpoint";
+    }
+    // Back after the ejection time: no panic.
+    at = kT0 + seconds(31);
+    EXPECT_EQ(b.availability(at).healthy, 4u);
+    EXPECT_FALSE(b.availability(at).panic);
+  }
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream::lb

@@ -12,6 +12,8 @@ enum class Algorithm : std::uint8_t { kRoundRobin, kRandom, kLeastRequest, kPeak
 struct Policy {
   Algorithm algorithm = Algorithm::kPeakEwma;
   std::chrono::steady_clock::duration slow_start{};  // zero: none
+  // Below this percent of endpoints healthy, all are used (0: never).
+  std::uint32_t panic_threshold = 50;
 
   bool operator==(const Policy&) const = default;
 };

@@ -1,6 +1,8 @@
 #include "proxy/upstream/outlier/detector.h"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 namespace weft::proxy::upstream::outlier {
 
@@ -32,6 +34,8 @@ const char* reason_label(Reason reason) {
       return "consecutive_gateway_errors";
     case Reason::kConsecutiveLocalOriginFailures:
       return "consecutive_local_origin_failures";
+    case Reason::kSuccessRate:
+      return "success_rate";
     case Reason::kNone:
       break;
   }
@@ -91,10 +95,40 @@ std::uint32_t remembered_ejections(std::uint32_t ejections, Clock::duration back
   return forgotten >= ejections ? 0 : ejections - static_cast<std::uint32_t>(forgotten);
 }
 
+std::vector<std::size_t> success_rate_outliers(std::span<const RateSample> samples,
+                                               const Policy::SuccessRate& policy) {
+  std::vector<std::pair<double, std::size_t>> judged;  // success rate, endpoint
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const auto& sample = samples[i];
+    if (sample.requests == 0 || sample.requests < policy.request_volume) continue;
+    judged.emplace_back(static_cast<double>(sample.successes) / static_cast<double>(sample.requests),
+                        i);
+  }
+  std::vector<std::size_t> outliers;
+  if (judged.empty() || judged.size() < policy.minimum_hosts) return outliers;
+  double mean = 0;
+  for (const auto& [rate, endpoint] : judged) mean += rate;
+  mean /= static_cast<double>(judged.size());
+  double variance = 0;
+  for (const auto& [rate, endpoint] : judged) variance += (rate - mean) * (rate - mean);
+  variance /= static_cast<double>(judged.size());
+  const double floor = mean - policy.stdev_factor * std::sqrt(variance);
+  std::sort(judged.begin(), judged.end());
+  for (const auto& [rate, endpoint] : judged) {
+    if (rate >= floor) break;
+    outliers.push_back(endpoint);
+  }
+  return outliers;
+}
+
 Reason EndpointHealth::record(Result result, const Policy& policy) {
   // The streaks are each one atomic, advanced the way advance() does; a
   // success from another worker in between only starts a streak over.
   constexpr auto kRelaxed = std::memory_order_relaxed;
+  if (policy.success_rate.enabled) {
+    requests_.fetch_add(1, kRelaxed);
+    if (result == Result::kSuccess) successes_.fetch_add(1, kRelaxed);
+  }
   Streaks streaks{server_errors_.load(kRelaxed), gateway_errors_.load(kRelaxed),
                   local_origin_.load(kRelaxed)};
   const auto reason = advance(streaks, result, policy);

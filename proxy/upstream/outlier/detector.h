@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "proxy/http/failure.h"
 #include "proxy/upstream/outlier/policy.h"
@@ -48,7 +50,8 @@ enum class Reason : std::uint8_t {
   kNone,
   kConsecutive5xx,
   kConsecutiveGatewayErrors,
-  kConsecutiveLocalOriginFailures
+  kConsecutiveLocalOriginFailures,
+  kSuccessRate,
 };
 const char* reason_label(Reason reason);
 
@@ -68,6 +71,36 @@ Clock::duration ejection_time(const Policy& policy, std::uint32_t nth);
 std::uint32_t remembered_ejections(std::uint32_t ejections, Clock::duration back_for,
                                    const Policy& policy);
 
+// One endpoint's requests in a success-rate interval.
+struct RateSample {
+  std::uint64_t requests = 0;
+  std::uint64_t successes = 0;
+};
+
+// Success-rate ejection (Envoy's): of the endpoints with at least
+// `request_volume` requests in the interval, when there are at least
+// `minimum_hosts` of them, those whose success rate is below the mean by
+// more than `stdev_factor` population standard deviations. Indexes into
+// `samples`, worst first.
+std::vector<std::size_t> success_rate_outliers(std::span<const RateSample> samples,
+                                               const Policy::SuccessRate& policy);
+
+// When a cluster's next success-rate sweep is due, shared by every worker:
+// the one that first sees it due does it.
+class Sweep {
+ public:
+  // True for one caller per interval.
+  bool claim(Clock::time_point now, Clock::duration interval) {
+    auto due = due_.load(std::memory_order_relaxed);
+    if (now.time_since_epoch().count() < due) return false;
+    return due_.compare_exchange_strong(due, (now + interval).time_since_epoch().count(),
+                                        std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<Clock::rep> due_{0};  // the first answer starts the first interval
+};
+
 // One endpoint's health, shared by every worker.
 class EndpointHealth {
  public:
@@ -82,10 +115,16 @@ class EndpointHealth {
   Reason record(Result result, const Policy& policy);
   // Out of the balancer's picks until now + ejection_time().
   void eject(const Policy& policy, Clock::time_point now);
+  // The requests since the last sweep, and a new interval.
+  RateSample take_rate() {
+    return {requests_.exchange(0, std::memory_order_relaxed),
+            successes_.exchange(0, std::memory_order_relaxed)};
+  }
 
  private:
   std::atomic<std::uint32_t> server_errors_{0}, gateway_errors_{0}, local_origin_{0};
   std::atomic<std::uint32_t> ejections_{0};
+  std::atomic<std::uint64_t> requests_{0}, successes_{0};  // this success-rate interval
   std::atomic<Clock::rep> ejected_until_{0};
 };
 

@@ -186,5 +186,67 @@ TEST(EndpointHealth, TheBalancerSkipsEjectedEndpoints) {
   }
 }
 
+// Envoy's success-rate maths: endpoints below mean - factor x stdev, of
+// those with the request volume, when enough of them have it.
+TEST(SuccessRate, EjectsThoseFarBelowTheirPeers) {
+  struct Case {
+    const char* name;
+    std::vector<RateSample> samples;
+    Policy::SuccessRate policy;
+    std::vector<std::size_t> outliers;
+  };
+  const Policy::SuccessRate five{.enabled = true};  // 5 hosts, 100 requests, 1.9
+  const std::vector<Case> cases = {
+      {"one of five failing", {{100, 100}, {100, 100}, {100, 100}, {100, 100}, {100, 0}}, five,
+       {4}},
+      {"all alike", {{100, 99}, {100, 99}, {100, 99}, {100, 99}, {100, 99}}, five, {}},
+      // Rates 1, .98, .97, .99, .80: mean .948, stdev ~.0765, floor ~.803.
+      {"a mild outlier", {{100, 100}, {100, 98}, {100, 97}, {100, 99}, {100, 80}}, five, {4}},
+      {"too few hosts with volume",
+       {{100, 100}, {100, 100}, {100, 100}, {99, 99}, {100, 0}},
+       five,
+       {}},
+      // Three hosts, one failing: mean .667, stdev .471; at 1.9 the floor is
+      // below 0, at 1.0 it is .196.
+      {"three at 1.9", {{10, 10}, {10, 10}, {10, 0}}, {true, 3, 10, 1.9}, {}},
+      {"three at 1.0", {{10, 10}, {10, 10}, {10, 0}}, {true, 3, 10, 1.0}, {2}},
+      {"worst first",
+       {{50, 10}, {50, 50}, {50, 50}, {50, 50}, {50, 50}, {50, 50}, {50, 0}},
+       {true, 5, 50, 1.0},
+       {6, 0}},
+      {"idle endpoints are not judged", {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}}, five, {}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(success_rate_outliers(c.samples, c.policy), c.outliers) << c.name;
+  }
+}
+
+// One worker of all claims each sweep; the next is due an interval later.
+TEST(SuccessRate, OneSweepPerInterval) {
+  Sweep sweep;
+  EXPECT_TRUE(sweep.claim(kT0, seconds(10)));
+  EXPECT_FALSE(sweep.claim(kT0, seconds(10)));
+  EXPECT_FALSE(sweep.claim(kT0 + seconds(9), seconds(10)));
+  EXPECT_TRUE(sweep.claim(kT0 + seconds(10), seconds(10)));
+  EXPECT_FALSE(sweep.claim(kT0 + seconds(10), seconds(10)));
+}
+
+// Answers are counted for the sweep only with success-rate ejection on,
+// and a sweep starts the next interval from zero.
+TEST(SuccessRate, EndpointsCountTheirAnswersPerInterval) {
+  Policy p;
+  p.success_rate.enabled = true;
+  EndpointHealth health;
+  health.record(Result::kSuccess, p);
+  health.record(Result::kServerError, p);
+  health.record(Result::kLocalOriginFailure, p);
+  auto sample = health.take_rate();
+  EXPECT_EQ(sample.requests, 3u);
+  EXPECT_EQ(sample.successes, 1u);
+  EXPECT_EQ(health.take_rate().requests, 0u);
+  health.record(Result::kSuccess, five_xx(3));
+  EXPECT_EQ(health.take_rate().requests, 0u) << "off";
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream::outlier
