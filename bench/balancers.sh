@@ -12,7 +12,7 @@ here=$(dirname "$0")
 counts=(10 100 1000)
 echo "| balancer | ${counts[*]/%/ endpoints |}"
 echo "|---|---|---|---|"
-for lb in LB_ROUND_ROBIN LB_RANDOM LB_LEAST_REQUEST LB_PEAK_EWMA; do
+for lb in LB_ROUND_ROBIN LB_RANDOM LB_LEAST_REQUEST LB_PEAK_EWMA LB_RING_HASH LB_MAGLEV; do
   row="| $lb |"
   for n in "${counts[@]}"; do
     line=$(WEFT_LB=$lb WEFT_ENDPOINTS=$n bash "$here/instructions.sh" "$build_dir" "$requests" | tail -1)

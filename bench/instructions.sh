@@ -10,9 +10,11 @@
 # fires: the cost of a policy being configured.
 #
 # WEFT_LB (LB_PEAK_EWMA, the default, LB_ROUND_ROBIN, LB_RANDOM,
-# LB_LEAST_REQUEST) picks the cluster's balancer, and WEFT_ENDPOINTS (1)
-# its endpoint count: endpoint i is 127.0.x.y (the i-th loopback address)
-# on the backend's port, which nginx serves on every address.
+# LB_LEAST_REQUEST, LB_RING_HASH, LB_MAGLEV) picks the cluster's balancer,
+# and WEFT_ENDPOINTS (1) its endpoint count: endpoint i is 127.0.x.y (the
+# i-th loopback address) on the backend's port, which nginx serves on every
+# address. RingHash and Maglev hash on the query parameter `user`, which
+# the requests take from 1,000 values in turn (h2load -i).
 #
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
@@ -35,6 +37,13 @@ endpoints=""
 for ((i = 0; i < endpoint_count; i++)); do
   endpoints+="${endpoints:+, }{address: 127.0.$((i / 250)).$((i % 250 + 1)), port: $backend}"
 done
+hash_policy=""
+targets=("http://127.0.0.1:$listen/")
+if [[ $balancer == LB_RING_HASH || $balancer == LB_MAGLEV ]]; then
+  hash_policy=", hash_policy: {query_parameter: user}"
+  for ((u = 0; u < 1000; u++)); do echo "http://127.0.0.1:$listen/?user=$u"; done > "$work/urls"
+  targets=(-i "$work/urls")
+fi
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err warn;
 events { worker_connections 8192; }
@@ -47,7 +56,7 @@ cat > "$work/proxy.yaml" <<YAML
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]
-clusters: [{name: backend, load_balancer: $balancer, endpoints: [$endpoints]}]
+clusters: [{name: backend, load_balancer: $balancer, endpoints: [$endpoints]$hash_policy}]
 YAML
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
   "$build_dir/bin/mesh-proxy" --config "$work/proxy.yaml" --concurrency 1 --log-level warning \
@@ -55,9 +64,9 @@ valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
 for _ in $(seq 150); do curl -sf -o /dev/null "http://127.0.0.1:$admin/ready" && break; sleep 0.2; done
 # Enough to open a pooled connection to nearly every endpoint (e^-5 left cold).
 warmup=$((endpoint_count * 5 > 1000 ? endpoint_count * 5 : 1000))
-h2load --h1 -t1 -c10 -n "$warmup" "http://127.0.0.1:$listen/" > /dev/null
+h2load --h1 -t1 -c10 -n "$warmup" "${targets[@]}" > /dev/null
 callgrind_control -z "$proxy" > /dev/null 2>&1
-measured=$(h2load --h1 -t1 -c10 -n "$requests" "http://127.0.0.1:$listen/")
+measured=$(h2load --h1 -t1 -c10 -n "$requests" "${targets[@]}")
 echo "$measured" | grep -E '^requests:'
 # Failed requests cost other instructions: a count over them would mislead.
 if ! echo "$measured" | grep -qE "^status codes: $requests 2xx"; then

@@ -130,11 +130,22 @@ std::string balancer_text(const json::value& cluster) {
   static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
       {"LB_ROUND_ROBIN", "RoundRobin"},
       {"LB_RANDOM", "Random"},
-      {"LB_LEAST_REQUEST", "LeastRequest"}};
+      {"LB_LEAST_REQUEST", "LeastRequest"},
+      {"LB_RING_HASH", "RingHash"},
+      {"LB_MAGLEV", "Maglev"}};
   std::string out = "PeakEWMA";
   const auto algorithm = text(cluster, "load_balancer");
   for (const auto& [proto, name] : kNames) {
     if (algorithm == proto) out = name;
+  }
+  const auto& hash = member(cluster, "hash_policy");
+  if (auto header = text(hash, "header"); !header.empty()) out += " on header " + header;
+  if (auto query = text(hash, "query_parameter"); !query.empty()) {
+    out += " on query parameter " + query;
+  }
+  if (text(hash, "source_ip") == "true") out += " on source IP";
+  if (auto cookie = text(member(hash, "cookie"), "name"); !cookie.empty()) {
+    out += " on cookie " + cookie;
   }
   const auto window = text(cluster, "slow_start_window");
   if (!window.empty()) out += fmt::format(", slow start {}", readable(window));

@@ -55,7 +55,8 @@ const auto kConfig = boost::json::parse(R"({
      "circuit_breakers": {"max_requests": 100, "max_retries": 3},
      "endpoints": [{"address": "10.0.0.1", "port": 9080, "weight": 3},
                    {"address": "fd00::1", "port": 9080}]},
-    {"name": "reviews-v2"}]
+    {"name": "reviews-v2"},
+    {"name": "ratings", "load_balancer": "LB_MAGLEV", "hash_policy": {"header": "x-user"}}]
 })");
 
 TEST(ProxyConfigView, RoutesShowMatchActionAndTimeoutsWithTheirOrigin) {
@@ -81,11 +82,14 @@ TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {
              "LeastRequest, slow start 30s, panic below 30%", "100 requests, 3 retries",
              "reviews-v2", "2", "TrafficPolicy default/reviews"},
             {"reviews-v2", "http1", "1s (default)", "64 (default), 60s (default)", "PeakEWMA", "-",
-             "-", "0", "-"}}));
+             "-", "0", "-"},
+            {"ratings", "http1", "1s (default)", "64 (default), 60s (default)",
+             "Maglev on header x-user", "-", "-", "0", "-"}}));
   EXPECT_EQ(endpoint_rows(kConfig), (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT"},
                                           {"reviews-v1", "10.0.0.1:9080", "3"},
                                           {"reviews-v1", "[fd00::1]:9080", "1"},
-                                          {"reviews-v2", "(none)", ""}}));
+                                          {"reviews-v2", "(none)", ""},
+                                          {"ratings", "(none)", ""}}));
 }
 
 }  // namespace

@@ -306,6 +306,36 @@ TEST(LoadBalancing, PolicyPanicSuccessRateAndFailover) {
   }
 }
 
+// RingHash and Maglev take exactly one key, carried to every cluster the
+// policy covers; a hash key for another algorithm is an error.
+TEST(LoadBalancing, PolicyConsistentHashing) {
+  auto mesh = compile(*store_of(edited(
+      "  timeouts: {request: 2s}",
+      "  loadBalancer: {type: Maglev, hash: {cookie: {name: sticky, ttl: 1h}}}")));
+  for (const auto& sp : mesh->service_ports) {
+    EXPECT_EQ(sp.cluster.load_balancer(), mesh::v1::Cluster::LB_MAGLEV) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.hash_policy().cookie().name(), "sticky");
+    EXPECT_EQ(sp.cluster.hash_policy().cookie().ttl().seconds(), 3600);
+  }
+  auto ring = compile(*store_of(edited("  timeouts: {request: 2s}",
+                                       "  loadBalancer: {type: RingHash, hash: {sourceIP: true}}")));
+  EXPECT_TRUE(reviews(*ring).cluster.hash_policy().source_ip());
+  for (auto [spec, message] :
+       {std::pair{"  loadBalancer: {type: Maglev}", "exactly one of header, cookie"},
+        std::pair{"  loadBalancer: {type: RingHash, hash: {header: x-user, queryParameter: u}}",
+                  "(2 set)"},
+        std::pair{"  loadBalancer: {type: RoundRobin, hash: {header: x-user}}",
+                  "loadBalancer.hash is for type RingHash or Maglev"},
+        std::pair{"  loadBalancer: {type: Maglev, hash: {cookie: {name: s, ttl: forever}}}",
+                  "cookie.ttl 'forever' is not a duration"}}) {
+    auto bad = compile(*store_of(edited("  timeouts: {request: 2s}", spec)));
+    const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+    ASSERT_NE(rejected, nullptr) << spec;
+    EXPECT_FALSE(rejected->ok);
+    EXPECT_THAT(rejected->message, HasSubstr(message));
+  }
+}
+
 TEST(LastAccepted, ADeletedObjectIsNotKept) {
   auto good = compile(*store_of(kMesh));
   std::string text(kMesh);

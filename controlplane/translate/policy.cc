@@ -29,6 +29,7 @@ struct Policy {
   mesh::v1::CircuitBreakers circuit_breakers;
   std::optional<mesh::v1::Cluster::LoadBalancer> load_balancer;
   std::optional<std::chrono::nanoseconds> slow_start;
+  std::optional<mesh::v1::HashPolicy> hash;
   std::optional<mesh::v1::OutlierDetection> outlier;
   std::optional<std::uint32_t> panic_threshold;
   std::vector<std::size_t> targets;  // service port indexes it names
@@ -49,6 +50,7 @@ struct Policy {
       *cluster.mutable_circuit_breakers() = circuit_breakers;
     }
     if (load_balancer) cluster.set_load_balancer(*load_balancer);
+    if (hash) *cluster.mutable_hash_policy() = *hash;
     if (slow_start) *cluster.mutable_slow_start_window() = to_proto(*slow_start);
     if (outlier) *cluster.mutable_outlier_detection() = *outlier;
     if (panic_threshold) cluster.set_panic_threshold(*panic_threshold);
@@ -130,7 +132,47 @@ tl::expected<void, Rejected> parse_retries(const mesh::v1alpha1::RetryPolicySpec
   return {};
 }
 
-// `loadBalancer` into the cluster's algorithm and slow-start window.
+// `loadBalancer.hash`: exactly one key.
+tl::expected<mesh::v1::HashPolicy, Rejected> parse_hash(const mesh::v1alpha1::HashPolicySpec& in) {
+  mesh::v1::HashPolicy out;
+  int keys = 0;
+  if (!in.header().empty()) {
+    out.set_header(in.header());
+    ++keys;
+  }
+  if (in.has_cookie()) {
+    const auto& cookie = in.cookie();
+    if (cookie.name().empty()) return tl::unexpected(invalid("loadBalancer.hash.cookie.name is required"));
+    auto* c = out.mutable_cookie();
+    c->set_name(cookie.name());
+    c->set_path(cookie.path());
+    if (!cookie.ttl().empty()) {
+      auto ttl = parse_duration(cookie.ttl());
+      if (!ttl) {
+        return tl::unexpected(invalid(
+            fmt::format("loadBalancer.hash.cookie.ttl '{}' is not a duration", cookie.ttl())));
+      }
+      *c->mutable_ttl() = to_proto(*ttl);
+    }
+    ++keys;
+  }
+  if (in.source_ip()) {
+    out.set_source_ip(true);
+    ++keys;
+  }
+  if (!in.query_parameter().empty()) {
+    out.set_query_parameter(in.query_parameter());
+    ++keys;
+  }
+  if (keys != 1) {
+    return tl::unexpected(invalid(fmt::format(
+        "loadBalancer.hash needs exactly one of header, cookie, sourceIP, queryParameter ({} set)",
+        keys)));
+  }
+  return out;
+}
+
+// `loadBalancer` into the cluster's algorithm, hash key and slow-start window.
 tl::expected<void, Rejected> parse_load_balancer(const mesh::v1alpha1::LoadBalancerPolicy& in,
                                                  Policy& out) {
   using Cluster = mesh::v1::Cluster;
@@ -138,16 +180,29 @@ tl::expected<void, Rejected> parse_load_balancer(const mesh::v1alpha1::LoadBalan
       {"PeakEWMA", Cluster::LB_PEAK_EWMA},
       {"RoundRobin", Cluster::LB_ROUND_ROBIN},
       {"Random", Cluster::LB_RANDOM},
-      {"LeastRequest", Cluster::LB_LEAST_REQUEST}};
+      {"LeastRequest", Cluster::LB_LEAST_REQUEST},
+      {"RingHash", Cluster::LB_RING_HASH},
+      {"Maglev", Cluster::LB_MAGLEV}};
   if (!in.type().empty()) {
     for (const auto& [name, value] : kTypes) {
       if (in.type() == name) out.load_balancer = value;
     }
     if (!out.load_balancer) {
-      return tl::unexpected(invalid(fmt::format(
-          "loadBalancer.type '{}' is not one of PeakEWMA, RoundRobin, Random, LeastRequest",
-          in.type())));
+      return tl::unexpected(
+          invalid(fmt::format("loadBalancer.type '{}' is not one of PeakEWMA, RoundRobin, Random, "
+                              "LeastRequest, RingHash, Maglev",
+                              in.type())));
     }
+  }
+  const bool hashing =
+      out.load_balancer == Cluster::LB_RING_HASH || out.load_balancer == Cluster::LB_MAGLEV;
+  if (in.has_hash() && !hashing) {
+    return tl::unexpected(invalid("loadBalancer.hash is for type RingHash or Maglev"));
+  }
+  if (hashing) {
+    auto hash = parse_hash(in.hash());
+    if (!hash) return tl::unexpected(hash.error());
+    out.hash = std::move(*hash);
   }
   const auto& window = in.slow_start().window();
   if (!window.empty()) {

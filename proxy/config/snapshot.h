@@ -13,8 +13,10 @@
 #include "common/result.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/http/http2/limits.h"
+#include "proxy/layers/hash_key.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
+#include "proxy/upstream/lb/hash_table.h"
 #include "proxy/upstream/lb/policy.h"
 #include "proxy/upstream/outlier/policy.h"
 
@@ -48,6 +50,11 @@ struct Cluster {
   double retry_budget_percent = 20;
   double retry_budget_min_per_second = 10;
   upstream::lb::Policy load_balancer;
+  // RingHash and Maglev: what each request is hashed by, and the table from
+  // hash to endpoint, built once here for every worker (null otherwise, or
+  // without endpoints).
+  layers::hash_key::Key hash_key;
+  std::shared_ptr<const upstream::lb::HashTable> hash_table;
   // Circuit breaking over all workers; 0: no limit.
   std::uint32_t max_requests = 0;  // requests in flight
   std::uint32_t max_retries = 0;   // retries in flight

@@ -291,6 +291,12 @@ Result<upstream::lb::Policy> load_balancer(const v1::Cluster& proto) {
     case v1::Cluster::LB_LEAST_REQUEST:
       policy.algorithm = Algorithm::kLeastRequest;
       break;
+    case v1::Cluster::LB_RING_HASH:
+      policy.algorithm = Algorithm::kRingHash;
+      break;
+    case v1::Cluster::LB_MAGLEV:
+      policy.algorithm = Algorithm::kMaglev;
+      break;
     default:
       return fail(ErrorCode::kInvalidArgument, "load_balancer {} is not one this proxy knows",
                   static_cast<int>(proto.load_balancer()));
@@ -304,6 +310,50 @@ Result<upstream::lb::Policy> load_balancer(const v1::Cluster& proto) {
     policy.panic_threshold = proto.panic_threshold();
   }
   return policy;
+}
+
+Result<layers::hash_key::Key> hash_key(const v1::HashPolicy& proto) {
+  using Source = layers::hash_key::Key::Source;
+  layers::hash_key::Key key;
+  switch (proto.key_case()) {
+    case v1::HashPolicy::kHeader:
+      key = {Source::kHeader, proto.header()};
+      break;
+    case v1::HashPolicy::kCookie:
+      key = {Source::kCookie, proto.cookie().name(),
+             std::chrono::duration_cast<std::chrono::seconds>(
+                 to_ms(proto.cookie().ttl(), milliseconds(0)))};
+      if (!proto.cookie().path().empty()) key.cookie_path = proto.cookie().path();
+      break;
+    case v1::HashPolicy::kSourceIp:
+      key.source = Source::kSourceIp;
+      break;
+    case v1::HashPolicy::kQueryParameter:
+      key = {Source::kQueryParameter, proto.query_parameter()};
+      break;
+    case v1::HashPolicy::KEY_NOT_SET:
+      return fail(ErrorCode::kInvalidArgument,
+                  "hash_policy: RingHash and Maglev need a header, cookie, source_ip or "
+                  "query_parameter");
+  }
+  if (key.source != Source::kSourceIp && key.name.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "hash_policy: the key's name is empty");
+  }
+  return key;
+}
+
+// The consistent-hashing table of a cluster's endpoints, by address.
+std::shared_ptr<const upstream::lb::HashTable> hash_table(const Cluster& cluster) {
+  std::vector<std::string> names;
+  std::vector<std::uint32_t> weights;
+  for (const auto& endpoint : cluster.endpoints) {
+    names.push_back(endpoint.address.address().to_string() + ":" +
+                    std::to_string(endpoint.address.port()));
+    weights.push_back(endpoint.weight);
+  }
+  return cluster.load_balancer.algorithm == upstream::lb::Algorithm::kMaglev
+             ? upstream::lb::make_maglev(names, weights)
+             : upstream::lb::make_ring(names, weights);
 }
 
 Result<Cluster> to_cluster(const v1::Cluster& proto) {
@@ -379,6 +429,14 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
   auto balancer = load_balancer(proto);
   if (!balancer) return tl::unexpected(balancer.error());
   cluster.load_balancer = *balancer;
+  if (upstream::lb::is_hashing(balancer->algorithm)) {
+    auto key = hash_key(proto.hash_policy());
+    if (!key) return tl::unexpected(key.error());
+    cluster.hash_key = *key;
+    if (!cluster.endpoints.empty()) cluster.hash_table = hash_table(cluster);
+  } else if (proto.has_hash_policy()) {
+    return fail(ErrorCode::kInvalidArgument, "hash_policy is for RingHash and Maglev only");
+  }
   auto outlier = outlier_policy(proto.outlier_detection());
   if (!outlier) return tl::unexpected(with_context(outlier.error(), "outlier_detection"));
   cluster.outlier = *outlier;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +20,10 @@ struct Record {
   // The backup Service that served because `cluster`'s own endpoints were
   // all unhealthy (TrafficPolicy failover); the x-weft-failover header.
   std::string_view failover;
+  // Consistent hashing: the request's hash (none: no key), and the
+  // Set-Cookie of the hash cookie the proxy made for it.
+  std::optional<std::uint64_t> hash;
+  std::string set_cookie;
   std::string upstream;   // "address:port" of the last attempt's endpoint
   unsigned attempts = 0;  // tries upstream (retries + 1)
   bool grpc = false;      // a gRPC call (content-type application/grpc...)

@@ -9,6 +9,7 @@
 #include <boost/beast/core/string.hpp>
 #include <optional>
 
+#include "proxy/layers/response_fields.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/layers/retry_layer.h"
@@ -78,6 +79,7 @@ class Http1Connection<DownStream>::UpstreamPath {
     request_.upgrade = http::http1::is_upgrade(head);
     request_.grpc = exchange.grpc;
     request_.upstream = connection.state_.access_log ? &exchange.upstream : nullptr;
+    request_.hash = exchange.hash;
   }
 
   // The retry layer's path.
@@ -189,11 +191,14 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   auto& head = parser.head();
   // Held until this returns: the request is in flight until its response
   // is relayed.
-  const auto target =
-      upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now());
+  const http::http1::RequestView request(head);
+  auto target = upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now(),
+                                     {request, peer_ip_, state_.rng});
   auto* cluster = target.cluster;
   if (cluster != nullptr) exchange.cluster = cluster->config.name;
   exchange.failover = target.failover;
+  exchange.hash = target.hash;
+  exchange.set_cookie = std::move(target.set_cookie);
   if (target.failure != http::Failure::kNone) {
     co_return co_await reply(parser, local_reply(target.failure), exchange);
   }
@@ -314,7 +319,7 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, UpstreamPath& path
   const bool upstream_reusable = response->keep_alive() && !request.upgrade;
   http::http1::strip_hop_by_hop(res, false);
   http::http1::apply_edits(res, path.route().response_headers);
-  if (!exchange.failover.empty()) res.set("x-weft-failover", exchange.failover);
+  layers::add_response_fields(exchange, res);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   // The framing as parsed, rather than re-read from the fields.
   bool chunked = response->chunked();

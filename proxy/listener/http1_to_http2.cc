@@ -4,6 +4,7 @@
 // (Host to :authority, hop-by-hop fields dropped), the body streamed from the
 // client into the upstream stream while the response streams back, chunked
 // when it has no length, with HTTP/2 trailers as chunked trailers.
+#include "proxy/layers/response_fields.h"
 #include "proxy/http/convert.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/listener/http1_connection.h"
@@ -54,7 +55,7 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
     response.set(beast_http::field::content_length, "0");
   }
   http::http1::apply_edits(response, route.response_headers);
-  if (!exchange.failover.empty()) response.set("x-weft-failover", exchange.failover);
+  layers::add_response_fields(exchange, response);
   exchange.status = head.status;
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   const bool chunked = body && response.find(beast_http::field::content_length) == response.end();
@@ -155,7 +156,8 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
   const upstream::http2::Request call{
       request.head,  request.body,
       exchange.grpc, pump ? &client_body : nullptr,
-      kPipeBytes,    state_.access_log ? &exchange.upstream : nullptr};
+      kPipeBytes,    state_.access_log ? &exchange.upstream : nullptr,
+      exchange.hash};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;
   deadline_.limit = answer.limit;

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <optional>
 
+#include "proxy/layers/response_fields.h"
 #include "proxy/http/convert.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
@@ -120,7 +121,7 @@ bool relay_head(Http2Downstream& downstream, Http2Stream& stream, const http::Re
   out.status = head.status;
   http::copy_end_to_end(head.fields, out.fields);
   http::apply_edits(out.fields, route.response_headers);
-  if (!stream.failover.empty()) out.fields.set("x-weft-failover", std::string(stream.failover));
+  layers::add_response_fields(stream, out.fields);
   return downstream.respond(stream, out, std::move(body));
 }
 
@@ -143,7 +144,8 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
                                           const layers::timeout::Deadlines& deadlines,
                                           layers::retry::Tries& tries) {
   const upstream::http2::Request call{head,    stream.request_body, stream.grpc,
-                                      nullptr, kResponsePipeBytes,  &stream.upstream};
+                                      nullptr, kResponsePipeBytes,  &stream.upstream,
+                                      stream.hash};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;
   auto& lease = *answer.lease;
@@ -222,6 +224,7 @@ class Http1Client {
     request_.head_request = head.method == "HEAD";
     request_.grpc = stream.grpc;
     request_.upstream = &stream.upstream;
+    request_.hash = stream.hash;
   }
 
   asio::awaitable<AttemptEnd> attempt(upstream::ClusterState& cluster,
@@ -414,10 +417,13 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
                               const router::Route& route, const router::Forward& forward,
                               const worker::View& view) {
   // Held until the response is relayed: the request is in flight till then.
-  const auto target =
-      upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now());
+  const http::RequestView request(stream.request);
+  auto target = upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now(),
+                                     {request, downstream.peer_ip(), downstream.state().rng});
   if (target.cluster != nullptr) stream.cluster = target.cluster->config.name;
   stream.failover = target.failover;
+  stream.hash = target.hash;
+  stream.set_cookie = std::move(target.set_cookie);
   if (target.failure != http::Failure::kNone) {
     reply(downstream, stream, local_reply(target.failure));
     co_return;

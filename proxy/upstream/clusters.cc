@@ -7,7 +7,7 @@
 namespace weft::proxy::upstream {
 
 Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters,
-                  std::chrono::steady_clock::time_point now) {
+                  std::chrono::steady_clock::time_point now, const HashInput& input) {
   const auto chosen = forward.choose(splits);
   if (chosen == router::kUnresolvedBackend) return {nullptr, http::Failure::kBackendNotFound};
   auto* cluster = &clusters[chosen];
@@ -29,7 +29,14 @@ Target target_for(const router::Forward& forward, router::Splits& splits, Cluste
   if (cluster->balancer.availability(now).panic) cluster->stats.panics->Increment();
   auto admitted = cluster->on_request(now);
   if (!admitted) return {cluster, http::Failure::kUpstreamOverflow};
-  return {cluster, http::Failure::kNone, std::move(admitted), failover};
+  Target target{cluster, http::Failure::kNone, std::move(admitted), failover};
+  if (lb::is_hashing(cluster->config.load_balancer.algorithm)) {
+    auto hashed = layers::hash_key::hash_of(cluster->config.hash_key, input.request,
+                                            input.client_ip, input.random());
+    target.hash = hashed.hash;
+    target.set_cookie = std::move(hashed.set_cookie);
+  }
+  return target;
 }
 
 void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned status,
@@ -197,7 +204,8 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
       }
     }
     lb::Balancer balancer(cluster.load_balancer, std::move(weights),
-                          endpoint_loads(cluster, same_name, now), seeds(), std::move(watched));
+                          endpoint_loads(cluster, same_name, now), seeds(), std::move(watched),
+                          cluster.hash_table);
     clusters.push_back({cluster, std::move(balancer), std::move(health), std::move(pool),
                         std::move(h2_pool), stats, std::move(budget)});
   }

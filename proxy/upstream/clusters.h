@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +96,17 @@ struct Target {
   // its backup (TrafficPolicy failover): the backup's name, which the
   // response carries as x-weft-failover.
   std::string_view failover;
+  // With consistent hashing: the request's hash (none without the key),
+  // and the Set-Cookie of a hash cookie the proxy made for it.
+  std::optional<std::uint64_t> hash;
+  std::string set_cookie;
+};
+
+// What consistent hashing may read of a request.
+struct HashInput {
+  const router::RequestView& request;
+  std::string_view client_ip;  // the downstream peer's address
+  FastRandom& random;          // for a hash cookie the request lacks
 };
 
 // The one route step of every downstream codec: the target of `forward`,
@@ -104,9 +116,10 @@ struct Target {
 // A cluster without a healthy endpoint hands its requests to the first of
 // its backups that has one (counted); failing that, below its panic
 // threshold it balances over all its endpoints (counted), else the request
-// fails with kNoHealthyUpstream.
+// fails with kNoHealthyUpstream. A RingHash or Maglev cluster's request
+// is hashed by the cluster's key (layers/hash_key.h).
 Target target_for(const router::Forward& forward, router::Splits& splits, Clusters& clusters,
-                  std::chrono::steady_clock::time_point now);
+                  std::chrono::steady_clock::time_point now, const HashInput& input);
 
 enum class HttpVersion { kHttp1, kHttp2 };
 

@@ -104,6 +104,15 @@ TEST(Clusters, RequestsInFlightCountAcrossPushesAndViews) {
   EXPECT_EQ(fresh[0].stats.request_overflows->Value(), 1);
 }
 
+// A request without headers, for target_for.
+const HashInput& input() {
+  static const http::RequestHead head;
+  static const http::RequestView view(head);
+  static FastRandom random(1);
+  static const HashInput kInput{view, "10.0.0.1", random};
+  return kInput;
+}
+
 // Ejects every endpoint of `state` (outlier detection must be on).
 void eject_all(ClusterState& state, lb::Clock::time_point at) {
   for (const auto& h : state.health) h->eject(state.config.outlier, at);
@@ -146,7 +155,7 @@ TEST(Clusters, TargetFailsOverThenPanicsThenFails) {
     router::Forward forward{{{0, 1}}};
     router::Splits splits;
     {
-      auto healthy = target_for(forward, splits, clusters, now);
+      auto healthy = target_for(forward, splits, clusters, now, input());
       EXPECT_EQ(healthy.cluster, &clusters[0]) << c.name;
       EXPECT_TRUE(healthy.failover.empty()) << c.name;
     }
@@ -154,7 +163,7 @@ TEST(Clusters, TargetFailsOverThenPanicsThenFails) {
     if (!c.first_backup_healthy) eject_all(clusters[1], now);
     if (!c.second_backup_healthy) eject_all(clusters[2], now);
     const auto later = now + lb::Balancer::kRecount;
-    auto target = target_for(forward, splits, clusters, later);
+    auto target = target_for(forward, splits, clusters, later, input());
     EXPECT_EQ(target.cluster, &clusters[c.cluster]) << c.name;
     EXPECT_EQ(target.failure, c.failure) << c.name;
     EXPECT_EQ(target.failover, c.failover) << c.name;
@@ -176,12 +185,12 @@ TEST(Clusters, AClusterWithoutEndpointsFailsOver) {
   auto clusters = make_clusters(s, metrics, nullptr);
   router::Forward forward{{{0, 1}}};
   router::Splits splits;
-  auto target = target_for(forward, splits, clusters, lb::Clock::now());
+  auto target = target_for(forward, splits, clusters, lb::Clock::now(), input());
   EXPECT_EQ(target.cluster, &clusters[1]);
   EXPECT_EQ(target.failover, "app-backup");
   s.clusters[0].failover.clear();
   auto alone = make_clusters(s, metrics, nullptr);
-  EXPECT_EQ(target_for(forward, splits, alone, lb::Clock::now()).failure,
+  EXPECT_EQ(target_for(forward, splits, alone, lb::Clock::now(), input()).failure,
             http::Failure::kNoHealthyUpstream);
 }
 
@@ -216,6 +225,40 @@ TEST(Clusters, SuccessRateSweepEjectsTheOutlier) {
                 .stats.ejections[static_cast<std::size_t>(outlier::Reason::kSuccessRate)]
                 ->Value(),
             1);
+}
+
+// A RingHash or Maglev cluster's target carries the request's hash by the
+// cluster's key, and a cookie key the request lacks is made and set.
+TEST(Clusters, TargetHashesByTheClustersKey) {
+  metrics::Metrics metrics;
+  auto c = cluster("app", {8001, 8002, 8003});
+  c.load_balancer.algorithm = lb::Algorithm::kMaglev;
+  c.hash_key = {layers::hash_key::Key::Source::kHeader, "x-user"};
+  auto s = snapshot_of(c);
+  auto clusters = make_clusters(s, metrics, nullptr);
+  router::Forward forward{{{0, 1}}};
+  router::Splits splits;
+  http::RequestHead head;
+  head.fields.add("x-user", "ann");
+  const http::RequestView view(head);
+  FastRandom random(5);
+  const auto target =
+      target_for(forward, splits, clusters, lb::Clock::now(), {view, "10.0.0.1", random});
+  EXPECT_EQ(target.hash, lb::stable_hash("ann"));
+  EXPECT_TRUE(target.set_cookie.empty());
+
+  s.clusters[0].hash_key = {layers::hash_key::Key::Source::kCookie, "sticky"};
+  auto cookied = make_clusters(s, metrics, nullptr);
+  const auto made =
+      target_for(forward, splits, cookied, lb::Clock::now(), {view, "10.0.0.1", random});
+  EXPECT_TRUE(made.hash.has_value());
+  EXPECT_TRUE(made.set_cookie.starts_with("sticky=")) << made.set_cookie;
+
+  const auto one = snapshot_of(cluster("app", {8001}));
+  auto plain = make_clusters(one, metrics, nullptr);
+  EXPECT_FALSE(target_for(forward, splits, plain, lb::Clock::now(), {view, "10.0.0.1", random})
+                   .hash.has_value())
+      << "PeakEWMA hashes nothing";
 }
 
 // What keeps a cluster's connections from serving the next snapshot.

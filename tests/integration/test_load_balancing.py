@@ -43,6 +43,7 @@ class Backend:
                         time.sleep(owner.delay)
                     body = b"ok\n" if owner.status < 400 else b"failed\n"
                     self.send_response(owner.status)
+                    self.send_header("x-backend", str(owner.port))
                     self.send_header("content-length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
@@ -366,3 +367,67 @@ def test_success_rate_ejects_the_endpoint_failing_more_than_its_peers(start_prox
     assert second["5xx"] <= 1, second  # the first answer ends the interval
     assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
                         reason="success_rate") == 1
+
+
+def served_by(url, client, *headers):
+    """The x-backend and set-cookie of one curl request."""
+    version = ["--http2-prior-knowledge"] if client == "http2" else ["--http1.1"]
+    args = [arg for header in headers for arg in ("-H", header)]
+    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "10",
+                             *version, *args, url], capture_output=True, text=True, timeout=20)
+    fields = dict(line.split(": ", 1) for line in result.stdout.lower().splitlines()
+                  if ": " in line)
+    return fields.get("x-backend"), fields.get("set-cookie")
+
+
+@pytest.mark.parametrize("algorithm", ["LB_MAGLEV", "LB_RING_HASH"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_consistent_hashing_keeps_each_key_on_one_endpoint(start_proxy, backends, algorithm,
+                                                            client):
+    """Each user (header x-user) reaches one endpoint every time, and the
+    users spread over all three; a query parameter key likewise."""
+    servers = [backends() for _ in range(3)]
+    port = free_port()
+    start_proxy(proxy_config(port, *(b.port for b in servers), load_balancer=algorithm,
+                             hash_policy={"header": "x-user"}))
+    url = f"http://127.0.0.1:{port}/"
+    homes = {}
+    for user in range(40):
+        seen = {served_by(url, client, f"x-user: u{user}")[0] for _ in range(2)}
+        assert len(seen) == 1, (user, seen)
+        homes[user] = seen.pop()
+    assert len(set(homes.values())) == 3, homes
+    # Without the key, any endpoint.
+    assert len({served_by(url, client)[0] for _ in range(30)}) > 1
+
+
+def test_hash_cookie_is_made_once_then_followed(start_proxy, backends):
+    servers = [backends() for _ in range(3)]
+    port = free_port()
+    start_proxy(proxy_config(port, *(b.port for b in servers), load_balancer="LB_MAGLEV",
+                             hash_policy={"cookie": {"name": "sticky", "ttl": "3600s"}}))
+    url = f"http://127.0.0.1:{port}/"
+    homes = set()
+    for _ in range(12):
+        home, cookie = served_by(url, "http1")
+        assert cookie.startswith("sticky=") and "max-age=3600" in cookie, cookie
+        value = cookie.split(";")[0]
+        for _ in range(3):
+            again, set_again = served_by(url, "http1", f"cookie: a=1; {value}")
+            assert again == home and set_again is None
+        homes.add(home)
+    assert len(homes) > 1, "fresh cookies land anywhere"
+
+
+def test_hash_on_a_query_parameter(start_proxy, backends):
+    servers = [backends() for _ in range(3)]
+    port = free_port()
+    start_proxy(proxy_config(port, *(b.port for b in servers), load_balancer="LB_RING_HASH",
+                             hash_policy={"query_parameter": "user"}))
+    homes = {}
+    for user in range(15):
+        url = f"http://127.0.0.1:{port}/items?page=2&user=u{user}"
+        seen = {served_by(url, "http1")[0] for _ in range(3)}
+        assert len(seen) == 1, seen
+        homes[user] = seen.pop()
+    assert len(set(homes.values())) > 1

@@ -43,6 +43,7 @@ struct Request {
   bool grpc = false;                // a gRPC call (for the retry layer)
   bool answer_failure = false;      // the only attempt: the client answers a failure itself
   std::string* upstream = nullptr;  // set to each try's "address:port"
+  std::optional<std::uint64_t> hash;  // consistent hashing's key, when it has one
 };
 
 // How the exchange on one connection ended.
@@ -158,7 +159,7 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
                                                        layers::retry::Tries& tries) {
   layers::retry::AttemptEnd end;
   for (bool first = true;; first = false) {
-    const auto endpoint = cluster.balancer.pick(worker::coarse_now());
+    const auto endpoint = cluster.balancer.pick(worker::coarse_now(), request.hash);
     auto lease = cluster.balancer.lease(endpoint);
     // A pooled connection, usually: taken without a coroutine.
     auto opened = take_idle(cluster, endpoint);

@@ -10,6 +10,7 @@ namespace {
 constexpr double kSlowStartFloor = 0.1;  // a joining endpoint's first share of its weight
 constexpr int kSlowStartDraws = 4;       // draws before a joining endpoint is taken anyway
 constexpr int kEjectedDraws = 3;         // draws again before looking for one not ejected
+constexpr int kRehashes = 8;  // hashes of a key tried before a random draw
 
 }  // namespace
 
@@ -55,11 +56,13 @@ void Lease::release() {
 
 Balancer::Balancer(Policy policy, std::vector<std::uint32_t> weights,
                    std::vector<std::shared_ptr<EndpointLoad>> loads, std::uint64_t seed,
-                   std::vector<const outlier::EndpointHealth*> health)
+                   std::vector<const outlier::EndpointHealth*> health,
+                   std::shared_ptr<const HashTable> table)
     : policy_(policy),
       weights_(weights),
       loads_(std::move(loads)),
       health_(std::move(health)),
+      table_(std::move(table)),
       round_robin_(std::move(weights)),
       random_(seed) {
   const bool equal =
@@ -140,10 +143,23 @@ std::size_t Balancer::better(std::size_t a, std::size_t b, Clock::time_point now
   return cost(la, weights_[a], now, ewma_) <= cost(lb, weights_[b], now, ewma_) ? a : b;
 }
 
-std::size_t Balancer::pick(Clock::time_point now) {
+std::optional<std::size_t> Balancer::lookup(std::uint64_t hash, Clock::time_point now) {
+  for (int i = 0; i < kRehashes; ++i) {
+    const auto endpoint = table_->endpoint(hash);
+    if (!ejected(endpoint, now) || availability(now).panic) return endpoint;
+    // The same next hash for every request of this key: they move together.
+    hash = stable_hash(std::string_view(reinterpret_cast<const char*>(&hash), sizeof hash), i);
+  }
+  return std::nullopt;
+}
+
+std::size_t Balancer::pick(Clock::time_point now, std::optional<std::uint64_t> hash) {
+  if (hash && table_) {
+    if (auto endpoint = lookup(*hash, now)) return *endpoint;
+  }
   const auto first = draw(now);
   if (weights_.size() == 1 || policy_.algorithm == Algorithm::kRoundRobin ||
-      policy_.algorithm == Algorithm::kRandom) {
+      policy_.algorithm == Algorithm::kRandom || is_hashing(policy_.algorithm)) {
     return first;
   }
   // Two choices: a second draw distinct from the first (a few tries, then

@@ -10,6 +10,10 @@
 //   kPeakEwma      the same two choices compared by peak-EWMA latency times
 //                  (requests in flight + 1) over weight (peak_ewma.h): the
 //                  default
+//   kRingHash,     the request's hash looked up in the cluster's table
+//   kMaglev        (hash_table.h); an ejected endpoint's keys hash again, so
+//                  only they move; a request without a hash is drawn at
+//                  random
 //
 // Slow start: an endpoint that joined less than `slow_start` ago is drawn
 // with a share of its weight growing linearly from 10% to 100% over the
@@ -24,10 +28,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/random.h"
 #include "proxy/upstream/lb/endpoint_load.h"
+#include "proxy/upstream/lb/hash_table.h"
 #include "proxy/upstream/lb/peak_ewma.h"
 #include "proxy/upstream/lb/policy.h"
 #include "proxy/upstream/lb/round_robin.h"
@@ -86,10 +92,12 @@ class Balancer {
   // endpoints. `health` empty: outlier detection is off.
   Balancer(Policy policy, std::vector<std::uint32_t> weights,
            std::vector<std::shared_ptr<EndpointLoad>> loads, std::uint64_t seed,
-           std::vector<const outlier::EndpointHealth*> health = {});
+           std::vector<const outlier::EndpointHealth*> health = {},
+           std::shared_ptr<const HashTable> table = nullptr);
 
-  // The endpoint for the next request. Requires at least one endpoint.
-  std::size_t pick(Clock::time_point now);
+  // The endpoint for the next request: by `hash` with consistent hashing.
+  // Requires at least one endpoint.
+  std::size_t pick(Clock::time_point now, std::optional<std::uint64_t> hash = std::nullopt);
   // The endpoints healthy at `now`, recounted at most every kRecount: a
   // count is O(endpoints), a request's look at it O(1).
   const Availability& availability(Clock::time_point now) {
@@ -128,6 +136,9 @@ class Balancer {
   }
   void recount(Clock::time_point now);
   std::size_t draw_by_weight();
+  // The table's endpoint for `hash`, or for a rehash of it while that one
+  // is ejected; none when every try lands on an ejected endpoint.
+  std::optional<std::size_t> lookup(std::uint64_t hash, Clock::time_point now);
   // Of `a` and `b`, the one to send to.
   std::size_t better(std::size_t a, std::size_t b, Clock::time_point now) const;
 
@@ -138,6 +149,7 @@ class Balancer {
   std::vector<std::uint64_t> cumulative_;
   std::vector<std::shared_ptr<EndpointLoad>> loads_;
   std::vector<const outlier::EndpointHealth*> health_;
+  std::shared_ptr<const HashTable> table_;  // shared by every worker
   RoundRobin round_robin_;  // for unequal weights
   std::size_t next_ = 0;    // round robin over equal weights: the last turn
   FastRandom random_;

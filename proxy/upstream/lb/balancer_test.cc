@@ -264,3 +264,49 @@ TEST(Panic, SpreadsOverAllEndpointsBelowTheThreshold) {
 
 }  // namespace
 }  // namespace weft::proxy::upstream::lb
+
+namespace weft::proxy::upstream::lb {
+namespace {
+
+// A key reaches the same endpoint every time; ejecting one endpoint moves
+// its keys (the same way for each request of a key) and no other's; a
+// request without a key goes anywhere.
+TEST(ConsistentHash, KeysStayAndOnlyAnEjectedEndpointsKeysMove) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) names.push_back("10.1.0." + std::to_string(i) + ":80");
+  const std::vector<std::uint32_t> weights(5, 1);
+  outlier::Policy ejecting;
+  ejecting.consecutive_5xx = 1;
+  for (auto algorithm : {Algorithm::kRingHash, Algorithm::kMaglev}) {
+    auto table = algorithm == Algorithm::kMaglev ? make_maglev(names, weights)
+                                                 : make_ring(names, weights);
+    std::vector<outlier::EndpointHealth> health(5);
+    Balancer b({algorithm, {}}, weights, fresh_loads(5), 11,
+               {&health[0], &health[1], &health[2], &health[3], &health[4]}, table);
+    std::vector<std::size_t> before;
+    for (int k = 0; k < 1'000; ++k) {
+      const auto hash = stable_hash("user" + std::to_string(k));
+      before.push_back(b.pick(kT0, hash));
+      ASSERT_EQ(b.pick(kT0, hash), before.back());
+      ASSERT_EQ(before.back(), table->endpoint(hash));
+    }
+    health[2].eject(ejecting, kT0);
+    const auto at = kT0 + seconds(1);
+    for (int k = 0; k < 1'000; ++k) {
+      const auto hash = stable_hash("user" + std::to_string(k));
+      const auto now = b.pick(at, hash);
+      if (before[k] == 2) {
+        EXPECT_NE(now, 2u) << k;
+        EXPECT_EQ(b.pick(at, hash), now) << "a moved key moves the same way each time";
+      } else {
+        EXPECT_EQ(now, before[k]) << k;
+      }
+    }
+    std::vector<int> counts(5);
+    for (int i = 0; i < 1'000; ++i) ++counts[b.pick(kT0 + seconds(31))];
+    for (auto count : counts) EXPECT_GT(count, 100) << "no key: random (ejection over)";
+  }
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream::lb

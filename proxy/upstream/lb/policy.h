@@ -7,7 +7,18 @@
 
 namespace weft::proxy::upstream::lb {
 
-enum class Algorithm : std::uint8_t { kRoundRobin, kRandom, kLeastRequest, kPeakEwma };
+enum class Algorithm : std::uint8_t {
+  kRoundRobin,
+  kRandom,
+  kLeastRequest,
+  kPeakEwma,
+  kRingHash,  // consistent hashing (hash_table.h)
+  kMaglev,
+};
+
+inline bool is_hashing(Algorithm algorithm) {
+  return algorithm == Algorithm::kRingHash || algorithm == Algorithm::kMaglev;
+}
 
 struct Policy {
   Algorithm algorithm = Algorithm::kPeakEwma;
