@@ -269,10 +269,10 @@ TEST(LoadBalancing, PolicyAlgorithmSlowStartAndLimits) {
 // policy covers; failover only the target's own, naming the backup's
 // cluster on the same port. Envoy's thousandths read as a factor.
 TEST(LoadBalancing, PolicyPanicSuccessRateAndFailover) {
-  auto mesh = compile(*store_of(edited(
-      "  timeouts: {request: 2s}",
-      "  panicThreshold: 30\n  failover: {to: [{name: reviews-v2}]}\n"
-      "  outlierDetection: {successRate: {minimumHosts: 3, stdevFactor: 1900}}")));
+  auto mesh = compile(
+      *store_of(edited("  timeouts: {request: 2s}",
+                       "  panicThreshold: 30\n  failover: {to: [{name: reviews-v2}]}\n"
+                       "  outlierDetection: {successRate: {minimumHosts: 3, stdevFactor: 1900}}")));
   for (const auto& sp : mesh->service_ports) {
     EXPECT_EQ(sp.cluster.panic_threshold(), 30u) << sp.cluster.name();
     const auto& rate = sp.cluster.outlier_detection().success_rate();
@@ -309,16 +309,16 @@ TEST(LoadBalancing, PolicyPanicSuccessRateAndFailover) {
 // RingHash and Maglev take exactly one key, carried to every cluster the
 // policy covers; a hash key for another algorithm is an error.
 TEST(LoadBalancing, PolicyConsistentHashing) {
-  auto mesh = compile(*store_of(edited(
-      "  timeouts: {request: 2s}",
-      "  loadBalancer: {type: Maglev, hash: {cookie: {name: sticky, ttl: 1h}}}")));
+  auto mesh = compile(
+      *store_of(edited("  timeouts: {request: 2s}",
+                       "  loadBalancer: {type: Maglev, hash: {cookie: {name: sticky, ttl: 1h}}}")));
   for (const auto& sp : mesh->service_ports) {
     EXPECT_EQ(sp.cluster.load_balancer(), mesh::v1::Cluster::LB_MAGLEV) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.hash_policy().cookie().name(), "sticky");
     EXPECT_EQ(sp.cluster.hash_policy().cookie().ttl().seconds(), 3600);
   }
-  auto ring = compile(*store_of(edited("  timeouts: {request: 2s}",
-                                       "  loadBalancer: {type: RingHash, hash: {sourceIP: true}}")));
+  auto ring = compile(*store_of(edited(
+      "  timeouts: {request: 2s}", "  loadBalancer: {type: RingHash, hash: {sourceIP: true}}")));
   EXPECT_TRUE(reviews(*ring).cluster.hash_policy().source_ip());
   for (auto [spec, message] :
        {std::pair{"  loadBalancer: {type: Maglev}", "exactly one of header, cookie"},
@@ -328,6 +328,35 @@ TEST(LoadBalancing, PolicyConsistentHashing) {
                   "loadBalancer.hash is for type RingHash or Maglev"},
         std::pair{"  loadBalancer: {type: Maglev, hash: {cookie: {name: s, ttl: forever}}}",
                   "cookie.ttl 'forever' is not a duration"}}) {
+    auto bad = compile(*store_of(edited("  timeouts: {request: 2s}", spec)));
+    const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+    ASSERT_NE(rejected, nullptr) << spec;
+    EXPECT_FALSE(rejected->ok);
+    EXPECT_THAT(rejected->message, HasSubstr(message));
+  }
+}
+
+// A health check reaches every cluster the policy covers; exactly one kind,
+// positive durations and real statuses, and gRPC is refused until built.
+TEST(LoadBalancing, PolicyHealthCheck) {
+  auto mesh = compile(*store_of(
+      edited("  timeouts: {request: 2s}",
+             "  healthCheck: {interval: 2s, unhealthyThreshold: 2, http: {path: /healthz, "
+             "expectedStatuses: [200, 204]}}")));
+  for (const auto& sp : mesh->service_ports) {
+    const auto& check = sp.cluster.health_check();
+    EXPECT_EQ(check.interval().seconds(), 2) << sp.cluster.name();
+    EXPECT_EQ(check.unhealthy_threshold(), 2u);
+    EXPECT_EQ(check.http().path(), "/healthz");
+    EXPECT_THAT(check.http().expected_statuses(), ::testing::ElementsAre(200, 204));
+  }
+  for (auto [spec, message] :
+       {std::pair{"  healthCheck: {interval: 2s}", "exactly one of http, grpc, tcp (0 set)"},
+        std::pair{"  healthCheck: {tcp: {}, http: {}}", "(2 set)"},
+        std::pair{"  healthCheck: {grpc: {service: reviews}}", "healthCheck.grpc is not supported"},
+        std::pair{"  healthCheck: {timeout: 0s, tcp: {}}", "'0s' is not a positive duration"},
+        std::pair{"  healthCheck: {http: {path: healthz}}", "does not start with /"},
+        std::pair{"  healthCheck: {http: {expectedStatuses: [42]}}", "42 is not an HTTP status"}}) {
     auto bad = compile(*store_of(edited("  timeouts: {request: 2s}", spec)));
     const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
     ASSERT_NE(rejected, nullptr) << spec;

@@ -32,6 +32,7 @@ struct Policy {
   std::optional<mesh::v1::HashPolicy> hash;
   std::optional<mesh::v1::OutlierDetection> outlier;
   std::optional<std::uint32_t> panic_threshold;
+  std::optional<mesh::v1::HealthCheck> health_check;
   std::vector<std::size_t> targets;  // service port indexes it names
   // Each target's backups, as `targets` is indexed; its own clusters only:
   // a backup Service is no backup for the backends of the target's routes.
@@ -54,6 +55,7 @@ struct Policy {
     if (slow_start) *cluster.mutable_slow_start_window() = to_proto(*slow_start);
     if (outlier) *cluster.mutable_outlier_detection() = *outlier;
     if (panic_threshold) cluster.set_panic_threshold(*panic_threshold);
+    if (health_check) *cluster.mutable_health_check() = *health_check;
     cluster.set_policy(source);
   }
   // Sets what `route` does not set itself.
@@ -142,7 +144,8 @@ tl::expected<mesh::v1::HashPolicy, Rejected> parse_hash(const mesh::v1alpha1::Ha
   }
   if (in.has_cookie()) {
     const auto& cookie = in.cookie();
-    if (cookie.name().empty()) return tl::unexpected(invalid("loadBalancer.hash.cookie.name is required"));
+    if (cookie.name().empty())
+      return tl::unexpected(invalid("loadBalancer.hash.cookie.name is required"));
     auto* c = out.mutable_cookie();
     c->set_name(cookie.name());
     c->set_path(cookie.path());
@@ -177,12 +180,9 @@ tl::expected<void, Rejected> parse_load_balancer(const mesh::v1alpha1::LoadBalan
                                                  Policy& out) {
   using Cluster = mesh::v1::Cluster;
   static constexpr std::pair<std::string_view, Cluster::LoadBalancer> kTypes[] = {
-      {"PeakEWMA", Cluster::LB_PEAK_EWMA},
-      {"RoundRobin", Cluster::LB_ROUND_ROBIN},
-      {"Random", Cluster::LB_RANDOM},
-      {"LeastRequest", Cluster::LB_LEAST_REQUEST},
-      {"RingHash", Cluster::LB_RING_HASH},
-      {"Maglev", Cluster::LB_MAGLEV}};
+      {"PeakEWMA", Cluster::LB_PEAK_EWMA}, {"RoundRobin", Cluster::LB_ROUND_ROBIN},
+      {"Random", Cluster::LB_RANDOM},      {"LeastRequest", Cluster::LB_LEAST_REQUEST},
+      {"RingHash", Cluster::LB_RING_HASH}, {"Maglev", Cluster::LB_MAGLEV}};
   if (!in.type().empty()) {
     for (const auto& [name, value] : kTypes) {
       if (in.type() == name) out.load_balancer = value;
@@ -260,6 +260,51 @@ tl::expected<void, Rejected> parse_outlier(const mesh::v1alpha1::OutlierDetectio
   }
   out.outlier = std::move(outlier);
   return {};
+}
+
+// `healthCheck`: exactly one kind, durations, thresholds.
+tl::expected<mesh::v1::HealthCheck, Rejected> parse_health_check(
+    const mesh::v1alpha1::HealthCheckPolicy& in) {
+  mesh::v1::HealthCheck out;
+  const int kinds = (in.has_http() ? 1 : 0) + (in.has_grpc() ? 1 : 0) + (in.has_tcp() ? 1 : 0);
+  if (kinds != 1) {
+    return tl::unexpected(
+        invalid(fmt::format("healthCheck needs exactly one of http, grpc, tcp ({} set)", kinds)));
+  }
+  if (in.has_grpc()) {
+    return tl::unexpected(
+        invalid("healthCheck.grpc is not supported yet (use http or tcp; see "
+                "docs/tasks/health-checks.md)"));
+  }
+  for (auto [name, text, field] : {std::tuple{"interval", &in.interval(), out.mutable_interval()},
+                                   std::tuple{"timeout", &in.timeout(), out.mutable_timeout()}}) {
+    if (text->empty()) continue;
+    auto parsed = parse_duration(*text);
+    if (!parsed || *parsed <= std::chrono::nanoseconds::zero()) {
+      return tl::unexpected(
+          invalid(fmt::format("healthCheck.{} '{}' is not a positive duration", name, *text)));
+    }
+    *field = to_proto(*parsed);
+  }
+  out.set_healthy_threshold(in.healthy_threshold());
+  out.set_unhealthy_threshold(in.unhealthy_threshold());
+  if (in.has_tcp()) out.mutable_tcp();
+  if (in.has_http()) {
+    const auto& http = in.http();
+    if (!http.path().empty() && http.path().front() != '/') {
+      return tl::unexpected(
+          invalid(fmt::format("healthCheck.http.path '{}' does not start with /", http.path())));
+    }
+    for (auto status : http.expected_statuses()) {
+      if (status < 100 || status > 599) {
+        return tl::unexpected(invalid(
+            fmt::format("healthCheck.http.expectedStatuses {} is not an HTTP status", status)));
+      }
+    }
+    *out.mutable_http()->mutable_expected_statuses() = http.expected_statuses();
+    out.mutable_http()->set_path(http.path());
+  }
+  return out;
 }
 
 // The port of Service `name` in `ns` that backs up `target`: the one with
@@ -346,6 +391,11 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
   if (policy.spec().has_outlier_detection()) {
     auto outlier = parse_outlier(policy.spec().outlier_detection(), out);
     if (!outlier) return tl::unexpected(outlier.error());
+  }
+  if (policy.spec().has_health_check()) {
+    auto check = parse_health_check(policy.spec().health_check());
+    if (!check) return tl::unexpected(check.error());
+    out.health_check = std::move(*check);
   }
   if (policy.spec().has_load_balancer()) {
     auto balancer = parse_load_balancer(policy.spec().load_balancer(), out);

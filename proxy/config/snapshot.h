@@ -16,6 +16,7 @@
 #include "proxy/layers/hash_key.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
+#include "proxy/upstream/health/policy.h"
 #include "proxy/upstream/lb/hash_table.h"
 #include "proxy/upstream/lb/policy.h"
 #include "proxy/upstream/outlier/policy.h"
@@ -59,6 +60,7 @@ struct Cluster {
   std::uint32_t max_requests = 0;  // requests in flight
   std::uint32_t max_retries = 0;   // retries in flight
   upstream::outlier::Policy outlier;
+  std::optional<upstream::health::Check> health_check;  // none: not checked
   // Where requests go, in order, while no endpoint is healthy.
   struct Failover {
     std::size_t cluster;  // index into Snapshot::clusters

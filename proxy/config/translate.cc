@@ -342,6 +342,42 @@ Result<layers::hash_key::Key> hash_key(const v1::HashPolicy& proto) {
   return key;
 }
 
+Result<std::optional<upstream::health::Check>> health_check(const v1::Cluster& proto) {
+  using Kind = upstream::health::Check::Kind;
+  if (!proto.has_health_check()) return std::nullopt;
+  const auto& in = proto.health_check();
+  upstream::health::Check check;
+  switch (in.kind_case()) {
+    case v1::HealthCheck::kTcp:
+      check.kind = Kind::kTcp;
+      break;
+    case v1::HealthCheck::kHttp:
+      check.kind = Kind::kHttp;
+      if (!in.http().path().empty()) check.path = in.http().path();
+      if (check.path.front() != '/' || check.path.find_first_of(" \r\n") != std::string::npos) {
+        return fail(ErrorCode::kInvalidArgument, "health_check.http.path '{}' is not a path",
+                    check.path);
+      }
+      if (!in.http().expected_statuses().empty()) {
+        check.expected_statuses.assign(in.http().expected_statuses().begin(),
+                                       in.http().expected_statuses().end());
+      }
+      break;
+    case v1::HealthCheck::kGrpc:
+      return fail(ErrorCode::kInvalidArgument, "health_check.grpc is not supported by this proxy");
+    case v1::HealthCheck::KIND_NOT_SET:
+      return fail(ErrorCode::kInvalidArgument, "health_check needs http, grpc or tcp");
+  }
+  check.interval = to_ms(in.interval(), check.interval);
+  check.timeout = to_ms(in.timeout(), check.timeout);
+  if (check.interval.count() <= 0 || check.timeout.count() <= 0) {
+    return fail(ErrorCode::kInvalidArgument, "health_check: interval and timeout must be positive");
+  }
+  if (in.healthy_threshold() != 0) check.healthy_threshold = in.healthy_threshold();
+  if (in.unhealthy_threshold() != 0) check.unhealthy_threshold = in.unhealthy_threshold();
+  return check;
+}
+
 // The consistent-hashing table of a cluster's endpoints, by address.
 std::shared_ptr<const upstream::lb::HashTable> hash_table(const Cluster& cluster) {
   std::vector<std::string> names;
@@ -440,6 +476,9 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
   auto outlier = outlier_policy(proto.outlier_detection());
   if (!outlier) return tl::unexpected(with_context(outlier.error(), "outlier_detection"));
   cluster.outlier = *outlier;
+  auto check = health_check(proto);
+  if (!check) return tl::unexpected(check.error());
+  cluster.health_check = std::move(*check);
   cluster.max_requests = proto.circuit_breakers().max_requests();
   cluster.max_retries = proto.circuit_breakers().max_retries();
   return cluster;
@@ -638,16 +677,15 @@ void number_splits(Snapshot& snapshot) {
 // Each cluster's backups, by index; a backup the configuration does not
 // hold, or the cluster itself, is an error.
 Result<void> resolve_failover(const v1::ProxyConfig& config,
-                              const std::map<std::string, std::size_t>& index,
-                              Snapshot& snapshot) {
+                              const std::map<std::string, std::size_t>& index, Snapshot& snapshot) {
   for (int c = 0; c < config.clusters_size(); ++c) {
     const auto& proto = config.clusters(c);
     for (int f = 0; f < proto.failover_size(); ++f) {
       const auto& backup = proto.failover(f);
       auto found = index.find(backup.cluster());
       if (found == index.end() || found->first == proto.name()) {
-        return fail(ErrorCode::kInvalidArgument, "clusters[{}].failover[{}]: cluster '{}' {}", c,
-                    f, backup.cluster(),
+        return fail(ErrorCode::kInvalidArgument, "clusters[{}].failover[{}]: cluster '{}' {}", c, f,
+                    backup.cluster(),
                     found == index.end() ? "is not in the configuration" : "is the cluster itself");
       }
       snapshot.clusters[c].failover.push_back(

@@ -45,8 +45,7 @@ TEST(HashKey, EachSourceHashesItsValueOrNothing) {
       {"query parameter", {Source::kQueryParameter, "user"}, {}, "a=1&user=bo&c", "", "bo"},
       {"query parameter bare", {Source::kQueryParameter, "c"}, {}, "a=1&user=bo&c", "", ""},
       {"query parameter absent", {Source::kQueryParameter, "x"}, {}, "a=1", "", std::nullopt},
-      {"query parameter prefix", {Source::kQueryParameter, "use"}, {}, "user=bo", "",
-       std::nullopt},
+      {"query parameter prefix", {Source::kQueryParameter, "use"}, {}, "user=bo", "", std::nullopt},
       {"cookie", {Source::kCookie, "session"}, {{"cookie", "a=1; session=s1 ;b=2"}}, "", "", "s1"},
       {"none", {Source::kNone}, {{"x-user", "ann"}}, "", "10.0.0.1", std::nullopt},
   };

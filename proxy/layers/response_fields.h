@@ -19,7 +19,8 @@ inline void add_response_fields(const Record& record, http::FieldList& fields) {
 
 inline void add_response_fields(const Record& record, http::http1::Fields& fields) {
   if (!record.failover.empty()) fields.set("x-weft-failover", record.failover);
-  if (!record.set_cookie.empty()) fields.insert(http::http1::beast_http::field::set_cookie, record.set_cookie);
+  if (!record.set_cookie.empty())
+    fields.insert(http::http1::beast_http::field::set_cookie, record.set_cookie);
 }
 
 }  // namespace weft::proxy::layers

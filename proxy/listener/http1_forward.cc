@@ -9,9 +9,9 @@
 #include <boost/beast/core/string.hpp>
 #include <optional>
 
-#include "proxy/layers/response_fields.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"

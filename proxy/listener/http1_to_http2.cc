@@ -4,9 +4,9 @@
 // (Host to :authority, hop-by-hop fields dropped), the body streamed from the
 // client into the upstream stream while the response streams back, chunked
 // when it has no length, with HTTP/2 trailers as chunked trailers.
-#include "proxy/layers/response_fields.h"
 #include "proxy/http/convert.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/layers/response_fields.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/upstream/http2/call.h"

@@ -11,13 +11,13 @@
 #include <charconv>
 #include <optional>
 
-#include "proxy/layers/response_fields.h"
 #include "proxy/http/convert.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
@@ -143,8 +143,8 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
                                           const http::RequestHead& head,
                                           const layers::timeout::Deadlines& deadlines,
                                           layers::retry::Tries& tries) {
-  const upstream::http2::Request call{head,    stream.request_body, stream.grpc,
-                                      nullptr, kResponsePipeBytes,  &stream.upstream,
+  const upstream::http2::Request call{head,       stream.request_body, stream.grpc,
+                                      nullptr,    kResponsePipeBytes,  &stream.upstream,
                                       stream.hash};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;

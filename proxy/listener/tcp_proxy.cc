@@ -90,11 +90,10 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
         co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
   }
   if (dial.cluster != nullptr) {
-    // A connection made is the endpoint's success (as a 200 would be).
-    const auto failure = ec == boost::beast::error::timeout ? http::Failure::kConnectTimeout
-                                                            : http::Failure::kConnectFailure;
-    dial.cluster->answered(dial.endpoint, dial.lease, ec ? 0 : 200,
-                           ec ? failure : http::Failure::kNone, upstream::lb::Clock::now());
+    const auto failure = !ec                                  ? http::Failure::kNone
+                         : ec == boost::beast::error::timeout ? http::Failure::kConnectTimeout
+                                                              : http::Failure::kConnectFailure;
+    dial.cluster->connected(dial.endpoint, dial.lease, failure, upstream::lb::Clock::now());
   }
   if (ec) {
     if (dial.stats != nullptr) {

@@ -136,6 +136,16 @@ Metrics::Metrics()
                              .Name("mesh_upstream_endpoints_ejected")
                              .Help("Endpoints of a cluster ejected by outlier detection now")
                              .Register(*registry_)),
+      health_checks_(BuildCounter()
+                         .Name("mesh_upstream_health_checks_total")
+                         .Help("Active health check probes of a cluster's endpoints, by result "
+                               "(passed, failed)")
+                         .Register(*registry_)),
+      endpoints_failing_check_(BuildGauge()
+                                   .Name("mesh_upstream_endpoints_failing_check")
+                                   .Help("Endpoints of a cluster failing their active health "
+                                         "check now")
+                                   .Register(*registry_)),
       panics_(BuildCounter()
                   .Name("mesh_upstream_panic_total")
                   .Help("Requests sent to every endpoint of a cluster, ejected or not, "
@@ -379,8 +389,14 @@ Metrics::ClusterGates& Metrics::shared(const std::string& name) {
     entry->requests = &requests_active_.Add({{"cluster", name}});
     entry->retries = &retries_active_.Add({{"cluster", name}});
     entry->ejected = &endpoints_ejected_.Add({{"cluster", name}});
+    entry->failing_check = &endpoints_failing_check_.Add({{"cluster", name}});
   }
   return *entry;
+}
+
+Metrics::HealthCheckStats Metrics::health_checks(const std::string& cluster) {
+  return {&health_checks_.Add({{"cluster", cluster}, {"result", "passed"}}),
+          &health_checks_.Add({{"cluster", cluster}, {"result", "failed"}})};
 }
 
 std::shared_ptr<upstream::outlier::EndpointHealth> Metrics::endpoint_health(
@@ -406,8 +422,13 @@ void Metrics::read_gates() const {
     entry->requests->Set(entry->gates.requests.active());
     entry->retries->Set(entry->gates.retries.active());
     double ejected = 0;
-    for (const auto& [address, health] : entry->health) ejected += health->ejected(now) ? 1 : 0;
+    double failing = 0;
+    for (const auto& [address, health] : entry->health) {
+      ejected += health->ejected(now) ? 1 : 0;
+      failing += health->check_failing() ? 1 : 0;
+    }
     entry->ejected->Set(ejected);
+    entry->failing_check->Set(failing);
   }
 }
 

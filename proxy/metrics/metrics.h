@@ -111,6 +111,12 @@ class Metrics {
 
   ListenerStats listener(const std::string& name);
   ClusterStats cluster(const std::string& name);
+  // Active health checks' results for a cluster (health/checker.h).
+  struct HealthCheckStats {
+    prometheus::Counter* passed = nullptr;
+    prometheus::Counter* failed = nullptr;
+  };
+  HealthCheckStats health_checks(const std::string& cluster);
   // The proxy-wide health (outlier detection) of one endpoint of a cluster,
   // the same object for every worker and every configuration that lists
   // the address; mesh_upstream_endpoints_ejected counts the ejected ones.
@@ -166,6 +172,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& retries_active_;
   prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Family<prometheus::Gauge>& endpoints_ejected_;
+  prometheus::Family<prometheus::Counter>& health_checks_;
+  prometheus::Family<prometheus::Gauge>& endpoints_failing_check_;
   prometheus::Family<prometheus::Counter>& panics_;
   prometheus::Family<prometheus::Counter>& failovers_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
@@ -202,6 +210,7 @@ class Metrics {
     prometheus::Gauge* requests = nullptr;
     prometheus::Gauge* retries = nullptr;
     prometheus::Gauge* ejected = nullptr;
+    prometheus::Gauge* failing_check = nullptr;
     std::map<std::string, std::shared_ptr<upstream::outlier::EndpointHealth>> health;
     upstream::outlier::Sweep sweep;
   };

@@ -68,6 +68,7 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   }
   snapshot_ = std::move(snapshot);
   for (auto& worker : workers_) worker->start(snapshot_);
+  checker_.apply(*snapshot_);
   await_hangup();
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
@@ -157,6 +158,7 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
   }
   snapshot_ = std::move(next);
   for (auto& worker : workers_) worker->apply(snapshot_);
+  checker_.apply(*snapshot_);
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);
   exit_if_asked();

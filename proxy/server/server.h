@@ -14,6 +14,7 @@
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/app_metrics.h"
+#include "proxy/upstream/health/checker.h"
 #include "proxy/worker/worker.h"
 
 namespace weft::proxy::server {
@@ -69,6 +70,7 @@ class Server {
   boost::asio::signal_set signals_{io_, SIGTERM, SIGINT};
   boost::asio::signal_set hangups_{io_, SIGHUP};
   metrics::Metrics metrics_;
+  upstream::health::Checker checker_{io_, metrics_};  // on the main thread
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   bool draining_ = false;
   bool exiting_ = false;

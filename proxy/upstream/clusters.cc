@@ -42,9 +42,19 @@ Target target_for(const router::Forward& forward, router::Splits& splits, Cluste
 void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned status,
                             http::Failure failure, lb::Clock::time_point at) {
   lease.answered(status == 0 || lb::failed_answer(status), at);
-  if (health.empty()) return;
-  const auto result = outlier::classify(status, failure);
-  if (!result) return;
+  record(endpoint, outlier::classify(status, failure), at);
+}
+
+void ClusterState::connected(std::size_t endpoint, lb::Lease& lease, http::Failure failure,
+                             lb::Clock::time_point at) {
+  const bool made = failure == http::Failure::kNone;
+  lease.answered(!made, at);
+  record(endpoint, made ? outlier::Result::kSuccess : outlier::classify(0, failure), at);
+}
+
+void ClusterState::record(std::size_t endpoint, std::optional<outlier::Result> result,
+                          lb::Clock::time_point at) {
+  if (!result || health.empty() || !config.outlier.enabled()) return;
   const auto reason = health[endpoint]->record(*result, config.outlier);
   if (reason != outlier::Reason::kNone) eject(endpoint, reason, at);
   if (config.outlier.success_rate.enabled && stats.sweep->claim(at, config.outlier.interval)) {
@@ -197,7 +207,7 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
     }
     std::vector<std::shared_ptr<outlier::EndpointHealth>> health;
     std::vector<const outlier::EndpointHealth*> watched;
-    if (cluster.outlier.enabled()) {
+    if (cluster.outlier.enabled() || cluster.health_check) {
       for (const auto& endpoint : cluster.endpoints) {
         health.push_back(metrics.endpoint_health(cluster.name, address_text(endpoint.address)));
         watched.push_back(health.back().get());

@@ -31,8 +31,8 @@ class Pool;
 struct ClusterState {
   const config::Cluster& config;
   lb::Balancer balancer;
-  // Each endpoint's proxy-wide health when outlier detection is on; empty
-  // otherwise.
+  // Each endpoint's proxy-wide health when outlier detection or an active
+  // health check is on; empty otherwise.
   std::vector<std::shared_ptr<outlier::EndpointHealth>> health;
   std::shared_ptr<pool::Pool> pool;      // shared with the previous view when unchanged
   std::shared_ptr<http2::Pool> h2_pool;  // multiplexed connections, likewise
@@ -65,12 +65,20 @@ struct ClusterState {
   // `failure` without one. `at`: when it came.
   void answered(std::size_t endpoint, lb::Lease& lease, unsigned status, http::Failure failure,
                 lb::Clock::time_point at);
+  // Outlier detection's count of one attempt's `result` (none: not the
+  // endpoint's doing).
+  void record(std::size_t endpoint, std::optional<outlier::Result> result,
+              lb::Clock::time_point at);
   // Ejects `endpoint` for `reason` unless it is out already or the
   // cluster's max ejection percent is reached.
   void eject(std::size_t endpoint, outlier::Reason reason, lb::Clock::time_point at);
   // Success-rate ejection over the interval just ended (this worker claimed
   // the cluster's sweep): every worker's answers count.
   void sweep_success_rates(lb::Clock::time_point at);
+  // What a TCP connection to `endpoint` came to (tcp_proxy): made
+  // (kNone), or `failure`; for the balancer and outlier detection alike.
+  void connected(std::size_t endpoint, lb::Lease& lease, http::Failure failure,
+                 lb::Clock::time_point at);
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its

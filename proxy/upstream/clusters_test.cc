@@ -106,10 +106,10 @@ TEST(Clusters, RequestsInFlightCountAcrossPushesAndViews) {
 
 // A request without headers, for target_for.
 const HashInput& input() {
-  static const http::RequestHead head;
-  static const http::RequestView view(head);
+  static const http::RequestHead kHead;
+  static const http::RequestView kView(kHead);
   static FastRandom random(1);
-  static const HashInput kInput{view, "10.0.0.1", random};
+  static const HashInput kInput{kView, "10.0.0.1", random};
   return kInput;
 }
 
@@ -146,8 +146,7 @@ TEST(Clusters, TargetFailsOverThenPanicsThenFails) {
   for (const auto& c : cases) {
     metrics::Metrics metrics;
     config::Snapshot s;
-    s.clusters = {watched("app", {8001, 8002}), watched("app-a", {8011}),
-                  watched("app-b", {8021})};
+    s.clusters = {watched("app", {8001, 8002}), watched("app-a", {8011}), watched("app-b", {8021})};
     s.clusters[0].load_balancer.panic_threshold = c.panic_threshold;
     s.clusters[0].failover = {{1, "backup-a"}, {2, "backup-b"}};
     auto clusters = make_clusters(s, metrics, nullptr);
@@ -199,8 +198,8 @@ TEST(Clusters, AClusterWithoutEndpointsFailsOver) {
 TEST(Clusters, SuccessRateSweepEjectsTheOutlier) {
   metrics::Metrics metrics;
   auto c = cluster("app", {8001, 8002, 8003, 8004, 8005});
-  c.outlier.success_rate = {.enabled = true, .minimum_hosts = 5, .request_volume = 20,
-                            .stdev_factor = 1.0};
+  c.outlier.success_rate = {
+      .enabled = true, .minimum_hosts = 5, .request_volume = 20, .stdev_factor = 1.0};
   c.outlier.max_ejection_percent = 50;
   const auto s = snapshot_of(c);
   auto worker_a = make_clusters(s, metrics, nullptr);
@@ -221,10 +220,9 @@ TEST(Clusters, SuccessRateSweepEjectsTheOutlier) {
   for (std::size_t endpoint : {0, 1, 2, 4}) {
     EXPECT_FALSE(worker_a[0].health[endpoint]->ejected(now + seconds(10))) << endpoint;
   }
-  EXPECT_EQ(worker_a[0]
-                .stats.ejections[static_cast<std::size_t>(outlier::Reason::kSuccessRate)]
-                ->Value(),
-            1);
+  EXPECT_EQ(
+      worker_a[0].stats.ejections[static_cast<std::size_t>(outlier::Reason::kSuccessRate)]->Value(),
+      1);
 }
 
 // A RingHash or Maglev cluster's target carries the request's hash by the

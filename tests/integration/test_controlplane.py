@@ -455,7 +455,7 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     assert re.search(r"forward reviews-v1\.default:9080=90, reviews-v2\.default:9080=10", routes)
     clusters = mesh.meshctl("proxy-config", "client-0", "clusters").stdout
     assert re.search(r"reviews-v1\.default:9080\s+http1\s+1s \(default\)\s+64 \(default\), "
-                     r"60s \(default\)\s+PeakEWMA\s+-\s+1\s+-", clusters), clusters
+                     r"60s \(default\)\s+PeakEWMA\s+-\s+-\s+1\s+-", clusters), clusters
     assert "ENDPOINT " not in clusters and "CLUSTER  " in table and "ENDPOINT" in table
 
     bad = tmp_path / "bad"

@@ -21,8 +21,9 @@ class Backend:
     """An HTTP/1.1 backend on a free loopback port that answers `status`
     after `delay` seconds and counts the requests it served."""
 
-    def __init__(self, status=200, delay=0.0):
+    def __init__(self, status=200, delay=0.0, health_status=200):
         self.status, self.delay, self.served = status, delay, 0
+        self.health_status, self.probes = health_status, 0  # GET /healthz
         self.in_flight = self.most_in_flight = 0
         self.lock = threading.Lock()
         owner = self
@@ -34,6 +35,12 @@ class Backend:
             disable_nagle_algorithm = True
 
             def do_GET(self):  # noqa: N802 (the http.server interface)
+                if self.path == "/healthz":
+                    owner.probes += 1
+                    self.send_response(owner.health_status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 with owner.lock:
                     owner.served += 1
                     owner.in_flight += 1
@@ -431,3 +438,42 @@ def test_hash_on_a_query_parameter(start_proxy, backends):
         assert len(seen) == 1, seen
         homes[user] = seen.pop()
     assert len(set(homes.values())) > 1
+
+
+def test_http_health_check_takes_out_and_brings_back(start_proxy, backends):
+    """The app answers, but its health endpoint says 503: after two failed
+    probes the endpoint takes no requests, with no request failing first;
+    when the probe passes again it is back."""
+    good = [backends(), backends()]
+    sick = backends(health_status=503)
+    port = free_port()
+    proxy = start_proxy(proxy_config(
+        port, good[0].port, sick.port, good[1].port, load_balancer="LB_ROUND_ROBIN",
+        health_check={"interval": "0.1s", "timeout": "0.5s", "unhealthy_threshold": 2,
+                      "http": {"path": "/healthz", "expected_statuses": [200, 204]}}))
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 1, cluster="app") == 1
+    assert proxy.metric("mesh_upstream_health_checks_total", cluster="app", result="failed") >= 2
+    before = sick.served
+    assert h2load(f"http://127.0.0.1:{port}/", "http1", 300, 2)["2xx"] == 300
+    assert sick.served == before
+    sick.health_status = 204
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 0, cluster="app") == 0
+    assert h2load(f"http://127.0.0.1:{port}/", "http1", 300, 2)["2xx"] == 300
+    assert 80 <= sick.served - before <= 120  # its third again
+    assert sick.probes >= 3 and good[0].probes >= 3
+
+
+def test_tcp_health_check_spares_requests_to_a_dead_endpoint(start_proxy, backends):
+    """An endpoint that refuses connections fails its TCP probe before any
+    request meets it: round robin then sends every request to the other."""
+    good = backends()
+    dead = free_port()
+    port = free_port()
+    proxy = start_proxy(proxy_config(
+        port, good.port, dead, load_balancer="LB_ROUND_ROBIN",
+        health_check={"interval": "0.1s", "unhealthy_threshold": 1, "tcp": {}}))
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 1, cluster="app") == 1
+    answers = h2load(f"http://127.0.0.1:{port}/", "http1", 200, 1)
+    assert answers["2xx"] == 200
+    assert proxy.metric("mesh_upstream_connect_failures_total", cluster="app",
+                        reason="refused") == 0

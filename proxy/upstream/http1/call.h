@@ -38,11 +38,11 @@ inline constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{60} * 1024;
 // What stays the same for every attempt at a request.
 struct Request {
   std::string_view method;
-  bool head_request = false;        // HEAD: the response has no body
-  bool upgrade = false;             // a 101 may end HTTP: the answer is never held back
-  bool grpc = false;                // a gRPC call (for the retry layer)
-  bool answer_failure = false;      // the only attempt: the client answers a failure itself
-  std::string* upstream = nullptr;  // set to each try's "address:port"
+  bool head_request = false;          // HEAD: the response has no body
+  bool upgrade = false;               // a 101 may end HTTP: the answer is never held back
+  bool grpc = false;                  // a gRPC call (for the retry layer)
+  bool answer_failure = false;        // the only attempt: the client answers a failure itself
+  std::string* upstream = nullptr;    // set to each try's "address:port"
   std::optional<std::uint64_t> hash;  // consistent hashing's key, when it has one
 };
 

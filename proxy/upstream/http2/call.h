@@ -40,7 +40,7 @@ struct Request {
   BodySource* source = nullptr;                 // pumps `body` on the first send
   std::size_t response_pipe_bytes = 0;          // the response body pipe's bound
   std::string* upstream = nullptr;              // set to each try's "address:port"
-  std::optional<std::uint64_t> hash;  // consistent hashing's key, when it has one
+  std::optional<std::uint64_t> hash;            // consistent hashing's key, when it has one
 };
 
 // What the call came to.

@@ -10,7 +10,7 @@ namespace {
 constexpr double kSlowStartFloor = 0.1;  // a joining endpoint's first share of its weight
 constexpr int kSlowStartDraws = 4;       // draws before a joining endpoint is taken anyway
 constexpr int kEjectedDraws = 3;         // draws again before looking for one not ejected
-constexpr int kRehashes = 8;  // hashes of a key tried before a random draw
+constexpr int kRehashes = 8;             // hashes of a key tried before a random draw
 
 }  // namespace
 
@@ -98,7 +98,7 @@ std::size_t Balancer::draw_by_weight() {
 void Balancer::recount(Clock::time_point now) {
   recount_at_ = now + kRecount;
   std::size_t healthy = 0;
-  for (const auto* health : health_) healthy += health->ejected(now) ? 0 : 1;
+  for (const auto* health : health_) healthy += health->healthy(now) ? 1 : 0;
   availability_ = {healthy, in_panic(healthy, health_.size(), policy_.panic_threshold)};
 }
 

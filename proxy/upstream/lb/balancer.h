@@ -78,7 +78,7 @@ inline bool in_panic(std::size_t healthy, std::size_t total, std::uint32_t thres
 // How many of a cluster's endpoints may take requests, as a worker last
 // counted them.
 struct Availability {
-  std::size_t healthy = 0;  // not ejected
+  std::size_t healthy = 0;  // neither ejected nor failing a health check
   bool panic = false;       // in_panic(): every endpoint is picked
 };
 
@@ -131,8 +131,9 @@ class Balancer {
   // not ejected unless all are.
   std::size_t draw(Clock::time_point now);
   std::size_t draw_weighted(Clock::time_point now);
+  // Ejected by outlier detection, or failing its active health check.
   bool ejected(std::size_t endpoint, Clock::time_point now) const {
-    return !health_.empty() && health_[endpoint]->ejected(now);
+    return !health_.empty() && !health_[endpoint]->healthy(now);
   }
   void recount(Clock::time_point now);
   std::size_t draw_by_weight();
@@ -150,8 +151,8 @@ class Balancer {
   std::vector<std::shared_ptr<EndpointLoad>> loads_;
   std::vector<const outlier::EndpointHealth*> health_;
   std::shared_ptr<const HashTable> table_;  // shared by every worker
-  RoundRobin round_robin_;  // for unequal weights
-  std::size_t next_ = 0;    // round robin over equal weights: the last turn
+  RoundRobin round_robin_;                  // for unequal weights
+  std::size_t next_ = 0;                    // round robin over equal weights: the last turn
   FastRandom random_;
   Clock::time_point slow_start_until_{};  // after this no endpoint is in its window
   Availability availability_;

@@ -273,13 +273,14 @@ namespace {
 // request without a key goes anywhere.
 TEST(ConsistentHash, KeysStayAndOnlyAnEjectedEndpointsKeysMove) {
   std::vector<std::string> names;
+  names.reserve(5);
   for (int i = 0; i < 5; ++i) names.push_back("10.1.0." + std::to_string(i) + ":80");
   const std::vector<std::uint32_t> weights(5, 1);
   outlier::Policy ejecting;
   ejecting.consecutive_5xx = 1;
   for (auto algorithm : {Algorithm::kRingHash, Algorithm::kMaglev}) {
-    auto table = algorithm == Algorithm::kMaglev ? make_maglev(names, weights)
-                                                 : make_ring(names, weights);
+    auto table =
+        algorithm == Algorithm::kMaglev ? make_maglev(names, weights) : make_ring(names, weights);
     std::vector<outlier::EndpointHealth> health(5);
     Balancer b({algorithm, {}}, weights, fresh_loads(5), 11,
                {&health[0], &health[1], &health[2], &health[3], &health[4]}, table);

@@ -109,7 +109,8 @@ std::shared_ptr<const HashTable> make_ring(const std::vector<std::string>& names
     const double shrink = static_cast<double>(kMaxRingSize) / static_cast<double>(sum);
     sum = 0;
     for (auto& count : counts) {
-      count = std::max<std::size_t>(1, static_cast<std::size_t>(count * shrink));
+      count =
+          std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(count) * shrink));
       sum += count;
     }
   }
@@ -117,8 +118,8 @@ std::shared_ptr<const HashTable> make_ring(const std::vector<std::string>& names
   points.reserve(sum);
   for (std::size_t i = 0; i < names.size(); ++i) {
     for (std::size_t j = 0; j < counts[i]; ++j) {
-      points.push_back({stable_hash(names[i] + "_" + std::to_string(j)),
-                        static_cast<std::uint32_t>(i)});
+      points.push_back(
+          {stable_hash(names[i] + "_" + std::to_string(j)), static_cast<std::uint32_t>(i)});
     }
   }
   std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {

@@ -44,7 +44,7 @@ class HashTable {
 
 inline constexpr std::size_t kMaglevSize = 65'537;
 inline constexpr std::size_t kRingPointsPerWeight = 100;
-inline constexpr std::size_t kMaxRingSize = 8 * 1'024 * 1'024;
+inline constexpr std::size_t kMaxRingSize = std::size_t{8} * 1'024 * 1'024;
 
 // `names` (each endpoint's "address:port") and `weights` are indexed alike;
 // at least one endpoint.

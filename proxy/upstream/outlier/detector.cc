@@ -101,8 +101,8 @@ std::vector<std::size_t> success_rate_outliers(std::span<const RateSample> sampl
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const auto& sample = samples[i];
     if (sample.requests == 0 || sample.requests < policy.request_volume) continue;
-    judged.emplace_back(static_cast<double>(sample.successes) / static_cast<double>(sample.requests),
-                        i);
+    judged.emplace_back(
+        static_cast<double>(sample.successes) / static_cast<double>(sample.requests), i);
   }
   std::vector<std::size_t> outliers;
   if (judged.empty() || judged.size() < policy.minimum_hosts) return outliers;

@@ -105,6 +105,11 @@ class Sweep {
 class EndpointHealth {
  public:
   bool ejected(Clock::time_point now) const { return now < ejected_until(); }
+  // Failing its active health check (health/checker.h).
+  bool check_failing() const { return check_failing_.load(std::memory_order_relaxed); }
+  void set_check_failing(bool failing) { check_failing_.store(failing, std::memory_order_relaxed); }
+  // Whether the balancer may pick it: neither ejected nor failing its check.
+  bool healthy(Clock::time_point now) const { return !ejected(now) && !check_failing(); }
   Clock::time_point ejected_until() const {
     return Clock::time_point(Clock::duration(ejected_until_.load(std::memory_order_relaxed)));
   }
@@ -125,6 +130,7 @@ class EndpointHealth {
   std::atomic<std::uint32_t> server_errors_{0}, gateway_errors_{0}, local_origin_{0};
   std::atomic<std::uint32_t> ejections_{0};
   std::atomic<std::uint64_t> requests_{0}, successes_{0};  // this success-rate interval
+  std::atomic<bool> check_failing_{false};
   std::atomic<Clock::rep> ejected_until_{0};
 };
 

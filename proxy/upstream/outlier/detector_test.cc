@@ -197,7 +197,9 @@ TEST(SuccessRate, EjectsThoseFarBelowTheirPeers) {
   };
   const Policy::SuccessRate five{.enabled = true};  // 5 hosts, 100 requests, 1.9
   const std::vector<Case> cases = {
-      {"one of five failing", {{100, 100}, {100, 100}, {100, 100}, {100, 100}, {100, 0}}, five,
+      {"one of five failing",
+       {{100, 100}, {100, 100}, {100, 100}, {100, 100}, {100, 0}},
+       five,
        {4}},
       {"all alike", {{100, 99}, {100, 99}, {100, 99}, {100, 99}, {100, 99}}, five, {}},
       // Rates 1, .98, .97, .99, .80: mean .948, stdev ~.0765, floor ~.803.
