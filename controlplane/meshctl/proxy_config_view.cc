@@ -161,11 +161,15 @@ std::string failover_text(const json::value& cluster) {
   return names.empty() ? "-" : fmt::format("{}", fmt::join(names, ", "));
 }
 
-// "100 requests, 3 retries" in flight at most; "-" without limits.
+// "100 requests, 3 retries, 10 connections, 50 pending" at most; "-"
+// without limits.
 std::string breaker_text(const json::value& cluster) {
   const auto& limits = member(cluster, "circuit_breakers");
   std::vector<std::string> parts;
-  for (auto [field, noun] : {std::pair{"max_requests", "requests"}, {"max_retries", "retries"}}) {
+  for (auto [field, noun] : {std::pair{"max_requests", "requests"},
+                             {"max_retries", "retries"},
+                             {"max_connections", "connections"},
+                             {"max_pending_requests", "pending"}}) {
     const auto value = text(limits, field);
     if (!value.empty() && value != "0") parts.push_back(fmt::format("{} {}", value, noun));
   }

@@ -233,13 +233,16 @@ TEST(LoadBalancing, PolicyAlgorithmSlowStartAndLimits) {
   auto mesh = compile(*store_of(edited(
       "  timeouts: {request: 2s}",
       "  timeouts: {request: 2s}\n  loadBalancer: {type: LeastRequest, slowStart: {window: 30s}}\n"
-      "  connectionPool: {maxRequests: 100, maxRetries: 3}\n"
+      "  connectionPool: {maxRequests: 100, maxRetries: 3, maxConnections: 10, "
+      "maxPendingRequests: 20}\n"
       "  outlierDetection: {consecutive5xx: 5, baseEjectionTime: 45s, maxEjectionPercent: 50}")));
   for (const auto& sp : mesh->service_ports) {
     EXPECT_EQ(sp.cluster.load_balancer(), mesh::v1::Cluster::LB_LEAST_REQUEST) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.slow_start_window().seconds(), 30) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.circuit_breakers().max_requests(), 100u) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.circuit_breakers().max_retries(), 3u) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.circuit_breakers().max_connections(), 10u) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.circuit_breakers().max_pending_requests(), 20u) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.outlier_detection().consecutive_5xx(), 5u) << sp.cluster.name();
     EXPECT_EQ(sp.cluster.outlier_detection().base_ejection_time().seconds(), 45);
     EXPECT_EQ(sp.cluster.outlier_detection().max_ejection_percent(), 50u);

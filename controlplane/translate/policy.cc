@@ -381,6 +381,8 @@ tl::expected<Policy, Rejected> accept(const mesh::v1alpha1::TrafficPolicy& polic
   out.max_idle_per_endpoint = pool.max_idle_per_endpoint();
   out.circuit_breakers.set_max_requests(pool.max_requests());
   out.circuit_breakers.set_max_retries(pool.max_retries());
+  out.circuit_breakers.set_max_connections(pool.max_connections());
+  out.circuit_breakers.set_max_pending_requests(pool.max_pending_requests());
   if (policy.spec().has_panic_threshold()) {
     if (policy.spec().panic_threshold() > 100) {
       return tl::unexpected(invalid(

@@ -57,8 +57,10 @@ struct Cluster {
   layers::hash_key::Key hash_key;
   std::shared_ptr<const upstream::lb::HashTable> hash_table;
   // Circuit breaking over all workers; 0: no limit.
-  std::uint32_t max_requests = 0;  // requests in flight
-  std::uint32_t max_retries = 0;   // retries in flight
+  std::uint32_t max_requests = 0;     // requests in flight
+  std::uint32_t max_retries = 0;      // retries in flight
+  std::uint32_t max_connections = 0;  // upstream connections open or opening
+  std::uint32_t max_pending = 0;      // requests waiting for a connection
   upstream::outlier::Policy outlier;
   std::optional<upstream::health::Check> health_check;  // none: not checked
   // Where requests go, in order, while no endpoint is healthy.

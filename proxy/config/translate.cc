@@ -481,6 +481,8 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
   cluster.health_check = std::move(*check);
   cluster.max_requests = proto.circuit_breakers().max_requests();
   cluster.max_retries = proto.circuit_breakers().max_retries();
+  cluster.max_connections = proto.circuit_breakers().max_connections();
+  cluster.max_pending = proto.circuit_breakers().max_pending_requests();
   return cluster;
 }
 

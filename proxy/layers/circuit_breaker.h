@@ -1,10 +1,13 @@
-// Circuit breaking (TrafficPolicy connectionPool.maxRequests, maxRetries):
+// Circuit breaking (TrafficPolicy connectionPool.maxRequests, maxRetries,
+// maxConnections, maxPendingRequests):
 // a cluster's requests and retries in flight are counted over all of the
 // proxy's workers, and one past its limit is refused at once (503,
 // x-weft-error: upstream_overflow, mesh_upstream_overflows_total) rather
 // than queued, so an overloaded upstream sheds load instead of building a
 // backlog. A retry past maxRetries is not made: the answer before it
-// stands.
+// stands. Connections past maxConnections are not opened: the request
+// waits for one (upstream/connect.h), as one of at most maxPendingRequests
+// waiting, and one past that is refused as upstream_overflow.
 //
 // The counts are atomics shared by every worker: the one cross-worker
 // state on the request path, one uncontended increment and decrement per
@@ -77,6 +80,17 @@ inline Ticket enter(Gate& gate, std::uint32_t max) {
 struct Gates {
   Gate requests;
   Gate retries;
+  // Upstream connections open or opening (maxConnections), each held by
+  // its connection for its life.
+  Gate connections;
+  // Requests waiting for a connection: for a free place under
+  // maxConnections, or for their new connection to open
+  // (maxPendingRequests).
+  Gate pending;
+  // Of those, the ones waiting for a place under maxConnections: while any
+  // does, a worker closes a connection it would have kept idle, so a place
+  // frees up for the waiter wherever it is.
+  Gate starved;
 };
 
 }  // namespace weft::proxy::layers::circuit_breaker

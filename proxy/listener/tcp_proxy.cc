@@ -31,6 +31,8 @@ struct Dial {
   upstream::lb::Lease lease;
   upstream::ClusterState* cluster = nullptr;  // null for passthrough
   std::size_t endpoint = 0;
+  // The connection's place under the cluster's maxConnections.
+  layers::circuit_breaker::Ticket place;
 };
 
 // Inbound passthrough reaches the local application from 127.0.0.6, so the
@@ -47,6 +49,14 @@ Dial dial_for(const TcpTarget& target, const worker::View& view, const config::L
   if (const auto* cluster_target = std::get_if<ClusterTarget>(&target)) {
     auto& cluster = (*view.clusters)[cluster_target->cluster];
     if (cluster.config.endpoints.empty()) return {};
+    // A byte stream cannot wait for a place as a request does: one past
+    // maxConnections is closed at once.
+    auto place = layers::circuit_breaker::enter(cluster.stats.gates->connections,
+                                                cluster.config.max_connections);
+    if (!place) {
+      cluster.stats.connection_overflows->Increment();
+      return {};
+    }
     auto endpoint = cluster.balancer.pick(worker::coarse_now());
     return {cluster.config.endpoints[endpoint].address,
             cluster.config.connect_timeout,
@@ -54,16 +64,14 @@ Dial dial_for(const TcpTarget& target, const worker::View& view, const config::L
             cluster.config.source_address,
             cluster.balancer.lease(endpoint),
             &cluster,
-            endpoint};
+            endpoint,
+            std::move(place)};
   }
   const auto& destination = std::get<PassthroughTarget>(target).address;
-  return {destination,
-          kPassthroughConnectTimeout,
-          nullptr,
-          passthrough_source(listener, destination),
-          {},
-          nullptr,
-          0};
+  return {destination, kPassthroughConnectTimeout,
+          nullptr,     passthrough_source(listener, destination),
+          {},          nullptr,
+          0,           {}};
 }
 
 }  // namespace
@@ -75,7 +83,7 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   const auto& listener = view->snapshot->listeners[listener_index];
   const auto& stats = view->listener_stats[listener_index];
   auto dial = dial_for(target, *view, listener);
-  if (dial.address.port() == 0) co_return;  // a cluster without endpoints
+  if (dial.address.port() == 0) co_return;  // a cluster without endpoints, or full
   if (std::holds_alternative<PassthroughTarget>(target)) stats.passthrough->Increment();
 
   boost::beast::tcp_stream upstream(co_await asio::this_coro::executor);

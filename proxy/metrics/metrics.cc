@@ -114,9 +114,11 @@ Metrics::Metrics()
                                 .Register(*registry_)),
       overflows_(BuildCounter()
                      .Name("mesh_upstream_overflows_total")
-                     .Help("Requests (limit=requests: answered 503 upstream_overflow) and "
-                           "retries (limit=retries: not made) refused by a cluster's circuit "
-                           "breaker")
+                     .Help("Refused by a cluster's circuit breaker: requests past maxRequests "
+                           "(limit=requests) or maxPendingRequests (limit=pending), answered 503 "
+                           "upstream_overflow; retries past maxRetries (limit=retries), not "
+                           "made; TCP connections past maxConnections (limit=connections), "
+                           "closed")
                      .Register(*registry_)),
       requests_active_(BuildGauge()
                            .Name("mesh_upstream_requests_active")
@@ -126,6 +128,20 @@ Metrics::Metrics()
                           .Name("mesh_upstream_retries_active")
                           .Help("Retries in flight to a cluster, over all workers")
                           .Register(*registry_)),
+      connections_active_(BuildGauge()
+                              .Name("mesh_upstream_connections_active")
+                              .Help("Connections open or opening to a cluster, over all workers")
+                              .Register(*registry_)),
+      requests_pending_(BuildGauge()
+                            .Name("mesh_upstream_requests_pending")
+                            .Help("Requests waiting for a connection to a cluster, over all "
+                                  "workers")
+                            .Register(*registry_)),
+      connection_waits_(BuildCounter()
+                            .Name("mesh_upstream_connection_waits_total")
+                            .Help("Requests that waited for a connection to close because "
+                                  "the cluster's maxConnections were open")
+                            .Register(*registry_)),
       ejections_(BuildCounter()
                      .Name("mesh_upstream_ejections_total")
                      .Help("Endpoints ejected by outlier detection, by reason "
@@ -326,6 +342,9 @@ ClusterStats Metrics::cluster(const std::string& name) {
   stats.retries = &upstream_retries_;
   stats.request_overflows = &overflows_.Add({{"cluster", name}, {"limit", "requests"}});
   stats.retry_overflows = &overflows_.Add({{"cluster", name}, {"limit", "retries"}});
+  stats.pending_overflows = &overflows_.Add({{"cluster", name}, {"limit", "pending"}});
+  stats.connection_overflows = &overflows_.Add({{"cluster", name}, {"limit", "connections"}});
+  stats.connection_waits = &connection_waits_.Add({{"cluster", name}});
   stats.panics = &panics_.Add({{"cluster", name}});
   stats.failovers = &failovers_;
   using upstream::outlier::Reason;
@@ -388,6 +407,8 @@ Metrics::ClusterGates& Metrics::shared(const std::string& name) {
     entry = std::make_unique<ClusterGates>();
     entry->requests = &requests_active_.Add({{"cluster", name}});
     entry->retries = &retries_active_.Add({{"cluster", name}});
+    entry->connections = &connections_active_.Add({{"cluster", name}});
+    entry->pending = &requests_pending_.Add({{"cluster", name}});
     entry->ejected = &endpoints_ejected_.Add({{"cluster", name}});
     entry->failing_check = &endpoints_failing_check_.Add({{"cluster", name}});
   }
@@ -421,6 +442,8 @@ void Metrics::read_gates() const {
   for (const auto& [name, entry] : gates_) {
     entry->requests->Set(entry->gates.requests.active());
     entry->retries->Set(entry->gates.retries.active());
+    entry->connections->Set(entry->gates.connections.active());
+    entry->pending->Set(entry->gates.pending.active());
     double ejected = 0;
     double failing = 0;
     for (const auto& [address, health] : entry->health) {

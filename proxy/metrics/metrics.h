@@ -81,12 +81,18 @@ struct ClusterStats {
   // Retries, by the reason the attempt before failed ("status_503",
   // "upstream_reset", ...): looked up when a retry happens, which is rare.
   prometheus::Family<prometheus::Counter>* retries = nullptr;
-  // Requests and retries in flight over all workers (the circuit breaker's
-  // counts, shown as mesh_upstream_requests_active and ..._retries_active),
-  // and what their limits refused.
+  // Requests, retries and connections in flight and requests pending over
+  // all workers (the circuit breaker's counts, shown as
+  // mesh_upstream_requests_active, ..._retries_active,
+  // ..._connections_active, ..._requests_pending), and what their limits
+  // refused.
   layers::circuit_breaker::Gates* gates = nullptr;
   prometheus::Counter* request_overflows = nullptr;
   prometheus::Counter* retry_overflows = nullptr;
+  prometheus::Counter* pending_overflows = nullptr;     // past maxPendingRequests
+  prometheus::Counter* connection_overflows = nullptr;  // TCP connections past maxConnections
+  // Requests that waited for a place under maxConnections.
+  prometheus::Counter* connection_waits = nullptr;
   // Endpoints ejected by outlier detection, by reason (outlier::Reason).
   std::array<prometheus::Counter*, 5> ejections{};
   upstream::outlier::Sweep* sweep = nullptr;  // when success rates are next judged
@@ -170,6 +176,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& overflows_;
   prometheus::Family<prometheus::Gauge>& requests_active_;
   prometheus::Family<prometheus::Gauge>& retries_active_;
+  prometheus::Family<prometheus::Gauge>& connections_active_;
+  prometheus::Family<prometheus::Gauge>& requests_pending_;
+  prometheus::Family<prometheus::Counter>& connection_waits_;
   prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Family<prometheus::Gauge>& endpoints_ejected_;
   prometheus::Family<prometheus::Counter>& health_checks_;
@@ -209,6 +218,8 @@ class Metrics {
     layers::circuit_breaker::Gates gates;
     prometheus::Gauge* requests = nullptr;
     prometheus::Gauge* retries = nullptr;
+    prometheus::Gauge* connections = nullptr;
+    prometheus::Gauge* pending = nullptr;
     prometheus::Gauge* ejected = nullptr;
     prometheus::Gauge* failing_check = nullptr;
     std::map<std::string, std::shared_ptr<upstream::outlier::EndpointHealth>> health;

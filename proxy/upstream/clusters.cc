@@ -3,6 +3,7 @@
 #include <map>
 
 #include "proxy/upstream/http2/pool.h"
+#include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::upstream {
 
@@ -43,6 +44,11 @@ void ClusterState::answered(std::size_t endpoint, lb::Lease& lease, unsigned sta
                             http::Failure failure, lb::Clock::time_point at) {
   lease.answered(status == 0 || lb::failed_answer(status), at);
   record(endpoint, outlier::classify(status, failure), at);
+}
+
+void ClusterState::keep(std::size_t endpoint, pool::Connection connection) {
+  if (stats.gates->starved.active() > pool->waiting()) return;  // closed as it goes
+  pool->put(endpoint, std::move(connection), worker::coarse_now());
 }
 
 void ClusterState::connected(std::size_t endpoint, lb::Lease& lease, http::Failure failure,

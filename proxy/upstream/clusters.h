@@ -79,6 +79,11 @@ struct ClusterState {
   // (kNone), or `failure`; for the balancer and outlier detection alike.
   void connected(std::size_t endpoint, lb::Lease& lease, http::Failure failure,
                  lb::Clock::time_point at);
+  // Keeps an HTTP/1.1 connection to `endpoint` between requests: in this
+  // worker's pool, unless requests elsewhere wait for a place under
+  // maxConnections that no waiter here would take; then it is closed,
+  // freeing its place.
+  void keep(std::size_t endpoint, pool::Connection connection);
   // "address:port" of an endpoint, for the access log.
   std::string endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its

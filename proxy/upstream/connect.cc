@@ -16,11 +16,80 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
+
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// How often a request waiting for a place under maxConnections looks again:
+// a place freed by another worker wakes no one here.
+constexpr std::chrono::milliseconds kRecheck{10};
+
+using layers::circuit_breaker::Ticket;
+
+// A place under the cluster's maxConnections; when they are all taken and
+// this worker keeps one of them idle, that one is closed to make room.
+Ticket connection_place(ClusterState& cluster) {
+  auto& gate = cluster.stats.gates->connections;
+  const auto max = cluster.config.max_connections;
+  auto place = layers::circuit_breaker::enter(gate, max);
+  if (!place && cluster.pool->close_oldest()) place = layers::circuit_breaker::enter(gate, max);
+  return place;
+}
+
+// What a wait for a place came to: a place, the pool `ready`, or neither
+// by the limit.
+struct Waited {
+  Ticket place;
+  bool ready = false;
+};
+
+// Waits for a place (woken by this worker's pool, else every kRecheck)
+// until `limit`.
+asio::awaitable<Waited> wait_for_place(ClusterState& cluster, const layers::timeout::Limit& limit,
+                                       const std::function<bool()>& ready) {
+  cluster.stats.connection_waits->Increment();
+  auto starved = layers::circuit_breaker::enter(cluster.stats.gates->starved, 0);
+  auto pool = cluster.pool;  // a push may replace the cluster's pool meanwhile
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    const auto now = layers::timeout::Clock::now();
+    if (now >= limit.when) co_return Waited{};
+    timer.expires_at(std::min(limit.when, now + kRecheck));
+    {
+      const pool::Pool::Waiting waiting(*pool, timer);
+      co_await timer.async_wait(kNoThrow);
+    }
+    if (ready()) co_return Waited{{}, true};
+    if (auto place = connection_place(cluster)) co_return Waited{std::move(place)};
+  }
+}
+
+}  // namespace
+
+std::optional<ConnectFailure> enter_pending(ClusterState& cluster, Ticket& pending) {
+  pending =
+      layers::circuit_breaker::enter(cluster.stats.gates->pending, cluster.config.max_pending);
+  if (pending) return std::nullopt;
+  cluster.stats.pending_overflows->Increment();
+  return ConnectFailure{http::Failure::kUpstreamOverflow, true};
+}
+
+asio::awaitable<std::variant<Reservation, ConnectFailure, PoolReady>> reserve(
+    ClusterState& cluster, const layers::timeout::Limit& wait_limit,
+    const std::function<bool()>& ready) {
+  Reservation reservation;
+  if (auto refused = enter_pending(cluster, reservation.pending)) co_return *refused;
+  reservation.place = connection_place(cluster);
+  if (!reservation.place) {
+    auto waited = co_await wait_for_place(cluster, wait_limit, ready);
+    if (waited.ready) co_return PoolReady{};
+    if (!waited.place) co_return ConnectFailure{wait_limit.failure, true};
+    reservation.place = std::move(waited.place);
+  }
+  co_return reservation;
 }
 
 asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterState& cluster,
-                                                                        std::size_t endpoint) {
+                                                                        std::size_t endpoint,
+                                                                        Reservation reservation) {
   const auto& config = cluster.config;
   const auto& address = config.endpoints[endpoint].address;
   auto executor = co_await asio::this_coro::executor;
@@ -45,7 +114,11 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   }
   socket->set_option(asio::ip::tcp::no_delay(true), ec);
   cluster.stats.connections_opened->Increment();
-  if (!config.tls) co_return pool::Connection(std::move(socket));
+  if (!config.tls) {
+    pool::Connection connection(std::move(socket));
+    connection.hold(std::move(reservation.place));
+    co_return connection;
+  }
 
   auto tls = std::make_unique<pool::TlsStream>(std::move(*socket), *config.tls);
   if (!config.sni.empty()) SSL_set_tlsext_host_name(tls->native_handle(), config.sni.c_str());
@@ -56,7 +129,9 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
     cluster.stats.tls_failures->Increment();
     co_return ConnectFailure{http::Failure::kTlsFailure};
   }
-  co_return pool::Connection(std::move(tls));
+  pool::Connection connection(std::move(tls));
+  connection.hold(std::move(reservation.place));
+  co_return connection;
 }
 
 std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,
@@ -67,11 +142,24 @@ std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& clus
   return Opened{std::move(*idle), true};
 }
 
-asio::awaitable<std::variant<Opened, ConnectFailure>> connect_new(ClusterState& cluster,
-                                                                  std::size_t endpoint) {
-  auto opened = co_await connect(cluster, endpoint);
-  if (auto* failed = std::get_if<ConnectFailure>(&opened)) co_return *failed;
-  co_return Opened{std::move(std::get<pool::Connection>(opened)), false};
+asio::awaitable<std::variant<Opened, ConnectFailure>> connect_new(
+    ClusterState& cluster, std::size_t endpoint, const layers::timeout::Limit& wait_limit) {
+  for (;;) {
+    std::optional<std::variant<Opened, ConnectFailure>> idle;
+    auto ready = [&] {
+      idle = take_idle(cluster, endpoint);
+      return idle.has_value();
+    };
+    auto reserved = co_await reserve(cluster, wait_limit, ready);
+    if (auto* failed = std::get_if<ConnectFailure>(&reserved)) co_return *failed;
+    if (std::holds_alternative<PoolReady>(reserved)) {
+      if (idle) co_return std::move(*idle);
+      continue;
+    }
+    auto opened = co_await connect(cluster, endpoint, std::move(std::get<Reservation>(reserved)));
+    if (auto* failed = std::get_if<ConnectFailure>(&opened)) co_return *failed;
+    co_return Opened{std::move(std::get<pool::Connection>(opened)), false};
+  }
 }
 
 std::string_view negotiated_alpn(const pool::Connection& connection) {

@@ -207,6 +207,34 @@ def test_max_requests_fails_fast_past_the_limit(start_proxy, backends, client):
     assert sum(r.get("error") == "upstream_overflow" for r in records) == 4, records
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+def test_max_connections_queues_and_max_pending_refuses(start_proxy, backends, client):
+    """One connection upstream: requests wait for it in turn, up to two
+    waiting; the rest are refused at once."""
+    slow = backends(delay=0.5)
+    port = free_port()
+    proxy = start_proxy(proxy_config(
+        port, slow.port, protocol="PROTOCOL_HTTP1",
+        circuit_breakers={"max_connections": 1, "max_pending_requests": 2}))
+    url = f"http://127.0.0.1:{port}/"
+    version = ["--http2-prior-knowledge"] if client == "http2" else ["--http1.1"]
+    calls = []
+    for _ in range(5):
+        calls.append(subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time",
+                                       "10", *version, url], stdout=subprocess.PIPE, text=True))
+        time.sleep(0.05)
+    assert proxy.settled_metric("mesh_upstream_requests_pending", 2, cluster="app") == 2
+    assert proxy.metric("mesh_upstream_connections_active", cluster="app") == 1
+    heads = [call.communicate(timeout=20)[0].lower() for call in calls]
+    overflowed = [h for h in heads if "x-weft-error: upstream_overflow" in h]
+    assert len(overflowed) == 2 and all(h.split()[1] == "503" for h in overflowed), heads
+    assert sum(" 200" in h.splitlines()[0] for h in heads) == 3, heads
+    assert slow.most_in_flight == 1 and slow.served == 3
+    assert proxy.metric("mesh_upstream_overflows_total", cluster="app", limit="pending") == 2
+    assert proxy.metric("mesh_upstream_connection_waits_total", cluster="app") == 2
+    assert proxy.settled_metric("mesh_upstream_requests_pending", 0, cluster="app") == 0
+
+
 def test_max_retries_stops_retries_past_the_limit(start_proxy, backends):
     failing = backends(status=503, delay=0.3)
     port = free_port()

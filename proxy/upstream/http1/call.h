@@ -163,9 +163,13 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
     auto lease = cluster.balancer.lease(endpoint);
     // A pooled connection, usually: taken without a coroutine.
     auto opened = take_idle(cluster, endpoint);
-    if (!opened) opened = co_await connect_new(cluster, endpoint);
+    if (!opened) {
+      const auto now = worker::coarse_now();
+      opened = co_await connect_new(cluster, endpoint,
+                                    deadlines.attempt(now).or_idle(now, deadlines.idle()));
+    }
     if (auto* failed = std::get_if<ConnectFailure>(&*opened)) {
-      cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
+      if (!failed->limited) cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
       end.outcome.failure = failed->failure;
       break;
     }
@@ -180,8 +184,7 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
       exchanged = co_await client.exchange(*connection.tls(), tries);
     }
     client.unwatch();
-    if (exchanged.reusable)
-      cluster.pool->put(endpoint, std::move(connection), worker::coarse_now());
+    if (exchanged.reusable) cluster.keep(endpoint, std::move(connection));
     if (send_on_new_connection(
             {first && reused, exchanged.closed, client.body_replayable(), request.method})) {
       client.rewind();

@@ -51,9 +51,11 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
     auto endpoint = cluster.balancer.pick(worker::coarse_now(), request.hash);
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
     auto lease = cluster.balancer.lease(endpoint);
-    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint);
+    const auto started = worker::coarse_now();
+    const auto wait_limit = deadlines.attempt(started).or_idle(started, deadlines.idle());
+    auto acquired = co_await cluster.h2_pool->acquire(cluster, endpoint, wait_limit);
     if (auto* failed = std::get_if<ConnectFailure>(&acquired)) {
-      cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
+      if (!failed->limited) cluster.answered(endpoint, lease, 0, failed->failure, lb::Clock::now());
       co_return ended({false, false, {failed->failure}});
     }
     Answer answer;

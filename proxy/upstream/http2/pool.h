@@ -42,8 +42,10 @@ class Pool {
       connections_.push_back(std::make_shared<Endpoint>());
   }
 
-  boost::asio::awaitable<std::variant<Lease, ConnectFailure>> acquire(ClusterState& cluster,
-                                                                      std::size_t endpoint);
+  // A stream slot on a connection to `endpoint`; a new connection waits
+  // for a place under the cluster's maxConnections until `wait_limit`.
+  boost::asio::awaitable<std::variant<Lease, ConnectFailure>> acquire(
+      ClusterState& cluster, std::size_t endpoint, const layers::timeout::Limit& wait_limit);
   std::size_t connections(std::size_t endpoint) const { return connections_[endpoint]->size(); }
   // Makes this pool's `endpoint` share `previous`'s connections to its
   // endpoint `from` (the same address, the same idle timeout): see

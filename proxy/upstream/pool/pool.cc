@@ -50,7 +50,29 @@ void Pool::put(std::size_t endpoint, Connection connection, Clock::time_point no
     if (discards_.pool_full != nullptr) discards_.pool_full->Increment();
   }
   idle.push_back({std::move(connection), now});
+  if (!waiters_.empty()) {
+    waiters_.front()->cancel();
+    waiters_.pop_front();  // woken once: it registers again if it waits on
+  }
 }
+
+bool Pool::close_oldest() {
+  std::deque<Idle>* oldest = nullptr;
+  for (auto& idle : idle_) {
+    if (!idle->empty() && (oldest == nullptr || idle->front().since < oldest->front().since)) {
+      oldest = idle.get();
+    }
+  }
+  if (oldest == nullptr) return false;
+  oldest->pop_front();
+  return true;
+}
+
+Pool::Waiting::Waiting(Pool& pool, boost::asio::steady_timer& timer) : pool_(pool), timer_(timer) {
+  pool_.waiters_.push_back(&timer_);
+}
+
+Pool::Waiting::~Waiting() { std::erase(pool_.waiters_, &timer_); }
 
 void Pool::sweep(Clock::time_point now) {
   for (auto& idle : idle_) {

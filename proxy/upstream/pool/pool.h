@@ -6,6 +6,7 @@
 #include <prometheus/counter.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <deque>
@@ -14,17 +15,22 @@
 #include <variant>
 #include <vector>
 
+#include "proxy/layers/circuit_breaker.h"
+
 namespace weft::proxy::upstream::pool {
 
 using Clock = std::chrono::steady_clock;
 using Socket = boost::asio::ip::tcp::socket;
 using TlsStream = boost::beast::ssl_stream<Socket>;
 
-// An upstream connection, plain TCP or TLS over TCP.
+// An upstream connection, plain TCP or TLS over TCP. It holds its place
+// under the cluster's maxConnections for its life.
 class Connection {
  public:
   explicit Connection(std::unique_ptr<Socket> plain) : stream_(std::move(plain)) {}
   explicit Connection(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
+
+  void hold(layers::circuit_breaker::Ticket place) { place_ = std::move(place); }
 
   // Null when the connection is the other kind.
   Socket* plain() const;
@@ -34,6 +40,7 @@ class Connection {
 
  private:
   std::variant<std::unique_ptr<Socket>, std::unique_ptr<TlsStream>> stream_;
+  layers::circuit_breaker::Ticket place_;
 };
 
 // Counters of idle connections the pool closed, by why (all may be null).
@@ -52,14 +59,34 @@ class Pool {
   // less than the idle timeout; older or closed ones are dropped on the way.
   std::optional<Connection> take(std::size_t endpoint, Clock::time_point now);
   // Keeps `connection` for reuse; when the endpoint already has the maximum,
-  // its oldest idle connection is closed to make room.
+  // its oldest idle connection is closed to make room. Wakes a request
+  // waiting for a connection (Waiting).
   void put(std::size_t endpoint, Connection connection, Clock::time_point now);
+  // Closes the idle connection unused the longest, of any endpoint, to free
+  // its place under the cluster's maxConnections; false when none is idle.
+  bool close_oldest();
   // Closes the connections that are past the idle timeout or that the
   // upstream has closed, so none waits in CLOSE_WAIT (holding a descriptor
   // here and a slot at the upstream) until the next request to its endpoint.
   void sweep(Clock::time_point now);
 
   std::size_t idle(std::size_t endpoint) const { return idle_[endpoint]->size(); }
+
+  // A request of this worker waiting for a connection, woken by the next
+  // put() through its timer's cancellation (once: a waiter that waits on
+  // makes another).
+  class Waiting {
+   public:
+    Waiting(Pool& pool, boost::asio::steady_timer& timer);
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+    ~Waiting();
+
+   private:
+    Pool& pool_;
+    boost::asio::steady_timer& timer_;
+  };
+  std::size_t waiting() const { return waiters_.size(); }
 
   // Makes this pool's `endpoint` share the idle connections of `previous`'s
   // endpoint `from`: the same address in the snapshot before, with the same
@@ -85,6 +112,7 @@ class Pool {
   std::size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
   Discards discards_;
+  std::deque<boost::asio::steady_timer*> waiters_;  // oldest first
 };
 
 // True when the peer has closed `socket` or sent bytes nobody asked for;
