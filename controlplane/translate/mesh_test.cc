@@ -340,7 +340,7 @@ TEST(LoadBalancing, PolicyConsistentHashing) {
 }
 
 // A health check reaches every cluster the policy covers; exactly one kind,
-// positive durations and real statuses, and gRPC is refused until built.
+// positive durations and real statuses; a gRPC check names its service.
 TEST(LoadBalancing, PolicyHealthCheck) {
   auto mesh = compile(*store_of(
       edited("  timeouts: {request: 2s}",
@@ -353,10 +353,16 @@ TEST(LoadBalancing, PolicyHealthCheck) {
     EXPECT_EQ(check.http().path(), "/healthz");
     EXPECT_THAT(check.http().expected_statuses(), ::testing::ElementsAre(200, 204));
   }
+  auto grpc = compile(*store_of(
+      edited("  timeouts: {request: 2s}", "  healthCheck: {grpc: {service: reviews.v1.Reviews}}")));
+  for (const auto& sp : grpc->service_ports) {
+    ASSERT_TRUE(sp.cluster.health_check().has_grpc()) << sp.cluster.name();
+    EXPECT_EQ(sp.cluster.health_check().grpc().service(), "reviews.v1.Reviews");
+  }
   for (auto [spec, message] :
        {std::pair{"  healthCheck: {interval: 2s}", "exactly one of http, grpc, tcp (0 set)"},
         std::pair{"  healthCheck: {tcp: {}, http: {}}", "(2 set)"},
-        std::pair{"  healthCheck: {grpc: {service: reviews}}", "healthCheck.grpc is not supported"},
+        std::pair{"  healthCheck: {grpc: {}, http: {}}", "(2 set)"},
         std::pair{"  healthCheck: {timeout: 0s, tcp: {}}", "'0s' is not a positive duration"},
         std::pair{"  healthCheck: {http: {path: healthz}}", "does not start with /"},
         std::pair{"  healthCheck: {http: {expectedStatuses: [42]}}", "42 is not an HTTP status"}}) {

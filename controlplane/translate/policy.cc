@@ -271,11 +271,6 @@ tl::expected<mesh::v1::HealthCheck, Rejected> parse_health_check(
     return tl::unexpected(
         invalid(fmt::format("healthCheck needs exactly one of http, grpc, tcp ({} set)", kinds)));
   }
-  if (in.has_grpc()) {
-    return tl::unexpected(
-        invalid("healthCheck.grpc is not supported yet (use http or tcp; see "
-                "docs/tasks/health-checks.md)"));
-  }
   for (auto [name, text, field] : {std::tuple{"interval", &in.interval(), out.mutable_interval()},
                                    std::tuple{"timeout", &in.timeout(), out.mutable_timeout()}}) {
     if (text->empty()) continue;
@@ -289,6 +284,8 @@ tl::expected<mesh::v1::HealthCheck, Rejected> parse_health_check(
   out.set_healthy_threshold(in.healthy_threshold());
   out.set_unhealthy_threshold(in.unhealthy_threshold());
   if (in.has_tcp()) out.mutable_tcp();
+  // Any service name: "" asks after the server as a whole.
+  if (in.has_grpc()) out.mutable_grpc()->set_service(in.grpc().service());
   if (in.has_http()) {
     const auto& http = in.http();
     if (!http.path().empty() && http.path().front() != '/') {

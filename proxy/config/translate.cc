@@ -364,7 +364,9 @@ Result<std::optional<upstream::health::Check>> health_check(const v1::Cluster& p
       }
       break;
     case v1::HealthCheck::kGrpc:
-      return fail(ErrorCode::kInvalidArgument, "health_check.grpc is not supported by this proxy");
+      check.kind = Kind::kGrpc;
+      check.grpc_service = in.grpc().service();
+      break;
     case v1::HealthCheck::KIND_NOT_SET:
       return fail(ErrorCode::kInvalidArgument, "health_check needs http, grpc or tcp");
   }

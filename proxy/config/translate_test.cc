@@ -104,6 +104,35 @@ TEST(Translate, AnUnresolvedBackendKeepsItsShareAndNeedsNoCluster) {
   EXPECT_EQ(unresolved, 10) << "exactly its share, no more";
 }
 
+// Each kind of health check as the checker sees it; a gRPC check names
+// its service ("" for the server's own health).
+TEST(Translate, HealthCheckKinds) {
+  using Kind = upstream::health::Check::Kind;
+  struct Case {
+    const char* check;
+    Kind kind;
+    const char* detail;  // path or gRPC service
+  };
+  for (const auto& c : std::vector<Case>{
+           {"{tcp: {}}", Kind::kTcp, "/"},
+           {"{http: {path: /healthz}}", Kind::kHttp, "/healthz"},
+           {"{grpc: {service: reviews.v1.Reviews}, interval: 2s}", Kind::kGrpc,
+            "reviews.v1.Reviews"},
+           {"{grpc: {}}", Kind::kGrpc, ""},
+       }) {
+    std::string text(kBase);
+    const std::string from = "{name: v1, endpoints";
+    text.replace(text.find(from), from.size(),
+                 std::string("{name: v1, health_check: ") + c.check + ", endpoints");
+    auto snapshot = translate_yaml(text);
+    ASSERT_TRUE(snapshot) << c.check << ": " << snapshot.error().message;
+    const auto& check = (*snapshot)->clusters[0].health_check;
+    ASSERT_TRUE(check) << c.check;
+    EXPECT_EQ(check->kind, c.kind) << c.check;
+    EXPECT_EQ(c.kind == Kind::kGrpc ? check->grpc_service : check->path, c.detail) << c.check;
+  }
+}
+
 struct BadCase {
   const char* name;
   std::string from, to;  // textual edit applied to kBase

@@ -18,7 +18,7 @@
 #include <fstream>
 #include <vector>
 
-#include "proxy/discovery/grpc_framing.h"
+#include "proxy/http/grpc_framing.h"
 
 // GCC 12 mistakes Asio's coroutine-frame allocator (a matching sized
 // operator new/delete pair in awaitable_frame_base) for a mismatch in
@@ -80,7 +80,7 @@ class H2Stream {
   }
 
   void send(std::string_view message) {
-    outgoing_ += frame_message(message);
+    outgoing_ += http::grpc::frame_message(message);
     nghttp2_session_resume_data(session_, stream_id_);
   }
   void ping() { nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr); }
@@ -180,7 +180,7 @@ class H2Stream {
   nghttp2_session* session_ = nullptr;
   int32_t stream_id_ = -1;
   std::string outgoing_;
-  MessageReader reader_;
+  http::grpc::MessageReader reader_;
   std::function<void(std::string)> on_message_;
   std::string error_;
   std::string grpc_status_, grpc_message_;

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+import grpc_backend
 from conftest import cluster, free_port, listener
 
 
@@ -489,6 +490,85 @@ def test_http_health_check_takes_out_and_brings_back(start_proxy, backends):
     assert h2load(f"http://127.0.0.1:{port}/", "http1", 300, 2)["2xx"] == 300
     assert 80 <= sick.served - before <= 120  # its third again
     assert sick.probes >= 3 and good[0].probes >= 3
+
+
+@pytest.fixture
+def grpc_servers():
+    """Starts gRPC backends of ours (grpc_backend): (port, state) each."""
+    started = []
+
+    def start():
+        port = free_port()
+        server, state = grpc_backend.start(port)
+        started.append(server)
+        return port, state
+
+    yield start
+    for server in started:
+        server.stop(0)
+
+
+def grpc_health_config(port, *ports, service):
+    """gRPC endpoints behind round robin, checked by grpc.health.v1 Check
+    calls for `service` every 0.1 s."""
+    return proxy_config(port, *ports, protocol="PROTOCOL_HTTP2", load_balancer="LB_ROUND_ROBIN",
+                        health_check={"interval": "0.1s", "timeout": "0.5s",
+                                      "unhealthy_threshold": 2, "grpc": {"service": service}})
+
+
+def test_grpc_health_check_takes_out_and_brings_back(start_proxy, grpc_servers):
+    """A gRPC caller through the proxy; one endpoint's health service says
+    NOT_SERVING for the Echo service: after two failed Check calls it takes
+    no calls, none failing; when it says SERVING again it is back."""
+    (good, good_state), (sick, sick_state) = grpc_servers(), grpc_servers()
+    sick_state.health[grpc_backend.SERVICE] = grpc_backend.NOT_SERVING
+    port = free_port()
+    proxy = start_proxy(grpc_health_config(port, good, sick, service=grpc_backend.SERVICE))
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 1, cluster="app") == 1
+    client = grpc_backend.Client(f"127.0.0.1:{port}")
+    unary = client.unary()
+    before = sick_state.calls
+    for _ in range(40):
+        assert unary(b"ping", timeout=5) == b"ping"
+    assert sick_state.calls == before
+    sick_state.health[grpc_backend.SERVICE] = grpc_backend.SERVING
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 0, cluster="app") == 0
+    for _ in range(40):
+        assert unary(b"ping", timeout=5) == b"ping"
+    assert 10 <= sick_state.calls - before <= 30  # its half again
+    assert good_state.probes >= 3 and sick_state.probes >= 3
+    client.close()
+
+
+@pytest.mark.parametrize("service, failing", [
+    ("", 0),                      # the server's own health
+    (grpc_backend.SERVICE, 0),    # a service it serves
+    ("no.such.Service", 2),       # NOT_FOUND: fails on every endpoint
+])
+def test_grpc_health_check_asks_after_the_named_service(start_proxy, grpc_servers, service,
+                                                       failing):
+    ports = [grpc_servers()[0], grpc_servers()[0]]
+    port = free_port()
+    proxy = start_proxy(grpc_health_config(port, *ports, service=service))
+    result = "failed" if failing else "passed"
+    assert proxy.settled_metric("mesh_upstream_health_checks_total", lambda n: n >= 4,
+                                cluster="app", result=result) >= 4
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", failing,
+                                cluster="app") == failing
+    other = "passed" if failing else "failed"
+    assert proxy.metric("mesh_upstream_health_checks_total", cluster="app", result=other) == 0
+
+
+def test_grpc_health_check_of_a_server_without_http2_fails(start_proxy, backends, grpc_servers):
+    """An HTTP/1.1-only endpoint cannot answer a Check call: it fails (the
+    probe gives up within its timeout) and the gRPC endpoint stays in."""
+    http1_only = backends()
+    grpc_port, _ = grpc_servers()
+    port = free_port()
+    proxy = start_proxy(grpc_health_config(port, grpc_port, http1_only.port, service=""))
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 1, cluster="app") == 1
+    assert proxy.metric("mesh_upstream_health_checks_total", cluster="app",
+                        result="passed") >= 1
 
 
 def test_tcp_health_check_spares_requests_to_a_dead_endpoint(start_proxy, backends):

@@ -1,7 +1,8 @@
 // Active health checks (TrafficPolicy healthCheck): once per proxy, on the
 // main thread, each endpoint of each cluster with a check is probed every
-// interval (TCP connect, or an HTTP/1.1 GET whose status must be one of the
-// expected). Enough failures in a row mark the endpoint failing in its
+// interval (TCP connect; an HTTP/1.1 GET whose status must be one of the
+// expected; or a grpc.health.v1 Check call over HTTP/2 that must answer
+// SERVING). Enough failures in a row mark the endpoint failing in its
 // proxy-wide outlier::EndpointHealth, which every worker's balancer reads:
 // a failing endpoint is not picked while a healthy one is left, and counts
 // against the cluster's panic threshold and for failover, as an ejected one

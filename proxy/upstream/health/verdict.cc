@@ -1,6 +1,12 @@
 #include "proxy/upstream/health/verdict.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <charconv>
+
+#include "proxy/http/grpc_framing.h"
 
 namespace weft::proxy::upstream::health {
 
@@ -40,6 +46,60 @@ std::optional<unsigned> status_of(std::string_view status_line) {
     return std::nullopt;
   }
   return status;
+}
+
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+// grpc.health.v1: HealthCheckRequest.service and HealthCheckResponse.status
+// are both field 1; SERVING is 1.
+constexpr int kServiceField = 1;
+constexpr int kStatusField = 1;
+constexpr std::uint32_t kServing = 1;
+// A HealthCheckResponse is a few bytes; anything larger is not one.
+constexpr std::size_t kMaxAnswerBytes = 1'024;
+
+// HealthCheckResponse.status, or none when `message` is not well formed.
+// Unknown fields are skipped; the last status wins, as protobuf has it.
+std::optional<std::uint32_t> serving_status(std::string_view message) {
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const std::uint8_t*>(message.data()), static_cast<int>(message.size()));
+  std::uint32_t status = 0;  // absent: UNKNOWN
+  while (const auto tag = input.ReadTag()) {
+    if (tag == WireFormatLite::MakeTag(kStatusField, WireFormatLite::WIRETYPE_VARINT)) {
+      if (!input.ReadVarint32(&status)) return std::nullopt;
+    } else if (!WireFormatLite::SkipField(&input, tag)) {
+      return std::nullopt;
+    }
+  }
+  if (!input.ConsumedEntireMessage()) return std::nullopt;  // a zero tag inside
+  return status;
+}
+
+}  // namespace
+
+std::string grpc_check_request(std::string_view service) {
+  std::string message;
+  if (!service.empty()) {  // proto3: an empty string is not sent
+    // The streams flush into `message` as they go out of scope.
+    google::protobuf::io::StringOutputStream out(&message);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.WriteTag(
+        WireFormatLite::MakeTag(kServiceField, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    coded.WriteVarint32(static_cast<std::uint32_t>(service.size()));
+    coded.WriteRaw(service.data(), static_cast<int>(service.size()));
+  }
+  return http::grpc::frame_message(message);
+}
+
+bool grpc_check_passed(std::optional<std::string_view> grpc_status, std::string_view body) {
+  if (grpc_status != "0") return false;
+  http::grpc::MessageReader reader(kMaxAnswerBytes);
+  reader.append(body);
+  auto message = reader.next();
+  if (!message || !*message || reader.buffered() != 0) return false;  // not exactly one
+  return serving_status(**message) == kServing;
 }
 
 }  // namespace weft::proxy::upstream::health

@@ -76,5 +76,50 @@ TEST(Verdict, StatusLines) {
   }
 }
 
+// A gRPC message on the wire: no compression, four bytes of length.
+std::string framed(std::string_view message, char compressed = '\0') {
+  std::string out{compressed, '\0', '\0', '\0', static_cast<char>(message.size())};
+  return out.append(message);
+}
+
+TEST(Verdict, GrpcCheckRequestNamesTheService) {
+  // HealthCheckRequest{service = "reviews"}: field 1, length-delimited.
+  EXPECT_EQ(grpc_check_request("reviews"), framed(std::string("\x0a\x07reviews", 9)));
+  EXPECT_EQ(grpc_check_request(""), framed("")) << "the server's own health: an empty message";
+}
+
+TEST(Verdict, GrpcAnswers) {
+  const std::string serving("\x08\x01", 2), not_serving("\x08\x02", 2);
+  struct Case {
+    const char* name;
+    std::optional<std::string_view> grpc_status;
+    std::string body;
+    bool passed;
+  };
+  const std::vector<Case> cases = {
+      {"SERVING", "0", framed(serving), true},
+      {"NOT_SERVING", "0", framed(not_serving), false},
+      {"SERVICE_UNKNOWN", "0", framed(std::string("\x08\x03", 2)), false},
+      {"UNKNOWN: the status absent", "0", framed(""), false},
+      {"unknown fields are skipped", "0", framed(std::string("\x12\x02hi\x08\x01\x18\x07", 8)),
+       true},
+      {"the last status wins", "0", framed(std::string("\x08\x02\x08\x01", 4)), true},
+      {"NOT_FOUND: a service the server does not know", "5", "", false},
+      {"an error status despite a message", "14", framed(serving), false},
+      {"no grpc-status: the call did not finish", std::nullopt, framed(serving), false},
+      {"no message", "0", "", false},
+      {"two messages", "0", framed(serving) + framed(serving), false},
+      {"a truncated message", "0", framed(serving).substr(0, 6), false},
+      {"compressed", "0", framed(serving, '\x01'), false},
+      {"a truncated varint", "0", framed(std::string("\x08\x81", 2)), false},
+      {"the status as a string: not a varint field", "0", framed(std::string("\x0a\x01x", 3)),
+       false},
+      {"a zero tag", "0", framed(std::string("\x08\x01\x00", 3)), false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(grpc_check_passed(c.grpc_status, c.body), c.passed) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream::health

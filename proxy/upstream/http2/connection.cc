@@ -141,6 +141,12 @@ asio::awaitable<Response> Connection::exchange(const http::RequestHead& head,
   co_return response;
 }
 
+void Connection::close() {
+  if (state_ != State::kReady || !io_) return;
+  session_->goaway(0);
+  io_->stop();  // flushes the GOAWAY, then run() closes everything
+}
+
 void Connection::cancel(std::int32_t stream) {
   if (state_ != State::kReady || !pending_.contains(stream)) return;
   session_->reset(stream, kCancel);

@@ -68,6 +68,9 @@ class Connection final : public http::http2::SessionEvents,
                                             std::shared_ptr<http::BodyPipe> body,
                                             std::shared_ptr<http::BodyPipe> response_body,
                                             Clock::time_point deadline);
+  // Ends the connection now (a GOAWAY, then the socket is closed): streams
+  // still open fail. For a connection of its own, such as a health probe's.
+  void close();
   // Cancels `stream` if it is still open (the client went away).
   void cancel(std::int32_t stream);
   bool is_open(std::int32_t stream) const { return pending_.contains(stream); }

@@ -1,5 +1,6 @@
 // gRPC's length-prefixed message framing (one flag byte, four bytes of
-// big-endian length, the message), for the proxy's own small gRPC client.
+// big-endian length, the message), for the proxy's own gRPC calls: its
+// discovery stream and gRPC health checks.
 // Compression is never negotiated, so a compressed message is an error.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace weft::proxy::discovery {
+namespace weft::proxy::http::grpc {
 
 // Frames one serialized message.
 std::string frame_message(std::string_view message);
@@ -31,4 +32,4 @@ class MessageReader {
   std::string buffer_;
 };
 
-}  // namespace weft::proxy::discovery
+}  // namespace weft::proxy::http::grpc

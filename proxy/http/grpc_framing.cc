@@ -1,6 +1,6 @@
-#include "proxy/discovery/grpc_framing.h"
+#include "proxy/http/grpc_framing.h"
 
-namespace weft::proxy::discovery {
+namespace weft::proxy::http::grpc {
 
 std::string frame_message(std::string_view message) {
   std::string out;
@@ -31,4 +31,4 @@ Result<std::optional<std::string>> MessageReader::next() {
   return message;
 }
 
-}  // namespace weft::proxy::discovery
+}  // namespace weft::proxy::http::grpc

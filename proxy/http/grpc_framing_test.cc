@@ -1,9 +1,9 @@
-#include "proxy/discovery/grpc_framing.h"
+#include "proxy/http/grpc_framing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace weft::proxy::discovery {
+namespace weft::proxy::http::grpc {
 namespace {
 
 TEST(GrpcFraming, FramesAndReadsBackAcrossArbitrarySplits) {
@@ -43,4 +43,4 @@ TEST(GrpcFraming, RejectsCompressedAndOversizedMessages) {
 }
 
 }  // namespace
-}  // namespace weft::proxy::discovery
+}  // namespace weft::proxy::http::grpc
