@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
       std::cerr << "mesh-proxy: --node (or POD_NAME) is required with --controlplane\n";
       return 2;
     }
+    options.proxy_name = node.namespace_() + "/" + node.name();
     weft::proxy::server::Server server(options);
     return run_with_controlplane(server, controlplane, std::move(node), args);
   }

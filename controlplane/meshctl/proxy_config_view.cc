@@ -261,4 +261,51 @@ Rows endpoint_rows(const json::value& config) {
   return rows;
 }
 
+std::string admin_address(const json::value& config) {
+  const auto* admin = json_access::find(config.if_object(), "admin");
+  const auto* at = admin != nullptr ? json_access::find(admin->if_object(), "address") : nullptr;
+  if (at == nullptr) return "127.0.0.1:15000";
+  auto host = text(*at, "host");
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = fmt::format("[{}]", host);
+  return host + ":" + text(*at, "port");
+}
+
+std::optional<std::string> live_view_mismatch(const json::value& live, const ProxyRef& ref) {
+  if (!live.is_object() || json_access::array_at(live.if_object(), "clusters") == nullptr) {
+    return "it did not answer with the proxy's endpoints";
+  }
+  const auto wanted = ref.ns + "/" + ref.name;
+  const auto proxy = text(live, "proxy");
+  if (proxy != wanted) {
+    return fmt::format("it is {}'s, not {}'s", proxy.empty() ? "a proxy without a name" : proxy,
+                       wanted);
+  }
+  return std::nullopt;
+}
+
+Rows live_endpoint_rows(const json::value& live) {
+  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"}};
+  for (const auto& c : list(live, "clusters")) {
+    const auto& endpoints = list(c, "endpoints");
+    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", "", "", "", ""});
+    for (const auto& e : endpoints) {
+      auto health = text(e, "health");
+      if (health == "failing_check") health = "failing check";
+      if (health == "ejected") health = "ejected until " + text(e, "ejected_until");
+      const auto ejections = text(e, "ejections");
+      if (!ejections.empty() && ejections != "0") {
+        health += fmt::format(" ({} ejection{})", ejections, ejections == "1" ? "" : "s");
+      }
+      const auto* latency = json_access::find(e.if_object(), "latency_ms");
+      const double ms =
+          latency != nullptr && latency->is_number() ? latency->to_number<double>() : 0;
+      rows.push_back({text(c, "name"), text(e, "address"), text(e, "weight"), health,
+                      text(e, "in_flight"), ms > 0 ? fmt::format("{:.1f}ms", ms) : "-"});
+    }
+  }
+  return rows;
+}
+
 }  // namespace weft::meshctl

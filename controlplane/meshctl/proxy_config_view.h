@@ -1,9 +1,11 @@
 // `meshctl proxy-config`'s pure half: which proxy an argument names, and
 // the tables shown for a proxy's configuration (the JSON of a
-// mesh.v1.ProxyConfig, as the control plane's /config serves it).
+// mesh.v1.ProxyConfig, as the control plane's /config serves it), and the
+// live endpoints table from the proxy's own admin /endpoints.
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -29,5 +31,19 @@ Rows listener_rows(const boost::json::value& config);
 Rows route_rows(const boost::json::value& config);    // with each route's timeout
 Rows cluster_rows(const boost::json::value& config);  // protocol, connect timeout, pool
 Rows endpoint_rows(const boost::json::value& config);
+
+// Where the proxy's admin endpoint listens, as its configuration says
+// ("HOST:PORT"; loopback for an unspecified host, the proxy's default
+// 127.0.0.1:15000 when the configuration names none).
+std::string admin_address(const boost::json::value& config);
+// Why the live view from `admin` cannot be used for proxy `ref`: it is not
+// the proxy's /endpoints JSON, or it is another proxy's (the admin port of
+// a Pod is on the Pod's loopback, which meshctl reaches only under
+// `meshctl up`). Nothing when it can.
+std::optional<std::string> live_view_mismatch(const boost::json::value& live, const ProxyRef& ref);
+// The live endpoints table (the proxy's /endpoints): weight, health
+// (passing, failing its check, ejected until when), in-flight requests
+// over every worker, and PeakEWMA's latency estimate.
+Rows live_endpoint_rows(const boost::json::value& live);
 
 }  // namespace weft::meshctl

@@ -92,5 +92,58 @@ TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {
                                           {"ratings", "(none)", ""}}));
 }
 
+// Where meshctl looks for the proxy's live view: its configured admin
+// address, loopback for a wildcard host, else the proxy's default.
+TEST(ProxyConfigView, AdminAddressFromTheConfiguration) {
+  struct Case {
+    const char* config;
+    const char* address;
+  };
+  for (const auto& c : std::vector<Case>{
+           {R"({})", "127.0.0.1:15000"},
+           {R"({"admin": {"address": {"host": "127.0.0.1", "port": 41000}}})", "127.0.0.1:41000"},
+           {R"({"admin": {"address": {"host": "0.0.0.0", "port": 15000}}})", "127.0.0.1:15000"},
+           {R"({"admin": {"address": {"host": "::", "port": 15000}}})", "[::1]:15000"},
+           {R"({"admin": {"address": {"host": "fd00::5", "port": 15000}}})", "[fd00::5]:15000"},
+       }) {
+    EXPECT_EQ(admin_address(boost::json::parse(c.config)), c.address) << c.config;
+  }
+}
+
+// A live view is used only when it is this proxy's: a Pod's admin port is
+// on the Pod's loopback, and meshctl's loopback may hold another proxy.
+TEST(ProxyConfigView, LiveViewMustBeTheNamedProxys) {
+  const ProxyRef ref{"default", "client-0"};
+  EXPECT_EQ(live_view_mismatch(
+                boost::json::parse(R"({"proxy": "default/client-0", "clusters": []})"), ref),
+            std::nullopt);
+  EXPECT_EQ(
+      live_view_mismatch(boost::json::parse(R"({"proxy": "shop/cart-1", "clusters": []})"), ref),
+      "it is shop/cart-1's, not default/client-0's");
+  EXPECT_EQ(live_view_mismatch(boost::json::parse(R"({"clusters": []})"), ref),
+            "it is a proxy without a name's, not default/client-0's");
+  EXPECT_EQ(live_view_mismatch(boost::json::value(), ref),
+            "it did not answer with the proxy's endpoints");
+}
+
+TEST(ProxyConfigView, LiveEndpointsShowHealthInFlightAndLatency) {
+  auto live = boost::json::parse(R"({"proxy": "default/client-0", "clusters": [
+    {"name": "reviews", "endpoints": [
+      {"address": "10.0.0.1:9080", "weight": 3, "health": "passing", "ejections": 1,
+       "in_flight": 2, "latency_ms": 12.345},
+      {"address": "10.0.0.2:9080", "weight": 1, "health": "ejected", "ejected_until":
+       "2026-12-06T10:00:30Z", "ejections": 2, "in_flight": 0},
+      {"address": "10.0.0.3:9080", "weight": 1, "health": "failing_check", "ejections": 0,
+       "in_flight": 0}]},
+    {"name": "ratings", "endpoints": []}]})");
+  EXPECT_EQ(live_endpoint_rows(live),
+            (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"},
+                  {"reviews", "10.0.0.1:9080", "3", "passing (1 ejection)", "2", "12.3ms"},
+                  {"reviews", "10.0.0.2:9080", "1",
+                   "ejected until 2026-12-06T10:00:30Z (2 ejections)", "0", "-"},
+                  {"reviews", "10.0.0.3:9080", "1", "failing check", "0", "-"},
+                  {"ratings", "(none)", "", "", "", ""}}));
+}
+
 }  // namespace
 }  // namespace weft::meshctl

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "common/spelling.h"
@@ -157,6 +158,23 @@ std::string not_found(const Target& target, const ProxyRef& ref, const std::stri
   return fmt::format("{} (connected: {})", error, fmt::join(names, ", "));
 }
 
+// The proxy's live view of its endpoints, from its own admin endpoint, or
+// why there is none.
+Result<json::value> live_endpoints(const json::value& config, const ProxyRef& ref) {
+  const auto admin = admin_address(config);
+  auto response = http_get(admin, "/endpoints", std::chrono::seconds(2));
+  if (!response) {
+    return fail(ErrorCode::kUnavailable, "admin {}: {}", admin, response.error().message);
+  }
+  boost::system::error_code ec;
+  auto live = json::parse(response->body, ec);
+  if (ec || response->status != 200) live = json::value();
+  if (auto mismatch = live_view_mismatch(live, ref)) {
+    return fail(ErrorCode::kUnavailable, "admin {}: {}", admin, *mismatch);
+  }
+  return live;
+}
+
 }  // namespace
 
 int proxy_config(const Target& target, const ProxyConfigArgs& args, Format format) {
@@ -171,6 +189,18 @@ int proxy_config(const Target& target, const ProxyConfigArgs& args, Format forma
     return 1;
   }
   const auto& section = args.section;
+  // Endpoints as the proxy sees them now, when meshctl can reach its admin
+  // port (under meshctl up); else as configured.
+  std::optional<json::value> live;
+  if (section.empty() || section == "endpoints") {
+    auto got = live_endpoints(*value, *ref);
+    if (got) {
+      live = std::move(*got);
+    } else {
+      std::cerr << "meshctl: endpoints as configured, without live state (" << got.error().message
+                << ")\n";
+    }
+  }
   if (format != Format::kTable) {
     json::value selected = *value;
     const auto* o = value->if_object();
@@ -180,7 +210,8 @@ int proxy_config(const Target& target, const ProxyConfigArgs& args, Format forma
     };
     if (section == "listeners") selected = part("listeners");
     if (section == "routes") selected = part("route_tables");
-    if (section == "clusters" || section == "endpoints") selected = part("clusters");
+    if (section == "clusters") selected = part("clusters");
+    if (section == "endpoints") selected = live ? *live : part("clusters");
     print(selected, format);
     return 0;
   }
@@ -188,7 +219,9 @@ int proxy_config(const Target& target, const ProxyConfigArgs& args, Format forma
   if (section.empty() || section == "listeners") tables.push_back(listener_rows(*value));
   if (section.empty() || section == "routes") tables.push_back(route_rows(*value));
   if (section.empty() || section == "clusters") tables.push_back(cluster_rows(*value));
-  if (section.empty() || section == "endpoints") tables.push_back(endpoint_rows(*value));
+  if (section.empty() || section == "endpoints") {
+    tables.push_back(live ? live_endpoint_rows(*live) : endpoint_rows(*value));
+  }
   for (std::size_t i = 0; i < tables.size(); ++i) {
     std::cout << (i == 0 ? "" : "\n") << table(tables[i]);
   }

@@ -75,6 +75,35 @@ unsigned status_for(unsigned http_status, std::string_view reason) {
   }
 }
 
+unsigned judged_status(unsigned http_status, std::optional<std::string_view> grpc_status) {
+  if (!grpc_status) return http_status;
+  unsigned code = 0;
+  const auto* end = grpc_status->data() + grpc_status->size();
+  auto [last, ec] = std::from_chars(grpc_status->data(), end, code);
+  if (ec != std::errc() || last != end) return http_status;
+  // Indexed by gRPC code, OK to UNAUTHENTICATED; codes past it are UNKNOWN.
+  static constexpr std::array<unsigned, 17> kHttp = {
+      200,  // OK
+      499,  // CANCELLED (the client closed the request)
+      500,  // UNKNOWN
+      400,  // INVALID_ARGUMENT
+      504,  // DEADLINE_EXCEEDED
+      404,  // NOT_FOUND
+      409,  // ALREADY_EXISTS
+      403,  // PERMISSION_DENIED
+      429,  // RESOURCE_EXHAUSTED
+      400,  // FAILED_PRECONDITION
+      409,  // ABORTED
+      400,  // OUT_OF_RANGE
+      501,  // UNIMPLEMENTED
+      500,  // INTERNAL
+      503,  // UNAVAILABLE
+      500,  // DATA_LOSS
+      401,  // UNAUTHENTICATED
+  };
+  return code < kHttp.size() ? kHttp[code] : 500;
+}
+
 std::string_view status_name(unsigned code) {
   static constexpr std::array<std::string_view, 17> kNames = {"OK",
                                                               "CANCELLED",

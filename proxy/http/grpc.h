@@ -21,6 +21,15 @@ std::optional<std::chrono::milliseconds> parse_timeout(std::string_view value);
 // DEADLINE_EXCEEDED for timeouts, UNIMPLEMENTED for no route, ...
 unsigned status_for(unsigned http_status, std::string_view reason);
 
+// The HTTP status an upstream's gRPC answer stands for when the balancer
+// and outlier detection judge it, as Envoy maps them: a head carrying
+// `grpc_status` (a trailers-only answer) counts as UNAVAILABLE 503,
+// INTERNAL and UNKNOWN 500, DEADLINE_EXCEEDED 504, RESOURCE_EXHAUSTED 429,
+// UNIMPLEMENTED 501, ... and OK 200; without one (the call goes on, its
+// status comes in the trailers) or with an unreadable one, the head's own
+// `http_status`.
+unsigned judged_status(unsigned http_status, std::optional<std::string_view> grpc_status);
+
 // The status code's canonical name, for the gRPC status metric label.
 std::string_view status_name(unsigned code);
 

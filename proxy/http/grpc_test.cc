@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace weft::proxy::http::grpc {
 namespace {
 
@@ -66,6 +68,34 @@ TEST(GrpcTest, NamesStatusCodes) {
   EXPECT_EQ(status_name(14), "UNAVAILABLE");
   EXPECT_EQ(status_name(16), "UNAUTHENTICATED");
   EXPECT_EQ(status_name(99), "UNKNOWN");
+}
+
+// How the balancer and outlier detection judge a gRPC answer's head: by
+// its trailers-only grpc-status when it has one.
+TEST(GrpcTest, JudgesTrailersOnlyAnswersByTheirGrpcStatus) {
+  struct Case {
+    std::optional<std::string_view> grpc_status;
+    unsigned judged;
+  };
+  for (const auto& c : std::vector<Case>{{std::nullopt, 200},
+                                         {"0", 200},
+                                         {"14", 503},
+                                         {"13", 500},
+                                         {"2", 500},
+                                         {"4", 504},
+                                         {"8", 429},
+                                         {"12", 501},
+                                         {"5", 404},
+                                         {"1", 499},
+                                         {"16", 401},
+                                         {"17", 500},
+                                         {"99", 500},
+                                         {"", 200},
+                                         {"x", 200},
+                                         {"14 ", 200}}) {
+    EXPECT_EQ(judged_status(200, c.grpc_status), c.judged) << c.grpc_status.value_or("(none)");
+  }
+  EXPECT_EQ(judged_status(503, std::nullopt), 503u) << "an HTTP failure stands";
 }
 
 }  // namespace

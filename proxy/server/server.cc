@@ -91,8 +91,9 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
     spdlog::info("listener {} on {}:{}", snapshot.listeners[i].name,
                  addresses[i].address().to_string(), addresses[i].port());
   }
-  auto admin_address = admin::serve(io_, snapshot.admin_address.value_or(kDefaultAdmin),
-                                    [this](const admin::Request& r) { return admin(r); });
+  auto admin_address =
+      admin::serve_async(io_, snapshot.admin_address.value_or(kDefaultAdmin),
+                         [this](admin::Request r) { return admin_async(std::move(r)); });
   if (!admin_address) return tl::unexpected(with_context(admin_address.error(), "admin"));
   auto metrics_address =
       admin::serve_async(io_, snapshot.metrics_address.value_or(kDefaultMetrics),
@@ -213,6 +214,21 @@ void Server::drain(bool exit_when_done) {
       asio::detached);
 }
 
+asio::awaitable<admin::Response> Server::admin_async(admin::Request request) {
+  if (request.path == "/endpoints") {
+    co_return co_await endpoints();
+  }
+  co_return admin(request);
+}
+
+asio::awaitable<admin::Response> Server::endpoints() {
+  std::vector<upstream::ClusterReport> total;
+  for (const auto& worker : workers_) upstream::merge(total, co_await worker->endpoints());
+  co_return admin::Response{
+      200, "application/json",
+      upstream::to_json(total, options_.proxy_name, std::chrono::system_clock::now())};
+}
+
 admin::Response Server::admin(const admin::Request& request) {
   if (request.path == "/ready") {
     if (draining_) return {503, "text/plain", "DRAINING\n"};
@@ -245,7 +261,8 @@ admin::Response Server::admin(const admin::Request& request) {
   }
   if (request.path == "/") {
     return {200, "text/plain",
-            "/ready\n/config_dump\n/stats\n/logging?level=LEVEL (POST)\n/drain (POST)\n"
+            "/ready\n/config_dump\n/endpoints\n/stats\n/logging?level=LEVEL (POST)\n"
+            "/drain (POST)\n"
             "/quitquitquit (POST)\n"};
   }
   return {404, "text/plain", "not found\n"};

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/admin_http.h"
@@ -27,6 +28,9 @@ struct Options {
   // The application's metrics, merged into /stats/prometheus; none: only
   // the proxy's.
   std::optional<AppMetricsTarget> app_metrics;
+  // "namespace/name" of the Pod it serves, when it has one (in /endpoints,
+  // so a caller can tell which proxy answered).
+  std::string proxy_name;
 };
 
 class Server {
@@ -52,6 +56,9 @@ class Server {
  private:
   Result<void> bind(const config::Snapshot& snapshot);
   admin::Response admin(const admin::Request& request);
+  // The admin endpoint: admin(), and /endpoints, which asks every worker.
+  boost::asio::awaitable<admin::Response> admin_async(admin::Request request);
+  boost::asio::awaitable<admin::Response> endpoints();
   // /stats/prometheus: the proxy's metrics, and the application's when
   // --app-metrics names them.
   boost::asio::awaitable<admin::Response> prometheus(admin::Request request);

@@ -177,6 +177,33 @@ std::vector<std::shared_ptr<lb::EndpointLoad>> endpoint_loads(const config::Clus
 
 }  // namespace
 
+std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_point now) {
+  std::vector<ClusterReport> out;
+  out.reserve(clusters.size());
+  for (const auto& cluster : clusters) {
+    auto& into = out.emplace_back(ClusterReport{.name = cluster.config.name, .endpoints = {}});
+    for (std::size_t i = 0; i < cluster.config.endpoints.size(); ++i) {
+      EndpointReport endpoint{.address = cluster.endpoint_text(i),
+                              .weight = cluster.config.endpoints[i].weight,
+                              .in_flight = cluster.balancer.load(i).in_flight,
+                              .latency_ms = cluster.balancer.latency_estimate(i, now) / 1e6};
+      if (!cluster.health.empty()) {
+        const auto& health = *cluster.health[i];
+        endpoint.ejections = health.ejections();
+        if (health.ejected(now)) {
+          endpoint.health = EndpointHealthState::kEjected;
+          endpoint.ejected_for =
+              std::chrono::ceil<std::chrono::milliseconds>(health.ejected_until() - now);
+        } else if (health.check_failing()) {
+          endpoint.health = EndpointHealthState::kFailingCheck;
+        }
+      }
+      into.endpoints.push_back(std::move(endpoint));
+    }
+  }
+  return out;
+}
+
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
                        const Clusters* previous) {
   static const Clusters kNone;

@@ -19,6 +19,7 @@
 #include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/router/route.h"
+#include "proxy/upstream/endpoint_report.h"
 #include "proxy/upstream/lb/balancer.h"
 #include "proxy/upstream/pool/pool.h"
 
@@ -94,6 +95,10 @@ struct ClusterState {
 
 // Indexed like Snapshot::clusters.
 using Clusters = std::vector<ClusterState>;
+
+// This worker's view of each cluster's endpoints at `now`; the server
+// merges every worker's (endpoint_report.h).
+std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_point now);
 
 // Where a forwarding route sends one request: the cluster its split picks,
 // admitted by that cluster's circuit breaker (in flight while `admitted`

@@ -121,6 +121,19 @@ void Worker::apply(std::shared_ptr<const config::Snapshot> snapshot) {
   });
 }
 
+asio::awaitable<std::vector<upstream::ClusterReport>> Worker::endpoints() {
+  using Report = std::vector<upstream::ClusterReport>;
+  // Read on this worker's thread, which alone touches its cluster state;
+  // the answer comes back to the caller's.
+  co_return co_await asio::co_spawn(
+      io_,
+      [this]() -> asio::awaitable<Report> {
+        if (!state_.view) co_return Report{};
+        co_return upstream::report(*state_.view->clusters, std::chrono::steady_clock::now());
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<void> Worker::sweep() {
   asio::steady_timer tick(io_);
   for (std::size_t ticks = 1;; ++ticks) {

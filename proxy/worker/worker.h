@@ -40,6 +40,9 @@ class Worker {
   void stop();
 
   std::size_t open_connections() const { return open_connections_.load(); }
+  // This worker's view of each cluster's endpoints, read on its thread.
+  // Thread-safe; the worker must be running.
+  boost::asio::awaitable<std::vector<upstream::ClusterReport>> endpoints();
 
  private:
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,

@@ -12,6 +12,9 @@ generic handlers (bytes in, bytes out: no generated code). Service
 Each call's invocation metadata is echoed back as initial metadata with an
 `echo-` prefix, and the trailing metadata carries `x-served-by`.
 
+`state.delay` and `state.fail_code` make every Unary call of one server
+slow or failing.
+
 It also serves `grpc.health.v1.Health/Check`, encoding its few bytes by
 hand: `state.health` maps a service name to SERVING (1) or NOT_SERVING
 (2); a service not in it is NOT_FOUND. `state.probes` counts the checks."""
@@ -37,6 +40,10 @@ class State:
         self.cancelled = threading.Event()
         self.calls = 0
         self.name = "grpc-backend"  # the trailing x-served-by
+        # Every Unary call of this server: first sleeps `delay` seconds, and
+        # fails with `fail_code` (a StatusCode name) trailers-only.
+        self.delay = 0.0
+        self.fail_code = None
         self.health = {"": SERVING, SERVICE: SERVING}
         self.probes = 0
 
@@ -73,8 +80,11 @@ def make_handlers(state):
     def unary(request, context):
         state.calls += 1
         metadata = dict(context.invocation_metadata())
-        if "x-sleep" in metadata:
-            time.sleep(float(metadata["x-sleep"]))
+        delay = float(metadata.get("x-sleep", state.delay))
+        if delay:
+            time.sleep(delay)
+        if state.fail_code:  # before any metadata: a trailers-only answer
+            context.abort(grpc.StatusCode[state.fail_code], "this server fails every call")
         _echo_metadata(context, state)
         if "x-fail" in metadata:
             context.abort(grpc.StatusCode[metadata["x-fail"]], "failed on request")

@@ -436,8 +436,11 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     assert [l["name"] for l in listeners] == ["inbound|" + str(mesh.workloads["client-0"]["app_ports"]["8080"]), "outbound"]
     yaml_out = mesh.meshctl("proxy-config", "default/client-0", "routes", "-o", "yaml").stdout
     assert 'name: reviews.default:9080' in yaml_out  # quoted only where YAML needs it
+    # The live view from the proxy's admin port: health and in flight.
     table = mesh.meshctl("proxy-config", "client-0", "endpoints").stdout
-    assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+", table), table
+    assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+\s+1\s+passing\s+0", table), table
+    live = json.loads(mesh.meshctl("proxy-config", "client-0", "endpoints", "-o", "json").stdout)
+    assert live["proxy"] == "default/client-0" and live["clusters"], live
     missing = mesh.meshctl("proxy-config", "nobody", check=False)
     assert missing.returncode == 1 and "no connected proxy default/nobody" in missing.stderr
     typo = mesh.meshctl("proxy-config", "clinet-0", check=False)

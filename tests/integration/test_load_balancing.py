@@ -10,12 +10,14 @@ import subprocess
 import threading
 import time
 import urllib.error
+from collections import Counter
 import urllib.request
+from datetime import datetime, timezone
 
 import pytest
 
 import grpc_backend
-from conftest import cluster, free_port, listener
+from conftest import cluster, free_port, http_get, listener
 
 
 class Backend:
@@ -585,3 +587,153 @@ def test_tcp_health_check_spares_requests_to_a_dead_endpoint(start_proxy, backen
     assert answers["2xx"] == 200
     assert proxy.metric("mesh_upstream_connect_failures_total", cluster="app",
                         reason="refused") == 0
+
+
+def endpoints_view(proxy):
+    """The proxy's admin /endpoints: {cluster: {address: endpoint}}."""
+    view = json.loads(http_get(proxy.admin("/endpoints"))[1])
+    return {c["name"]: {e["address"]: e for e in c["endpoints"]} for c in view["clusters"]}
+
+
+def request_status(url):
+    try:
+        return http_get(url)[0]
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_admin_endpoints_show_ejection_failing_check_and_passing(start_proxy, backends):
+    """/endpoints says what the balancer knows: an endpoint ejected by
+    outlier detection and until when, one failing its health check, and
+    the ones passing; over two workers."""
+    good, bad, sick = backends(), backends(status=500), backends(health_status=503)
+    port = free_port()
+    proxy = start_proxy(proxy_config(
+        port, good.port, bad.port, sick.port, load_balancer="LB_ROUND_ROBIN",
+        outlier_detection={"consecutive_5xx": 2, "base_ejection_time": "30s"},
+        health_check={"interval": "0.1s", "unhealthy_threshold": 1,
+                      "http": {"path": "/healthz"}}), concurrency=2)
+    assert proxy.settled_metric("mesh_upstream_endpoints_failing_check", 1, cluster="app") == 1
+    for _ in range(8):  # round robin over the two left: bad gets its two 500s
+        request_status(f"http://127.0.0.1:{port}/")
+        if proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_5xx") == 1:
+            break
+    view = endpoints_view(proxy)["app"]
+    at = lambda backend: view[f"127.0.0.1:{backend.port}"]  # noqa: E731
+    assert at(good)["health"] == "passing" and at(good)["weight"] == 1
+    assert at(sick)["health"] == "failing_check"
+    assert at(bad)["health"] == "ejected" and at(bad)["ejections"] == 1, view
+    until = datetime.fromisoformat(at(bad)["ejected_until"].replace("Z", "+00:00"))
+    left = (until - datetime.now(timezone.utc)).total_seconds()
+    assert 20 < left <= 31, left
+    assert all(e["in_flight"] == 0 for e in view.values())
+
+
+def test_admin_endpoints_count_in_flight_over_every_worker(start_proxy, backends):
+    """Requests still waiting on a slow endpoint count in flight, whichever
+    worker took them; once answered, PeakEWMA's estimate shows their time."""
+    slow = backends(delay=1.5)
+    port = free_port()
+    proxy = start_proxy(proxy_config(port, slow.port), concurrency=2)
+    threads = [threading.Thread(target=request_status, args=(f"http://127.0.0.1:{port}/",))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    in_flight = 0
+    while in_flight < 4 and time.monotonic() < deadline:
+        in_flight = endpoints_view(proxy)["app"][f"127.0.0.1:{slow.port}"]["in_flight"]
+        time.sleep(0.05)
+    assert in_flight == 4
+    for thread in threads:
+        thread.join(10)
+    endpoint = endpoints_view(proxy)["app"][f"127.0.0.1:{slow.port}"]
+    assert endpoint["in_flight"] == 0
+    assert endpoint["latency_ms"] >= 1000, endpoint
+
+
+def grpc_calls(port, count, workers=1):
+    """`count` Unary calls through the proxy by grpcio callers (`workers`
+    threads, one channel): how many ended with each status code."""
+    client = grpc_backend.Client(f"127.0.0.1:{port}")
+    unary = client.unary()
+    codes = Counter()
+    lock = threading.Lock()
+
+    def call(n):
+        for _ in range(n):
+            try:
+                unary(b"ping", timeout=10)
+                code = "OK"
+            except grpc_backend.grpc.RpcError as error:
+                code = error.code().name
+            with lock:
+                codes[code] += 1
+
+    threads = [threading.Thread(target=call, args=(count // workers,)) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    client.close()
+    return codes
+
+
+def grpc_cluster_config(port, *ports, **fields):
+    return proxy_config(port, *ports, protocol="PROTOCOL_HTTP2", **fields)
+
+
+def test_grpc_callers_eject_an_endpoint_whose_calls_fail(start_proxy, grpc_servers):
+    """A gRPC server failing every call UNAVAILABLE answers HTTP 200: its
+    grpc-status is what outlier detection judges (as a 503), so after three
+    failures in a row it is ejected and the rest of the calls succeed."""
+    (good, _), (bad, bad_state) = grpc_servers(), grpc_servers()
+    bad_state.fail_code = "UNAVAILABLE"
+    port = free_port()
+    proxy = start_proxy(grpc_cluster_config(
+        port, good, bad, load_balancer="LB_ROUND_ROBIN",
+        outlier_detection={"consecutive_5xx": 3, "base_ejection_time": "30s"}))
+    codes = grpc_calls(port, 60)
+    assert codes == {"OK": 57, "UNAVAILABLE": 3}, codes
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_5xx") == 1
+    assert endpoints_view(proxy)["app"][f"127.0.0.1:{bad}"]["health"] == "ejected"
+
+
+@pytest.mark.parametrize("trouble", ["slow", "failing"])
+def test_grpc_callers_peak_ewma_avoids_a_slow_or_failing_endpoint(start_proxy, grpc_servers,
+                                                                   trouble):
+    """PeakEWMA (the default) with gRPC callers: little goes to a server
+    50 ms slower than the other two, or to one whose calls fail fast
+    (INTERNAL, judged a 500)."""
+    fast = [grpc_servers(), grpc_servers()]
+    odd_port, odd = grpc_servers()
+    if trouble == "slow":
+        odd.delay = 0.05
+    else:
+        odd.fail_code = "INTERNAL"
+    port = free_port()
+    start_proxy(grpc_cluster_config(port, fast[0][0], odd_port, fast[1][0]))
+    codes = grpc_calls(port, 400, workers=4)
+    served = sum(state.calls for _, state in fast) + odd.calls
+    assert sum(codes.values()) == served == 400
+    # Round robin would send it a third (about 133).
+    assert odd.calls < 0.05 * served, (odd.calls, served)
+    assert codes["INTERNAL"] == (odd.calls if trouble == "failing" else 0), codes
+
+
+def test_grpc_callers_overflow_fails_fast_unavailable(start_proxy, grpc_servers):
+    """maxRequests 2 and eight slow calls at once: the ones over the limit
+    fail at once with UNAVAILABLE (upstream_overflow), never queued."""
+    port_, state = grpc_servers()
+    state.delay = 0.5
+    port = free_port()
+    proxy = start_proxy(grpc_cluster_config(port, port_, circuit_breakers={"max_requests": 2}))
+    started = time.monotonic()
+    codes = grpc_calls(port, 8, workers=8)
+    assert codes["OK"] >= 2 and codes["UNAVAILABLE"] >= 4, codes
+    assert codes["OK"] + codes["UNAVAILABLE"] == 8, codes
+    assert time.monotonic() - started < 5
+    assert proxy.metric("mesh_upstream_overflows_total", cluster="app",
+                        limit="requests") == codes["UNAVAILABLE"]

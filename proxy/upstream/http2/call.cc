@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <variant>
 
+#include "proxy/http/grpc.h"
 #include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::upstream::http2 {
@@ -78,8 +79,13 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
     const auto outcome = answer.response.outcome;
     // A refused stream was not processed: no latency to learn from it.
     if (outcome == Outcome::kHead) {
-      cluster.answered(endpoint, lease, answer.response.head.status, http::Failure::kNone,
-                       lb::Clock::now());
+      // A failed gRPC call is a 200 whose grpc-status says it failed: judged
+      // by that when the head carries it (trailers-only).
+      const auto& head = answer.response.head;
+      const auto judged =
+          request.grpc ? http::grpc::judged_status(head.status, head.fields.get("grpc-status"))
+                       : head.status;
+      cluster.answered(endpoint, lease, judged, http::Failure::kNone, lb::Clock::now());
     } else if (outcome != Outcome::kRefused) {
       const auto failure =
           outcome == Outcome::kTimeout ? head_limit.failure : http::Failure::kReset;

@@ -121,6 +121,13 @@ class Balancer {
     return Lease(*loads_[endpoint], timed ? &ewma_ : nullptr, started);
   }
   const EndpointLoad& load(std::size_t endpoint) const { return *loads_[endpoint]; }
+  // PeakEWMA's latency estimate of `endpoint` at `now` in nanoseconds; 0
+  // with another algorithm, or before the endpoint's first answer.
+  double latency_estimate(std::size_t endpoint, Clock::time_point now) const {
+    const auto& load = *loads_[endpoint];
+    if (policy_.algorithm != Algorithm::kPeakEwma || load.rtt_ns == 0) return 0;
+    return rtt_estimate(load, now, ewma_);
+  }
   // For the next view of the cluster, which shares it.
   std::shared_ptr<EndpointLoad> shared_load(std::size_t endpoint) const { return loads_[endpoint]; }
   Algorithm algorithm() const { return policy_.algorithm; }
