@@ -27,6 +27,15 @@ std::optional<std::string_view> FieldList::get(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string_view> FieldList::get(std::string_view name, std::size_t index) const {
+  for (const auto& field : fields_) {
+    if (!same_name(field.name, name)) continue;
+    if (index == 0) return field.value;
+    --index;
+  }
+  return std::nullopt;
+}
+
 RequestView::RequestView(const RequestHead& head) : head_(head) {
   std::string_view target = head.path;
   auto question = target.find('?');
@@ -37,6 +46,12 @@ RequestView::RequestView(const RequestHead& head) : head_(head) {
 std::optional<std::string_view> RequestView::header(std::string_view name) const {
   if (same_name(name, "host")) return head_.authority;
   return head_.fields.get(name);
+}
+
+std::optional<std::string_view> RequestView::nth_header(std::string_view name,
+                                                        std::size_t index) const {
+  if (same_name(name, "host")) return index == 0 ? std::optional(head_.authority) : std::nullopt;
+  return head_.fields.get(name, index);
 }
 
 void apply_edits(FieldList& fields, const router::HeaderEdits& edits) {

@@ -27,6 +27,8 @@ class FieldList {
   void set(std::string_view name, std::string value);
   void remove(std::string_view name);
   std::optional<std::string_view> get(std::string_view name) const;
+  // The `index`-th field named `name` (0: the first, as get()).
+  std::optional<std::string_view> get(std::string_view name, std::size_t index) const;
   bool empty() const { return fields_.empty(); }
   std::size_t size() const { return fields_.size(); }
   void clear() { fields_.clear(); }
@@ -56,6 +58,8 @@ class RequestView final : public router::RequestView {
   std::string_view query() const override { return query_; }
   std::string_view authority() const override { return head_.authority; }
   std::optional<std::string_view> header(std::string_view name) const override;
+  std::optional<std::string_view> nth_header(std::string_view name,
+                                             std::size_t index) const override;
 
  private:
   const RequestHead& head_;

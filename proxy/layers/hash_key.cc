@@ -56,7 +56,10 @@ RequestHash hash_of(const Key& key, const router::RequestView& request, std::str
     case Key::Source::kCookie:
       break;
   }
-  if (auto cookies = request.header("cookie")) {
+  // Every Cookie field: an HTTP/2 client sends one per cookie.
+  for (std::size_t i = 0;; ++i) {
+    const auto cookies = request.nth_header("cookie", i);
+    if (!cookies) break;
     if (auto value = cookie_value(*cookies, key.name)) return {hashed(value), {}};
   }
   const auto value = fmt::format("{:016x}", fresh);

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "proxy/http/http1/headers.h"
+#include "proxy/http/message.h"
 #include "proxy/upstream/lb/hash_table.h"
 
 namespace weft::proxy::layers::hash_key {
@@ -74,6 +76,28 @@ TEST(HashKey, AMissingCookieIsMadeAndSet) {
   EXPECT_TRUE(again.set_cookie.empty());
   const Key session{Source::kCookie, "s"};
   EXPECT_EQ(hash_of(session, bare, "", 1).set_cookie, "s=0000000000000001; Path=/; HttpOnly");
+}
+
+// An HTTP/2 client may send each cookie as its own field (RFC 9113
+// §8.2.3), an HTTP/1.1 client may repeat Cookie: the key is found in any.
+TEST(HashKey, TheCookieIsFoundInAnyCookieField) {
+  const Key key{Source::kCookie, "session"};
+  http::RequestHead h2{.method = "GET", .scheme = "http", .authority = "app", .path = "/"};
+  h2.fields.add("cookie", "a=1");
+  h2.fields.add("x-other", "session=wrong");
+  h2.fields.add("cookie", "session=s2");
+  const http::RequestView h2_view(h2);
+  EXPECT_EQ(hash_of(key, h2_view, "", 1).hash, upstream::lb::stable_hash("s2"));
+
+  http::http1::RequestHead h1;
+  h1.method(boost::beast::http::verb::get);
+  h1.target("/");
+  h1.insert("Host", "app");
+  h1.insert("Cookie", "a=1");
+  h1.insert("Cookie", "b=2; session=s1");
+  const http::http1::RequestView h1_view(h1);
+  EXPECT_EQ(hash_of(key, h1_view, "", 1).hash, upstream::lb::stable_hash("s1"));
+  EXPECT_EQ(h1_view.nth_header("cookie", 2), std::nullopt);
 }
 
 }  // namespace

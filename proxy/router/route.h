@@ -26,6 +26,13 @@ class RequestView {
   virtual std::string_view authority() const = 0;
   // The first value of a header (names are case-insensitive).
   virtual std::optional<std::string_view> header(std::string_view name) const = 0;
+  // The `index`-th field of that name (0: the first), for a field sent as
+  // several: HTTP/2 clients split Cookie into one field per cookie (RFC
+  // 9113 §8.2.3).
+  virtual std::optional<std::string_view> nth_header(std::string_view name,
+                                                     std::size_t index) const {
+    return index == 0 ? header(name) : std::nullopt;
+  }
 };
 
 struct ValueMatch {

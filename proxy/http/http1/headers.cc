@@ -37,6 +37,16 @@ std::optional<std::string_view> RequestView::header(std::string_view name) const
   return found->value();
 }
 
+std::optional<std::string_view> RequestView::nth_header(std::string_view name,
+                                                        std::size_t index) const {
+  for (const auto& field : head_) {
+    if (!boost::beast::iequals(field.name_string(), name)) continue;
+    if (index == 0) return field.value();
+    --index;
+  }
+  return std::nullopt;
+}
+
 bool is_upgrade(const RequestHead& head) {
   auto connection = head.find(beast_http::field::connection);
   if (connection == head.end() || head.find(beast_http::field::upgrade) == head.end()) {

@@ -29,6 +29,8 @@ class RequestView final : public router::RequestView {
   std::string_view query() const override { return query_; }
   std::string_view authority() const override { return authority_; }
   std::optional<std::string_view> header(std::string_view name) const override;
+  std::optional<std::string_view> nth_header(std::string_view name,
+                                             std::size_t index) const override;
 
  private:
   const RequestHead& head_;
