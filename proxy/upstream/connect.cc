@@ -114,11 +114,7 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   }
   socket->set_option(asio::ip::tcp::no_delay(true), ec);
   cluster.stats.connections_opened->Increment();
-  if (!config.tls) {
-    pool::Connection connection(std::move(socket));
-    connection.hold(std::move(reservation.place));
-    co_return connection;
-  }
+  if (!config.tls) co_return pool::Connection(std::move(socket), std::move(reservation.place));
 
   auto tls = std::make_unique<pool::TlsStream>(std::move(*socket), *config.tls);
   if (!config.sni.empty()) SSL_set_tlsext_host_name(tls->native_handle(), config.sni.c_str());
@@ -129,9 +125,7 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
     cluster.stats.tls_failures->Increment();
     co_return ConnectFailure{http::Failure::kTlsFailure};
   }
-  pool::Connection connection(std::move(tls));
-  connection.hold(std::move(reservation.place));
-  co_return connection;
+  co_return pool::Connection(std::move(tls), std::move(reservation.place));
 }
 
 std::optional<std::variant<Opened, ConnectFailure>> take_idle(ClusterState& cluster,

@@ -9,14 +9,16 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The first of `connections` with room for a stream (one still connecting
-// counts), closed ones dropped on the way.
+// Whether `connection` can take one more stream (one still connecting
+// counts).
+bool has_room(const std::shared_ptr<Connection>& connection) { return connection->capacity() > 0; }
+
+// The first of `connections` with room for a stream, closed ones dropped
+// on the way.
 std::shared_ptr<Connection> with_room(std::vector<std::shared_ptr<Connection>>& connections) {
   std::erase_if(connections, [](const auto& c) { return c->closed(); });
-  for (const auto& candidate : connections) {
-    if (candidate->capacity() > 0) return candidate;
-  }
-  return nullptr;
+  auto found = std::ranges::find_if(connections, has_room);
+  return found != connections.end() ? *found : nullptr;
 }
 
 }  // namespace
@@ -40,9 +42,8 @@ asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(
       cluster.stats.connections_reused->Increment();
       co_return lease;
     }
-    auto reserved = co_await reserve(cluster, wait_limit, [&] {
-      return std::ranges::any_of(connections, [](const auto& c) { return c->capacity() > 0; });
-    });
+    auto reserved = co_await reserve(cluster, wait_limit,
+                                     [&] { return std::ranges::any_of(connections, has_room); });
     if (auto* failed = std::get_if<ConnectFailure>(&reserved)) co_return *failed;
     if (std::holds_alternative<PoolReady>(reserved)) continue;
     auto connection =

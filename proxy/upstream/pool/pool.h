@@ -23,14 +23,15 @@ using Clock = std::chrono::steady_clock;
 using Socket = boost::asio::ip::tcp::socket;
 using TlsStream = boost::beast::ssl_stream<Socket>;
 
-// An upstream connection, plain TCP or TLS over TCP. It holds its place
-// under the cluster's maxConnections for its life.
+// An upstream connection, plain TCP or TLS over TCP. It holds `place`, its
+// place under the cluster's maxConnections, for its life (none: a
+// connection of the proxy's own, such as a health probe's).
 class Connection {
  public:
-  explicit Connection(std::unique_ptr<Socket> plain) : stream_(std::move(plain)) {}
-  explicit Connection(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
-
-  void hold(layers::circuit_breaker::Ticket place) { place_ = std::move(place); }
+  explicit Connection(std::unique_ptr<Socket> plain, layers::circuit_breaker::Ticket place = {})
+      : stream_(std::move(plain)), place_(std::move(place)) {}
+  explicit Connection(std::unique_ptr<TlsStream> tls, layers::circuit_breaker::Ticket place = {})
+      : stream_(std::move(tls)), place_(std::move(place)) {}
 
   // Null when the connection is the other kind.
   Socket* plain() const;
