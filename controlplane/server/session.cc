@@ -57,6 +57,7 @@ Result<ProxySession::Acked> ProxySession::reply(const mesh::v1::DiscoveryRequest
     status_.last_nack_version = sent_->version();
     status_.last_nack_error = request.error().message();
     full_next_ = true;  // whatever went wrong, the next response starts afresh
+    retry_whole_ = !sent_whole_;
     result.nacked = true;
   } else {
     status_.acks++;
@@ -75,13 +76,15 @@ Result<ProxySession::Acked> ProxySession::reply(const mesh::v1::DiscoveryRequest
 std::optional<Outgoing> ProxySession::next() {
   if (sent_ || status_.version_desired.empty()) return std::nullopt;
   if (status_.version_desired == status_.version_acked) return std::nullopt;
-  if (status_.version_desired == status_.last_nack_version) return std::nullopt;
+  if (status_.version_desired == status_.last_nack_version && !retry_whole_) return std::nullopt;
   Outgoing response;
   response.version = status_.version_desired;
   response.nonce = fmt::format("{}", ++nonces_);
-  response.body = full_next_ || !acked_ ? cache_->full_response(desired_)
-                                        : cache_->delta_response(acked_, desired_);
+  sent_whole_ = full_next_ || !acked_;
+  response.body =
+      sent_whole_ ? cache_->full_response(desired_) : cache_->delta_response(acked_, desired_);
   full_next_ = false;
+  retry_whole_ = false;
   sent_ = desired_;
   outstanding_nonce_ = response.nonce;
   status_.version_sent = status_.version_desired;

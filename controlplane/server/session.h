@@ -85,7 +85,12 @@ class ProxySession {
   ConfigPtr acked_;
   ConfigPtr sent_;  // outstanding
   std::string outstanding_nonce_;
-  bool full_next_ = true;  // first response, and after any NACK
+  bool full_next_ = true;    // first response, and after any NACK
+  bool sent_whole_ = false;  // the outstanding response is the whole configuration
+  // A NACKed delta's version is sent once more, whole: the delta may be
+  // what the proxy could not apply (its base differed), not the
+  // configuration. A NACKed whole configuration waits for a new version.
+  bool retry_whole_ = false;
   std::optional<Clock::time_point> change_seen_;
   std::uint64_t nonces_ = 0;
 };

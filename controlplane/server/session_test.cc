@@ -105,12 +105,41 @@ TEST(ProxySession, NackKeepsTheAckedVersionAndWaitsForANewOne) {
   EXPECT_EQ(session.status().version_acked, good);
   EXPECT_EQ(session.status().last_nack_error, "cluster s1: no endpoints");
   EXPECT_FALSE(session.status().in_sync());
+  // A rejected delta is sent once more, whole (the proxy's base may have
+  // been what was wrong); rejected whole, it is not sent again.
+  auto whole = next(session);
+  ASSERT_TRUE(whole);
+  EXPECT_TRUE(whole->has_config());
+  EXPECT_EQ(whole->version(), rejected->version());
+  auto nack_whole = ack(*whole);
+  nack_whole.mutable_error()->set_message("cluster s1: no endpoints");
+  ASSERT_TRUE(session.reply(nack_whole, Clock::now()));
   EXPECT_FALSE(next(session)) << "the rejected version is not resent";
 
   session.update(cache_with(3), Clock::now());
   auto retry = next(session);
   ASSERT_TRUE(retry);
   EXPECT_TRUE(retry->has_config()) << "after a NACK the next response is whole";
+}
+
+// A proxy whose result of a delta is not the announced version asks for
+// the whole configuration: it gets it at once, not at the next change.
+TEST(ProxySession, ARejectedDeltaIsResentWhole) {
+  ProxySession session(SystemClock::now());
+  ASSERT_TRUE(session.hello(hello()));
+  session.update(cache_with(1), Clock::now());
+  ASSERT_TRUE(session.reply(ack(*next(session)), Clock::now()));
+  session.update(cache_with(2), Clock::now());
+  auto delta = next(session);
+  ASSERT_TRUE(delta && delta->has_delta());
+  auto nack = ack(*delta);
+  nack.mutable_error()->set_message("content version 1 does not match the announced 2");
+  ASSERT_TRUE(session.reply(nack, Clock::now()));
+  auto whole = next(session);
+  ASSERT_TRUE(whole);
+  EXPECT_TRUE(whole->has_config());
+  ASSERT_TRUE(session.reply(ack(*whole), Clock::now()));
+  EXPECT_TRUE(session.status().in_sync());
 }
 
 TEST(ProxySession, StaleNonceIsRejected) {
