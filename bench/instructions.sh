@@ -16,6 +16,10 @@
 # address. RingHash and Maglev hash on the query parameter `user`, which
 # the requests take from 1,000 values in turn (h2load -i).
 #
+# WEFT_LOCALITY=1 places the proxy in zone a and the endpoints alternately
+# in zones a and b of one region: the cost of locality-aware balancing
+# (every request stays in zone a).
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
 # user-space instructions over `requests` HTTP/1.1 requests from h2load (10
@@ -34,8 +38,12 @@ backend=$(free_port); listen=$(free_port); admin=$(free_port); metrics=$(free_po
 backend_listen="127.0.0.1:$backend"
 ((endpoint_count > 1)) && backend_listen="$backend"  # every loopback address
 endpoints=""
+proxy_locality=""
+[[ "${WEFT_LOCALITY:-}" == 1 ]] && proxy_locality="locality: {region: r, zone: a}"
 for ((i = 0; i < endpoint_count; i++)); do
-  endpoints+="${endpoints:+, }{address: 127.0.$((i / 250)).$((i % 250 + 1)), port: $backend}"
+  locality=""
+  [[ -n $proxy_locality ]] && locality=", locality: {region: r, zone: $([[ $((i % 2)) == 0 ]] && echo a || echo b)}"
+  endpoints+="${endpoints:+, }{address: 127.0.$((i / 250)).$((i % 250 + 1)), port: $backend$locality}"
 done
 hash_policy=""
 targets=("http://127.0.0.1:$listen/")
@@ -53,6 +61,7 @@ http { access_log off; keepalive_requests 100000000;
 CONF
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.err" & pids+=($!)
 cat > "$work/proxy.yaml" <<YAML
+$proxy_locality
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]

@@ -69,6 +69,7 @@ void canonicalize(mesh::v1::ProxyConfig& config) {
   if (config.has_admin() && config.admin().ByteSizeLong() == 0) config.clear_admin();
   if (config.has_drain() && config.drain().ByteSizeLong() == 0) config.clear_drain();
   if (config.has_lifecycle() && config.lifecycle().ByteSizeLong() == 0) config.clear_lifecycle();
+  if (config.has_locality() && config.locality().ByteSizeLong() == 0) config.clear_locality();
   sort_by_name(*config.mutable_listeners());
   sort_by_name(*config.mutable_route_tables());
   sort_by_name(*config.mutable_clusters());
@@ -96,6 +97,9 @@ mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
   if (!MessageDifferencer::Equals(from.lifecycle(), to.lifecycle())) {
     *delta.mutable_lifecycle() = to.lifecycle();
   }
+  if (!MessageDifferencer::Equals(from.locality(), to.locality())) {
+    *delta.mutable_locality() = to.locality();
+  }
   diff(from.listeners(), to.listeners(), *delta.mutable_listeners(),
        *delta.mutable_removed_listeners());
   diff(from.route_tables(), to.route_tables(), *delta.mutable_route_tables(),
@@ -111,6 +115,7 @@ Result<mesh::v1::ProxyConfig> apply_delta(const mesh::v1::ProxyConfig& base,
   if (delta.has_admin()) *out.mutable_admin() = delta.admin();
   if (delta.has_drain()) *out.mutable_drain() = delta.drain();
   if (delta.has_lifecycle()) *out.mutable_lifecycle() = delta.lifecycle();
+  if (delta.has_locality()) *out.mutable_locality() = delta.locality();
 
   if (auto r =
           patch(*out.mutable_listeners(), delta.listeners(), delta.removed_listeners(), "listener");

@@ -20,7 +20,9 @@ void canonicalize(mesh::v1::ProxyConfig& config);
 std::string content_version(const mesh::v1::ProxyConfig& config);
 
 // What turns `from` into `to`: changed or new listeners, route tables and
-// clusters by name, removed names, admin, drain and lifecycle when they differ.
+// clusters by name, removed names, admin, drain, lifecycle and locality
+// when they differ. Every field of ProxyConfig but version has its place in
+// ConfigDelta (a test holds them to it).
 mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
                                  const mesh::v1::ProxyConfig& to);
 

@@ -60,6 +60,36 @@ TEST(ConfigDelta, CarriesTheLifecycleBothWays) {
   EXPECT_FALSE(make_delta(running, running).has_lifecycle());
 }
 
+// A proxy that moves (its Pod's Node relabelled) is told so, and told
+// when it no longer knows where it is.
+TEST(ConfigDelta, CarriesTheLocalityBothWays) {
+  auto unplaced = parse(kBase);
+  auto placed = unplaced;
+  placed.mutable_locality()->set_zone("eu-west-1a");
+  for (const auto& [from, to] : {std::pair{unplaced, placed}, std::pair{placed, unplaced}}) {
+    auto delta = make_delta(from, to);
+    EXPECT_TRUE(delta.has_locality());
+    auto applied = apply_delta(from, delta);
+    ASSERT_TRUE(applied) << applied.error().message;
+    EXPECT_EQ(content_version(*applied), content_version(to));
+  }
+  EXPECT_FALSE(make_delta(placed, placed).has_locality());
+}
+
+// A field of ProxyConfig that ConfigDelta cannot carry makes every delta
+// that changes it fail the proxy's content check.
+TEST(ConfigDelta, HasAPlaceForEveryFieldOfTheConfiguration) {
+  const auto* config = mesh::v1::ProxyConfig::descriptor();
+  const auto* delta = mesh::v1::ConfigDelta::descriptor();
+  for (int i = 0; i < config->field_count(); ++i) {
+    const auto* field = config->field(i);
+    if (field->name() == "version") continue;
+    const auto* carried = delta->FindFieldByName(field->name());
+    ASSERT_NE(carried, nullptr) << field->name();
+    EXPECT_EQ(carried->type(), field->type()) << field->name();
+  }
+}
+
 TEST(ConfigDelta, RemovingWhatTheBaseLacksIsAnError) {
   mesh::v1::ConfigDelta delta;
   delta.add_removed_clusters("ghost");

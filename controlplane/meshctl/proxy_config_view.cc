@@ -246,16 +246,26 @@ Rows cluster_rows(const json::value& config) {
   return rows;
 }
 
+// "region/zone", or "-" when neither is known.
+std::string locality_text(const json::value& holder) {
+  const auto* at = json_access::find(holder.if_object(), "locality");
+  if (at == nullptr) return "-";
+  auto region = text(*at, "region"), zone = text(*at, "zone");
+  if (region.empty() && zone.empty()) return "-";
+  return fmt::format("{}/{}", region.empty() ? "?" : region, zone.empty() ? "?" : zone);
+}
+
 Rows endpoint_rows(const json::value& config) {
-  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT"}};
+  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "LOCALITY"}};
   for (const auto& c : list(config, "clusters")) {
     const auto& endpoints = list(c, "endpoints");
-    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", ""});
+    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", "", ""});
     for (const auto& e : endpoints) {
       auto ip = text(e, "address");
       if (ip.find(':') != std::string::npos) ip = fmt::format("[{}]", ip);
       auto weight = text(e, "weight");
-      rows.push_back({text(c, "name"), ip + ":" + text(e, "port"), weight.empty() ? "1" : weight});
+      rows.push_back({text(c, "name"), ip + ":" + text(e, "port"), weight.empty() ? "1" : weight,
+                      locality_text(e)});
     }
   }
   return rows;
@@ -286,13 +296,14 @@ std::optional<std::string> live_view_mismatch(const json::value& live, const Pro
 }
 
 Rows live_endpoint_rows(const json::value& live) {
-  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"}};
+  Rows rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "LOCALITY", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"}};
   for (const auto& c : list(live, "clusters")) {
     const auto& endpoints = list(c, "endpoints");
-    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", "", "", "", ""});
+    if (endpoints.empty()) rows.push_back({text(c, "name"), "(none)", "", "", "", "", ""});
     for (const auto& e : endpoints) {
       auto health = text(e, "health");
       if (health == "failing_check") health = "failing check";
+      if (health == "not_ready") health = "not ready";
       if (health == "ejected") health = "ejected until " + text(e, "ejected_until");
       const auto ejections = text(e, "ejections");
       if (!ejections.empty() && ejections != "0") {
@@ -301,7 +312,14 @@ Rows live_endpoint_rows(const json::value& live) {
       const auto* latency = json_access::find(e.if_object(), "latency_ms");
       const double ms =
           latency != nullptr && latency->is_number() ? latency->to_number<double>() : 0;
-      rows.push_back({text(c, "name"), text(e, "address"), text(e, "weight"), health,
+      // A tiered cluster's endpoints say how near they are to this proxy.
+      auto locality = locality_text(e);
+      if (const auto tier = text(e, "tier"); !tier.empty()) {
+        locality += tier == "zone"     ? " (same zone)"
+                    : tier == "region" ? " (same region)"
+                                       : " (remote)";
+      }
+      rows.push_back({text(c, "name"), text(e, "address"), text(e, "weight"), locality, health,
                       text(e, "in_flight"), ms > 0 ? fmt::format("{:.1f}ms", ms) : "-"});
     }
   }

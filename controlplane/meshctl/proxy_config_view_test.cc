@@ -53,8 +53,9 @@ const auto kConfig = boost::json::parse(R"({
      "load_balancer": "LB_LEAST_REQUEST", "slow_start_window": "30s",
      "panic_threshold": 30, "failover": [{"cluster": "reviews-v2.default:9080", "name": "reviews-v2"}],
      "circuit_breakers": {"max_requests": 100, "max_retries": 3},
-     "endpoints": [{"address": "10.0.0.1", "port": 9080, "weight": 3},
-                   {"address": "fd00::1", "port": 9080}]},
+     "endpoints": [{"address": "10.0.0.1", "port": 9080, "weight": 3,
+                    "locality": {"region": "eu-west", "zone": "eu-west-1a"}},
+                   {"address": "fd00::1", "port": 9080, "locality": {"zone": "eu-west-1b"}}]},
     {"name": "reviews-v2"},
     {"name": "ratings", "load_balancer": "LB_MAGLEV", "hash_policy": {"header": "x-user"}}]
 })");
@@ -85,11 +86,12 @@ TEST(ProxyConfigView, ClustersShowSettingsAndEndpointsShowAddresses) {
              "-", "0", "-"},
             {"ratings", "http1", "1s (default)", "64 (default), 60s (default)",
              "Maglev on header x-user", "-", "-", "0", "-"}}));
-  EXPECT_EQ(endpoint_rows(kConfig), (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT"},
-                                          {"reviews-v1", "10.0.0.1:9080", "3"},
-                                          {"reviews-v1", "[fd00::1]:9080", "1"},
-                                          {"reviews-v2", "(none)", ""},
-                                          {"ratings", "(none)", ""}}));
+  EXPECT_EQ(endpoint_rows(kConfig),
+            (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "LOCALITY"},
+                  {"reviews-v1", "10.0.0.1:9080", "3", "eu-west/eu-west-1a"},
+                  {"reviews-v1", "[fd00::1]:9080", "1", "?/eu-west-1b"},
+                  {"reviews-v2", "(none)", "", ""},
+                  {"ratings", "(none)", "", ""}}));
 }
 
 // Where meshctl looks for the proxy's live view: its configured admin
@@ -130,19 +132,31 @@ TEST(ProxyConfigView, LiveEndpointsShowHealthInFlightAndLatency) {
   auto live = boost::json::parse(R"({"proxy": "default/client-0", "clusters": [
     {"name": "reviews", "endpoints": [
       {"address": "10.0.0.1:9080", "weight": 3, "health": "passing", "ejections": 1,
-       "in_flight": 2, "latency_ms": 12.345},
+       "in_flight": 2, "latency_ms": 12.345,
+       "locality": {"region": "eu-west", "zone": "eu-west-1a"}, "tier": "zone"},
       {"address": "10.0.0.2:9080", "weight": 1, "health": "ejected", "ejected_until":
-       "2026-12-06T10:00:30Z", "ejections": 2, "in_flight": 0},
+       "2026-12-06T10:00:30Z", "ejections": 2, "in_flight": 0,
+       "locality": {"region": "eu-west", "zone": "eu-west-1b"}, "tier": "region"},
       {"address": "10.0.0.3:9080", "weight": 1, "health": "failing_check", "ejections": 0,
+       "in_flight": 0, "tier": "other"},
+      {"address": "10.0.0.4:9080", "weight": 1, "health": "not_ready", "ejections": 0,
        "in_flight": 0}]},
-    {"name": "ratings", "endpoints": []}]})");
-  EXPECT_EQ(live_endpoint_rows(live),
-            (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"},
-                  {"reviews", "10.0.0.1:9080", "3", "passing (1 ejection)", "2", "12.3ms"},
-                  {"reviews", "10.0.0.2:9080", "1",
-                   "ejected until 2026-12-06T10:00:30Z (2 ejections)", "0", "-"},
-                  {"reviews", "10.0.0.3:9080", "1", "failing check", "0", "-"},
-                  {"ratings", "(none)", "", "", "", ""}}));
+    {"name": "ratings", "endpoints": [
+      {"address": "10.0.1.1:9080", "weight": 1, "health": "passing", "ejections": 0,
+       "in_flight": 0, "locality": {"region": "eu-west", "zone": "eu-west-1a"}}]},
+    {"name": "details", "endpoints": []}]})");
+  EXPECT_EQ(
+      live_endpoint_rows(live),
+      (Rows{{"CLUSTER", "ENDPOINT", "WEIGHT", "LOCALITY", "HEALTH", "IN FLIGHT", "LATENCY (EWMA)"},
+            {"reviews", "10.0.0.1:9080", "3", "eu-west/eu-west-1a (same zone)",
+             "passing (1 ejection)", "2", "12.3ms"},
+            {"reviews", "10.0.0.2:9080", "1", "eu-west/eu-west-1b (same region)",
+             "ejected until 2026-12-06T10:00:30Z (2 ejections)", "0", "-"},
+            {"reviews", "10.0.0.3:9080", "1", "- (remote)", "failing check", "0", "-"},
+            {"reviews", "10.0.0.4:9080", "1", "-", "not ready", "0", "-"},
+            // Not tiered: the locality alone.
+            {"ratings", "10.0.1.1:9080", "1", "eu-west/eu-west-1a", "passing", "0", "-"},
+            {"details", "(none)", "", "", "", "", ""}}));
 }
 
 }  // namespace

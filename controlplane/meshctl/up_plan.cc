@@ -1,7 +1,10 @@
 #include "controlplane/meshctl/up_plan.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
 
 #include "controlplane/translate/mesh.h"
 
@@ -121,6 +124,46 @@ Result<LocalWorkload> workload_for(const k8s::Deployment& deployment, int replic
   return w;
 }
 
+// The Node the scheduler would give a Deployment's `replica`, when the
+// manifests declare Nodes: its nodeName, else the replica's turn over the
+// Nodes matching its nodeSelector (all Nodes without one), spreading the
+// replicas as a zone topology spread would. Empty without Nodes.
+Result<std::string> place(const cp::model::Store& store, const k8s::Deployment& deployment,
+                          int replica) {
+  const auto& spec = deployment.spec().template_().spec();
+  auto object = fmt::format("Deployment {}/{}", deployment.metadata().namespace_(),
+                            deployment.metadata().name());
+  if (!spec.node_name().empty()) {
+    if (!store.nodes.contains({"", spec.node_name()})) {
+      return fail(ErrorCode::kInvalidArgument, "{}: nodeName {}: no such Node in the manifests",
+                  object, spec.node_name());
+    }
+    return spec.node_name();
+  }
+  if (store.nodes.empty() && spec.node_selector().empty()) return std::string();
+  std::vector<std::string> fits;  // by name: the map's order
+  for (const auto& [key, node] : store.nodes) {
+    const auto& labels = node->metadata().labels();
+    bool all = true;
+    for (const auto& [label, value] : spec.node_selector()) {
+      auto it = labels.find(label);
+      all = all && it != labels.end() && it->second == value;
+    }
+    if (all) fits.push_back(key.second);
+  }
+  if (fits.empty()) {
+    std::vector<std::string> wanted;
+    for (const auto& [label, value] : spec.node_selector()) {
+      wanted.push_back(fmt::format("{}={}", label, value));
+    }
+    std::sort(wanted.begin(), wanted.end());
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: no Node in the manifests matches nodeSelector {} (a Pod would stay Pending)",
+                object, fmt::join(wanted, ","));
+  }
+  return fits[static_cast<std::size_t>(replica) % fits.size()];
+}
+
 k8s::Pod pod_for(const k8s::Deployment& deployment, const LocalWorkload& w) {
   k8s::Pod pod;
   pod.set_api_version("v1");
@@ -134,6 +177,7 @@ k8s::Pod pod_for(const k8s::Deployment& deployment, const LocalWorkload& w) {
   for (const auto& [app, sidecar] : w.inbound) ports += fmt::format(",inbound.{}={}", app, sidecar);
   (*meta.mutable_annotations())[std::string(cp::translate::kLocalPortsAnnotation)] = ports;
   *pod.mutable_spec() = deployment.spec().template_().spec();
+  pod.mutable_spec()->set_node_name(w.node);
   for (auto& port : *pod.mutable_spec()->mutable_containers(0)->mutable_ports()) {
     port.set_container_port(w.app_ports.at(port.container_port()));
   }
@@ -178,6 +222,9 @@ Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_
     for (int replica = 0; replica < replicas; ++replica) {
       auto w = workload_for(deployment, replica, next_port, previous);
       if (!w) return tl::unexpected(w.error());
+      auto node = place(store, deployment, replica);
+      if (!node) return tl::unexpected(node.error());
+      w->node = *node;
       auto pod = pod_for(deployment, *w);
       plan.manifests += "---\n" + to_json(pod) + "\n";
       const auto& container = deployment.spec().template_().spec().containers(0);
@@ -202,6 +249,15 @@ Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_
         auto* endpoint = slice.add_endpoints();
         endpoint->add_addresses("127.0.0.1");
         endpoint->mutable_conditions()->set_ready(true);
+        // As the EndpointSlice controller writes them: the Node, and its
+        // zone as the slice's hint.
+        endpoint->set_node_name(w->node);
+        if (!w->node.empty()) {
+          const auto& labels = store.nodes.at({"", w->node})->metadata().labels();
+          if (auto zone = labels.find("topology.kubernetes.io/zone"); zone != labels.end()) {
+            endpoint->set_zone(zone->second);
+          }
+        }
         endpoint->mutable_target_ref()->set_kind("Pod");
         endpoint->mutable_target_ref()->set_name(w->name);
         endpoint->mutable_target_ref()->set_namespace_(w->ns);

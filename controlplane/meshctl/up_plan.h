@@ -26,6 +26,7 @@ struct LocalWorkload {
   std::uint32_t outbound = 0, admin = 0, metrics = 0;
   std::map<std::uint32_t, std::uint32_t> inbound;  // app port (local) -> sidecar port
   std::string service_account;                     // the Pod's; "default" when unset
+  std::string node;  // the Node it is placed on (up_plan.cc's place); empty without Nodes
 
   // Same processes: what runs and how (a change restarts the replica).
   bool same_processes(const LocalWorkload& other) const {

@@ -128,6 +128,71 @@ spec: {template: {spec: {containers: [{name: web, image: nginx}]}}}
               HasSubstr("Deployment default/web: container web has no command"));
 }
 
+// With Nodes in the manifests every replica is placed as a scheduler
+// would: on its nodeName, else in turn over the Nodes its nodeSelector
+// matches (all without one); its Pod says so and its endpoint carries the
+// Node and the Node's zone.
+TEST(PlanUp, ReplicasArePlacedOnNodesInTheirZones) {
+  constexpr std::string_view kNodes = R"(
+---
+apiVersion: v1
+kind: Node
+metadata: {name: a1, labels: {topology.kubernetes.io/zone: zone-a}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: a2, labels: {topology.kubernetes.io/zone: zone-a}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: b1, labels: {topology.kubernetes.io/zone: zone-b}}
+)";
+  auto placed = [&](std::string_view scheduling, int replicas) {
+    std::string text(kMesh);
+    text.replace(text.find("replicas: 2"), 11, "replicas: " + std::to_string(replicas));
+    text.replace(text.find("containers:"), 11, std::string(scheduling) + "\n      containers:");
+    std::uint32_t next = 40000;
+    return plan_up(store_from(text + std::string(kNodes)), [&] { return next++; });
+  };
+  auto nodes_of = [](const UpPlan& plan) {
+    std::vector<std::string> nodes;
+    for (const auto& w : plan.workloads) nodes.push_back(w.node);
+    return nodes;
+  };
+  auto spread = placed("schedulerName: default-scheduler", 4);
+  ASSERT_TRUE(spread) << spread.error().message;
+  EXPECT_THAT(nodes_of(*spread), ElementsAre("a1", "a2", "b1", "a1"));
+
+  auto in_b = placed("nodeSelector: {topology.kubernetes.io/zone: zone-b}", 2);
+  ASSERT_TRUE(in_b) << in_b.error().message;
+  EXPECT_THAT(nodes_of(*in_b), ElementsAre("b1", "b1"));
+  auto generated = store_from(in_b->manifests);
+  EXPECT_EQ(generated.pods.at({"default", "reviews-1"})->spec().node_name(), "b1");
+  const auto& endpoint =
+      generated.endpoint_slices.at({"default", "reviews-reviews-0"})->endpoints(0);
+  EXPECT_EQ(endpoint.node_name(), "b1");
+  EXPECT_EQ(endpoint.zone(), "zone-b");
+
+  auto pinned = placed("nodeName: a2", 1);
+  ASSERT_TRUE(pinned) << pinned.error().message;
+  EXPECT_THAT(nodes_of(*pinned), ElementsAre("a2"));
+
+  auto nowhere = placed("nodeSelector: {topology.kubernetes.io/zone: zone-c}", 1);
+  ASSERT_FALSE(nowhere);
+  EXPECT_THAT(nowhere.error().message,
+              HasSubstr("Deployment default/reviews: no Node in the manifests matches "
+                        "nodeSelector topology.kubernetes.io/zone=zone-c"));
+  auto missing = placed("nodeName: z9", 1);
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message, HasSubstr("nodeName z9: no such Node"));
+
+  // Without Nodes nothing is placed, as before.
+  std::uint32_t next = 40000;
+  auto plain = plan_up(store_from(kMesh), [&] { return next++; });
+  ASSERT_TRUE(plain);
+  EXPECT_THAT(nodes_of(*plain), ElementsAre("", ""));
+}
+
 TEST(Expand, KubernetesVariableReferences) {
   std::map<std::string, std::string> env{{"A", "1"}};
   EXPECT_EQ(expand("x$(A)y", env), "x1y");

@@ -51,7 +51,9 @@ std::string_view group_of(std::string_view api_version) {
 }
 
 // Kinds without a namespace; every other kind we read is namespaced.
-bool cluster_scoped(std::string_view kind) { return kind == "Namespace" || kind == "MeshConfig"; }
+bool cluster_scoped(std::string_view kind) {
+  return kind == "Namespace" || kind == "Node" || kind == "MeshConfig";
+}
 
 // apiVersion, kind and metadata only; everything else is skipped here.
 Result<k8s::TypeHeader> read_header(const YAML::Node& document, std::string_view source) {
@@ -124,6 +126,7 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
   if (group.empty() && kind == "Namespace") {
     return parse_as<k8s::Namespace>(document, source);
   }
+  if (group.empty() && kind == "Node") return parse_as<k8s::Node>(document, source);
   if (group == "discovery.k8s.io" && kind == "EndpointSlice") {
     return parse_as<k8s::EndpointSlice>(document, source);
   }
@@ -187,6 +190,7 @@ void Store::put(const std::shared_ptr<const Object>& object) {
         if constexpr (std::is_same_v<T, k8s::EndpointSlice>) endpoint_slices[name] = shared;
         if constexpr (std::is_same_v<T, k8s::Pod>) pods[name] = shared;
         if constexpr (std::is_same_v<T, k8s::Namespace>) namespaces[name] = shared;
+        if constexpr (std::is_same_v<T, k8s::Node>) nodes[name] = shared;
         if constexpr (std::is_same_v<T, k8s::HTTPRoute>) http_routes[name] = shared;
         if constexpr (std::is_same_v<T, k8s::Deployment>) deployments[name] = shared;
         if constexpr (std::is_same_v<T, mesh::v1alpha1::TrafficPolicy>) {
@@ -198,7 +202,7 @@ void Store::put(const std::shared_ptr<const Object>& object) {
 }
 
 std::size_t Store::size() const {
-  return services.size() + endpoint_slices.size() + pods.size() + namespaces.size() +
+  return services.size() + endpoint_slices.size() + pods.size() + namespaces.size() + nodes.size() +
          http_routes.size() + deployments.size() + traffic_policies.size() + mesh_configs.size();
 }
 

@@ -20,9 +20,9 @@
 
 namespace weft::cp::model {
 
-using Object =
-    std::variant<k8s::Service, k8s::EndpointSlice, k8s::Pod, k8s::Namespace, k8s::HTTPRoute,
-                 k8s::Deployment, mesh::v1alpha1::TrafficPolicy, mesh::v1alpha1::MeshConfig>;
+using Object = std::variant<k8s::Service, k8s::EndpointSlice, k8s::Pod, k8s::Namespace, k8s::Node,
+                            k8s::HTTPRoute, k8s::Deployment, mesh::v1alpha1::TrafficPolicy,
+                            mesh::v1alpha1::MeshConfig>;
 
 // Identity of an object: "HTTPRoute default/reviews". Cluster-scoped
 // objects have an empty namespace.
@@ -73,6 +73,7 @@ struct Store {
   ByName<k8s::EndpointSlice> endpoint_slices;
   ByName<k8s::Pod> pods;
   ByName<k8s::Namespace> namespaces;
+  ByName<k8s::Node> nodes;  // cluster scoped: namespace ""
   ByName<k8s::HTTPRoute> http_routes;
   ByName<k8s::Deployment> deployments;
   ByName<mesh::v1alpha1::TrafficPolicy> traffic_policies;

@@ -125,6 +125,7 @@ std::string StatusService::store_json() const {
   root["trafficPolicies"] = objects_json(store->traffic_policies);
   root["meshConfigs"] = objects_json(store->mesh_configs);
   root["namespaces"] = objects_json(store->namespaces, true);
+  root["nodes"] = objects_json(store->nodes);
   root["deployments"] = objects_json(store->deployments, true);
   // Names only: 10,000 Pods in full would make this page megabytes.
   root["pods"] = objects_json(store->pods, true);

@@ -84,8 +84,31 @@ bool application_exited(const k8s::Pod& pod) {
   return has_sidecar && applications > 0 && finished == applications;
 }
 
-Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
+// The well-known labels the Kubernetes node controller and cloud providers
+// set on every Node.
+constexpr std::string_view kZoneLabel = "topology.kubernetes.io/zone";
+constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
+
+// Where a Node is, from its labels; empty for a Node the store lacks.
+mesh::v1::Locality node_locality(const model::Store& store, const std::string& node_name) {
+  mesh::v1::Locality locality;
+  if (node_name.empty()) return locality;
+  auto node = store.nodes.find({"", node_name});
+  if (node == store.nodes.end()) return locality;
+  const auto& labels = node->second->metadata().labels();
+  if (auto it = labels.find(std::string(kRegionLabel)); it != labels.end()) {
+    locality.set_region(it->second);
+  }
+  if (auto it = labels.find(std::string(kZoneLabel)); it != labels.end()) {
+    locality.set_zone(it->second);
+  }
+  return locality;
+}
+
+Workload workload_of(const model::Store& store, const k8s::Pod& pod,
+                     std::vector<Condition>& conditions) {
   Workload w;
+  w.locality = node_locality(store, pod.spec().node_name());
   w.name = pod.metadata().name();
   w.ns = pod.metadata().namespace_();
   w.ip = pod.status().pod_ip();
@@ -107,6 +130,18 @@ Workload workload_of(const k8s::Pod& pod, std::vector<Condition>& conditions) {
     }
   }
   return w;
+}
+
+// Where an endpoint runs: its Node's labels (the slice's nodeName, else its
+// Pod's), else the slice's zone hint for the zone alone.
+mesh::v1::Locality endpoint_locality(const model::Store& store, const k8s::Endpoint& endpoint,
+                                     const Workload* pod) {
+  auto locality = node_locality(store, endpoint.node_name());
+  if (locality.zone().empty() && locality.region().empty() && pod != nullptr) {
+    locality = pod->locality;
+  }
+  if (locality.zone().empty()) locality.set_zone(endpoint.zone());
+  return locality;
 }
 
 // Endpoints of one Service port from the EndpointSlices labelled with the
@@ -133,14 +168,18 @@ void add_endpoints(const model::Store& store, const Mesh& mesh, const k8s::Servi
     if (!port || *port == 0) continue;
     for (const auto& endpoint : slice.endpoints()) {
       if (endpoint.addresses_size() == 0) continue;
-      if (endpoint.conditions().has_ready() && !endpoint.conditions().ready()) continue;
-      auto* out = cluster.add_endpoints();
+      const bool ready = !endpoint.conditions().has_ready() || endpoint.conditions().ready();
+      auto* out = ready ? cluster.add_endpoints() : cluster.add_not_ready_endpoints();
       out->set_address(endpoint.addresses(0));
       out->set_port(*port);
       const auto& ref = endpoint.target_ref();
-      if (ref.kind() != "Pod") continue;
       auto pod =
-          mesh.workloads.find({ref.namespace_().empty() ? ns : ref.namespace_(), ref.name()});
+          ref.kind() == "Pod"
+              ? mesh.workloads.find({ref.namespace_().empty() ? ns : ref.namespace_(), ref.name()})
+              : mesh.workloads.end();
+      auto locality =
+          endpoint_locality(store, endpoint, pod == mesh.workloads.end() ? nullptr : &pod->second);
+      if (locality.ByteSizeLong() != 0) *out->mutable_locality() = std::move(locality);
       if (pod == mesh.workloads.end() || !pod->second.local) continue;
       if (auto inbound = pod->second.local->inbound.find(*port);
           inbound != pod->second.local->inbound.end()) {
@@ -371,7 +410,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previ
   auto mesh = std::make_shared<Mesh>();
   for (const auto& [key, pod_ptr] : store.pods) {
     const auto& pod = *pod_ptr;
-    mesh->workloads.emplace(key, workload_of(pod, mesh->conditions));
+    mesh->workloads.emplace(key, workload_of(store, pod, mesh->conditions));
   }
   for (const auto& [key, service_ptr] : store.services) {
     const auto& service = *service_ptr;

@@ -61,6 +61,9 @@ struct Workload {
   // classic sidecar whose application containers have all finished: its
   // proxy is told to exit.
   bool application_exited = false;
+  // The zone and region of the Node the Pod runs on (its labels
+  // topology.kubernetes.io/zone and /region); empty when unknown.
+  mesh::v1::Locality locality;
 };
 
 struct Mesh {

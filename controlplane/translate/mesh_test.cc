@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "controlplane/model/objects.h"
+#include "controlplane/translate/proxy.h"
 
 namespace weft::cp::translate {
 namespace {
@@ -406,6 +407,122 @@ TEST(UnresolvedBackend, CostsOnlyItsShare) {
   EXPECT_FALSE(resolved->ok);
   EXPECT_EQ(resolved->reason, "BackendNotFound");
   EXPECT_THAT(resolved->message, HasSubstr("answered 500"));
+}
+
+}  // namespace
+}  // namespace weft::cp::translate
+
+namespace weft::cp::translate {
+namespace {
+
+// Nodes in two zones of one region; a client Pod on node-a, and reviews
+// endpoints placed by the slice's nodeName, by their Pod's node, by a zone
+// hint alone, and nowhere known.
+constexpr std::string_view kZones = R"(
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/region: eu-west, topology.kubernetes.io/zone: eu-west-1a}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-b
+  labels: {topology.kubernetes.io/region: eu-west, topology.kubernetes.io/zone: eu-west-1b}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-0}
+spec: {nodeName: node-a, containers: [{name: app}]}
+status: {podIP: 10.0.0.9}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-1}
+spec: {nodeName: node-b, containers: [{name: app}]}
+status: {podIP: 10.0.0.8}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-1}
+spec: {nodeName: node-b, containers: [{name: app}]}
+status: {podIP: 10.0.1.2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec: {clusterIP: 10.96.0.5, ports: [{name: http, port: 9080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: reviews-abc
+  labels: {kubernetes.io/service-name: reviews}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints:
+  - {addresses: [10.0.1.1], nodeName: node-a, zone: stale-hint}
+  - {addresses: [10.0.1.2], targetRef: {kind: Pod, name: reviews-1}}
+  - {addresses: [10.0.1.3], zone: eu-west-1c}
+  - {addresses: [10.0.1.4]}
+  - {addresses: [10.0.1.5], nodeName: node-gone}
+)";
+
+TEST(Locality, EndpointsAndProxiesArePlacedByTheirNodes) {
+  auto mesh = compile(*store_of(kZones));
+  const auto& cluster = reviews(*mesh).cluster;
+  ASSERT_EQ(cluster.endpoints_size(), 5);
+  struct Want {
+    const char* region;
+    const char* zone;
+  };
+  const std::vector<Want> wanted{
+      {"eu-west", "eu-west-1a"}, {"eu-west", "eu-west-1b"}, {"", "eu-west-1c"}, {"", ""}, {"", ""}};
+  for (int i = 0; i < cluster.endpoints_size(); ++i) {
+    const auto& e = cluster.endpoints(i);
+    EXPECT_EQ(e.locality().region(), wanted[i].region) << e.address();
+    EXPECT_EQ(e.locality().zone(), wanted[i].zone) << e.address();
+  }
+  EXPECT_FALSE(cluster.endpoints(3).has_locality()) << "unknown stays unset";
+
+  auto config = translate(*mesh, {"client-0", "default"});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->locality().region(), "eu-west");
+  EXPECT_EQ(config->locality().zone(), "eu-west-1a");
+  // Proxies in different zones are told different things.
+  EXPECT_NE(*translation_key(*mesh, {"client-0", "default"}),
+            *translation_key(*mesh, {"client-1", "default"}));
+}
+
+TEST(Locality, PolicyTurnsItOffOrSetsTheThreshold) {
+  std::string text(kZones);
+  text += R"(---
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: reviews}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  loadBalancer: {locality: LOCALITY}
+)";
+  auto with = [&](std::string_view locality) {
+    auto edited_text = text;
+    edited_text.replace(edited_text.find("LOCALITY"), 8, locality);
+    return compile(*store_of(edited_text));
+  };
+  auto off = with("{enabled: false}");
+  EXPECT_TRUE(reviews(*off).cluster.locality().disabled());
+  auto threshold = with("{spilloverThreshold: 85}");
+  EXPECT_FALSE(reviews(*threshold).cluster.locality().disabled());
+  EXPECT_EQ(reviews(*threshold).cluster.locality().spillover_threshold(), 85u);
+  EXPECT_FALSE(reviews(*compile(*store_of(kZones))).cluster.has_locality()) << "on by default";
+  for (auto bad_value : {"{spilloverThreshold: 0}", "{spilloverThreshold: 101}"}) {
+    auto bad = with(bad_value);
+    const auto* rejected = condition(*bad, "TrafficPolicy default/reviews", "Accepted");
+    ASSERT_NE(rejected, nullptr) << bad_value;
+    EXPECT_FALSE(rejected->ok);
+    EXPECT_THAT(rejected->message, HasSubstr("spilloverThreshold"));
+  }
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct Policy {
   std::optional<mesh::v1::Cluster::LoadBalancer> load_balancer;
   std::optional<std::chrono::nanoseconds> slow_start;
   std::optional<mesh::v1::HashPolicy> hash;
+  std::optional<mesh::v1::LocalityBalancing> locality;
   std::optional<mesh::v1::OutlierDetection> outlier;
   std::optional<std::uint32_t> panic_threshold;
   std::optional<mesh::v1::HealthCheck> health_check;
@@ -52,6 +53,7 @@ struct Policy {
     }
     if (load_balancer) cluster.set_load_balancer(*load_balancer);
     if (hash) *cluster.mutable_hash_policy() = *hash;
+    if (locality) *cluster.mutable_locality() = *locality;
     if (slow_start) *cluster.mutable_slow_start_window() = to_proto(*slow_start);
     if (outlier) *cluster.mutable_outlier_detection() = *outlier;
     if (panic_threshold) cluster.set_panic_threshold(*panic_threshold);
@@ -211,6 +213,20 @@ tl::expected<void, Rejected> parse_load_balancer(const mesh::v1alpha1::LoadBalan
       return tl::unexpected(
           invalid(fmt::format("loadBalancer.slowStart.window '{}' is not a duration", window)));
     }
+  }
+  if (in.has_locality()) {
+    const auto& locality = in.locality();
+    mesh::v1::LocalityBalancing balancing;
+    balancing.set_disabled(locality.has_enabled() && !locality.enabled());
+    if (locality.has_spillover_threshold()) {
+      const auto threshold = locality.spillover_threshold();
+      if (threshold < 1 || threshold > 100) {
+        return tl::unexpected(invalid(
+            fmt::format("loadBalancer.locality.spilloverThreshold {} is not 1 to 100", threshold)));
+      }
+      balancing.set_spillover_threshold(threshold);
+    }
+    out.locality = balancing;
   }
   return {};
 }

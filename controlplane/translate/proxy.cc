@@ -157,8 +157,11 @@ Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy
   if ((*workload)->local) return fmt::format("local|{}/{}", proxy.ns, proxy.name);
   std::set<std::uint32_t> ports((*workload)->container_ports.begin(),
                                 (*workload)->container_ports.end());
-  return fmt::format("capture|{}{}", fmt::join(ports, ","),
-                     (*workload)->application_exited ? "|exit" : "");
+  // Proxies in different zones prefer different endpoints.
+  const auto& locality = (*workload)->locality;
+  return fmt::format("capture|{}{}|{}/{}", fmt::join(ports, ","),
+                     (*workload)->application_exited ? "|exit" : "", locality.region(),
+                     locality.zone());
 }
 
 Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
@@ -173,6 +176,7 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
   }
   for (const auto& sp : mesh.service_ports) *config.add_clusters() = sp.cluster;
   if (mesh.drain_timeout) *config.mutable_drain()->mutable_timeout() = *mesh.drain_timeout;
+  if (it->second.locality.ByteSizeLong() != 0) *config.mutable_locality() = it->second.locality;
   config::canonicalize(config);
   return config;
 }

@@ -3,6 +3,7 @@
 // std::shared_ptr<const Snapshot>. Nothing below this sees protobuf types.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "proxy/tls/tls.h"
 #include "proxy/upstream/health/policy.h"
 #include "proxy/upstream/lb/hash_table.h"
+#include "proxy/upstream/lb/locality.h"
 #include "proxy/upstream/lb/policy.h"
 #include "proxy/upstream/outlier/policy.h"
 
@@ -30,9 +32,18 @@ namespace weft::proxy::config {
 using std::chrono::milliseconds;
 using TcpEndpoint = boost::asio::ip::tcp::endpoint;
 
+// "address:port": an endpoint's name in metrics, logs and hash tables.
+inline std::string address_text(const TcpEndpoint& address) {
+  return address.address().to_string() + ":" + std::to_string(address.port());
+}
+
 struct Endpoint {
   TcpEndpoint address;
   std::uint32_t weight = 1;
+  upstream::lb::Locality locality;
+  // How near it is to this proxy (lb/locality.h): what a tiered cluster
+  // groups it by.
+  upstream::lb::Tier tier = upstream::lb::Tier::kOther;
 };
 
 enum class UpstreamProtocol { kHttp1, kHttp2, kSameAsDownstream };
@@ -40,6 +51,9 @@ enum class UpstreamProtocol { kHttp1, kHttp2, kSameAsDownstream };
 struct Cluster {
   std::string name;
   std::vector<Endpoint> endpoints;
+  // Endpoints Kubernetes reports not ready: never picked, only reported
+  // (/endpoints).
+  std::vector<Endpoint> not_ready;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   milliseconds connect_timeout{1'000};
   std::size_t max_idle_per_endpoint = 64;
@@ -56,6 +70,12 @@ struct Cluster {
   // without endpoints).
   layers::hash_key::Key hash_key;
   std::shared_ptr<const upstream::lb::HashTable> hash_table;
+  // Locality-aware balancing: the spillover threshold (percent) when it is
+  // on and the endpoints span more than one tier; none otherwise.
+  std::optional<std::uint32_t> locality_spillover;
+  // Tiered consistent hashing: each tier's table over its own endpoints (in
+  // cluster order), indexed by Tier; null for a tier without endpoints.
+  std::array<std::shared_ptr<const upstream::lb::HashTable>, upstream::lb::kTiers> tier_tables;
   // Circuit breaking over all workers; 0: no limit.
   std::uint32_t max_requests = 0;     // requests in flight
   std::uint32_t max_retries = 0;      // retries in flight
@@ -114,6 +134,7 @@ struct Snapshot {
   std::optional<TcpEndpoint> metrics_address;
   std::optional<TcpEndpoint> health_address;
   milliseconds drain_timeout{5'000};
+  upstream::lb::Locality locality;  // where this proxy runs
   // The control plane says the Pod's application has exited: drain, exit.
   bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered

@@ -380,21 +380,51 @@ Result<std::optional<upstream::health::Check>> health_check(const v1::Cluster& p
   return check;
 }
 
-// The consistent-hashing table of a cluster's endpoints, by address.
-std::shared_ptr<const upstream::lb::HashTable> hash_table(const Cluster& cluster) {
+// The consistent-hashing table of a cluster's endpoints, by address: all
+// of them, or those of one tier.
+std::shared_ptr<const upstream::lb::HashTable> hash_table(
+    const Cluster& cluster, std::optional<upstream::lb::Tier> only = std::nullopt) {
   std::vector<std::string> names;
   std::vector<std::uint32_t> weights;
   for (const auto& endpoint : cluster.endpoints) {
-    names.push_back(endpoint.address.address().to_string() + ":" +
-                    std::to_string(endpoint.address.port()));
+    if (only && endpoint.tier != *only) continue;
+    names.push_back(address_text(endpoint.address));
     weights.push_back(endpoint.weight);
   }
+  if (names.empty()) return nullptr;
   return cluster.load_balancer.algorithm == upstream::lb::Algorithm::kMaglev
              ? upstream::lb::make_maglev(names, weights)
              : upstream::lb::make_ring(names, weights);
 }
 
-Result<Cluster> to_cluster(const v1::Cluster& proto) {
+upstream::lb::Locality to_locality(const v1::Locality& proto) {
+  return {proto.region(), proto.zone()};
+}
+
+// Tiers the cluster's endpoints by their nearness to a proxy at `proxy`
+// unless locality is off, unknown, or puts them all in one tier.
+Result<void> tier_endpoints(const v1::Cluster& proto, const upstream::lb::Locality& proxy,
+                            Cluster& cluster) {
+  const auto& settings = proto.locality();
+  std::uint32_t threshold = 70;
+  if (settings.has_spillover_threshold()) {
+    threshold = settings.spillover_threshold();
+    if (threshold < 1 || threshold > 100) {
+      return fail(ErrorCode::kInvalidArgument, "locality.spillover_threshold {} is not 1 to 100",
+                  threshold);
+    }
+  }
+  if (settings.disabled() || !proxy.known()) return {};
+  std::array<bool, upstream::lb::kTiers> used{};
+  for (auto& endpoint : cluster.endpoints) {
+    endpoint.tier = upstream::lb::tier_of(proxy, endpoint.locality);
+    used[static_cast<std::size_t>(endpoint.tier)] = true;
+  }
+  if (std::count(used.begin(), used.end(), true) > 1) cluster.locality_spillover = threshold;
+  return {};
+}
+
+Result<Cluster> to_cluster(const v1::Cluster& proto, const upstream::lb::Locality& proxy) {
   Cluster cluster;
   cluster.name = proto.name();
   for (int i = 0; i < proto.endpoints_size(); ++i) {
@@ -404,7 +434,23 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
       return fail(ErrorCode::kInvalidArgument, "endpoints[{}]: {}", i,
                   address ? "port is required" : address.error().message);
     }
-    cluster.endpoints.push_back({*address, e.weight() == 0 ? 1 : e.weight()});
+    cluster.endpoints.push_back({.address = *address,
+                                 .weight = e.weight() == 0 ? 1 : e.weight(),
+                                 .locality = to_locality(e.locality())});
+  }
+  for (int i = 0; i < proto.not_ready_endpoints_size(); ++i) {
+    const auto& e = proto.not_ready_endpoints(i);
+    auto address = to_endpoint(e.address(), e.port());
+    if (!address) {
+      return fail(ErrorCode::kInvalidArgument, "not_ready_endpoints[{}]: {}", i,
+                  address.error().message);
+    }
+    cluster.not_ready.push_back({.address = *address,
+                                 .weight = e.weight() == 0 ? 1 : e.weight(),
+                                 .locality = to_locality(e.locality())});
+  }
+  if (auto tiered = tier_endpoints(proto, proxy, cluster); !tiered) {
+    return tl::unexpected(tiered.error());
   }
   if (!proto.source_address().empty()) {
     boost::system::error_code ec;
@@ -472,6 +518,11 @@ Result<Cluster> to_cluster(const v1::Cluster& proto) {
     if (!key) return tl::unexpected(key.error());
     cluster.hash_key = *key;
     if (!cluster.endpoints.empty()) cluster.hash_table = hash_table(cluster);
+    if (cluster.locality_spillover) {
+      for (std::size_t t = 0; t < upstream::lb::kTiers; ++t) {
+        cluster.tier_tables[t] = hash_table(cluster, static_cast<upstream::lb::Tier>(t));
+      }
+    }
   } else if (proto.has_hash_policy()) {
     return fail(ErrorCode::kInvalidArgument, "hash_policy is for RingHash and Maglev only");
   }
@@ -707,7 +758,10 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
 
   auto cluster_index = index_by_name(config.clusters(), "clusters");
   if (!cluster_index) return tl::unexpected(cluster_index.error());
-  auto clusters = translate_each(config.clusters(), "clusters", to_cluster);
+  snapshot->locality = to_locality(config.locality());
+  auto clusters = translate_each(config.clusters(), "clusters", [&](const auto& cluster) {
+    return to_cluster(cluster, snapshot->locality);
+  });
   if (!clusters) return tl::unexpected(clusters.error());
   snapshot->clusters = std::move(*clusters);
   auto failover = resolve_failover(config, *cluster_index, *snapshot);

@@ -133,6 +133,62 @@ TEST(Translate, HealthCheckKinds) {
   }
 }
 
+// Endpoints are tiered by their nearness to the proxy's locality when they
+// span tiers; not when locality is off, the proxy's is unknown, or all are
+// in one tier. Consistent hashing gets a table per tier.
+TEST(Translate, LocalityTiersEndpoints) {
+  using upstream::lb::Tier;
+  constexpr std::string_view kEndpoints = R"(
+clusters:
+  - name: reviews
+    load_balancer: LB_MAGLEV
+    hash_policy: {header: x-user}
+    {LOCALITY}
+    endpoints:
+      - {address: 10.0.0.1, port: 80, locality: {region: eu, zone: eu-1a}}
+      - {address: 10.0.0.2, port: 80, locality: {region: eu, zone: eu-1b}}
+      - {address: 10.0.0.3, port: 80, locality: {zone: eu-1a}}
+      - {address: 10.0.0.4, port: 80}
+)";
+  struct Case {
+    const char* proxy;
+    const char* cluster;
+    std::optional<std::uint32_t> spillover;
+    std::vector<Tier> tiers;
+  };
+  const auto z = Tier::kZone, r = Tier::kRegion, o = Tier::kOther;
+  for (const auto& c : std::vector<Case>{
+           {"{region: eu, zone: eu-1a}", "", 70, {z, r, z, o}},
+           {"{region: eu, zone: eu-1a}", "locality: {spillover_threshold: 90}", 90, {z, r, z, o}},
+           {"{region: eu, zone: eu-1a}", "locality: {disabled: true}", std::nullopt, {}},
+           {"{}", "", std::nullopt, {}},
+           {"{region: us, zone: us-1a}", "", std::nullopt, {o, o, o, o}},
+       }) {
+    std::string text = "locality: " + std::string(c.proxy) + std::string(kEndpoints);
+    text.replace(text.find("{LOCALITY}"), 10, c.cluster);
+    auto snapshot = translate_yaml(text);
+    ASSERT_TRUE(snapshot) << c.proxy << c.cluster << ": " << snapshot.error().message;
+    const auto& cluster = (*snapshot)->clusters[0];
+    EXPECT_EQ(cluster.locality_spillover, c.spillover) << c.proxy << c.cluster;
+    EXPECT_EQ(cluster.endpoints[0].locality.zone, "eu-1a");
+    if (!c.tiers.empty()) {
+      std::vector<Tier> tiers;
+      for (const auto& e : cluster.endpoints) tiers.push_back(e.tier);
+      EXPECT_EQ(tiers, c.tiers) << c.proxy << c.cluster;
+    }
+    const bool tiered = c.spillover.has_value();
+    EXPECT_EQ(cluster.tier_tables[0] != nullptr, tiered) << c.proxy << c.cluster;
+    EXPECT_EQ(cluster.tier_tables[1] != nullptr, tiered);
+    EXPECT_EQ(cluster.tier_tables[2] != nullptr, tiered);
+    // Each tier's table indexes its own endpoints: two in the zone, one
+    // elsewhere.
+    for (std::uint64_t h = 0; tiered && h < 64; ++h) {
+      EXPECT_LT(cluster.tier_tables[0]->endpoint(h * 0x9E3779B97F4A7C15ull), 2u);
+      EXPECT_EQ(cluster.tier_tables[2]->endpoint(h * 0x9E3779B97F4A7C15ull), 0u);
+    }
+  }
+}
+
 struct BadCase {
   const char* name;
   std::string from, to;  // textual edit applied to kBase
@@ -192,6 +248,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "listeners[0] 'web': http2: connection_window 100 must be between"},
         BadCase{"downstream_unknown_alpn", "route_table: web}",
                 "route_table: web, tls: {alpn: [h3]}}", "downstream TLS speaks h2 or http/1.1"},
+        BadCase{"spillover_threshold", "{name: v1, endpoints",
+                "{name: v1, locality: {spillover_threshold: 0}, endpoints",
+                "clusters[0] 'v1': locality.spillover_threshold 0 is not 1 to 100"},
         BadCase{"upstream_unknown_alpn", "{name: v1, endpoints",
                 "{name: v1, tls: {alpn: [spdy/3]}, endpoints",
                 "upstream connections speak h2 or http/1.1"}),

@@ -57,7 +57,7 @@ Dial dial_for(const TcpTarget& target, const worker::View& view, const config::L
       cluster.stats.connection_overflows->Increment();
       return {};
     }
-    auto endpoint = cluster.balancer.pick(worker::coarse_now());
+    auto endpoint = cluster.pick(worker::coarse_now());
     return {cluster.config.endpoints[endpoint].address,
             cluster.config.connect_timeout,
             &cluster.stats,

@@ -6,6 +6,7 @@
 #include "proxy/http/failure.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/upstream/lb/locality.h"
 
 namespace weft::proxy::metrics {
 namespace {
@@ -172,6 +173,12 @@ Metrics::Metrics()
                      .Help("Requests for a cluster without a healthy endpoint that went to "
                            "its backup Service `to` (TrafficPolicy failover)")
                      .Register(*registry_)),
+      locality_requests_(BuildCounter()
+                             .Name("mesh_upstream_locality_requests_total")
+                             .Help("Requests to a cluster whose endpoints span localities, by "
+                                   "the tier they went to: the proxy's zone, the rest of its "
+                                   "region, or other")
+                             .Register(*registry_)),
       parse_rejections_(BuildCounter()
                             .Name("mesh_http1_parse_rejections_total")
                             .Help("Downstream HTTP/1 requests refused as malformed, by reason")
@@ -321,6 +328,14 @@ ListenerStats Metrics::listener(const std::string& name) {
         {{"listener", name}, {"grpc_status", std::string(http::grpc::status_name(code))}});
   }
   return stats;
+}
+
+void Metrics::by_locality(ClusterStats& stats) {
+  for (std::size_t t = 0; t < stats.locality.size(); ++t) {
+    const auto tier = upstream::lb::tier_label(static_cast<upstream::lb::Tier>(t));
+    stats.locality[t] =
+        &locality_requests_.Add({{"cluster", stats.name}, {"tier", std::string(tier)}});
+  }
 }
 
 ClusterStats Metrics::cluster(const std::string& name) {

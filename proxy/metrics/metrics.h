@@ -101,6 +101,9 @@ struct ClusterStats {
   // Requests that went to a backup Service, by backup: looked up when one
   // does, which is rare.
   prometheus::Family<prometheus::Counter>* failovers = nullptr;
+  // Requests by the locality tier they went to (lb::Tier); set only for a
+  // cluster whose endpoints span tiers (Metrics::by_locality).
+  std::array<prometheus::Counter*, 3> locality{};
   std::string name;
 
   prometheus::Counter& retry(const std::string& reason) const {
@@ -123,6 +126,8 @@ class Metrics {
     prometheus::Counter* failed = nullptr;
   };
   HealthCheckStats health_checks(const std::string& cluster);
+  // Fills `stats.locality` (mesh_upstream_locality_requests_total by tier).
+  void by_locality(ClusterStats& stats);
   // The proxy-wide health (outlier detection) of one endpoint of a cluster,
   // the same object for every worker and every configuration that lists
   // the address; mesh_upstream_endpoints_ejected counts the ejected ones.
@@ -185,6 +190,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& endpoints_failing_check_;
   prometheus::Family<prometheus::Counter>& panics_;
   prometheus::Family<prometheus::Counter>& failovers_;
+  prometheus::Family<prometheus::Counter>& locality_requests_;
   prometheus::Family<prometheus::Counter>& parse_rejections_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& passthrough_;

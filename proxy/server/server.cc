@@ -224,9 +224,13 @@ asio::awaitable<admin::Response> Server::admin_async(admin::Request request) {
 asio::awaitable<admin::Response> Server::endpoints() {
   std::vector<upstream::ClusterReport> total;
   for (const auto& worker : workers_) upstream::merge(total, co_await worker->endpoints());
-  co_return admin::Response{
-      200, "application/json",
-      upstream::to_json(total, options_.proxy_name, std::chrono::system_clock::now())};
+  upstream::ProxyPlace place{.name = options_.proxy_name, .region = {}, .zone = {}};
+  if (snapshot_) {
+    place.region = snapshot_->locality.region;
+    place.zone = snapshot_->locality.zone;
+  }
+  co_return admin::Response{200, "application/json",
+                            upstream::to_json(total, place, std::chrono::system_clock::now())};
 }
 
 admin::Response Server::admin(const admin::Request& request) {

@@ -89,16 +89,8 @@ void ClusterState::sweep_success_rates(lb::Clock::time_point at) {
   }
 }
 
-namespace {
-
-std::string address_text(const config::TcpEndpoint& address) {
-  return address.address().to_string() + ":" + std::to_string(address.port());
-}
-
-}  // namespace
-
 std::string ClusterState::endpoint_text(std::size_t endpoint) const {
-  return address_text(config.endpoints[endpoint].address);
+  return config::address_text(config.endpoints[endpoint].address);
 }
 
 void ClusterState::count(const layers::retry::Step& step, const layers::retry::Tries& tries) const {
@@ -175,6 +167,38 @@ std::vector<std::shared_ptr<lb::EndpointLoad>> endpoint_loads(const config::Clus
   return loads;
 }
 
+// A tiered cluster's balancer per tier (lb/locality_balancer.h), over
+// the same loads and health as the whole cluster's; none when untiered.
+// They never panic alone: the whole cluster's balancer does.
+std::vector<lb::LocalityBalancer::TierSet> locality_tiers(
+    const config::Cluster& cluster, const std::vector<std::shared_ptr<lb::EndpointLoad>>& loads,
+    const std::vector<const outlier::EndpointHealth*>& health, FastRandom& seeds) {
+  std::vector<lb::LocalityBalancer::TierSet> tiers;
+  if (!cluster.locality_spillover) return tiers;
+  auto policy = cluster.load_balancer;
+  policy.panic_threshold = 0;
+  for (std::size_t t = 0; t < lb::kTiers; ++t) {
+    const auto tier = static_cast<lb::Tier>(t);
+    std::vector<std::size_t> members;
+    std::vector<std::uint32_t> weights;
+    std::vector<std::shared_ptr<lb::EndpointLoad>> tier_loads;
+    std::vector<const outlier::EndpointHealth*> tier_health;
+    for (std::size_t i = 0; i < cluster.endpoints.size(); ++i) {
+      if (cluster.endpoints[i].tier != tier) continue;
+      members.push_back(i);
+      weights.push_back(cluster.endpoints[i].weight);
+      tier_loads.push_back(loads[i]);
+      if (!health.empty()) tier_health.push_back(health[i]);
+    }
+    if (members.empty()) continue;
+    tiers.push_back({tier,
+                     lb::Balancer(policy, std::move(weights), std::move(tier_loads), seeds(),
+                                  std::move(tier_health), cluster.tier_tables[t]),
+                     std::move(members)});
+  }
+  return tiers;
+}
+
 }  // namespace
 
 std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_point now) {
@@ -186,7 +210,13 @@ std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_poin
       EndpointReport endpoint{.address = cluster.endpoint_text(i),
                               .weight = cluster.config.endpoints[i].weight,
                               .in_flight = cluster.balancer.load(i).in_flight,
-                              .latency_ms = cluster.balancer.latency_estimate(i, now) / 1e6};
+                              .latency_ms = cluster.balancer.latency_estimate(i, now) / 1e6,
+                              .region = cluster.config.endpoints[i].locality.region,
+                              .zone = cluster.config.endpoints[i].locality.zone,
+                              .tier = {}};
+      if (cluster.config.locality_spillover) {
+        endpoint.tier = lb::tier_label(cluster.config.endpoints[i].tier);
+      }
       if (!cluster.health.empty()) {
         const auto& health = *cluster.health[i];
         endpoint.ejections = health.ejections();
@@ -199,6 +229,18 @@ std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_poin
         }
       }
       into.endpoints.push_back(std::move(endpoint));
+    }
+    for (const auto& endpoint : cluster.config.not_ready) {
+      into.endpoints.push_back({.address = config::address_text(endpoint.address),
+                                .weight = endpoint.weight,
+                                .health = EndpointHealthState::kNotReady,
+                                .ejected_for = {},
+                                .ejections = 0,
+                                .in_flight = 0,
+                                .latency_ms = 0,
+                                .region = endpoint.locality.region,
+                                .zone = endpoint.locality.zone,
+                                .tier = {}});
     }
   }
   return out;
@@ -242,13 +284,18 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
     std::vector<const outlier::EndpointHealth*> watched;
     if (cluster.outlier.enabled() || cluster.health_check) {
       for (const auto& endpoint : cluster.endpoints) {
-        health.push_back(metrics.endpoint_health(cluster.name, address_text(endpoint.address)));
+        health.push_back(
+            metrics.endpoint_health(cluster.name, config::address_text(endpoint.address)));
         watched.push_back(health.back().get());
       }
     }
-    lb::Balancer balancer(cluster.load_balancer, std::move(weights),
-                          endpoint_loads(cluster, same_name, now), seeds(), std::move(watched),
-                          cluster.hash_table);
+    auto loads = endpoint_loads(cluster, same_name, now);
+    auto tiers = locality_tiers(cluster, loads, watched, seeds);
+    if (!tiers.empty()) metrics.by_locality(stats);
+    lb::Balancer all(cluster.load_balancer, std::move(weights), std::move(loads), seeds(),
+                     std::move(watched), cluster.hash_table);
+    lb::LocalityBalancer balancer(std::move(all), std::move(tiers),
+                                  cluster.locality_spillover.value_or(0), seeds());
     clusters.push_back({cluster, std::move(balancer), std::move(health), std::move(pool),
                         std::move(h2_pool), stats, std::move(budget)});
   }

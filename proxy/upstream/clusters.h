@@ -20,7 +20,7 @@
 #include "proxy/metrics/metrics.h"
 #include "proxy/router/route.h"
 #include "proxy/upstream/endpoint_report.h"
-#include "proxy/upstream/lb/balancer.h"
+#include "proxy/upstream/lb/locality_balancer.h"
 #include "proxy/upstream/pool/pool.h"
 
 namespace weft::proxy::upstream {
@@ -31,7 +31,7 @@ class Pool;
 
 struct ClusterState {
   const config::Cluster& config;
-  lb::Balancer balancer;
+  lb::LocalityBalancer balancer;
   // Each endpoint's proxy-wide health when outlier detection or an active
   // health check is on; empty otherwise.
   std::vector<std::shared_ptr<outlier::EndpointHealth>> health;
@@ -56,6 +56,13 @@ struct ClusterState {
     stats.requests->Increment();
     retry_budget->on_request(now);
     return ticket;
+  }
+  // The endpoint for an attempt (by `hash` with consistent hashing),
+  // counted by its locality tier when the cluster has tiers.
+  std::size_t pick(lb::Clock::time_point now, std::optional<std::uint64_t> hash = std::nullopt) {
+    const auto choice = balancer.pick(now, hash);
+    if (choice.tier) stats.locality[static_cast<std::size_t>(*choice.tier)]->Increment();
+    return choice.endpoint;
   }
   // The tries of a request to this cluster under `policy`.
   layers::retry::Tries tries(const router::RetryPolicy& policy, bool idempotent) {

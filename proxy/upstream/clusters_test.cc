@@ -323,3 +323,40 @@ TEST(Clusters, UpstreamVersionFollowsTheClusterOrTheClient) {
 
 }  // namespace
 }  // namespace weft::proxy::upstream
+
+namespace weft::proxy::upstream {
+namespace {
+
+// A tiered cluster (as translation leaves it: endpoints' tiers set, the
+// spillover threshold on) picks in the proxy's zone and counts the tier;
+// the live view says where each endpoint is, and lists a not-ready one.
+TEST(Clusters, TieredClusterPicksInTheZoneAndReportsLocality) {
+  auto c = cluster("app", {8001, 8002, 8003});
+  c.endpoints[0].locality = {"eu", "eu-1a"};
+  c.endpoints[0].tier = lb::Tier::kZone;
+  c.endpoints[1].locality = {"eu", "eu-1b"};
+  c.endpoints[1].tier = lb::Tier::kRegion;
+  c.endpoints[2].tier = lb::Tier::kOther;
+  c.locality_spillover = 70;
+  c.not_ready.push_back({at(8004), 1, {"eu", "eu-1a"}, lb::Tier::kZone});
+  const auto s = snapshot_of(c);
+  metrics::Metrics metrics;
+  auto clusters = make_clusters(s, metrics, nullptr);
+  const auto now = lb::Clock::now();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(clusters[0].pick(now), 0u);
+  EXPECT_EQ(clusters[0].stats.locality[0]->Value(), 50);
+  EXPECT_EQ(clusters[0].stats.locality[1]->Value(), 0);
+
+  const auto reports = report(clusters, now);
+  ASSERT_EQ(reports[0].endpoints.size(), 4u);
+  EXPECT_EQ(reports[0].endpoints[0].zone, "eu-1a");
+  EXPECT_EQ(reports[0].endpoints[0].tier, "zone");
+  EXPECT_EQ(reports[0].endpoints[1].tier, "region");
+  EXPECT_EQ(reports[0].endpoints[2].tier, "other");
+  EXPECT_EQ(reports[0].endpoints[2].zone, "");
+  EXPECT_EQ(reports[0].endpoints[3].address, "127.0.0.1:8004");
+  EXPECT_EQ(reports[0].endpoints[3].health, EndpointHealthState::kNotReady);
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream

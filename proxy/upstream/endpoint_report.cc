@@ -18,6 +18,8 @@ const char* health_label(EndpointHealthState state) {
       return "failing_check";
     case EndpointHealthState::kEjected:
       return "ejected";
+    case EndpointHealthState::kNotReady:
+      return "not_ready";
   }
   return "passing";
 }
@@ -52,7 +54,7 @@ void merge(std::vector<ClusterReport>& total, const std::vector<ClusterReport>& 
   }
 }
 
-std::string to_json(const std::vector<ClusterReport>& clusters, const std::string& proxy,
+std::string to_json(const std::vector<ClusterReport>& clusters, const ProxyPlace& proxy,
                     std::chrono::system_clock::time_point now) {
   json::array cluster_list;
   for (const auto& cluster : clusters) {
@@ -64,6 +66,10 @@ std::string to_json(const std::vector<ClusterReport>& clusters, const std::strin
                      {"ejections", e.ejections},
                      {"in_flight", e.in_flight}};
       if (e.latency_ms > 0) o["latency_ms"] = std::round(e.latency_ms * 1000) / 1000;
+      if (!e.region.empty() || !e.zone.empty()) {
+        o["locality"] = json::object{{"region", e.region}, {"zone", e.zone}};
+      }
+      if (!e.tier.empty()) o["tier"] = e.tier;
       if (e.health == EndpointHealthState::kEjected) {
         // Rounded up: an endpoint still out is never shown as back already.
         o["ejected_until"] = rfc3339(now + std::chrono::ceil<std::chrono::seconds>(e.ejected_for));
@@ -74,7 +80,10 @@ std::string to_json(const std::vector<ClusterReport>& clusters, const std::strin
         json::object{{"name", cluster.name}, {"endpoints", std::move(endpoints)}});
   }
   json::object out;
-  if (!proxy.empty()) out["proxy"] = proxy;
+  if (!proxy.name.empty()) out["proxy"] = proxy.name;
+  if (!proxy.region.empty() || !proxy.zone.empty()) {
+    out["locality"] = json::object{{"region", proxy.region}, {"zone", proxy.zone}};
+  }
   out["clusters"] = std::move(cluster_list);
   return json::serialize(out) + "\n";
 }

@@ -13,7 +13,11 @@ using namespace std::chrono_literals;
 using Health = EndpointHealthState;
 
 EndpointReport endpoint(std::string address, std::uint32_t in_flight, double latency_ms = 0) {
-  return {.address = std::move(address), .in_flight = in_flight, .latency_ms = latency_ms};
+  EndpointReport report;
+  report.address = std::move(address);
+  report.in_flight = in_flight;
+  report.latency_ms = latency_ms;
+  return report;
 }
 
 // Two workers' views: in flight summed, the highest estimate kept; what
@@ -45,7 +49,8 @@ TEST(EndpointReport, JsonSaysHealthAndUntilWhen) {
   auto failing = endpoint("10.0.0.2:80", 1, 12.3456);
   failing.health = Health::kFailingCheck;
   failing.weight = 3;
-  auto text = to_json({{"reviews", {ejected, failing}}}, "default/client-0", now);
+  auto text = to_json({{"reviews", {ejected, failing}}},
+                      {.name = "default/client-0", .region = {}, .zone = {}}, now);
   auto value = boost::json::parse(text).as_object();
   EXPECT_EQ(value["proxy"].as_string(), "default/client-0");
   auto& endpoints = value["clusters"].as_array()[0].as_object()["endpoints"].as_array();
@@ -60,7 +65,7 @@ TEST(EndpointReport, JsonSaysHealthAndUntilWhen) {
   EXPECT_EQ(second["weight"].as_int64(), 3);
   EXPECT_EQ(second["in_flight"].as_int64(), 1);
   EXPECT_DOUBLE_EQ(second["latency_ms"].as_double(), 12.346);
-  EXPECT_FALSE(boost::json::parse(to_json({}, "", now)).as_object().contains("proxy"));
+  EXPECT_FALSE(boost::json::parse(to_json({}, {}, now)).as_object().contains("proxy"));
 }
 
 }  // namespace

@@ -438,7 +438,7 @@ def test_proxy_config_and_validate(mesh, tmp_path):
     assert 'name: reviews.default:9080' in yaml_out  # quoted only where YAML needs it
     # The live view from the proxy's admin port: health and in flight.
     table = mesh.meshctl("proxy-config", "client-0", "endpoints").stdout
-    assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+\s+1\s+passing\s+0", table), table
+    assert re.search(r"reviews-v2\.default:9080\s+127\.0\.0\.1:\d+\s+1\s+-\s+passing\s+0", table), table
     live = json.loads(mesh.meshctl("proxy-config", "client-0", "endpoints", "-o", "json").stdout)
     assert live["proxy"] == "default/client-0" and live["clusters"], live
     missing = mesh.meshctl("proxy-config", "nobody", check=False)

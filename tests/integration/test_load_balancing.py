@@ -630,6 +630,22 @@ def test_admin_endpoints_show_ejection_failing_check_and_passing(start_proxy, ba
     assert all(e["in_flight"] == 0 for e in view.values())
 
 
+def test_admin_endpoints_list_a_not_ready_endpoint_that_gets_nothing(start_proxy, backends):
+    """An endpoint Kubernetes reports not ready is in the live view as
+    not_ready and takes no request."""
+    ready, not_ready = backends(), backends()
+    port = free_port()
+    config = proxy_config(port, ready.port)
+    config["clusters"][0]["not_ready_endpoints"] = [{"address": "127.0.0.1",
+                                                     "port": not_ready.port}]
+    proxy = start_proxy(config)
+    assert h2load(f"http://127.0.0.1:{port}/", "http1", 100, 2)["2xx"] == 100
+    assert (ready.served, not_ready.served) == (100, 0)
+    view = endpoints_view(proxy)["app"]
+    assert view[f"127.0.0.1:{not_ready.port}"]["health"] == "not_ready"
+    assert view[f"127.0.0.1:{ready.port}"]["health"] == "passing"
+
+
 def test_admin_endpoints_count_in_flight_over_every_worker(start_proxy, backends):
     """Requests still waiting on a slow endpoint count in flight, whichever
     worker took them; once answered, PeakEWMA's estimate shows their time."""

@@ -4,6 +4,7 @@ stops leftovers, and Deployments added or scaled while it runs serve within
 seconds; mesh.json says every port and service account."""
 import http.client
 import json
+import re
 import os
 import signal
 import subprocess
@@ -228,3 +229,88 @@ spec:
     assert until(lambda: "stopped ratings-0" in mesh.up_log(), timeout=15, interval=0.2), mesh.up_log()
     assert not any(running(pid) for pid in ratings_pids)
     assert get(client["outbound"], "http://reviews:9080/")[0] == 200
+
+
+ZONES = """
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/region: local, topology.kubernetes.io/zone: zone-a}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-b
+  labels: {topology.kubernetes.io/region: local, topology.kubernetes.io/zone: zone-b}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings}
+spec:
+  selector: {app: ratings}
+  ports: [{name: http, port: 9080, targetPort: http}]
+---
+apiVersion: mesh.weft.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: ratings}
+spec:
+  targetRef: {kind: Service, name: ratings}
+  loadBalancer: {type: RoundRobin}
+  healthCheck: {interval: 0.2s, unhealthyThreshold: 1, http: {path: /}}
+"""
+
+RATINGS = """---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME}
+spec:
+  template:
+    metadata: {labels: {app: ratings}}
+    spec:
+      nodeSelector: {topology.kubernetes.io/zone: ZONE}
+      containers:
+        - name: ratings
+          command: [/usr/bin/python3, app.py, --port, $(PORT), --name, NAME EXTRA]
+          ports: [{name: http, containerPort: 9080}]
+"""
+
+
+def test_workloads_placed_in_zones_prefer_their_own(mesh):
+    """Nodes in two zones of one region, the client pinned to zone-a, and
+    ratings in both: zone-a's healthy replica takes its share (one of two
+    failing its check: 71%), zone-b the rest, the failing one none; the
+    live view says where each endpoint is."""
+    deployments = "".join(
+        RATINGS.replace("NAME", name).replace("ZONE", zone).replace(" EXTRA", extra)
+        for name, zone, extra in [("ratings-a", "zone-a", ""),
+                                  ("ratings-sick", "zone-a", ", --fail-status, 503"),
+                                  ("ratings-b", "zone-b", "")])
+    (mesh.dir / "zones.yaml").write_text(ZONES + deployments)
+    workloads = mesh.dir / "workloads.yaml"
+    workloads.write_text(workloads.read_text().replace(
+        "      serviceAccountName: client\n",
+        "      serviceAccountName: client\n"
+        "      nodeSelector: {topology.kubernetes.io/zone: zone-a}\n", 1))
+    client = mesh.workloads["client-0"]
+
+    def placed():
+        try:
+            live = json.loads(mesh.meshctl("proxy-config", "client-0", "endpoints", "-o", "json",
+                                           check=False).stdout or "{}")
+        except ValueError:
+            return False
+        ratings = [c for c in live.get("clusters", []) if c["name"] == "ratings.default:9080"]
+        return (live.get("locality") == {"region": "local", "zone": "zone-a"} and ratings
+                and len(ratings[0]["endpoints"]) == 3
+                and sum(e["health"] == "failing_check" for e in ratings[0]["endpoints"]) == 1)
+
+    assert until(placed, timeout=15, interval=0.2), mesh.up_log()
+    answers = [get(client["outbound"], "http://ratings:9080/")[1] for _ in range(300)]
+    assert answers.count("ratings-sick") == 0
+    assert 0.6 * 300 <= answers.count("ratings-a") <= 0.82 * 300, answers.count("ratings-a")
+    assert answers.count("ratings-a") + answers.count("ratings-b") == 300
+    table = mesh.meshctl("proxy-config", "client-0", "endpoints").stdout
+    assert re.search(r"ratings\.default:9080\s+127\.0\.0\.1:\d+\s+1\s+local/zone-b \(same region\)"
+                     r"\s+passing", table), table
+    assert re.search(r"local/zone-a \(same zone\)\s+failing check", table), table

@@ -36,6 +36,7 @@ class Resource:
 
 BUILTIN = [
     Resource("", "v1", "Namespace", "namespaces", False, short_names=["ns"]),
+    Resource("", "v1", "Node", "nodes", False, status_subresource=True, short_names=["no"]),
     Resource("", "v1", "Service", "services", True, status_subresource=True, short_names=["svc"]),
     Resource("", "v1", "Pod", "pods", True, status_subresource=True, short_names=["po"]),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", True, short_names=["sa"]),

@@ -375,3 +375,68 @@ def test_a_proxy_is_served_only_the_pod_its_token_is_bound_to(cluster, tmp_path)
         for proxy in (impostor, honest, other_audience):
             proxy.terminate()
             proxy.wait(timeout=10)
+
+
+NODES = """apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/region: eu-west-1, topology.kubernetes.io/zone: eu-west-1a}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-b
+  labels: {topology.kubernetes.io/region: eu-west-1, topology.kubernetes.io/zone: eu-west-1b}
+"""
+
+
+def test_nodes_place_proxies_and_endpoints(cluster):
+    """Nodes applied with kubectl: a connected proxy whose Pod runs on
+    node-a is told it is in eu-west-1a, an endpoint on node-b carries
+    eu-west-1b, and relabelling the Node moves the endpoint."""
+    cluster.api.kubectl("apply", "-f", "-", stdin=NODES)
+    zoned = f"pod-{PODS}"  # the simulated proxies' next name
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": zoned},
+           "spec": {"nodeName": "node-a", "containers": [{"name": "app"}]}}
+    assert cluster.api.request("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+    status = {"status": {"podIP": "10.1.0.99", "phase": "Running"}}
+    assert cluster.api.request("PATCH", f"/api/v1/namespaces/default/pods/{zoned}/status", status,
+                               content_type="application/merge-patch+json")[0] == 200
+    (cluster.tokens / zoned).write_text(cluster.pod_token(zoned) + "\n")
+    cluster.api.kubectl("apply", "-f", "-", stdin=ENDPOINTS.replace(
+        "    targetRef:", "    nodeName: node-b\n    targetRef:") + """  - addresses: [10.1.1.9]
+    conditions: {ready: false}
+    nodeName: node-a
+""")
+    proxies = Proxies(cluster.grpc_address, PODS + 1, cluster.tokens)
+    try:
+        def config():
+            code, body = cluster.get(f"/config?proxy=default/{zoned}")
+            return json.loads(body) if code == 200 else {}
+
+        def reviews_v1_locality():
+            clusters = {c["name"]: c for c in config().get("clusters", [])}
+            endpoints = clusters.get("reviews-v1.default:9080", {}).get("endpoints", [])
+            return endpoints[0].get("locality", {}) if endpoints else {}
+
+        deadline = time.monotonic() + 5
+        while not reviews_v1_locality() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert config().get("locality") == {"region": "eu-west-1", "zone": "eu-west-1a"}
+        assert reviews_v1_locality() == {"region": "eu-west-1", "zone": "eu-west-1b"}
+        # A not-ready endpoint is listed apart, for the live view only.
+        reviews_v1 = [c for c in config()["clusters"] if c["name"] == "reviews-v1.default:9080"][0]
+        assert [e["address"] for e in reviews_v1["endpoints"]] == ["10.1.1.1"]
+        assert reviews_v1["not_ready_endpoints"] == [
+            {"address": "10.1.1.9", "port": 9080,
+             "locality": {"region": "eu-west-1", "zone": "eu-west-1a"}}]
+
+        cluster.api.kubectl("label", "node", "node-b", "--overwrite",
+                            "topology.kubernetes.io/zone=eu-west-1c")
+        deadline = time.monotonic() + 5
+        while reviews_v1_locality().get("zone") != "eu-west-1c" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert reviews_v1_locality() == {"region": "eu-west-1", "zone": "eu-west-1c"}
+    finally:
+        proxies.stop()

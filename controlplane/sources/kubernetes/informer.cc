@@ -45,6 +45,7 @@ void drop_observed_state(json::object& object, const std::string& kind) {
 const std::vector<KindSpec>& watched_kinds() {
   static const std::vector<KindSpec> kKinds{
       {"Namespace", "/api/v1/namespaces", false},
+      {"Node", "/api/v1/nodes", false},
       {"Service", "/api/v1/services", false},
       {"Pod", "/api/v1/pods", false},
       {"EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices", false},

@@ -30,10 +30,6 @@ constexpr std::size_t kStatusLineLimit = 1'024;
 constexpr std::size_t kGrpcAnswerLimit = 4'096;
 constexpr std::string_view kUserAgent = "weft-health-check";
 
-std::string address_text(const config::TcpEndpoint& endpoint) {
-  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
 using Clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 
@@ -115,7 +111,7 @@ asio::awaitable<bool> probe(const Check& check, const config::TcpEndpoint& endpo
   auto connected =
       co_await (socket->async_connect(endpoint, kNoThrow) || timer.async_wait(kNoThrow));
   if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) co_return false;
-  const auto authority = address_text(endpoint);
+  const auto authority = config::address_text(endpoint);
   switch (check.kind) {
     case Check::Kind::kTcp:
       co_return true;
@@ -165,7 +161,7 @@ void Checker::apply(const config::Snapshot& snapshot) {
 void Checker::start(const config::Cluster& cluster, const config::TcpEndpoint& endpoint) {
   auto probe = std::make_shared<Probe>(io_, *cluster.health_check, endpoint);
   probe->cluster = cluster.name;
-  probe->health = metrics_.endpoint_health(cluster.name, address_text(endpoint));
+  probe->health = metrics_.endpoint_health(cluster.name, config::address_text(endpoint));
   const auto stats = metrics_.health_checks(cluster.name);
   probe->passed = stats.passed;
   probe->failed = stats.failed;
@@ -188,7 +184,8 @@ asio::awaitable<void> Checker::run(std::shared_ptr<Probe> probe) {
     if (advance(probe->streak, passed, probe->check)) {
       probe->health->set_check_failing(probe->streak.failing);
       spdlog::info("health check: {} endpoint {} is {}", probe->cluster,
-                   address_text(probe->endpoint), probe->streak.failing ? "failing" : "passing");
+                   config::address_text(probe->endpoint),
+                   probe->streak.failing ? "failing" : "passing");
     }
     const double jitter = static_cast<double>(random_() >> 11) * 0x1.0p-53;
     probe->timer.expires_after(next_probe(probe->check, jitter));

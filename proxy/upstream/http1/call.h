@@ -159,7 +159,7 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
                                                        layers::retry::Tries& tries) {
   layers::retry::AttemptEnd end;
   for (bool first = true;; first = false) {
-    const auto endpoint = cluster.balancer.pick(worker::coarse_now(), request.hash);
+    const auto endpoint = cluster.pick(worker::coarse_now(), request.hash);
     auto lease = cluster.balancer.lease(endpoint);
     // A pooled connection, usually: taken without a coroutine.
     auto opened = take_idle(cluster, endpoint);

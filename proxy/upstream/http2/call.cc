@@ -49,7 +49,7 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
   auto executor = co_await asio::this_coro::executor;
   bool pumped = request.source == nullptr || !request.body;
   for (int send = 0; send < kMaxSends; ++send) {
-    auto endpoint = cluster.balancer.pick(worker::coarse_now(), request.hash);
+    auto endpoint = cluster.pick(worker::coarse_now(), request.hash);
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
     auto lease = cluster.balancer.lease(endpoint);
     const auto started = worker::coarse_now();
