@@ -5,6 +5,7 @@ failing fast with upstream_overflow. Load comes from real h2load (HTTP/1.1
 and HTTP/2 clients) against backends of ours that count what they serve."""
 import http.server
 import json
+import socket
 import socketserver
 import subprocess
 import threading
@@ -289,6 +290,66 @@ def test_outlier_detection_ejects_a_failing_endpoint_and_returns_it(start_proxy,
     assert 80 <= failing.served - before <= 120  # its third again
     assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
                         reason="consecutive_5xx") == 1
+
+
+class HungBackend:
+    """Accepts connections and reads requests, never answers."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.sockets = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.sockets.append(conn)  # held open, never written to
+
+    def stop(self):
+        self.listener.close()
+        for conn in self.sockets:
+            conn.close()
+
+
+@pytest.fixture
+def hung_backend():
+    backend = HungBackend()
+    yield backend
+    backend.stop()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_hung_endpoint_is_ejected_and_its_requests_retried(start_proxy, backends, hung_backend,
+                                                            client):
+    """One of three endpoints accepts and never answers: each attempt on it
+    ends at the 0.2 s per-try timeout and is retried elsewhere; after two
+    such timeouts it is ejected (local-origin failures), so every request
+    succeeds and few meet it."""
+    good = [backends(), backends()]
+    port = free_port()
+    config = proxy_config(port, good[0].port, hung_backend.port, good[1].port,
+                          outlier_detection={"consecutive_local_origin_failures": 2,
+                                             "base_ejection_time": "30s"})
+    config["route_tables"][0]["virtual_hosts"][0]["routes"][0].update(
+        per_try_timeout="0.2s",
+        retry={"attempts": 3, "retry_on": ["gateway-error"], "base_interval": "0.01s"})
+    proxy = start_proxy(config)
+    answers = h2load(f"http://127.0.0.1:{port}/", client, 300, 4)
+    assert answers["2xx"] == 300, answers
+    assert proxy.metric("mesh_upstream_ejections_total", cluster="app",
+                        reason="consecutive_local_origin_failures") == 1
+    assert endpoints_view(proxy)["app"][f"127.0.0.1:{hung_backend.port}"]["health"] == "ejected"
+    assert served(good) == 300
+
+
+def served(group):
+    return sum(b.served for b in group)
 
 
 def test_outlier_detection_ejects_an_endpoint_that_refuses_connections(start_proxy, backends):
