@@ -3,12 +3,15 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 
+#include "proxy/http/http2/preface.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http2_connection.h"
 #include "proxy/listener/original_dst.h"
@@ -127,6 +130,33 @@ asio::awaitable<void> serve_http(tcp::socket socket, beast::flat_buffer read_ahe
   }
 }
 
+// A broken HTTP/2 preface (RFC 9113 §3.4): our preface and a GOAWAY
+// (PROTOCOL_ERROR), so the client learns why, then a close that first
+// drains what it still sends (at most kDrainLimit bytes for kDrainTime):
+// closing on unread bytes would reset the connection and could discard the
+// GOAWAY before the client reads it.
+asio::awaitable<void> refuse_bad_preface(tcp::socket socket, worker::WorkerState& state) {
+  constexpr std::size_t kDrainLimit = std::size_t{64} * 1024;
+  constexpr auto kDrainTime = std::chrono::seconds(1);
+  state.metrics.http2_connection_error("bad_preface").Increment();
+  const auto reply = http::http2::bad_preface_reply();
+  auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(reply), kNoThrow);
+  if (write_error) co_return;
+  boost::system::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer deadline(socket.get_executor(), kDrainTime);
+  std::array<char, 4096> sink{};
+  std::size_t drained = 0;
+  auto drain = [&]() -> asio::awaitable<void> {
+    while (drained < kDrainLimit) {
+      auto [read_error, n] = co_await socket.async_read_some(asio::buffer(sink), kNoThrow);
+      if (read_error) co_return;
+      drained += n;
+    }
+  };
+  co_await (drain() || deadline.async_wait(kNoThrow));
+}
+
 bool is_http(sniff::Protocol protocol) {
   return protocol == sniff::Protocol::kHttp1 || protocol == sniff::Protocol::kHttp2;
 }
@@ -150,6 +180,10 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
     auto sniffed =
         co_await sniff_protocol(socket, read_ahead, listener.idle_timeout, sniff::classify_http);
     if (ended_before_data(sniffed, stats)) co_return;
+    if (sniffed.protocol == sniff::Protocol::kBadHttp2Preface) {
+      co_await refuse_bad_preface(std::move(socket), state);
+      co_return;
+    }
     protocol = sniffed.protocol == sniff::Protocol::kHttp2 ? sniff::Protocol::kHttp2
                                                            : sniff::Protocol::kHttp1;
   } else {

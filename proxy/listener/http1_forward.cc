@@ -231,6 +231,9 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     if (keep_body) h2_request->body->keep_for_replay(layers::retry::kReplayLimit);
   } else {
     prepare_request(head, route, upgrade);
+    const auto length = parser.content_length();
+    http::http1::normalize_framing(head, length ? std::optional(*length) : std::nullopt,
+                                   parser.chunked());
     const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
     if (!read) co_return Next::kClose;  // the client failed mid-body
   }

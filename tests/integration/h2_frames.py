@@ -85,10 +85,11 @@ class Reply:
              for k, v in fields})
 
 
-def read_frames(s, seconds=3, until=None):
+def read_frames(s, seconds=3, until=None, reply=None):
     """Frames the server sends for up to `seconds`, until it closes or
-    `until(reply)` is true."""
-    reply = Reply()
+    `until(reply)` is true; added to `reply` (its HPACK state goes on) when
+    given."""
+    reply = reply or Reply()
     buffer = b""
     deadline = time.monotonic() + seconds
     s.settimeout(0.2)

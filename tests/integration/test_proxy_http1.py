@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import cluster, forward_to, free_port, http_get, listener, tcp_server
 
 CURL = ["curl", "-sS", "--max-time", "20"]
@@ -479,3 +481,56 @@ def test_a_lingering_close_is_cut_at_five_seconds(start_proxy):
         assert proxy.settled_metric("mesh_http1_lingering_closes_total", 1, timeout=8,
                                     end="time_limit") == 1
         assert 4 < time.monotonic() - started < 7
+
+
+@pytest.mark.parametrize("framing, body, expected", [
+    (b"Content-Length: 5\r\nContent-Length: 5\r\n", b"hello", [b"content-length: 5"]),
+    (b"Content-Length: 5, 5\r\n", b"hello", [b"content-length: 5"]),
+    (b"Transfer-Encoding: Chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n", [b"transfer-encoding: chunked"]),
+])
+def test_upstream_gets_exactly_one_framing_field(start_proxy, framing, body, expected):
+    """Whatever framing the client sent that was accepted (a repeated or
+    listed Content-Length, chunked in any case), the upstream receives one
+    field: no two hops can read the body's length differently."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(10)
+    received = []
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while not data.endswith(b"hello") and not data.endswith(b"0\r\n\r\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            received.append(data)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nok\n")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", server.getsockname()[1])]))
+    answer = raw_exchange(port, b"POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + framing
+                          + b"\r\n" + body)
+    thread.join(10)
+    server.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    head = received[0].split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
+    framing_fields = [line for line in head
+                      if line.startswith((b"content-length:", b"transfer-encoding:"))]
+    assert framing_fields == expected, head
+
+
+def test_a_transfer_coding_besides_chunked_is_refused_501(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    answer = raw_exchange(port, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n"
+                                b"\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 501"), answer
+    assert b"x-weft-error: unsupported_transfer_coding" in answer
+    assert proxy.metric("mesh_http1_parse_rejections_total",
+                        reason="unsupported_transfer_coding") == 1

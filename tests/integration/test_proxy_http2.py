@@ -545,3 +545,60 @@ def test_idle_connection_closes_despite_pings(start_proxy, backend_port):
     assert closed, "PINGs kept an idle connection open"
     assert time.monotonic() - started < 4
     assert proxy.metric("mesh_http2_connection_errors_total", reason="idle_timeout") == 1
+
+
+@pytest.mark.parametrize("preface", [
+    h2.PREFACE.replace(b"SM", b"XX") + h2.frame(h2.SETTINGS, 0, 0),  # a broken magic
+    b"PRI * HTTP/2.0\r\nHost: a\r\n\r\n",                             # its request line only
+    h2.PREFACE + h2.frame(h2.PING, 0, 0, b"12345678"),                # no SETTINGS first
+])
+def test_an_invalid_preface_gets_goaway_protocol_error_before_the_close(start_proxy, backend_port,
+                                                                         preface):
+    """RFC 9113 §3.4: an invalid connection preface is a connection error of
+    type PROTOCOL_ERROR; the client is told so in a GOAWAY, then closed. A
+    well-behaved client on the same listener is unaffected."""
+    proxy, port = abuse_proxy(start_proxy, backend_port)
+    bystander = WellBehaved(port)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(preface)
+    reply = h2.read_frames(s, seconds=5)
+    s.close()
+    bystander.finish()
+    assert reply.goaway_code() == 1, reply.frames  # PROTOCOL_ERROR
+    assert reply.closed
+    assert [kind for kind, *_ in reply.frames][0] == h2.SETTINGS, "our preface comes first"
+    errors = sum(proxy.metric("mesh_http2_connection_errors_total", reason=reason)
+                 for reason in ("bad_preface", "protocol_error"))
+    assert errors == 1
+
+
+def test_headers_on_a_lower_stream_id_is_a_connection_error(start_proxy, backend_port):
+    """RFC 9113 §5.1.1: after stream 7, HEADERS opening stream 5 is a
+    connection error (GOAWAY PROTOCOL_ERROR); trailers on a stream still
+    open, whatever its identifier, are not."""
+    proxy, port = abuse_proxy(start_proxy, backend_port)
+    s = h2.connect(port)
+    reply = h2.Reply()
+
+    def answered(stream):
+        return lambda r: any(kind == h2.HEADERS and sid == stream for kind, _, sid, _ in r.frames)
+
+    # Stream 1: a POST whose body is still coming; stream 3: a GET, answered.
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, h2.request_block(path="/echo", method="POST"))
+              + h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 3, h2.request_block()))
+    h2.read_frames(s, seconds=5, until=answered(3), reply=reply)
+    # Trailers end stream 1: still open, so allowed, and answered.
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1, h2.literal("x-trailer", "1")))
+    h2.read_frames(s, seconds=5, until=answered(1), reply=reply)
+    assert reply.goaway_code() is None, reply.frames
+    assert reply.headers_on(1)[0][":status"] == "200"
+    # Stream 7 answered, then HEADERS opening stream 5, never used but lower
+    # (nghttp2 alone would ignore it).
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 7, h2.request_block()))
+    h2.read_frames(s, seconds=5, until=answered(7), reply=reply)
+    s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 5, h2.request_block()))
+    h2.read_frames(s, seconds=5, reply=reply)
+    s.close()
+    assert reply.goaway_code() == 1, reply.frames  # PROTOCOL_ERROR
+    assert reply.closed
+    assert proxy.metric("mesh_http2_connection_errors_total", reason="protocol_error") == 1

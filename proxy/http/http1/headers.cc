@@ -115,6 +115,16 @@ void strip_hop_by_hop(Fields& fields, bool upgrade) {
   if (upgrade) fields.set(beast_http::field::connection, "upgrade");  // Upgrade itself stays
 }
 
+void normalize_framing(Fields& fields, std::optional<std::uint64_t> content_length, bool chunked) {
+  if (chunked) {
+    fields.erase(beast_http::field::content_length);
+    fields.set(beast_http::field::transfer_encoding, "chunked");
+  } else if (content_length) {
+    fields.erase(beast_http::field::content_length);
+    fields.set(beast_http::field::content_length, std::to_string(*content_length));
+  }
+}
+
 void apply_edits(Fields& fields, const router::HeaderEdits& edits) {
   for (const auto& name : edits.remove) fields.erase(name);
   for (const auto& h : edits.set) fields.set(h.name, h.value);

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/random.h"
@@ -42,6 +44,12 @@ class RequestView final : public router::RequestView {
 // upgrade, which needs Connection: upgrade and Upgrade kept). Framing
 // (Content-Length / Transfer-Encoding) stays: the serializer re-frames from it.
 void strip_hop_by_hop(Fields& fields, bool upgrade);
+
+// The framing of a request going upstream as the parser read it: one
+// `Transfer-Encoding: chunked` for a chunked body, else one Content-Length
+// with the length (a client may repeat it, or list the same value twice,
+// RFC 9112 §6.3), else neither. Untouched when neither field was sent.
+void normalize_framing(Fields& fields, std::optional<std::uint64_t> content_length, bool chunked);
 
 // Whether a response with this status has content (RFC 9110 §6.4.1: 1xx,
 // 204 and 304 have none, whatever their framing fields say).

@@ -52,6 +52,37 @@ TEST(HopByHop, ConnectionCannotStripFraming) {
   EXPECT_EQ(head["content-length"], "3");
 }
 
+// What goes upstream is framed by one field: the parser's reading of the
+// client's (repeated or listed Content-Length, any case of chunked).
+TEST(Framing, OneFieldAsTheParserReadIt) {
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::optional<std::uint64_t> length;
+    bool chunked;
+    std::vector<std::string> content_length, transfer_encoding;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"repeated", {{"Content-Length", "5"}, {"Content-Length", "5"}}, 5, false, {"5"}, {}},
+           {"listed", {{"Content-Length", "5, 5"}}, 5, false, {"5"}, {}},
+           {"chunked_case", {{"Transfer-Encoding", "Chunked"}}, {}, true, {}, {"chunked"}},
+           {"no_body", {{"Accept", "*/*"}}, {}, false, {}, {}},
+           {"zero", {{"Content-Length", "0"}}, 0, false, {"0"}, {}},
+       }) {
+    RequestHead head;
+    for (const auto& [name, value] : c.fields) head.insert(name, value);
+    normalize_framing(head, c.length, c.chunked);
+    std::vector<std::string> lengths, codings;
+    using Name = boost::beast::http::field;
+    for (const auto& f : head) {
+      if (f.name() == Name::content_length) lengths.emplace_back(f.value());
+      if (f.name() == Name::transfer_encoding) codings.emplace_back(f.value());
+    }
+    EXPECT_EQ(lengths, c.content_length) << c.name;
+    EXPECT_EQ(codings, c.transfer_encoding) << c.name;
+  }
+}
+
 TEST(HopByHop, UpgradeKeepsUpgradeAndConnection) {
   auto head = head_with({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
   EXPECT_TRUE(is_upgrade(head));

@@ -31,6 +31,12 @@ Rejection rejection_for(const boost::system::error_code& parse_error) {
 
 namespace {
 
+std::string_view trimmed(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return value;
+}
+
 // Transfer-Encoding must be a list whose last coding is chunked, chunked
 // appearing once (RFC 9112 §6.1, §6.3). Beast accepts "gzip" alone, which
 // would leave the body length undefined.
@@ -67,6 +73,12 @@ std::optional<Rejection> check_request_head(const RequestHead& head, const Limit
     if (field.name() == beast_http::field::transfer_encoding) {
       ++transfer_encodings;
       if (!transfer_encoding_ok(field.value())) return Rejection{400, "bad_transfer_encoding"};
+      // A coding before chunked (gzip, chunked) would be the upstream's to
+      // undo and ours to forward as is; refused as Envoy does (RFC 9112
+      // §6.1: 501), so what goes upstream is framed by chunked alone.
+      if (!boost::beast::iequals(trimmed(field.value()), "chunked")) {
+        return Rejection{501, "unsupported_transfer_coding"};
+      }
     }
   }
   if (fields > limits.max_header_fields) return Rejection{431, "too_many_headers"};

@@ -29,10 +29,23 @@ struct Rejection {
 // Every reason a rejection can carry, so metrics can resolve their counters
 // once at start-up.
 inline constexpr std::string_view kRejectionReasons[] = {
-    "bad_method",       "bad_target",      "bad_version",        "bad_header_name",
-    "bad_header_value", "bad_line_ending", "bad_content_length", "bad_transfer_encoding",
-    "bad_chunk",        "obs_fold",        "header_too_large",   "too_many_headers",
-    "uri_too_long",     "missing_host",    "duplicate_host",     "malformed",
+    "bad_method",
+    "bad_target",
+    "bad_version",
+    "bad_header_name",
+    "bad_header_value",
+    "bad_line_ending",
+    "bad_content_length",
+    "bad_transfer_encoding",
+    "bad_chunk",
+    "obs_fold",
+    "header_too_large",
+    "too_many_headers",
+    "uri_too_long",
+    "missing_host",
+    "duplicate_host",
+    "malformed",
+    "unsupported_transfer_coding",
 };
 
 // The rejection for an error from Beast's request parser.

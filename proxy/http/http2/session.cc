@@ -1,5 +1,6 @@
 #include "proxy/http/http2/session.h"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -85,6 +86,13 @@ struct Session::Callbacks {
 
   static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
     auto& s = self(user_data);
+    if (s.role_ == Role::kServer && hd->type == NGHTTP2_HEADERS) {
+      if (s.reuses_stream_id(hd->stream_id)) {
+        s.fail_session(SessionError::kProtocol, NGHTTP2_PROTOCOL_ERROR);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+      s.highest_client_stream_ = std::max(s.highest_client_stream_, hd->stream_id);
+    }
     auto verdict = s.guard_.on_frame(static_cast<FrameType>(hd->type), hd->length,
                                      (hd->flags & NGHTTP2_FLAG_END_STREAM) != 0,
                                      (hd->flags & NGHTTP2_FLAG_END_HEADERS) != 0, s.now_);
@@ -231,6 +239,10 @@ struct Session::Callbacks {
     auto& s = self(user_data);
     auto found = s.streams_.find(stream_id);
     if (found == s.streams_.end()) return 0;
+    if (s.role_ == Role::kServer &&
+        nghttp2_session_get_stream_remote_close(s.session_, stream_id) == 0) {
+      s.closed_early_[s.closed_early_next_++ % kClosedEarly] = stream_id;
+    }
     auto stream = std::move(found->second);
     s.streams_.erase(found);
     if (stream->inbound && stream->inbound->state() == BodyPipe::State::kOpen) {
@@ -517,6 +529,12 @@ std::uint32_t Session::remote_max_concurrent_streams() const {
 void Session::ping() {
   if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) == 0) ping_outstanding_ = true;
   request_output();
+}
+
+bool Session::reuses_stream_id(std::int32_t id) const {
+  if (id <= 0 || id % 2 == 0 || id > highest_client_stream_) return false;
+  if (nghttp2_session_find_stream(session_, id) != nullptr) return false;
+  return std::find(closed_early_.begin(), closed_early_.end(), id) == closed_early_.end();
 }
 
 void Session::fail_session(SessionError error, std::uint32_t code) {

@@ -15,6 +15,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -122,6 +123,11 @@ class Session {
   void attach_outbound(std::int32_t id, std::shared_ptr<BodyPipe> body);
   void detach(Stream& s, bool unprocessed);
   void fail_session(SessionError error, std::uint32_t code);
+  // A client's HEADERS on `id` that opens no new stream and continues none
+  // nghttp2 or this session still knows: a stream identifier lower than one
+  // the client already used (RFC 9113 §5.1.1: a connection error), which
+  // nghttp2 1.52 ignores instead.
+  bool reuses_stream_id(std::int32_t id) const;
   void request_output() {
     if (on_output_pending) on_output_pending();
   }
@@ -139,6 +145,13 @@ class Session {
   // that call shares it instead of reading the clock each.
   std::chrono::steady_clock::time_point now_ = last_activity_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+  std::int32_t highest_client_stream_ = 0;
+  // Streams closed before the client ended its side (reset by either end):
+  // its frames may still be on their way, and a late HEADERS (trailers)
+  // on one is no protocol error. The last kClosedEarly of them.
+  static constexpr std::size_t kClosedEarly = 64;
+  std::array<std::int32_t, kClosedEarly> closed_early_{};
+  std::size_t closed_early_next_ = 0;
 };
 
 }  // namespace weft::proxy::http::http2

@@ -6,6 +6,7 @@ namespace weft::proxy::listener::sniff {
 namespace {
 
 constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr std::string_view kHttp2PrefaceLine = "PRI * HTTP/2.0\r\n";
 
 // RFC 9110 tchar, the characters of a method token.
 bool is_token_char(char c) {
@@ -51,8 +52,12 @@ Protocol classify(std::string_view bytes) {
 
 Protocol classify_http(std::string_view bytes) {
   auto n = std::min(bytes.size(), kHttp2Preface.size());
-  if (bytes.substr(0, n) != kHttp2Preface.substr(0, n)) return Protocol::kHttp1;
-  return n == kHttp2Preface.size() ? Protocol::kHttp2 : Protocol::kNeedMore;
+  if (bytes.substr(0, n) == kHttp2Preface.substr(0, n)) {
+    return n == kHttp2Preface.size() ? Protocol::kHttp2 : Protocol::kNeedMore;
+  }
+  // No HTTP/1 request has this request line: the preface was meant.
+  if (bytes.starts_with(kHttp2PrefaceLine)) return Protocol::kBadHttp2Preface;
+  return Protocol::kHttp1;
 }
 
 std::string_view name(Protocol protocol) {
@@ -67,6 +72,8 @@ std::string_view name(Protocol protocol) {
       return "tls";
     case Protocol::kOpaque:
       return "opaque";
+    case Protocol::kBadHttp2Preface:
+      return "bad_http2_preface";
   }
   return "unknown";
 }

@@ -12,6 +12,10 @@ enum class Protocol {
   kHttp2,     // the HTTP/2 connection preface (prior knowledge)
   kTls,       // a TLS ClientHello record
   kOpaque,    // anything else
+  // (classify_http only) the preface's request line, `PRI * HTTP/2.0`,
+  // then other bytes: an HTTP/2 client whose preface is broken, a
+  // connection error (RFC 9113 §3.4), not an HTTP/1 request.
+  kBadHttp2Preface,
 };
 
 // Enough for the HTTP/2 preface and any request line's method and version.
@@ -20,8 +24,9 @@ inline constexpr std::size_t kMaxSniffBytes = 64;
 Protocol classify(std::string_view first_bytes);
 
 // For listeners that speak HTTP only: kHttp2 for the connection preface,
-// kHttp1 for anything else (malformed requests included: the HTTP/1 parser
-// answers them), kNeedMore while the bytes are a prefix of the preface.
+// kBadHttp2Preface for its request line followed by anything else, kHttp1
+// for anything else (malformed requests included: the HTTP/1 parser answers
+// them), kNeedMore while the bytes are a prefix of the preface.
 Protocol classify_http(std::string_view first_bytes);
 
 std::string_view name(Protocol protocol);

@@ -39,5 +39,23 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"very_long_method", std::string(30, 'A'), Protocol::kOpaque}),
     [](const auto& test) { return std::string(test.param.name); });
 
+class SniffHttp : public ::testing::TestWithParam<Case> {};
+
+// An HTTP listener: the preface is HTTP/2, its request line with anything
+// else after it a broken preface, everything else HTTP/1's to answer.
+TEST_P(SniffHttp, Classifies) { EXPECT_EQ(classify_http(GetParam().bytes), GetParam().expected); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SniffHttp,
+    ::testing::Values(
+        Case{"h2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Protocol::kHttp2},
+        Case{"h2_preface_partial", "PRI * HTTP/2.0\r\n\r\nS", Protocol::kNeedMore},
+        Case{"h2_magic_broken", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", Protocol::kBadHttp2Preface},
+        Case{"h2_line_then_headers", "PRI * HTTP/2.0\r\nHost: a\r\n", Protocol::kBadHttp2Preface},
+        Case{"pri_method_http1", "PRI * HTTP/1.1\r\n", Protocol::kHttp1},
+        Case{"get_line", "GET / HTTP/1.1\r\n", Protocol::kHttp1},
+        Case{"garbage", "INVALID CONNECTION PREFACE\r\n\r\n", Protocol::kHttp1}),
+    [](const auto& test) { return std::string(test.param.name); });
+
 }  // namespace
 }  // namespace weft::proxy::listener::sniff
