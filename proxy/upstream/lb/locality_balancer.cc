@@ -34,18 +34,6 @@ void LocalityBalancer::reweigh(Clock::time_point now) {
   }
 }
 
-std::optional<TierShares> LocalityBalancer::shares(Clock::time_point now) {
-  if (tiers_.empty()) return std::nullopt;
-  if (now >= reweigh_at_) reweigh(now);
-  TierShares out{};
-  std::uint32_t before = 0;
-  for (std::size_t i = 0; i < tiers_.size(); ++i) {
-    out[static_cast<std::size_t>(tiers_[i].tier)] = cumulative_[i] - before;
-    before = cumulative_[i];
-  }
-  return out;
-}
-
 Choice LocalityBalancer::pick_tiered(Clock::time_point now, std::optional<std::uint64_t> hash) {
   if (all_.availability(now).panic) return {all_.pick(now, hash), std::nullopt};
   if (now >= reweigh_at_) reweigh(now);

@@ -45,9 +45,6 @@ class LocalityBalancer {
     if (tiers_.empty()) return {all_.pick(now, hash), std::nullopt};
     return pick_tiered(now, hash);
   }
-  // The shares the tiers take now (basis points by Tier); none without tiers.
-  std::optional<TierShares> shares(Clock::time_point now);
-
   const Availability& availability(Clock::time_point now) { return all_.availability(now); }
   void recount_soon();
   Lease lease(std::size_t endpoint) { return all_.lease(endpoint); }

@@ -195,7 +195,6 @@ TEST(LocalityBalancer, OneTierIsNoTiers) {
   Balancer all({Algorithm::kRoundRobin, {}}, {1, 1}, fresh_loads(2), 3);
   LocalityBalancer balancer(std::move(all), {}, 70, 4);
   EXPECT_FALSE(balancer.pick(kT0).tier);
-  EXPECT_FALSE(balancer.shares(kT0));
 }
 
 }  // namespace
