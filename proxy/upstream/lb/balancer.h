@@ -121,6 +121,11 @@ class Balancer {
     return Lease(*loads_[endpoint], timed ? &ewma_ : nullptr, started);
   }
   const EndpointLoad& load(std::size_t endpoint) const { return *loads_[endpoint]; }
+  // Neither ejected nor failing its health check at `now` (always, without
+  // outlier detection and health checks): read live, not recounted.
+  bool healthy(std::size_t endpoint, Clock::time_point now) const {
+    return !ejected(endpoint, now);
+  }
   // PeakEWMA's latency estimate of `endpoint` at `now` in nanoseconds; 0
   // with another algorithm, or before the endpoint's first answer.
   double latency_estimate(std::size_t endpoint, Clock::time_point now) const {

@@ -35,6 +35,20 @@ void LocalityBalancer::reweigh(Clock::time_point now) {
 }
 
 Choice LocalityBalancer::pick_tiered(Clock::time_point now, std::optional<std::uint64_t> hash) {
+  auto choice = pick_in_tier(now, hash);
+  // A tier's balancer gives an unhealthy endpoint only when every one of
+  // its endpoints is out: since the last recount the whole tier went (a
+  // health check's verdict, an ejection on another worker). Its share is
+  // stale; count again now rather than send it requests for up to
+  // kRecount.
+  if (choice.tier && !all_.healthy(choice.endpoint, now)) {
+    recount_soon();
+    choice = pick_in_tier(now, hash);
+  }
+  return choice;
+}
+
+Choice LocalityBalancer::pick_in_tier(Clock::time_point now, std::optional<std::uint64_t> hash) {
   if (all_.availability(now).panic) return {all_.pick(now, hash), std::nullopt};
   if (now >= reweigh_at_) reweigh(now);
   if (cumulative_.back() == 0) return {all_.pick(now, hash), std::nullopt};

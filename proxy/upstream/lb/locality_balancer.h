@@ -63,6 +63,7 @@ class LocalityBalancer {
 
  private:
   Choice pick_tiered(Clock::time_point now, std::optional<std::uint64_t> hash);
+  Choice pick_in_tier(Clock::time_point now, std::optional<std::uint64_t> hash);
   void reweigh(Clock::time_point now);
 
   Balancer all_;

@@ -97,11 +97,13 @@ struct TieredCluster {
     balancer.emplace(Balancer(policy, std::vector<std::uint32_t>(8, 1), loads, 99, all),
                      std::move(tiers), 70, 5);
   }
-  void eject(std::size_t endpoint, Clock::time_point at) {
+  // `tell`: as this worker's own ejection does; else as a health check's
+  // verdict or another worker's ejection, seen at the next recount.
+  void eject(std::size_t endpoint, Clock::time_point at, bool tell = true) {
     outlier::Policy ejecting;
     ejecting.consecutive_5xx = 1;
     health[endpoint].eject(ejecting, at);
-    balancer->recount_soon();
+    if (tell) balancer->recount_soon();
   }
   // Requests per tier ("" for the whole cluster) and per endpoint.
   std::map<std::string, int> by_tier(Clock::time_point at, int requests,
@@ -152,6 +154,16 @@ TEST(LocalityBalancer, SpillsToTheRegionAsTheZoneFailsAndReturns) {
   // Past the 30 s ejection: back in the zone, within one recount.
   const auto later = kT0 + seconds(31);
   EXPECT_EQ(cluster.by_tier(later, 1000), (std::map<std::string, int>{{"zone", 1000}}));
+}
+
+// The whole zone going out between two recounts (health checks judge on
+// the main thread, other workers eject): not one request goes to it.
+TEST(LocalityBalancer, AZoneGoneSinceTheLastRecountGetsNothing) {
+  TieredCluster cluster(Algorithm::kRandom);
+  EXPECT_EQ(cluster.by_tier(kT0, 100), (std::map<std::string, int>{{"zone", 100}}));
+  for (std::size_t e : {0, 1, 2}) cluster.eject(e, kT0, false);
+  EXPECT_EQ(cluster.by_tier(kT0 + std::chrono::milliseconds(1), 100),
+            (std::map<std::string, int>{{"region", 100}}));
 }
 
 // Below the cluster's panic threshold over all endpoints (5 of 8 out),
