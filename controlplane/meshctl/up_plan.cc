@@ -143,13 +143,10 @@ Result<std::string> place(const cp::model::Store& store, const k8s::Deployment& 
   if (store.nodes.empty() && spec.node_selector().empty()) return std::string();
   std::vector<std::string> fits;  // by name: the map's order
   for (const auto& [key, node] : store.nodes) {
-    const auto& labels = node->metadata().labels();
-    bool all = true;
-    for (const auto& [label, value] : spec.node_selector()) {
-      auto it = labels.find(label);
-      all = all && it != labels.end() && it->second == value;
+    // Unlike a Service's, an empty nodeSelector selects every Node.
+    if (spec.node_selector().empty() || selects(spec.node_selector(), node->metadata().labels())) {
+      fits.push_back(key.second);
     }
-    if (all) fits.push_back(key.second);
   }
   if (fits.empty()) {
     std::vector<std::string> wanted;
@@ -254,7 +251,8 @@ Result<UpPlan> plan_up(const cp::model::Store& store, const PortAllocator& next_
         endpoint->set_node_name(w->node);
         if (!w->node.empty()) {
           const auto& labels = store.nodes.at({"", w->node})->metadata().labels();
-          if (auto zone = labels.find("topology.kubernetes.io/zone"); zone != labels.end()) {
+          if (auto zone = labels.find(std::string(cp::translate::kZoneLabel));
+              zone != labels.end()) {
             endpoint->set_zone(zone->second);
           }
         }

@@ -84,11 +84,6 @@ bool application_exited(const k8s::Pod& pod) {
   return has_sidecar && applications > 0 && finished == applications;
 }
 
-// The well-known labels the Kubernetes node controller and cloud providers
-// set on every Node.
-constexpr std::string_view kZoneLabel = "topology.kubernetes.io/zone";
-constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
-
 // Where a Node is, from its labels; empty for a Node the store lacks.
 mesh::v1::Locality node_locality(const model::Store& store, const std::string& node_name) {
   mesh::v1::Locality locality;

@@ -119,6 +119,12 @@ auto evaluate_or_last_accepted(const std::string& object, const std::shared_ptr<
 }
 
 inline constexpr std::string_view kLocalPortsAnnotation = "mesh.weft.io/local-ports";
+
+// The well-known labels the Kubernetes node controller and cloud providers
+// set on every Node: where its Pods run (a proxy's and its endpoints'
+// locality).
+inline constexpr std::string_view kZoneLabel = "topology.kubernetes.io/zone";
+inline constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
 // The injected proxy's container name (injector/inject.h): its own ports are
 // not the workload's.
 inline constexpr std::string_view kSidecarContainer = "mesh-proxy";

@@ -424,30 +424,33 @@ Result<void> tier_endpoints(const v1::Cluster& proto, const upstream::lb::Locali
   return {};
 }
 
+// `field`'s endpoints into `out`; errors name the endpoint by index.
+Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& in,
+                          std::string_view field, std::vector<Endpoint>& out) {
+  for (int i = 0; i < in.size(); ++i) {
+    const auto& e = in[i];
+    auto address = to_endpoint(e.address(), e.port());
+    if (!address || e.port() == 0) {
+      return fail(ErrorCode::kInvalidArgument, "{}[{}]: {}", field, i,
+                  address ? "port is required" : address.error().message);
+    }
+    out.push_back({.address = *address,
+                   .weight = e.weight() == 0 ? 1 : e.weight(),
+                   .locality = to_locality(e.locality())});
+  }
+  return {};
+}
+
 Result<Cluster> to_cluster(const v1::Cluster& proto, const upstream::lb::Locality& proxy) {
   Cluster cluster;
   cluster.name = proto.name();
-  for (int i = 0; i < proto.endpoints_size(); ++i) {
-    const auto& e = proto.endpoints(i);
-    auto address = to_endpoint(e.address(), e.port());
-    if (!address || e.port() == 0) {
-      return fail(ErrorCode::kInvalidArgument, "endpoints[{}]: {}", i,
-                  address ? "port is required" : address.error().message);
-    }
-    cluster.endpoints.push_back({.address = *address,
-                                 .weight = e.weight() == 0 ? 1 : e.weight(),
-                                 .locality = to_locality(e.locality())});
+  if (auto read = to_endpoints(proto.endpoints(), "endpoints", cluster.endpoints); !read) {
+    return tl::unexpected(read.error());
   }
-  for (int i = 0; i < proto.not_ready_endpoints_size(); ++i) {
-    const auto& e = proto.not_ready_endpoints(i);
-    auto address = to_endpoint(e.address(), e.port());
-    if (!address) {
-      return fail(ErrorCode::kInvalidArgument, "not_ready_endpoints[{}]: {}", i,
-                  address.error().message);
-    }
-    cluster.not_ready.push_back({.address = *address,
-                                 .weight = e.weight() == 0 ? 1 : e.weight(),
-                                 .locality = to_locality(e.locality())});
+  if (auto read =
+          to_endpoints(proto.not_ready_endpoints(), "not_ready_endpoints", cluster.not_ready);
+      !read) {
+    return tl::unexpected(read.error());
   }
   if (auto tiered = tier_endpoints(proto, proxy, cluster); !tiered) {
     return tl::unexpected(tiered.error());
