@@ -6,7 +6,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup configure build build-asan test unit integration demo bench format lint test-asan clean
+.PHONY: all setup configure build build-asan test unit integration demo bench format lint test-asan fuzz clean
 
 all: build
 
@@ -37,12 +37,20 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
 
-# The unit tier under AddressSanitizer + UndefinedBehaviorSanitizer (pure
-# libraries and their tests only, so it stays quick to build).
+# The unit tier under AddressSanitizer + UndefinedBehaviorSanitizer, and
+# the libFuzzer harnesses (fuzz/), in one clang tree: pure libraries, their
+# tests and the harnesses only, so it stays quick to build. A tree
+# configured before the harnesses existed is configured again.
 build-asan: setup
-	@test -f $(ASAN_DIR)/build.ninja || cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	    -DWEFT_SANITIZE=address,undefined -DWEFT_UNIT_TESTS_ONLY=ON
+	@grep -qs 'WEFT_FUZZ:BOOL=ON' $(ASAN_DIR)/CMakeCache.txt || { rm -rf $(ASAN_DIR) && \
+	    CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	    -DWEFT_SANITIZE=address,undefined -DWEFT_UNIT_TESTS_ONLY=ON -DWEFT_FUZZ=ON; }
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
+
+# Every fuzz harness for FUZZ_SECONDS each (docs/security.md).
+FUZZ_SECONDS ?= 180
+fuzz: build-asan
+	@bash fuzz/run.sh $(ASAN_DIR) $(FUZZ_SECONDS)
 
 test-asan: build-asan
 	@cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
@@ -51,7 +59,7 @@ format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 lint: configure
-	@bash scripts/lint.sh $(BUILD_DIR)
+	@bash scripts/lint.sh $(BUILD_DIR) $(ASAN_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config ccache mold clang-format clang-tidy
+  # the sanitizer and fuzzing tree: clang, libFuzzer's runtime, llvm-symbolizer
+  clang libclang-rt-14-dev llvm
   # libraries (DESIGN.md §9)
   libboost1.81-dev libboost-json1.81-dev libnghttp2-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev

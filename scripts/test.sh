@@ -2,7 +2,9 @@
 # Runs every test tier and prints one summary line:
 #   lint         clang-format and clang-tidy (counted as one check)
 #   unit         ctest on the regular build
-#   sanitizers   ctest on the ASan+UBSan build (when its directory is given)
+#   sanitizers   ctest on the ASan+UBSan build (when its directory is given),
+#                which replays every fuzz harness's corpus
+#   fuzzing      each libFuzzer harness searching for 30 s (fuzz/run.sh)
 #   integration  pytest with Debian's /usr/bin/python3: the real binaries on
 #                loopback, and capture in network namespaces; also the
 #                benchmark harness's statistics (tests/bench)
@@ -26,7 +28,7 @@ count_ctest() {
 }
 
 echo "== lint (clang-format, clang-tidy)"
-if bash scripts/lint.sh "$build_dir"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+if bash scripts/lint.sh "$build_dir" "$asan_dir"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
 echo "== unit tests (ctest)"
 (cd "$build_dir" && ctest --output-on-failure -j 2 -L unit) | tee "$build_dir/unit.log"
@@ -38,6 +40,16 @@ if [ -n "$asan_dir" ]; then
   (cd "$asan_dir" && ctest --output-on-failure -j 2 -L unit) | tee "$build_dir/asan.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   count_ctest "$build_dir/asan.log"
+fi
+
+if [ -n "$asan_dir" ] && [ -d "$asan_dir/fuzz" ]; then
+  # The replays of every harness's corpus ran with the unit tests above;
+  # this searches for new inputs, briefly (make fuzz searches longer).
+  echo "== fuzzing (fuzz/run.sh, ${CI_FUZZ_SECONDS:-30} s per harness, fixed seed)"
+  FUZZ_SEED=1 bash fuzz/run.sh "$asan_dir" "${CI_FUZZ_SECONDS:-30}" | tee "$build_dir/fuzz.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  passed=$((passed + $(grep -c '^fuzz: .* ok ' "$build_dir/fuzz.log")))
+  failed=$((failed + $(grep -c '^fuzz: .* FOUND ' "$build_dir/fuzz.log")))
 fi
 
 echo "== integration tests (pytest)"

@@ -28,6 +28,14 @@ bool close_delimited(const ResponseParser& parser, bool head_request) {
   return !parser.content_length() && !parser.chunked();
 }
 
+http::http1::ResponseFraming framing(const ResponseParser& parser, bool head_request) {
+  const auto length = parser.content_length();
+  return {.content_length = length ? std::optional(*length) : std::nullopt,
+          .chunked = parser.chunked(),
+          .close_delimited = close_delimited(parser, head_request),
+          .has_body = !head_request && http::http1::status_has_body(parser.head().result_int())};
+}
+
 }  // namespace
 
 template <class DownStream>
@@ -52,7 +60,6 @@ void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head
   head.erase("x-forwarded-proto");
   head.insert_literal(kUnknown, "x-forwarded-proto", tls ? "https" : "http");
   http::http1::apply_edits(head, route.request_headers);
-  head.version(11);  // upstream connections are always persistent HTTP/1.1
 }
 
 // The retry layer's path for this connection (layers/retry_layer.h): an
@@ -232,8 +239,9 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   } else {
     prepare_request(head, route, upgrade);
     const auto length = parser.content_length();
-    http::http1::normalize_framing(head, length ? std::optional(*length) : std::nullopt,
-                                   parser.chunked());
+    // Upstream connections are always persistent HTTP/1.1.
+    http::http1::finish_upstream_head(head, length ? std::optional(*length) : std::nullopt,
+                                      parser.chunked(), cluster->config.name);
     const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
     if (!read) co_return Next::kClose;  // the client failed mid-body
   }
@@ -325,17 +333,11 @@ auto Http1Connection<DownStream>::exchange_with(UpStream& up, UpstreamPath& path
   layers::add_response_fields(exchange, res);
   bool keep_alive = exchange.client_keep_alive && !state_.draining;
   // The framing as parsed, rather than re-read from the fields.
-  bool chunked = response->chunked();
-  if (downstream_version < 11) {
-    if (chunked)
-      http::http1::set_chunked(res, false);  // HTTP/1.0 has no chunking: the close ends the body
-    chunked = false;
-    keep_alive = keep_alive && response->content_length().has_value();
-  } else if (close_delimited(*response, request.head_request)) {
-    http::http1::set_chunked(res,
-                             true);  // an HTTP/1.0-style body, re-framed so the client can reuse
-    chunked = true;
-  }
+  const bool chunked = http::http1::frame_response(res, downstream_version,
+                                                   framing(*response, request.head_request));
+  // An HTTP/1.0 client knows where a body ends only by its length or the close.
+  if (downstream_version < 11)
+    keep_alive = keep_alive && res.count(beast_http::field::content_length) > 0;
   res.version(11);
   // strip_hop_by_hop removed Connection, and HTTP/1.1 is persistent unless
   // it says otherwise.

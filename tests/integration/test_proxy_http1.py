@@ -534,3 +534,61 @@ def test_a_transfer_coding_besides_chunked_is_refused_501(start_proxy, backend_p
     assert b"x-weft-error: unsupported_transfer_coding" in answer
     assert proxy.metric("mesh_http1_parse_rejections_total",
                         reason="unsupported_transfer_coding") == 1
+
+
+# What the fuzz harnesses found (docs/security.md), end to end.
+
+def test_a_folded_header_line_is_joined_not_fatal(start_proxy, backend_port):
+    """obs-fold: Beast joins the lines in a buffer of its own; copying the
+    fields out of the input once took the proxy down with this request."""
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    answer = raw_exchange(port, b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: a\r\n b\r\n"
+                                b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    echo = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert echo["headers"]["x-a"] == "a b"
+    assert proxy.process.poll() is None
+    assert curl(f"http://127.0.0.1:{port}/").stdout == "v1\n"
+
+
+def test_an_http10_request_without_host_goes_upstream_with_one(start_proxy, backend_port):
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    answer = raw_exchange(port, b"GET /echo HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["headers"]["host"] == "app"
+
+
+def test_an_absolute_target_with_an_empty_host_is_refused(start_proxy, backend_port):
+    port = free_port()
+    proxy = start_proxy(one_route_config(port, [cluster("app", backend_port)]))
+    answer = raw_exchange(port, b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"x-weft-error: bad_target" in answer
+    assert proxy.settled_metric("mesh_http1_parse_rejections_total", 1, reason="bad_target") == 1
+
+
+def test_a_chunked_head_answer_gets_no_last_chunk(start_proxy):
+    """An upstream answering HEAD with `Transfer-Encoding: chunked` (as most
+    do): the client gets the head and nothing after it, so the next
+    response on its connection is read from its first byte."""
+    def handle(conn):
+        conn.settimeout(5)
+        pending = b""
+        for answer in (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                       b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"):
+            while b"\r\n\r\n" not in pending:
+                pending += conn.recv(65536)
+            pending = pending.split(b"\r\n\r\n", 1)[1]
+            conn.sendall(answer)
+    upstream, close = tcp_server(handle)
+    port = free_port()
+    start_proxy(one_route_config(port, [cluster("app", upstream)]))
+    answer = raw_exchange(port, b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+                                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    close()
+    first, second = answer.split(b"\r\n\r\n", 1)
+    assert b"transfer-encoding: chunked" in first.lower()
+    assert second.startswith(b"HTTP/1.1 200"), answer
+    assert second.endswith(b"\r\n\r\nok\n"), answer

@@ -14,6 +14,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "common/yaml_proto.h"
+#include "controlplane/sources/kubernetes/watch_stream.h"
 
 namespace weft::cp::kubernetes {
 namespace {
@@ -113,7 +114,7 @@ asio::awaitable<Result<Response>> ApiClient::exchange(Stream& stream, std::strin
   if (auto ok = check(head_ec, "read"); !ok) co_return tl::unexpected(ok.error());
   Response response{parser.get().result_int(), {}, retry_after(parser.get().base())};
   bool streaming = on_line != nullptr && response.status == 200;
-  std::string pending;  // a line not yet complete
+  LineSplitter lines;
   char chunk[16384];
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
@@ -128,14 +129,14 @@ asio::awaitable<Result<Response>> ApiClient::exchange(Stream& stream, std::strin
       response.body.append(got);
       continue;
     }
-    pending.append(got);
-    for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n')) {
-      bool more = (*on_line)(std::string_view(pending).substr(0, end));
-      pending.erase(0, end + 1);
-      if (!more) co_return response;
+    auto fed = lines.feed(got, *on_line);
+    if (fed == LineSplitter::Fed::kStopped) co_return response;
+    if (fed == LineSplitter::Fed::kTooLong) {
+      co_return fail(ErrorCode::kUnavailable, "{}: a watch event longer than {} bytes", target,
+                     LineSplitter::kMaxLine);
     }
   }
-  if (streaming && !pending.empty()) (*on_line)(pending);
+  if (streaming && !lines.rest().empty()) (*on_line)(lines.rest());
   co_return response;
 }
 

@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 
 #include "common/json_access.h"
-#include "controlplane/sources/kubernetes/json_yaml.h"
+#include "controlplane/sources/kubernetes/watch_stream.h"
 
 namespace weft::cp::kubernetes {
 namespace {
@@ -28,16 +28,6 @@ constexpr int kPageSize = 500;
 prometheus::Family<prometheus::Counter>& family(prometheus::Registry& registry,
                                                 const std::string& name, const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
-}
-
-// Observed state, written by controllers and by us, is not what users
-// declared; the strict readers of our kinds and routes would take it for an
-// unknown field. Pods keep theirs (the Pod IP is in it).
-void drop_observed_state(json::object& object, const std::string& kind) {
-  if (auto* meta = object.if_contains("metadata"); meta && meta->is_object()) {
-    meta->as_object().erase("managedFields");
-  }
-  if (kind != "Pod" && kind != "Service") object.erase("status");
 }
 
 }  // namespace
@@ -106,27 +96,14 @@ asio::awaitable<void> Informer::back_off(std::chrono::seconds hint) {
 }
 
 std::pair<Informer::Key, Informer::Entry> Informer::read(json::value object) {
-  Entry entry;
-  if (!object.is_object()) {
-    entry.error = "not a JSON object";
-    error("unreadable", entry.error);
-    return {Key{}, std::move(entry)};
+  auto read = read_object(std::move(object), spec_.kind);
+  if (!read.object) {
+    error("unreadable", read.name.empty() && read.ns.empty()
+                            ? read.error
+                            : fmt::format("{}/{}: {}", read.ns, read.name, read.error));
   }
-  drop_observed_state(object.get_object(), spec_.kind);
-  const auto& meta = member(object, "metadata");
-  Key key{std::string(string_at(meta, "namespace")), std::string(string_at(meta, "name"))};
-  auto parsed = model::parse_object(to_yaml(object), spec_.kind);
-  if (!parsed) {
-    entry.error = parsed.error().message;
-  } else if (const auto* value = std::get_if<model::Object>(&*parsed)) {
-    entry.object = std::make_shared<const model::Object>(*value);
-  } else {
-    entry.error = "not a kind the mesh reads";
-  }
-  if (!entry.object) {
-    error("unreadable", fmt::format("{}/{}: {}", key.first, key.second, entry.error));
-  }
-  return {std::move(key), std::move(entry)};
+  return {Key{std::move(read.ns), std::move(read.name)},
+          Entry{std::move(read.object), std::move(read.error)}};
 }
 
 asio::awaitable<Result<std::string>> Informer::list() {
@@ -182,29 +159,24 @@ asio::awaitable<Result<std::string>> Informer::list() {
 }
 
 bool Informer::on_event(std::string_view line, std::string& version, bool& gone) {
-  boost::system::error_code ec;
-  auto event = json::parse(line, ec);
-  auto type = ec ? std::string() : std::string(string_at(event, "type"));
-  if (type.empty() || !member(event, "object").is_object()) {
+  auto event = parse_event(line);
+  if (!event) {
     error("bad_event", "a watch line that is not an event");
     return true;
   }
-  metrics_.events.Add({{"kind", spec_.kind}, {"type", type}}).Increment();
-  auto& object = event.get_object()["object"];
-  if (type == "ERROR") {
-    const auto& code = member(object, "code");
-    gone = code.is_int64() && code.get_int64() == 410;
-    if (!gone) error("watch_error", json::serialize(object));
+  metrics_.events.Add({{"kind", spec_.kind}, {"type", event->type}}).Increment();
+  if (event->type == "ERROR") {
+    gone = error_code(*event) == 410;
+    if (!gone) error("watch_error", json::serialize(event->object));
     return false;
   }
-  if (auto rv = string_at(member(object, "metadata"), "resourceVersion"); !rv.empty()) {
-    version = std::string(rv);
-  }
-  if (type == "BOOKMARK") return true;
-  auto [key, entry] = read(std::move(object));
+  if (auto rv = resource_version(*event); !rv.empty()) version = std::string(rv);
+  if (event->type == "BOOKMARK") return true;
+  const bool deleted = event->type == "DELETED";
+  auto [key, entry] = read(std::move(event->object));
   {
     std::lock_guard lock(mutex_);
-    if (type == "DELETED") {
+    if (deleted) {
       cache_.erase(key);
     } else {
       cache_[std::move(key)] = std::move(entry);

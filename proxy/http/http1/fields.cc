@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <cstdint>
 #include <cstring>
 
 namespace weft::proxy::http::http1 {
@@ -67,19 +68,38 @@ void Fields::insert_unowned(beast_http::field known, std::string_view name,
   fields_.emplace_back(known, name, value);
 }
 
-void Fields::adopt(std::size_t first) {
+namespace {
+
+bool within(std::string_view part, std::string_view whole) {
+  const auto begin = reinterpret_cast<std::uintptr_t>(whole.data());
+  const auto at = reinterpret_cast<std::uintptr_t>(part.data());
+  return at >= begin && at + part.size() <= begin + whole.size();
+}
+
+}  // namespace
+
+void Fields::adopt(std::size_t first, std::string_view input) {
   if (first >= fields_.size()) return;
-  const char* low = fields_[first].name_string().data();
-  const char* high = low;
+  // The span of `input` the new fields point into, copied in one piece.
+  const char* low = nullptr;
+  const char* high = nullptr;
+  auto cover = [&](std::string_view s) {
+    if (s.empty() || !within(s, input)) return;
+    low = low == nullptr ? s.data() : std::min(low, s.data());
+    high = std::max(high, s.data() + s.size());
+  };
   for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
-    low = std::min(low, it->name_string().data());
-    high = std::max(high, it->name_string().data() + it->name_string().size());
-    if (!it->value().empty()) high = std::max(high, it->value().data() + it->value().size());
+    cover(it->name_string());
+    cover(it->value());
   }
   const std::string_view span(low, static_cast<std::size_t>(high - low));
   const char* copied = copy(span).data();
+  // A string outside the input (an obs-fold value, which Beast joins in a
+  // buffer of its own) is copied by itself.
   auto moved = [&](std::string_view s) {
-    return s.empty() ? s : std::string_view(copied + (s.data() - low), s.size());
+    if (s.empty()) return s;
+    if (!within(s, span)) return copy(s);
+    return std::string_view(copied + (s.data() - low), s.size());
   };
   for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
     *it = Field(it->name(), moved(it->name_string()), moved(it->value()));

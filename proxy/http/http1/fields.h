@@ -85,9 +85,10 @@ class Fields {
   // still point into the parser's input until adopt() copies them.
   void insert_unowned(beast_http::field known, std::string_view name, std::string_view value);
   // Copies the bytes the fields from position `first` on point into (one
-  // span of the parser's input: the head, or a trailer section) in one
-  // allocation, and re-points those fields there.
-  void adopt(std::size_t first);
+  // span of the parser's `input`: the head, or a trailer section) in one
+  // allocation, and re-points those fields there. Strings outside `input`
+  // (the parser's own buffer) are copied one by one.
+  void adopt(std::size_t first, std::string_view input);
   // Replaces every field so named with one holding `value`.
   void set(std::string_view name, std::string_view value);
   void set(beast_http::field name, std::string_view value);

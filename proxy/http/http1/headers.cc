@@ -132,12 +132,14 @@ void apply_edits(Fields& fields, const router::HeaderEdits& edits) {
 }
 
 void set_chunked(Fields& fields, bool chunked) {
-  auto field = fields.find(beast_http::field::transfer_encoding);
   std::string codings;
-  for (auto token : beast_http::token_list(field == fields.end() ? "" : field->value())) {
-    if (boost::beast::iequals(token, "chunked")) continue;
-    if (!codings.empty()) codings += ", ";
-    codings.append(token.data(), token.size());
+  for (const auto& field : fields) {
+    if (field.name() != beast_http::field::transfer_encoding) continue;
+    for (auto token : beast_http::token_list(field.value())) {
+      if (boost::beast::iequals(token, "chunked")) continue;
+      if (!codings.empty()) codings += ", ";
+      codings.append(token.data(), token.size());
+    }
   }
   if (chunked) codings += codings.empty() ? "chunked" : ", chunked";
   if (codings.empty()) {
@@ -145,6 +147,38 @@ void set_chunked(Fields& fields, bool chunked) {
   } else {
     fields.set(beast_http::field::transfer_encoding, codings);
   }
+}
+
+void finish_upstream_head(RequestHead& head, std::optional<std::uint64_t> content_length,
+                          bool chunked, std::string_view default_authority) {
+  normalize_framing(head, content_length, chunked);
+  if (head.count(beast_http::field::host) == 0) {
+    head.insert(beast_http::field::host, default_authority);
+  }
+  head.version(11);
+}
+
+bool frame_response(ResponseHead& head, unsigned client_version, const ResponseFraming& read) {
+  const bool coded = head.count(beast_http::field::transfer_encoding) > 0;
+  if (coded) {
+    head.erase(beast_http::field::content_length);  // RFC 9112 §6.3
+  } else if (read.content_length) {
+    head.set(beast_http::field::content_length, std::to_string(*read.content_length));
+  }
+  if (client_version < 11) {
+    head.erase(beast_http::field::transfer_encoding);
+    return false;
+  }
+  if (!read.has_body) {
+    // The fields say what a body would have had; none follows.
+    if (coded) set_chunked(head, read.chunked);
+    return false;
+  }
+  // Coded without chunked, the parser still found where the body ends (a
+  // Content-Length, or the close): the client is told with chunked.
+  const bool chunked = read.chunked || read.close_delimited || coded;
+  if (chunked) set_chunked(head, true);
+  return chunked;
 }
 
 namespace {

@@ -51,6 +51,14 @@ void strip_hop_by_hop(Fields& fields, bool upgrade);
 // RFC 9112 §6.3), else neither. Untouched when neither field was sent.
 void normalize_framing(Fields& fields, std::optional<std::uint64_t> content_length, bool chunked);
 
+// What every request going upstream gets after the route's edits: its
+// framing normalised (above), and HTTP/1.1, which needs a Host field: an
+// HTTP/1.0 request that had none gets `default_authority` (the cluster's
+// name), since an empty Host is refused by strict servers, this proxy's
+// inbound side among them.
+void finish_upstream_head(RequestHead& head, std::optional<std::uint64_t> content_length,
+                          bool chunked, std::string_view default_authority);
+
 // Whether a response with this status has content (RFC 9110 §6.4.1: 1xx,
 // 204 and 304 have none, whatever their framing fields say).
 constexpr bool status_has_body(unsigned status) {
@@ -62,9 +70,34 @@ bool is_upgrade(const RequestHead& head);
 
 void apply_edits(Fields& fields, const router::HeaderEdits& edits);
 
-// Adds or removes "chunked" as the final transfer coding (and the field,
-// when nothing else is left in it).
+// Adds or removes "chunked" as the final transfer coding, leaving one
+// Transfer-Encoding field (or none, when nothing else is left in it).
 void set_chunked(Fields& fields, bool chunked);
+
+// How the parser found a response's body delimited.
+struct ResponseFraming {
+  std::optional<std::uint64_t> content_length;
+  bool chunked = false;
+  bool close_delimited = false;  // the body ends with the upstream's close
+  bool has_body = true;          // false: the answer to HEAD, 1xx, 204, 304
+};
+
+// The framing of a response going to a client that spoke HTTP/1.`x`
+// (`client_version` 10 or 11); returns whether the body goes chunked.
+// - Transfer-Encoding decided the length: Content-Length goes (RFC 9112
+//   §6.3), and several Transfer-Encoding fields become one. Otherwise a
+//   Content-Length the parser read is sent as one field, however the
+//   upstream repeated it.
+// - HTTP/1.0 clients get no Transfer-Encoding (RFC 9112 §6.1): the body
+//   goes as the parser decoded it, ended by the close. (A coding other
+//   than chunked stays applied; an HTTP/1.0 client could not have asked
+//   for one.)
+// - HTTP/1.1 clients get a close-delimited body chunked, so the connection
+//   stays reusable, and so does a body with a transfer coding but not
+//   chunked (whose end the parser found by Content-Length or the close).
+// - A response without a body keeps its fields (a HEAD answer says what
+//   GET would send) and gets no chunk framing.
+bool frame_response(ResponseHead& head, unsigned client_version, const ResponseFraming& read);
 
 // A generated x-request-id, held inline (it is made for most requests).
 struct RequestId {

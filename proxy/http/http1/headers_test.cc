@@ -54,6 +54,15 @@ TEST(HopByHop, ConnectionCannotStripFraming) {
 
 // What goes upstream is framed by one field: the parser's reading of the
 // client's (repeated or listed Content-Length, any case of chunked).
+// Every value of the fields so named, in order.
+std::vector<std::string> values(const Fields& fields, boost::beast::http::field name) {
+  std::vector<std::string> out;
+  for (const auto& f : fields) {
+    if (f.name() == name) out.emplace_back(f.value());
+  }
+  return out;
+}
+
 TEST(Framing, OneFieldAsTheParserReadIt) {
   struct Case {
     const char* name;
@@ -72,15 +81,100 @@ TEST(Framing, OneFieldAsTheParserReadIt) {
     RequestHead head;
     for (const auto& [name, value] : c.fields) head.insert(name, value);
     normalize_framing(head, c.length, c.chunked);
-    std::vector<std::string> lengths, codings;
-    using Name = boost::beast::http::field;
-    for (const auto& f : head) {
-      if (f.name() == Name::content_length) lengths.emplace_back(f.value());
-      if (f.name() == Name::transfer_encoding) codings.emplace_back(f.value());
-    }
-    EXPECT_EQ(lengths, c.content_length) << c.name;
-    EXPECT_EQ(codings, c.transfer_encoding) << c.name;
+    EXPECT_EQ(values(head, boost::beast::http::field::content_length), c.content_length) << c.name;
+    EXPECT_EQ(values(head, boost::beast::http::field::transfer_encoding), c.transfer_encoding)
+        << c.name;
   }
+}
+
+TEST(Framing, AResponseForTheClientsVersion) {
+  using FieldPairs = std::vector<std::pair<std::string, std::string>>;
+  struct Case {
+    const char* name;
+    FieldPairs fields;
+    unsigned client_version;
+    ResponseFraming read;
+    bool sent_chunked;
+    std::vector<std::string> content_length, transfer_encoding;
+  };
+  const FieldPairs chunked = {{"Transfer-Encoding", "chunked"}};
+  for (const auto& c : std::vector<Case>{
+           {"length", {{"Content-Length", "5"}}, 11, {.content_length = 5}, false, {"5"}, {}},
+           {"repeated_length",
+            {{"Content-Length", "2"}, {"Content-Length", "2"}},
+            11,
+            {.content_length = 2},
+            false,
+            {"2"},
+            {}},
+           {"chunked", chunked, 11, {.chunked = true}, true, {}, {"chunked"}},
+           {"close_delimited", {}, 11, {.close_delimited = true}, true, {}, {"chunked"}},
+           {"chunked_to_http10", chunked, 10, {.chunked = true}, false, {}, {}},
+           // Found by fuzz/harness/http1_response.cc: two fields went through;
+           // a Content-Length beside a coding left the client waiting for
+           // the close; a HEAD answer got a last chunk after its head.
+           {"two_fields_merged",
+            {{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}},
+            11,
+            {.chunked = true},
+            true,
+            {},
+            {"gzip, chunked"}},
+           {"coded_with_length",
+            {{"Transfer-Encoding", "gzip"}, {"Content-Length", "3"}},
+            11,
+            {.content_length = 3},
+            true,
+            {},
+            {"gzip, chunked"}},
+           {"head_answer",
+            chunked,
+            11,
+            {.chunked = true, .has_body = false},
+            false,
+            {},
+            {"chunked"}},
+           {"coded_to_http10",
+            {{"Transfer-Encoding", ""}, {"Transfer-Encoding", "gzip"}},
+            10,
+            {.close_delimited = true},
+            false,
+            {},
+            {}},
+           {"length_and_coding",
+            {{"Content-Length", "3"}, {"Transfer-Encoding", "chunked"}},
+            11,
+            {.content_length = 3, .chunked = true},
+            true,
+            {},
+            {"chunked"}},
+       }) {
+    ResponseHead head;
+    for (const auto& [name, value] : c.fields) head.insert(name, value);
+    EXPECT_EQ(frame_response(head, c.client_version, c.read), c.sent_chunked) << c.name;
+    EXPECT_EQ(values(head, boost::beast::http::field::content_length), c.content_length) << c.name;
+    EXPECT_EQ(values(head, boost::beast::http::field::transfer_encoding), c.transfer_encoding)
+        << c.name;
+  }
+}
+
+// Upstream connections are HTTP/1.1, which needs a Host: an HTTP/1.0
+// client's request without one got through without one (found by
+// fuzz/harness/http1_request.cc).
+TEST(Framing, UpstreamHeadIsHttp11WithAHost) {
+  RequestHead old;
+  old.version(10);
+  finish_upstream_head(old, {}, false, "reviews.shop:9080");
+  EXPECT_EQ(old.version(), 11U);
+  ASSERT_EQ(old.count(boost::beast::http::field::host), 1U);
+  EXPECT_EQ(old[boost::beast::http::field::host], "reviews.shop:9080");
+
+  RequestHead named;
+  named.version(10);
+  named.insert("Host", "svc");
+  finish_upstream_head(named, {}, false, "reviews.shop:9080");
+  EXPECT_EQ(named[boost::beast::http::field::host], "svc");
+  EXPECT_EQ(named.count(boost::beast::http::field::host), 1U);
 }
 
 TEST(HopByHop, UpgradeKeepsUpgradeAndConnection) {

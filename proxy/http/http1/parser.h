@@ -4,8 +4,10 @@
 // the caller relays before it reads into that buffer again.
 #pragma once
 
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
+#include <iterator>
 #include <string_view>
 #include <type_traits>
 
@@ -30,7 +32,7 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
     const std::size_t first = head_.size();
     piece_ = {};
     const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
-    head_.adopt(first);
+    head_.adopt(first, contiguous(input));
     return used;
   }
 
@@ -42,6 +44,17 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
  private:
   using error_code = boost::system::error_code;
   using string_view = boost::beast::string_view;  // Beast's interface type
+
+  // The bytes of a one-buffer input (what connections pass); empty for
+  // several buffers, which Beast joins in a buffer of its own.
+  template <class ConstBufferSequence>
+  static std::string_view contiguous(const ConstBufferSequence& input) {
+    auto at = boost::asio::buffer_sequence_begin(input);
+    const auto end = boost::asio::buffer_sequence_end(input);
+    if (at == end || std::next(at) != end) return {};
+    const boost::asio::const_buffer buffer = *at;
+    return {static_cast<const char*>(buffer.data()), buffer.size()};
+  }
 
   void on_request_impl(beast_http::verb method, string_view method_string, string_view target,
                        int version, error_code& /*ec*/) override {

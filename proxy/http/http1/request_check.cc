@@ -60,10 +60,22 @@ bool transfer_encoding_ok(std::string_view value) {
   return last_is_chunked;
 }
 
+// An absolute-form target ("http://host/path") whose host is empty: RFC
+// 9110 §4.2.1 has a recipient reject it, and it would replace Host with
+// nothing.
+bool empty_absolute_authority(std::string_view target) {
+  if (target.starts_with('/')) return false;
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  const auto authority = target.substr(scheme_end + 3);
+  return authority.empty() || authority.find_first_of("/?#") == 0;
+}
+
 }  // namespace
 
 std::optional<Rejection> check_request_head(const RequestHead& head, const Limits& limits) {
   if (head.target().size() > limits.max_uri_bytes) return Rejection{414, "uri_too_long"};
+  if (empty_absolute_authority(head.target())) return Rejection{400, "bad_target"};
   std::size_t fields = 0;
   std::size_t hosts = 0;
   std::size_t transfer_encodings = 0;

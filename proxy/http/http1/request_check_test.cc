@@ -74,6 +74,10 @@ const Case kCases[] = {
     {"bare_cr_in_value", "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400, "bad_line_ending"},
     {"missing_host", "GET / HTTP/1.1\r\nX: a\r\n\r\n", 400, "missing_host"},
     {"empty_host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, "missing_host"},
+    // Found by fuzz/harness/http1_request.cc: the empty authority became
+    // an empty Host upstream.
+    {"absolute_form_without_host", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_target"},
+    {"absolute_form_only_scheme", "GET http:// HTTP/1.0\r\n\r\n", 400, "bad_target"},
     {"duplicate_host", head("Host: b\r\n"), 400, "duplicate_host"},
     {"too_many_fields", many_fields(100), 431, "too_many_headers"},
     {"headers_over_60k", head("X: " + std::string(std::size_t{61} * 1024, 'v') + "\r\n"), 431,

@@ -50,6 +50,7 @@ void MessageWriter::finish_head(const Fields& fields, bool chunked) {
   std::size_t at = head_.size();
   head_.resize(size);
   auto put = [&](std::string_view text) {
+    if (text.empty()) return;  // an empty value may have no storage at all
     std::memcpy(head_.data() + at, text.data(), text.size());
     at += text.size();
   };

@@ -14,12 +14,18 @@ bool is_token_char(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+// Longer than any method clients send: a longer token is not HTTP. Held to
+// whether or not the space after it has arrived yet, so the verdict does
+// not depend on how TCP cut the bytes.
+constexpr std::size_t kMaxMethodBytes = 20;
+
 // "METHOD SP target SP HTTP/1.x": decided at the first space after the
 // method, confirmed by the version once the line ends.
 Protocol classify_http1(std::string_view bytes) {
   std::size_t i = 0;
   while (i < bytes.size() && is_token_char(bytes[i])) ++i;
-  if (i == bytes.size()) return i < 20 ? Protocol::kNeedMore : Protocol::kOpaque;
+  if (i >= kMaxMethodBytes) return Protocol::kOpaque;
+  if (i == bytes.size()) return Protocol::kNeedMore;
   if (i == 0 || bytes[i] != ' ') return Protocol::kOpaque;
   auto line_end = bytes.find("\r\n");
   if (line_end == std::string_view::npos) {
