@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   weft::proxy::server::Options options;
   options.concurrency =
       args.concurrency > 0 ? args.concurrency : weft::proxy::server::default_concurrency();
+  options.max_connections = args.max_connections;
   std::shared_ptr<spdlog::logger> access_logger;
   if (args.access_log) {
     access_logger = spdlog::stdout_logger_mt("access");

@@ -16,6 +16,7 @@ packages=(
   libcli11-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
   # real parts for tests, demo and benchmarks
   iptables iproute2 curl nghttp2-client nghttp2-server nghttp2-proxy wrk haproxy nginx prometheus
+  slowhttptest
   openssl
   python3-pytest python3-grpcio python3-protobuf python3-h2 python3-requests python3-yaml
 )

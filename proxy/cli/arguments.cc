@@ -78,6 +78,13 @@ const std::vector<Flag>& flags() {
        [](Arguments& a, std::string_view v) {
          return parse_number("--concurrency", v, a.concurrency);
        }},
+      {"--max-connections",
+       "N  downstream connections open at once over all listeners; more are closed as they are "
+       "accepted (default: half the open-file limit left after a reserve of 64)",
+       true,
+       [](Arguments& a, std::string_view v) {
+         return parse_number("--max-connections", v, a.max_connections);
+       }},
       {"--log-level", "LEVEL  trace|debug|info|warning|error (env WEFT_LOG_LEVEL)", true,
        [](Arguments& a, std::string_view v) { return set_string(a.log_level, v); }},
       {"--log-format", "FORMAT  text|json (env WEFT_LOG_FORMAT)", true,

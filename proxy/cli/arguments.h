@@ -33,6 +33,9 @@ struct Arguments {
   // mount (kDefaultTokenFile), when it exists.
   std::string token_file;
   std::size_t concurrency = 0;  // 0: the default (CPU limit, else cores)
+  // --max-connections: downstream connections open at once; 0: the default
+  // (half the open-file limit left after a reserve).
+  std::uint64_t max_connections = 0;
   std::string log_level;
   std::string log_format;
   bool access_log = false;

@@ -11,10 +11,11 @@ Result<Arguments> parse(std::vector<const char*> args) { return parse_arguments(
 
 TEST(Arguments, ValuesAfterASpaceOrAnEqualsSign) {
   auto parsed = parse({"--config", "/dev/null", "--concurrency=3", "--log-level", "debug",
-                       "--access-log", "--check"});
+                       "--access-log", "--check", "--max-connections", "5000"});
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config_path, "/dev/null");
   EXPECT_EQ(parsed->concurrency, 3U);
+  EXPECT_EQ(parsed->max_connections, 5000U);
   EXPECT_EQ(parsed->log_level, "debug");
   EXPECT_TRUE(parsed->access_log);
   EXPECT_TRUE(parsed->check_only);
@@ -52,6 +53,7 @@ TEST(Arguments, MistakesAreErrorsThatNameTheFlag) {
       {{"--config", "/no/such/file.yaml"}, "--config: no such file"},
       {{"--concurrency", "two"}, "--concurrency: 'two' is not a number"},
       {{"--concurrency", "-1"}, "--concurrency: '-1' is not a number"},
+      {{"--max-connections", "lots"}, "--max-connections: 'lots' is not a number"},
       {{"--wait-ready-port", "70000"}, "--wait-ready-port: '70000' is not a number in range"},
       {{"--check=yes"}, "--check takes no value"},
       {{"--controlplane-keepalive", "1"}, "--controlplane-keepalive: at least 2 seconds"},
@@ -70,9 +72,10 @@ TEST(Arguments, HelpListsEveryFlag) {
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(parsed->help);
   const auto text = usage();
-  for (auto flag : {"--config", "--controlplane", "--controlplane-keepalive", "--node",
-                    "--namespace", "--concurrency", "--log-level", "--log-format", "--access-log",
-                    "--check", "--wait-ready", "--wait-ready-port", "--wait-ready-timeout"}) {
+  for (auto flag :
+       {"--config", "--controlplane", "--controlplane-keepalive", "--node", "--namespace",
+        "--concurrency", "--max-connections", "--log-level", "--log-format", "--access-log",
+        "--check", "--wait-ready", "--wait-ready-port", "--wait-ready-timeout"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
 }

@@ -111,10 +111,12 @@ struct Listener {
   std::optional<std::size_t> tcp_cluster;  // index into Snapshot::clusters
   milliseconds idle_timeout{300'000};
   milliseconds sniff_timeout{100};
-  std::shared_ptr<tls::Context> tls;        // set: terminate TLS (explicit listeners)
-  std::vector<Destination> destinations;    // capture listeners
-  std::vector<std::uint16_t> opaque_ports;  // never sniffed
-  http::http2::SessionLimits http2;         // downstream HTTP/2 connections
+  milliseconds request_headers_timeout{10'000};  // first byte of a head to its end
+  std::uint32_t max_connections = 0;             // 0: no cap of the listener's own
+  std::shared_ptr<tls::Context> tls;             // set: terminate TLS (explicit listeners)
+  std::vector<Destination> destinations;         // capture listeners
+  std::vector<std::uint16_t> opaque_ports;       // never sniffed
+  http::http2::SessionLimits http2;              // downstream HTTP/2 connections
 
   // The destination for an original destination address: exact address and
   // port first, then port only. Null: pass the connection through unchanged.

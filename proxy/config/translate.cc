@@ -636,6 +636,9 @@ Result<Listener> to_listener(const v1::Listener& proto,
     listener.tls = *context;
   }
   listener.sniff_timeout = to_ms(proto.sniff_timeout(), listener.sniff_timeout);
+  listener.request_headers_timeout =
+      to_ms(proto.request_headers_timeout(), listener.request_headers_timeout);
+  listener.max_connections = proto.max_connections();
   auto http2 = to_http2_limits(proto.http2());
   if (!http2) return tl::unexpected(with_context(http2.error(), "http2"));
   listener.http2 = *http2;

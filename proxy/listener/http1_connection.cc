@@ -44,9 +44,23 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     idle_ = true;
     if (state_.draining) co_return;
     deadline_.limit = {};  // the previous request's timeouts are over
-    deadline_.arm(Side::kDownstream, idle_timeout(*view));
-    auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser));
+    // Idle until the head's first byte, then the head has its own deadline
+    // (slowloris: a head trickled in a byte at a time).
+    const auto& listener = view->snapshot->listeners[listener_];
+    bool head_started = down_buffer_.size() > 0;
+    deadline_.arm(Side::kDownstream,
+                  head_started ? listener.request_headers_timeout : listener.idle_timeout);
+    auto ec = deadline_.outcome(co_await http::http1::read_header(down_, down_buffer_, parser, [&] {
+      if (head_started) return;
+      head_started = true;
+      deadline_.arm(Side::kDownstream, listener.request_headers_timeout);
+    }));
     idle_ = false;
+    if (ec == beast::error::timeout && head_started) {
+      co_await reject({408, "request_headers_timeout"});
+      co_await close_lingering();
+      co_return;
+    }
     if (ec) {
       if (!ends_quietly(ec)) {
         co_await reject(http::http1::rejection_for(ec));

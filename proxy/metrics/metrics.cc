@@ -210,6 +210,12 @@ Metrics::Metrics()
                               .Help("Downstream connections the peer closed or reset before "
                                     "sending a byte (health checkers, scanners)")
                               .Register(*registry_)),
+      refused_(BuildCounter()
+                   .Name("mesh_downstream_connections_refused_total")
+                   .Help("Downstream connections closed as they were accepted, past a "
+                         "connection cap: the listener's max_connections (limit=listener) or "
+                         "the proxy's --max-connections (limit=proxy)")
+                   .Register(*registry_)),
       tls_handshake_failures_(BuildCounter()
                                   .Name("mesh_downstream_tls_handshake_failures_total")
                                   .Help("Downstream TLS handshakes that failed")
@@ -319,6 +325,8 @@ ListenerStats Metrics::listener(const std::string& name) {
   }
   stats.sniff_timeouts = &sniff_timeouts_.Add({{"listener", name}});
   stats.closed_before_data = &closed_before_data_.Add({{"listener", name}});
+  stats.refused[0] = &refused_.Add({{"listener", name}, {"limit", "listener"}});
+  stats.refused[1] = &refused_.Add({{"listener", name}, {"limit", "proxy"}});
   stats.requests_by_protocol[0] =
       &requests_by_protocol_.Add({{"listener", name}, {"protocol", "http1"}});
   stats.requests_by_protocol[1] =

@@ -52,6 +52,9 @@ struct ListenerStats {
   // Connections the peer ended (FIN or reset) before sending a byte: TCP
   // health checkers, port scanners, clients that gave up.
   prometheus::Counter* closed_before_data = nullptr;
+  // Connections closed as they were accepted: [0] past the listener's
+  // max_connections, [1] past the proxy's --max-connections.
+  std::array<prometheus::Counter*, 2> refused{};
   // Requests answered, by protocol: [0] HTTP/1.x, [1] HTTP/2.
   std::array<prometheus::Counter*, 2> requests_by_protocol{};
   // gRPC calls answered, by grpc-status code (0..16; others count as UNKNOWN).
@@ -198,6 +201,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sniffed_;
   prometheus::Family<prometheus::Counter>& sniff_timeouts_;
   prometheus::Family<prometheus::Counter>& closed_before_data_;
+  prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& tls_handshake_failures_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& drains_;

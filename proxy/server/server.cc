@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,6 +34,19 @@ std::string config_json(const mesh::v1::ProxyConfig& config) {
 
 }  // namespace
 
+std::uint64_t default_max_connections() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return worker::default_max_connections(1024);
+  // The soft limit is often 1024 for compatibility with select(), which
+  // nothing here uses: take the hard limit, as Go's runtime does.
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) getrlimit(RLIMIT_NOFILE, &files);
+  }
+  const std::uint64_t soft = files.rlim_cur == RLIM_INFINITY ? 1U << 20 : files.rlim_cur;
+  return worker::default_max_connections(soft);
+}
+
 std::size_t default_concurrency() {
   std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
   std::string quota;
@@ -44,7 +58,10 @@ std::size_t default_concurrency() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-Server::Server(Options options) : options_(std::move(options)) {
+Server::Server(Options options)
+    : options_(std::move(options)),
+      connection_budget_(options_.max_connections > 0 ? options_.max_connections
+                                                      : default_max_connections()) {
   // Waited on from the start: a proxy still waiting for its first
   // configuration (the control plane unreachable, or refusing it) has
   // nothing to drain and exits at once.
@@ -80,7 +97,8 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
   std::vector<config::TcpEndpoint> addresses;
   for (const auto& listener : snapshot.listeners) addresses.push_back(listener.address);
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    auto worker = std::make_unique<worker::Worker>(i, metrics_, options_.access_log);
+    auto worker =
+        std::make_unique<worker::Worker>(i, metrics_, options_.access_log, connection_budget_);
     // The first worker resolves port 0; the others share its ports.
     auto bound = worker->bind(addresses);
     if (!bound) return tl::unexpected(bound.error());

@@ -22,6 +22,10 @@ namespace weft::proxy::server {
 
 struct Options {
   std::size_t concurrency = 1;
+  // Downstream connections open at once over every listener and worker
+  // (--max-connections); 0: worker::default_max_connections of the
+  // process's open-file limit.
+  std::uint64_t max_connections = 0;
   // Loads and translates the configuration again (SIGHUP); null: no reload.
   std::function<Result<std::shared_ptr<const config::Snapshot>>()> load;
   spdlog::logger* access_log = nullptr;  // null: no access log
@@ -78,10 +82,15 @@ class Server {
   boost::asio::signal_set hangups_{io_, SIGHUP};
   metrics::Metrics metrics_;
   upstream::health::Checker checker_{io_, metrics_};  // on the main thread
+  worker::ConnectionBudget connection_budget_;        // before the workers that use it
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   bool draining_ = false;
   bool exiting_ = false;
 };
+
+// worker::default_max_connections of this process's open-file limit, after
+// raising its soft limit to the hard one.
+std::uint64_t default_max_connections();
 
 // The pod's CPU limit (cgroup v2 cpu.max), else the machine's cores; at least 1.
 std::size_t default_concurrency();

@@ -19,8 +19,9 @@ namespace weft::proxy::worker {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Worker::Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log)
-    : id_(id), state_(metrics) {
+Worker::Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log,
+               ConnectionBudget& budget)
+    : id_(id), state_(metrics), budget_(budget) {
   state_.access_log = access_log;
 }
 
@@ -95,6 +96,11 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
     }
     const auto& stats = state_.view->listener_stats[listener_index];
     stats.connections->Increment();
+    if (!admit(listener_index)) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
     stats.active_connections->Increment();
     ++open_connections_;
     boost::system::error_code ignored;
@@ -103,6 +109,7 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
                    [this, stats](const std::exception_ptr& error) {
                      stats.active_connections->Decrement();
                      --open_connections_;
+                     budget_.close();
                      if (error) {
                        try {
                          std::rethrow_exception(error);
@@ -113,6 +120,22 @@ asio::awaitable<void> Worker::accept(tcp::acceptor& acceptor, std::size_t listen
                      }
                    });
   }
+}
+
+bool Worker::admit(std::size_t listener_index) {
+  const auto& stats = state_.view->listener_stats[listener_index];
+  const auto cap = state_.view->snapshot->listeners[listener_index].max_connections;
+  // The gauge counts the listener's connections over every worker: two
+  // workers accepting at once may pass the cap by one each, no more.
+  if (cap > 0 && stats.active_connections->Value() >= cap) {
+    stats.refused[0]->Increment();
+    return false;
+  }
+  if (!budget_.open()) {
+    stats.refused[1]->Increment();
+    return false;
+  }
+  return true;
 }
 
 void Worker::apply(std::shared_ptr<const config::Snapshot> snapshot) {

@@ -12,13 +12,16 @@
 #include <vector>
 
 #include "common/result.h"
+#include "proxy/worker/connection_budget.h"
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::worker {
 
 class Worker {
  public:
-  Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log);
+  // `budget` caps open downstream connections over all workers.
+  Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log,
+         ConnectionBudget& budget);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -47,6 +50,10 @@ class Worker {
  private:
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,
                                       std::size_t listener_index);
+  // Whether a connection just accepted on the listener may stay open: its
+  // place in the listener's max_connections and in the proxy's budget.
+  // Counts a refusal.
+  bool admit(std::size_t listener_index);
   std::shared_ptr<const View> make_view(std::shared_ptr<const config::Snapshot> snapshot,
                                         const View* previous);
   // Expires connection waits past their deadline, every kSweepInterval:
@@ -63,6 +70,7 @@ class Worker {
   // io_ destroys the connection coroutines, which unregister from state_.
   std::size_t id_;
   WorkerState state_;
+  ConnectionBudget& budget_;
   std::atomic<std::size_t> open_connections_{0};
   // Only this worker's thread touches its sockets and timers, so the reactor
   // needs no locking; posts from other threads stay safe.

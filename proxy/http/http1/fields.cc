@@ -80,28 +80,37 @@ bool within(std::string_view part, std::string_view whole) {
 
 void Fields::adopt(std::size_t first, std::string_view input) {
   if (first >= fields_.size()) return;
-  // The span of `input` the new fields point into, copied in one piece.
-  const char* low = nullptr;
-  const char* high = nullptr;
-  auto cover = [&](std::string_view s) {
-    if (s.empty() || !within(s, input)) return;
-    low = low == nullptr ? s.data() : std::min(low, s.data());
-    high = std::max(high, s.data() + s.size());
-  };
-  for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
-    cover(it->name_string());
-    cover(it->value());
+  const auto begin = fields_.begin() + static_cast<std::ptrdiff_t>(first);
+  // The span the new fields point into, copied in one piece.
+  const char* low = begin->name_string().data();
+  const char* high = low;
+  for (auto it = begin; it != fields_.end(); ++it) {
+    low = std::min(low, it->name_string().data());
+    high = std::max(high, it->name_string().data() + it->name_string().size());
+    if (!it->value().empty()) high = std::max(high, it->value().data() + it->value().size());
   }
-  const std::string_view span(low, static_cast<std::size_t>(high - low));
+  std::string_view span(low, static_cast<std::size_t>(high - low));
+  const bool all_in_input = within(span, input);
+  if (!all_in_input) {
+    // A string outside the input: an obs-fold value, which Beast joins in
+    // a buffer of its own. Only the strings in the input share the span.
+    low = high = nullptr;
+    for (auto it = begin; it != fields_.end(); ++it) {
+      for (auto s : {it->name_string(), it->value()}) {
+        if (s.empty() || !within(s, input)) continue;
+        low = low == nullptr ? s.data() : std::min(low, s.data());
+        high = std::max(high, s.data() + s.size());
+      }
+    }
+    span = std::string_view(low, static_cast<std::size_t>(high - low));
+  }
   const char* copied = copy(span).data();
-  // A string outside the input (an obs-fold value, which Beast joins in a
-  // buffer of its own) is copied by itself.
   auto moved = [&](std::string_view s) {
     if (s.empty()) return s;
-    if (!within(s, span)) return copy(s);
+    if (!all_in_input && !within(s, span)) return copy(s);
     return std::string_view(copied + (s.data() - low), s.size());
   };
-  for (auto it = fields_.begin() + static_cast<std::ptrdiff_t>(first); it != fields_.end(); ++it) {
+  for (auto it = begin; it != fields_.end(); ++it) {
     *it = Field(it->name(), moved(it->name_string()), moved(it->value()));
   }
 }

@@ -1,5 +1,6 @@
 #include "proxy/http/http1/headers.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
@@ -159,10 +160,23 @@ void finish_upstream_head(RequestHead& head, std::optional<std::uint64_t> conten
 }
 
 bool frame_response(ResponseHead& head, unsigned client_version, const ResponseFraming& read) {
-  const bool coded = head.count(beast_http::field::transfer_encoding) > 0;
+  // One pass over the fields; the common response (one Content-Length of
+  // digits, no Transfer-Encoding) is left as it came.
+  std::size_t lengths = 0;
+  bool digits = true;
+  bool coded = false;
+  for (const auto& field : head) {
+    if (field.name() == beast_http::field::content_length) {
+      ++lengths;
+      digits =
+          digits && std::ranges::all_of(field.value(), [](char c) { return c >= '0' && c <= '9'; });
+    } else if (field.name() == beast_http::field::transfer_encoding) {
+      coded = true;
+    }
+  }
   if (coded) {
-    head.erase(beast_http::field::content_length);  // RFC 9112 §6.3
-  } else if (read.content_length) {
+    if (lengths > 0) head.erase(beast_http::field::content_length);  // RFC 9112 §6.3
+  } else if (read.content_length && (lengths != 1 || !digits)) {
     head.set(beast_http::field::content_length, std::to_string(*read.content_length));
   }
   if (client_version < 11) {

@@ -46,6 +46,7 @@ inline constexpr std::string_view kRejectionReasons[] = {
     "duplicate_host",
     "malformed",
     "unsupported_transfer_coding",
+    "request_headers_timeout",  // 408: the head did not arrive in time (slowloris)
 };
 
 // The rejection for an error from Beast's request parser.

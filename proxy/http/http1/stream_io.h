@@ -174,15 +174,21 @@ enum class ReadUntil {
   kHeader,  // the head is complete (Beast's http::async_read_header)
 };
 
+// read()'s default: nothing to do when bytes arrive.
+struct NoHook {
+  void operator()() const {}
+};
+
 // Feeds `parser` from `buffer`, reading from `stream` whenever it needs
 // more, until `until`. Ends early on a parse error (need_buffer: a body
 // piece that does not follow on from the last, see Parser::piece) or at
 // end of stream (end_of_stream before any byte of the message).
-template <class Stream, bool kIsRequest>
+// `on_received()` runs after every read that brought bytes.
+template <class Stream, bool kIsRequest, class OnReceived = NoHook>
 boost::asio::awaitable<boost::system::error_code> read(Stream& stream,
                                                        boost::beast::flat_buffer& buffer,
-                                                       Parser<kIsRequest>& parser,
-                                                       ReadUntil until) {
+                                                       Parser<kIsRequest>& parser, ReadUntil until,
+                                                       OnReceived on_received = {}) {
   namespace beast_http = boost::beast::http;
   for (;;) {
     auto ec = parse_buffered(buffer, parser);
@@ -194,6 +200,7 @@ boost::asio::awaitable<boost::system::error_code> read(Stream& stream,
     if (size == 0) co_return beast_http::error::buffer_overflow;
     auto [read_ec, n] = co_await net::receive(stream, buffer.prepare(size));
     buffer.commit(n);
+    if (n > 0) on_received();
     if (read_ec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return beast_http::error::end_of_stream;
       ec = {};
@@ -212,11 +219,12 @@ boost::asio::awaitable<boost::system::error_code> read_some(Stream& stream,
   return read(stream, buffer, parser, ReadUntil::kPiece);
 }
 
-template <class Stream, bool kIsRequest>
+template <class Stream, bool kIsRequest, class OnReceived = NoHook>
 boost::asio::awaitable<boost::system::error_code> read_header(Stream& stream,
                                                               boost::beast::flat_buffer& buffer,
-                                                              Parser<kIsRequest>& parser) {
-  return read(stream, buffer, parser, ReadUntil::kHeader);
+                                                              Parser<kIsRequest>& parser,
+                                                              OnReceived on_received = {}) {
+  return read(stream, buffer, parser, ReadUntil::kHeader, on_received);
 }
 
 }  // namespace weft::proxy::http::http1
