@@ -53,7 +53,7 @@ fuzz: build-asan
 	@bash fuzz/run.sh $(ASAN_DIR) $(FUZZ_SECONDS)
 
 test-asan: build-asan
-	@cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+	@cd $(ASAN_DIR) && ASAN_OPTIONS=detect_stack_use_after_return=1 ctest --output-on-failure -j $(JOBS) -L unit
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -14,6 +14,7 @@
 
 #include "common/duration.h"
 #include "common/spelling.h"
+#include "common/yaml_stream.h"
 
 namespace weft::yaml {
 namespace {
@@ -362,14 +363,9 @@ Result<void> parse_message(std::string_view text, std::string_view source, pb::M
 }
 
 Result<std::vector<YAML::Node>> load_documents(std::string_view text, std::string_view source) {
-  std::vector<YAML::Node> documents;
-  try {
-    for (auto& document : YAML::LoadAll(std::string(text))) {
-      if (!document.IsNull()) documents.push_back(std::move(document));
-    }
-  } catch (const YAML::Exception& e) {
-    return syntax_error(source, e);
-  }
+  auto documents = load_all(text, source);
+  if (!documents) return documents;
+  std::erase_if(*documents, [](const YAML::Node& document) { return document.IsNull(); });
   return documents;
 }
 

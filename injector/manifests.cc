@@ -7,6 +7,7 @@
 
 #include "common/json_access.h"
 #include "common/json_yaml.h"
+#include "common/yaml_stream.h"
 #include "injector/json_patch.h"
 
 namespace weft::injector {
@@ -72,12 +73,9 @@ Result<void> inject_document(json::object& document, const Settings& settings,
 }  // namespace
 
 Result<InjectedManifests> inject_manifests(std::string_view yaml, const Settings& settings) {
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return fail(ErrorCode::kInvalidArgument, "line {}: {}", e.mark.line + 1, e.msg);
-  }
+  auto loaded = yaml::load_all(yaml, "manifests");
+  if (!loaded) return tl::unexpected(loaded.error());
+  const auto& documents = *loaded;
   InjectedManifests out;
   bool first = true;
   for (std::size_t i = 0; i < documents.size(); ++i) {

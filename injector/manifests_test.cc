@@ -54,7 +54,9 @@ struct BadInput {
 
 TEST(InjectManifests, BadInputIsAnErrorNamingTheDocument) {
   const BadInput cases[] = {
-      {"kind: Pod\nspec: {containers: [\n", "line 3"},
+      {"kind: Pod\nspec: {containers: [\n", "manifests:3:1:"},
+      // yaml-cpp 0.7's LoadAll never returns on this one.
+      {"kind: Pod\n---\n,\n", "manifests:3:1: unexpected ',' where a document should start"},
       {"kind: Service\n---\n- a\n- b\n", "document 2: not a Kubernetes object"},
       {"kind: Pod\nmetadata: {name: p}\nspec: {}\n",
        "document 1: Pod p: the Pod has no spec.containers"},

@@ -1,16 +1,17 @@
 // A downstream HTTP/1.1 request, from the bytes a client sends to the bytes
 // the proxy sends upstream: Beast's parser, our RFC 9112 checks, then the
-// forward path's pure steps (origin form, hop-by-hop fields, framing) and
-// the writer. Properties: what goes upstream parses again as a request we
-// would accept ourselves, with exactly one framing field when there is a
-// body, the same method, target and body, and no hop-by-hop field; a
-// request smuggled past one parser would break one of these.
+// forward path's pure steps (origin form, then to_http1_upstream_request:
+// hop-by-hop fields, forwarding fields, framing, Host) and the writer. Properties: what goes
+// upstream parses again as a request we would accept ourselves, with exactly one framing field when
+// there is a body, the same method, target and body, and no hop-by-hop field; a request smuggled
+// past one parser would break one of these.
 #include <boost/beast/core/string.hpp>
 
 #include "fuzz/harness/fuzz.h"
 #include "fuzz/harness/http1_message.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/http/http1/upstream_request.h"
 
 namespace http1 = weft::proxy::http::http1;
 namespace beast_http = boost::beast::http;
@@ -32,12 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (rejected || !parser.is_done()) return 0;  // refused, or a body still to come
 
   auto& head = parser.head();
-  http1::to_origin_form(head);
+  http1::to_origin_form(head);  // before routing, as the connection does
   const bool upgrade = http1::is_upgrade(head);
-  http1::strip_hop_by_hop(head, upgrade);
   const auto length = parser.content_length();
-  http1::finish_upstream_head(head, length ? std::optional(*length) : std::nullopt,
-                              parser.chunked(), "cluster.default:80");
+  weft::FastRandom rng(1);
+  http1::to_http1_upstream_request(
+      head, upgrade, {"192.0.2.1", false}, {}, rng,
+      {length ? std::optional(*length) : std::nullopt, parser.chunked()}, "cluster.default:80");
   auto wire = weft::fuzz::write_message(head, parser.chunked(), parsed.body);
 
   http1::RequestParser upstream;
@@ -59,5 +61,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_EXPECT(sent.count(beast_http::field::keep_alive) == 0);
   FUZZ_EXPECT(sent.count(beast_http::field::proxy_connection) == 0);
   FUZZ_EXPECT(upgrade || sent.count(beast_http::field::connection) == 0);
+  FUZZ_EXPECT(sent.count("x-forwarded-proto") == 1 && sent.count("x-request-id") >= 1);
   return 0;
 }

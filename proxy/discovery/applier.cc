@@ -1,11 +1,20 @@
 #include "proxy/discovery/applier.h"
 
 #include "common/config_delta.h"
+#include "common/unknown_fields.h"
 
 namespace weft::proxy::discovery {
 
 Result<mesh::v1::ProxyConfig> Applier::candidate(
     const mesh::v1::DiscoveryResponse& response) const {
+  // Acting on the rest would ignore what the sender meant by the unknown
+  // part; the last good configuration stays in force instead.
+  if (auto unknown = proto::find_unknown(response)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "the response has a part this proxy does not know ({}): is the control plane "
+                "newer than the proxy?",
+                *unknown);
+  }
   mesh::v1::ProxyConfig next;
   if (response.has_config()) {
     next = response.config();

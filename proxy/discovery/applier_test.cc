@@ -48,7 +48,7 @@ TEST(Applier, AcksWholeThenDeltaAndAppliesWhatWasAnnounced) {
   EXPECT_THAT(applied, ::testing::ElementsAre(a.version(), b.version()));
 }
 
-TEST(Applier, NacksAMismatchedVersionADeltaWithoutBaseAndAnApplyError) {
+TEST(Applier, NacksAMismatchedVersionADeltaWithoutBaseAnUnknownFieldAndAnApplyError) {
   bool fail_apply = false;
   Applier applier([&](const mesh::v1::ProxyConfig&) -> Result<void> {
     if (fail_apply) return fail(ErrorCode::kInvalidArgument, "listener web: port in use");
@@ -63,6 +63,16 @@ TEST(Applier, NacksAMismatchedVersionADeltaWithoutBaseAndAnApplyError) {
   auto lying = whole(a, "2");
   lying.set_version("0000000000000000");
   EXPECT_THAT(applier.handle(lying).error().message(), HasSubstr("does not match"));
+
+  // From a newer control plane: a field this proxy does not know, even
+  // with the version the proxy would compute for it.
+  auto newer = a;
+  auto& cluster = *newer.mutable_clusters(0);
+  cluster.GetReflection()->MutableUnknownFields(&cluster)->AddVarint(99, 1);
+  auto from_newer = whole(newer, "4");
+  from_newer.set_version(config::content_version(newer));
+  EXPECT_THAT(applier.handle(from_newer).error().message(),
+              HasSubstr("does not know (config.clusters[0]: field 99)"));
 
   fail_apply = true;
   EXPECT_THAT(applier.handle(whole(a, "3")).error().message(), HasSubstr("port in use"));

@@ -25,6 +25,7 @@
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/http/http1/stream_io.h"
+#include "proxy/http/http1/upstream_request.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/http/message.h"
 #include "proxy/layers/exchange.h"
@@ -305,8 +306,10 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<RelayResult> send_replay(UpStream& up, bool whole,
                                            std::chrono::milliseconds idle);
   // The request as an HTTP/2 cluster gets it (http1_to_http2.cc), and one
-  // attempt with it.
+  // attempt with it. An HTTP/1.0 request without Host gets
+  // `default_authority` (the cluster's name) as its :authority.
   Http2Request http2_request(RequestParser& parser, const router::Route& route,
+                             std::string_view default_authority,
                              const asio::any_io_executor& executor);
   asio::awaitable<layers::retry::AttemptEnd> attempt_http2(
       RequestParser& parser, Http2Request& request, const router::Route& route,
@@ -327,7 +330,10 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<boost::system::error_code> write_local(http::http1::ResponseHead& response,
                                                          std::string_view body, bool keep_alive);
   void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
-  void prepare_request(http::http1::RequestHead& head, const router::Route& route, bool upgrade);
+  // Who the client is, for the fields the proxy adds upstream.
+  http::http1::Downstream downstream() const {
+    return {peer_ip_, !std::is_same_v<DownStream, asio::ip::tcp::socket>};
+  }
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
   std::pmr::memory_resource* arena() { return &arena_; }

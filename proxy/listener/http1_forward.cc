@@ -11,6 +11,7 @@
 
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
+#include "proxy/http/http1/upstream_request.h"
 #include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/listener/http1_connection.h"
@@ -37,30 +38,6 @@ http::http1::ResponseFraming framing(const ResponseParser& parser, bool head_req
 }
 
 }  // namespace
-
-template <class DownStream>
-void Http1Connection<DownStream>::prepare_request(http::http1::RequestHead& head,
-                                                  const router::Route& route, bool upgrade) {
-  http::http1::strip_hop_by_hop(head, upgrade);
-  // Beast has no enum for these names: insert them as unknown, skipping
-  // its name lookup.
-  constexpr auto kUnknown = beast_http::field::unknown;
-  auto forwarded_for = head.find("x-forwarded-for");
-  if (forwarded_for == head.end()) {
-    head.insert_literal(kUnknown, "x-forwarded-for", peer_ip_);
-  } else {
-    auto appended = std::string(forwarded_for->value()) + ", " + peer_ip_;
-    head.erase("x-forwarded-for");
-    head.insert_literal(kUnknown, "x-forwarded-for", appended);
-  }
-  if (head.find("x-request-id") == head.end()) {
-    head.insert_literal(kUnknown, "x-request-id", http::http1::new_request_id(state_.rng).view());
-  }
-  const bool tls = !std::is_same_v<DownStream, asio::ip::tcp::socket>;
-  head.erase("x-forwarded-proto");
-  head.insert_literal(kUnknown, "x-forwarded-proto", tls ? "https" : "http");
-  http::http1::apply_edits(head, route.request_headers);
-}
 
 // The retry layer's path for this connection (layers/retry_layer.h): an
 // attempt over HTTP/1.1 (this is then the upstream call's client,
@@ -234,14 +211,14 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   std::unique_ptr<Http2Request> h2_request;
   if (to_http2) {
     h2_request = std::make_unique<Http2Request>(
-        http2_request(parser, route, co_await asio::this_coro::executor));
+        http2_request(parser, route, cluster->config.name, co_await asio::this_coro::executor));
     if (keep_body) h2_request->body->keep_for_replay(layers::retry::kReplayLimit);
   } else {
-    prepare_request(head, route, upgrade);
     const auto length = parser.content_length();
     // Upstream connections are always persistent HTTP/1.1.
-    http::http1::finish_upstream_head(head, length ? std::optional(*length) : std::nullopt,
-                                      parser.chunked(), cluster->config.name);
+    http::http1::to_http1_upstream_request(
+        head, upgrade, downstream(), route.request_headers, state_.rng,
+        {length ? std::optional(*length) : std::nullopt, parser.chunked()}, cluster->config.name);
     const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
     if (!read) co_return Next::kClose;  // the client failed mid-body
   }

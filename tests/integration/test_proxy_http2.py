@@ -602,3 +602,40 @@ def test_headers_on_a_lower_stream_id_is_a_connection_error(start_proxy, backend
     assert reply.goaway_code() == 1, reply.frames  # PROTOCOL_ERROR
     assert reply.closed
     assert proxy.metric("mesh_http2_connection_errors_total", reason="protocol_error") == 1
+
+
+def test_an_http10_request_without_host_gets_the_cluster_as_its_authority(start_proxy):
+    """HTTP/1.0 allows a request without Host; translated for an HTTP/2
+    cluster it needs an :authority, and gets the cluster's name, as it
+    gets Host over HTTP/1.1."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    seen = {}
+
+    def h2_backend_once(conn):
+        server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        server.initiate_connection()
+        conn.sendall(server.data_to_send())
+        conn.settimeout(10)
+        while "headers" not in seen:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    seen["headers"] = dict(event.headers)
+                    server.send_headers(event.stream_id, [(":status", "200")], end_stream=True)
+            conn.sendall(server.data_to_send())
+
+    upstream, close = tcp_server(h2_backend_once)
+    port = free_port()
+    start_proxy(route_config(port, [cluster("h2", upstream, protocol="PROTOCOL_HTTP2")]))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /a HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert seen["headers"][b":authority"] == b"h2", seen

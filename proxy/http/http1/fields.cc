@@ -63,11 +63,6 @@ void Fields::insert_literal(beast_http::field known, std::string_view literal_na
   fields_.emplace_back(known, literal_name, copy(value));
 }
 
-void Fields::insert_unowned(beast_http::field known, std::string_view name,
-                            std::string_view value) {
-  fields_.emplace_back(known, name, value);
-}
-
 namespace {
 
 bool within(std::string_view part, std::string_view whole) {
@@ -78,10 +73,20 @@ bool within(std::string_view part, std::string_view whole) {
 
 }  // namespace
 
+void Fields::insert_received(beast_http::field known, std::string_view name, std::string_view value,
+                             std::string_view input) {
+  if (within(name, input) && (value.empty() || within(value, input))) {
+    fields_.emplace_back(known, name, value);
+  } else {
+    insert(known, name, value);
+  }
+}
+
 void Fields::adopt(std::size_t first, std::string_view input) {
   if (first >= fields_.size()) return;
   const auto begin = fields_.begin() + static_cast<std::ptrdiff_t>(first);
-  // The span the new fields point into, copied in one piece.
+  // The span of `input` the new fields point into, copied in one piece.
+  // Commonly every string is in `input`, names before their values.
   const char* low = begin->name_string().data();
   const char* high = low;
   for (auto it = begin; it != fields_.end(); ++it) {
@@ -89,11 +94,11 @@ void Fields::adopt(std::size_t first, std::string_view input) {
     high = std::max(high, it->name_string().data() + it->name_string().size());
     if (!it->value().empty()) high = std::max(high, it->value().data() + it->value().size());
   }
-  std::string_view span(low, static_cast<std::size_t>(high - low));
-  const bool all_in_input = within(span, input);
+  const bool all_in_input =
+      within(std::string_view(low, static_cast<std::size_t>(high - low)), input);
   if (!all_in_input) {
-    // A string outside the input: an obs-fold value, which Beast joins in
-    // a buffer of its own. Only the strings in the input share the span.
+    // Some were copied by insert_received already (they are owned): the
+    // span covers the others.
     low = high = nullptr;
     for (auto it = begin; it != fields_.end(); ++it) {
       for (auto s : {it->name_string(), it->value()}) {
@@ -102,12 +107,11 @@ void Fields::adopt(std::size_t first, std::string_view input) {
         high = std::max(high, s.data() + s.size());
       }
     }
-    span = std::string_view(low, static_cast<std::size_t>(high - low));
+    if (low == nullptr) return;
   }
-  const char* copied = copy(span).data();
+  const char* copied = copy(std::string_view(low, static_cast<std::size_t>(high - low))).data();
   auto moved = [&](std::string_view s) {
-    if (s.empty()) return s;
-    if (!all_in_input && !within(s, span)) return copy(s);
+    if (s.empty() || (!all_in_input && !within(s, input))) return s;
     return std::string_view(copied + (s.data() - low), s.size());
   };
   for (auto it = begin; it != fields_.end(); ++it) {

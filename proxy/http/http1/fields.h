@@ -81,13 +81,16 @@ class Fields {
   void insert(std::string_view name, std::string_view value);
   void insert(beast_http::field name, std::string_view value);
   void insert(beast_http::field known, std::string_view name, std::string_view value);
-  // As received by the parser: the enum is already known, and the strings
-  // still point into the parser's input until adopt() copies them.
-  void insert_unowned(beast_http::field known, std::string_view name, std::string_view value);
-  // Copies the bytes the fields from position `first` on point into (one
-  // span of the parser's `input`: the head, or a trailer section) in one
-  // allocation, and re-points those fields there. Strings outside `input`
-  // (the parser's own buffer) are copied one by one.
+  // As received by the parser, whose `input` is what put() was given: the
+  // enum is already known. Strings in `input` are left pointing there until
+  // adopt() copies them in one piece. Any other string is copied at once:
+  // Beast joins an obs-fold value in a buffer on its own stack, which the
+  // next folded field reuses and which is gone when put() returns.
+  void insert_received(beast_http::field known, std::string_view name, std::string_view value,
+                       std::string_view input);
+  // Copies the bytes that the fields from position `first` on point into
+  // within `input` (one span: the head, or a trailer section) in one
+  // allocation, and re-points those fields there.
   void adopt(std::size_t first, std::string_view input);
   // Replaces every field so named with one holding `value`.
   void set(std::string_view name, std::string_view value);

@@ -8,17 +8,22 @@
 
 namespace weft::proxy::http::http1 {
 
+std::optional<AbsoluteForm> split_absolute_form(std::string_view target) {
+  if (target.starts_with('/')) return std::nullopt;
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  const auto after_scheme = target.substr(scheme_end + 3);
+  const auto end = std::min(after_scheme.find_first_of("/?#"), after_scheme.size());
+  return AbsoluteForm{after_scheme.substr(0, end), after_scheme.substr(end)};
+}
+
 void to_origin_form(RequestHead& head) {
-  std::string_view target = head.target();
-  auto scheme_end = target.find("://");
-  if (target.starts_with("/") || scheme_end == std::string_view::npos) return;
-  auto rest = target.substr(scheme_end + 3);
-  auto path = rest.find_first_of("/?");
-  std::string authority(rest.substr(0, path));
+  const auto absolute = split_absolute_form(head.target());
+  if (!absolute) return;
+  std::string authority(absolute->authority);
   std::string origin;
-  auto tail = path == std::string_view::npos ? std::string_view{} : rest.substr(path);
-  if (!tail.starts_with('/')) origin.push_back('/');  // "http://h" or "http://h?q"
-  origin.append(tail);
+  if (!absolute->rest.starts_with('/')) origin.push_back('/');  // "http://h" or "http://h?q"
+  origin.append(absolute->rest);
   head.set(beast_http::field::host, authority);
   head.target(origin);
 }

@@ -14,6 +14,14 @@ namespace weft::proxy::http::http1 {
 
 namespace beast_http = boost::beast::http;
 
+// An absolute-form request target split ("http://reviews:9080/a?b" is
+// authority "reviews:9080", rest "/a?b"); nullopt for any other form.
+struct AbsoluteForm {
+  std::string_view authority;  // up to the first '/', '?' or '#'
+  std::string_view rest;       // from there; may be empty
+};
+std::optional<AbsoluteForm> split_absolute_form(std::string_view target);
+
 // RFC 9112 §3.2.2: a request in absolute-form ("GET http://reviews:9080/a",
 // what a client sends to a proxy it is configured to use, as applications
 // in directory mode do with http_proxy) is routed by the target's

@@ -204,6 +204,30 @@ TEST(OriginForm, AbsoluteTargetBecomesOriginFormAndItsAuthorityTheHost) {
   }
 }
 
+TEST(OriginForm, SplitsOnlyAnAbsoluteFormTarget) {
+  struct Case {
+    const char* target;
+    std::optional<std::pair<std::string_view, std::string_view>> parts;  // authority, rest
+  };
+  const Case cases[] = {
+      {"http://reviews:9080/a?b", std::pair{"reviews:9080", "/a?b"}},
+      {"http://reviews", std::pair{"reviews", ""}},
+      {"https://r?q", std::pair{"r", "?q"}},
+      {"http:///x", std::pair{"", "/x"}},
+      {"http://", std::pair{"", ""}},
+      {"/a://b", std::nullopt},
+      {"reviews:9080", std::nullopt},
+      {"*", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto split = split_absolute_form(c.target);
+    ASSERT_EQ(split.has_value(), c.parts.has_value()) << c.target;
+    if (!split) continue;
+    EXPECT_EQ(split->authority, c.parts->first) << c.target;
+    EXPECT_EQ(split->rest, c.parts->second) << c.target;
+  }
+}
+
 TEST(RequestView, AuthorityPathAndQuery) {
   auto absolute = head_with({{"Host", "shop.example:8080"}});
   absolute.target("/cart?id=7");

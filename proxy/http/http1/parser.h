@@ -31,8 +31,9 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   std::size_t put(const ConstBufferSequence& input, boost::system::error_code& ec) {
     const std::size_t first = head_.size();
     piece_ = {};
+    input_ = contiguous(input);
     const std::size_t used = beast_http::basic_parser<kIsRequest>::put(input, ec);
-    head_.adopt(first, contiguous(input));
+    head_.adopt(first, input_);
     return used;
   }
 
@@ -80,7 +81,7 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   // Trailer fields of a chunked body arrive here too, after the head's.
   void on_field_impl(beast_http::field name, string_view name_string, string_view value,
                      error_code& /*ec*/) override {
-    head_.insert_unowned(name, name_string, value);
+    head_.insert_received(name, name_string, value, input_);
   }
 
   void on_header_impl(error_code& /*ec*/) override {}
@@ -112,6 +113,7 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
 
   Head head_;
   std::string_view piece_;
+  std::string_view input_;  // what the put() in progress was given (empty: several buffers)
 };
 
 using RequestParser = Parser<true>;

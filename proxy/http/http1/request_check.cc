@@ -4,7 +4,9 @@
 #include <boost/beast/http/error.hpp>
 #include <string>
 
+#include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/parser.h"
+#include "proxy/http/http1/upstream_request.h"
 
 namespace weft::proxy::http::http1 {
 namespace beast_http = boost::beast::http;
@@ -64,11 +66,8 @@ bool transfer_encoding_ok(std::string_view value) {
 // 9110 §4.2.1 has a recipient reject it, and it would replace Host with
 // nothing.
 bool empty_absolute_authority(std::string_view target) {
-  if (target.starts_with('/')) return false;
-  const auto scheme_end = target.find("://");
-  if (scheme_end == std::string_view::npos) return false;
-  const auto authority = target.substr(scheme_end + 3);
-  return authority.empty() || authority.find_first_of("/?#") == 0;
+  const auto absolute = split_absolute_form(target);
+  return absolute && absolute->authority.empty();
 }
 
 }  // namespace
@@ -94,6 +93,12 @@ std::optional<Rejection> check_request_head(const RequestHead& head, const Limit
     }
   }
   if (fields > limits.max_header_fields) return Rejection{431, "too_many_headers"};
+  // A request the proxy's own fields would take past the limit is refused
+  // here, not by the next sidecar's same check.
+  if (fields + kMaxFieldsAddedUpstream > limits.max_header_fields &&
+      fields + fields_added_upstream(head) > limits.max_header_fields) {
+    return Rejection{431, "too_many_headers"};
+  }
   if (hosts > 1) return Rejection{400, "duplicate_host"};
   if (hosts == 0 && head.version() >= 11) return Rejection{400, "missing_host"};
   if (hosts == 1 && head[beast_http::field::host].empty()) return Rejection{400, "missing_host"};

@@ -21,11 +21,13 @@ std::string head(std::string_view fields) {
 std::string post(std::string_view fields, std::string_view body) {
   return "POST /p HTTP/1.1\r\nHost: a\r\n" + std::string(fields) + "\r\n" + std::string(body);
 }
-std::string many_fields(int n) {
+std::string many_fields_only(int n) {
   std::string fields;
   for (int i = 0; i < n; ++i) fields += "x-f" + std::to_string(i) + ": v\r\n";
-  return head(fields);
+  return fields;
 }
+
+std::string many_fields(int n) { return head(many_fields_only(n)); }
 
 // RFC 9112 §3 (request line), §5 (fields), §6 (message body), §7 (chunked).
 const Case kCases[] = {
@@ -46,7 +48,12 @@ const Case kCases[] = {
     {"same_content_length_twice", post("Content-Length: 1\r\nContent-Length: 1\r\n", "x"), 0, ""},
     {"obs_text_in_value", head("X: caf\xc3\xa9\r\n"), 0, ""},
     {"empty_value", head("X:\r\n"), 0, ""},
-    {"exactly_100_fields", many_fields(99), 0, ""},
+    // 100 fields with the 3 forwarding fields the proxy adds upstream.
+    {"exactly_100_fields_once_forwarded", many_fields(96), 0, ""},
+    {"exactly_100_fields_forwarded_already",
+     head("x-forwarded-for: 1.1.1.1\r\nx-request-id: a\r\nx-forwarded-proto: http\r\n" +
+          many_fields_only(96)),
+     0, ""},
     {"host_with_port", "GET / HTTP/1.1\r\nHost: a:8080\r\n\r\n", 0, ""},
     {"options_asterisk", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, ""},
     {"connect_authority", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0, ""},
@@ -80,6 +87,8 @@ const Case kCases[] = {
     {"absolute_form_only_scheme", "GET http:// HTTP/1.0\r\n\r\n", 400, "bad_target"},
     {"duplicate_host", head("Host: b\r\n"), 400, "duplicate_host"},
     {"too_many_fields", many_fields(100), 431, "too_many_headers"},
+    // The next sidecar would refuse it once this one added its fields.
+    {"too_many_fields_once_forwarded", many_fields(97), 431, "too_many_headers"},
     {"headers_over_60k", head("X: " + std::string(std::size_t{61} * 1024, 'v') + "\r\n"), 431,
      "header_too_large"},
     // §6 message body framing.
