@@ -20,6 +20,10 @@
 # in zones a and b of one region: the cost of locality-aware balancing
 # (every request stays in zone a).
 #
+# WEFT_MESH=1 gives the proxy a workload and the listener the outbound
+# direction, and the cluster a Service with a meshed endpoint: the cost of
+# the workload-labelled request metrics and the x-weft-peer field.
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
 # user-space instructions over `requests` HTTP/1.1 requests from h2load (10
@@ -40,9 +44,16 @@ backend_listen="127.0.0.1:$backend"
 endpoints=""
 proxy_locality=""
 [[ "${WEFT_LOCALITY:-}" == 1 ]] && proxy_locality="locality: {region: r, zone: a}"
+mesh_workload="" mesh_direction="" mesh_service="" mesh_endpoint=""
+if [[ "${WEFT_MESH:-}" == 1 ]]; then
+  mesh_workload="workload: {name: bench-client, namespace: bench, app: bench, version: v1}"
+  mesh_direction=", direction: DIRECTION_OUTBOUND"
+  mesh_service=", service: backend.bench.svc.cluster.local"
+  mesh_endpoint=", workload: {name: backend, namespace: bench}"
+fi
 for ((i = 0; i < endpoint_count; i++)); do
-  locality=""
-  [[ -n $proxy_locality ]] && locality=", locality: {region: r, zone: $([[ $((i % 2)) == 0 ]] && echo a || echo b)}"
+  locality="$mesh_endpoint"
+  [[ -n $proxy_locality ]] && locality+=", locality: {region: r, zone: $([[ $((i % 2)) == 0 ]] && echo a || echo b)}"
   endpoints+="${endpoints:+, }{address: 127.0.$((i / 250)).$((i % 250 + 1)), port: $backend$locality}"
 done
 hash_policy=""
@@ -62,10 +73,11 @@ CONF
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.err" & pids+=($!)
 cat > "$work/proxy.yaml" <<YAML
 $proxy_locality
+$mesh_workload
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
-listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench}]
+listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench$mesh_direction}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]
-clusters: [{name: backend, load_balancer: $balancer, endpoints: [$endpoints]$hash_policy}]
+clusters: [{name: backend, load_balancer: $balancer, endpoints: [$endpoints]$hash_policy$mesh_service}]
 YAML
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
   "$build_dir/bin/mesh-proxy" --config "$work/proxy.yaml" --concurrency 1 --log-level warning \
@@ -85,3 +97,6 @@ fi
 callgrind_control -d "$proxy" > /dev/null 2>&1
 total=$(grep -h '^summary' "$work/callgrind.out.1" | awk '{print $2}')
 echo "mesh-proxy: $((total / requests)) instructions per request (user space, callgrind)"
+# WEFT_CALLGRIND_OUT=FILE keeps the profile, for callgrind_annotate.
+[[ -n "${WEFT_CALLGRIND_OUT:-}" ]] && cp "$work/callgrind.out.1" "$WEFT_CALLGRIND_OUT"
+exit 0

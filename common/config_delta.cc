@@ -14,8 +14,24 @@
 namespace weft::config {
 namespace {
 
+using google::protobuf::FieldDescriptor;
 using google::protobuf::RepeatedPtrField;
 using google::protobuf::util::MessageDifferencer;
+
+// The sections replaced whole (admin, drain, lifecycle, locality,
+// workload, ...): every singular message field of ProxyConfig, carried by
+// the ConfigDelta field of the same name. `visit(config_field,
+// delta_field)`; a section the delta lacks is a bug its test catches.
+template <class Visit>
+void for_each_section(const Visit& visit) {
+  const auto* config = mesh::v1::ProxyConfig::descriptor();
+  const auto* delta = mesh::v1::ConfigDelta::descriptor();
+  for (int i = 0; i < config->field_count(); ++i) {
+    const auto* field = config->field(i);
+    if (field->is_repeated() || field->type() != FieldDescriptor::TYPE_MESSAGE) continue;
+    if (const auto* carried = delta->FindFieldByName(field->name())) visit(field, carried);
+  }
+}
 
 // Upserts and removals for one repeated, named field.
 template <class T>
@@ -66,10 +82,13 @@ void sort_by_name(RepeatedPtrField<T>& items) {
 void canonicalize(mesh::v1::ProxyConfig& config) {
   // An empty section means what an absent one does (a delta replaces a
   // section with its empty form to unset it).
-  if (config.has_admin() && config.admin().ByteSizeLong() == 0) config.clear_admin();
-  if (config.has_drain() && config.drain().ByteSizeLong() == 0) config.clear_drain();
-  if (config.has_lifecycle() && config.lifecycle().ByteSizeLong() == 0) config.clear_lifecycle();
-  if (config.has_locality() && config.locality().ByteSizeLong() == 0) config.clear_locality();
+  const auto* reflection = config.GetReflection();
+  for_each_section([&](const FieldDescriptor* field, const FieldDescriptor*) {
+    if (reflection->HasField(config, field) &&
+        reflection->GetMessage(config, field).ByteSizeLong() == 0) {
+      reflection->ClearField(&config, field);
+    }
+  });
   sort_by_name(*config.mutable_listeners());
   sort_by_name(*config.mutable_route_tables());
   sort_by_name(*config.mutable_clusters());
@@ -92,14 +111,13 @@ std::string content_version(const mesh::v1::ProxyConfig& config) {
 mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
                                  const mesh::v1::ProxyConfig& to) {
   mesh::v1::ConfigDelta delta;
-  if (!MessageDifferencer::Equals(from.admin(), to.admin())) *delta.mutable_admin() = to.admin();
-  if (!MessageDifferencer::Equals(from.drain(), to.drain())) *delta.mutable_drain() = to.drain();
-  if (!MessageDifferencer::Equals(from.lifecycle(), to.lifecycle())) {
-    *delta.mutable_lifecycle() = to.lifecycle();
-  }
-  if (!MessageDifferencer::Equals(from.locality(), to.locality())) {
-    *delta.mutable_locality() = to.locality();
-  }
+  const auto* reflection = to.GetReflection();
+  for_each_section([&](const FieldDescriptor* field, const FieldDescriptor* carried) {
+    const auto& wanted = reflection->GetMessage(to, field);
+    if (!MessageDifferencer::Equals(reflection->GetMessage(from, field), wanted)) {
+      delta.GetReflection()->MutableMessage(&delta, carried)->CopyFrom(wanted);
+    }
+  });
   diff(from.listeners(), to.listeners(), *delta.mutable_listeners(),
        *delta.mutable_removed_listeners());
   diff(from.route_tables(), to.route_tables(), *delta.mutable_route_tables(),
@@ -112,10 +130,14 @@ mesh::v1::ConfigDelta make_delta(const mesh::v1::ProxyConfig& from,
 Result<mesh::v1::ProxyConfig> apply_delta(const mesh::v1::ProxyConfig& base,
                                           const mesh::v1::ConfigDelta& delta) {
   auto out = base;
-  if (delta.has_admin()) *out.mutable_admin() = delta.admin();
-  if (delta.has_drain()) *out.mutable_drain() = delta.drain();
-  if (delta.has_lifecycle()) *out.mutable_lifecycle() = delta.lifecycle();
-  if (delta.has_locality()) *out.mutable_locality() = delta.locality();
+  const auto* reflection = delta.GetReflection();
+  for_each_section([&](const FieldDescriptor* field, const FieldDescriptor* carried) {
+    if (reflection->HasField(delta, carried)) {
+      out.GetReflection()
+          ->MutableMessage(&out, field)
+          ->CopyFrom(reflection->GetMessage(delta, carried));
+    }
+  });
 
   if (auto r =
           patch(*out.mutable_listeners(), delta.listeners(), delta.removed_listeners(), "listener");

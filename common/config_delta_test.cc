@@ -60,20 +60,39 @@ TEST(ConfigDelta, CarriesTheLifecycleBothWays) {
   EXPECT_FALSE(make_delta(running, running).has_lifecycle());
 }
 
-// A proxy that moves (its Pod's Node relabelled) is told so, and told
-// when it no longer knows where it is.
-TEST(ConfigDelta, CarriesTheLocalityBothWays) {
-  auto unplaced = parse(kBase);
-  auto placed = unplaced;
-  placed.mutable_locality()->set_zone("eu-west-1a");
-  for (const auto& [from, to] : {std::pair{unplaced, placed}, std::pair{placed, unplaced}}) {
-    auto delta = make_delta(from, to);
-    EXPECT_TRUE(delta.has_locality());
-    auto applied = apply_delta(from, delta);
-    ASSERT_TRUE(applied) << applied.error().message;
-    EXPECT_EQ(content_version(*applied), content_version(to));
+// A proxy that moves (its Pod's Node relabelled) is told so, one whose
+// Pod changes workload likewise, and each is told when it has none again.
+TEST(ConfigDelta, CarriesEachSectionBothWays) {
+  struct Case {
+    const char* section;
+    void (*set)(mesh::v1::ProxyConfig&);
+    bool (*carried)(const mesh::v1::ConfigDelta&);
+  };
+  const Case cases[] = {
+      {"locality", [](auto& c) { c.mutable_locality()->set_zone("eu-west-1a"); },
+       [](const auto& d) { return d.has_locality(); }},
+      {"workload",
+       [](auto& c) {
+         c.mutable_workload()->set_name("reviews");
+         c.mutable_workload()->set_namespace_("default");
+       },
+       [](const auto& d) { return d.has_workload(); }},
+      {"metrics", [](auto& c) { c.mutable_metrics()->set_istio_compatible_names(true); },
+       [](const auto& d) { return d.has_metrics(); }},
+  };
+  for (const auto& c : cases) {
+    auto unset = parse(kBase);
+    auto set = unset;
+    c.set(set);
+    for (const auto& [from, to] : {std::pair{unset, set}, std::pair{set, unset}}) {
+      auto delta = make_delta(from, to);
+      EXPECT_TRUE(c.carried(delta)) << c.section;
+      auto applied = apply_delta(from, delta);
+      ASSERT_TRUE(applied) << applied.error().message;
+      EXPECT_EQ(content_version(*applied), content_version(to)) << c.section;
+    }
+    EXPECT_FALSE(c.carried(make_delta(set, set))) << c.section;
   }
-  EXPECT_FALSE(make_delta(placed, placed).has_locality());
 }
 
 // A field of ProxyConfig that ConfigDelta cannot carry makes every delta

@@ -3,7 +3,8 @@
 # 127.0.0.1 (control plane, a client and reviews v1/v2, each with its
 # sidecar). Real traffic from the client's sidecar shows the 90/10 split and
 # header routing of the HTTPRoute, then the route is rewritten to 50/50
-# while traffic flows: the new split shows with zero failed requests.
+# while traffic flows: the new split shows with zero failed requests, and
+# both sidecars of each hop count the same requests (mesh_requests_total).
 # Prints `demo: ok` and exits 0 only if every check passes.
 set -euo pipefail
 build_dir=$(cd "${1:-build}" && pwd)
@@ -106,8 +107,12 @@ tail -1 "$work/check.txt" | sed 's/^/  meshctl check: /'
 
 step "the client sidecar's metrics (:$metrics/stats/prometheus)"
 curl -s "http://127.0.0.1:$metrics/stats/prometheus" \
-  | grep -E '^mesh_(requests_total\{.*2xx|upstream_requests_total|discovery_events_total\{event="ack"|config_reloads_total\{result="applied")' \
+  | grep -E '^mesh_(listener_requests_total\{.*2xx|upstream_requests_total|discovery_events_total\{event="ack"|config_reloads_total\{result="applied")' \
   | sed 's/^/  /'
+
+step "requests by workload (mesh_requests_total), as each side of a hop counted them"
+/usr/bin/python3 "$root/scripts/request_totals.py" "$work/run/mesh.json" \
+  || die "the two sidecars of a hop counted different requests"
 
 step "stopping the mesh"
 kill -TERM "${pids[0]}"; wait "${pids[0]}" || die "meshctl up did not stop cleanly"

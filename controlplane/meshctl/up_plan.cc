@@ -161,6 +161,20 @@ Result<std::string> place(const cp::model::Store& store, const k8s::Deployment& 
   return fits[static_cast<std::size_t>(replica) % fits.size()];
 }
 
+// A pod-template-hash as the Deployment controller would write one: ten
+// characters of its alphabet. From the Deployment's name, so that it is
+// stable across re-plans (the controller hashes the template instead).
+std::string template_hash(const k8s::Deployment& deployment) {
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (char c : deployment.metadata().namespace_() + "/" + deployment.metadata().name()) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  std::string out;
+  for (int i = 0; i < 10; ++i, hash /= kAlphabet.size()) out += kAlphabet[hash % kAlphabet.size()];
+  return out;
+}
+
 k8s::Pod pod_for(const k8s::Deployment& deployment, const LocalWorkload& w) {
   k8s::Pod pod;
   pod.set_api_version("v1");
@@ -169,6 +183,15 @@ k8s::Pod pod_for(const k8s::Deployment& deployment, const LocalWorkload& w) {
   meta.set_name(w.name);
   meta.set_namespace_(w.ns);
   *meta.mutable_labels() = deployment.spec().template_().metadata().labels();
+  // Owned by its Deployment's ReplicaSet, as in a cluster: the request
+  // metrics name the workload after the Deployment.
+  const auto hash = template_hash(deployment);
+  (*meta.mutable_labels())["pod-template-hash"] = hash;
+  auto& owner = *meta.add_owner_references();
+  owner.set_api_version("apps/v1");
+  owner.set_kind("ReplicaSet");
+  owner.set_name(fmt::format("{}-{}", deployment.metadata().name(), hash));
+  owner.set_controller(true);
   std::string ports =
       fmt::format("outbound={},admin={},metrics={}", w.outbound, w.admin, w.metrics);
   for (const auto& [app, sidecar] : w.inbound) ports += fmt::format(",inbound.{}={}", app, sidecar);

@@ -103,6 +103,7 @@ mesh::v1::Locality node_locality(const model::Store& store, const std::string& n
 Workload workload_of(const model::Store& store, const k8s::Pod& pod,
                      std::vector<Condition>& conditions) {
   Workload w;
+  w.metadata = workload_metadata(pod);
   w.locality = node_locality(store, pod.spec().node_name());
   w.name = pod.metadata().name();
   w.ns = pod.metadata().namespace_();
@@ -125,6 +126,15 @@ Workload workload_of(const model::Store& store, const k8s::Pod& pod,
     }
   }
   return w;
+}
+
+std::string label_or(const k8s::ObjectMeta& meta, std::initializer_list<std::string_view> names,
+                     std::string fallback) {
+  for (auto name : names) {
+    auto it = meta.labels().find(std::string(name));
+    if (it != meta.labels().end() && !it->second.empty()) return it->second;
+  }
+  return fallback;
 }
 
 // Where an endpoint runs: its Node's labels (the slice's nodeName, else its
@@ -175,7 +185,9 @@ void add_endpoints(const model::Store& store, const Mesh& mesh, const k8s::Servi
       auto locality =
           endpoint_locality(store, endpoint, pod == mesh.workloads.end() ? nullptr : &pod->second);
       if (locality.ByteSizeLong() != 0) *out->mutable_locality() = std::move(locality);
-      if (pod == mesh.workloads.end() || !pod->second.local) continue;
+      if (pod == mesh.workloads.end()) continue;
+      *out->mutable_workload() = pod->second.metadata;
+      if (!pod->second.local) continue;
       if (auto inbound = pod->second.local->inbound.find(*port);
           inbound != pod->second.local->inbound.end()) {
         out->set_port(inbound->second);
@@ -315,6 +327,7 @@ void attach_routes(const model::Store& store, const Mesh* previous, Mesh& mesh) 
 struct MeshSettings {
   std::optional<google::protobuf::Duration> drain_timeout;
   TimeoutDefaults timeouts;
+  bool istio_metric_names = false;
 };
 
 // A MeshConfig's settings, or why it is rejected.
@@ -332,6 +345,7 @@ tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfi
   auto timeouts = parse_timeouts(config.spec().timeouts(), "mesh");
   if (!timeouts) return tl::unexpected(timeouts.error());
   settings.timeouts = std::move(*timeouts);
+  settings.istio_metric_names = config.spec().metrics().istio_compatible_names();
   return settings;
 }
 
@@ -357,6 +371,7 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     }
     mesh.accepted.mesh_configs[key] = evaluated.used;
     mesh.drain_timeout = evaluated.value->drain_timeout;
+    mesh.istio_metric_names = evaluated.value->istio_metric_names;
     // After the policies: the mesh's timeouts fill only what is left.
     for (auto& sp : mesh.service_ports) {
       for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);
@@ -401,6 +416,28 @@ Result<Workload::LocalPorts> parse_local_ports(std::string_view text) {
   return ports;
 }
 
+mesh::v1::Workload workload_metadata(const k8s::Pod& pod) {
+  const auto& meta = pod.metadata();
+  mesh::v1::Workload out;
+  out.set_name(meta.name());
+  for (const auto& owner : meta.owner_references()) {
+    if (owner.has_controller() && !owner.controller()) continue;
+    out.set_name(owner.name());
+    auto hash = meta.labels().find("pod-template-hash");
+    if (owner.kind() == "ReplicaSet" && hash != meta.labels().end() &&
+        owner.name().ends_with("-" + hash->second)) {
+      out.set_name(owner.name().substr(0, owner.name().size() - hash->second.size() - 1));
+    }
+    break;
+  }
+  out.set_namespace_(meta.namespace_());
+  out.set_app(label_or(meta, {"app.kubernetes.io/name", "app"}, out.name()));
+  out.set_version(label_or(meta, {"app.kubernetes.io/version", "version"}, "unknown"));
+  out.set_service_account(
+      pod.spec().service_account_name().empty() ? "default" : pod.spec().service_account_name());
+  return out;
+}
+
 std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previous) {
   auto mesh = std::make_shared<Mesh>();
   for (const auto& [key, pod_ptr] : store.pods) {
@@ -420,6 +457,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previ
       sp.protocol = protocol_of(port);
       sp.domains = domains_for(service, port.port());
       sp.cluster.set_name(cluster_name(sp.service, sp.ns, sp.port));
+      sp.cluster.set_service(fmt::format("{}.{}.svc.cluster.local", sp.service, sp.ns));
       if (sp.protocol == AppProtocol::kHttp2) {
         sp.cluster.set_protocol(mesh::v1::Cluster::PROTOCOL_HTTP2);
       }

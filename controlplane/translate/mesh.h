@@ -64,11 +64,21 @@ struct Workload {
   // The zone and region of the Node the Pod runs on (its labels
   // topology.kubernetes.io/zone and /region); empty when unknown.
   mesh::v1::Locality locality;
+  // How the request metrics name it (workload_metadata).
+  mesh::v1::Workload metadata;
 };
+
+// A Pod's workload as Istio's telemetry names it: its controller's name (a
+// ReplicaSet's less the pod-template-hash suffix, which is its Deployment),
+// else the Pod's; app and version from the recommended labels, then the
+// classic ones.
+mesh::v1::Workload workload_metadata(const k8s::Pod& pod);
 
 struct Mesh {
   // From the MeshConfig; unset: the proxy's default.
   std::optional<google::protobuf::Duration> drain_timeout;
+  // MeshConfig spec.metrics.istioCompatibleNames.
+  bool istio_metric_names = false;
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;

@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "controlplane/model/objects.h"
 #include "controlplane/translate/proxy.h"
 
@@ -522,6 +527,65 @@ spec:
     ASSERT_NE(rejected, nullptr) << bad_value;
     EXPECT_FALSE(rejected->ok);
     EXPECT_THAT(rejected->message, HasSubstr("spilloverThreshold"));
+  }
+}
+
+TEST(WorkloadMetadata, NamesAPodAfterItsControllerAndRecommendedLabels) {
+  struct Owner {
+    const char* kind;
+    const char* name;
+    std::optional<bool> controller;
+  };
+  struct Case {
+    const char* name;
+    std::map<std::string, std::string> labels;
+    std::vector<Owner> owners;
+    std::string service_account;
+    std::vector<std::string> want;  // name, app, version, service account
+  };
+  const Case cases[] = {
+      {"a Deployment's Pod: its ReplicaSet less the template hash",
+       {{"app", "reviews"}, {"version", "v2"}, {"pod-template-hash", "5d8f7"}},
+       {{"ReplicaSet", "reviews-v2-5d8f7", true}},
+       "bookinfo-reviews",
+       {"reviews-v2", "reviews", "v2", "bookinfo-reviews"}},
+      {"a ReplicaSet of its own (no hash suffix) keeps its name",
+       {{"pod-template-hash", "abc"}},
+       {{"ReplicaSet", "batch-runner", true}},
+       "",
+       {"batch-runner", "batch-runner", "unknown", "default"}},
+      {"a StatefulSet's Pod; recommended labels win over classic ones",
+       {{"app", "db"},
+        {"app.kubernetes.io/name", "postgres"},
+        {"version", "1"},
+        {"app.kubernetes.io/version", "16.2"}},
+       {{"StatefulSet", "pg", std::nullopt}},
+       "",
+       {"pg", "postgres", "16.2", "default"}},
+      {"an owner that is not the controller is passed over",
+       {},
+       {{"ConfigMap", "holder", false}, {"Job", "report", true}},
+       "",
+       {"report", "report", "unknown", "default"}},
+      {"a bare Pod is its own workload", {}, {}, "", {"pod-0", "pod-0", "unknown", "default"}},
+  };
+  for (const auto& c : cases) {
+    k8s::Pod pod;
+    pod.mutable_metadata()->set_name("pod-0");
+    pod.mutable_metadata()->set_namespace_("ns");
+    for (const auto& [k, v] : c.labels) (*pod.mutable_metadata()->mutable_labels())[k] = v;
+    for (const auto& o : c.owners) {
+      auto& owner = *pod.mutable_metadata()->add_owner_references();
+      owner.set_kind(o.kind);
+      owner.set_name(o.name);
+      if (o.controller) owner.set_controller(*o.controller);
+    }
+    pod.mutable_spec()->set_service_account_name(c.service_account);
+    const auto w = workload_metadata(pod);
+    EXPECT_EQ((std::vector<std::string>{w.name(), w.app(), w.version(), w.service_account()}),
+              c.want)
+        << c.name;
+    EXPECT_EQ(w.namespace_(), "ns") << c.name;
   }
 }
 

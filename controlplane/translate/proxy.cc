@@ -69,6 +69,7 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
 
   auto* outbound = config.add_listeners();
   outbound->set_name("outbound");
+  outbound->set_direction(Listener::DIRECTION_OUTBOUND);
   set_address(*outbound->mutable_address(), "127.0.0.1", local.outbound);
   outbound->set_route_table("outbound");
   auto* table = config.add_route_tables();
@@ -79,6 +80,7 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
   for (const auto& [app_port, sidecar_port] : local.inbound) {
     auto* inbound = config.add_listeners();
     inbound->set_name(fmt::format("inbound|{}", app_port));
+    inbound->set_direction(Listener::DIRECTION_INBOUND);
     set_address(*inbound->mutable_address(), workload.ip.empty() ? "127.0.0.1" : workload.ip,
                 sidecar_port);
     inbound->set_route_table(inbound->name());
@@ -97,6 +99,7 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
   auto* outbound = config.add_listeners();
   outbound->set_name("outbound");
   outbound->set_capture(Listener::CAPTURE_OUTBOUND);
+  outbound->set_direction(Listener::DIRECTION_OUTBOUND);
   outbound->set_protocol(Listener::PROTOCOL_AUTO);
   set_address(*outbound->mutable_address(), "0.0.0.0", kOutboundCapturePort);
   std::map<std::uint32_t, mesh::v1::RouteTable> tables;  // per port, like a Service port's DNS
@@ -122,6 +125,7 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
   auto* inbound = config.add_listeners();
   inbound->set_name("inbound");
   inbound->set_capture(Listener::CAPTURE_INBOUND);
+  inbound->set_direction(Listener::DIRECTION_INBOUND);
   inbound->set_protocol(Listener::PROTOCOL_AUTO);
   set_address(*inbound->mutable_address(), "0.0.0.0", kInboundCapturePort);
   std::set<std::uint32_t> ports(workload.container_ports.begin(), workload.container_ports.end());
@@ -157,11 +161,14 @@ Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy
   if ((*workload)->local) return fmt::format("local|{}/{}", proxy.ns, proxy.name);
   std::set<std::uint32_t> ports((*workload)->container_ports.begin(),
                                 (*workload)->container_ports.end());
-  // Proxies in different zones prefer different endpoints.
+  // Proxies in different zones prefer different endpoints, and each
+  // reports its own workload's metrics labels.
   const auto& locality = (*workload)->locality;
-  return fmt::format("capture|{}{}|{}/{}", fmt::join(ports, ","),
+  const auto& meta = (*workload)->metadata;
+  return fmt::format("capture|{}{}|{}/{}|{}/{}/{}/{}/{}", fmt::join(ports, ","),
                      (*workload)->application_exited ? "|exit" : "", locality.region(),
-                     locality.zone());
+                     locality.zone(), meta.namespace_(), meta.name(), meta.app(), meta.version(),
+                     meta.service_account());
 }
 
 Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
@@ -177,6 +184,8 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
   for (const auto& sp : mesh.service_ports) *config.add_clusters() = sp.cluster;
   if (mesh.drain_timeout) *config.mutable_drain()->mutable_timeout() = *mesh.drain_timeout;
   if (it->second.locality.ByteSizeLong() != 0) *config.mutable_locality() = it->second.locality;
+  *config.mutable_workload() = it->second.metadata;
+  if (mesh.istio_metric_names) config.mutable_metrics()->set_istio_compatible_names(true);
   config::canonicalize(config);
   return config;
 }

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto length = parser.content_length();
   weft::FastRandom rng(1);
   http1::to_http1_upstream_request(
-      head, upgrade, {"192.0.2.1", false}, {}, rng,
+      head, upgrade, {"192.0.2.1", false}, {}, "w=a;ns=b;svc=c.b.svc.cluster.local", rng,
       {length ? std::optional(*length) : std::nullopt, parser.chunked()}, "cluster.default:80");
   auto wire = weft::fuzz::write_message(head, parser.chunked(), parsed.body);
 

@@ -15,6 +15,7 @@
 #include "mesh/v1/config.pb.h"
 #include "proxy/http/http2/limits.h"
 #include "proxy/layers/hash_key.h"
+#include "proxy/metrics/workload.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
 #include "proxy/upstream/health/policy.h"
@@ -44,12 +45,20 @@ struct Endpoint {
   // How near it is to this proxy (lb/locality.h): what a tiered cluster
   // groups it by.
   upstream::lb::Tier tier = upstream::lb::Tier::kOther;
+  // The meshed Pod behind it: the destination labels of its requests.
+  std::optional<metrics::Workload> workload;
 };
 
 enum class UpstreamProtocol { kHttp1, kHttp2, kSameAsDownstream };
 
 struct Cluster {
   std::string name;
+  // The Kubernetes Service behind it (destination_service); empty: none.
+  std::string service;
+  // x-weft-peer on its requests (metrics/workload.h): set when the proxy
+  // has a workload, the cluster a Service and a meshed endpoint; empty:
+  // the field is removed from requests to it.
+  std::string peer_field;
   std::vector<Endpoint> endpoints;
   // Endpoints Kubernetes reports not ready: never picked, only reported
   // (/endpoints).
@@ -102,8 +111,13 @@ struct Destination {
   std::optional<std::size_t> tcp_cluster;  // other traffic; none: passthrough
 };
 
+// Which side of its workload a listener serves: the request metrics'
+// reporter (none: no workload-labelled metrics).
+enum class Direction { kUnspecified, kOutbound, kInbound };
+
 struct Listener {
   std::string name;
+  Direction direction = Direction::kUnspecified;
   TcpEndpoint address;
   Capture capture = Capture::kNone;
   ListenerProtocol protocol = ListenerProtocol::kHttp;
@@ -137,6 +151,10 @@ struct Snapshot {
   std::optional<TcpEndpoint> health_address;
   milliseconds drain_timeout{5'000};
   upstream::lb::Locality locality;  // where this proxy runs
+  // The workload this proxy serves; none: a standalone proxy or gateway.
+  std::optional<metrics::Workload> workload;
+  // The request metrics under Istio's names (istio_requests_total, ...).
+  bool istio_metric_names = false;
   // The control plane says the Pod's application has exited: drain, exit.
   bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered

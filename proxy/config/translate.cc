@@ -2,6 +2,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <variant>
 
@@ -424,6 +425,31 @@ Result<void> tier_endpoints(const v1::Cluster& proto, const upstream::lb::Locali
   return {};
 }
 
+// A workload's labels, checked as x-weft-peer will check them at the other
+// end (metrics/workload.h). None when unset.
+Result<std::optional<metrics::Workload>> to_workload(const v1::Workload& proto,
+                                                     std::string_view field) {
+  if (proto.ByteSizeLong() == 0) return std::nullopt;
+  metrics::Workload out{proto.name(), proto.namespace_(), proto.app(), proto.version(),
+                        proto.service_account()};
+  if (out.name.empty() || out.ns.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "{}: name and namespace are required", field);
+  }
+  for (auto* optional : {&out.app, &out.version, &out.service_account}) {
+    if (optional->empty()) *optional = "unknown";
+  }
+  const std::array values = {&out.name, &out.ns, &out.app, &out.version, &out.service_account};
+  const bool valid = std::all_of(values.begin(), values.end(), [](const std::string* value) {
+    return metrics::valid_peer_value(*value);
+  });
+  if (!valid) {
+    return fail(ErrorCode::kInvalidArgument,
+                "{}: values are at most {} of the characters A-Z a-z 0-9 . _ -", field,
+                metrics::kMaxPeerValueBytes);
+  }
+  return out;
+}
+
 // `field`'s endpoints into `out`; errors name the endpoint by index.
 Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& in,
                           std::string_view field, std::vector<Endpoint>& out) {
@@ -434,9 +460,12 @@ Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>
       return fail(ErrorCode::kInvalidArgument, "{}[{}]: {}", field, i,
                   address ? "port is required" : address.error().message);
     }
+    auto workload = to_workload(e.workload(), fmt::format("{}[{}].workload", field, i));
+    if (!workload) return tl::unexpected(workload.error());
     out.push_back({.address = *address,
                    .weight = e.weight() == 0 ? 1 : e.weight(),
-                   .locality = to_locality(e.locality())});
+                   .locality = to_locality(e.locality()),
+                   .workload = std::move(*workload)});
   }
   return {};
 }
@@ -444,6 +473,12 @@ Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>
 Result<Cluster> to_cluster(const v1::Cluster& proto, const upstream::lb::Locality& proxy) {
   Cluster cluster;
   cluster.name = proto.name();
+  cluster.service = proto.service();
+  if (!cluster.service.empty() && !metrics::valid_peer_value(cluster.service)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "service: at most {} of the characters A-Z a-z 0-9 . _ -",
+                metrics::kMaxPeerValueBytes);
+  }
   if (auto read = to_endpoints(proto.endpoints(), "endpoints", cluster.endpoints); !read) {
     return tl::unexpected(read.error());
   }
@@ -615,6 +650,7 @@ Result<Listener> to_listener(const v1::Listener& proto,
   if (!address) return tl::unexpected(address.error());
   listener.address = *address;
   listener.capture = static_cast<Capture>(proto.capture());
+  listener.direction = static_cast<Direction>(proto.direction());
   listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
   if (proto.has_tls()) {
@@ -756,6 +792,16 @@ Result<void> resolve_failover(const v1::ProxyConfig& config,
   return {};
 }
 
+// Requests to a meshed Service tell its sidecars who calls (x-weft-peer);
+// an endpoint that is not meshed has no sidecar to read it, so a cluster
+// without a meshed one does not send it.
+void set_peer_field(const Snapshot& snapshot, Cluster& cluster) {
+  const bool meshed = std::any_of(cluster.endpoints.begin(), cluster.endpoints.end(),
+                                  [](const Endpoint& e) { return e.workload.has_value(); });
+  if (!snapshot.workload || cluster.service.empty() || !meshed) return;
+  cluster.peer_field = metrics::encode_peer({*snapshot.workload, cluster.service});
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config) {
@@ -765,11 +811,16 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   auto cluster_index = index_by_name(config.clusters(), "clusters");
   if (!cluster_index) return tl::unexpected(cluster_index.error());
   snapshot->locality = to_locality(config.locality());
+  auto workload = to_workload(config.workload(), "workload");
+  if (!workload) return tl::unexpected(workload.error());
+  snapshot->workload = std::move(*workload);
+  snapshot->istio_metric_names = config.metrics().istio_compatible_names();
   auto clusters = translate_each(config.clusters(), "clusters", [&](const auto& cluster) {
     return to_cluster(cluster, snapshot->locality);
   });
   if (!clusters) return tl::unexpected(clusters.error());
   snapshot->clusters = std::move(*clusters);
+  for (auto& cluster : snapshot->clusters) set_peer_field(*snapshot, cluster);
   auto failover = resolve_failover(config, *cluster_index, *snapshot);
   if (!failover) return tl::unexpected(failover.error());
 

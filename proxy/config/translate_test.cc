@@ -253,7 +253,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "clusters[0] 'v1': locality.spillover_threshold 0 is not 1 to 100"},
         BadCase{"upstream_unknown_alpn", "{name: v1, endpoints",
                 "{name: v1, tls: {alpn: [spdy/3]}, endpoints",
-                "upstream connections speak h2 or http/1.1"}),
+                "upstream connections speak h2 or http/1.1"},
+        BadCase{"workload_without_namespace", "listeners:", "workload: {name: a}\nlisteners:",
+                "workload: name and namespace are required"},
+        BadCase{"workload_label_a_peer_would_refuse",
+                "listeners:", "workload: {name: a, namespace: b, version: \"1 beta\"}\nlisteners:",
+                "workload: values are at most 253 of the characters"},
+        BadCase{"endpoint_workload", "port: 18080}",
+                "port: 18080, workload: {name: \"x;y\", namespace: n}}",
+                "clusters[0] 'v1': endpoints[0].workload: values are at most"},
+        BadCase{"service_name", "{name: v1, endpoints", "{name: v1, service: \"a b\", endpoints",
+                "clusters[0] 'v1': service: at most 253 of the characters"}),
     [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace
@@ -277,6 +287,42 @@ route_tables:
 clusters:
   - {name: db, endpoints: [{address: 127.0.0.1, port: 3306}]}
 )";
+
+TEST(Translate, APeerFieldGoesOnlyToMeshedServicesOfAProxyWithAWorkload) {
+  constexpr std::string_view kMeshed = R"(
+workload: {name: productpage, namespace: default, version: v1}
+listeners:
+  - {name: out, direction: DIRECTION_OUTBOUND, address: {host: 127.0.0.1, port: 10000}, route_table: web}
+route_tables:
+  - {name: web, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: reviews}]}}]}]}
+clusters:
+  - name: reviews
+    service: reviews.default.svc.cluster.local
+    endpoints: [{address: 127.0.0.1, port: 18080, workload: {name: reviews, namespace: default}}]
+  - name: external
+    service: api.other.svc.cluster.local
+    endpoints: [{address: 127.0.0.1, port: 18081}]
+  - {name: plain, endpoints: [{address: 127.0.0.1, port: 18082}]}
+)";
+  auto snapshot = translate_yaml(kMeshed);
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& s = **snapshot;
+  EXPECT_EQ(s.listeners[0].direction, Direction::kOutbound);
+  ASSERT_TRUE(s.workload);
+  EXPECT_EQ(s.workload->app, "unknown");
+  EXPECT_EQ(s.clusters[0].peer_field,
+            "w=productpage;ns=default;app=unknown;ver=v1;sa=unknown;"
+            "svc=reviews.default.svc.cluster.local");
+  EXPECT_EQ(s.clusters[0].endpoints[0].workload->name, "reviews");
+  EXPECT_EQ(s.clusters[1].peer_field, "") << "no endpoint has a sidecar to read it";
+  EXPECT_EQ(s.clusters[2].peer_field, "") << "not a Service";
+
+  std::string standalone(kMeshed);
+  standalone.erase(0, standalone.find("listeners:"));
+  auto without = translate_yaml(standalone);
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_EQ((*without)->clusters[0].peer_field, "") << "a proxy without a workload";
+}
 
 TEST(Translate, Http2LimitsOverrideOnlyWhatIsSet) {
   std::string text(kBase);

@@ -10,6 +10,10 @@
 #include <string>
 #include <string_view>
 
+namespace weft::proxy::metrics {
+struct Workload;
+}
+
 namespace weft::proxy::layers {
 
 struct Record {
@@ -27,6 +31,14 @@ struct Record {
   std::string upstream;   // "address:port" of the last attempt's endpoint
   unsigned attempts = 0;  // tries upstream (retries + 1)
   bool grpc = false;      // a gRPC call (content-type application/grpc...)
+  // For the workload-labelled request metrics (layers/observe.h), interned
+  // (metrics/request_metrics.h); null: unknown. The Service called (the
+  // cluster's, or as x-weft-peer said on an inbound listener), the
+  // workload of the last attempt's endpoint, and the calling workload as
+  // x-weft-peer said.
+  const std::string* service = nullptr;
+  const metrics::Workload* destination = nullptr;
+  const metrics::Workload* source = nullptr;
 };
 
 }  // namespace weft::proxy::layers

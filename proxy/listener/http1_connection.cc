@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/layers/observe.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
 
@@ -184,6 +185,18 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   state_.metrics.parse_rejection(rejection.reason).Increment();
   const auto& stats = state_.view->listener_stats[listener_];
   stats.count_response(rejection.status);
+  {
+    // Unparsed: no caller or Service is known.
+    layers::Record record;
+    record.status = rejection.status;
+    record.error = rejection.reason;
+    const auto& view = *state_.view;
+    layers::observe::count(
+        state_.requests, record,
+        {view.snapshot->listeners[listener_].direction, view.workload, std::nullopt,
+         downstream().tls},
+        std::chrono::duration<double, std::milli>(Clock::now() - record.start).count());
+  }
   http::http1::ResponseHead response(arena());
   response.result(rejection.status);
   response.insert(beast_http::field::server, "weft");
@@ -208,6 +221,10 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
   stats.requests_by_protocol[0]->Increment();
   auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();
   stats.duration->Observe(elapsed);
+  const auto& listener = view.snapshot->listeners[listener_];
+  layers::observe::count(state_.requests, exchange,
+                         {listener.direction, view.workload, std::nullopt, downstream().tls},
+                         elapsed * 1000);
   if (!state_.access_log) return;
   const auto& head = parser.head();
   state_.access_log->info(

@@ -306,11 +306,10 @@ class Http1Connection final : public worker::TrackedConnection {
   asio::awaitable<RelayResult> send_replay(UpStream& up, bool whole,
                                            std::chrono::milliseconds idle);
   // The request as an HTTP/2 cluster gets it (http1_to_http2.cc), and one
-  // attempt with it. An HTTP/1.0 request without Host gets
-  // `default_authority` (the cluster's name) as its :authority.
+  // attempt with it. An HTTP/1.0 request without Host gets the cluster's
+  // name as its :authority.
   Http2Request http2_request(RequestParser& parser, const router::Route& route,
-                             std::string_view default_authority,
-                             const asio::any_io_executor& executor);
+                             const config::Cluster& cluster, const asio::any_io_executor& executor);
   asio::awaitable<layers::retry::AttemptEnd> attempt_http2(
       RequestParser& parser, Http2Request& request, const router::Route& route,
       upstream::ClusterState& cluster, const layers::timeout::Deadlines& deadlines,

@@ -12,6 +12,7 @@
 #include "proxy/http/grpc.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/upstream_request.h"
+#include "proxy/layers/observe.h"
 #include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/listener/http1_connection.h"
@@ -63,6 +64,7 @@ class Http1Connection<DownStream>::UpstreamPath {
     request_.upgrade = http::http1::is_upgrade(head);
     request_.grpc = exchange.grpc;
     request_.upstream = connection.state_.access_log ? &exchange.upstream : nullptr;
+    request_.destination = &exchange.destination;
     request_.hash = exchange.hash;
   }
 
@@ -179,7 +181,16 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   auto target = upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now(),
                                      {request, peer_ip_, state_.rng});
   auto* cluster = target.cluster;
-  if (cluster != nullptr) exchange.cluster = cluster->config.name;
+  if (cluster != nullptr) {
+    exchange.cluster = cluster->config.name;
+    exchange.service = cluster->service;
+  }
+  if (view.snapshot->listeners[listener_].direction == config::Direction::kInbound) {
+    auto peer = head.find(metrics::kPeerField);
+    layers::observe::read_caller(exchange,
+                                 peer == head.end() ? std::nullopt : std::optional(peer->value()),
+                                 state_.requests);
+  }
   exchange.failover = target.failover;
   exchange.hash = target.hash;
   exchange.set_cookie = std::move(target.set_cookie);
@@ -211,13 +222,13 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
   std::unique_ptr<Http2Request> h2_request;
   if (to_http2) {
     h2_request = std::make_unique<Http2Request>(
-        http2_request(parser, route, cluster->config.name, co_await asio::this_coro::executor));
+        http2_request(parser, route, cluster->config, co_await asio::this_coro::executor));
     if (keep_body) h2_request->body->keep_for_replay(layers::retry::kReplayLimit);
   } else {
     const auto length = parser.content_length();
     // Upstream connections are always persistent HTTP/1.1.
     http::http1::to_http1_upstream_request(
-        head, upgrade, downstream(), route.request_headers, state_.rng,
+        head, upgrade, downstream(), route.request_headers, cluster->config.peer_field, state_.rng,
         {length ? std::optional(*length) : std::nullopt, parser.chunked()}, cluster->config.name);
     const bool read = !keep_body || co_await read_for_replay(parser, deadlines.idle());
     if (!read) co_return Next::kClose;  // the client failed mid-body

@@ -109,17 +109,17 @@ asio::awaitable<Next> Http1Connection<DownStream>::relay_response(
 template <class DownStream>
 Http2Request Http1Connection<DownStream>::http2_request(RequestParser& parser,
                                                         const router::Route& route,
-                                                        std::string_view default_authority,
+                                                        const config::Cluster& cluster,
                                                         const asio::any_io_executor& executor) {
   auto& head = parser.head();
   // TE is hop-by-hop, but "trailers" in it is what a gRPC server needs to
   // see on HTTP/2 (RFC 9113 §8.2.2 allows exactly that value).
   const bool te_trailers = head[beast_http::field::te].find("trailers") != std::string_view::npos;
   http::http1::prepare_upstream_request(head, false, downstream(), route.request_headers,
-                                        state_.rng);
+                                        cluster.peer_field, state_.rng);
   Http2Request request;
   request.head = http::from_http1(head, downstream().tls ? "https" : "http");
-  if (request.head.authority.empty()) request.head.authority = default_authority;
+  if (request.head.authority.empty()) request.head.authority = cluster.name;
   if (te_trailers) request.head.fields.add("te", "trailers");
   if (!parser.is_done()) request.body = std::make_shared<http::BodyPipe>(executor, kPipeBytes);
   return request;
@@ -160,7 +160,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
       request.head,  request.body,
       exchange.grpc, pump ? &client_body : nullptr,
       kPipeBytes,    state_.access_log ? &exchange.upstream : nullptr,
-      exchange.hash};
+      exchange.hash, &exchange.destination};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;
   deadline_.limit = answer.limit;
@@ -171,10 +171,10 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
 }
 
 template Http2Request Http1Connection<asio::ip::tcp::socket>::http2_request(
-    RequestParser&, const router::Route&, std::string_view, const asio::any_io_executor&);
+    RequestParser&, const router::Route&, const config::Cluster&, const asio::any_io_executor&);
 template Http2Request Http1Connection<TlsDownstream>::http2_request(RequestParser&,
                                                                     const router::Route&,
-                                                                    std::string_view,
+                                                                    const config::Cluster&,
                                                                     const asio::any_io_executor&);
 template asio::awaitable<layers::retry::AttemptEnd>
 Http1Connection<asio::ip::tcp::socket>::attempt_http2(RequestParser&, Http2Request&,

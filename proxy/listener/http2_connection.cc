@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "proxy/http/grpc.h"
+#include "proxy/layers/observe.h"
 #include "proxy/listener/http2_stream.h"
 
 namespace weft::proxy::listener {
@@ -134,6 +135,9 @@ class Http2Connection final : public worker::TrackedConnection,
   std::chrono::milliseconds idle_timeout() const override {
     return state_.view->snapshot->listeners[listener_].idle_timeout;
   }
+  config::Direction direction() const override {
+    return state_.view->snapshot->listeners[listener_].direction;
+  }
 
  private:
   static asio::awaitable<void> handle(std::shared_ptr<Http2Connection> self,
@@ -155,6 +159,10 @@ class Http2Connection final : public worker::TrackedConnection,
     }
     auto elapsed = std::chrono::duration<double>(Clock::now() - stream.start).count();
     stats.duration->Observe(elapsed);
+    const auto& listener = view.snapshot->listeners[listener_];
+    layers::observe::count(state_.requests, stream,
+                           {listener.direction, view.workload, stream.grpc_status, tls()},
+                           elapsed * 1000);
     if (!state_.access_log) return;
     const auto& head = stream.request;
     state_.access_log->info(

@@ -17,6 +17,7 @@
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/layers/observe.h"
 #include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry.h"
 #include "proxy/layers/retry_layer.h"
@@ -40,7 +41,7 @@ constexpr std::size_t kResponsePipeBytes = std::size_t{256} * 1024;
 
 // The request as it goes upstream: forwarding fields added, the route's edits.
 http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& stream,
-                                   const router::Route& route) {
+                                   const router::Route& route, const config::Cluster& cluster) {
   if (!stream.request.fields.get("x-request-id")) {
     stream.request.fields.add(
         "x-request-id", std::string(http::http1::new_request_id(downstream.state().rng).view()));
@@ -56,6 +57,11 @@ http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& str
   head.fields.set("x-forwarded-for",
                   forwarded_for ? std::string(*forwarded_for) + ", " + peer : peer);
   head.fields.set("x-forwarded-proto", downstream.tls() ? "https" : "http");
+  // Only the proxy says who calls: a client's own x-weft-peer never passes.
+  head.fields.remove(metrics::kPeerField);
+  if (!cluster.peer_field.empty()) {
+    head.fields.add(std::string(metrics::kPeerField), cluster.peer_field);
+  }
   http::apply_edits(head.fields, route.request_headers);
   return head;
 }
@@ -143,9 +149,9 @@ asio::awaitable<AttemptEnd> attempt_http2(Http2Downstream& downstream, Http2Stre
                                           const http::RequestHead& head,
                                           const layers::timeout::Deadlines& deadlines,
                                           layers::retry::Tries& tries) {
-  const upstream::http2::Request call{head,       stream.request_body, stream.grpc,
-                                      nullptr,    kResponsePipeBytes,  &stream.upstream,
-                                      stream.hash};
+  const upstream::http2::Request call{head,        stream.request_body, stream.grpc,
+                                      nullptr,     kResponsePipeBytes,  &stream.upstream,
+                                      stream.hash, &stream.destination};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;
   auto& lease = *answer.lease;
@@ -224,6 +230,7 @@ class Http1Client {
     request_.head_request = head.method == "HEAD";
     request_.grpc = stream.grpc;
     request_.upstream = &stream.upstream;
+    request_.destination = &stream.destination;
     request_.hash = stream.hash;
   }
 
@@ -403,7 +410,7 @@ class StreamPath {
 // Tries the request on the cluster through the retry layer.
 asio::awaitable<void> try_cluster(Http2Downstream& downstream, Http2Stream& stream,
                                   const router::Route& route, upstream::ClusterState& cluster) {
-  auto head = upstream_request(downstream, stream, route);
+  auto head = upstream_request(downstream, stream, route, cluster.config);
   const auto deadlines = deadlines_for(downstream, stream, route);
   auto tries = cluster.tries(route.retry, layers::retry::is_idempotent(stream.request.method));
   if (layers::retry::keep_for_replay(route.retry, stream.request_body != nullptr)) {
@@ -420,7 +427,14 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
   const http::RequestView request(stream.request);
   auto target = upstream::target_for(forward, *view.splits, *view.clusters, worker::coarse_now(),
                                      {request, downstream.peer_ip(), downstream.state().rng});
-  if (target.cluster != nullptr) stream.cluster = target.cluster->config.name;
+  if (target.cluster != nullptr) {
+    stream.cluster = target.cluster->config.name;
+    stream.service = target.cluster->service;
+  }
+  if (downstream.direction() == config::Direction::kInbound) {
+    layers::observe::read_caller(stream, stream.request.fields.get(metrics::kPeerField),
+                                 downstream.state().requests);
+  }
   stream.failover = target.failover;
   stream.hash = target.hash;
   stream.set_cookie = std::move(target.set_cookie);

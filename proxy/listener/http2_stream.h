@@ -52,6 +52,8 @@ class Http2Downstream {
   virtual bool tls() const = 0;
   // The listener's idle timeout: the longest a body may stall.
   virtual std::chrono::milliseconds idle_timeout() const = 0;
+  // Which side of its workload the listener serves (request metrics).
+  virtual config::Direction direction() const = 0;
 };
 
 // Routes `stream` and answers it: forwarded, or a local reply. Returns when

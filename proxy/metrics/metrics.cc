@@ -60,11 +60,11 @@ void ListenerStats::count_sniffed(std::string_view protocol) const {
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       responses_(BuildCounter()
-                     .Name("mesh_requests_total")
+                     .Name("mesh_listener_requests_total")
                      .Help("HTTP requests answered, by listener and status class")
                      .Register(*registry_)),
       duration_(BuildHistogram()
-                    .Name("mesh_request_duration_seconds")
+                    .Name("mesh_listener_request_duration_seconds")
                     .Help("Time from the first request byte to the last response byte")
                     .Register(*registry_)),
       connections_(BuildCounter()
@@ -478,15 +478,20 @@ void Metrics::read_gates() const {
   }
 }
 
-std::string Metrics::prometheus_text() const {
+std::vector<prometheus::MetricFamily> Metrics::collect() const {
   read_gates();
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  requests_.collect(families);
+  return families;
+}
+
+std::string Metrics::prometheus_text() const {
+  return prometheus::TextSerializer().Serialize(collect());
 }
 
 std::string Metrics::stats_text() const {
-  read_gates();
   std::string out;
-  for (const auto& family : registry_->Collect()) {
+  for (const auto& family : collect()) {
     for (const auto& metric : family.metric) {
       double value = 0;
       switch (family.type) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "proxy/layers/circuit_breaker.h"
+#include "proxy/metrics/request_metrics.h"
 #include "proxy/upstream/outlier/detector.h"
 
 namespace weft::proxy::metrics {
@@ -161,6 +162,9 @@ class Metrics {
   // the client still sent, by how the draining ended (kLingeringCloseEnds).
   prometheus::Counter& lingering_close(std::string_view end);
 
+  // Workload-labelled request metrics (request_metrics.h).
+  RequestMetrics& requests() { return requests_; }
+
   // Prometheus text exposition format. Both read the gates' counts into
   // their gauges first.
   std::string prometheus_text() const;
@@ -223,6 +227,8 @@ class Metrics {
   ByReason http2_connection_error_counters_;
 
   void read_gates() const;
+  std::vector<prometheus::MetricFamily> collect() const;
+  RequestMetrics requests_;
   // What the workers share of a cluster, by name, for the proxy's life.
   struct ClusterGates {
     layers::circuit_breaker::Gates gates;

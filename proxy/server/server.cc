@@ -86,6 +86,7 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   snapshot_ = std::move(snapshot);
   for (auto& worker : workers_) worker->start(snapshot_);
   checker_.apply(*snapshot_);
+  metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
   await_hangup();
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
@@ -178,6 +179,7 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
   snapshot_ = std::move(next);
   for (auto& worker : workers_) worker->apply(snapshot_);
   checker_.apply(*snapshot_);
+  metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);
   exit_if_asked();

@@ -296,8 +296,23 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
                      std::move(watched), cluster.hash_table);
     lb::LocalityBalancer balancer(std::move(all), std::move(tiers),
                                   cluster.locality_spillover.value_or(0), seeds());
-    clusters.push_back({cluster, std::move(balancer), std::move(health), std::move(pool),
-                        std::move(h2_pool), stats, std::move(budget)});
+    clusters.push_back({cluster,
+                        std::move(balancer),
+                        std::move(health),
+                        std::move(pool),
+                        std::move(h2_pool),
+                        stats,
+                        std::move(budget),
+                        nullptr,
+                        {}});
+    auto& requests = metrics.requests();
+    auto& state = clusters.back();
+    if (!cluster.service.empty()) state.service = requests.service(cluster.service);
+    state.workloads.reserve(cluster.endpoints.size());
+    for (const auto& endpoint : cluster.endpoints) {
+      state.workloads.push_back(endpoint.workload ? requests.workload(*endpoint.workload)
+                                                  : nullptr);
+    }
   }
   return clusters;
 }

@@ -41,6 +41,10 @@ struct ClusterState {
   // Shared with the previous view while the cluster keeps its name, so a
   // push does not refill a spent budget.
   std::shared_ptr<layers::retry::Budget> retry_budget;
+  // Interned for the request metrics (metrics/request_metrics.h): the
+  // cluster's Service, and each endpoint's workload (null: unknown).
+  const std::string* service = nullptr;
+  std::vector<const metrics::Workload*> workloads;
 
   // A request about to go upstream: admitted by the circuit breaker, then
   // counted in the cluster's requests and in the retry budget's share of

@@ -66,6 +66,7 @@ std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snap
   for (const auto& listener : snapshot->listeners) {
     view->listener_stats.push_back(state_.metrics.listener(listener.name));
   }
+  if (snapshot->workload) view->workload = state_.metrics.requests().workload(*snapshot->workload);
   view->snapshot = std::move(snapshot);
   return view;
 }

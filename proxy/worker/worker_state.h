@@ -35,12 +35,15 @@ struct View {
   std::shared_ptr<upstream::Clusters> clusters;
   std::shared_ptr<router::Splits> splits;              // indexed like snapshot->split_weights
   std::vector<metrics::ListenerStats> listener_stats;  // indexed like snapshot->listeners
+  const metrics::Workload* workload = nullptr;         // interned; null: the snapshot has none
 };
 
 struct WorkerState {
   explicit WorkerState(metrics::Metrics& m) : metrics(m) {}
 
   metrics::Metrics& metrics;
+  // This worker's workload-labelled request series.
+  metrics::WorkerRequests& requests{metrics.requests().add_worker()};
   std::shared_ptr<const View> view;
   bool draining = false;
   // One JSON line per request when set; its own logger, so the process log

@@ -67,7 +67,7 @@ def test_keeps_upstream_connections_alive(start_proxy, backend_port):
     assert result.stdout.count("v1") == 50
     assert proxy.settled_metric("mesh_upstream_connections_total", lambda v: v >= 49, cluster="app", kind="reused") >= 49
     assert proxy.settled_metric("mesh_upstream_connections_total", 1, cluster="app", kind="new") == 1
-    assert proxy.settled_metric("mesh_requests_total", 50, listener="web", status_class="2xx") == 50
+    assert proxy.settled_metric("mesh_listener_requests_total", 50, listener="web", status_class="2xx") == 50
 
 
 def test_routes_by_path_method_header_and_query(start_proxy, backend_port):
@@ -307,7 +307,7 @@ def test_wrk_load_has_no_errors(start_proxy, backend_port):
     assert "Non-2xx" not in result.stdout and "Socket errors" not in result.stdout, result.stdout
     total = int(result.stdout.split(" requests in ")[0].split()[-1])
     assert total > 100
-    assert proxy.metric("mesh_requests_total", listener="web", status_class="5xx") == 0
+    assert proxy.metric("mesh_listener_requests_total", listener="web", status_class="5xx") == 0
 
 
 def test_auto_listener_sniffs_http_and_tcp(start_proxy, backend_port):

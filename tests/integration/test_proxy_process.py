@@ -80,9 +80,9 @@ def test_admin_endpoints(start_proxy, backend_port):
     dump = json.loads(http_get(proxy.admin("/config_dump"))[1])
     assert dump["listeners"][0]["name"] == "web"
     http_get(f"http://127.0.0.1:{port}/")
-    assert proxy.settled_metric("mesh_requests_total", 1, listener="web", status_class="2xx") == 1
+    assert proxy.settled_metric("mesh_listener_requests_total", 1, listener="web", status_class="2xx") == 1
     stats = http_get(proxy.admin("/stats"))[1]
-    assert 'mesh_requests_total{listener="web",status_class="2xx"} 1' in stats
+    assert 'mesh_listener_requests_total{listener="web",status_class="2xx"} 1' in stats
     assert http_get(proxy.admin("/logging?level=debug"), method="POST")[1] == "level: debug\n"
     try:
         http_get(proxy.admin("/logging?level=loud"), method="POST")
@@ -108,7 +108,7 @@ def test_prometheus_output_passes_promtool(start_proxy, backend_port):
     proxy = start_proxy(web_config(port, backend_port))
     http_get(f"http://127.0.0.1:{port}/")
     text = proxy.metrics_text()
-    for family in ("mesh_requests_total", "mesh_request_duration_seconds_bucket",
+    for family in ("mesh_listener_requests_total", "mesh_listener_request_duration_seconds_bucket",
                    "mesh_downstream_connections_active", "mesh_tcp_bytes_total",
                    "mesh_http1_parse_rejections_total", "mesh_upstream_connect_failures_total"):
         assert family in text, family

@@ -65,7 +65,7 @@ def test_reload_moves_traffic_without_errors(start_proxy, versions):
     wrk.join(30)
     assert "Non-2xx" not in load["result"] and "Socket errors" not in load["result"], load["result"]
     assert proxy.metric("mesh_config_reloads_total", result="applied") == 1
-    assert proxy.metric("mesh_requests_total", listener="web", status_class="5xx") == 0
+    assert proxy.metric("mesh_listener_requests_total", listener="web", status_class="5xx") == 0
 
 
 def test_bad_reload_keeps_the_last_good_configuration(start_proxy, versions):

@@ -37,7 +37,7 @@ def test_terminates_tls_with_alpn(start_proxy, backend_port, pki):
     # A client that does not trust the certificate fails the handshake.
     untrusted = subprocess.run([*CURL, f"https://localhost:{port}/"], capture_output=True, timeout=20)
     assert untrusted.returncode != 0
-    assert proxy.settled_metric("mesh_requests_total", 1, listener="secure", status_class="2xx") == 1
+    assert proxy.settled_metric("mesh_listener_requests_total", 1, listener="secure", status_class="2xx") == 1
 
 
 def test_requires_client_certificate_when_configured(start_proxy, backend_port, pki):

@@ -153,7 +153,7 @@ def test_capture_routes_by_original_destination(mesh_namespace):
     # 8081 (v4 and v6) and 8082 have no destination; 8083 and 8084 have one
     # with a route table but were not HTTP and have no tcp_cluster.
     assert metric(ns, 15090, "mesh_passthrough_connections_total", listener="outbound") == 5
-    assert metric(ns, 15090, "mesh_requests_total", listener="outbound", status_class="2xx") == 2
+    assert metric(ns, 15090, "mesh_listener_requests_total", listener="outbound", status_class="2xx") == 2
 
     # Dialling the capture port directly is refused, not looped.
     direct = ns.exec("/usr/bin/python3", "-c",

@@ -154,8 +154,8 @@ def test_pod_to_pod_through_both_sidecars(two_pods):
     assert echo["headers"].get("x-weft-inbound") == "1", echo  # B's sidecar routed it
     assert a_ip in echo["headers"].get("x-forwarded-for", ""), echo
 
-    assert metric(a, 15090, "mesh_requests_total", listener="outbound", status_class="2xx") == 1
-    assert metric(b, 15090, "mesh_requests_total", listener="inbound", status_class="2xx") == 1
+    assert metric(a, 15090, "mesh_listener_requests_total", listener="outbound", status_class="2xx") == 1
+    assert metric(b, 15090, "mesh_listener_requests_total", listener="inbound", status_class="2xx") == 1
 
     # No route for 8082: A passes it through to B (original destination), B
     # captures it inbound and passes it through to the app from 127.0.0.6.

@@ -3,11 +3,13 @@
 #include <string>
 
 #include "proxy/http/http1/headers.h"
+#include "proxy/metrics/workload.h"
 
 namespace weft::proxy::http::http1 {
 
 void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,
-                              const router::HeaderEdits& edits, FastRandom& rng) {
+                              const router::HeaderEdits& edits, std::string_view peer_field,
+                              FastRandom& rng) {
   strip_hop_by_hop(head, upgrade);
   // Beast has no enum for these names: insert them as unknown, skipping
   // its name lookup.
@@ -25,12 +27,17 @@ void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream&
   }
   head.erase("x-forwarded-proto");
   head.insert_literal(kUnknown, "x-forwarded-proto", downstream.tls ? "https" : "http");
+  // Only the proxy says who calls: a client's own x-weft-peer never passes.
+  head.erase(metrics::kPeerField);
+  if (!peer_field.empty()) head.insert_literal(kUnknown, metrics::kPeerField, peer_field);
   apply_edits(head, edits);
 }
 
 std::size_t fields_added_upstream(const RequestHead& head) {
   std::size_t added = 0;
-  for (std::string_view name : {"x-forwarded-for", "x-request-id", "x-forwarded-proto"}) {
+  constexpr std::string_view kAdded[] = {"x-forwarded-for", "x-request-id", "x-forwarded-proto",
+                                         metrics::kPeerField};
+  for (auto name : kAdded) {
     if (head.find(name) == head.end()) ++added;
   }
   if (head.find(beast_http::field::host) == head.end()) ++added;
@@ -38,9 +45,10 @@ std::size_t fields_added_upstream(const RequestHead& head) {
 }
 
 void to_http1_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,
-                               const router::HeaderEdits& edits, FastRandom& rng,
-                               const RequestFraming& framing, std::string_view default_authority) {
-  prepare_upstream_request(head, upgrade, downstream, edits, rng);
+                               const router::HeaderEdits& edits, std::string_view peer_field,
+                               FastRandom& rng, const RequestFraming& framing,
+                               std::string_view default_authority) {
+  prepare_upstream_request(head, upgrade, downstream, edits, peer_field, rng);
   finish_upstream_head(head, framing.content_length, framing.chunked, default_authority);
 }
 

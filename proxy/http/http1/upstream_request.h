@@ -21,15 +21,17 @@ struct Downstream {
 
 // For any upstream protocol: hop-by-hop fields out (an upgrade keeps its
 // Connection and Upgrade), x-forwarded-for appended, x-forwarded-proto set,
-// an x-request-id from `rng` when the client sent none, then the route's
-// edits.
+// an x-request-id from `rng` when the client sent none, x-weft-peer as the
+// cluster has it (`peer_field`; empty: removed), then the route's edits.
 void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,
-                              const router::HeaderEdits& edits, FastRandom& rng);
+                              const router::HeaderEdits& edits, std::string_view peer_field,
+                              FastRandom& rng);
 
 // How many fields to_http1_upstream_request adds to `head` before the
-// route's edits: the forwarding fields and Host it lacks (at most 4).
+// route's edits: the forwarding fields, x-weft-peer and Host it lacks (at
+// most 5).
 std::size_t fields_added_upstream(const RequestHead& head);
-inline constexpr std::size_t kMaxFieldsAddedUpstream = 4;
+inline constexpr std::size_t kMaxFieldsAddedUpstream = 5;
 
 // How the parser found the request body delimited.
 struct RequestFraming {
@@ -41,7 +43,8 @@ struct RequestFraming {
 // Host every such request needs (finish_upstream_head), last, so that no
 // edit can leave them inconsistent.
 void to_http1_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,
-                               const router::HeaderEdits& edits, FastRandom& rng,
-                               const RequestFraming& framing, std::string_view default_authority);
+                               const router::HeaderEdits& edits, std::string_view peer_field,
+                               FastRandom& rng, const RequestFraming& framing,
+                               std::string_view default_authority);
 
 }  // namespace weft::proxy::http::http1

@@ -25,6 +25,7 @@ TEST(UpstreamRequest, AddsForwardingFieldsAppliesEditsThenFramesLast) {
     FieldList fields;  // of an HTTP/1.0 POST
     Downstream downstream;
     router::HeaderEdits edits;
+    std::string_view peer_field;
     RequestFraming framing;
     std::vector<std::pair<std::string, std::vector<std::string>>> expected;
     bool generates_request_id = false;
@@ -34,6 +35,7 @@ TEST(UpstreamRequest, AddsForwardingFieldsAppliesEditsThenFramesLast) {
        FieldList{},
        {"10.0.0.7", true},
        {},
+       "",
        {std::nullopt, false},
        {{"x-forwarded-for", {"10.0.0.7"}}, {"x-forwarded-proto", {"https"}}, {"host", {"reviews"}}},
        true},
@@ -44,6 +46,7 @@ TEST(UpstreamRequest, AddsForwardingFieldsAppliesEditsThenFramesLast) {
                  {"x-forwarded-proto", "https"}},
        {"10.0.0.7", false},
        {},
+       "",
        {std::nullopt, false},
        {{"x-forwarded-for", {"1.1.1.1, 10.0.0.7"}},
         {"x-request-id", {"abc"}},
@@ -54,9 +57,26 @@ TEST(UpstreamRequest, AddsForwardingFieldsAppliesEditsThenFramesLast) {
        FieldList{{"Host", "r"}, {"Content-Length", "5"}, {"Connection", "close"}},
        {"10.0.0.7", false},
        {.set = {{"content-length", "99"}}, .add = {}, .remove = {"x-request-id"}},
+       "",
        {5, false},
        {{"content-length", {"5"}}, {"connection", {}}, {"x-request-id", {}}},
        false},
+      {"a client's own x-weft-peer never passes, to a cluster without one",
+       FieldList{{"Host", "r"}, {"x-weft-peer", "w=forged;ns=x;svc=y"}},
+       {"10.0.0.7", false},
+       {},
+       "",
+       {std::nullopt, false},
+       {{"x-weft-peer", {}}},
+       true},
+      {"nor to a meshed Service: the proxy's own replaces it",
+       FieldList{{"Host", "r"}, {"X-Weft-Peer", "w=forged;ns=x;svc=y"}},
+       {"10.0.0.7", false},
+       {},
+       "w=productpage;ns=default;svc=reviews.default.svc.cluster.local",
+       {std::nullopt, false},
+       {{"x-weft-peer", {"w=productpage;ns=default;svc=reviews.default.svc.cluster.local"}}},
+       true},
   };
   for (const auto& c : cases) {
     RequestHead head;
@@ -65,7 +85,8 @@ TEST(UpstreamRequest, AddsForwardingFieldsAppliesEditsThenFramesLast) {
     head.version(10);
     for (const auto& [name, value] : c.fields) head.insert(name, value);
     FastRandom rng(7);
-    to_http1_upstream_request(head, false, c.downstream, c.edits, rng, c.framing, "reviews");
+    to_http1_upstream_request(head, false, c.downstream, c.edits, c.peer_field, rng, c.framing,
+                              "reviews");
     EXPECT_EQ(head.version(), 11) << c.name;
     for (const auto& [field, want] : c.expected) {
       EXPECT_EQ(values(head, field), want) << c.name << ": " << field;

@@ -44,6 +44,8 @@ struct Request {
   bool answer_failure = false;        // the only attempt: the client answers a failure itself
   std::string* upstream = nullptr;    // set to each try's "address:port"
   std::optional<std::uint64_t> hash;  // consistent hashing's key, when it has one
+  // Set to each try's endpoint's workload (null: not meshed).
+  const metrics::Workload** destination = nullptr;
 };
 
 // How the exchange on one connection ended.
@@ -175,6 +177,7 @@ boost::asio::awaitable<layers::retry::AttemptEnd> call(ClusterState& cluster, Cl
     }
     auto& [connection, reused] = std::get<Opened>(*opened);
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
+    if (request.destination != nullptr) *request.destination = cluster.workloads[endpoint];
     client.watch(connection.socket(), deadlines.attempt(worker::coarse_now()));
     Exchanged exchanged;
     client.head_seen() = {};

@@ -51,6 +51,7 @@ asio::awaitable<Answer> call(ClusterState& cluster, const Request& request,
   for (int send = 0; send < kMaxSends; ++send) {
     auto endpoint = cluster.pick(worker::coarse_now(), request.hash);
     if (request.upstream != nullptr) *request.upstream = cluster.endpoint_text(endpoint);
+    if (request.destination != nullptr) *request.destination = cluster.workloads[endpoint];
     auto lease = cluster.balancer.lease(endpoint);
     const auto started = worker::coarse_now();
     const auto wait_limit = deadlines.attempt(started).or_idle(started, deadlines.idle());

@@ -41,6 +41,8 @@ struct Request {
   std::size_t response_pipe_bytes = 0;          // the response body pipe's bound
   std::string* upstream = nullptr;              // set to each try's "address:port"
   std::optional<std::uint64_t> hash;            // consistent hashing's key, when it has one
+  // Set to each try's endpoint's workload (null: not meshed).
+  const metrics::Workload** destination = nullptr;
 };
 
 // What the call came to.

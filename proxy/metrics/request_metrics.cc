@@ -1,0 +1,248 @@
+#include "proxy/metrics/request_metrics.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace weft::proxy::metrics {
+namespace {
+
+std::string_view reporter_text(Reporter reporter) {
+  return reporter == Reporter::kSource ? "source" : "destination";
+}
+
+std::string_view security_text(Security security) {
+  switch (security) {
+    case Security::kNone:
+      return "none";
+    case Security::kTls:
+      return "tls";
+    case Security::kMutualTls:
+      return "mutual_tls";
+    case Security::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+// Only the worker writes its series: a load and a store, not a locked add.
+void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+template <class T>
+void hash_combine(std::size_t& seed, const T& value) {
+  seed ^= std::hash<T>{}(value) + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2);
+}
+
+prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
+  prometheus::MetricFamily out;
+  out.name = std::move(name);
+  out.help = std::move(help);
+  out.type = type;
+  return out;
+}
+
+prometheus::ClientMetric single(double value, bool counter) {
+  prometheus::ClientMetric metric;
+  if (counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return metric;
+}
+
+}  // namespace
+
+std::vector<std::string> RequestLabels::values() const {
+  // The principal is a verified identity: none until mutual TLS says who.
+  constexpr std::string_view kPrincipal = "unknown";
+  return {std::string(reporter_text(reporter)),
+          source->name,
+          source->ns,
+          std::string(kPrincipal),
+          source->app,
+          source->version,
+          destination->name,
+          destination->ns,
+          std::string(kPrincipal),
+          *service,
+          destination->app,
+          destination->version,
+          protocol == RequestProtocol::kGrpc ? "grpc" : "http",
+          std::to_string(code),
+          grpc_status < 0 ? "" : std::to_string(grpc_status),
+          flags.empty() ? "-" : std::string(flags),
+          std::string(security_text(security))};
+}
+
+std::size_t WorkerRequests::Hash::operator()(const RequestLabels& l) const {
+  std::size_t seed = static_cast<std::size_t>(l.reporter) | (static_cast<std::size_t>(l.code) << 8);
+  hash_combine(seed, l.source);
+  hash_combine(seed, l.destination);
+  hash_combine(seed, l.service);
+  hash_combine(seed, l.grpc_status);
+  hash_combine(seed, l.flags);
+  hash_combine(seed, static_cast<int>(l.protocol) * 8 + static_cast<int>(l.security));
+  return seed;
+}
+
+auto WorkerRequests::find(const RequestLabels& labels) -> Series* {
+  if (last_series_ != nullptr && labels == last_labels_) return last_series_;
+  auto it = series_.find(labels);
+  if (it == series_.end()) {
+    std::unique_ptr<Series> series;
+    if (shared_.admit(labels)) {
+      series = std::make_unique<Series>();
+      series->labels = labels.values();
+    }
+    const std::lock_guard lock(insert_mutex_);
+    it = series_.emplace(labels, std::move(series)).first;
+  }
+  if (it->second) {
+    last_labels_ = labels;
+    last_series_ = it->second.get();
+  }
+  return it->second.get();
+}
+
+void WorkerRequests::record(const RequestLabels& labels, double milliseconds) {
+  auto* series = find(labels);
+  if (series == nullptr) {
+    shared_.dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  add(series->count);
+  const auto bucket =
+      std::lower_bound(kDurationBucketsMs.begin(), kDurationBucketsMs.end(), milliseconds) -
+      kDurationBucketsMs.begin();
+  if (static_cast<std::size_t>(bucket) < series->buckets.size()) add(series->buckets[bucket]);
+  series->sum.store(series->sum.load(std::memory_order_relaxed) + milliseconds,
+                    std::memory_order_relaxed);
+}
+
+auto WorkerRequests::caller(std::string_view field) -> std::optional<Caller> {
+  if (auto it = callers_.find(field); it != callers_.end()) {
+    if (!it->second) shared_.rejected_callers_.fetch_add(1, std::memory_order_relaxed);
+    return it->second;
+  }
+  std::optional<Caller> out;
+  if (auto peer = decode_peer(field)) {
+    out = Caller{shared_.workload(peer->source), shared_.service(peer->service)};
+  }
+  if (callers_.size() < kMaxCachedCallers) callers_.emplace(field, out);
+  if (!out) shared_.rejected_callers_.fetch_add(1, std::memory_order_relaxed);
+  return out;
+}
+
+RequestMetrics::RequestMetrics() = default;
+
+const Workload* RequestMetrics::workload(const Workload& w) {
+  const std::lock_guard lock(mutex_);
+  if (auto it = workloads_.find(w); it != workloads_.end()) return &*it;
+  if (workloads_.size() >= kMaxWorkloads) {
+    interning_overflows_.fetch_add(1, std::memory_order_relaxed);
+    return &unknown_workload_;
+  }
+  return &*workloads_.insert(w).first;
+}
+
+const std::string* RequestMetrics::service(std::string_view name) {
+  const std::lock_guard lock(mutex_);
+  if (auto it = services_.find(name); it != services_.end()) return &*it;
+  if (services_.size() >= kMaxServices) {
+    interning_overflows_.fetch_add(1, std::memory_order_relaxed);
+    return &unknown_service_;
+  }
+  return &*services_.emplace(name).first;
+}
+
+WorkerRequests& RequestMetrics::add_worker() {
+  const std::lock_guard lock(mutex_);
+  workers_.push_back(std::make_unique<WorkerRequests>(*this));
+  return *workers_.back();
+}
+
+bool RequestMetrics::admit(const RequestLabels& labels) {
+  const std::lock_guard lock(mutex_);
+  if (admitted_.contains(labels)) return true;
+  if (admitted_.size() >= kMaxRequestSeries) return false;
+  admitted_.insert(labels);
+  return true;
+}
+
+void RequestMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
+  struct Merged {
+    std::uint64_t count = 0;
+    std::array<std::uint64_t, kDurationBucketsMs.size()> buckets{};
+    double sum = 0;
+  };
+  std::map<std::vector<std::string>, Merged> merged;
+  std::size_t series = 0;
+  {
+    const std::lock_guard lock(mutex_);
+    series = admitted_.size();
+    for (const auto& worker : workers_) {
+      const std::lock_guard insert_lock(worker->insert_mutex_);
+      for (const auto& [labels, s] : worker->series_) {
+        if (!s) continue;
+        auto& m = merged[s->labels];
+        m.count += s->count.load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < m.buckets.size(); ++i) {
+          m.buckets[i] += s->buckets[i].load(std::memory_order_relaxed);
+        }
+        m.sum += s->sum.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  const std::string prefix = istio_names_.load(std::memory_order_relaxed) ? "istio" : "mesh";
+  auto requests = family(prefix + "_requests_total",
+                         "Requests by source and destination workload, Service and outcome",
+                         prometheus::MetricType::Counter);
+  auto duration = family(prefix + "_request_duration_milliseconds",
+                         "Request duration from the request's first byte to the response's end",
+                         prometheus::MetricType::Histogram);
+  for (const auto& [values, m] : merged) {
+    prometheus::ClientMetric metric;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      metric.label.push_back({std::string(kRequestLabelNames[i]), values[i]});
+    }
+    metric.counter.value = static_cast<double>(m.count);
+    requests.metric.push_back(metric);
+    metric.histogram.sample_count = m.count;
+    metric.histogram.sample_sum = m.sum;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < m.buckets.size(); ++i) {
+      cumulative += m.buckets[i];
+      metric.histogram.bucket.push_back({cumulative, kDurationBucketsMs[i]});
+    }
+    metric.histogram.bucket.push_back({m.count, std::numeric_limits<double>::infinity()});
+    duration.metric.push_back(std::move(metric));
+  }
+  out.push_back(std::move(requests));
+  out.push_back(std::move(duration));
+  auto gauge = family("mesh_request_series", "Label sets of mesh_requests_total in use",
+                      prometheus::MetricType::Gauge);
+  gauge.metric.push_back(single(static_cast<double>(series), false));
+  out.push_back(std::move(gauge));
+  auto dropped = family("mesh_request_series_dropped_total",
+                        "Requests not counted in mesh_requests_total: their label set was past "
+                        "the cap of label sets",
+                        prometheus::MetricType::Counter);
+  dropped.metric.push_back(single(static_cast<double>(dropped_.load()), true));
+  out.push_back(std::move(dropped));
+  auto rejected = family("mesh_peer_field_rejected_total",
+                         "Requests whose x-weft-peer field was malformed (labelled unknown)",
+                         prometheus::MetricType::Counter);
+  rejected.metric.push_back(single(static_cast<double>(rejected_callers_.load()), true));
+  out.push_back(std::move(rejected));
+  auto overflows = family("mesh_workloads_interned_overflows_total",
+                          "Workloads or Services past the interning cap (labelled unknown)",
+                          prometheus::MetricType::Counter);
+  overflows.metric.push_back(single(static_cast<double>(interning_overflows_.load()), true));
+  out.push_back(std::move(overflows));
+}
+
+}  // namespace weft::proxy::metrics

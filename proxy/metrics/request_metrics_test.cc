@@ -1,0 +1,142 @@
+#include "proxy/metrics/request_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace weft::proxy::metrics {
+namespace {
+
+const prometheus::MetricFamily& family(const std::vector<prometheus::MetricFamily>& families,
+                                       std::string_view name) {
+  auto it =
+      std::find_if(families.begin(), families.end(), [&](const auto& f) { return f.name == name; });
+  EXPECT_NE(it, families.end()) << name;
+  return *it;
+}
+
+std::string label(const prometheus::ClientMetric& metric, std::string_view name) {
+  for (const auto& l : metric.label) {
+    if (l.name == name) return l.value;
+  }
+  return "<absent>";
+}
+
+class RequestMetricsTest : public ::testing::Test {
+ protected:
+  RequestLabels labels(unsigned code) {
+    RequestLabels out;
+    out.reporter = Reporter::kSource;
+    out.source = shared.workload({"productpage", "default", "productpage", "v1", "bookinfo"});
+    out.destination = shared.workload({"reviews", "default", "reviews", "v2", "reviews"});
+    out.service = shared.service("reviews.default.svc.cluster.local");
+    out.code = static_cast<std::uint16_t>(code);
+    return out;
+  }
+  RequestMetrics shared;
+};
+
+TEST_F(RequestMetricsTest, MergesEveryWorkersSeriesByLabels) {
+  auto& first = shared.add_worker();
+  auto& second = shared.add_worker();
+  first.record(labels(200), 3);
+  first.record(labels(200), 700);
+  second.record(labels(200), 0.2);
+  second.record(labels(503), 12);
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+
+  const auto& requests = family(families, "mesh_requests_total");
+  ASSERT_EQ(requests.metric.size(), 2u);
+  for (const auto& m : requests.metric) {
+    EXPECT_EQ(m.label.size(), kRequestLabelNames.size());
+    EXPECT_EQ(label(m, "reporter"), "source");
+    EXPECT_EQ(label(m, "source_workload"), "productpage");
+    EXPECT_EQ(label(m, "destination_version"), "v2");
+    EXPECT_EQ(label(m, "destination_service"), "reviews.default.svc.cluster.local");
+    EXPECT_EQ(label(m, "source_principal"), "unknown");
+    EXPECT_EQ(label(m, "response_flags"), "-");
+    EXPECT_EQ(label(m, "grpc_response_status"), "");
+    EXPECT_EQ(m.counter.value, label(m, "response_code") == "200" ? 3 : 1);
+  }
+  const auto& duration = family(families, "mesh_request_duration_milliseconds");
+  const auto& ok =
+      label(duration.metric[0], "response_code") == "200" ? duration.metric[0] : duration.metric[1];
+  EXPECT_EQ(ok.histogram.sample_count, 3u);
+  EXPECT_DOUBLE_EQ(ok.histogram.sample_sum, 703.2);
+  // Cumulative, Istio's boundaries in milliseconds, +Inf last.
+  ASSERT_EQ(ok.histogram.bucket.size(), kDurationBucketsMs.size() + 1);
+  EXPECT_EQ(ok.histogram.bucket[0].upper_bound, 0.5);
+  EXPECT_EQ(ok.histogram.bucket[0].cumulative_count, 1u);  // 0.2
+  EXPECT_EQ(ok.histogram.bucket[2].cumulative_count, 2u);  // 3 <= 5
+  EXPECT_EQ(ok.histogram.bucket[7].cumulative_count, 2u);  // <= 250
+  EXPECT_EQ(ok.histogram.bucket[9].cumulative_count, 3u);  // 700 <= 1000
+  EXPECT_EQ(ok.histogram.bucket.back().cumulative_count, 3u);
+  EXPECT_EQ(family(families, "mesh_request_series").metric[0].gauge.value, 2);
+}
+
+TEST_F(RequestMetricsTest, IstioNamesRenameOnlyTheRequestFamilies) {
+  auto& worker = shared.add_worker();
+  worker.record(labels(200), 3);
+  shared.use_istio_names(true);
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+  std::vector<std::string> names(families.size());
+  std::transform(families.begin(), families.end(), names.begin(),
+                 [](const auto& f) { return f.name; });
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"istio_requests_total", "istio_request_duration_milliseconds",
+                                      "mesh_request_series", "mesh_request_series_dropped_total",
+                                      "mesh_peer_field_rejected_total",
+                                      "mesh_workloads_interned_overflows_total"}));
+  EXPECT_EQ(family(families, "istio_requests_total").metric[0].counter.value, 1);
+}
+
+TEST_F(RequestMetricsTest, CountsWhatIsPastTheCapOfLabelSetsAsDropped) {
+  auto& worker = shared.add_worker();
+  for (unsigned i = 0; i < kMaxRequestSeries + 10; ++i) {
+    auto l = labels(200);
+    l.grpc_status = static_cast<std::int16_t>(i % 17);
+    l.code = static_cast<std::uint16_t>(i / 17);
+    worker.record(l, 1);
+  }
+  worker.record(labels(0), 1);  // new, past the cap
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+  EXPECT_EQ(family(families, "mesh_requests_total").metric.size(), kMaxRequestSeries);
+  EXPECT_EQ(family(families, "mesh_request_series").metric[0].gauge.value, kMaxRequestSeries);
+  EXPECT_EQ(family(families, "mesh_request_series_dropped_total").metric[0].counter.value, 11);
+}
+
+TEST_F(RequestMetricsTest, InternsCallersAndCountsMalformedFields) {
+  auto& worker = shared.add_worker();
+  auto caller = worker.caller("w=productpage;ns=default;svc=reviews.default.svc.cluster.local");
+  ASSERT_TRUE(caller);
+  EXPECT_EQ(caller->source->name, "productpage");
+  EXPECT_EQ(caller->source->app, "unknown");
+  EXPECT_EQ(caller->service, shared.service("reviews.default.svc.cluster.local"));
+  // The same workload, however it arrives, is the same object.
+  auto again = worker.caller("svc=reviews.default.svc.cluster.local;ns=default;w=productpage");
+  EXPECT_EQ(again->source, caller->source);
+  EXPECT_FALSE(worker.caller("w=a b;ns=x;svc=y"));
+  EXPECT_FALSE(worker.caller("w=a b;ns=x;svc=y"));  // cached, counted again
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+  EXPECT_EQ(family(families, "mesh_peer_field_rejected_total").metric[0].counter.value, 2);
+}
+
+TEST_F(RequestMetricsTest, WorkloadsPastTheCapAreUnknown) {
+  for (std::size_t i = 0; i < kMaxWorkloads; ++i) {
+    EXPECT_NE(shared.workload({"w" + std::to_string(i), "ns", "a", "v", "sa"}),
+              shared.unknown_workload());
+  }
+  EXPECT_EQ(shared.workload({"one-more", "ns", "a", "v", "sa"}), shared.unknown_workload());
+  EXPECT_NE(shared.workload({"w0", "ns", "a", "v", "sa"}), shared.unknown_workload());
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+  EXPECT_EQ(family(families, "mesh_workloads_interned_overflows_total").metric[0].counter.value, 1);
+}
+
+}  // namespace
+}  // namespace weft::proxy::metrics
