@@ -396,7 +396,8 @@ void LocalMesh::reconcile() {
 }
 
 fs::path make_state_dir(const UpOptions& options) {
-  fs::path state = options.state_dir;
+  // Absolute: the control plane and the sidecars run in other directories.
+  fs::path state = options.state_dir.empty() ? fs::path() : fs::absolute(options.state_dir);
   if (state.empty()) {
     std::string pattern = (fs::temp_directory_path() / "meshctl-up-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) return {};

@@ -35,6 +35,25 @@ std::optional<metrics::RequestLabels> labels(const Record& record, const Finishe
   return out;
 }
 
+std::optional<metrics::RequestLabels> tcp_labels(const Record& record, const Finished& finished,
+                                                 const metrics::Workload* unknown_workload,
+                                                 const std::string* unknown_service) {
+  auto out = labels(record, finished, unknown_workload, unknown_service);
+  if (out) {
+    out->protocol = metrics::RequestProtocol::kTcp;
+    out->code = 0;
+    out->grpc_status = -1;
+  }
+  return out;
+}
+
+metrics::WorkerRequests::Series* count_tcp_opened(metrics::WorkerRequests& requests,
+                                                  const Record& record, const Finished& finished) {
+  const auto& shared = requests.shared();
+  auto out = tcp_labels(record, finished, shared.unknown_workload(), shared.unknown_service());
+  return out ? requests.tcp_opened(*out) : nullptr;
+}
+
 void read_caller(Record& record, std::optional<std::string_view> field,
                  metrics::WorkerRequests& requests) {
   if (!field) return;

@@ -34,6 +34,18 @@ std::optional<metrics::RequestLabels> labels(const Record& record, const Finishe
 void read_caller(Record& record, std::optional<std::string_view> field,
                  metrics::WorkerRequests& requests);
 
+// A TCP connection's labels: labels() of a `record` with its Service and
+// endpoint's Pod (for a cluster) and a failure to connect as its error,
+// as protocol tcp.
+std::optional<metrics::RequestLabels> tcp_labels(const Record& record, const Finished& finished,
+                                                 const metrics::Workload* unknown_workload,
+                                                 const std::string* unknown_service);
+
+// Counts a TCP connection opened under tcp_labels(), if it has them; the
+// series to count its close in (null: none).
+metrics::WorkerRequests::Series* count_tcp_opened(metrics::WorkerRequests& requests,
+                                                  const Record& record, const Finished& finished);
+
 // Counts a finished request under labels(), if it has them.
 void count(metrics::WorkerRequests& requests, const Record& record, const Finished& finished,
            double milliseconds);

@@ -120,5 +120,34 @@ TEST(Observe, BothSidesOfAHopLabelARequestAlike) {
   EXPECT_EQ(l->service, &unknown_service);
 }
 
+TEST(Observe, ATcpConnectionIsLabelledAsARequestWithoutAnAnswer) {
+  const metrics::Workload client{"client", "default", "client", "unknown", "client"};
+  const metrics::Workload db{"postgres", "data", "postgres", "16", "postgres"};
+  const metrics::Workload unknown{"unknown", "unknown", "unknown", "unknown", "unknown"};
+  const std::string service = "postgres.data.svc.cluster.local";
+  const std::string unknown_service = "unknown";
+  Record record;
+  record.service = &service;
+  record.destination = &db;
+  record.error = "upstream_connect_failure";
+  record.status = 503;  // ignored: a byte stream has no status
+  record.grpc = true;   // likewise
+  auto l =
+      tcp_labels(record, {Direction::kOutbound, &client, 0u, false}, &unknown, &unknown_service);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(*l, (metrics::RequestLabels{Reporter::kSource, &client, &db, &service,
+                                        metrics::RequestProtocol::kTcp, 0, -1,
+                                        "upstream_connect_failure", Security::kUnknown}));
+  // Inbound: the caller of a byte stream is not known (no x-weft-peer).
+  auto in = tcp_labels(Record{}, {Direction::kInbound, &db, std::nullopt, false}, &unknown,
+                       &unknown_service);
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->source, &unknown);
+  EXPECT_EQ(in->service, &unknown_service);
+  EXPECT_EQ(in->destination, &db);
+  EXPECT_FALSE(tcp_labels(record, {Direction::kUnspecified, &client, std::nullopt, false}, &unknown,
+                          &unknown_service));
+}
+
 }  // namespace
 }  // namespace weft::proxy::layers::observe

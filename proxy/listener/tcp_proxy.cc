@@ -8,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "common/pod_network.h"
+#include "proxy/layers/observe.h"
 #include "proxy/listener/tunnel.h"
 #include "proxy/worker/coarse_clock.h"
 
@@ -97,13 +98,24 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
     std::tie(ec) =
         co_await upstream.async_connect(dial.address, asio::as_tuple(asio::use_awaitable));
   }
+  const auto failure = !ec                                  ? http::Failure::kNone
+                       : ec == boost::beast::error::timeout ? http::Failure::kConnectTimeout
+                                                            : http::Failure::kConnectFailure;
   if (dial.cluster != nullptr) {
-    const auto failure = !ec                                  ? http::Failure::kNone
-                         : ec == boost::beast::error::timeout ? http::Failure::kConnectTimeout
-                                                              : http::Failure::kConnectFailure;
     dial.cluster->connected(dial.endpoint, dial.lease, failure, upstream::lb::Clock::now());
   }
+  // Workload-labelled: the Service and the endpoint's Pod of a cluster
+  // (passthrough has neither), and a failure to connect as the flag.
+  layers::Record record;
+  if (dial.cluster != nullptr) {
+    record.service = dial.cluster->service;
+    record.destination = dial.cluster->workloads[dial.endpoint];
+  }
+  if (failure != http::Failure::kNone) record.error = http::reason(failure);
+  auto* series = layers::observe::count_tcp_opened(
+      state.requests, record, {listener.direction, view->workload, std::nullopt, false});
   if (ec) {
+    metrics::WorkerRequests::tcp_closed(series, 0, 0);
     if (dial.stats != nullptr) {
       (ec == boost::beast::error::timeout ? dial.stats->connect_timeouts
                                           : dial.stats->connect_failures)
@@ -127,6 +139,8 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   }
   stats.bytes_received->Increment(static_cast<double>(bytes.downstream_to_upstream));
   stats.bytes_sent->Increment(static_cast<double>(bytes.upstream_to_downstream));
+  metrics::WorkerRequests::tcp_closed(series, bytes.downstream_to_upstream,
+                                      bytes.upstream_to_downstream);
 }
 
 }  // namespace weft::proxy::listener

@@ -12,6 +12,18 @@ std::string_view reporter_text(Reporter reporter) {
   return reporter == Reporter::kSource ? "source" : "destination";
 }
 
+std::string_view protocol_text(RequestProtocol protocol) {
+  switch (protocol) {
+    case RequestProtocol::kGrpc:
+      return "grpc";
+    case RequestProtocol::kTcp:
+      return "tcp";
+    case RequestProtocol::kHttp:
+      break;
+  }
+  return "http";
+}
+
 std::string_view security_text(Security security) {
   switch (security) {
     case Security::kNone:
@@ -59,23 +71,29 @@ prometheus::ClientMetric single(double value, bool counter) {
 std::vector<std::string> RequestLabels::values() const {
   // The principal is a verified identity: none until mutual TLS says who.
   constexpr std::string_view kPrincipal = "unknown";
-  return {std::string(reporter_text(reporter)),
-          source->name,
-          source->ns,
-          std::string(kPrincipal),
-          source->app,
-          source->version,
-          destination->name,
-          destination->ns,
-          std::string(kPrincipal),
-          *service,
-          destination->app,
-          destination->version,
-          protocol == RequestProtocol::kGrpc ? "grpc" : "http",
-          std::to_string(code),
-          grpc_status < 0 ? "" : std::to_string(grpc_status),
-          flags.empty() ? "-" : std::string(flags),
-          std::string(security_text(security))};
+  std::vector<std::string> out = {std::string(reporter_text(reporter)),
+                                  source->name,
+                                  source->ns,
+                                  std::string(kPrincipal),
+                                  source->app,
+                                  source->version,
+                                  destination->name,
+                                  destination->ns,
+                                  std::string(kPrincipal),
+                                  *service,
+                                  destination->app,
+                                  destination->version,
+                                  std::string(protocol_text(protocol)),
+                                  std::to_string(code),
+                                  grpc_status < 0 ? "" : std::to_string(grpc_status),
+                                  flags.empty() ? "-" : std::string(flags),
+                                  std::string(security_text(security))};
+  if (protocol == RequestProtocol::kTcp) {
+    for (auto i = kHttpOnlyLabels.rbegin(); i != kHttpOnlyLabels.rend(); ++i) {
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(*i));
+    }
+  }
+  return out;
 }
 
 std::size_t WorkerRequests::Hash::operator()(const RequestLabels& l) const {
@@ -121,6 +139,23 @@ void WorkerRequests::record(const RequestLabels& labels, double milliseconds) {
   if (static_cast<std::size_t>(bucket) < series->buckets.size()) add(series->buckets[bucket]);
   series->sum.store(series->sum.load(std::memory_order_relaxed) + milliseconds,
                     std::memory_order_relaxed);
+}
+
+auto WorkerRequests::tcp_opened(const RequestLabels& labels) -> Series* {
+  auto* series = find(labels);
+  if (series == nullptr) {
+    shared_.dropped_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  add(series->opened);
+  return series;
+}
+
+void WorkerRequests::tcp_closed(Series* series, std::uint64_t received, std::uint64_t sent) {
+  if (series == nullptr) return;
+  add(series->closed);
+  add(series->received, received);
+  add(series->sent, sent);
 }
 
 auto WorkerRequests::caller(std::string_view field) -> std::optional<Caller> {
@@ -173,31 +208,43 @@ bool RequestMetrics::admit(const RequestLabels& labels) {
   return true;
 }
 
-void RequestMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
-  struct Merged {
-    std::uint64_t count = 0;
-    std::array<std::uint64_t, kDurationBucketsMs.size()> buckets{};
-    double sum = 0;
-  };
-  std::map<std::vector<std::string>, Merged> merged;
-  std::size_t series = 0;
-  {
-    const std::lock_guard lock(mutex_);
-    series = admitted_.size();
-    for (const auto& worker : workers_) {
-      const std::lock_guard insert_lock(worker->insert_mutex_);
-      for (const auto& [labels, s] : worker->series_) {
-        if (!s) continue;
-        auto& m = merged[s->labels];
-        m.count += s->count.load(std::memory_order_relaxed);
-        for (std::size_t i = 0; i < m.buckets.size(); ++i) {
-          m.buckets[i] += s->buckets[i].load(std::memory_order_relaxed);
-        }
-        m.sum += s->sum.load(std::memory_order_relaxed);
-      }
-    }
+namespace {
+
+// Every worker's counts of one label set.
+struct Merged {
+  bool tcp = false;
+  std::uint64_t count = 0;
+  std::array<std::uint64_t, kDurationBucketsMs.size()> buckets{};
+  double sum = 0;
+  std::uint64_t opened = 0, closed = 0, received = 0, sent = 0;
+
+  void add(const WorkerRequests::Series& s) {
+    const auto read = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
+    count += read(s.count);
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += read(s.buckets[i]);
+    sum += read(s.sum);
+    opened += read(s.opened);
+    closed += read(s.closed);
+    received += read(s.received);
+    sent += read(s.sent);
   }
-  const std::string prefix = istio_names_.load(std::memory_order_relaxed) ? "istio" : "mesh";
+};
+
+prometheus::ClientMetric labelled(const std::vector<std::string>& values, bool tcp) {
+  prometheus::ClientMetric metric;
+  std::size_t value = 0;
+  for (std::size_t i = 0; i < kRequestLabelNames.size(); ++i) {
+    if (tcp &&
+        std::find(kHttpOnlyLabels.begin(), kHttpOnlyLabels.end(), i) != kHttpOnlyLabels.end()) {
+      continue;
+    }
+    metric.label.push_back({std::string(kRequestLabelNames[i]), values[value++]});
+  }
+  return metric;
+}
+
+void add_request_families(const std::map<std::vector<std::string>, Merged>& merged,
+                          const std::string& prefix, std::vector<prometheus::MetricFamily>& out) {
   auto requests = family(prefix + "_requests_total",
                          "Requests by source and destination workload, Service and outcome",
                          prometheus::MetricType::Counter);
@@ -205,10 +252,8 @@ void RequestMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
                          "Request duration from the request's first byte to the response's end",
                          prometheus::MetricType::Histogram);
   for (const auto& [values, m] : merged) {
-    prometheus::ClientMetric metric;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      metric.label.push_back({std::string(kRequestLabelNames[i]), values[i]});
-    }
+    if (m.tcp) continue;
+    auto metric = labelled(values, false);
     metric.counter.value = static_cast<double>(m.count);
     requests.metric.push_back(metric);
     metric.histogram.sample_count = m.count;
@@ -223,13 +268,68 @@ void RequestMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
   }
   out.push_back(std::move(requests));
   out.push_back(std::move(duration));
-  auto gauge = family("mesh_request_series", "Label sets of mesh_requests_total in use",
+}
+
+void add_tcp_families(const std::map<std::vector<std::string>, Merged>& merged, bool istio,
+                      std::vector<prometheus::MetricFamily>& out) {
+  struct Counted {
+    const char* mesh;
+    const char* istio;
+    const char* help;
+    std::uint64_t Merged::*value;
+  };
+  static constexpr Counted kCounted[] = {
+      {"mesh_tcp_opened_total", "istio_tcp_connections_opened_total",
+       "TCP connections opened, by source and destination workload and Service", &Merged::opened},
+      {"mesh_tcp_closed_total", "istio_tcp_connections_closed_total", "TCP connections closed",
+       &Merged::closed},
+      {"mesh_tcp_received_bytes_total", "istio_tcp_received_bytes_total",
+       "Bytes a TCP connection's client sent", &Merged::received},
+      {"mesh_tcp_sent_bytes_total", "istio_tcp_sent_bytes_total",
+       "Bytes a TCP connection's client was sent", &Merged::sent},
+  };
+  for (const auto& counted : kCounted) {
+    auto f =
+        family(istio ? counted.istio : counted.mesh, counted.help, prometheus::MetricType::Counter);
+    for (const auto& [values, m] : merged) {
+      if (!m.tcp) continue;
+      auto metric = labelled(values, true);
+      metric.counter.value = static_cast<double>(m.*counted.value);
+      f.metric.push_back(std::move(metric));
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+void RequestMetrics::collect(std::vector<prometheus::MetricFamily>& out) const {
+  std::map<std::vector<std::string>, Merged> merged;
+  std::size_t series = 0;
+  {
+    const std::lock_guard lock(mutex_);
+    series = admitted_.size();
+    for (const auto& worker : workers_) {
+      const std::lock_guard insert_lock(worker->insert_mutex_);
+      for (const auto& [labels, s] : worker->series_) {
+        if (!s) continue;
+        auto& m = merged[s->labels];
+        m.tcp = labels.protocol == RequestProtocol::kTcp;
+        m.add(*s);
+      }
+    }
+  }
+  const bool istio = istio_names_.load(std::memory_order_relaxed);
+  add_request_families(merged, istio ? "istio" : "mesh", out);
+  add_tcp_families(merged, istio, out);
+  auto gauge = family("mesh_request_series",
+                      "Label sets of mesh_requests_total and the mesh_tcp_* families in use",
                       prometheus::MetricType::Gauge);
   gauge.metric.push_back(single(static_cast<double>(series), false));
   out.push_back(std::move(gauge));
   auto dropped = family("mesh_request_series_dropped_total",
-                        "Requests not counted in mesh_requests_total: their label set was past "
-                        "the cap of label sets",
+                        "Requests and TCP connections not counted by workload: their label set "
+                        "was past the cap of label sets",
                         prometheus::MetricType::Counter);
   dropped.metric.push_back(single(static_cast<double>(dropped_.load()), true));
   out.push_back(std::move(dropped));

@@ -37,13 +37,14 @@
 namespace weft::proxy::metrics {
 
 enum class Reporter : std::uint8_t { kSource, kDestination };
-enum class RequestProtocol : std::uint8_t { kHttp, kGrpc };
+// kTcp: an opaque TCP connection, counted in the mesh_tcp_* families.
+enum class RequestProtocol : std::uint8_t { kHttp, kGrpc, kTcp };
 // connection_security_policy: the source side does not know how the
 // destination's sidecar accepted the connection (unknown).
 enum class Security : std::uint8_t { kUnknown, kNone, kTls, kMutualTls };
 
-// One request's labels. Workloads and Services are interned, so equal
-// labels are equal values.
+// One request's labels, or one TCP connection's (protocol kTcp, no code).
+// Workloads and Services are interned, so equal labels are equal values.
 struct RequestLabels {
   Reporter reporter = Reporter::kSource;
   const Workload* source = nullptr;
@@ -84,6 +85,9 @@ inline constexpr std::array<double, 19> kDurationBucketsMs = {
     0.5,  1,    5,     10,    25,    50,     100,    250,     500,    1000,
     2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
 
+// The TCP families leave out response_code and grpc_response_status.
+inline constexpr std::array<std::size_t, 2> kHttpOnlyLabels = {13, 14};
+
 inline constexpr std::size_t kMaxRequestSeries = 4096;
 inline constexpr std::size_t kMaxWorkloads = 1024;
 inline constexpr std::size_t kMaxServices = 1024;
@@ -98,6 +102,21 @@ class WorkerRequests {
   void record(const RequestLabels& labels, double milliseconds);
   const RequestMetrics& shared() const { return shared_; }
 
+  // One label set's counts, written only by its worker. A request's
+  // series uses the first three, a TCP connection's the other four.
+  struct Series {
+    std::vector<std::string> labels;
+    std::atomic<std::uint64_t> count{0};
+    std::array<std::atomic<std::uint64_t>, kDurationBucketsMs.size()> buckets{};
+    std::atomic<double> sum{0};
+    std::atomic<std::uint64_t> opened{0}, closed{0};
+    std::atomic<std::uint64_t> received{0}, sent{0};  // from and to the downstream
+  };
+  // A TCP connection's series: opened counted now, closed and its bytes
+  // by tcp_closed(). Null past the cap (counted as dropped).
+  Series* tcp_opened(const RequestLabels& labels);
+  static void tcp_closed(Series* series, std::uint64_t received, std::uint64_t sent);
+
   // The workload and Service an x-weft-peer value names, interned; none
   // when it is malformed (counted in mesh_peer_field_rejected_total).
   struct Caller {
@@ -108,12 +127,6 @@ class WorkerRequests {
 
  private:
   friend class RequestMetrics;
-  struct Series {
-    std::vector<std::string> labels;
-    std::atomic<std::uint64_t> count{0};
-    std::array<std::atomic<std::uint64_t>, kDurationBucketsMs.size()> buckets{};
-    std::atomic<double> sum{0};
-  };
   struct Hash {
     std::size_t operator()(const RequestLabels& l) const;
   };

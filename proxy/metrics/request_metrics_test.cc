@@ -86,11 +86,45 @@ TEST_F(RequestMetricsTest, IstioNamesRenameOnlyTheRequestFamilies) {
   std::transform(families.begin(), families.end(), names.begin(),
                  [](const auto& f) { return f.name; });
   EXPECT_EQ(names,
-            (std::vector<std::string>{"istio_requests_total", "istio_request_duration_milliseconds",
-                                      "mesh_request_series", "mesh_request_series_dropped_total",
-                                      "mesh_peer_field_rejected_total",
-                                      "mesh_workloads_interned_overflows_total"}));
+            (std::vector<std::string>{
+                "istio_requests_total", "istio_request_duration_milliseconds",
+                "istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
+                "istio_tcp_received_bytes_total", "istio_tcp_sent_bytes_total",
+                "mesh_request_series", "mesh_request_series_dropped_total",
+                "mesh_peer_field_rejected_total", "mesh_workloads_interned_overflows_total"}));
   EXPECT_EQ(family(families, "istio_requests_total").metric[0].counter.value, 1);
+}
+
+TEST_F(RequestMetricsTest, TcpConnectionsHaveTheirOwnFamiliesWithoutResponseLabels) {
+  auto& first = shared.add_worker();
+  auto& second = shared.add_worker();
+  auto tcp = labels(0);
+  tcp.protocol = RequestProtocol::kTcp;
+  WorkerRequests::tcp_closed(first.tcp_opened(tcp), 100, 2000);
+  auto* open = second.tcp_opened(tcp);  // still open: opened, not closed
+  first.record(labels(200), 1);
+  std::vector<prometheus::MetricFamily> families;
+  shared.collect(families);
+
+  const auto& opened = family(families, "mesh_tcp_opened_total");
+  ASSERT_EQ(opened.metric.size(), 1u);
+  EXPECT_EQ(opened.metric[0].counter.value, 2);
+  EXPECT_EQ(opened.metric[0].label.size(), kRequestLabelNames.size() - 2);
+  EXPECT_EQ(label(opened.metric[0], "request_protocol"), "tcp");
+  EXPECT_EQ(label(opened.metric[0], "response_code"), "<absent>");
+  EXPECT_EQ(label(opened.metric[0], "destination_workload"), "reviews");
+  EXPECT_EQ(family(families, "mesh_tcp_closed_total").metric[0].counter.value, 1);
+  EXPECT_EQ(family(families, "mesh_tcp_received_bytes_total").metric[0].counter.value, 100);
+  EXPECT_EQ(family(families, "mesh_tcp_sent_bytes_total").metric[0].counter.value, 2000);
+  // Requests and connections stay apart.
+  EXPECT_EQ(family(families, "mesh_requests_total").metric.size(), 1u);
+  WorkerRequests::tcp_closed(open, 0, 0);
+
+  shared.use_istio_names(true);
+  families.clear();
+  shared.collect(families);
+  EXPECT_EQ(family(families, "istio_tcp_connections_closed_total").metric[0].counter.value, 2);
+  EXPECT_EQ(family(families, "istio_tcp_sent_bytes_total").metric[0].counter.value, 2000);
 }
 
 TEST_F(RequestMetricsTest, CountsWhatIsPastTheCapOfLabelSetsAsDropped) {

@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -13,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import http_get
-from test_controlplane import LocalMesh
+from conftest import ROOT, free_port, http_get
+from test_controlplane import MESHCTL, LocalMesh
 
 
 def children(mesh):
@@ -314,3 +315,25 @@ def test_workloads_placed_in_zones_prefer_their_own(mesh):
     assert re.search(r"ratings\.default:9080\s+127\.0\.0\.1:\d+\s+1\s+local/zone-b \(same region\)"
                      r"\s+passing", table), table
     assert re.search(r"local/zone-a \(same zone\)\s+failing check", table), table
+
+
+def test_a_relative_state_dir_works_from_any_directory(tmp_path):
+    """`meshctl up demo --state-dir run` from the directory holding both: the
+    control plane and sidecars, started elsewhere, still find the state."""
+    shutil.copytree(ROOT / "deploy" / "examples" / "demo", tmp_path / "demo")
+    log = open(tmp_path / "up.log", "w")
+    process = subprocess.Popen(
+        [str(MESHCTL), "up", "demo", "--state-dir", "run",
+         "--status-address", f"127.0.0.1:{free_port()}"],
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert until(lambda: "mesh up" in (tmp_path / "up.log").read_text()
+                     or process.poll() is not None, timeout=30)
+        text = (tmp_path / "up.log").read_text()
+        assert "every sidecar has its configuration" in text, text
+        assert (tmp_path / "run" / "mesh.json").exists()
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        log.close()

@@ -3,7 +3,8 @@ of a hop count each request under the same labels, real Prometheus scrapes
 a `meshctl up` mesh and answers the golden queries (request rate, success
 rate, p99 by destination_service), promtool accepts the exposition, the
 application never sees x-weft-peer and a client cannot set it through its
-own sidecar, and the gRPC path carries grpc_response_status."""
+own sidecar, the gRPC path carries grpc_response_status, and TCP
+connections are counted in the mesh_tcp_* families."""
 import http.client
 import json
 import re
@@ -15,10 +16,14 @@ import urllib.parse
 
 import grpc
 import pytest
+import yaml
 
 import grpc_backend
-from conftest import cluster, free_port, http_get, listener
+from conftest import ROOT, cluster, free_port, http_get, listener, tcp_server
 from test_controlplane import LocalMesh
+
+OBSERVABILITY = ROOT / "deploy" / "observability"
+DASHBOARDS = OBSERVABILITY / "dashboards"
 
 
 def series(text, name, **labels):
@@ -156,13 +161,56 @@ def test_the_application_never_sees_x_weft_peer_nor_can_a_client_forge_it(mesh):
                                     source_workload="unknown"), 1) == 1
 
 
+def dashboard_queries():
+    """(dashboard file, panel title, expression) of every panel target, the
+    template variables matching everything."""
+    out = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                expr = re.sub(r"\$(service|workload|namespace)", ".*", target["expr"])
+                out.append((path.name, panel["title"], expr))
+    return out
+
+
+def test_rules_dashboards_and_scrape_config_are_well_formed(tmp_path):
+    result = subprocess.run(["promtool", "check", "rules", str(OBSERVABILITY / "rules.yml")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Debian's Prometheus is built without Kubernetes service discovery, so
+    # the scrape configuration is checked with its discovery made static:
+    # the relabelling, rule files and the rest are Prometheus' own check.
+    config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
+        job["static_configs"] = [{"targets": ["127.0.0.1:15090"]}]
+    config["rule_files"] = [str(OBSERVABILITY / "rules.yml")]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    uids = set()
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        assert dashboard["uid"] not in uids, path
+        uids.add(dashboard["uid"])
+        assert dashboard["panels"], path
+        for panel in dashboard["panels"]:
+            assert panel["targets"] and panel["datasource"]["uid"] == "${datasource}", panel
+    assert len(uids) == 4
+
+
 def test_prometheus_answers_the_golden_queries(mesh, tmp_path):
     sidecars = [w["metrics"] for w in mesh.workloads.values()]
     web = free_port()
     (tmp_path / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-        "scrape_configs": [{"job_name": "sidecars", "metrics_path": "/stats/prometheus",
-                            "static_configs": [{"targets": [f"127.0.0.1:{p}" for p in sidecars]}]}],
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(OBSERVABILITY / "rules.yml")],
+        "scrape_configs": [
+            {"job_name": "sidecars", "metrics_path": "/stats/prometheus",
+             "static_configs": [{"targets": [f"127.0.0.1:{p}" for p in sidecars]}]},
+            {"job_name": "controlplane", "metrics_path": "/metrics",
+             "static_configs": [{"targets": [mesh.status_address]}]}],
     }))
     prometheus = subprocess.Popen(
         ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
@@ -229,6 +277,18 @@ def test_prometheus_answers_the_golden_queries(mesh, tmp_path):
             "reviews-v1.default.svc.cluster.local", "reviews-v2.default.svc.cluster.local"}
         for r in answers:
             assert 0 < float(r["value"][1]) < 10000, r
+
+        # deploy/observability: the recording rules evaluate over the mesh,
+        # and every dashboard panel's query is one Prometheus accepts.
+        recorded = until(lambda: query("destination_service:mesh_requests:rate1m"))
+        assert {r["metric"]["destination_service"] for r in recorded} == {
+            "reviews-v1.default.svc.cluster.local", "reviews-v2.default.svc.cluster.local"}
+        assert until(lambda: query("destination_service:mesh_request_duration_milliseconds:p99_1m"))
+        for name, title, expr in dashboard_queries():
+            url = f"http://127.0.0.1:{web}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+            status, body = http_get(url)
+            assert status == 200 and json.loads(body)["status"] == "success", (name, title, body)
+        assert query('sum(mesh_controlplane_connected_proxies)')[0]["value"][1] == "3"
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -307,3 +367,77 @@ def test_meshconfig_switches_to_istio_names_live(mesh):
     assert total(text, "istio_requests_total", reporter="source", source_workload="client") >= 1
     assert "mesh_requests_total{" not in text
     assert "istio_request_duration_milliseconds_bucket{" in text
+
+
+def test_tcp_connections_are_counted_by_both_sidecars(start_proxy):
+    """Opaque TCP through two static-config sidecars: the source knows the
+    Service and the endpoint's Pod; the destination's caller of a byte
+    stream stays unknown (nothing carries it before mutual TLS)."""
+    def echo_upper(conn):
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(100)
+            if not chunk:
+                return
+            data += chunk
+        conn.sendall(data.upper() * 2)
+
+    app_port, close_app = tcp_server(echo_upper, connections=2)
+    inbound_port, outbound_port = free_port(), free_port()
+    db = {"name": "postgres", "namespace": "data", "app": "postgres", "version": "16"}
+    destination = start_proxy({
+        "workload": db,
+        "listeners": [listener("inbound", inbound_port, tcp_cluster="app",
+                               direction="DIRECTION_INBOUND")],
+        "clusters": [cluster("app", app_port)],
+    })
+    source = start_proxy({
+        "workload": {"name": "api", "namespace": "shop"},
+        "listeners": [listener("outbound", outbound_port, tcp_cluster="postgres",
+                               direction="DIRECTION_OUTBOUND")],
+        "clusters": [{"name": "postgres", "service": "postgres.data.svc.cluster.local",
+                      "endpoints": [{"address": "127.0.0.1", "port": inbound_port,
+                                     "workload": db}]}],
+    })
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", outbound_port), timeout=5) as conn:
+            conn.sendall(b"select 1\n")
+            received = b""
+            while len(received) < 18:
+                chunk = conn.recv(100)
+                if not chunk:
+                    break
+                received += chunk
+            assert received == b"SELECT 1\n" * 2
+    close_app()
+
+    hop = {"destination_workload": "postgres", "destination_namespace": "data",
+           "destination_version": "16", "request_protocol": "tcp", "response_flags": "-"}
+    assert source.settled_metric("mesh_tcp_closed_total", 2, reporter="source",
+                                 source_workload="api",
+                                 destination_service="postgres.data.svc.cluster.local",
+                                 **hop) == 2
+    assert source.metric("mesh_tcp_opened_total", reporter="source", source_workload="api",
+                         **hop) == 2
+    assert source.metric("mesh_tcp_received_bytes_total", reporter="source", **hop) == 18
+    assert source.metric("mesh_tcp_sent_bytes_total", reporter="source", **hop) == 36
+    assert destination.settled_metric("mesh_tcp_closed_total", 2, reporter="destination",
+                                      source_workload="unknown", **hop) == 2
+    assert destination.metric("mesh_tcp_sent_bytes_total", reporter="destination", **hop) == 36
+    assert "response_code" not in destination.metrics_text().split("mesh_tcp_opened_total{")[1]
+
+    # Nothing listens: the connection is counted with the reason.
+    unreachable, port = free_port(), free_port()
+    failing = start_proxy({
+        "workload": {"name": "api", "namespace": "shop"},
+        "listeners": [listener("outbound", port, tcp_cluster="gone",
+                               direction="DIRECTION_OUTBOUND")],
+        "clusters": [{"name": "gone", "service": "gone.shop.svc.cluster.local",
+                      "endpoints": [{"address": "127.0.0.1", "port": unreachable}]}],
+    })
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.settimeout(5)
+        assert conn.recv(10) == b""
+    assert failing.settled_metric("mesh_tcp_closed_total", 1,
+                                  response_flags="upstream_connect_failure",
+                                  destination_workload="unknown") == 1
