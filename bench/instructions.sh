@@ -24,6 +24,10 @@
 # direction, and the cluster a Service with a meshed endpoint: the cost of
 # the workload-labelled request metrics and the x-weft-peer field.
 #
+# WEFT_TRACING=PERCENT turns tracing on at that sampling percentage, the
+# spans exported as OTLP JSON to the nginx backend (which answers 200): the
+# cost of tracing, export included (callgrind counts every thread).
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
 # user-space instructions over `requests` HTTP/1.1 requests from h2load (10
@@ -51,6 +55,9 @@ if [[ "${WEFT_MESH:-}" == 1 ]]; then
   mesh_service=", service: backend.bench.svc.cluster.local"
   mesh_endpoint=", workload: {name: backend, namespace: bench}"
 fi
+tracing=""
+[[ -n "${WEFT_TRACING:-}" ]] &&
+  tracing="tracing: {sampling_percent: $WEFT_TRACING, otlp_endpoint: \"http://127.0.0.1:$backend/v1/traces\"}"
 for ((i = 0; i < endpoint_count; i++)); do
   locality="$mesh_endpoint"
   [[ -n $proxy_locality ]] && locality+=", locality: {region: r, zone: $([[ $((i % 2)) == 0 ]] && echo a || echo b)}"
@@ -74,6 +81,7 @@ nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.err" & pids+=($!)
 cat > "$work/proxy.yaml" <<YAML
 $proxy_locality
 $mesh_workload
+$tracing
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench$mesh_direction}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]

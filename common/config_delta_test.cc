@@ -79,6 +79,12 @@ TEST(ConfigDelta, CarriesEachSectionBothWays) {
        [](const auto& d) { return d.has_workload(); }},
       {"metrics", [](auto& c) { c.mutable_metrics()->set_istio_compatible_names(true); },
        [](const auto& d) { return d.has_metrics(); }},
+      {"tracing",
+       [](auto& c) {
+         c.mutable_tracing()->set_sampling_percent(1);
+         c.mutable_tracing()->set_otlp_endpoint("http://127.0.0.1:4318/v1/traces");
+       },
+       [](const auto& d) { return d.has_tracing(); }},
   };
   for (const auto& c : cases) {
     auto unset = parse(kBase);

@@ -54,6 +54,12 @@ REQUESTS = {
     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "repeated-length": "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
     "expect": "PUT /f HTTP/1.1\r\nHost: svc\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+    "traceparent": "GET /call HTTP/1.1\r\nHost: reviews\r\n"
+    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+    "tracestate: congo=t61rcWkgMzE\r\n\r\n",
+    "b3": "GET / HTTP/1.1\r\nHost: reviews\r\nx-b3-traceid: a3ce929d0e0e4736\r\n"
+    "x-b3-spanid: 00f067aa0ba902b7\r\nx-b3-sampled: 1\r\n"
+    "b3: 4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-d-00f067aa0ba902b7\r\n\r\n",
 }
 
 RESPONSES = {

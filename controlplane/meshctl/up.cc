@@ -14,6 +14,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -38,16 +39,29 @@ using namespace std::chrono_literals;
 // hands out no port twice while a plan is made.
 class PortReservations {
  public:
+  // `avoid`: a port chosen before, not yet bound (the status address the
+  // user gave, which the kernel may hand out as free until it is bound).
+  explicit PortReservations(std::string_view avoid_address) {
+    auto colon = avoid_address.rfind(':');
+    if (colon != std::string_view::npos) {
+      std::from_chars(avoid_address.data() + colon + 1, avoid_address.data() + avoid_address.size(),
+                      avoid_);
+    }
+  }
   std::uint32_t next() {
-    auto& acceptor = held_.emplace_back(
-        io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    return acceptor.local_endpoint().port();
+    for (;;) {
+      auto& acceptor = held_.emplace_back(
+          io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+      auto port = acceptor.local_endpoint().port();
+      if (port != avoid_) return port;  // the held acceptor keeps it from coming back
+    }
   }
   void release() { held_.clear(); }
 
  private:
   boost::asio::io_context io_;
   std::list<boost::asio::ip::tcp::acceptor> held_;
+  std::uint32_t avoid_ = 0;
 };
 
 // Whether something listens on 127.0.0.1:`port` (a loopback connect is
@@ -344,7 +358,7 @@ void LocalMesh::reconcile() {
   auto loaded = source_.load();
   std::string problems;
   for (const auto& e : loaded.errors) problems += "meshctl up: " + e.message + "\n";
-  PortReservations ports;
+  PortReservations ports(options_.status_address);
   auto next = plan_up(
       *loaded.store, [&ports] { return ports.next(); }, &plan_);
   ports.release();
@@ -416,7 +430,7 @@ int up(const UpOptions& options) {
   auto loaded = source.load();
   for (const auto& e : loaded.errors) std::cerr << "meshctl up: " << e.message << "\n";
   if (!loaded.errors.empty()) return 1;
-  PortReservations ports;
+  PortReservations ports(options.status_address);
   auto plan = plan_up(*loaded.store, [&ports] { return ports.next(); });
   if (!plan) {
     std::cerr << "meshctl up: " << plan.error().message << "\n";

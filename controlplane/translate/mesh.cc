@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "common/duration.h"
+#include "common/http_url.h"
 #include "controlplane/translate/policy.h"
 #include "controlplane/translate/routes.h"
 #include "controlplane/translate/timeouts.h"
@@ -328,7 +329,42 @@ struct MeshSettings {
   std::optional<google::protobuf::Duration> drain_timeout;
   TimeoutDefaults timeouts;
   bool istio_metric_names = false;
+  std::optional<mesh::v1::Tracing> tracing;
 };
+
+// spec.tracing for the proxies, or why it is rejected; none when unset.
+tl::expected<std::optional<mesh::v1::Tracing>, Rejected> tracing_of(
+    const mesh::v1alpha1::MeshConfigSpec& spec) {
+  if (!spec.has_tracing()) return std::nullopt;
+  const auto& tracing = spec.tracing();
+  auto invalid = [](std::string message) {
+    return tl::unexpected(Rejected{"Accepted", "InvalidValue", std::move(message)});
+  };
+  mesh::v1::Tracing out;
+  constexpr double kDefaultPercent = 1;
+  const double percent =
+      tracing.has_sampling_percent() ? tracing.sampling_percent() : kDefaultPercent;
+  if (!(percent >= 0 && percent <= 100)) {
+    return invalid(fmt::format("tracing.samplingPercent {} is not within 0-100", percent));
+  }
+  out.set_sampling_percent(percent);
+  if (tracing.has_otlp() == tracing.has_zipkin()) {
+    return invalid("tracing needs exactly one collector: otlp or zipkin");
+  }
+  const bool otlp = tracing.has_otlp();
+  const auto& endpoint = otlp ? tracing.otlp().endpoint() : tracing.zipkin().endpoint();
+  auto url = parse_http_url(endpoint, "/");
+  if (!url) {
+    return invalid(
+        fmt::format("tracing.{}.endpoint: {}", otlp ? "otlp" : "zipkin", url.error().message));
+  }
+  if (otlp) {
+    out.set_otlp_endpoint(endpoint);
+  } else {
+    out.set_zipkin_endpoint(endpoint);
+  }
+  return out;
+}
 
 // A MeshConfig's settings, or why it is rejected.
 tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfig& config) {
@@ -346,6 +382,9 @@ tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfi
   if (!timeouts) return tl::unexpected(timeouts.error());
   settings.timeouts = std::move(*timeouts);
   settings.istio_metric_names = config.spec().metrics().istio_compatible_names();
+  auto tracing = tracing_of(config.spec());
+  if (!tracing) return tl::unexpected(tracing.error());
+  settings.tracing = std::move(*tracing);
   return settings;
 }
 
@@ -372,6 +411,7 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     mesh.accepted.mesh_configs[key] = evaluated.used;
     mesh.drain_timeout = evaluated.value->drain_timeout;
     mesh.istio_metric_names = evaluated.value->istio_metric_names;
+    mesh.tracing = evaluated.value->tracing;
     // After the policies: the mesh's timeouts fill only what is left.
     for (auto& sp : mesh.service_ports) {
       for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);

@@ -79,6 +79,8 @@ struct Mesh {
   std::optional<google::protobuf::Duration> drain_timeout;
   // MeshConfig spec.metrics.istioCompatibleNames.
   bool istio_metric_names = false;
+  // MeshConfig spec.tracing, checked; none: no tracing.
+  std::optional<mesh::v1::Tracing> tracing;
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;

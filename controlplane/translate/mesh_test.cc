@@ -209,6 +209,45 @@ TEST(Timeouts, RouteThenPolicyThenMeshFieldByField) {
   EXPECT_THAT(rejected->message, HasSubstr("timeouts.perTry 'quick' is not a duration"));
 }
 
+// spec.tracing reaches the mesh checked, with its default percentage; a
+// spec without exactly one collector, or with one that cannot be sent to,
+// is rejected and the last accepted tracing keeps serving.
+TEST(Tracing, MeshConfigCollectorAndSampling) {
+  auto none = compile(*store_of(kMesh));
+  EXPECT_FALSE(none->tracing);
+  auto otlp = compile(
+      *store_of(edited("spec: {drainTimeout: 7s}",
+                       "spec: {tracing: {otlp: {endpoint: 'http://127.0.0.1:4318/v1/traces'}}}")));
+  ASSERT_TRUE(otlp->tracing);
+  EXPECT_EQ(otlp->tracing->sampling_percent(), 1);
+  EXPECT_EQ(otlp->tracing->otlp_endpoint(), "http://127.0.0.1:4318/v1/traces");
+  auto zipkin = compile(*store_of(
+      edited("spec: {drainTimeout: 7s}",
+             "spec: {tracing: {samplingPercent: 0, zipkin: {endpoint: 'http://zipkin:9411'}}}")));
+  ASSERT_TRUE(zipkin->tracing);
+  EXPECT_EQ(zipkin->tracing->sampling_percent(), 0);
+  EXPECT_EQ(zipkin->tracing->zipkin_endpoint(), "http://zipkin:9411");
+
+  const std::pair<const char*, const char*> rejected[] = {
+      {"{tracing: {samplingPercent: 10}}", "exactly one collector"},
+      {"{tracing: {otlp: {endpoint: 'http://a'}, zipkin: {endpoint: 'http://b'}}}",
+       "exactly one collector"},
+      {"{tracing: {samplingPercent: 101, otlp: {endpoint: 'http://a'}}}", "not within 0-100"},
+      {"{tracing: {otlp: {endpoint: 'https://collector:4318'}}}",
+       "tracing.otlp.endpoint: 'https://collector:4318': https is not supported"},
+      {"{tracing: {zipkin: {endpoint: 'zipkin:9411'}}}", "is not an http://"},
+  };
+  for (const auto& [spec, message] : rejected) {
+    auto mesh = compile(*store_of(edited("{drainTimeout: 7s}", spec)), otlp.get());
+    const auto* condition_of = condition(*mesh, "MeshConfig mesh", "Accepted");
+    ASSERT_NE(condition_of, nullptr) << spec;
+    EXPECT_FALSE(condition_of->ok) << spec;
+    EXPECT_THAT(condition_of->message, HasSubstr(message)) << spec;
+    ASSERT_TRUE(mesh->tracing) << spec;  // the last accepted one
+    EXPECT_EQ(mesh->tracing->otlp_endpoint(), "http://127.0.0.1:4318/v1/traces");
+  }
+}
+
 // A policy's retries reach the routes without their own and its budget
 // the clusters it covers, its backends' included.
 TEST(Retries, PolicyRetriesAndBudget) {

@@ -186,6 +186,7 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
   if (it->second.locality.ByteSizeLong() != 0) *config.mutable_locality() = it->second.locality;
   *config.mutable_workload() = it->second.metadata;
   if (mesh.istio_metric_names) config.mutable_metrics()->set_istio_compatible_names(true);
+  if (mesh.tracing) *config.mutable_tracing() = *mesh.tracing;
   config::canonicalize(config);
   return config;
 }

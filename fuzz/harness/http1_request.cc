@@ -1,7 +1,8 @@
 // A downstream HTTP/1.1 request, from the bytes a client sends to the bytes
 // the proxy sends upstream: Beast's parser, our RFC 9112 checks, then the
-// forward path's pure steps (origin form, then to_http1_upstream_request:
-// hop-by-hop fields, forwarding fields, framing, Host) and the writer. Properties: what goes
+// forward path's pure steps (origin form, the trace context, then
+// to_http1_upstream_request: hop-by-hop fields, forwarding fields, framing,
+// Host) and the writer. Properties: what goes
 // upstream parses again as a request we would accept ourselves, with exactly one framing field when
 // there is a body, the same method, target and body, and no hop-by-hop field; a request smuggled
 // past one parser would break one of these.
@@ -12,12 +13,14 @@
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/http/http1/upstream_request.h"
+#include "proxy/layers/trace.h"
 
 namespace http1 = weft::proxy::http::http1;
 namespace beast_http = boost::beast::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const http1::Limits limits;
+  // Traced: the trace step below may add its fields.
+  const http1::Limits limits{.traced = true};
   http1::RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(1 << 20);
@@ -37,6 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool upgrade = http1::is_upgrade(head);
   const auto length = parser.content_length();
   weft::FastRandom rng(1);
+  // Whatever context the client sent, a traced hop passes on one that
+  // parses, in the same trace when it continued one.
+  weft::proxy::layers::Record record;
+  const auto incoming = weft::proxy::layers::trace::extract(head);
+  weft::proxy::layers::trace::start(record, head, {50, true}, rng);
+  if (record.trace.span != 0) {
+    auto passed = weft::proxy::tracing::parse_traceparent(head["traceparent"]);
+    FUZZ_EXPECT(passed && passed->trace == record.trace.trace && passed->span == record.trace.span);
+    if (incoming && incoming->trace.valid()) FUZZ_EXPECT(record.trace.trace == incoming->trace);
+  }
   http1::to_http1_upstream_request(
       head, upgrade, {"192.0.2.1", false}, {}, "w=a;ns=b;svc=c.b.svc.cluster.local", rng,
       {length ? std::optional(*length) : std::nullopt, parser.chunked()}, "cluster.default:80");

@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "common/http_url.h"
 #include "common/result.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/http/http2/limits.h"
 #include "proxy/layers/hash_key.h"
+#include "proxy/layers/trace.h"
 #include "proxy/metrics/workload.h"
 #include "proxy/router/route.h"
 #include "proxy/tls/tls.h"
@@ -138,6 +140,15 @@ struct Listener {
   bool is_opaque_port(std::uint16_t port) const;
 };
 
+// Where sampled requests' spans go (MeshConfig spec.tracing).
+struct Tracing {
+  enum class Format { kOtlp, kZipkin };
+  layers::trace::Settings settings;
+  Format format = Format::kOtlp;
+  std::string endpoint;  // as configured: what logs name
+  HttpUrl collector;
+};
+
 struct Snapshot {
   std::string version;
   std::vector<Listener> listeners;
@@ -155,6 +166,8 @@ struct Snapshot {
   std::optional<metrics::Workload> workload;
   // The request metrics under Istio's names (istio_requests_total, ...).
   bool istio_metric_names = false;
+  // None: requests are not traced, their context fields pass untouched.
+  std::optional<Tracing> tracing;
   // The control plane says the Pod's application has exited: drain, exit.
   bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered

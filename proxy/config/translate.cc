@@ -450,6 +450,32 @@ Result<std::optional<metrics::Workload>> to_workload(const v1::Workload& proto,
   return out;
 }
 
+Result<std::optional<Tracing>> to_tracing(const v1::Tracing& proto) {
+  if (proto.ByteSizeLong() == 0) return std::nullopt;
+  Tracing tracing;
+  const double percent = proto.sampling_percent();
+  if (!(percent >= 0 && percent <= 100)) {
+    return fail(ErrorCode::kInvalidArgument, "tracing.sampling_percent {} is not within 0-100",
+                percent);
+  }
+  tracing.settings.sampling_percent = percent;
+  const bool otlp = !proto.otlp_endpoint().empty();
+  if (otlp == !proto.zipkin_endpoint().empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "tracing: exactly one of otlp_endpoint and zipkin_endpoint is required");
+  }
+  tracing.format = otlp ? Tracing::Format::kOtlp : Tracing::Format::kZipkin;
+  tracing.settings.b3_when_absent = !otlp;
+  tracing.endpoint = otlp ? proto.otlp_endpoint() : proto.zipkin_endpoint();
+  auto url = parse_http_url(tracing.endpoint, otlp ? "/v1/traces" : "/api/v2/spans");
+  if (!url) {
+    return fail(ErrorCode::kInvalidArgument, "tracing.{}_endpoint: {}", otlp ? "otlp" : "zipkin",
+                url.error().message);
+  }
+  tracing.collector = std::move(*url);
+  return tracing;
+}
+
 // `field`'s endpoints into `out`; errors name the endpoint by index.
 Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& in,
                           std::string_view field, std::vector<Endpoint>& out) {
@@ -815,6 +841,9 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   if (!workload) return tl::unexpected(workload.error());
   snapshot->workload = std::move(*workload);
   snapshot->istio_metric_names = config.metrics().istio_compatible_names();
+  auto tracing = to_tracing(config.tracing());
+  if (!tracing) return tl::unexpected(tracing.error());
+  snapshot->tracing = std::move(*tracing);
   auto clusters = translate_each(config.clusters(), "clusters", [&](const auto& cluster) {
     return to_cluster(cluster, snapshot->locality);
   });

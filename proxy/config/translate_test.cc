@@ -263,7 +263,20 @@ INSTANTIATE_TEST_SUITE_P(
                 "port: 18080, workload: {name: \"x;y\", namespace: n}}",
                 "clusters[0] 'v1': endpoints[0].workload: values are at most"},
         BadCase{"service_name", "{name: v1, endpoints", "{name: v1, service: \"a b\", endpoints",
-                "clusters[0] 'v1': service: at most 253 of the characters"}),
+                "clusters[0] 'v1': service: at most 253 of the characters"},
+        BadCase{"tracing_without_collector",
+                "listeners:", "tracing: {sampling_percent: 5}\nlisteners:",
+                "tracing: exactly one of otlp_endpoint and zipkin_endpoint is required"},
+        BadCase{"tracing_two_collectors", "listeners:",
+                "tracing: {otlp_endpoint: \"http://a\", zipkin_endpoint: \"http://b\"}\n"
+                "listeners:",
+                "tracing: exactly one of otlp_endpoint and zipkin_endpoint is required"},
+        BadCase{"tracing_percent", "listeners:",
+                "tracing: {sampling_percent: -1, otlp_endpoint: \"http://a\"}\nlisteners:",
+                "tracing.sampling_percent -1 is not within 0-100"},
+        BadCase{"tracing_https",
+                "listeners:", "tracing: {zipkin_endpoint: \"https://zipkin:9411\"}\nlisteners:",
+                "tracing.zipkin_endpoint: 'https://zipkin:9411': https is not supported"}),
     [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace
@@ -322,6 +335,39 @@ clusters:
   auto without = translate_yaml(standalone);
   ASSERT_TRUE(without) << without.error().message;
   EXPECT_EQ((*without)->clusters[0].peer_field, "") << "a proxy without a workload";
+}
+
+TEST(Translate, TracingCollectorsAndTheirDefaultPaths) {
+  struct Case {
+    std::string_view yaml;
+    Tracing::Format format;
+    std::string_view host;
+    std::uint16_t port;
+    std::string_view target;
+    bool b3_when_absent;
+  };
+  const Case cases[] = {
+      {"tracing: {sampling_percent: 2.5, otlp_endpoint: \"http://127.0.0.1:4318/v1/traces\"}\n",
+       Tracing::Format::kOtlp, "127.0.0.1", 4318, "/v1/traces", false},
+      {"tracing: {otlp_endpoint: \"http://collector:4318\"}\n", Tracing::Format::kOtlp, "collector",
+       4318, "/v1/traces", false},
+      {"tracing: {zipkin_endpoint: \"http://zipkin\"}\n", Tracing::Format::kZipkin, "zipkin", 80,
+       "/api/v2/spans", true},
+  };
+  for (const auto& c : cases) {
+    auto snapshot = translate_yaml(std::string(c.yaml) + std::string(kBase));
+    ASSERT_TRUE(snapshot) << snapshot.error().message;
+    ASSERT_TRUE((*snapshot)->tracing) << c.yaml;
+    const auto& tracing = *(*snapshot)->tracing;
+    EXPECT_EQ(tracing.format, c.format) << c.yaml;
+    EXPECT_EQ(tracing.collector.host, c.host) << c.yaml;
+    EXPECT_EQ(tracing.collector.port, c.port) << c.yaml;
+    EXPECT_EQ(tracing.collector.target, c.target) << c.yaml;
+    EXPECT_EQ(tracing.settings.b3_when_absent, c.b3_when_absent) << c.yaml;
+  }
+  auto snapshot = translate_yaml(std::string(kBase));
+  ASSERT_TRUE(snapshot);
+  EXPECT_FALSE((*snapshot)->tracing) << "no tracing unless configured";
 }
 
 TEST(Translate, Http2LimitsOverrideOnlyWhatIsSet) {

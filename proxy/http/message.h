@@ -39,6 +39,14 @@ class FieldList {
   std::vector<Field> fields_;
 };
 
+// Replaces the fields named `name` with one holding `value`; `present`
+// says whether the list has one (else it is only appended).
+inline void replace_field(FieldList& fields, std::string_view name, std::string_view value,
+                          bool present) {
+  if (present) fields.remove(name);
+  fields.add(std::string(name), std::string(value));
+}
+
 struct RequestHead {
   std::string method, scheme, authority, path;  // path includes the query
   FieldList fields;

@@ -9,6 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "proxy/tracing/context.h"
 
 namespace weft::proxy::metrics {
 struct Workload;
@@ -39,6 +42,10 @@ struct Record {
   const std::string* service = nullptr;
   const metrics::Workload* destination = nullptr;
   const metrics::Workload* source = nullptr;
+  // This hop's part in the request's trace (layers/trace.h), and when each
+  // retry began (the span's events).
+  tracing::Hop trace;
+  std::vector<std::chrono::steady_clock::time_point> retries;
 };
 
 }  // namespace weft::proxy::layers

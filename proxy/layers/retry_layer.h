@@ -55,6 +55,7 @@ boost::asio::awaitable<AttemptEnd> serve_retried(Path& path, Tries& tries, const
   using Action = Step::Action;
   for (;;) {
     path.record().attempts = tries.attempt();
+    if (tries.attempt() > 1) path.record().retries.push_back(std::chrono::steady_clock::now());
     path.mark_attempt(tries.attempt());
     const auto end = co_await path.attempt(tries);
     const auto step = tries.after(end, path.body_replayable(), worker::coarse_now(), random);

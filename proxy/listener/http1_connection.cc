@@ -11,6 +11,7 @@
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/layers/observe.h"
+#include "proxy/layers/trace.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
 
@@ -32,12 +33,13 @@ bool ends_quietly(const boost::system::error_code& ec) {
 
 template <class DownStream>
 asio::awaitable<void> Http1Connection<DownStream>::run() {
-  const http::http1::Limits limits;
+  http::http1::Limits limits;
   down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
     auto view = state_.view;  // this request keeps the snapshot it started with
-    response_.reset();        // its fields live in the arena
-    arena_.release();         // the previous request's fields are gone
+    limits.traced = view->snapshot->tracing.has_value();
+    response_.reset();  // its fields live in the arena
+    arena_.release();   // the previous request's fields are gone
     RequestParser parser(arena());
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -225,8 +227,15 @@ void Http1Connection<DownStream>::finish(const worker::View& view, const Exchang
   layers::observe::count(state_.requests, exchange,
                          {listener.direction, view.workload, std::nullopt, downstream().tls},
                          elapsed * 1000);
-  if (!state_.access_log) return;
   const auto& head = parser.head();
+  if (exchange.trace.recorded()) {
+    layers::trace::report(
+        state_.spans, exchange,
+        {listener.direction == config::Direction::kOutbound,
+         listener.direction == config::Direction::kInbound, head.method_string(), head.target(),
+         head[beast_http::field::host], std::nullopt, view.workload});
+  }
+  if (!state_.access_log) return;
   state_.access_log->info(
       R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"request_id":{}}})",
       log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),

@@ -15,6 +15,7 @@
 #include "proxy/layers/observe.h"
 #include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry_layer.h"
+#include "proxy/layers/trace.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
@@ -190,6 +191,9 @@ asio::awaitable<Next> Http1Connection<DownStream>::forward(RequestParser& parser
     layers::observe::read_caller(exchange,
                                  peer == head.end() ? std::nullopt : std::optional(peer->value()),
                                  state_.requests);
+  }
+  if (const auto& tracing = view.snapshot->tracing) {
+    layers::trace::start(exchange, head, tracing->settings, state_.rng);
   }
   exchange.failover = target.failover;
   exchange.hash = target.hash;

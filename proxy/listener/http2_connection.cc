@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "proxy/http/grpc.h"
 #include "proxy/layers/observe.h"
+#include "proxy/layers/trace.h"
 #include "proxy/listener/http2_stream.h"
 
 namespace weft::proxy::listener {
@@ -163,8 +164,14 @@ class Http2Connection final : public worker::TrackedConnection,
     layers::observe::count(state_.requests, stream,
                            {listener.direction, view.workload, stream.grpc_status, tls()},
                            elapsed * 1000);
-    if (!state_.access_log) return;
     const auto& head = stream.request;
+    if (stream.trace.recorded()) {
+      layers::trace::report(state_.spans, stream,
+                            {listener.direction == config::Direction::kOutbound,
+                             listener.direction == config::Direction::kInbound, head.method,
+                             head.path, head.authority, stream.grpc_status, view.workload});
+    }
+    if (!state_.access_log) return;
     state_.access_log->info(
         R"({{"listener":{},"downstream":{},"protocol":"HTTP/2","method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"grpc_status":{},"reset":{},"request_id":{}}})",
         log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),

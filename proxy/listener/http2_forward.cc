@@ -22,6 +22,7 @@
 #include "proxy/layers/retry.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
+#include "proxy/layers/trace.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/http1/call.h"
 #include "proxy/upstream/http2/call.h"
@@ -434,6 +435,9 @@ asio::awaitable<void> forward(Http2Downstream& downstream, Http2Stream& stream,
   if (downstream.direction() == config::Direction::kInbound) {
     layers::observe::read_caller(stream, stream.request.fields.get(metrics::kPeerField),
                                  downstream.state().requests);
+  }
+  if (const auto& tracing = view.snapshot->tracing) {
+    layers::trace::start(stream, stream.request.fields, tracing->settings, downstream.state().rng);
   }
   stream.failover = target.failover;
   stream.hash = target.hash;

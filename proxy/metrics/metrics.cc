@@ -261,6 +261,16 @@ Metrics::Metrics()
               .Name("mesh_http2_connection_errors_total")
               .Help("HTTP/2 connections ended by the proxy (GOAWAY), by reason")
               .Register(*registry_)),
+      trace_spans_(BuildCounter()
+                       .Name("mesh_trace_spans_total")
+                       .Help("Spans of sampled requests, by outcome (exported, "
+                             "dropped_buffer_full, dropped_export_failed)")
+                       .Register(*registry_)),
+      trace_exports_(BuildCounter()
+                         .Name("mesh_trace_exports_total")
+                         .Help("Batches of spans sent to the tracing collector, by result (ok, "
+                               "failed)")
+                         .Register(*registry_)),
       lingering_closes_(BuildCounter()
                             .Name("mesh_http1_lingering_closes_total")
                             .Help("HTTP/1 connections closed with request bytes unread, after "
@@ -272,6 +282,9 @@ Metrics::Metrics()
   drain_started();
   app_metrics_scrape(true);
   app_metrics_scrape(false);
+  for (auto outcome : kTraceSpanOutcomes) trace_spans(outcome);
+  trace_export(true);
+  trace_export(false);
   for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
   for (auto end : kLingeringCloseEnds) lingering_close(end);
   for (auto reason : http::http1::kRejectionReasons) {
@@ -406,6 +419,14 @@ prometheus::Counter& Metrics::app_metrics_scrape(bool ok) {
 
 prometheus::Counter& Metrics::config_reload(bool applied) {
   return config_reloads_.Add({{"result", applied ? "applied" : "rejected"}});
+}
+
+prometheus::Counter& Metrics::trace_spans(std::string_view outcome) {
+  return trace_spans_.Add({{"outcome", std::string(outcome)}});
+}
+
+prometheus::Counter& Metrics::trace_export(bool ok) {
+  return trace_exports_.Add({{"result", ok ? "ok" : "failed"}});
 }
 
 prometheus::Counter& Metrics::discovery(std::string_view event) {

@@ -34,6 +34,12 @@ inline constexpr std::array<std::string_view, 9> kDiscoveryReconnectCauses = {
 inline constexpr std::array<std::string_view, 3> kLingeringCloseEnds = {"client_closed",
                                                                         "time_limit", "error"};
 
+// What became of a sampled request's span: sent to the collector, dropped
+// because its worker's buffer was full (the exporter falls behind), or
+// dropped with a batch the collector did not take.
+inline constexpr std::array<std::string_view, 3> kTraceSpanOutcomes = {
+    "exported", "dropped_buffer_full", "dropped_export_failed"};
+
 // Per listener.
 struct ListenerStats {
   std::array<prometheus::Counter*, 5> responses{};  // by status class 1xx..5xx
@@ -150,6 +156,10 @@ class Metrics {
   prometheus::Counter& drain_started();
   // Scrapes of the application's metrics for merging, by result (ok, failed).
   prometheus::Counter& app_metrics_scrape(bool ok);
+  // Sampled requests' spans by outcome (kTraceSpanOutcomes), and exports
+  // to the collector by result (ok, failed).
+  prometheus::Counter& trace_spans(std::string_view outcome);
+  prometheus::Counter& trace_export(bool ok);
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
   // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
@@ -216,6 +226,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& grpc_statuses_;
   prometheus::Family<prometheus::Counter>& http2_stream_errors_;
   prometheus::Family<prometheus::Counter>& http2_connection_errors_;
+  prometheus::Family<prometheus::Counter>& trace_spans_;
+  prometheus::Family<prometheus::Counter>& trace_exports_;
   prometheus::Family<prometheus::Counter>& lingering_closes_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;

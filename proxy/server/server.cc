@@ -61,7 +61,14 @@ std::size_t default_concurrency() {
 Server::Server(Options options)
     : options_(std::move(options)),
       connection_budget_(options_.max_connections > 0 ? options_.max_connections
-                                                      : default_max_connections()) {
+                                                      : default_max_connections()),
+      exporter_(io_, metrics_,
+                [this]() -> asio::awaitable<std::vector<tracing::SpanBuffer::Taken>> {
+                  std::vector<tracing::SpanBuffer::Taken> taken;
+                  for (const auto& worker : workers_)
+                    taken.push_back(co_await worker->take_spans());
+                  co_return taken;
+                }) {
   // Waited on from the start: a proxy still waiting for its first
   // configuration (the control plane unreachable, or refusing it) has
   // nothing to drain and exits at once.
@@ -87,6 +94,8 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   for (auto& worker : workers_) worker->start(snapshot_);
   checker_.apply(*snapshot_);
   metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
+  exporter_.apply(*snapshot_);
+  exporter_.start();
   await_hangup();
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
@@ -180,6 +189,7 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
   for (auto& worker : workers_) worker->apply(snapshot_);
   checker_.apply(*snapshot_);
   metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
+  exporter_.apply(*snapshot_);
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);
   exit_if_asked();
@@ -193,6 +203,7 @@ int Server::run() {
 }
 
 void Server::stop() {
+  exporter_.stop();
   for (auto& worker : workers_) worker->stop();
   io_.stop();
 }
@@ -228,6 +239,8 @@ void Server::drain(bool exit_when_done) {
           tick.expires_after(std::chrono::milliseconds(20));
           co_await tick.async_wait(asio::use_awaitable);
         }
+        // The last second's spans, before the workers stop.
+        co_await exporter_.export_now();
         spdlog::info("drained; exiting");
         stop();
       },

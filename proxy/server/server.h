@@ -15,6 +15,7 @@
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/app_metrics.h"
+#include "proxy/tracing/exporter.h"
 #include "proxy/upstream/health/checker.h"
 #include "proxy/worker/worker.h"
 
@@ -84,6 +85,7 @@ class Server {
   upstream::health::Checker checker_{io_, metrics_};  // on the main thread
   worker::ConnectionBudget connection_budget_;        // before the workers that use it
   std::vector<std::unique_ptr<worker::Worker>> workers_;
+  tracing::Exporter exporter_;  // after the workers it collects from
   bool draining_ = false;
   bool exiting_ = false;
 };

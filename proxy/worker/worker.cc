@@ -158,6 +158,14 @@ asio::awaitable<std::vector<upstream::ClusterReport>> Worker::endpoints() {
       asio::use_awaitable);
 }
 
+asio::awaitable<tracing::SpanBuffer::Taken> Worker::take_spans() {
+  // Taken on this worker's thread, which alone records into the buffer.
+  co_return co_await asio::co_spawn(
+      io_,
+      [this]() -> asio::awaitable<tracing::SpanBuffer::Taken> { co_return state_.spans.take(); },
+      asio::use_awaitable);
+}
+
 asio::awaitable<void> Worker::sweep() {
   asio::steady_timer tick(io_);
   for (std::size_t ticks = 1;; ++ticks) {

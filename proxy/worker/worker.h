@@ -46,6 +46,9 @@ class Worker {
   // This worker's view of each cluster's endpoints, read on its thread.
   // Thread-safe; the worker must be running.
   boost::asio::awaitable<std::vector<upstream::ClusterReport>> endpoints();
+  // The spans this worker recorded since the last call, and how many it
+  // dropped. Thread-safe; the worker must be running.
+  boost::asio::awaitable<tracing::SpanBuffer::Taken> take_spans();
 
  private:
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor,

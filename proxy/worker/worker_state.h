@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
+#include "proxy/tracing/buffer.h"
 #include "proxy/upstream/clusters.h"
 #include "proxy/worker/buffer_pool.h"
 
@@ -51,7 +52,8 @@ struct WorkerState {
   spdlog::logger* access_log = nullptr;
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
-  FastRandom rng;  // request ids, retry backoff jitter
+  FastRandom rng;             // request ids, retry backoff jitter, trace and span ids
+  tracing::SpanBuffer spans;  // sampled requests' spans, until exported
 };
 
 }  // namespace weft::proxy::worker

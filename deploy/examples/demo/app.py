@@ -6,6 +6,8 @@ HTTP/1.1 server on the Python standard library.
   (--delay-ms N: every answer comes N ms late; --fail-status N: every GET
   is answered with status N; slow and broken replicas for demos)
   GET  /echo        -> JSON: method, path, headers as received, peer address
+  GET  /call?to=URL -> calls URL (through http_proxy: its sidecar) passing on
+                       the trace context it received, and answers as it did
   GET  /status/N    -> status N
   GET  /slow?ms=N   -> answers after N ms
   GET  /bytes?n=N   -> N bytes, chunked, streamed in 64 KiB pieces
@@ -25,7 +27,15 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
+
+
+# What an instrumented application passes on to the calls a request makes,
+# so that the mesh's spans of both join one trace.
+PROPAGATED_FIELDS = ("traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid",
+                     "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags", "x-request-id")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -106,6 +116,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, json.dumps(body), "application/json")
         if url.path.startswith("/status/"):
             return self._send(int(url.path.split("/")[2]), "status\n")
+        if url.path == "/call":
+            return self._call(query.get("to", ""))
         if url.path == "/slow":
             time.sleep(int(query.get("ms", "1000")) / 1000)
             return self._send(200, "slow\n")
@@ -124,6 +136,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self._send(200, self.name + "\n")
 
     do_HEAD = do_GET
+
+    def _call(self, target):
+        headers = {k: v for k, v in self.headers.items() if k.lower() in PROPAGATED_FIELDS}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(target, headers=headers),
+                                        timeout=10) as response:
+                return self._send(response.status, response.read(),
+                                  response.headers.get("Content-Type", "text/plain"))
+        except urllib.error.HTTPError as error:
+            return self._send(error.code, error.read())
+        except (OSError, ValueError) as error:
+            return self._send(502, f"call to {target!r} failed: {error}\n")
 
     def do_POST(self):
         received = self._read_body()

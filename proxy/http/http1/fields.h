@@ -117,6 +117,15 @@ class Fields {
   std::size_t spare_size_ = 0;
 };
 
+// Replaces the fields named `literal_name` (static storage: only `value`
+// is copied) with one holding `value`; `present` says whether the request
+// has one, so that adding skips the walk that erasing takes.
+inline void replace_field(Fields& fields, std::string_view literal_name, std::string_view value,
+                          bool present) {
+  if (present) fields.erase(literal_name);
+  fields.insert_literal(beast_http::field::unknown, literal_name, value);
+}
+
 class RequestHead : public Fields {
  public:
   using Fields::Fields;

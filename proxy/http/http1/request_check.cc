@@ -96,7 +96,7 @@ std::optional<Rejection> check_request_head(const RequestHead& head, const Limit
   // A request the proxy's own fields would take past the limit is refused
   // here, not by the next sidecar's same check.
   if (fields + kMaxFieldsAddedUpstream > limits.max_header_fields &&
-      fields + fields_added_upstream(head) > limits.max_header_fields) {
+      fields + fields_added_upstream(head, limits.traced) > limits.max_header_fields) {
     return Rejection{431, "too_many_headers"};
   }
   if (hosts > 1) return Rejection{400, "duplicate_host"};

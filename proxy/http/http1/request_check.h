@@ -17,6 +17,9 @@ struct Limits {
   std::size_t max_header_bytes = std::size_t{60} * 1024;  // 431 beyond
   std::size_t max_header_fields = 100;                    // 431 beyond
   std::size_t max_uri_bytes = std::size_t{8} * 1024;      // 414 beyond
+  // Tracing is on: the fields the proxy adds upstream include the trace
+  // context (fields_added_upstream).
+  bool traced = false;
 };
 
 // Why a request was refused. `reason` is a stable label for metrics, the

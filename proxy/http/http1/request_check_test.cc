@@ -145,6 +145,20 @@ TEST_P(RequestCheck, Classifies) {
 INSTANTIATE_TEST_SUITE_P(Rfc9112, RequestCheck, ::testing::ValuesIn(kCases),
                          [](const auto& test) { return std::string(test.param.name); });
 
+// With tracing on, the proxy may also add traceparent and b3: a request is
+// refused at the first hop two fields earlier, unless it carries them.
+TEST(RequestCheck, CountsTheTraceContextWhenTraced) {
+  const Limits traced{.traced = true};
+  EXPECT_FALSE(check_raw_request(many_fields(93), traced));
+  auto rejection = check_raw_request(many_fields(94), traced);
+  ASSERT_TRUE(rejection);
+  EXPECT_EQ(rejection->reason, "too_many_headers");
+  EXPECT_FALSE(check_raw_request(many_fields(94), Limits{}));
+  const std::string with_context =
+      "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nb3: 0\r\n";
+  EXPECT_FALSE(check_raw_request(head(with_context + many_fields_only(93)), traced));
+}
+
 TEST(RequestCheck, EveryReasonIsListed) {
   for (const auto& c : kCases) {
     if (c.status == 0) continue;

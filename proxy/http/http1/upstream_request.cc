@@ -3,6 +3,7 @@
 #include <string>
 
 #include "proxy/http/http1/headers.h"
+#include "proxy/layers/trace.h"
 #include "proxy/metrics/workload.h"
 
 namespace weft::proxy::http::http1 {
@@ -33,7 +34,7 @@ void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream&
   apply_edits(head, edits);
 }
 
-std::size_t fields_added_upstream(const RequestHead& head) {
+std::size_t fields_added_upstream(const RequestHead& head, bool traced) {
   std::size_t added = 0;
   constexpr std::string_view kAdded[] = {"x-forwarded-for", "x-request-id", "x-forwarded-proto",
                                          metrics::kPeerField};
@@ -41,7 +42,7 @@ std::size_t fields_added_upstream(const RequestHead& head) {
     if (head.find(name) == head.end()) ++added;
   }
   if (head.find(beast_http::field::host) == head.end()) ++added;
-  return added;
+  return added + (traced ? layers::trace::fields_added(head) : 0);
 }
 
 void to_http1_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,

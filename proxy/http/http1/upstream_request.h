@@ -27,11 +27,11 @@ void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream&
                               const router::HeaderEdits& edits, std::string_view peer_field,
                               FastRandom& rng);
 
-// How many fields to_http1_upstream_request adds to `head` before the
-// route's edits: the forwarding fields, x-weft-peer and Host it lacks (at
-// most 5).
-std::size_t fields_added_upstream(const RequestHead& head);
-inline constexpr std::size_t kMaxFieldsAddedUpstream = 5;
+// How many fields the proxy adds to `head` before the route's edits: the
+// forwarding fields, x-weft-peer and Host it lacks, and when `traced` the
+// trace context (layers/trace.h; at most 11 in all).
+std::size_t fields_added_upstream(const RequestHead& head, bool traced);
+inline constexpr std::size_t kMaxFieldsAddedUpstream = 11;
 
 // How the parser found the request body delimited.
 struct RequestFraming {
