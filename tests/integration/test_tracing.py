@@ -256,8 +256,11 @@ def test_a_failing_collector_is_counted_not_retried(mesh_otlp, collector):
     collector.status = 503
     for _ in range(3):
         chain(mesh_otlp, {"traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"})
-    assert settled_metric(mesh_otlp, "client-0", "mesh_trace_spans_total", 3,
-                          outcome="dropped_export_failed") == 3
+    # Every sidecar's spans of those requests went to the failing collector
+    # (reviews-v1 has two per request) before it recovers.
+    for workload, spans in (("client-0", 3), ("reviews-v1-0", 6), ("ratings-0", 3)):
+        assert settled_metric(mesh_otlp, workload, "mesh_trace_spans_total", spans,
+                              outcome="dropped_export_failed") == spans, workload
     assert metric(mesh_otlp, "client-0", "mesh_trace_exports_total", result="failed") >= 1
     assert metric(mesh_otlp, "client-0", "mesh_trace_spans_total", outcome="exported") == 0
     # Back up: the next spans go out; the dropped ones stay dropped.
