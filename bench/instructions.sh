@@ -28,6 +28,10 @@
 # spans exported as OTLP JSON to the nginx backend (which answers 200): the
 # cost of tracing, export included (callgrind counts every thread).
 #
+# WEFT_ACCESS_LOG=FORMAT (json or text) writes an access log line per
+# request to a file in the work directory: the cost of formatting and of
+# the writer thread (callgrind counts every thread).
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
 # user-space instructions over `requests` HTTP/1.1 requests from h2load (10
@@ -58,6 +62,12 @@ fi
 tracing=""
 [[ -n "${WEFT_TRACING:-}" ]] &&
   tracing="tracing: {sampling_percent: $WEFT_TRACING, otlp_endpoint: \"http://127.0.0.1:$backend/v1/traces\"}"
+access_log=""
+if [[ -n "${WEFT_ACCESS_LOG:-}" ]]; then
+  format=FORMAT_JSON
+  [[ "$WEFT_ACCESS_LOG" == text ]] && format=FORMAT_TEXT
+  access_log="access_log: {format: $format, path: \"$work/access.log\"}"
+fi
 for ((i = 0; i < endpoint_count; i++)); do
   locality="$mesh_endpoint"
   [[ -n $proxy_locality ]] && locality+=", locality: {region: r, zone: $([[ $((i % 2)) == 0 ]] && echo a || echo b)}"
@@ -82,6 +92,7 @@ cat > "$work/proxy.yaml" <<YAML
 $proxy_locality
 $mesh_workload
 $tracing
+$access_log
 admin: {address: {host: 127.0.0.1, port: $admin}, metrics_address: {host: 127.0.0.1, port: $metrics}}
 listeners: [{name: bench, address: {host: 127.0.0.1, port: $listen}, route_table: bench$mesh_direction}]
 route_tables: [{name: bench, virtual_hosts: [{routes: [{match: {prefix: /}, forward: {clusters: [{name: backend}]}$route_policy}]}]}]

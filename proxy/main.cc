@@ -139,13 +139,9 @@ int main(int argc, char** argv) {
   options.concurrency =
       args.concurrency > 0 ? args.concurrency : weft::proxy::server::default_concurrency();
   options.max_connections = args.max_connections;
-  std::shared_ptr<spdlog::logger> access_logger;
-  if (args.access_log) {
-    access_logger = spdlog::stdout_logger_mt("access");
-    access_logger->set_pattern("%v");
-    access_logger->set_level(spdlog::level::info);
-    options.access_log = access_logger.get();
-  }
+  // JSON lines on stdout for every request, unless the configuration
+  // (MeshConfig spec.accessLog) says otherwise.
+  if (args.access_log) options.access_log = weft::proxy::layers::access_log::Settings{};
   if (!args.app_metrics.empty()) {
     options.app_metrics = *weft::proxy::server::parse_app_metrics_target(args.app_metrics);
   }

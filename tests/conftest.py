@@ -84,6 +84,17 @@ class Proxy:
         self.log.flush()
         return self.log_path.read_text()
 
+    def access_records(self, at_least=1, timeout=5):
+        """The access log's JSON records on stdout, once there are `at_least`
+        (a worker hands its lines to the writer every 50 ms)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = [json.loads(line) for line in self.log_text().splitlines()
+                       if line.startswith("{")]
+            if len(records) >= at_least or time.monotonic() > deadline:
+                return records
+            time.sleep(0.05)
+
     def metrics_text(self):
         return http_get(f"http://127.0.0.1:{self.metrics_port}/stats/prometheus")[1]
 

@@ -23,6 +23,15 @@ struct ProxyConfigArgs {
 };
 int proxy_config(const Target& target, const ProxyConfigArgs& args, Format format);
 int check(const Target& target);
+
+struct StatArgs {
+  std::string kind;        // deploy (a workload's own sidecars) or svc (its callers')
+  std::string name;        // empty: all
+  std::string ns;          // empty: every namespace
+  std::string prometheus;  // a Prometheus URL; empty: the sidecars' own metrics
+  std::string window;      // empty: 2s from the sidecars, 1m from Prometheus; 0s: since start
+};
+int stat(const Target& target, const StatArgs& args, Format format);
 int validate(const std::vector<std::string>& paths);
 
 struct UpOptions {

@@ -42,6 +42,24 @@ int main(int argc, char** argv) {
   config_cmd->add_option("-n,--namespace", config_args.ns, "The proxy's namespace");
   output_option(config_cmd);
 
+  auto* stat_cmd = app.add_subcommand(
+      "stat", "Success rate, requests per second and latency percentiles per workload or Service");
+  StatArgs stat_args;
+  stat_cmd
+      ->add_option("kind", stat_args.kind,
+                   "deploy: what each workload served (its own sidecars); svc: what each Service "
+                   "was asked (its callers' sidecars)")
+      ->required()
+      ->check(CLI::IsMember({"deploy", "deployment", "deployments", "svc", "service", "services"}));
+  stat_cmd->add_option("name", stat_args.name, "One workload or Service (all if omitted)");
+  stat_cmd->add_option("-n,--namespace", stat_args.ns, "Only this namespace");
+  stat_cmd->add_option("--prometheus", stat_args.prometheus,
+                       "Prometheus URL (http://HOST:PORT) to query instead of the sidecars");
+  stat_cmd->add_option("--window", stat_args.window,
+                       "Over how long: default 2s from the sidecars (0s: since they started), 1m "
+                       "from Prometheus");
+  output_option(stat_cmd);
+
   auto* check_cmd = app.add_subcommand(
       "check", "Control plane reachable, manifests valid, every route accepted, proxies in sync");
 
@@ -111,6 +129,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (status_cmd->parsed()) return status(target, format());
   if (config_cmd->parsed()) return proxy_config(target, config_args, format());
+  if (stat_cmd->parsed()) return stat(target, stat_args, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);

@@ -271,15 +271,30 @@ Rows endpoint_rows(const json::value& config) {
   return rows;
 }
 
-std::string admin_address(const json::value& config) {
+namespace {
+
+// HOST:PORT of the admin section's `field`, where a client on this machine
+// reaches it.
+std::string admin_section_address(const json::value& config, std::string_view field,
+                                  std::string_view fallback) {
   const auto* admin = json_access::find(config.if_object(), "admin");
-  const auto* at = admin != nullptr ? json_access::find(admin->if_object(), "address") : nullptr;
-  if (at == nullptr) return "127.0.0.1:15000";
+  const auto* at = admin != nullptr ? json_access::find(admin->if_object(), field) : nullptr;
+  if (at == nullptr) return std::string(fallback);
   auto host = text(*at, "host");
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = fmt::format("[{}]", host);
   return host + ":" + text(*at, "port");
+}
+
+}  // namespace
+
+std::string admin_address(const json::value& config) {
+  return admin_section_address(config, "address", "127.0.0.1:15000");
+}
+
+std::string metrics_address(const json::value& config) {
+  return admin_section_address(config, "metrics_address", "127.0.0.1:15090");
 }
 
 std::optional<std::string> live_view_mismatch(const json::value& live, const ProxyRef& ref) {

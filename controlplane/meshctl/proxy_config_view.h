@@ -36,6 +36,8 @@ Rows endpoint_rows(const boost::json::value& config);
 // ("HOST:PORT"; loopback for an unspecified host, the proxy's default
 // 127.0.0.1:15000 when the configuration names none).
 std::string admin_address(const boost::json::value& config);
+// Where its Prometheus endpoint is (admin.metrics_address), likewise.
+std::string metrics_address(const boost::json::value& config);
 // Why the live view from `admin` cannot be used for proxy `ref`: it is not
 // the proxy's /endpoints JSON, or it is another proxy's (the admin port of
 // a Pod is on the Pod's loopback, which meshctl reaches only under

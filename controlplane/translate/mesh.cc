@@ -330,6 +330,7 @@ struct MeshSettings {
   TimeoutDefaults timeouts;
   bool istio_metric_names = false;
   std::optional<mesh::v1::Tracing> tracing;
+  std::optional<mesh::v1::AccessLog> access_log;
 };
 
 // spec.tracing for the proxies, or why it is rejected; none when unset.
@@ -366,6 +367,34 @@ tl::expected<std::optional<mesh::v1::Tracing>, Rejected> tracing_of(
   return out;
 }
 
+// spec.accessLog for the proxies, or why it is rejected; none when unset.
+tl::expected<std::optional<mesh::v1::AccessLog>, Rejected> access_log_of(
+    const mesh::v1alpha1::MeshConfigSpec& spec) {
+  if (!spec.has_access_log()) return std::nullopt;
+  const auto& log = spec.access_log();
+  auto invalid = [](std::string message) {
+    return tl::unexpected(Rejected{"Accepted", "InvalidValue", std::move(message)});
+  };
+  mesh::v1::AccessLog out;
+  if (log.format() == "text") {
+    out.set_format(mesh::v1::AccessLog::FORMAT_TEXT);
+  } else if (!log.format().empty() && log.format() != "json") {
+    return invalid(fmt::format("accessLog.format '{}' is not json or text", log.format()));
+  }
+  const std::string path = log.path().empty() ? "/dev/stdout" : log.path();
+  if (path.front() != '/' || path.back() == '/') {
+    return invalid(fmt::format("accessLog.path '{}' is not an absolute file path", path));
+  }
+  out.set_path(path);
+  constexpr double kDefaultPercent = 100;
+  const double percent = log.has_sampling_percent() ? log.sampling_percent() : kDefaultPercent;
+  if (!(percent >= 0 && percent <= 100)) {
+    return invalid(fmt::format("accessLog.samplingPercent {} is not within 0-100", percent));
+  }
+  out.set_sampling_percent(percent);
+  return out;
+}
+
 // A MeshConfig's settings, or why it is rejected.
 tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfig& config) {
   MeshSettings settings;
@@ -385,6 +414,9 @@ tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfi
   auto tracing = tracing_of(config.spec());
   if (!tracing) return tl::unexpected(tracing.error());
   settings.tracing = std::move(*tracing);
+  auto access_log = access_log_of(config.spec());
+  if (!access_log) return tl::unexpected(access_log.error());
+  settings.access_log = std::move(*access_log);
   return settings;
 }
 
@@ -412,6 +444,7 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     mesh.drain_timeout = evaluated.value->drain_timeout;
     mesh.istio_metric_names = evaluated.value->istio_metric_names;
     mesh.tracing = evaluated.value->tracing;
+    mesh.access_log = evaluated.value->access_log;
     // After the policies: the mesh's timeouts fill only what is left.
     for (auto& sp : mesh.service_ports) {
       for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);

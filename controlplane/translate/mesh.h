@@ -81,6 +81,8 @@ struct Mesh {
   bool istio_metric_names = false;
   // MeshConfig spec.tracing, checked; none: no tracing.
   std::optional<mesh::v1::Tracing> tracing;
+  // MeshConfig spec.accessLog, checked; none: no access log.
+  std::optional<mesh::v1::AccessLog> access_log;
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;

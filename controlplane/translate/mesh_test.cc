@@ -248,6 +248,42 @@ TEST(Tracing, MeshConfigCollectorAndSampling) {
   }
 }
 
+// spec.accessLog reaches the mesh with its defaults (json, stdout, every
+// request); a bad format, a relative path or a percentage out of range is
+// rejected and the last accepted access log keeps serving.
+TEST(AccessLog, MeshConfigFormatPathAndSampling) {
+  auto none = compile(*store_of(kMesh));
+  EXPECT_FALSE(none->access_log);
+  auto defaults = compile(*store_of(edited("spec: {drainTimeout: 7s}", "spec: {accessLog: {}}")));
+  ASSERT_TRUE(defaults->access_log);
+  EXPECT_EQ(defaults->access_log->format(), mesh::v1::AccessLog::FORMAT_JSON);
+  EXPECT_EQ(defaults->access_log->path(), "/dev/stdout");
+  EXPECT_EQ(defaults->access_log->sampling_percent(), 100);
+  auto text = compile(*store_of(edited(
+      "spec: {drainTimeout: 7s}",
+      "spec: {accessLog: {format: text, path: /var/log/weft/access.log, samplingPercent: 0}}")));
+  ASSERT_TRUE(text->access_log);
+  EXPECT_EQ(text->access_log->format(), mesh::v1::AccessLog::FORMAT_TEXT);
+  EXPECT_EQ(text->access_log->path(), "/var/log/weft/access.log");
+  EXPECT_EQ(text->access_log->sampling_percent(), 0);
+
+  const std::pair<const char*, const char*> rejected[] = {
+      {"{accessLog: {format: yaml}}", "accessLog.format 'yaml' is not json or text"},
+      {"{accessLog: {path: access.log}}", "accessLog.path 'access.log' is not an absolute"},
+      {"{accessLog: {path: /var/log/}}", "is not an absolute file path"},
+      {"{accessLog: {samplingPercent: -1}}", "accessLog.samplingPercent -1 is not within 0-100"},
+  };
+  for (const auto& [spec, message] : rejected) {
+    auto mesh = compile(*store_of(edited("{drainTimeout: 7s}", spec)), text.get());
+    const auto* condition_of = condition(*mesh, "MeshConfig mesh", "Accepted");
+    ASSERT_NE(condition_of, nullptr) << spec;
+    EXPECT_FALSE(condition_of->ok) << spec;
+    EXPECT_THAT(condition_of->message, HasSubstr(message)) << spec;
+    ASSERT_TRUE(mesh->access_log) << spec;  // the last accepted one
+    EXPECT_EQ(mesh->access_log->path(), "/var/log/weft/access.log");
+  }
+}
+
 // A policy's retries reach the routes without their own and its budget
 // the clusters it covers, its backends' included.
 TEST(Retries, PolicyRetriesAndBudget) {

@@ -187,6 +187,7 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
   *config.mutable_workload() = it->second.metadata;
   if (mesh.istio_metric_names) config.mutable_metrics()->set_istio_compatible_names(true);
   if (mesh.tracing) *config.mutable_tracing() = *mesh.tracing;
+  if (mesh.access_log) *config.mutable_access_log() = *mesh.access_log;
   config::canonicalize(config);
   return config;
 }

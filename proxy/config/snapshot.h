@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "mesh/v1/config.pb.h"
 #include "proxy/http/http2/limits.h"
+#include "proxy/layers/access_log.h"
 #include "proxy/layers/hash_key.h"
 #include "proxy/layers/trace.h"
 #include "proxy/metrics/workload.h"
@@ -42,6 +43,7 @@ inline std::string address_text(const TcpEndpoint& address) {
 
 struct Endpoint {
   TcpEndpoint address;
+  std::string text;  // address_text(address), made once: the access log names it per request
   std::uint32_t weight = 1;
   upstream::lb::Locality locality;
   // How near it is to this proxy (lb/locality.h): what a tiered cluster
@@ -168,6 +170,8 @@ struct Snapshot {
   bool istio_metric_names = false;
   // None: requests are not traced, their context fields pass untouched.
   std::optional<Tracing> tracing;
+  // None: no access log (unless the proxy was started with --access-log).
+  std::optional<layers::access_log::Settings> access_log;
   // The control plane says the Pod's application has exited: drain, exit.
   bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered

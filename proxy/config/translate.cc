@@ -476,6 +476,23 @@ Result<std::optional<Tracing>> to_tracing(const v1::Tracing& proto) {
   return tracing;
 }
 
+Result<layers::access_log::Settings> to_access_log(const v1::AccessLog& proto) {
+  layers::access_log::Settings out;
+  out.format = proto.format() == v1::AccessLog::FORMAT_TEXT ? layers::access_log::Format::kText
+                                                            : layers::access_log::Format::kJson;
+  if (!proto.path().empty()) out.path = proto.path();
+  if (out.path.front() != '/' || out.path.back() == '/') {
+    return fail(ErrorCode::kInvalidArgument, "access_log.path '{}' is not an absolute file path",
+                out.path);
+  }
+  if (proto.has_sampling_percent()) out.sampling_percent = proto.sampling_percent();
+  if (!(out.sampling_percent >= 0 && out.sampling_percent <= 100)) {
+    return fail(ErrorCode::kInvalidArgument, "access_log.sampling_percent {} is not within 0-100",
+                out.sampling_percent);
+  }
+  return out;
+}
+
 // `field`'s endpoints into `out`; errors name the endpoint by index.
 Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& in,
                           std::string_view field, std::vector<Endpoint>& out) {
@@ -489,6 +506,7 @@ Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>
     auto workload = to_workload(e.workload(), fmt::format("{}[{}].workload", field, i));
     if (!workload) return tl::unexpected(workload.error());
     out.push_back({.address = *address,
+                   .text = address_text(*address),
                    .weight = e.weight() == 0 ? 1 : e.weight(),
                    .locality = to_locality(e.locality()),
                    .workload = std::move(*workload)});
@@ -844,6 +862,11 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
   auto tracing = to_tracing(config.tracing());
   if (!tracing) return tl::unexpected(tracing.error());
   snapshot->tracing = std::move(*tracing);
+  if (config.has_access_log()) {
+    auto access_log = to_access_log(config.access_log());
+    if (!access_log) return tl::unexpected(access_log.error());
+    snapshot->access_log = std::move(*access_log);
+  }
   auto clusters = translate_each(config.clusters(), "clusters", [&](const auto& cluster) {
     return to_cluster(cluster, snapshot->locality);
   });

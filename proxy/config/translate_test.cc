@@ -276,7 +276,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "tracing.sampling_percent -1 is not within 0-100"},
         BadCase{"tracing_https",
                 "listeners:", "tracing: {zipkin_endpoint: \"https://zipkin:9411\"}\nlisteners:",
-                "tracing.zipkin_endpoint: 'https://zipkin:9411': https is not supported"}),
+                "tracing.zipkin_endpoint: 'https://zipkin:9411': https is not supported"},
+        BadCase{"access_log_relative_path",
+                "listeners:", "access_log: {path: access.log}\nlisteners:",
+                "access_log.path 'access.log' is not an absolute file path"},
+        BadCase{"access_log_percent",
+                "listeners:", "access_log: {sampling_percent: 101}\nlisteners:",
+                "access_log.sampling_percent 101 is not within 0-100"}),
     [](const auto& test) { return std::string(test.param.name); });
 
 }  // namespace
@@ -368,6 +374,27 @@ TEST(Translate, TracingCollectorsAndTheirDefaultPaths) {
   auto snapshot = translate_yaml(std::string(kBase));
   ASSERT_TRUE(snapshot);
   EXPECT_FALSE((*snapshot)->tracing) << "no tracing unless configured";
+}
+
+TEST(Translate, AccessLogDefaultsToJsonOnStdoutForEveryRequest) {
+  namespace access_log = layers::access_log;
+  const struct {
+    std::string_view yaml;
+    access_log::Settings settings;
+  } cases[] = {
+      {"access_log: {}\n", {access_log::Format::kJson, "/dev/stdout", 100}},
+      {"access_log: {format: FORMAT_TEXT, path: /var/log/access.log, sampling_percent: 0}\n",
+       {access_log::Format::kText, "/var/log/access.log", 0}},
+  };
+  for (const auto& c : cases) {
+    auto snapshot = translate_yaml(std::string(c.yaml) + std::string(kBase));
+    ASSERT_TRUE(snapshot) << snapshot.error().message;
+    ASSERT_TRUE((*snapshot)->access_log) << c.yaml;
+    EXPECT_EQ(*(*snapshot)->access_log, c.settings) << c.yaml;
+  }
+  auto snapshot = translate_yaml(std::string(kBase));
+  ASSERT_TRUE(snapshot);
+  EXPECT_FALSE((*snapshot)->access_log) << "none unless configured";
 }
 
 TEST(Translate, Http2LimitsOverrideOnlyWhatIsSet) {

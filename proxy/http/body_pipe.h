@@ -62,6 +62,8 @@ class BodyPipe {
   // Bytes taken since the start (or the last rewind): zero means the body
   // can still be sent elsewhere (a retry after the upstream refused it).
   std::uint64_t consumed() const { return consumed_; }
+  // Bytes the producer pushed since the start, whatever was consumed.
+  std::uint64_t pushed() const { return pushed_; }
   // The consumer (an upstream stream) is gone. Its bytes are dropped unless
   // the body may still be sent again: `unprocessed` by its peer and
   // untouched, or kept for replay. Then the next consumer rewinds, or the

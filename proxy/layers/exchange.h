@@ -33,7 +33,11 @@ struct Record {
   std::string set_cookie;
   std::string upstream;   // "address:port" of the last attempt's endpoint
   unsigned attempts = 0;  // tries upstream (retries + 1)
-  bool grpc = false;      // a gRPC call (content-type application/grpc...)
+  // Body bytes from the client and to it (the access log's bytes, the
+  // size histograms).
+  std::uint64_t request_bytes = 0;
+  std::uint64_t response_bytes = 0;
+  bool grpc = false;  // a gRPC call (content-type application/grpc...)
   // For the workload-labelled request metrics (layers/observe.h), interned
   // (metrics/request_metrics.h); null: unknown. The Service called (the
   // cluster's, or as x-weft-peer said on an inbound listener), the

@@ -67,7 +67,7 @@ void count(metrics::WorkerRequests& requests, const Record& record, const Finish
            double milliseconds) {
   const auto& shared = requests.shared();
   if (auto out = labels(record, finished, shared.unknown_workload(), shared.unknown_service())) {
-    requests.record(*out, milliseconds);
+    requests.record(*out, milliseconds, record.request_bytes, record.response_bytes);
   }
 }
 

@@ -7,11 +7,10 @@
 #include <tuple>
 #include <variant>
 
-#include "common/log.h"
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/layers/observe.h"
-#include "proxy/layers/trace.h"
+#include "proxy/listener/finish.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
 
@@ -185,20 +184,19 @@ asio::awaitable<boost::system::error_code> Http1Connection<DownStream>::write_lo
 template <class DownStream>
 asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rejection& rejection) {
   state_.metrics.parse_rejection(rejection.reason).Increment();
-  const auto& stats = state_.view->listener_stats[listener_];
+  const auto view = state_.view;
+  const auto& stats = view->listener_stats[listener_];
   stats.count_response(rejection.status);
-  {
-    // Unparsed: no caller or Service is known.
-    layers::Record record;
-    record.status = rejection.status;
-    record.error = rejection.reason;
-    const auto& view = *state_.view;
-    layers::observe::count(
-        state_.requests, record,
-        {view.snapshot->listeners[listener_].direction, view.workload, std::nullopt,
-         downstream().tls},
-        std::chrono::duration<double, std::milli>(Clock::now() - record.start).count());
-  }
+  // Unparsed: no caller or Service is known.
+  layers::Record record;
+  record.status = rejection.status;
+  record.error = rejection.reason;
+  const Ending ending{.downstream = peer_ip_, .downstream_tls = downstream().tls};
+  layers::observe::count(
+      state_.requests, record,
+      {view->snapshot->listeners[listener_].direction, view->workload, std::nullopt,
+       downstream().tls},
+      std::chrono::duration<double, std::milli>(Clock::now() - record.start).count());
   http::http1::ResponseHead response(arena());
   response.result(rejection.status);
   response.insert(beast_http::field::server, "weft");
@@ -207,42 +205,24 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   const std::string body = std::string(rejection.reason) + "\n";
   deadline_.arm(Side::kDownstream, std::chrono::seconds(5));
   co_await write_local(response, body, false);
-  if (state_.access_log) {
-    state_.access_log->info(R"({{"listener":{},"downstream":{},"status":{},"error":{}}})",
-                            log::json_quote(state_.view->snapshot->listeners[listener_].name),
-                            log::json_quote(peer_ip_), rejection.status,
-                            log::json_quote(rejection.reason));
-  }
+  record.response_bytes = body.size();
+  log_request(state_, *view, listener_, record, ending, Clock::now());
 }
 
 template <class DownStream>
-void Http1Connection<DownStream>::finish(const worker::View& view, const Exchange& exchange,
+void Http1Connection<DownStream>::finish(const worker::View& view, Exchange& exchange,
                                          const RequestParser& parser) {
-  const auto& stats = view.listener_stats[listener_];
-  stats.count_response(exchange.status);
-  stats.requests_by_protocol[0]->Increment();
-  auto elapsed = std::chrono::duration<double>(Clock::now() - exchange.start).count();
-  stats.duration->Observe(elapsed);
-  const auto& listener = view.snapshot->listeners[listener_];
-  layers::observe::count(state_.requests, exchange,
-                         {listener.direction, view.workload, std::nullopt, downstream().tls},
-                         elapsed * 1000);
-  const auto& head = parser.head();
-  if (exchange.trace.recorded()) {
-    layers::trace::report(
-        state_.spans, exchange,
-        {listener.direction == config::Direction::kOutbound,
-         listener.direction == config::Direction::kInbound, head.method_string(), head.target(),
-         head[beast_http::field::host], std::nullopt, view.workload});
+  exchange.request_bytes = parser.body_bytes();
+  exchange.response_bytes = writer_.response_body_bytes();
+  Ending ending{.http2 = false, .downstream = peer_ip_, .downstream_tls = downstream().tls};
+  if (reports_request_fields(view, exchange)) {
+    const auto& head = parser.head();
+    ending.method = head.method_string();
+    ending.target = head.target();
+    ending.authority = head[beast_http::field::host];
+    ending.request_id = head["x-request-id"];
   }
-  if (!state_.access_log) return;
-  state_.access_log->info(
-      R"({{"listener":{},"downstream":{},"method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"request_id":{}}})",
-      log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
-      log::json_quote(head.method_string()), log::json_quote(head.target()),
-      log::json_quote(head[beast_http::field::host]), exchange.status, elapsed * 1000,
-      log::json_quote(exchange.cluster), log::json_quote(exchange.upstream), exchange.attempts,
-      log::json_quote(exchange.error), log::json_quote(head["x-request-id"]));
+  finish_request(state_, view, listener_, exchange, ending);
 }
 
 template class Http1Connection<asio::ip::tcp::socket>;

@@ -328,7 +328,7 @@ class Http1Connection final : public worker::TrackedConnection {
   // Writes a response the proxy made, framed by Content-Length.
   asio::awaitable<boost::system::error_code> write_local(http::http1::ResponseHead& response,
                                                          std::string_view body, bool keep_alive);
-  void finish(const worker::View& view, const Exchange& exchange, const RequestParser& parser);
+  void finish(const worker::View& view, Exchange& exchange, const RequestParser& parser);
   // Who the client is, for the fields the proxy adds upstream.
   http::http1::Downstream downstream() const {
     return {peer_ip_, !std::is_same_v<DownStream, asio::ip::tcp::socket>};

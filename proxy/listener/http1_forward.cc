@@ -64,7 +64,8 @@ class Http1Connection<DownStream>::UpstreamPath {
     request_.head_request = head.method() == beast_http::verb::head;
     request_.upgrade = http::http1::is_upgrade(head);
     request_.grpc = exchange.grpc;
-    request_.upstream = connection.state_.access_log ? &exchange.upstream : nullptr;
+    // Formatted only for the access log.
+    request_.upstream = connection.state_.view->access_log ? &exchange.upstream : nullptr;
     request_.destination = &exchange.destination;
     request_.hash = exchange.hash;
   }

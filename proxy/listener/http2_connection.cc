@@ -9,10 +9,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 
-#include "common/log.h"
 #include "proxy/http/grpc.h"
-#include "proxy/layers/observe.h"
-#include "proxy/layers/trace.h"
+#include "proxy/listener/finish.h"
 #include "proxy/listener/http2_stream.h"
 
 namespace weft::proxy::listener {
@@ -124,6 +122,7 @@ class Http2Connection final : public worker::TrackedConnection,
                std::shared_ptr<http::BodyPipe> body) override {
     if (closed_ || stream.closed) return false;
     stream.status = head.status;
+    stream.response_body = body;
     return session_.submit_response(stream.id, head, std::move(body));
   }
   void reset(Http2Stream& stream, std::uint32_t error_code) override {
@@ -149,37 +148,22 @@ class Http2Connection final : public worker::TrackedConnection,
     self->finish(*stream, *view);
   }
 
-  void finish(const Http2Stream& stream, const worker::View& view) {
-    const auto& stats = view.listener_stats[listener_];
-    stats.count_response(stream.status);
-    stats.requests_by_protocol[1]->Increment();
-    if (stream.grpc_status) {
-      constexpr unsigned kUnknown = 2;
-      auto code = *stream.grpc_status < stats.grpc_statuses.size() ? *stream.grpc_status : kUnknown;
-      stats.grpc_statuses[code]->Increment();
+  void finish(Http2Stream& stream, const worker::View& view) {
+    if (stream.request_body) stream.request_bytes = stream.request_body->pushed();
+    if (stream.response_body) stream.response_bytes = stream.response_body->consumed();
+    Ending ending{.http2 = true,
+                  .downstream = peer_ip_,
+                  .grpc_status = stream.grpc_status,
+                  .reset = stream.close_code,
+                  .downstream_tls = tls()};
+    if (reports_request_fields(view, stream)) {
+      const auto& head = stream.request;
+      ending.method = head.method;
+      ending.target = head.path;
+      ending.authority = head.authority;
+      ending.request_id = head.fields.get("x-request-id").value_or("");
     }
-    auto elapsed = std::chrono::duration<double>(Clock::now() - stream.start).count();
-    stats.duration->Observe(elapsed);
-    const auto& listener = view.snapshot->listeners[listener_];
-    layers::observe::count(state_.requests, stream,
-                           {listener.direction, view.workload, stream.grpc_status, tls()},
-                           elapsed * 1000);
-    const auto& head = stream.request;
-    if (stream.trace.recorded()) {
-      layers::trace::report(state_.spans, stream,
-                            {listener.direction == config::Direction::kOutbound,
-                             listener.direction == config::Direction::kInbound, head.method,
-                             head.path, head.authority, stream.grpc_status, view.workload});
-    }
-    if (!state_.access_log) return;
-    state_.access_log->info(
-        R"({{"listener":{},"downstream":{},"protocol":"HTTP/2","method":{},"path":{},"authority":{},"status":{},"duration_ms":{:.3f},"cluster":{},"upstream":{},"attempts":{},"error":{},"grpc_status":{},"reset":{},"request_id":{}}})",
-        log::json_quote(view.snapshot->listeners[listener_].name), log::json_quote(peer_ip_),
-        log::json_quote(head.method), log::json_quote(head.path), log::json_quote(head.authority),
-        stream.status, elapsed * 1000, log::json_quote(stream.cluster),
-        log::json_quote(stream.upstream), stream.attempts, log::json_quote(stream.error),
-        stream.grpc_status ? std::to_string(*stream.grpc_status) : "null", stream.close_code,
-        log::json_quote(head.fields.get("x-request-id").value_or("")));
+    finish_request(state_, view, listener_, stream, ending);
   }
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }

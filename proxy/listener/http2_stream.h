@@ -29,6 +29,9 @@ struct Http2Stream : layers::Record {
   std::int32_t id = 0;
   http::RequestHead request;
   std::shared_ptr<http::BodyPipe> request_body;  // null: the request has none
+  // The body the response is sent from (its bytes taken are those sent);
+  // null: none.
+  std::shared_ptr<http::BodyPipe> response_body;
   // The session closed the stream: `close_code` 0 when it ended normally.
   bool closed = false;
   std::uint32_t close_code = 0;

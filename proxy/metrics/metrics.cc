@@ -271,6 +271,20 @@ Metrics::Metrics()
                          .Help("Batches of spans sent to the tracing collector, by result (ok, "
                                "failed)")
                          .Register(*registry_)),
+      access_log_lines_(BuildCounter()
+                            .Name("mesh_access_log_lines_total")
+                            .Help("Access log lines, by outcome (written, dropped_queue_full: "
+                                  "the writer fell behind, dropped_write_failed)")
+                            .Register(*registry_)),
+      access_log_queued_(BuildGauge()
+                             .Name("mesh_access_log_queued_bytes")
+                             .Help("Access log bytes waiting for the writer (capped at 8 MiB)")
+                             .Register(*registry_)),
+      access_log_open_failures_(
+          BuildCounter()
+              .Name("mesh_access_log_open_failures_total")
+              .Help("Access log files that could not be opened (their lines are dropped)")
+              .Register(*registry_)),
       lingering_closes_(BuildCounter()
                             .Name("mesh_http1_lingering_closes_total")
                             .Help("HTTP/1 connections closed with request bytes unread, after "
@@ -285,6 +299,9 @@ Metrics::Metrics()
   for (auto outcome : kTraceSpanOutcomes) trace_spans(outcome);
   trace_export(true);
   trace_export(false);
+  for (auto outcome : kAccessLogLineOutcomes) access_log_lines(outcome);
+  access_log_queued_bytes();
+  access_log_open_failures();
   for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
   for (auto end : kLingeringCloseEnds) lingering_close(end);
   for (auto reason : http::http1::kRejectionReasons) {
@@ -427,6 +444,10 @@ prometheus::Counter& Metrics::trace_spans(std::string_view outcome) {
 
 prometheus::Counter& Metrics::trace_export(bool ok) {
   return trace_exports_.Add({{"result", ok ? "ok" : "failed"}});
+}
+
+prometheus::Counter& Metrics::access_log_lines(std::string_view outcome) {
+  return access_log_lines_.Add({{"outcome", std::string(outcome)}});
 }
 
 prometheus::Counter& Metrics::discovery(std::string_view event) {

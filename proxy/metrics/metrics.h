@@ -39,6 +39,8 @@ inline constexpr std::array<std::string_view, 3> kLingeringCloseEnds = {"client_
 // dropped with a batch the collector did not take.
 inline constexpr std::array<std::string_view, 3> kTraceSpanOutcomes = {
     "exported", "dropped_buffer_full", "dropped_export_failed"};
+inline constexpr std::array<std::string_view, 3> kAccessLogLineOutcomes = {
+    "written", "dropped_queue_full", "dropped_write_failed"};
 
 // Per listener.
 struct ListenerStats {
@@ -160,6 +162,11 @@ class Metrics {
   // to the collector by result (ok, failed).
   prometheus::Counter& trace_spans(std::string_view outcome);
   prometheus::Counter& trace_export(bool ok);
+  // Access log lines by outcome (kAccessLogLineOutcomes), the bytes
+  // waiting for the writer, and files that could not be opened.
+  prometheus::Counter& access_log_lines(std::string_view outcome);
+  prometheus::Gauge& access_log_queued_bytes() { return access_log_queued_.Add({}); }
+  prometheus::Counter& access_log_open_failures() { return access_log_open_failures_.Add({}); }
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
   // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
@@ -228,6 +235,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& http2_connection_errors_;
   prometheus::Family<prometheus::Counter>& trace_spans_;
   prometheus::Family<prometheus::Counter>& trace_exports_;
+  prometheus::Family<prometheus::Counter>& access_log_lines_;
+  prometheus::Family<prometheus::Gauge>& access_log_queued_;
+  prometheus::Family<prometheus::Counter>& access_log_open_failures_;
   prometheus::Family<prometheus::Counter>& lingering_closes_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;

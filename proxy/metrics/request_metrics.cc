@@ -43,6 +43,14 @@ void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
   counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+void count_size(WorkerRequests::Series::Sizes& sizes, std::uint64_t bytes) {
+  const auto bucket = std::lower_bound(kSizeBucketsBytes.begin(), kSizeBucketsBytes.end(),
+                                       static_cast<double>(bytes)) -
+                      kSizeBucketsBytes.begin();
+  if (static_cast<std::size_t>(bucket) < sizes.buckets.size()) add(sizes.buckets[bucket]);
+  add(sizes.sum, bytes);
+}
+
 template <class T>
 void hash_combine(std::size_t& seed, const T& value) {
   seed ^= std::hash<T>{}(value) + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2);
@@ -126,7 +134,8 @@ auto WorkerRequests::find(const RequestLabels& labels) -> Series* {
   return it->second.get();
 }
 
-void WorkerRequests::record(const RequestLabels& labels, double milliseconds) {
+void WorkerRequests::record(const RequestLabels& labels, double milliseconds,
+                            std::uint64_t request_bytes, std::uint64_t response_bytes) {
   auto* series = find(labels);
   if (series == nullptr) {
     shared_.dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -139,6 +148,8 @@ void WorkerRequests::record(const RequestLabels& labels, double milliseconds) {
   if (static_cast<std::size_t>(bucket) < series->buckets.size()) add(series->buckets[bucket]);
   series->sum.store(series->sum.load(std::memory_order_relaxed) + milliseconds,
                     std::memory_order_relaxed);
+  count_size(series->request_sizes, request_bytes);
+  count_size(series->response_sizes, response_bytes);
 }
 
 auto WorkerRequests::tcp_opened(const RequestLabels& labels) -> Series* {
@@ -216,6 +227,11 @@ struct Merged {
   std::uint64_t count = 0;
   std::array<std::uint64_t, kDurationBucketsMs.size()> buckets{};
   double sum = 0;
+  struct Sizes {
+    std::array<std::uint64_t, kSizeBucketsBytes.size()> buckets{};
+    std::uint64_t sum = 0;
+  };
+  Sizes request_sizes, response_sizes;
   std::uint64_t opened = 0, closed = 0, received = 0, sent = 0;
 
   void add(const WorkerRequests::Series& s) {
@@ -223,6 +239,12 @@ struct Merged {
     count += read(s.count);
     for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += read(s.buckets[i]);
     sum += read(s.sum);
+    const auto add_sizes = [&](Sizes& to, const WorkerRequests::Series::Sizes& from) {
+      for (std::size_t i = 0; i < to.buckets.size(); ++i) to.buckets[i] += read(from.buckets[i]);
+      to.sum += read(from.sum);
+    };
+    add_sizes(request_sizes, s.request_sizes);
+    add_sizes(response_sizes, s.response_sizes);
     opened += read(s.opened);
     closed += read(s.closed);
     received += read(s.received);
@@ -243,6 +265,20 @@ prometheus::ClientMetric labelled(const std::vector<std::string>& values, bool t
   return metric;
 }
 
+prometheus::ClientMetric::Histogram sizes_histogram(std::uint64_t count,
+                                                    const Merged::Sizes& sizes) {
+  prometheus::ClientMetric::Histogram out;
+  out.sample_count = count;
+  out.sample_sum = static_cast<double>(sizes.sum);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < sizes.buckets.size(); ++i) {
+    cumulative += sizes.buckets[i];
+    out.bucket.push_back({cumulative, kSizeBucketsBytes[i]});
+  }
+  out.bucket.push_back({count, std::numeric_limits<double>::infinity()});
+  return out;
+}
+
 void add_request_families(const std::map<std::vector<std::string>, Merged>& merged,
                           const std::string& prefix, std::vector<prometheus::MetricFamily>& out) {
   auto requests = family(prefix + "_requests_total",
@@ -251,6 +287,12 @@ void add_request_families(const std::map<std::vector<std::string>, Merged>& merg
   auto duration = family(prefix + "_request_duration_milliseconds",
                          "Request duration from the request's first byte to the response's end",
                          prometheus::MetricType::Histogram);
+  auto request_bytes =
+      family(prefix + "_request_bytes", "Request body sizes, in bytes (from the client)",
+             prometheus::MetricType::Histogram);
+  auto response_bytes =
+      family(prefix + "_response_bytes", "Response body sizes, in bytes (to the client)",
+             prometheus::MetricType::Histogram);
   for (const auto& [values, m] : merged) {
     if (m.tcp) continue;
     auto metric = labelled(values, false);
@@ -264,10 +306,16 @@ void add_request_families(const std::map<std::vector<std::string>, Merged>& merg
       metric.histogram.bucket.push_back({cumulative, kDurationBucketsMs[i]});
     }
     metric.histogram.bucket.push_back({m.count, std::numeric_limits<double>::infinity()});
-    duration.metric.push_back(std::move(metric));
+    duration.metric.push_back(metric);
+    metric.histogram = sizes_histogram(m.count, m.request_sizes);
+    request_bytes.metric.push_back(metric);
+    metric.histogram = sizes_histogram(m.count, m.response_sizes);
+    response_bytes.metric.push_back(std::move(metric));
   }
   out.push_back(std::move(requests));
   out.push_back(std::move(duration));
+  out.push_back(std::move(request_bytes));
+  out.push_back(std::move(response_bytes));
 }
 
 void add_tcp_families(const std::map<std::vector<std::string>, Merged>& merged, bool istio,

@@ -85,6 +85,10 @@ inline constexpr std::array<double, 19> kDurationBucketsMs = {
     0.5,  1,    5,     10,    25,    50,     100,    250,     500,    1000,
     2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
 
+// Istio's size buckets, in bytes: 1, 10, ... 10^9.
+inline constexpr std::array<double, 10> kSizeBucketsBytes = {1,       10,      100, 1000, 10'000,
+                                                             100'000, 1000000, 1e7, 1e8,  1e9};
+
 // The TCP families leave out response_code and grpc_response_status.
 inline constexpr std::array<std::size_t, 2> kHttpOnlyLabels = {13, 14};
 
@@ -99,16 +103,24 @@ class WorkerRequests {
  public:
   explicit WorkerRequests(RequestMetrics& shared) : shared_(shared) {}
 
-  void record(const RequestLabels& labels, double milliseconds);
+  // A request's duration and its body sizes, from and to the client.
+  void record(const RequestLabels& labels, double milliseconds, std::uint64_t request_bytes,
+              std::uint64_t response_bytes);
   const RequestMetrics& shared() const { return shared_; }
 
   // One label set's counts, written only by its worker. A request's
-  // series uses the first three, a TCP connection's the other four.
+  // series uses the count, the duration and the sizes; a TCP connection's
+  // the other four.
   struct Series {
     std::vector<std::string> labels;
     std::atomic<std::uint64_t> count{0};
     std::array<std::atomic<std::uint64_t>, kDurationBucketsMs.size()> buckets{};
     std::atomic<double> sum{0};
+    struct Sizes {
+      std::array<std::atomic<std::uint64_t>, kSizeBucketsBytes.size()> buckets{};
+      std::atomic<std::uint64_t> sum{0};
+    };
+    Sizes request_sizes, response_sizes;
     std::atomic<std::uint64_t> opened{0}, closed{0};
     std::atomic<std::uint64_t> received{0}, sent{0};  // from and to the downstream
   };

@@ -40,10 +40,10 @@ class RequestMetricsTest : public ::testing::Test {
 TEST_F(RequestMetricsTest, MergesEveryWorkersSeriesByLabels) {
   auto& first = shared.add_worker();
   auto& second = shared.add_worker();
-  first.record(labels(200), 3);
-  first.record(labels(200), 700);
-  second.record(labels(200), 0.2);
-  second.record(labels(503), 12);
+  first.record(labels(200), 3, 0, 1);
+  first.record(labels(200), 700, 150, 20'000);
+  second.record(labels(200), 0.2, 10, 2'000'000'000);
+  second.record(labels(503), 12, 0, 0);
   std::vector<prometheus::MetricFamily> families;
   shared.collect(families);
 
@@ -74,24 +74,46 @@ TEST_F(RequestMetricsTest, MergesEveryWorkersSeriesByLabels) {
   EXPECT_EQ(ok.histogram.bucket[9].cumulative_count, 3u);  // 700 <= 1000
   EXPECT_EQ(ok.histogram.bucket.back().cumulative_count, 3u);
   EXPECT_EQ(family(families, "mesh_request_series").metric[0].gauge.value, 2);
+
+  // Body sizes: Istio's boundaries in bytes (1, 10, ... 10^9), +Inf last.
+  const auto& requests_sized = family(families, "mesh_request_bytes");
+  const auto& responses_sized = family(families, "mesh_response_bytes");
+  const auto ok_of = [](const prometheus::MetricFamily& f) -> const prometheus::ClientMetric& {
+    return label(f.metric[0], "response_code") == "200" ? f.metric[0] : f.metric[1];
+  };
+  const auto& sent = ok_of(requests_sized).histogram;
+  ASSERT_EQ(sent.bucket.size(), kSizeBucketsBytes.size() + 1);
+  EXPECT_EQ(sent.sample_count, 3u);
+  EXPECT_EQ(sent.sample_sum, 160);
+  EXPECT_EQ(sent.bucket[0].cumulative_count, 1u);  // 0 <= 1
+  EXPECT_EQ(sent.bucket[1].cumulative_count, 2u);  // 10 <= 10
+  EXPECT_EQ(sent.bucket[2].cumulative_count, 2u);
+  EXPECT_EQ(sent.bucket[3].cumulative_count, 3u);  // 150 <= 1000
+  const auto& received = ok_of(responses_sized).histogram;
+  EXPECT_EQ(received.sample_sum, 2'000'020'001);
+  EXPECT_EQ(received.bucket[0].cumulative_count, 1u);  // 1 <= 1
+  EXPECT_EQ(received.bucket[5].cumulative_count, 2u);  // 20,000 <= 100,000
+  EXPECT_EQ(received.bucket[9].cumulative_count, 2u);  // 2*10^9 only in +Inf
+  EXPECT_EQ(received.bucket[10].cumulative_count, 3u);
 }
 
 TEST_F(RequestMetricsTest, IstioNamesRenameOnlyTheRequestFamilies) {
   auto& worker = shared.add_worker();
-  worker.record(labels(200), 3);
+  worker.record(labels(200), 3, 0, 0);
   shared.use_istio_names(true);
   std::vector<prometheus::MetricFamily> families;
   shared.collect(families);
   std::vector<std::string> names(families.size());
   std::transform(families.begin(), families.end(), names.begin(),
                  [](const auto& f) { return f.name; });
-  EXPECT_EQ(names,
-            (std::vector<std::string>{
-                "istio_requests_total", "istio_request_duration_milliseconds",
-                "istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
-                "istio_tcp_received_bytes_total", "istio_tcp_sent_bytes_total",
-                "mesh_request_series", "mesh_request_series_dropped_total",
-                "mesh_peer_field_rejected_total", "mesh_workloads_interned_overflows_total"}));
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "istio_requests_total", "istio_request_duration_milliseconds", "istio_request_bytes",
+          "istio_response_bytes", "istio_tcp_connections_opened_total",
+          "istio_tcp_connections_closed_total", "istio_tcp_received_bytes_total",
+          "istio_tcp_sent_bytes_total", "mesh_request_series", "mesh_request_series_dropped_total",
+          "mesh_peer_field_rejected_total", "mesh_workloads_interned_overflows_total"}));
   EXPECT_EQ(family(families, "istio_requests_total").metric[0].counter.value, 1);
 }
 
@@ -102,7 +124,7 @@ TEST_F(RequestMetricsTest, TcpConnectionsHaveTheirOwnFamiliesWithoutResponseLabe
   tcp.protocol = RequestProtocol::kTcp;
   WorkerRequests::tcp_closed(first.tcp_opened(tcp), 100, 2000);
   auto* open = second.tcp_opened(tcp);  // still open: opened, not closed
-  first.record(labels(200), 1);
+  first.record(labels(200), 1, 0, 0);
   std::vector<prometheus::MetricFamily> families;
   shared.collect(families);
 
@@ -133,9 +155,9 @@ TEST_F(RequestMetricsTest, CountsWhatIsPastTheCapOfLabelSetsAsDropped) {
     auto l = labels(200);
     l.grpc_status = static_cast<std::int16_t>(i % 17);
     l.code = static_cast<std::uint16_t>(i / 17);
-    worker.record(l, 1);
+    worker.record(l, 1, 0, 0);
   }
-  worker.record(labels(0), 1);  // new, past the cap
+  worker.record(labels(0), 1, 0, 0);  // new, past the cap
   std::vector<prometheus::MetricFamily> families;
   shared.collect(families);
   EXPECT_EQ(family(families, "mesh_requests_total").metric.size(), kMaxRequestSeries);

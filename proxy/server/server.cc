@@ -96,6 +96,7 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
   exporter_.apply(*snapshot_);
   exporter_.start();
+  open_access_log();
   await_hangup();
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
@@ -107,8 +108,8 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
   std::vector<config::TcpEndpoint> addresses;
   for (const auto& listener : snapshot.listeners) addresses.push_back(listener.address);
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    auto worker =
-        std::make_unique<worker::Worker>(i, metrics_, options_.access_log, connection_budget_);
+    auto worker = std::make_unique<worker::Worker>(i, metrics_, access_log_, options_.access_log,
+                                                   connection_budget_);
     // The first worker resolves port 0; the others share its ports.
     auto bound = worker->bind(addresses);
     if (!bound) return tl::unexpected(bound.error());
@@ -190,6 +191,7 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
   checker_.apply(*snapshot_);
   metrics_.requests().use_istio_names(snapshot_->istio_metric_names);
   exporter_.apply(*snapshot_);
+  open_access_log();
   metrics_.config_reload(true).Increment();
   spdlog::info("configuration applied: version '{}'", snapshot_->version);
   exit_if_asked();
@@ -199,13 +201,20 @@ Result<void> Server::apply(std::shared_ptr<const config::Snapshot> next) {
 int Server::run() {
   io_.run();
   for (auto& worker : workers_) worker->stop();
+  access_log_.stop();  // after the workers' last lines
   return 0;
 }
 
 void Server::stop() {
   exporter_.stop();
   for (auto& worker : workers_) worker->stop();
+  access_log_.stop();
   io_.stop();
+}
+
+void Server::open_access_log() {
+  const auto& settings = snapshot_->access_log ? snapshot_->access_log : options_.access_log;
+  if (settings) access_log_.open(settings->path);
 }
 
 void Server::exit_if_asked() {

@@ -12,6 +12,7 @@
 
 #include "common/admin_http.h"
 #include "common/result.h"
+#include "proxy/access_log/sink.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/app_metrics.h"
@@ -29,7 +30,8 @@ struct Options {
   std::uint64_t max_connections = 0;
   // Loads and translates the configuration again (SIGHUP); null: no reload.
   std::function<Result<std::shared_ptr<const config::Snapshot>>()> load;
-  spdlog::logger* access_log = nullptr;  // null: no access log
+  // --access-log: the access log when the configuration names none.
+  std::optional<layers::access_log::Settings> access_log;
   // The application's metrics, merged into /stats/prometheus; none: only
   // the proxy's.
   std::optional<AppMetricsTarget> app_metrics;
@@ -74,6 +76,8 @@ class Server {
   // says why (log and mesh_config_reloads_total{result="rejected"}).
   void reload();
   void await_hangup();
+  // Points the access log at the snapshot's path, if it has an access log.
+  void open_access_log();
   void stop();
 
   Options options_;
@@ -84,6 +88,7 @@ class Server {
   metrics::Metrics metrics_;
   upstream::health::Checker checker_{io_, metrics_};  // on the main thread
   worker::ConnectionBudget connection_budget_;        // before the workers that use it
+  access_log::Sink access_log_{metrics_};             // before the workers that fill it
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   tracing::Exporter exporter_;  // after the workers it collects from
   bool draining_ = false;

@@ -5,72 +5,11 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/json_text.h"
+
 namespace weft::proxy::tracing {
 
 namespace {
-
-// The length of the well-formed UTF-8 sequence at the start of `text`
-// (RFC 3629: no overlongs, surrogates or code points past U+10FFFF); 0 when
-// it is not one.
-std::size_t utf8_sequence(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;
-    if (lead == 0xed) high = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;
-    if (lead == 0xf4) high = 0x8f;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
-  }
-  return length;
-}
-
-// `text` as a JSON string. What a client sent may be any bytes: a byte
-// that is not part of well-formed UTF-8 becomes U+FFFD, so one odd request
-// path cannot make a whole batch one a collector refuses.
-std::string json_quote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      const auto length = utf8_sequence(text.substr(i));
-      if (length == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(text.substr(i, length));
-        i += length;
-      }
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
-  }
-  out += '"';
-  return out;
-}
 
 // OTLP AnyValue attributes, written as a JSON array. Plain appends: a
 // sampled span has a dozen, and fmt's machinery per value cost more than
@@ -86,7 +25,7 @@ class Attributes {
     if (value.empty()) return;
     start(key);
     out_ += R"({"stringValue":)";
-    out_ += json_quote(value);
+    out_ += json_string(value);
     out_ += "}}";
   }
   void integer(std::string_view key, std::int64_t value) {
@@ -140,7 +79,7 @@ void otlp_span(std::string& out, const Span& span) {
   // SPAN_KIND_SERVER is 2, SPAN_KIND_CLIENT 3.
   fmt::format_to(std::back_inserter(out),
                  R"("name":{},"kind":{},"startTimeUnixNano":"{}","endTimeUnixNano":"{}",)",
-                 json_quote(span.method), span.kind == SpanKind::kClient ? 3 : 2,
+                 json_string(span.method), span.kind == SpanKind::kClient ? 3 : 2,
                  span.start_unix_nanos, span.start_unix_nanos + span.duration_nanos);
   out += R"("attributes":)";
   {
@@ -184,7 +123,7 @@ void zipkin_tag(std::string& out, bool& first, std::string_view key, std::string
   if (value.empty()) return;
   if (!first) out += ',';
   first = false;
-  fmt::format_to(std::back_inserter(out), "{}:{}", json_quote(key), json_quote(value));
+  fmt::format_to(std::back_inserter(out), "{}:{}", json_string(key), json_string(value));
 }
 
 void zipkin_span(std::string& out, const Span& span, const Reporter& reporter) {
@@ -196,14 +135,14 @@ void zipkin_span(std::string& out, const Span& span, const Reporter& reporter) {
   // Microseconds; a span shorter than one is rounded up, since Zipkin
   // reads a duration of 0 as unknown.
   fmt::format_to(std::back_inserter(out), R"("kind":"{}","name":{},"timestamp":{},"duration":{},)",
-                 span.kind == SpanKind::kClient ? "CLIENT" : "SERVER", json_quote(span.method),
+                 span.kind == SpanKind::kClient ? "CLIENT" : "SERVER", json_string(span.method),
                  span.start_unix_nanos / 1000,
                  std::max<std::int64_t>(1, span.duration_nanos / 1000));
   fmt::format_to(std::back_inserter(out), R"("localEndpoint":{{"serviceName":{}}},)",
-                 json_quote(reporter.service_name));
+                 json_string(reporter.service_name));
   if (!span.peer_service.empty()) {
     fmt::format_to(std::back_inserter(out), R"("remoteEndpoint":{{"serviceName":{}}},)",
-                   json_quote(span.peer_service));
+                   json_string(span.peer_service));
   }
   out += R"("tags":{)";
   bool first = true;

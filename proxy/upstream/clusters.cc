@@ -89,8 +89,8 @@ void ClusterState::sweep_success_rates(lb::Clock::time_point at) {
   }
 }
 
-std::string ClusterState::endpoint_text(std::size_t endpoint) const {
-  return config::address_text(config.endpoints[endpoint].address);
+const std::string& ClusterState::endpoint_text(std::size_t endpoint) const {
+  return config.endpoints[endpoint].text;
 }
 
 void ClusterState::count(const layers::retry::Step& step, const layers::retry::Tries& tries) const {

@@ -97,7 +97,7 @@ struct ClusterState {
   // freeing its place.
   void keep(std::size_t endpoint, pool::Connection connection);
   // "address:port" of an endpoint, for the access log.
-  std::string endpoint_text(std::size_t endpoint) const;
+  const std::string& endpoint_text(std::size_t endpoint) const;
   // Counts what the retry layer decided after an attempt: a retry by its
   // reason, else what kept a retryable outcome from being retried (the
   // budget, or a request body too large to send again).

@@ -23,7 +23,7 @@ config::TcpEndpoint at(std::uint16_t port) { return {asio::ip::make_address("127
 config::Cluster cluster(const std::string& name, const std::vector<std::uint16_t>& ports) {
   config::Cluster c;
   c.name = name;
-  for (auto port : ports) c.endpoints.push_back({at(port), 1});
+  for (auto port : ports) c.endpoints.push_back({at(port), config::address_text(at(port)), 1});
   return c;
 }
 
@@ -338,7 +338,7 @@ TEST(Clusters, TieredClusterPicksInTheZoneAndReportsLocality) {
   c.endpoints[1].tier = lb::Tier::kRegion;
   c.endpoints[2].tier = lb::Tier::kOther;
   c.locality_spillover = 70;
-  c.not_ready.push_back({at(8004), 1, {"eu", "eu-1a"}, lb::Tier::kZone});
+  c.not_ready.push_back({at(8004), "127.0.0.1:8004", 1, {"eu", "eu-1a"}, lb::Tier::kZone});
   const auto s = snapshot_of(c);
   metrics::Metrics metrics;
   auto clusters = make_clusters(s, metrics, nullptr);

@@ -19,11 +19,9 @@ namespace weft::proxy::worker {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Worker::Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log,
-               ConnectionBudget& budget)
-    : id_(id), state_(metrics), budget_(budget) {
-  state_.access_log = access_log;
-}
+Worker::Worker(std::size_t id, metrics::Metrics& metrics, access_log::Sink& sink,
+               std::optional<layers::access_log::Settings> access_log, ConnectionBudget& budget)
+    : id_(id), state_(metrics, sink), budget_(budget), access_log_(std::move(access_log)) {}
 
 Worker::~Worker() {
   stop();
@@ -67,6 +65,11 @@ std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snap
     view->listener_stats.push_back(state_.metrics.listener(listener.name));
   }
   if (snapshot->workload) view->workload = state_.metrics.requests().workload(*snapshot->workload);
+  if (snapshot->access_log) {
+    view->access_log = &*snapshot->access_log;
+  } else if (access_log_) {
+    view->access_log = &*access_log_;
+  }
   view->snapshot = std::move(snapshot);
   return view;
 }
@@ -177,6 +180,7 @@ asio::awaitable<void> Worker::sweep() {
     // coroutine, so the set does not change under this loop.
     for (auto* connection : state_.connections) connection->expire_if_due(now);
     if (ticks % kPoolSweepTicks == 0) sweep_pools(coarse_now());
+    state_.access_lines.flush();  // a line waits one sweep at most
   }
 }
 
@@ -202,6 +206,7 @@ void Worker::drain() {
 void Worker::stop() {
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  state_.access_lines.flush();  // the thread is gone: nothing else touches them
 }
 
 }  // namespace weft::proxy::worker

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,8 +21,10 @@ namespace weft::proxy::worker {
 class Worker {
  public:
   // `budget` caps open downstream connections over all workers.
-  Worker(std::size_t id, metrics::Metrics& metrics, spdlog::logger* access_log,
-         ConnectionBudget& budget);
+  // `access_log` is the settings for a snapshot without its own (none:
+  // no access log then); its lines go to `sink`.
+  Worker(std::size_t id, metrics::Metrics& metrics, access_log::Sink& sink,
+         std::optional<layers::access_log::Settings> access_log, ConnectionBudget& budget);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -74,6 +77,7 @@ class Worker {
   std::size_t id_;
   WorkerState state_;
   ConnectionBudget& budget_;
+  std::optional<layers::access_log::Settings> access_log_;  // for snapshots without their own
   std::atomic<std::size_t> open_connections_{0};
   // Only this worker's thread touches its sockets and timers, so the reactor
   // needs no locking; posts from other threads stay safe.

@@ -2,14 +2,13 @@
 // and is touched only from it, so nothing here needs a lock.
 #pragma once
 
-#include <spdlog/logger.h>
-
 #include <chrono>
 #include <memory>
 #include <unordered_set>
 #include <vector>
 
 #include "common/random.h"
+#include "proxy/access_log/sink.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/tracing/buffer.h"
@@ -37,19 +36,20 @@ struct View {
   std::shared_ptr<router::Splits> splits;              // indexed like snapshot->split_weights
   std::vector<metrics::ListenerStats> listener_stats;  // indexed like snapshot->listeners
   const metrics::Workload* workload = nullptr;         // interned; null: the snapshot has none
+  // The snapshot's access log, else --access-log's; null: none.
+  const layers::access_log::Settings* access_log = nullptr;
 };
 
 struct WorkerState {
-  explicit WorkerState(metrics::Metrics& m) : metrics(m) {}
+  WorkerState(metrics::Metrics& m, access_log::Sink& sink) : metrics(m), access_lines(&sink) {}
 
   metrics::Metrics& metrics;
   // This worker's workload-labelled request series.
   metrics::WorkerRequests& requests{metrics.requests().add_worker()};
   std::shared_ptr<const View> view;
   bool draining = false;
-  // One JSON line per request when set; its own logger, so the process log
-  // level does not silence it.
-  spdlog::logger* access_log = nullptr;
+  // Access log lines, until the sweep hands them to the writer.
+  access_log::LineBuffer access_lines;
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
   FastRandom rng;             // request ids, retry backoff jitter, trace and span ids

@@ -207,7 +207,7 @@ def test_max_requests_fails_fast_past_the_limit(start_proxy, backends, client):
     assert time.monotonic() - started < 5
     assert proxy.metric("mesh_upstream_overflows_total", cluster="app", limit="requests") == 4
     assert proxy.settled_metric("mesh_upstream_requests_active", 0, cluster="app") == 0
-    records = [json.loads(line) for line in proxy.log_text().splitlines() if line.startswith("{")]
+    records = proxy.access_records(6)
     assert sum(r.get("error") == "upstream_overflow" for r in records) == 4, records
 
 

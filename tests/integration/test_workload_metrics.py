@@ -289,6 +289,22 @@ def test_prometheus_answers_the_golden_queries(mesh, tmp_path):
             status, body = http_get(url)
             assert status == 200 and json.loads(body)["status"] == "success", (name, title, body)
         assert query('sum(mesh_controlplane_connected_proxies)')[0]["value"][1] == "3"
+
+        # meshctl stat from Prometheus: the Services' callers counted every
+        # request; a window that covers the whole run.
+        stat = json.loads(mesh.meshctl("stat", "svc", "--prometheus", f"http://127.0.0.1:{web}",
+                                       "--window", "10m", "-o", "json").stdout)
+        assert {r["name"] for r in stat} == {"reviews-v1", "reviews-v2"}, stat
+        # What Prometheus' own increase() says (it misses what a series
+        # counted before its first scrape, so not every request sent).
+        expected = {r["metric"]["destination_service"].split(".")[0]: float(r["value"][1])
+                    for r in query('sum by (destination_service) (increase('
+                                   'mesh_requests_total{reporter="source"}[10m]))')}
+        for r in stat:
+            assert r["requests"] == pytest.approx(expected[r["name"]], rel=0.05), (stat, expected)
+        assert sum(r["failed"] for r in stat) / sum(r["requests"] for r in stat) == pytest.approx(
+            sent["failed"] / sent_total, abs=0.05)
+        assert all(0 < r["latency_ms_p99"] < 10000 for r in stat), stat
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -347,6 +363,70 @@ def test_grpc_calls_carry_their_status_through_two_sidecars(start_proxy, grpc_se
                                     grpc_response_status="0", **want) == 3, reporter
         assert proxy.settled_metric("mesh_requests_total", 1, reporter=reporter,
                                     grpc_response_status="5", **want) == 1, reporter
+
+
+def test_meshctl_stat_from_the_sidecars(mesh):
+    """meshctl stat deploy: what each workload served, from its own
+    sidecar; stat svc: what each Service was asked, from its callers'."""
+    client = mesh.workloads["client-0"]
+    answers = [request(client["outbound"], "http://reviews:9080/") for _ in range(30)]
+    failed = [request(client["outbound"], "http://reviews:9080/status/503") for _ in range(6)]
+    assert all(status == 200 for status, _ in answers) and all(s == 503 for s, _ in failed)
+
+    def stat(*args):
+        return {r["name"]: r for r in json.loads(mesh.meshctl("stat", *args, "-o", "json").stdout)}
+
+    deadline = time.monotonic() + 5
+    served = stat("deploy", "--window", "0s")
+    while sum(r["requests"] for n, r in served.items() if n.startswith("reviews")) < 36 and (
+            time.monotonic() < deadline):
+        time.sleep(0.1)
+        served = stat("deploy", "--window", "0s")
+    reviews = [r for name, r in served.items() if name.startswith("reviews-v")]
+    assert sum(r["requests"] for r in reviews) == 36, served
+    assert sum(r["failed"] for r in reviews) == 6, served
+    assert all(r["namespace"] == "default" and "rps" not in r for r in reviews), served
+    assert all(0 < r["latency_ms_p50"] <= r["latency_ms_p95"] <= r["latency_ms_p99"]
+               for r in reviews), served
+
+    # The route splits reviews between the Services reviews-v1 and
+    # reviews-v2: the callers' sidecars count each backend Service.
+    asked = stat("svc", "--window", "0s")
+    assert set(asked) == {"reviews-v1", "reviews-v2"}, asked
+    assert sum(r["requests"] for r in asked.values()) == 36
+    assert sum(r["failed"] for r in asked.values()) == 6
+    one = stat("svc", "reviews-v1", "-n", "default", "--window", "0s")
+    assert list(one) == ["reviews-v1"] and one["reviews-v1"] == asked["reviews-v1"]
+    assert one["reviews-v1"]["success_rate"] == pytest.approx(
+        1 - one["reviews-v1"]["failed"] / one["reviews-v1"]["requests"])
+
+    # Over a window: only what happened within it, as a rate.
+    stop = threading.Event()
+
+    def traffic():
+        for _ in range(200):
+            if stop.is_set():
+                return
+            request(client["outbound"], "http://reviews:9080/")
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    try:
+        windowed = stat("svc", "reviews-v1", "--window", "2s")["reviews-v1"]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert 0 < windowed["requests"] < 200 and windowed["failed"] == 0, windowed
+    assert windowed["rps"] == pytest.approx(windowed["requests"] / 2)
+
+    table = mesh.meshctl("stat", "deploy", "reviews-v1", "--window", "0s").stdout
+    assert table.splitlines()[0].split() == ["NAMESPACE", "WORKLOAD", "SUCCESS", "RPS",
+                                             "REQUESTS", "LATENCY_P50", "LATENCY_P95",
+                                             "LATENCY_P99"], table
+    assert len(table.splitlines()) == 2 and "reviews-v1" in table, table
+    bad = mesh.meshctl("stat", "deploy", "--window", "soon", check=False)
+    assert bad.returncode == 2 and "is not a duration" in bad.stderr
 
 
 def test_meshconfig_switches_to_istio_names_live(mesh):

@@ -7,6 +7,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
+#include <cstdint>
 #include <iterator>
 #include <string_view>
 #include <type_traits>
@@ -41,6 +42,8 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
   const Head& head() const { return head_; }
   // The body bytes the last put() took (empty if it took framing only).
   std::string_view piece() const { return piece_; }
+  // The body bytes taken since the parser began (chunk framing not counted).
+  std::uint64_t body_bytes() const { return body_bytes_; }
 
  private:
   using error_code = boost::system::error_code;
@@ -108,12 +111,14 @@ class Parser final : public beast_http::basic_parser<kIsRequest> {
       ec = beast_http::error::need_buffer;
       return 0;
     }
+    body_bytes_ += bytes.size();
     return bytes.size();
   }
 
   Head head_;
   std::string_view piece_;
   std::string_view input_;  // what the put() in progress was given (empty: several buffers)
+  std::uint64_t body_bytes_ = 0;
 };
 
 using RequestParser = Parser<true>;

@@ -19,6 +19,8 @@ void append_version(std::string& out, unsigned version) {
 }  // namespace
 
 void MessageWriter::start(const RequestHead& head, bool chunked) {
+  response_ = false;
+  body_bytes_ = 0;
   head_.clear();
   head_ += head.method_string();
   head_ += ' ';
@@ -30,6 +32,8 @@ void MessageWriter::start(const RequestHead& head, bool chunked) {
 }
 
 void MessageWriter::start(const ResponseHead& head, bool chunked) {
+  response_ = true;
+  body_bytes_ = 0;
   head_.clear();
   append_version(head_, head.version());
   head_ += ' ';
@@ -79,6 +83,7 @@ void MessageWriter::trailers(const FieldList& fields) {
 }
 
 std::span<const boost::asio::const_buffer> MessageWriter::next(std::string_view piece, bool last) {
+  body_bytes_ += piece.size();
   std::size_t n = 0;
   if (head_pending_) {
     buffers_[n++] = boost::asio::buffer(head_);

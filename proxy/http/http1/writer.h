@@ -8,6 +8,7 @@
 
 #include <array>
 #include <boost/asio/buffer.hpp>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,12 +32,18 @@ class MessageWriter {
   // value" lines); call before the last next().
   void trailers(const FieldList& fields);
 
+  // The body bytes handed to next() since the last start() of a response
+  // (0 when the last start() was a request's).
+  std::uint64_t response_body_bytes() const { return response_ ? body_bytes_ : 0; }
+
  private:
   void finish_head(const Fields& fields, bool chunked);
 
   std::string head_;
   bool head_pending_ = false;
   bool chunked_ = false;
+  bool response_ = false;
+  std::uint64_t body_bytes_ = 0;
   std::array<char, 24> size_line_{};
   std::string last_chunk_;  // "0\r\n" + trailer fields + "\r\n"; empty: kLastChunk
   std::array<boost::asio::const_buffer, 5> buffers_;

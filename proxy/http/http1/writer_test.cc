@@ -82,6 +82,28 @@ TEST(MessageWriter, ChunkedEmptyBodyIsJustTheTerminator) {
   EXPECT_TRUE(wire.ends_with("\r\n\r\n0\r\n\r\n"));
 }
 
+// What the access log and the size histograms count as the response's body.
+TEST(MessageWriter, CountsTheResponseBodyNotTheRequestsOrTheFraming) {
+  MessageWriter writer;
+  RequestHead request;
+  request.method(beast_http::verb::post);
+  request.target("/");
+  request.version(11);
+  writer.start(request, true);
+  writer.next("request body", true);
+  EXPECT_EQ(writer.response_body_bytes(), 0u) << "a request's body";
+  ResponseHead response;
+  response.result(200);
+  response.version(11);
+  writer.start(response, true);
+  writer.next("hello", false);
+  writer.next(" world", false);
+  writer.next({}, true);
+  EXPECT_EQ(writer.response_body_bytes(), 11u) << "chunk size lines not counted";
+  writer.start(response, false);
+  EXPECT_EQ(writer.response_body_bytes(), 0u) << "a new response";
+}
+
 TEST(MessageWriter, ResponseStatusLine) {
   ResponseHead head;
   head.result(404);
