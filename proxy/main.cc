@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   // JSON lines on stdout for every request, unless the configuration
   // (MeshConfig spec.accessLog) says otherwise.
   if (args.access_log) options.access_log = weft::proxy::layers::access_log::Settings{};
+  options.tap = args.tap;
   if (!args.app_metrics.empty()) {
     options.app_metrics = *weft::proxy::server::parse_app_metrics_target(args.app_metrics);
   }

@@ -32,6 +32,15 @@ struct StatArgs {
   std::string window;      // empty: 2s from the sidecars, 1m from Prometheus; 0s: since start
 };
 int stat(const Target& target, const StatArgs& args, Format format);
+
+struct TapArgs {
+  std::string proxy;  // NAME, NAME.NAMESPACE or NAMESPACE/NAME
+  std::string ns;
+  std::size_t max = 0;   // stop after this many requests; 0: no limit
+  std::string duration;  // stop after this long; empty: no limit
+};
+// Prints the requests a proxy handles as they finish, from its admin /tap.
+int tap(const Target& target, const TapArgs& args, Format format);
 int validate(const std::vector<std::string>& paths);
 
 struct UpOptions {

@@ -60,6 +60,22 @@ int main(int argc, char** argv) {
                        "from Prometheus");
   output_option(stat_cmd);
 
+  auto* tap_cmd = app.add_subcommand(
+      "tap", "The requests a proxy handles, live: method, path, status, latency, flags");
+  TapArgs tap_args;
+  tap_cmd
+      ->add_option("proxy", tap_args.proxy,
+                   "NAME, NAME.NAMESPACE or NAMESPACE/NAME (namespace default)")
+      ->required();
+  tap_cmd->add_option("-n,--namespace", tap_args.ns, "The proxy's namespace");
+  tap_cmd->add_option("--max", tap_args.max, "Stop after this many requests");
+  tap_cmd->add_option("--duration", tap_args.duration, "Stop after this long (10s, 1m)");
+  tap_cmd
+      ->add_option("-o,--output", output,
+                   "table (one line per request) or json (one object "
+                   "per line)")
+      ->check(CLI::IsMember({"table", "json"}));
+
   auto* check_cmd = app.add_subcommand(
       "check", "Control plane reachable, manifests valid, every route accepted, proxies in sync");
 
@@ -130,6 +146,7 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return status(target, format());
   if (config_cmd->parsed()) return proxy_config(target, config_args, format());
   if (stat_cmd->parsed()) return stat(target, stat_args, format());
+  if (tap_cmd->parsed()) return tap(target, tap_args, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);

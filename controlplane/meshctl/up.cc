@@ -299,7 +299,9 @@ class LocalMesh {
     auto sidecar =
         spawn(w.name + " sidecar",
               {(binaries_ / "mesh-proxy").string(), "--controlplane", grpc_, "--node", w.name,
-               "--namespace", w.ns, "--concurrency", "1", "--token-file", token.string()},
+               "--namespace", w.ns, "--concurrency", "1", "--token-file", token.string(),
+               // A local mesh is for looking inside: meshctl tap works on it.
+               "--tap"},
               {}, logs / (w.name + ".proxy.log"), manifests_);
     auto& replica = replicas_[w.name];
     replica.workload = w;

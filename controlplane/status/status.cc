@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "common/rfc3339.h"
@@ -65,7 +66,13 @@ StatusService::StatusService(server::Registry& registry, prometheus::Registry& m
                          .Help("Requests for /config or /debug/* refused because they came "
                                "from off the host (see --debug-remote)")
                          .Register(metrics)
-                         .Add({})) {}
+                         .Add({})),
+      out_of_sync_(prometheus::BuildGauge()
+                       .Name("mesh_controlplane_proxies_out_of_sync")
+                       .Help("Connected proxies whose acknowledged configuration is not the "
+                             "current one: pending, rejected (NACK) or none can be made")
+                       .Register(metrics)
+                       .Add({})) {}
 
 bool StatusService::may_debug(const admin::Request& request) const {
   auto peer = request.peer;
@@ -172,6 +179,9 @@ admin::Response StatusService::handle(const admin::Request& request) const {
   if (request.path == "/config") return config(request.query);
   if (request.path == "/debug/store") return {200, "application/json", store_json()};
   if (request.path == "/metrics") {
+    const auto statuses = registry_.statuses();
+    out_of_sync_.Set(static_cast<double>(std::count_if(
+        statuses.begin(), statuses.end(), [](const auto& s) { return !s.in_sync(); })));
     return {200, "text/plain; version=0.0.4",
             prometheus::TextSerializer().Serialize(metrics_.Collect())};
   }

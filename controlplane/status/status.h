@@ -58,6 +58,7 @@ class StatusService {
   prometheus::Registry& metrics_;
   bool debug_remote_;
   prometheus::Counter& debug_refused_;
+  prometheus::Gauge& out_of_sync_;  // counted when scraped
   mutable std::mutex mutex_;
   SourceState source_;
 };

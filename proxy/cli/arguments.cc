@@ -94,6 +94,14 @@ const std::vector<Flag>& flags() {
          a.access_log = true;
          return {};
        }},
+      {"--tap",
+       "serve /tap on the admin port: the requests this proxy handles, live, for meshctl tap "
+       "(off by default: request paths and addresses are sensitive)",
+       false,
+       [](Arguments& a, std::string_view) -> Result<void> {
+         a.tap = true;
+         return {};
+       }},
       {"--app-metrics",
        "IP:PORT[/PATH]  the application's Prometheus endpoint (path default /metrics), served "
        "merged with the proxy's on /stats/prometheus",

@@ -39,6 +39,7 @@ struct Arguments {
   std::string log_level;
   std::string log_format;
   bool access_log = false;
+  bool tap = false;  // /tap on the admin port
   // --app-metrics IP:PORT[/PATH]: the application's Prometheus endpoint,
   // served merged with the proxy's (server/app_metrics.h).
   std::string app_metrics;

@@ -75,7 +75,7 @@ TEST(Arguments, HelpListsEveryFlag) {
   for (auto flag :
        {"--config", "--controlplane", "--controlplane-keepalive", "--node", "--namespace",
         "--concurrency", "--max-connections", "--log-level", "--log-format", "--access-log",
-        "--check", "--wait-ready", "--wait-ready-port", "--wait-ready-timeout"}) {
+        "--tap", "--check", "--wait-ready", "--wait-ready-port", "--wait-ready-timeout"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
 }

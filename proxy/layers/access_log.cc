@@ -58,10 +58,11 @@ std::string_view namespace_of(const metrics::Workload* workload) {
   return workload != nullptr ? std::string_view(workload->ns) : std::string_view();
 }
 
-// `,"name":`, made at compile time: a field's key is one append.
+// `,"name":`, made at compile time (a constant expression): a field's key
+// is one append.
 template <std::size_t N>
 struct Key {
-  consteval Key(const char (&name)[N]) {  // NOLINT(google-explicit-constructor): Key{"name"}
+  constexpr Key(const char (&name)[N]) {  // NOLINT(google-explicit-constructor): Key{"name"}
     text[0] = ',';
     text[1] = '"';
     for (std::size_t i = 0; i + 1 < N; ++i) text[i + 2] = name[i];

@@ -32,15 +32,15 @@ void finish_request(worker::WorkerState& state, const worker::View& view, std::s
   log_request(state, view, listener, record, ending, now);
 }
 
-void log_request(worker::WorkerState& state, const worker::View& view, std::size_t listener,
-                 const layers::Record& record, const Ending& ending,
-                 std::chrono::steady_clock::time_point now) {
-  const auto* settings = view.access_log;
-  if (settings == nullptr || !layers::access_log::logged(*settings, record, state.rng())) return;
+namespace {
+
+layers::access_log::Entry entry_of(const worker::View& view, std::size_t listener,
+                                   const layers::Record& record, const Ending& ending,
+                                   std::chrono::steady_clock::time_point now) {
   const auto& config = view.snapshot->listeners[listener];
   const bool outbound = config.direction == config::Direction::kOutbound;
   const auto elapsed = now - record.start;
-  layers::access_log::Entry entry{
+  return {
       .start = std::chrono::system_clock::now() -
                std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed),
       .duration_ms = std::chrono::duration<double, std::milli>(elapsed).count(),
@@ -65,8 +65,30 @@ void log_request(worker::WorkerState& state, const worker::View& view, std::size
       .reset = ending.reset,
       .trace = record.trace.trace,
   };
-  layers::access_log::append(state.access_lines.bytes(), settings->format, entry);
-  state.access_lines.added();
+}
+
+}  // namespace
+
+void log_request(worker::WorkerState& state, const worker::View& view, std::size_t listener,
+                 const layers::Record& record, const Ending& ending,
+                 std::chrono::steady_clock::time_point now) {
+  const auto* settings = view.access_log;
+  const bool tapped = state.tap != nullptr && state.tap->active(now);
+  const bool logged =
+      settings != nullptr && layers::access_log::logged(*settings, record, state.rng());
+  if (!logged && !tapped) return;
+  const auto entry = entry_of(view, listener, record, ending, now);
+  if (logged) {
+    layers::access_log::append(state.access_lines.bytes(), settings->format, entry);
+    state.access_lines.added();
+  }
+  if (tapped) {
+    std::string line;
+    layers::access_log::append_json(line, entry);
+    line.pop_back();  // the newline
+    state.tap->publish(std::move(line));
+    state.metrics.tap_requests("published").Increment();
+  }
 }
 
 }  // namespace weft::proxy::listener

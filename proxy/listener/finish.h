@@ -30,19 +30,21 @@ struct Ending {
 };
 
 // Whether anything reads the Ending's request fields (method, target,
-// authority, request id): a span or an access log line. Finding the Host
+// authority, request id): a span, an access log line or meshctl tap. Finding the Host
 // and x-request-id fields is a walk over the request's fields, which a
 // request that reports neither does not pay for.
-inline bool reports_request_fields(const worker::View& view, const layers::Record& record) {
-  return view.access_log != nullptr || record.trace.recorded();
+inline bool reports_request_fields(const worker::WorkerState& state, const worker::View& view,
+                                   const layers::Record& record) {
+  return view.access_log != nullptr || record.trace.recorded() ||
+         (state.tap != nullptr && state.tap->active(std::chrono::steady_clock::now()));
 }
 
 void finish_request(worker::WorkerState& state, const worker::View& view, std::size_t listener,
                     const layers::Record& record, const Ending& ending);
 
-// The access log line alone, for a request refused before it was parsed
-// (the codec counts it itself). Nothing when no access log is configured
-// or the request is not drawn.
+// The access log line (if one is configured and the request is drawn) and
+// the request for meshctl tap (if it watches) alone: for a request refused
+// before it was parsed, which the codec counts itself.
 void log_request(worker::WorkerState& state, const worker::View& view, std::size_t listener,
                  const layers::Record& record, const Ending& ending,
                  std::chrono::steady_clock::time_point now);

@@ -215,7 +215,7 @@ void Http1Connection<DownStream>::finish(const worker::View& view, Exchange& exc
   exchange.request_bytes = parser.body_bytes();
   exchange.response_bytes = writer_.response_body_bytes();
   Ending ending{.http2 = false, .downstream = peer_ip_, .downstream_tls = downstream().tls};
-  if (reports_request_fields(view, exchange)) {
+  if (reports_request_fields(state_, view, exchange)) {
     const auto& head = parser.head();
     ending.method = head.method_string();
     ending.target = head.target();

@@ -64,8 +64,9 @@ class Http1Connection<DownStream>::UpstreamPath {
     request_.head_request = head.method() == beast_http::verb::head;
     request_.upgrade = http::http1::is_upgrade(head);
     request_.grpc = exchange.grpc;
-    // Formatted only for the access log.
-    request_.upstream = connection.state_.view->access_log ? &exchange.upstream : nullptr;
+    // Formatted only for the access log and meshctl tap.
+    request_.upstream =
+        connection.state_.view->access_log || connection.state_.tap ? &exchange.upstream : nullptr;
     request_.destination = &exchange.destination;
     request_.hash = exchange.hash;
   }

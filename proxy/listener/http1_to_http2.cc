@@ -159,7 +159,7 @@ auto Http1Connection<DownStream>::attempt_http2(RequestParser& parser, Http2Requ
   const upstream::http2::Request call{
       request.head,  request.body,
       exchange.grpc, pump ? &client_body : nullptr,
-      kPipeBytes,    state_.view->access_log ? &exchange.upstream : nullptr,
+      kPipeBytes,    state_.view->access_log || state_.tap ? &exchange.upstream : nullptr,
       exchange.hash, &exchange.destination};
   auto answer = co_await upstream::http2::call(cluster, call, deadlines, tries);
   if (answer.ended) co_return *answer.ended;

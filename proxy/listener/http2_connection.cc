@@ -156,7 +156,7 @@ class Http2Connection final : public worker::TrackedConnection,
                   .grpc_status = stream.grpc_status,
                   .reset = stream.close_code,
                   .downstream_tls = tls()};
-    if (reports_request_fields(view, stream)) {
+    if (reports_request_fields(state_, view, stream)) {
       const auto& head = stream.request;
       ending.method = head.method;
       ending.target = head.path;

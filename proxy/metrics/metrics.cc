@@ -285,6 +285,11 @@ Metrics::Metrics()
               .Name("mesh_access_log_open_failures_total")
               .Help("Access log files that could not be opened (their lines are dropped)")
               .Register(*registry_)),
+      tap_requests_(BuildCounter()
+                        .Name("mesh_tap_requests_total")
+                        .Help("Requests shown to meshctl tap (published), and those a watcher "
+                              "polled too slowly to see (missed: past the last 1,024)")
+                        .Register(*registry_)),
       lingering_closes_(BuildCounter()
                             .Name("mesh_http1_lingering_closes_total")
                             .Help("HTTP/1 connections closed with request bytes unread, after "
@@ -302,6 +307,8 @@ Metrics::Metrics()
   for (auto outcome : kAccessLogLineOutcomes) access_log_lines(outcome);
   access_log_queued_bytes();
   access_log_open_failures();
+  tap_requests("published");
+  tap_requests("missed");
   for (auto cause : kDiscoveryReconnectCauses) discovery_reconnect(cause);
   for (auto end : kLingeringCloseEnds) lingering_close(end);
   for (auto reason : http::http1::kRejectionReasons) {

@@ -167,6 +167,11 @@ class Metrics {
   prometheus::Counter& access_log_lines(std::string_view outcome);
   prometheus::Gauge& access_log_queued_bytes() { return access_log_queued_.Add({}); }
   prometheus::Counter& access_log_open_failures() { return access_log_open_failures_.Add({}); }
+  // Requests published to meshctl tap (published), and those a watcher was
+  // too slow to see (missed).
+  prometheus::Counter& tap_requests(std::string_view outcome) {
+    return tap_requests_.Add({{"outcome", std::string(outcome)}});
+  }
   // Control-plane stream events: connected, connect_failed, ack, nack.
   prometheus::Counter& discovery(std::string_view event);
   // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
@@ -238,6 +243,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& access_log_lines_;
   prometheus::Family<prometheus::Gauge>& access_log_queued_;
   prometheus::Family<prometheus::Counter>& access_log_open_failures_;
+  prometheus::Family<prometheus::Counter>& tap_requests_;
   prometheus::Family<prometheus::Counter>& lingering_closes_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;

@@ -1,5 +1,6 @@
 #include "proxy/server/server.h"
 
+#include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -7,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <fstream>
 #include <thread>
 
@@ -108,8 +110,9 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
   std::vector<config::TcpEndpoint> addresses;
   for (const auto& listener : snapshot.listeners) addresses.push_back(listener.address);
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    auto worker = std::make_unique<worker::Worker>(i, metrics_, access_log_, options_.access_log,
-                                                   connection_budget_);
+    auto worker =
+        std::make_unique<worker::Worker>(i, metrics_, access_log_, options_.access_log,
+                                         options_.tap ? &tap_ : nullptr, connection_budget_);
     // The first worker resolves port 0; the others share its ports.
     auto bound = worker->bind(addresses);
     if (!bound) return tl::unexpected(bound.error());
@@ -260,7 +263,50 @@ asio::awaitable<admin::Response> Server::admin_async(admin::Request request) {
   if (request.path == "/endpoints") {
     co_return co_await endpoints();
   }
+  if (request.path == "/tap") {
+    co_return co_await tap(request);
+  }
   co_return admin(request);
+}
+
+asio::awaitable<admin::Response> Server::tap(const admin::Request& request) {
+  if (!options_.tap) {
+    co_return admin::Response{404, "text/plain", "tap is off: start mesh-proxy with --tap\n"};
+  }
+  const auto number = [&](std::string_view key) -> std::optional<std::uint64_t> {
+    const auto value = admin::query_value(request.query, key);
+    std::uint64_t out = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+      return std::nullopt;
+    }
+    return out;
+  };
+  constexpr std::uint64_t kMaxLines = 1000;
+  constexpr std::uint64_t kMaxWaitMs = 5000;
+  const auto max = std::min(number("max").value_or(100), kMaxLines);
+  const auto wait =
+      std::chrono::milliseconds(std::min(number("wait_ms").value_or(1000), kMaxWaitMs));
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  asio::steady_timer tick(io_);
+  auto taken = tap_.take(number("since"), max, std::chrono::steady_clock::now());
+  while (taken.lines.empty() && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(asio::use_awaitable);
+    const auto missed = taken.missed;
+    taken = tap_.take(taken.next, max, std::chrono::steady_clock::now());
+    taken.missed += missed;
+  }
+  if (taken.missed > 0)
+    metrics_.tap_requests("missed").Increment(static_cast<double>(taken.missed));
+  std::string body =
+      fmt::format(R"({{"next":{},"missed":{},"requests":[)", taken.next, taken.missed);
+  for (std::size_t i = 0; i < taken.lines.size(); ++i) {
+    if (i > 0) body += ',';
+    body += taken.lines[i];
+  }
+  body += "]}\n";
+  co_return admin::Response{200, "application/json", std::move(body)};
 }
 
 asio::awaitable<admin::Response> Server::endpoints() {

@@ -16,6 +16,7 @@
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/app_metrics.h"
+#include "proxy/tap/hub.h"
 #include "proxy/tracing/exporter.h"
 #include "proxy/upstream/health/checker.h"
 #include "proxy/worker/worker.h"
@@ -32,6 +33,7 @@ struct Options {
   std::function<Result<std::shared_ptr<const config::Snapshot>>()> load;
   // --access-log: the access log when the configuration names none.
   std::optional<layers::access_log::Settings> access_log;
+  bool tap = false;  // --tap: /tap on the admin port
   // The application's metrics, merged into /stats/prometheus; none: only
   // the proxy's.
   std::optional<AppMetricsTarget> app_metrics;
@@ -66,6 +68,9 @@ class Server {
   // The admin endpoint: admin(), and /endpoints, which asks every worker.
   boost::asio::awaitable<admin::Response> admin_async(admin::Request request);
   boost::asio::awaitable<admin::Response> endpoints();
+  // /tap?since=N&max=M&wait_ms=W: the requests finished after number N
+  // (none: from now), waiting up to W ms for the first.
+  boost::asio::awaitable<admin::Response> tap(const admin::Request& request);
   // /stats/prometheus: the proxy's metrics, and the application's when
   // --app-metrics names them.
   boost::asio::awaitable<admin::Response> prometheus(admin::Request request);
@@ -89,6 +94,7 @@ class Server {
   upstream::health::Checker checker_{io_, metrics_};  // on the main thread
   worker::ConnectionBudget connection_budget_;        // before the workers that use it
   access_log::Sink access_log_{metrics_};             // before the workers that fill it
+  tap::Hub tap_;                                      // likewise
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   tracing::Exporter exporter_;  // after the workers it collects from
   bool draining_ = false;

@@ -20,8 +20,11 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Worker::Worker(std::size_t id, metrics::Metrics& metrics, access_log::Sink& sink,
-               std::optional<layers::access_log::Settings> access_log, ConnectionBudget& budget)
-    : id_(id), state_(metrics, sink), budget_(budget), access_log_(std::move(access_log)) {}
+               std::optional<layers::access_log::Settings> access_log, tap::Hub* tap,
+               ConnectionBudget& budget)
+    : id_(id), state_(metrics, sink), budget_(budget), access_log_(std::move(access_log)) {
+  state_.tap = tap;
+}
 
 Worker::~Worker() {
   stop();

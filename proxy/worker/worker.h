@@ -23,8 +23,11 @@ class Worker {
   // `budget` caps open downstream connections over all workers.
   // `access_log` is the settings for a snapshot without its own (none:
   // no access log then); its lines go to `sink`.
+  // `tap`: where finished requests go while meshctl tap watches (null: --tap
+  // is off).
   Worker(std::size_t id, metrics::Metrics& metrics, access_log::Sink& sink,
-         std::optional<layers::access_log::Settings> access_log, ConnectionBudget& budget);
+         std::optional<layers::access_log::Settings> access_log, tap::Hub* tap,
+         ConnectionBudget& budget);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

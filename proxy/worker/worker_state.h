@@ -11,6 +11,7 @@
 #include "proxy/access_log/sink.h"
 #include "proxy/config/snapshot.h"
 #include "proxy/metrics/metrics.h"
+#include "proxy/tap/hub.h"
 #include "proxy/tracing/buffer.h"
 #include "proxy/upstream/clusters.h"
 #include "proxy/worker/buffer_pool.h"
@@ -50,6 +51,7 @@ struct WorkerState {
   bool draining = false;
   // Access log lines, until the sweep hands them to the writer.
   access_log::LineBuffer access_lines;
+  tap::Hub* tap = nullptr;  // null: --tap is off
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
   FastRandom rng;             // request ids, retry backoff jitter, trace and span ids

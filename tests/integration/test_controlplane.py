@@ -219,6 +219,7 @@ def test_route_change_under_load_follows_within_a_second_with_no_failures(mesh):
     assert mesh.proxy("client-0")["in_sync"]
     metrics = http_get(f"http://{mesh.status_address}/metrics")[1]
     assert re.search(r"^mesh_controlplane_propagation_seconds_count [1-9]", metrics, re.M), metrics
+    assert re.search(r"^mesh_controlplane_proxies_out_of_sync 0$", metrics, re.M), metrics
 
 
 def test_rejected_config_keeps_traffic_and_shows_in_status(mesh):
@@ -238,6 +239,8 @@ def test_rejected_config_keeps_traffic_and_shows_in_status(mesh):
     assert re.search(r"client-0\s+NACKED", table), table
     check = mesh.meshctl("check", check=False)
     assert check.returncode == 1 and "not in sync" in check.stdout, check.stdout
+    controlplane = http_get(f"http://{mesh.status_address}/metrics")[1]
+    assert re.search(r"^mesh_controlplane_proxies_out_of_sync 1$", controlplane, re.M), controlplane
     # The sidecar still serves its last good configuration on the old port.
     assert mesh.get()[0] == 200
     metrics = http_get(f"http://127.0.0.1:{mesh.workloads['client-0']['metrics']}/stats/prometheus")[1]
