@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 
 namespace weft::meshctl {
 
@@ -50,6 +51,32 @@ Result<HttpResponse> http_get(const std::string& base, const std::string& target
   io.run();
   if (ec) return fail(ErrorCode::kUnavailable, "{}{}: {}", base, target, ec.message());
   return HttpResponse{response.result_int(), std::move(response.body())};
+}
+
+Result<boost::json::value> get_json(const std::string& base, const std::string& target,
+                                    std::chrono::milliseconds timeout) {
+  auto response = http_get(base, target, timeout);
+  if (!response) return tl::unexpected(response.error());
+  boost::system::error_code ec;
+  auto value = boost::json::parse(response->body, ec);
+  if (ec) {
+    return fail(ErrorCode::kInternal, "{}{}: HTTP {}: {}", base, target, response->status,
+                response->body);
+  }
+  if (response->status != 200) {
+    const auto* error = value.is_object() ? value.as_object().if_contains("error") : nullptr;
+    return fail(
+        ErrorCode::kNotFound, "{}",
+        error != nullptr && error->is_string() ? std::string(error->get_string()) : response->body);
+  }
+  return value;
+}
+
+std::string text_of(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return "";
+  if (v->is_string()) return std::string(v->get_string());
+  return boost::json::serialize(*v);
 }
 
 }  // namespace weft::meshctl

@@ -19,31 +19,14 @@ namespace {
 namespace json = boost::json;
 using stats::Sample;
 
-Result<json::value> fetch_json(const std::string& base, const std::string& path) {
-  auto response = http_get(base, path);
-  if (!response) return tl::unexpected(response.error());
-  boost::system::error_code ec;
-  auto value = json::parse(response->body, ec);
-  if (ec || response->status != 200) {
-    return fail(ErrorCode::kUnavailable, "{}{}: HTTP {}: {}", base, path, response->status,
-                response->body.substr(0, 200));
-  }
-  return value;
-}
-
-std::string text(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 // Where each connected proxy serves its metrics ("ns/name" -> HOST:PORT).
 Result<std::vector<std::pair<std::string, std::string>>> proxy_metrics(const Target& target) {
-  auto status = fetch_json(target.status, "/status");
+  auto status = get_json(target.status, "/status");
   if (!status) return tl::unexpected(status.error());
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& p : status->at("proxies").as_array()) {
-    const auto name = text(p.as_object(), "namespace") + "/" + text(p.as_object(), "name");
-    auto config = fetch_json(target.status, "/config?proxy=" + name);
+    const auto name = text_of(p.as_object(), "namespace") + "/" + text_of(p.as_object(), "name");
+    auto config = get_json(target.status, "/config?proxy=" + name);
     if (!config) continue;  // gone since /status
     out.emplace_back(name, metrics_address(*config));
   }
@@ -89,7 +72,7 @@ Result<std::vector<Sample>> from_prometheus(const std::string& url, stats::Kind 
                                                  "mesh_request_duration_milliseconds_bucket"};
   std::vector<Sample> out;
   for (std::size_t i = 0; i < queries.size(); ++i) {
-    auto answer = fetch_json(url, "/api/v1/query?query=" + url_encoded(queries[i]));
+    auto answer = get_json(url, "/api/v1/query?query=" + url_encoded(queries[i]));
     if (!answer) return tl::unexpected(answer.error());
     const auto* data = answer->as_object().if_contains("data");
     if (data == nullptr || !data->is_object()) {

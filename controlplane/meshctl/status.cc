@@ -18,30 +18,6 @@ namespace {
 
 namespace json = boost::json;
 
-Result<json::value> get_json(const Target& target, const std::string& path) {
-  auto response = http_get(target.status, path);
-  if (!response) return tl::unexpected(response.error());
-  boost::system::error_code ec;
-  auto value = json::parse(response->body, ec);
-  if (ec) {
-    return fail(ErrorCode::kInternal, "{}{}: HTTP {}: {}", target.status, path, response->status,
-                response->body);
-  }
-  if (response->status != 200) {
-    const auto* error = value.is_object() ? value.as_object().if_contains("error") : nullptr;
-    return fail(ErrorCode::kNotFound, "{}",
-                error ? std::string(error->as_string()) : response->body);
-  }
-  return value;
-}
-
-std::string text(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return "";
-  if (v->is_string()) return std::string(v->get_string());
-  return json::serialize(*v);
-}
-
 void print(const json::value& value, Format format) {
   if (format == Format::kYaml) {
     std::cout << to_yaml(value);
@@ -59,7 +35,7 @@ int unreachable(const Target& target, const Error& error) {
 }  // namespace
 
 int status(const Target& target, Format format) {
-  auto value = get_json(target, "/status");
+  auto value = get_json(target.status, "/status");
   if (!value) return unreachable(target, value.error());
   if (format != Format::kTable) {
     print(*value, format);
@@ -69,23 +45,23 @@ int status(const Target& target, Format format) {
                                               "PUSHES", "NACKS", "CONNECTED", "DETAIL"}};
   for (const auto& p : value->at("proxies").as_array()) {
     const auto& o = p.as_object();
-    std::string detail = text(o, "error");
+    std::string detail = text_of(o, "error");
     if (detail.empty() && o.contains("last_nack")) {
-      detail = "last NACK: " + text(o.at("last_nack").as_object(), "error");
+      detail = "last NACK: " + text_of(o.at("last_nack").as_object(), "error");
     }
     std::string state = "PENDING";
     const auto* nack = o.if_contains("last_nack");
-    if (!text(o, "error").empty()) {
+    if (!text_of(o, "error").empty()) {
       state = "ERROR";
     } else if (o.at("in_sync").as_bool()) {
       state = "SYNCED";
     } else if (nack != nullptr &&
-               text(nack->as_object(), "version") == text(o, "version_desired")) {
+               text_of(nack->as_object(), "version") == text_of(o, "version_desired")) {
       state = "NACKED";
     }
-    rows.push_back({text(o, "namespace"), text(o, "name"), state, text(o, "version_acked"),
-                    text(o, "version_desired"), text(o, "pushes"), text(o, "nacks"),
-                    text(o, "connected_since"), detail});
+    rows.push_back({text_of(o, "namespace"), text_of(o, "name"), state, text_of(o, "version_acked"),
+                    text_of(o, "version_desired"), text_of(o, "pushes"), text_of(o, "nacks"),
+                    text_of(o, "connected_since"), detail});
   }
   std::cout << table(rows);
   const auto& manifests = value->at("manifests").as_object();
@@ -95,10 +71,10 @@ int status(const Target& target, Format format) {
   std::set<std::string> rejected;
   for (const auto& c : value->at("conditions").as_array()) {
     const auto& o = c.as_object();
-    if (text(o, "status") != "True") rejected.insert(text(o, "object"));
+    if (text_of(o, "status") != "True") rejected.insert(text_of(o, "object"));
   }
   std::cout << fmt::format("\nmanifests: {} objects, {} parse errors, {} rejected objects{}\n",
-                           text(manifests, "objects"), errors, rejected.size(),
+                           text_of(manifests, "objects"), errors, rejected.size(),
                            errors + rejected.size() > 0 ? " (meshctl check shows why)" : "");
   return 0;
 }
@@ -108,33 +84,34 @@ int check(const Target& target) {
   if (!ready) return unreachable(target, ready.error());
   std::cout << "control plane at " << target.status << ": "
             << (ready->status == 200 ? "reachable, ready" : "reachable, NOT ready") << "\n";
-  auto value = get_json(target, "/status");
+  auto value = get_json(target.status, "/status");
   if (!value) return unreachable(target, value.error());
   int problems = ready->status == 200 ? 0 : 1;
   const auto& manifests = value->at("manifests").as_object();
   for (const auto& e : manifests.at("errors").as_array()) {
     const auto& o = e.as_object();
-    std::cout << "manifest error: " << text(o, "message")
-              << (text(o, "object").empty() ? "" : " [" + text(o, "object") + "]") << "\n";
+    std::cout << "manifest error: " << text_of(o, "message")
+              << (text_of(o, "object").empty() ? "" : " [" + text_of(o, "object") + "]") << "\n";
     ++problems;
   }
   for (const auto& c : value->at("conditions").as_array()) {
     const auto& o = c.as_object();
-    if (text(o, "status") == "True") continue;
-    auto source = text(o, "source");
+    if (text_of(o, "status") == "True") continue;
+    auto source = text_of(o, "source");
     std::cout << fmt::format("{}{}: {}=False {}: {}\n", source.empty() ? "" : source + ": ",
-                             text(o, "object"), text(o, "type"), text(o, "reason"),
-                             text(o, "message"));
+                             text_of(o, "object"), text_of(o, "type"), text_of(o, "reason"),
+                             text_of(o, "message"));
     ++problems;
   }
   for (const auto& p : value->at("proxies").as_array()) {
     const auto& o = p.as_object();
     if (o.at("in_sync").as_bool()) continue;
-    std::cout << fmt::format("proxy {}/{} not in sync{}\n", text(o, "namespace"), text(o, "name"),
-                             text(o, "error").empty() ? "" : ": " + text(o, "error"));
+    std::cout << fmt::format("proxy {}/{} not in sync{}\n", text_of(o, "namespace"),
+                             text_of(o, "name"),
+                             text_of(o, "error").empty() ? "" : ": " + text_of(o, "error"));
     ++problems;
   }
-  std::cout << fmt::format("{} objects, {} proxies: {}\n", text(manifests, "objects"),
+  std::cout << fmt::format("{} objects, {} proxies: {}\n", text_of(manifests, "objects"),
                            value->at("proxies").as_array().size(),
                            problems == 0 ? "ok" : fmt::format("{} problem(s)", problems));
   return problems == 0 ? 0 : 1;
@@ -144,12 +121,12 @@ namespace {
 
 // "no connected proxy default/clinet-0", and the closest connected name.
 std::string not_found(const Target& target, const ProxyRef& ref, const std::string& error) {
-  auto status = get_json(target, "/status");
+  auto status = get_json(target.status, "/status");
   if (!status) return error;
   std::vector<std::string> names;
   for (const auto& p : status->at("proxies").as_array()) {
     const auto& o = p.as_object();
-    names.push_back(text(o, "namespace") + "/" + text(o, "name"));
+    names.push_back(text_of(o, "namespace") + "/" + text_of(o, "name"));
   }
   auto wanted = ref.ns + "/" + ref.name;
   auto best = spelling::closest(wanted, names, std::max<std::size_t>(3, wanted.size() / 3));
@@ -183,7 +160,7 @@ int proxy_config(const Target& target, const ProxyConfigArgs& args, Format forma
     std::cerr << "meshctl: " << ref.error() << "\n";
     return 2;
   }
-  auto value = get_json(target, "/config?proxy=" + ref->ns + "/" + ref->name);
+  auto value = get_json(target.status, "/config?proxy=" + ref->ns + "/" + ref->name);
   if (!value) {
     std::cerr << "meshctl: " << not_found(target, *ref, value.error().message) << "\n";
     return 1;

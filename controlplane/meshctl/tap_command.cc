@@ -18,29 +18,22 @@ namespace {
 
 namespace json = boost::json;
 
-std::string field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return "";
-  if (v->is_string()) return std::string(v->get_string());
-  return json::serialize(*v);
-}
-
 // 2026-12-07T14:03:07.042Z GET reviews-v1:9080/echo 200 3.1ms flags=- attempts=1
 // default/client -> default/reviews-v1 upstream=127.0.0.1:31003
 std::string line_of(const json::object& r) {
-  const auto flag = field(r, "error");
+  const auto flag = text_of(r, "error");
   const auto who = [&](std::string_view end) {
-    const auto name = field(r, fmt::format("{}_workload", end));
+    const auto name = text_of(r, fmt::format("{}_workload", end));
     return name.empty() ? std::string("-")
-                        : fmt::format("{}/{}", field(r, fmt::format("{}_namespace", end)), name);
+                        : fmt::format("{}/{}", text_of(r, fmt::format("{}_namespace", end)), name);
   };
   const auto* duration = r.if_contains("duration_ms");
-  return fmt::format("{} {} {}{} {} {:.1f}ms flags={} attempts={} {} -> {} upstream={}",
-                     field(r, "start_time"), field(r, "method"), field(r, "authority"),
-                     field(r, "path"), field(r, "status"),
-                     duration != nullptr ? duration->to_number<double>() : 0.0,
-                     flag.empty() ? "-" : flag, field(r, "attempts"), who("source"),
-                     who("destination"), field(r, "upstream").empty() ? "-" : field(r, "upstream"));
+  return fmt::format(
+      "{} {} {}{} {} {:.1f}ms flags={} attempts={} {} -> {} upstream={}", text_of(r, "start_time"),
+      text_of(r, "method"), text_of(r, "authority"), text_of(r, "path"), text_of(r, "status"),
+      duration != nullptr ? duration->to_number<double>() : 0.0, flag.empty() ? "-" : flag,
+      text_of(r, "attempts"), who("source"), who("destination"),
+      text_of(r, "upstream").empty() ? "-" : text_of(r, "upstream"));
 }
 
 }  // namespace
@@ -59,40 +52,27 @@ int tap(const Target& target, const TapArgs& args, Format format) {
       return 2;
     }
   }
-  auto config = http_get(target.status, "/config?proxy=" + ref->ns + "/" + ref->name);
+  const auto config = get_json(target.status, "/config?proxy=" + ref->ns + "/" + ref->name);
   if (!config) {
-    std::cerr << "meshctl: control plane status at " << target.status
-              << " is not reachable: " << config.error().message << "\n";
+    // The control plane's answer ("no connected proxy NS/NAME"), or why it
+    // could not be asked.
+    std::cerr << "meshctl: " << config.error().message << "\n";
     return 1;
   }
-  boost::system::error_code ec;
-  const auto value = json::parse(config->body, ec);
-  if (ec || config->status != 200) {
-    std::cerr << "meshctl: no connected proxy " << ref->ns << "/" << ref->name << "\n";
-    return 1;
-  }
-  const auto admin = admin_address(value);
+  const auto admin = admin_address(*config);
   const auto started = std::chrono::steady_clock::now();
   std::optional<std::uint64_t> since;
   std::size_t shown = 0;
   for (;;) {
     if (duration && std::chrono::steady_clock::now() - started >= *duration) return 0;
-    auto polled = http_get(admin, since ? fmt::format("/tap?wait_ms=1000&since={}", *since)
-                                        : std::string("/tap?wait_ms=1000"));
-    if (!polled) {
-      std::cerr << "meshctl: proxy admin " << admin << ": " << polled.error().message << "\n";
+    const auto answer = get_json(admin, since ? fmt::format("/tap?wait_ms=1000&since={}", *since)
+                                              : std::string("/tap?wait_ms=1000"));
+    if (!answer || !answer->is_object()) {
+      std::cerr << "meshctl: proxy admin " << admin << ": "
+                << (answer ? "not a tap answer" : answer.error().message) << "\n";
       return 1;
     }
-    if (polled->status != 200) {
-      std::cerr << "meshctl: proxy admin " << admin << ": " << polled->body;
-      return 1;
-    }
-    const auto answer = json::parse(polled->body, ec);
-    if (ec || !answer.is_object()) {
-      std::cerr << "meshctl: proxy admin " << admin << " did not answer as a tap\n";
-      return 1;
-    }
-    const auto& o = answer.as_object();
+    const auto& o = answer->as_object();
     since = o.at("next").to_number<std::uint64_t>();
     if (const auto missed = o.at("missed").to_number<std::uint64_t>(); missed > 0) {
       std::cerr << "meshctl: " << missed << " requests missed (more than the proxy keeps)\n";

@@ -87,7 +87,7 @@ void log_request(worker::WorkerState& state, const worker::View& view, std::size
     layers::access_log::append_json(line, entry);
     line.pop_back();  // the newline
     state.tap->publish(std::move(line));
-    state.metrics.tap_requests("published").Increment();
+    state.tap_published->Increment();
   }
 }
 

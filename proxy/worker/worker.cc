@@ -24,6 +24,7 @@ Worker::Worker(std::size_t id, metrics::Metrics& metrics, access_log::Sink& sink
                ConnectionBudget& budget)
     : id_(id), state_(metrics, sink), budget_(budget), access_log_(std::move(access_log)) {
   state_.tap = tap;
+  if (tap != nullptr) state_.tap_published = &metrics.tap_requests("published");
 }
 
 Worker::~Worker() {

@@ -52,6 +52,8 @@ struct WorkerState {
   // Access log lines, until the sweep hands them to the writer.
   access_log::LineBuffer access_lines;
   tap::Hub* tap = nullptr;  // null: --tap is off
+  // mesh_tap_requests_total{outcome="published"}, looked up once.
+  prometheus::Counter* tap_published = nullptr;
   std::unordered_set<TrackedConnection*> connections;
   BufferPool relay_buffers;
   FastRandom rng;             // request ids, retry backoff jitter, trace and span ids
