@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -33,8 +34,14 @@ using Handler = std::function<Response(const Request&)>;
 // A handler that waits for something (another server) before answering.
 using AsyncHandler = std::function<boost::asio::awaitable<Response>(Request)>;
 
-// The value of `name` in a query string ("a=1&level=debug"), or empty.
+// The value of `name` in a query string ("a=1&level=debug"),
+// percent-decoded, or empty.
 std::string query_value(std::string_view query, std::string_view name);
+// Every value of `name`, in order, percent-decoded.
+std::vector<std::string> query_values(std::string_view query, std::string_view name);
+// `text` with every byte but RFC 3986's unreserved ones as %XX, for a
+// query string value.
+std::string percent_encode(std::string_view text);
 
 // Listens on `address` and answers every request with `handler`. Returns the
 // bound address (port 0 picks one).

@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <string>
 #include <string_view>
 
 namespace weft::json_access {
@@ -23,5 +24,10 @@ const boost::json::value& member(const boost::json::value& object, std::string_v
 inline std::string_view string_at(const boost::json::value& object, std::string_view key) {
   return string_at(object.if_object(), key);
 }
+// A member as text, for people: a string as it is, a number or anything
+// else serialized; empty when missing or null.
+std::string text_at(const boost::json::value& object, std::string_view key);
+// A member that is an array, or an empty one.
+const boost::json::array& items_at(const boost::json::value& object, std::string_view key);
 
 }  // namespace weft::json_access

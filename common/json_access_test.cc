@@ -26,5 +26,18 @@ TEST(JsonAccess, MissingOrMistypedMembersReadAsAbsent) {
   EXPECT_EQ(string_at(member(value, "o"), "k"), "v");
 }
 
+TEST(JsonAccess, TextAndItemsReadAnyMemberForPeople) {
+  auto v = boost::json::parse(R"({"s": "x", "n": 3, "b": true, "z": null, "a": [1, 2]})");
+  EXPECT_EQ(text_at(v, "s"), "x");
+  EXPECT_EQ(text_at(v, "n"), "3");
+  EXPECT_EQ(text_at(v, "b"), "true");
+  EXPECT_EQ(text_at(v, "z"), "");
+  EXPECT_EQ(text_at(v, "missing"), "");
+  EXPECT_EQ(text_at(boost::json::value(5), "s"), "");
+  EXPECT_EQ(items_at(v, "a").size(), 2u);
+  EXPECT_TRUE(items_at(v, "s").empty());
+  EXPECT_TRUE(items_at(v, "missing").empty());
+}
+
 }  // namespace
 }  // namespace weft::json_access

@@ -66,9 +66,9 @@ class Pipeline {
       spdlog::warn("{}{} {}=False {}: {}", at == snapshot.locations.end() ? "" : at->second + ": ",
                    c.object, c.type, c.reason, c.message);
     }
-    status::SourceState state{snapshot.store->size(), snapshot.errors, snapshot.ignored,
-                              mesh->conditions,       ++generation_,   snapshot.store,
-                              snapshot.locations};
+    status::SourceState state{
+        snapshot.store->size(), snapshot.errors, snapshot.ignored,   mesh->conditions,
+        ++generation_,          snapshot.store,  snapshot.locations, mesh};
     if (compiled_) compiled_(mesh, snapshot.store);
     registry_.set_mesh(std::move(mesh), seen);
     status_.set_source(std::move(state));

@@ -41,6 +41,18 @@ struct TapArgs {
 };
 // Prints the requests a proxy handles as they finish, from its admin /tap.
 int tap(const Target& target, const TapArgs& args, Format format);
+
+struct WhyArgs {
+  std::string source;       // a Pod or workload: NAME, NAME.NAMESPACE or NAMESPACE/NAME
+  std::string ns;           // -n: the source's namespace
+  std::string destination;  // a Service: NAME[.NAMESPACE][:PORT]; NAME is in the source's namespace
+  std::string method = "GET";
+  std::string target = "/";            // path and query
+  std::vector<std::string> headers;    // "name: value"
+  std::vector<std::string> manifests;  // set: read these instead of asking the control plane
+};
+// Prints every object that shapes the path from a workload to a Service.
+int why(const Target& target, const WhyArgs& args, Format format);
 int validate(const std::vector<std::string>& paths);
 
 struct UpOptions {

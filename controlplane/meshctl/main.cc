@@ -76,6 +76,30 @@ int main(int argc, char** argv) {
                    "per line)")
       ->check(CLI::IsMember({"table", "json"}));
 
+  auto* why_cmd = app.add_subcommand(
+      "why",
+      "Every object that shapes the path from a workload to a Service: the route rule "
+      "picked, policies, mesh settings, their status conditions and what is wrong");
+  WhyArgs why_args;
+  why_cmd
+      ->add_option("source", why_args.source,
+                   "A Pod or workload: NAME, NAME.NAMESPACE or NAMESPACE/NAME (namespace default)")
+      ->required();
+  why_cmd
+      ->add_option("destination", why_args.destination,
+                   "A Service: NAME[.NAMESPACE][:PORT] (a NAME alone is in the source's namespace)")
+      ->required();
+  why_cmd->add_option("-n,--namespace", why_args.ns, "The source's namespace");
+  why_cmd->add_option("-X,--method", why_args.method, "The request's method")
+      ->capture_default_str();
+  why_cmd->add_option("--path", why_args.target, "The request's path and query")
+      ->capture_default_str();
+  why_cmd->add_option("-H,--header", why_args.headers, "A request header 'name: value' (repeat)");
+  why_cmd->add_option("--manifests", why_args.manifests,
+                      "Read these manifest files or directories instead of asking the control "
+                      "plane");
+  output_option(why_cmd);
+
   auto* check_cmd = app.add_subcommand(
       "check", "Control plane reachable, manifests valid, every route accepted, proxies in sync");
 
@@ -147,6 +171,7 @@ int main(int argc, char** argv) {
   if (config_cmd->parsed()) return proxy_config(target, config_args, format());
   if (stat_cmd->parsed()) return stat(target, stat_args, format());
   if (tap_cmd->parsed()) return tap(target, tap_args, format());
+  if (why_cmd->parsed()) return why(target, why_args, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);

@@ -21,19 +21,9 @@ constexpr std::string_view kDefaultPoolIdleTimeout = "60s";
 
 using json_access::member;
 
-// A member as text: strings as they are, numbers and the rest as JSON.
-std::string text(const json::value& v, std::string_view key) {
-  const auto* field = json_access::find(v.if_object(), key);
-  if (field == nullptr) return "";
-  if (field->is_string()) return std::string(field->get_string());
-  return json::serialize(*field);
-}
-
-const json::array& list(const json::value& v, std::string_view key) {
-  static const json::array kEmpty;
-  const auto* found = json_access::array_at(v.if_object(), key);
-  return found != nullptr ? *found : kEmpty;
-}
+// Short names: nearly every line below reads a member.
+constexpr auto& text = json_access::text_at;
+constexpr auto& list = json_access::items_at;
 
 // "0.250s" (protobuf JSON) -> "250ms"; "2s" stays.
 std::string readable(const std::string& duration) {
@@ -53,6 +43,8 @@ std::string address(const json::value& a) {
   if (!a.is_object()) return "";
   return text(a, "host") + ":" + text(a, "port");
 }
+
+}  // namespace
 
 std::string match_text(const json::value& match) {
   std::string out;
@@ -175,8 +167,6 @@ std::string breaker_text(const json::value& cluster) {
   }
   return parts.empty() ? "-" : fmt::format("{}", fmt::join(parts, ", "));
 }
-
-}  // namespace
 
 tl::expected<ProxyRef, std::string> parse_proxy_ref(std::string_view arg,
                                                     const std::string& namespace_flag) {

@@ -32,6 +32,23 @@ Rows route_rows(const boost::json::value& config);    // with each route's timeo
 Rows cluster_rows(const boost::json::value& config);  // protocol, connect timeout, pool
 Rows endpoint_rows(const boost::json::value& config);
 
+// One route's settings (the JSON of a mesh.v1.Route): its match ("prefix /
+// GET x-canary:1"), its action ("forward a=90, b=10"), one of its timeouts
+// with where it came from ("2s (policy default/reviews)"; `absent` when
+// unset) and its retries ("3 tries on 5xx (route)").
+std::string match_text(const boost::json::value& match);
+std::string action_text(const boost::json::value& route);
+std::string timeout_text(const boost::json::value& route, std::string_view field,
+                         std::string_view origin_field, std::string_view absent);
+std::string retry_text(const boost::json::value& route);
+// One cluster's (mesh.v1.Cluster): "http2", "LeastRequest, slow start 30s",
+// its circuit-breaker limits ("100 requests, 3 retries"; "-": none) and
+// its failover backups in order ("-": none).
+std::string protocol_text(const boost::json::value& cluster);
+std::string balancer_text(const boost::json::value& cluster);
+std::string breaker_text(const boost::json::value& cluster);
+std::string failover_text(const boost::json::value& cluster);
+
 // Where the proxy's admin endpoint listens, as its configuration says
 // ("HOST:PORT"; loopback for an unspecified host, the proxy's default
 // 127.0.0.1:15000 when the configuration names none).

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "common/rfc3339.h"
+#include "controlplane/explain/why.h"
 
 namespace weft::cp::status {
 namespace {
@@ -157,6 +158,33 @@ admin::Response StatusService::config(const std::string& query) const {
   return {200, "application/json", out + "\n"};
 }
 
+admin::Response StatusService::why(const std::string& query) const {
+  std::shared_ptr<const model::Store> store;
+  std::shared_ptr<const translate::Mesh> mesh;
+  std::map<std::string, std::string> locations;
+  {
+    std::lock_guard lock(mutex_);
+    store = source_.store;
+    mesh = source_.mesh;
+    locations = source_.locations;
+  }
+  if (!store || !mesh) return {503, "application/json", "{\"error\": \"not loaded yet\"}\n"};
+  auto asked = explain::parse_query_string(query);
+  auto answer = explain::why(*mesh, {*store, locations}, asked);
+  if (!answer) {
+    return {answer.error().code == ErrorCode::kNotFound ? 404u : 400u, "application/json",
+            json::serialize(json::object{{"error", answer.error().message}}) + "\n"};
+  }
+  // Whether the source's sidecar runs the configuration the answer was
+  // worked out from.
+  const auto pod = json::value_to<std::string>(answer->at("source").at("pod"));
+  (*answer)["sidecar"] = "not connected: nothing is enforced for this Pod until its sidecar is";
+  for (const auto& s : registry_.statuses()) {
+    if (s.ns + "/" + s.name == pod) (*answer)["sidecar"] = proxy_json(s);
+  }
+  return {200, "application/json", json::serialize(*answer) + "\n"};
+}
+
 admin::Response StatusService::handle(const admin::Request& request) const {
   // Liveness: the process serves HTTP. Never waits on a source, so a slow
   // first Kubernetes list does not get the control plane restarted.
@@ -178,6 +206,7 @@ admin::Response StatusService::handle(const admin::Request& request) const {
   }
   if (request.path == "/config") return config(request.query);
   if (request.path == "/debug/store") return {200, "application/json", store_json()};
+  if (request.path == "/debug/why") return why(request.query);
   if (request.path == "/metrics") {
     const auto statuses = registry_.statuses();
     out_of_sync_.Set(static_cast<double>(std::count_if(
@@ -186,7 +215,8 @@ admin::Response StatusService::handle(const admin::Request& request) const {
             prometheus::TextSerializer().Serialize(metrics_.Collect())};
   }
   return {404, "text/plain",
-          "not found: /healthz /ready /status /config?proxy=NS/NAME /debug/store /metrics\n"};
+          "not found: /healthz /ready /status /config?proxy=NS/NAME /debug/store "
+          "/debug/why?source=NS/NAME&service=NS/NAME /metrics\n"};
 }
 
 }  // namespace weft::cp::status

@@ -5,6 +5,9 @@
 //   GET /status                         proxies, manifest errors, conditions
 //   GET /config?proxy=NAMESPACE/NAME    the configuration a proxy should have
 //   GET /debug/store                    the objects the control plane knows
+//   GET /debug/why?source=NS/NAME&service=NS/NAME[&port=&method=&target=&header=]
+//                                       what shapes the path from a workload
+//                                       to a Service (controlplane/explain)
 //   GET /metrics                        Prometheus text
 // /config and /debug/* show any Pod's configuration and every object, so
 // they answer only callers on loopback (this host, or kubectl port-forward,
@@ -35,6 +38,7 @@ struct SourceState {
   std::uint64_t generation = 0;  // loads so far
   std::shared_ptr<const model::Store> store;
   std::map<std::string, std::string> locations;  // object -> "file:line" (directory source)
+  std::shared_ptr<const translate::Mesh> mesh;   // what the store compiled to
 };
 
 class StatusService {
@@ -50,6 +54,7 @@ class StatusService {
   std::string status_json() const;
   std::string store_json() const;
   admin::Response config(const std::string& query) const;
+  admin::Response why(const std::string& query) const;
 
   // Whether `request` may read /config and /debug/*.
   bool may_debug(const admin::Request& request) const;

@@ -61,7 +61,7 @@ TEST_P(Golden, MatchesExpectedConfigAndConditions) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, Golden,
                          testing::Values("local_canary", "capture_mode", "policies_and_errors",
-                                         "job_lifecycle"),
+                                         "job_lifecycle", "why_paths"),
                          [](const auto& test) { return std::string(test.param); });
 
 TEST(Translate, UnknownProxyIsAnErrorNotAnEmptyConfig) {
