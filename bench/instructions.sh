@@ -32,6 +32,9 @@
 # request to a file in the work directory: the cost of formatting and of
 # the writer thread (callgrind counts every thread).
 #
+# WEFT_CALLGRIND_OUT=FILE keeps the callgrind profile of the counted
+# requests there, for callgrind_annotate.
+#
 # Runs an nginx backend and mesh-proxy (one worker) under callgrind, warms up
 # with 1,000 requests (5 per endpoint with more endpoints), then counts
 # user-space instructions over `requests` HTTP/1.1 requests from h2load (10
@@ -115,6 +118,7 @@ if ! echo "$measured" | grep -qE "^status codes: $requests 2xx"; then
 fi
 callgrind_control -d "$proxy" > /dev/null 2>&1
 total=$(grep -h '^summary' "$work/callgrind.out.1" | awk '{print $2}')
+[[ -n "${WEFT_CALLGRIND_OUT:-}" ]] && cp "$work/callgrind.out.1" "$WEFT_CALLGRIND_OUT"
 echo "mesh-proxy: $((total / requests)) instructions per request (user space, callgrind)"
 # WEFT_CALLGRIND_OUT=FILE keeps the profile, for callgrind_annotate.
 [[ -n "${WEFT_CALLGRIND_OUT:-}" ]] && cp "$work/callgrind.out.1" "$WEFT_CALLGRIND_OUT"

@@ -153,6 +153,33 @@ class Backend:
         self.process.wait(10)
 
 
+# mesh-proxy as a sidecar's outbound side with the mesh's observability on:
+# a workload (request metrics with workload labels, x-weft-peer to a meshed
+# endpoint) and tracing at 1% sampling, the spans exported as OTLP JSON to
+# the backend (which answers 200). Issue 19's bar: within 5% of mesh-proxy's
+# CPU per request.
+OBSERVED = "mesh-proxy-observed"
+
+
+def mesh_proxy_config(port, backend_port, observed):
+    workload = tracing = direction = service = endpoint_workload = ""
+    if observed:
+        workload = "workload: {name: bench-client, namespace: bench, app: bench, version: v1}"
+        tracing = (f"tracing: {{sampling_percent: 1, "
+                   f"otlp_endpoint: \"http://127.0.0.1:{backend_port}/v1/traces\"}}")
+        direction = ", direction: DIRECTION_OUTBOUND"
+        service = ", service: backend.bench.svc.cluster.local"
+        endpoint_workload = ", workload: {name: backend, namespace: bench}"
+    return f"""
+{workload}
+{tracing}
+admin: {{address: {{host: 127.0.0.1, port: {free_port()}}}, metrics_address: {{host: 127.0.0.1, port: {free_port()}}}}}
+listeners: [{{name: bench, address: {{host: 127.0.0.1, port: {port}}}, route_table: bench{direction}}}]
+route_tables: [{{name: bench, virtual_hosts: [{{routes: [{{match: {{prefix: /}}, forward: {{clusters: [{{name: backend}}]}}}}]}}]}}]
+clusters: [{{name: backend{service}, pool: {{max_idle_per_endpoint: 256}}, endpoints: [{{address: 127.0.0.1, port: {backend_port}{endpoint_workload}}}]}}]
+"""
+
+
 def start_target(name, work, backend_port, build_dir):
     """Starts the proxy named `name` on core 1; returns (port, process) or
     (backend_port, None) for direct."""
@@ -161,13 +188,8 @@ def start_target(name, work, backend_port, build_dir):
     port = free_port()
     d = work / name
     d.mkdir(exist_ok=True)
-    if name == "mesh-proxy":
-        (d / "proxy.yaml").write_text(f"""
-admin: {{address: {{host: 127.0.0.1, port: {free_port()}}}, metrics_address: {{host: 127.0.0.1, port: {free_port()}}}}}
-listeners: [{{name: bench, address: {{host: 127.0.0.1, port: {port}}}, route_table: bench}}]
-route_tables: [{{name: bench, virtual_hosts: [{{routes: [{{match: {{prefix: /}}, forward: {{clusters: [{{name: backend}}]}}}}]}}]}}]
-clusters: [{{name: backend, pool: {{max_idle_per_endpoint: 256}}, endpoints: [{{address: 127.0.0.1, port: {backend_port}}}]}}]
-""")
+    if name in ("mesh-proxy", OBSERVED):
+        (d / "proxy.yaml").write_text(mesh_proxy_config(port, backend_port, observed=name == OBSERVED))
         cmd = [str(build_dir / "bin" / "mesh-proxy"), "--config", str(d / "proxy.yaml"), "--concurrency", "1",
                "--log-level", "warning"]
     elif name == "haproxy":
@@ -275,6 +297,11 @@ def cpu_ratios(runs, targets):
                 per_run.append(cpu / min(peer_cpus))
         if per_run:
             ratios[(t, "cpu_vs_best_peer")] = median(per_run)
+    observed = [o.get("cpu_us_per_req") / m.get("cpu_us_per_req")
+                for o, m in zip(runs.get((OBSERVED, "h1max"), []), runs.get(("mesh-proxy", "h1max"), []))
+                if o.get("cpu_us_per_req") and m.get("cpu_us_per_req")]
+    if observed:
+        ratios[(OBSERVED, "cpu_vs_mesh_proxy")] = median(observed)
     return ratios
 
 
@@ -330,6 +357,12 @@ def report(results, targets, tests, args, environment):
                      f"{fmt(idle / 1024 if idle else None)} | {fmt(pss / 1024 if pss else None)} | "
                      f"{fmt(anon / 1024 if anon else None)} | "
                      f"{fmt(r['rss_loaded_kib'] / 1024 if r.get('rss_loaded_kib') else None)} | {r['errors']} |")
+    observed = results.get((OBSERVED, "cpu_vs_mesh_proxy"))
+    if observed:
+        lines += ["", f"{OBSERVED} is mesh-proxy as a sidecar's outbound side with workload-labelled "
+                  "request metrics and tracing at 1% sampling (spans exported as OTLP JSON): its "
+                  f"CPU per request is **{observed:.3f}x** mesh-proxy's (median of the per-run "
+                  "ratios)."]
     for test, rate in (("lat1k", "1,000"), ("lat5k", "5,000")):
         if test not in tests:
             continue
@@ -391,7 +424,7 @@ def environment_info():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=str(ROOT / "build"))
-    parser.add_argument("--targets", default="direct,mesh-proxy,haproxy,nginx")
+    parser.add_argument("--targets", default=f"direct,mesh-proxy,{OBSERVED},haproxy,nginx")
     parser.add_argument("--tests", default="h1max,lat1k,lat5k")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)

@@ -12,6 +12,15 @@
 
 namespace weft {
 
+// SplitMix64's output function: two multiply-xorshift rounds that spread
+// every input bit over every output bit. Turns a hash whose low bits are
+// weak (FNV-1a's) into a uniform draw.
+constexpr std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 class FastRandom {
  public:
   using result_type = std::uint64_t;
@@ -25,12 +34,7 @@ class FastRandom {
 
   // Steele, Lea and Flood's SplitMix64 step: a Weyl sequence scrambled by
   // two multiply-xorshift rounds (passes BigCrush; period 2^64).
-  result_type operator()() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  result_type operator()() { return mix64(state_ += 0x9e3779b97f4a7c15ULL); }
 
  private:
   std::uint64_t state_;

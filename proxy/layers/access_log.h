@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/random.h"
 #include "proxy/layers/exchange.h"
 #include "proxy/metrics/workload.h"
 
@@ -30,6 +31,13 @@ struct Settings {
 // Logged: every request the proxy failed or answered 5xx, the others by
 // `draw` (uniform over 64 bits) against the percentage.
 bool logged(const Settings& settings, const Record& record, std::uint64_t draw);
+
+// The draw for `logged`: from the request's x-request-id when it has one,
+// so both sidecars of a hop (which see the same id) log the same successful
+// requests, as Envoy samples by it; else `random`'s. A client that sets its
+// own id chooses which of its successes are sampled: failures are logged
+// whatever the id, and 100% logs every request.
+std::uint64_t sampling_draw(std::string_view request_id, FastRandom& random);
 
 // Everything one line says.
 struct Entry {

@@ -41,6 +41,26 @@ TEST(AccessLog, SamplesSuccessesAndKeepsEveryFailure) {
   }
 }
 
+// Both sidecars of a hop see the same x-request-id: drawn from it, they
+// log the same successes, and ids spread evenly over the percentage.
+TEST(AccessLog, DrawsFromTheRequestIdSoBothSidesOfAHopAgree) {
+  FastRandom caller(1), callee(2);
+  const Settings ten{Format::kJson, "/dev/stdout", 10};
+  Record ok;
+  ok.status = 200;
+  int logged_count = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const auto id = "7f3c2b1a-0000-4000-8000-" + std::to_string(100'000'000'000 + i);
+    const bool at_caller = logged(ten, ok, sampling_draw(id, caller));
+    EXPECT_EQ(at_caller, logged(ten, ok, sampling_draw(id, callee))) << id;
+    logged_count += at_caller ? 1 : 0;
+  }
+  EXPECT_NEAR(logged_count, 1'000, 150);
+  // Without an id, each side draws its own.
+  FastRandom a(1), b(2);
+  EXPECT_NE(sampling_draw("", a), sampling_draw("", b));
+}
+
 struct Fixture {
   metrics::Workload client{"productpage", "shop", "productpage", "v1", "default"};
   metrics::Workload server{"reviews-v2", "shop", "reviews", "v2", "default"};

@@ -75,7 +75,9 @@ void log_request(worker::WorkerState& state, const worker::View& view, std::size
   const auto* settings = view.access_log;
   const bool tapped = state.tap != nullptr && state.tap->active(now);
   const bool logged =
-      settings != nullptr && layers::access_log::logged(*settings, record, state.rng());
+      settings != nullptr &&
+      layers::access_log::logged(*settings, record,
+                                 layers::access_log::sampling_draw(ending.request_id, state.rng));
   if (!logged && !tapped) return;
   const auto entry = entry_of(view, listener, record, ending, now);
   if (logged) {

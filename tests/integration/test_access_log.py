@@ -132,7 +132,7 @@ MESHCONFIG = """apiVersion: mesh.weft.io/v1alpha1
 kind: MeshConfig
 metadata: {{name: mesh}}
 spec:
-  accessLog: {{format: {format}, path: {path}}}
+  accessLog: {{format: {format}, path: {path}, samplingPercent: {percent}}}
   tracing: {{samplingPercent: 100, otlp: {{endpoint: 'http://127.0.0.1:{port}/v1/traces'}}}}
 """
 
@@ -143,7 +143,7 @@ def logged_mesh(tmp_path, collector):  # noqa: F811
     shutil.copytree(ROOT / "deploy" / "examples" / "demo", directory)
     log = tmp_path / "access.log"
     (directory / "meshconfig.yaml").write_text(
-        MESHCONFIG.format(format="json", path=log, port=collector.port))
+        MESHCONFIG.format(format="json", path=log, port=collector.port, percent=100))
     m = LocalMesh(tmp_path, existing=types.SimpleNamespace(dir=directory, state=tmp_path / "run"))
     m.access_log = log
     yield m
@@ -183,7 +183,7 @@ def test_both_sidecars_log_a_hop_and_the_format_changes_live(logged_mesh, collec
 
     # Text from now on, without a restart.
     (mesh.dir / "meshconfig.yaml").write_text(
-        MESHCONFIG.format(format="text", path=mesh.access_log, port=collector.port))
+        MESHCONFIG.format(format="text", path=mesh.access_log, port=collector.port, percent=100))
     deadline = time.monotonic() + 15
     text_lines = []
     n = 0
@@ -202,3 +202,35 @@ def test_both_sidecars_log_a_hop_and_the_format_changes_live(logged_mesh, collec
     sizes = [line for line in metrics.splitlines()
              if line.startswith("mesh_response_bytes_bucket{") and 'reporter="source"' in line]
     assert sizes and any('le="+Inf"' in line for line in sizes)
+
+
+def test_both_sidecars_sample_the_same_requests(logged_mesh, collector):  # noqa: F811
+    """Sampled by x-request-id: a successful request is logged by both
+    sidecars of its hop or by neither."""
+    mesh = logged_mesh
+    (mesh.dir / "meshconfig.yaml").write_text(
+        MESHCONFIG.format(format="json", path=mesh.access_log, port=collector.port, percent=50))
+    # Once the new percentage is in force, a run of successes is no longer
+    # all logged.
+    deadline = time.monotonic() + 15
+    run = 0
+    while True:
+        run += 1
+        ids = [f"run{run}-{i}" for i in range(40)]
+        for request_id in ids:
+            assert request(mesh.outbound, "http://reviews-v1:9080/echo",
+                           {"x-request-id": request_id})[0] == 200
+        # A failure is always logged, after the run on both sides: once it
+        # is there twice, the run's lines are too.
+        end = f"run{run}-end"
+        assert request(mesh.outbound, "http://reviews-v1:9080/status/503",
+                       {"x-request-id": end})[0] == 503
+        assert len(lines_of(mesh.access_log, f'"{end}"', count=2)) == 2
+        time.sleep(0.2)
+        text = mesh.access_log.read_text()
+        counts = {i: text.count(f'"{i}"') for i in ids}
+        if sum(1 for c in counts.values() if c == 0) > 0 or time.monotonic() > deadline:
+            break
+    assert set(counts.values()) <= {0, 2}, counts
+    logged = sum(1 for c in counts.values() if c == 2)
+    assert 5 <= logged <= 35, counts
