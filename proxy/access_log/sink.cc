@@ -25,6 +25,18 @@ Sink::~Sink() {
 void Sink::open(const std::string& path) {
   const std::lock_guard lock(mutex_);
   if (path == path_ && fd_ >= 0) return;
+  open_locked(path);
+}
+
+void Sink::reopen() {
+  const std::lock_guard lock(mutex_);
+  if (path_.empty() || path_ == "/dev/stdout" || path_ == "/dev/stderr") return;
+  const auto path = path_;
+  open_locked(path);
+  spdlog::info("access log {} reopened", path);
+}
+
+void Sink::open_locked(const std::string& path) {
   close_file();
   path_ = path;
   if (path == "/dev/stdout") {

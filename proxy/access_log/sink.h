@@ -35,6 +35,10 @@ class Sink {
   // changes. A file that cannot be opened is logged and counted, and its
   // lines dropped until a path opens.
   void open(const std::string& path);
+  // Opens the file again by its path, after logrotate (or anything) moved
+  // it away: lines go to a new file of that name. Nothing for stdout and
+  // stderr. What mesh-proxy does on SIGUSR1.
+  void reopen();
 
   // Any thread: queues `lines` lines in `chunk`. False (the lines dropped
   // and counted) when kMaxQueuedBytes are already waiting.
@@ -52,6 +56,7 @@ class Sink {
   // Writes `chunk` whole to `fd` (retrying short writes); false on error.
   static bool write_all(int fd, const std::string& chunk);
   void close_file();
+  void open_locked(const std::string& path);  // with mutex_ held
 
   metrics::Metrics& metrics_;
   prometheus::Counter& written_;

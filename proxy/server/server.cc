@@ -100,6 +100,7 @@ Result<void> Server::start(std::shared_ptr<const config::Snapshot> snapshot) {
   exporter_.start();
   open_access_log();
   await_hangup();
+  await_reopen();
   spdlog::info("mesh-proxy ready: {} workers, config version '{}'", workers_.size(),
                snapshot_->version);
   exit_if_asked();
@@ -171,6 +172,14 @@ void Server::await_hangup() {
     if (ec) return;
     reload();
     await_hangup();
+  });
+}
+
+void Server::await_reopen() {
+  reopens_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    access_log_.reopen();
+    await_reopen();
   });
 }
 

@@ -81,6 +81,7 @@ class Server {
   // says why (log and mesh_config_reloads_total{result="rejected"}).
   void reload();
   void await_hangup();
+  void await_reopen();  // SIGUSR1: the access log file opened again
   // Points the access log at the snapshot's path, if it has an access log.
   void open_access_log();
   void stop();
@@ -90,6 +91,7 @@ class Server {
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_{io_, SIGTERM, SIGINT};
   boost::asio::signal_set hangups_{io_, SIGHUP};
+  boost::asio::signal_set reopens_{io_, SIGUSR1};
   metrics::Metrics metrics_;
   upstream::health::Checker checker_{io_, metrics_};  // on the main thread
   worker::ConnectionBudget connection_budget_;        // before the workers that use it

@@ -40,6 +40,18 @@ def test_cpu_ratio_is_taken_within_each_run_then_the_median():
     assert ("direct", "cpu_vs_best_peer") not in ratios
 
 
+def test_observability_cost_is_the_median_of_same_run_ratios():
+    runs = {
+        ("mesh-proxy", "h1max"): [{"cpu_us_per_req": 10.0}, {"cpu_us_per_req": 20.0}, {"cpu_us_per_req": 10.0}],
+        (run.OBSERVED, "h1max"): [{"cpu_us_per_req": 10.5}, {"cpu_us_per_req": 20.2}, {"cpu_us_per_req": 13.0}],
+    }
+    ratios = run.cpu_ratios(runs, ["mesh-proxy", run.OBSERVED])
+    # Per run 1.05, 1.01, 1.3: the median, not the ratio of medians (1.05).
+    assert ratios[(run.OBSERVED, "cpu_vs_mesh_proxy")] == pytest.approx(1.05)
+    assert "1.050x" in run.report({**ratios}, [], [], type("A", (), {"reps": 3, "duration": 5}),
+                                  {"date": "d", "cpu": "c", "cores": 2, "versions": "v"})
+
+
 def test_pooled_p99_uses_every_runs_tail():
     fast = {"latencies": [0.1] * 99 + [0.2]}
     slow = {"latencies": [0.1] * 90 + [5.0] * 10}

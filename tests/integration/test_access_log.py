@@ -8,6 +8,7 @@ workloads and the trace id, and a change of format applies live."""
 import http.client
 import json
 import shutil
+import signal
 import time
 import types
 
@@ -126,6 +127,32 @@ def test_text_lines_count_the_bodies_each_way(tmp_path, start_proxy, backend, do
     assert int(fields[1]) == len(answer.body), (line, len(answer.body))
     assert line.endswith('"front"')
     assert proxy.settled_metric("mesh_access_log_lines_total", 1, outcome="written") == 1
+
+
+def test_sigusr1_reopens_the_file_logrotate_moved(tmp_path, start_proxy, backend):  # noqa: F811
+    port = free_port()
+    log = tmp_path / "access.log"
+    proxy = start_proxy({
+        "listeners": [listener("front", port, route_table="front")],
+        "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
+        "clusters": [cluster("app", backend)],
+        "access_log": {"path": str(log)},
+    })
+    assert curl("http1", f"http://127.0.0.1:{port}/ok", "-H", "x-request-id: before").status == 200
+    assert lines_of(log, '"before"')
+    rotated = tmp_path / "access.log.1"
+    log.rename(rotated)  # what logrotate does, then its postrotate: kill -USR1
+    proxy.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while not log.exists():
+        assert time.monotonic() < deadline, proxy.log_path.read_text()
+        time.sleep(0.05)
+    assert curl("http1", f"http://127.0.0.1:{port}/ok", "-H", "x-request-id: after").status == 200
+    assert lines_of(log, '"after"')
+    assert '"after"' not in rotated.read_text() and '"before"' in rotated.read_text()
+    assert "access log " + str(log) + " reopened" in proxy.log_path.read_text()
+    assert proxy.process.poll() is None
 
 
 MESHCONFIG = """apiVersion: mesh.weft.io/v1alpha1
