@@ -46,7 +46,9 @@ layers::access_log::Entry entry_of(const worker::View& view, std::size_t listene
       .duration_ms = std::chrono::duration<double, std::milli>(elapsed).count(),
       .listener = config.name,
       .downstream = ending.downstream,
-      .protocol = ending.http2 ? "HTTP/2" : "HTTP/1.1",
+      .protocol = ending.tcp     ? "TCP"
+                  : ending.http2 ? "HTTP/2"
+                                 : "HTTP/1.1",
       .method = ending.method,
       .path = ending.target,
       .authority = ending.authority,

@@ -19,6 +19,7 @@ namespace weft::proxy::listener {
 // What the codec knows of a finished request besides its Record.
 struct Ending {
   bool http2 = false;           // the client spoke HTTP/2 (else HTTP/1.x)
+  bool tcp = false;             // an opaque TCP connection, not a request
   std::string_view downstream;  // the client's address
   std::string_view method;
   std::string_view target;  // path and query, as sent

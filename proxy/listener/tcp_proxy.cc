@@ -9,6 +9,7 @@
 
 #include "common/pod_network.h"
 #include "proxy/layers/observe.h"
+#include "proxy/listener/finish.h"
 #include "proxy/listener/tunnel.h"
 #include "proxy/worker/coarse_clock.h"
 
@@ -75,6 +76,16 @@ Dial dial_for(const TcpTarget& target, const worker::View& view, const config::L
           0,           {}};
 }
 
+// The client's address, when the connection is to be reported (an access
+// log or meshctl tap): read now, while the socket is open.
+std::string downstream_of(const tcp::socket& socket, worker::WorkerState& state,
+                          const worker::View& view, const layers::Record& record) {
+  if (!reports_request_fields(state, view, record)) return {};
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer read_ahead,
@@ -83,8 +94,10 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   auto view = state.view;
   const auto& listener = view->snapshot->listeners[listener_index];
   const auto& stats = view->listener_stats[listener_index];
+  layers::Record record;  // from the connection's start
   auto dial = dial_for(target, *view, listener);
   if (dial.address.port() == 0) co_return;  // a cluster without endpoints, or full
+  const auto downstream = downstream_of(socket, state, *view, record);
   if (std::holds_alternative<PassthroughTarget>(target)) stats.passthrough->Increment();
 
   boost::beast::tcp_stream upstream(co_await asio::this_coro::executor);
@@ -106,11 +119,17 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   }
   // Workload-labelled: the Service and the endpoint's Pod of a cluster
   // (passthrough has neither), and a failure to connect as the flag.
-  layers::Record record;
+  // The access log's line for the connection, at its end.
+  record.attempts = 1;
   if (dial.cluster != nullptr) {
     record.service = dial.cluster->service;
     record.destination = dial.cluster->workloads[dial.endpoint];
+    record.cluster = dial.cluster->config.name;
+    record.upstream = dial.cluster->config.endpoints[dial.endpoint].text;
+  } else {
+    record.upstream = config::address_text(dial.address);
   }
+  const Ending ending{.tcp = true, .downstream = downstream};
   if (failure != http::Failure::kNone) record.error = http::reason(failure);
   auto* series = layers::observe::count_tcp_opened(
       state.requests, record, {listener.direction, view->workload, std::nullopt, false});
@@ -123,6 +142,7 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
     }
     spdlog::debug("tcp listener {}: connect to {}:{} failed: {}", listener.name,
                   dial.address.address().to_string(), dial.address.port(), ec.message());
+    log_request(state, *view, listener_index, record, ending, std::chrono::steady_clock::now());
     co_return;
   }
   upstream.expires_never();
@@ -141,6 +161,9 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   stats.bytes_sent->Increment(static_cast<double>(bytes.upstream_to_downstream));
   metrics::WorkerRequests::tcp_closed(series, bytes.downstream_to_upstream,
                                       bytes.upstream_to_downstream);
+  record.request_bytes = bytes.downstream_to_upstream;
+  record.response_bytes = bytes.upstream_to_downstream;
+  log_request(state, *view, listener_index, record, ending, std::chrono::steady_clock::now());
 }
 
 }  // namespace weft::proxy::listener

@@ -9,12 +9,13 @@ import http.client
 import json
 import shutil
 import signal
+import socket
 import time
 import types
 
 import pytest
 
-from conftest import ROOT, cluster, forward_to, free_port, http_get, listener
+from conftest import ROOT, cluster, forward_to, free_port, http_get, listener, tcp_server
 from http_pairs import backend, curl, upstream_protocol  # noqa: F401 (backend: a fixture)
 from test_controlplane import LocalMesh
 from test_tracing import Collector, collector  # noqa: F401 (collector: a fixture)
@@ -153,6 +154,42 @@ def test_sigusr1_reopens_the_file_logrotate_moved(tmp_path, start_proxy, backend
     assert '"after"' not in rotated.read_text() and '"before"' in rotated.read_text()
     assert "access log " + str(log) + " reopened" in proxy.log_path.read_text()
     assert proxy.process.poll() is None
+
+
+def test_a_tcp_connection_is_one_line_at_its_close(tmp_path, start_proxy):
+    def reverse(conn):
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        conn.sendall(data[::-1])
+
+    echo_port, close_echo = tcp_server(reverse)
+    port, dead_port = free_port(), free_port()
+    log = tmp_path / "access.log"
+    start_proxy({
+        "listeners": [listener("db", port, tcp_cluster="db"),
+                      listener("gone", dead_port, tcp_cluster="gone")],
+        "clusters": [cluster("db", echo_port), cluster("gone", free_port())],
+        "access_log": {"path": str(log)},
+    })
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"abc" * 1000)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert len(got) == 3000
+    close_echo()
+    with socket.create_connection(("127.0.0.1", dead_port), timeout=5) as s:
+        assert s.recv(1) == b""  # the upstream refused: closed
+    lines = [json.loads(line) for line in lines_of(log, '"protocol":"TCP"', count=2)]
+    assert len(lines) == 2, log.read_text()
+    ok, failed = sorted(lines, key=lambda line: line["listener"] == "gone")
+    assert (ok["listener"], ok["cluster"], ok["upstream"]) == ("db", "db", f"127.0.0.1:{echo_port}")
+    assert (ok["bytes_received"], ok["bytes_sent"], ok["error"]) == (3000, 3000, "")
+    assert ok["downstream"] == "127.0.0.1" and ok["attempts"] == 1 and ok["status"] == 0
+    assert (failed["listener"], failed["error"]) == ("gone", "upstream_connect_failure")
+    assert failed["bytes_received"] == 0 and failed["bytes_sent"] == 0
 
 
 MESHCONFIG = """apiVersion: mesh.weft.io/v1alpha1
