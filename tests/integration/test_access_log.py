@@ -104,17 +104,22 @@ def test_every_failure_reason_is_logged_and_successes_are_sampled_out(
     assert proxy.metric("mesh_access_log_lines_total", outcome="dropped_queue_full") == 0
 
 
+def front_config(port, backend_port, access_log):
+    """A listener `front` forwarding everything to the backend, logging."""
+    return {
+        "listeners": [listener("front", port, route_table="front")],
+        "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
+        "clusters": [cluster("app", backend_port)],
+        "access_log": access_log,
+    }
+
+
 @pytest.mark.parametrize("downstream", ["http1", "http2"])
 def test_text_lines_count_the_bodies_each_way(tmp_path, start_proxy, backend, downstream):  # noqa: F811
     port = free_port()
     log = tmp_path / "access.log"
-    proxy = start_proxy({
-        "listeners": [listener("front", port, route_table="front")],
-        "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
-            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
-        "clusters": [cluster("app", backend)],
-        "access_log": {"path": str(log), "format": "FORMAT_TEXT"},
-    })
+    proxy = start_proxy(front_config(port, backend, {"path": str(log), "format": "FORMAT_TEXT"}))
     body = "x" * 12345
     answer = curl(downstream, f"http://127.0.0.1:{port}/drip?chunks=4&ms=10", "--data-binary", body,
                   "-H", "x-request-id: text-1")
@@ -133,13 +138,7 @@ def test_text_lines_count_the_bodies_each_way(tmp_path, start_proxy, backend, do
 def test_sigusr1_reopens_the_file_logrotate_moved(tmp_path, start_proxy, backend):  # noqa: F811
     port = free_port()
     log = tmp_path / "access.log"
-    proxy = start_proxy({
-        "listeners": [listener("front", port, route_table="front")],
-        "route_tables": [{"name": "front", "virtual_hosts": [{"domains": ["*"], "routes": [
-            {"match": {"prefix": "/"}, "forward": forward_to(("app", 1))}]}]}],
-        "clusters": [cluster("app", backend)],
-        "access_log": {"path": str(log)},
-    })
+    proxy = start_proxy(front_config(port, backend, {"path": str(log)}))
     assert curl("http1", f"http://127.0.0.1:{port}/ok", "-H", "x-request-id: before").status == 200
     assert lines_of(log, '"before"')
     rotated = tmp_path / "access.log.1"
