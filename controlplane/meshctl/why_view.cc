@@ -16,26 +16,25 @@ namespace {
 namespace json = boost::json;
 using json_access::member;
 
-// Short names: nearly every line below reads a member.
-constexpr auto& text = json_access::text_at;
-constexpr auto& list = json_access::items_at;
+using json_access::items_at;
+using json_access::text_at;
 
 // "default/client-0 (workload client, app client, version v1, service
 // account default, zone eu-west-1/eu-west-1a)".
 std::string source_line(const json::value& source) {
   const auto& w = member(source, "workload");
-  auto out =
-      fmt::format("{} (workload {}, app {}, version {}, service account {}", text(source, "pod"),
-                  text(w, "name"), text(w, "app"), text(w, "version"), text(w, "service_account"));
+  auto out = fmt::format("{} (workload {}, app {}, version {}, service account {}",
+                         text_at(source, "pod"), text_at(w, "name"), text_at(w, "app"),
+                         text_at(w, "version"), text_at(w, "service_account"));
   if (const auto& l = member(source, "locality"); l.is_object()) {
-    out += fmt::format(", locality {}/{}", text(l, "region"), text(l, "zone"));
+    out += fmt::format(", locality {}/{}", text_at(l, "region"), text_at(l, "zone"));
   }
   return out + ")";
 }
 
 std::string request_line(const json::value& request) {
-  auto out = fmt::format("{} {}", text(request, "method"), text(request, "target"));
-  for (const auto& h : list(request, "headers")) {
+  auto out = fmt::format("{} {}", text_at(request, "method"), text_at(request, "target"));
+  for (const auto& h : items_at(request, "headers")) {
     const auto& pair = h.as_array();
     if (pair.size() == 2) {
       out += fmt::format(" -H '{}: {}'", pair[0].as_string().c_str(), pair[1].as_string().c_str());
@@ -48,19 +47,19 @@ std::string request_line(const json::value& request) {
 // whether it runs the configuration this answer was worked out from.
 std::string sidecar_line(const json::value& sidecar) {
   if (sidecar.is_string()) return std::string(sidecar.get_string());
-  if (text(sidecar, "in_sync") == "true") {
-    return fmt::format("connected, in sync (version {})", text(sidecar, "version_acked"));
+  if (text_at(sidecar, "in_sync") == "true") {
+    return fmt::format("connected, in sync (version {})", text_at(sidecar, "version_acked"));
   }
-  auto error = text(member(sidecar, "last_nack"), "error");
+  auto error = text_at(member(sidecar, "last_nack"), "error");
   return fmt::format(
       "connected, NOT in sync: it runs version {} of {}{}; what it does may differ from this "
       "answer until it acknowledges",
-      text(sidecar, "version_acked").empty() ? "none" : text(sidecar, "version_acked"),
-      text(sidecar, "version_desired"), error.empty() ? "" : " (rejected: " + error + ")");
+      text_at(sidecar, "version_acked").empty() ? "none" : text_at(sidecar, "version_acked"),
+      text_at(sidecar, "version_desired"), error.empty() ? "" : " (rejected: " + error + ")");
 }
 
 std::string routes_section(const json::value& answer) {
-  const auto& routes = list(answer, "routes");
+  const auto& routes = items_at(answer, "routes");
   if (routes.empty()) return "";
   const auto& destination = member(answer, "destination");
   std::vector<std::vector<std::string>> rows{
@@ -68,14 +67,14 @@ std::string routes_section(const json::value& answer) {
   std::string picked;
   for (const auto& r : routes) {
     const auto& route = member(r, "route");
-    auto object = text(r, "object");
-    rows.push_back({text(r, "result"), text(r, "name"),
+    auto object = text_at(r, "object");
+    rows.push_back({text_at(r, "result"), text_at(r, "name"),
                     object.empty() ? "the Service's default route"
-                                   : fmt::format("{} rule {}", object, text(r, "rule")),
+                                   : fmt::format("{} rule {}", object, text_at(r, "rule")),
                     match_text(member(route, "match")), action_text(route),
                     timeout_text(route, "timeout", "request", "none"),
                     timeout_text(route, "per_try_timeout", "per_try", "none"), retry_text(route)});
-    if (text(r, "result") == "picked") {
+    if (text_at(r, "result") == "picked") {
       picked = fmt::format("idle timeout {}",
                            timeout_text(route, "idle_timeout", "idle", "the listener's"));
     }
@@ -83,31 +82,31 @@ std::string routes_section(const json::value& answer) {
   auto out = fmt::format(
       "\nRoutes for authority {}, in the order the sidecar tries them (the first match is "
       "picked):\n{}",
-      text(destination, "authority"), table(rows));
+      text_at(destination, "authority"), table(rows));
   if (!picked.empty()) out += "Picked route: " + picked + "\n";
   return out;
 }
 
 std::string backends_section(const json::value& answer) {
-  const auto& backends = list(answer, "backends");
+  const auto& backends = items_at(answer, "backends");
   if (backends.empty()) return "";
   std::vector<std::vector<std::string>> rows{{"CLUSTER", "SHARE", "ENDPOINTS", "PROTOCOL",
                                               "LOAD BALANCER", "LIMITS", "FAILOVER", "POLICY"}};
   for (const auto& b : backends) {
     const auto share = fmt::format("{:g}%", member(b, "share_percent").to_number<double>());
-    if (auto unresolved = text(b, "unresolved"); !unresolved.empty()) {
+    if (auto unresolved = text_at(b, "unresolved"); !unresolved.empty()) {
       rows.push_back({"(unresolved: 500)", share, "-", "-", "-", "-", "-", unresolved});
       continue;
     }
     const auto& cluster = member(b, "cluster");
-    auto endpoints = fmt::format("{} ready", text(b, "endpoints_ready"));
-    if (auto not_ready = text(b, "endpoints_not_ready"); not_ready != "0") {
+    auto endpoints = fmt::format("{} ready", text_at(b, "endpoints_ready"));
+    if (auto not_ready = text_at(b, "endpoints_not_ready"); not_ready != "0") {
       endpoints += fmt::format(", {} not ready", not_ready);
     }
-    auto policy = text(cluster, "policy");
+    auto policy = text_at(cluster, "policy");
     // A TCP port's cluster carries bytes, whatever its HTTP protocol says.
-    rows.push_back({text(cluster, "name"), share, endpoints,
-                    text(answer, "delivery") == "tcp" ? "tcp" : protocol_text(cluster),
+    rows.push_back({text_at(cluster, "name"), share, endpoints,
+                    text_at(answer, "delivery") == "tcp" ? "tcp" : protocol_text(cluster),
                     balancer_text(cluster), breaker_text(cluster), failover_text(cluster),
                     policy.empty() ? "-" : policy});
   }
@@ -116,42 +115,43 @@ std::string backends_section(const json::value& answer) {
 
 std::string objects_section(const json::value& answer) {
   std::string out = "\nObjects on the path:\n";
-  const auto& objects = list(answer, "objects");
+  const auto& objects = items_at(answer, "objects");
   if (objects.empty()) out += "  none: nothing but the proxy's defaults\n";
   for (const auto& o : objects) {
-    auto source = text(o, "source");
-    out += fmt::format("  {}{}: {}\n", text(o, "object"),
-                       source.empty() ? "" : fmt::format(" ({})", source), text(o, "role"));
-    for (const auto& c : list(o, "conditions")) {
-      auto message = text(c, "message");
-      out += fmt::format("    {}={} {}{}\n", text(c, "type"), text(c, "status"), text(c, "reason"),
-                         message.empty() ? "" : ": " + message);
+    auto source = text_at(o, "source");
+    out += fmt::format("  {}{}: {}\n", text_at(o, "object"),
+                       source.empty() ? "" : fmt::format(" ({})", source), text_at(o, "role"));
+    for (const auto& c : items_at(o, "conditions")) {
+      auto message = text_at(c, "message");
+      out += fmt::format("    {}={} {}{}\n", text_at(c, "type"), text_at(c, "status"),
+                         text_at(c, "reason"), message.empty() ? "" : ": " + message);
     }
   }
   return out;
 }
 
 std::string mesh_line(const json::value& mesh) {
-  auto object = text(mesh, "object");
+  auto object = text_at(mesh, "object");
   std::vector<std::string> parts;
   if (const auto& tracing = member(mesh, "tracing"); tracing.is_object()) {
-    auto otlp = text(tracing, "otlp_endpoint");
-    parts.push_back(fmt::format("tracing {}% to {} {}", text(tracing, "sampling_percent"),
+    auto otlp = text_at(tracing, "otlp_endpoint");
+    parts.push_back(fmt::format("tracing {}% to {} {}", text_at(tracing, "sampling_percent"),
                                 otlp.empty() ? "zipkin" : "otlp",
-                                otlp.empty() ? text(tracing, "zipkin_endpoint") : otlp));
+                                otlp.empty() ? text_at(tracing, "zipkin_endpoint") : otlp));
   } else {
     parts.emplace_back("no tracing");
   }
   if (const auto& log = member(mesh, "access_log"); log.is_object()) {
     parts.push_back(fmt::format("access log {} to {} ({}% of successes)",
-                                text(log, "format") == "FORMAT_TEXT" ? "text" : "json",
-                                text(log, "path"), text(log, "sampling_percent")));
+                                text_at(log, "format") == "FORMAT_TEXT" ? "text" : "json",
+                                text_at(log, "path"), text_at(log, "sampling_percent")));
   } else {
     parts.emplace_back("no access log");
   }
-  parts.emplace_back(text(mesh, "istio_metric_names") == "true" ? "istio_* metric names"
-                                                                : "mesh_* metric names");
-  if (auto drain = text(mesh, "drain_timeout"); !drain.empty()) parts.push_back("drain " + drain);
+  parts.emplace_back(text_at(mesh, "istio_metric_names") == "true" ? "istio_* metric names"
+                                                                   : "mesh_* metric names");
+  if (auto drain = text_at(mesh, "drain_timeout"); !drain.empty())
+    parts.push_back("drain " + drain);
   return fmt::format("Mesh settings ({}): {}\n",
                      object.empty() ? "no MeshConfig, the defaults" : object,
                      fmt::join(parts, ", "));
@@ -210,30 +210,30 @@ std::string why_text(const json::object& object) {
   const json::value answer(object);
   const auto& destination = member(answer, "destination");
   auto out = fmt::format("From {}\n", source_line(member(answer, "source")));
-  out += fmt::format("To Service {} port {} ({}{})\n", text(destination, "service"),
-                     text(destination, "port"), text(destination, "protocol"),
-                     text(destination, "port_name").empty()
+  out += fmt::format("To Service {} port {} ({}{})\n", text_at(destination, "service"),
+                     text_at(destination, "port"), text_at(destination, "protocol"),
+                     text_at(destination, "port_name").empty()
                          ? ""
-                         : fmt::format(", port name {}", text(destination, "port_name")));
-  if (text(answer, "delivery") == "http") {
+                         : fmt::format(", port name {}", text_at(destination, "port_name")));
+  if (text_at(answer, "delivery") == "http") {
     out += fmt::format("Request {}\n", request_line(member(answer, "request")));
   }
-  if (auto listener = text(answer, "listener"); !listener.empty()) {
+  if (auto listener = text_at(answer, "listener"); !listener.empty()) {
     out += fmt::format("Sidecar listener: {}\n", listener);
   }
   if (const auto& sidecar = member(answer, "sidecar"); !sidecar.is_null()) {
     out += fmt::format("Sidecar: {}\n", sidecar_line(sidecar));
   }
-  if (auto sniffed = text(answer, "sniffed"); !sniffed.empty()) out += "Note: " + sniffed + "\n";
-  if (text(answer, "delivery") == "tcp") {
+  if (auto sniffed = text_at(answer, "sniffed"); !sniffed.empty()) out += "Note: " + sniffed + "\n";
+  if (text_at(answer, "delivery") == "tcp") {
     out += "Forwarded as TCP: HTTPRoute rules do not apply to this port\n";
   }
   out += routes_section(answer);
   out += backends_section(answer);
   out += objects_section(answer);
   out += "\n" + mesh_line(member(answer, "mesh"));
-  out += fmt::format("Authorization: {}\n", text(answer, "authorization"));
-  const auto& problems = list(answer, "problems");
+  out += fmt::format("Authorization: {}\n", text_at(answer, "authorization"));
+  const auto& problems = items_at(answer, "problems");
   if (problems.empty()) return out + "\nProblems: none\n";
   out += "\nProblems:\n";
   for (const auto& p : problems) out += fmt::format("  - {}\n", p.as_string().c_str());
