@@ -134,12 +134,13 @@ json::object destination_json(const ServicePort& sp) {
 struct Answer {
   json::object root;
   json::array problems;
-  std::set<std::string> objects;  // "HTTPRoute default/reviews", ...
+  // Each object on the path ("HTTPRoute default/reviews", ...) and what it
+  // does there.
   std::map<std::string, std::string> roles;
+  std::set<std::string> backend_clusters;  // the clusters of "backends"
 
   void problem(std::string_view text) { problems.emplace_back(text); }
   void object(const std::string& name, std::string role) {
-    objects.insert(name);
     auto& known = roles[name];
     if (known.empty()) {
       known = std::move(role);
@@ -254,6 +255,7 @@ json::object backend_json(const mesh::v1::Cluster& cluster, double share, Answer
                    {"share_percent", share},
                    {"endpoints_ready", cluster.endpoints_size()},
                    {"endpoints_not_ready", cluster.not_ready_endpoints_size()}};
+  answer.backend_clusters.insert(cluster.name());
   if (!cluster.policy().empty()) {
     // "TrafficPolicy default/reviews (inherited through Service ...)".
     auto object = cluster.policy().substr(0, cluster.policy().find(" ("));
@@ -355,14 +357,20 @@ bool names_port(const k8s::ParentReference& parent, const std::string& route_ns,
 
 // Routes and policies that name the destination but are not in the path
 // (rejected, or another port's), so their conditions say why.
-void add_named_objects(const Sources& sources, const ServicePort& sp,
-                       const std::set<std::string>& backend_services, Answer& answer) {
+void add_named_objects(const Mesh& mesh, const Sources& sources, const ServicePort& sp,
+                       Answer& answer) {
+  std::set<std::string> backend_services;  // "namespace/name"
+  for (const auto& backend : mesh.service_ports) {
+    if (answer.backend_clusters.count(backend.cluster.name()) > 0) {
+      backend_services.insert(backend.ns + "/" + backend.service);
+    }
+  }
   for (const auto& [key, route] : sources.store.http_routes) {
     for (const auto& parent : route->spec().parent_refs()) {
       if (!names_port(parent, key.first, sp)) continue;
       // One that routes is listed already; this one is not in force.
       auto name = fmt::format("HTTPRoute {}/{}", key.first, key.second);
-      if (answer.objects.count(name) == 0) {
+      if (answer.roles.count(name) == 0) {
         answer.object(name, "names " + sp.cluster.name() + " as its parent but is not in force");
       }
       break;
@@ -384,7 +392,7 @@ void add_named_objects(const Sources& sources, const ServicePort& sp,
 
 json::array objects_json(const Mesh& mesh, const Sources& sources, Answer& answer) {
   json::array out;
-  for (const auto& name : answer.objects) {
+  for (const auto& [name, role] : answer.roles) {
     json::array conditions;
     for (const auto& c : mesh.conditions) {
       if (c.object != name) continue;
@@ -395,7 +403,7 @@ json::array objects_json(const Mesh& mesh, const Sources& sources, Answer& answe
       if (!c.ok)
         answer.problem(fmt::format("{} {}=False {}: {}", name, c.type, c.reason, c.message));
     }
-    json::object entry{{"object", name}, {"role", answer.roles[name]}, {"conditions", conditions}};
+    json::object entry{{"object", name}, {"role", role}, {"conditions", conditions}};
     if (auto at = sources.locations.find(name); at != sources.locations.end()) {
       entry["source"] = at->second;
     }
@@ -484,8 +492,8 @@ Result<json::object> why(const Mesh& mesh, const Sources& sources, const Query& 
   }
   answer.root["request"] = json::object{
       {"method", query.request.method}, {"target", query.request.target}, {"headers", headers}};
+  const auto pod = fmt::format("Pod {}/{}", (*source)->ns, (*source)->name);
   for (const auto& c : mesh.conditions) {
-    auto pod = fmt::format("Pod {}/{}", (*source)->ns, (*source)->name);
     if (c.object == pod) answer.object(pod, "the source");
   }
 
@@ -505,20 +513,7 @@ Result<json::object> why(const Mesh& mesh, const Sources& sources, const Query& 
       answer.root["backends"] = std::move(backends);
     }
   }
-  std::set<std::string> backend_services;
-  if (const auto* backends = answer.root.if_contains("backends")) {
-    for (const auto& b : backends->as_array()) {
-      // "reviews-v1.default:9080" -> default/reviews-v1.
-      const auto* cluster = b.as_object().if_contains("cluster");
-      if (cluster == nullptr) continue;
-      std::string name(cluster->as_object().at("name").as_string());
-      auto dot = name.find('.');
-      auto colon = name.rfind(':');
-      if (dot == std::string::npos || colon == std::string::npos || colon < dot) continue;
-      backend_services.insert(name.substr(dot + 1, colon - dot - 1) + "/" + name.substr(0, dot));
-    }
-  }
-  add_named_objects(sources, sp, backend_services, answer);
+  add_named_objects(mesh, sources, sp, answer);
   answer.root["mesh"] = mesh_json(mesh, sources, answer);
   answer.root["objects"] = objects_json(mesh, sources, answer);
   answer.root["authorization"] =

@@ -117,9 +117,9 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   if (dial.cluster != nullptr) {
     dial.cluster->connected(dial.endpoint, dial.lease, failure, upstream::lb::Clock::now());
   }
-  // Workload-labelled: the Service and the endpoint's Pod of a cluster
-  // (passthrough has neither), and a failure to connect as the flag.
-  // The access log's line for the connection, at its end.
+  // For the workload-labelled metrics: the Service and the endpoint's Pod
+  // of a cluster (passthrough has neither), and a failure to connect as the
+  // flag; for the access log's line at the end, the cluster and endpoint.
   record.attempts = 1;
   if (dial.cluster != nullptr) {
     record.service = dial.cluster->service;
