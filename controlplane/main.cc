@@ -19,6 +19,8 @@
 #include "common/duration.h"
 #include "common/endpoint.h"
 #include "common/log.h"
+#include "controlplane/ca/authority.h"
+#include "controlplane/server/certificate_service.h"
 #include "controlplane/server/discovery.h"
 #include "controlplane/sources/kubernetes/source.h"
 #include "controlplane/sources/kubernetes/status_writer.h"
@@ -238,6 +240,44 @@ weft::Result<RunningSource> start_source(const SourceOptions& options, boost::as
   return out;
 }
 
+// The mesh's certificate authority (ca/authority.h), if one is configured.
+struct AuthorityOptions {
+  std::string dir;                         // --ca-dir
+  std::string cert, key, root;             // --ca-cert, --ca-key, --ca-root
+  std::string address = "0.0.0.0:15012";   // --ca-address: Sign and discovery over TLS
+  std::vector<std::string> serving_names;  // --ca-serving-name: DNS names of 15012's certificate
+  std::string default_ttl = "24h", max_ttl = "168h";
+};
+
+weft::Result<std::shared_ptr<const ca::SigningAuthority>> load_authority(
+    const AuthorityOptions& options) {
+  auto loaded = options.dir.empty() ? ca::load_intermediate(options.cert, options.key, options.root)
+                                    : ca::load_or_create_root(options.dir);
+  if (!loaded) return tl::unexpected(loaded.error());
+  return std::make_shared<const ca::SigningAuthority>(std::move(*loaded));
+}
+
+// The names 15012's certificate carries by default: the Service in this
+// namespace (proxies verify mesh-controlplane.<namespace>.svc) and localhost.
+std::vector<std::string> default_serving_names() {
+  const char* ns = std::getenv("POD_NAMESPACE");
+  const std::string service =
+      fmt::format("mesh-controlplane.{}", ns != nullptr ? ns : "mesh-system");
+  return {service + ".svc", service + ".svc.cluster.local", service, "localhost"};
+}
+
+// 15012's credentials: a serving certificate the mesh's authority signs at
+// each start, so a proxy verifies the control plane with the root it
+// already trusts for its peers.
+weft::Result<std::shared_ptr<grpc::ServerCredentials>> authority_credentials(
+    const ca::SigningAuthority& authority, const std::vector<std::string>& names) {
+  auto serving = ca::issue_server(authority.signer, names, std::chrono::hours(24 * 365));
+  if (!serving) return tl::unexpected(serving.error());
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({serving->key_pem, serving->cert_pem + authority.chain_pem});
+  return grpc::SslServerCredentials(tls);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"mesh-controlplane: serves each mesh-proxy its configuration"};
   SourceOptions source_options;
@@ -286,6 +326,34 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-tls-period", webhook_period_text,
                  "Kubernetes: how often the webhook's certificate and caBundle are checked")
       ->capture_default_str();
+  AuthorityOptions authority_options;
+  auto* ca_dir = app.add_option("--ca-dir", authority_options.dir,
+                                "The mesh's certificate authority: a root kept in this directory, "
+                                "created on first start");
+  auto* ca_cert = app.add_option("--ca-cert", authority_options.cert,
+                                 "The mesh's certificate authority: an intermediate (PEM) under "
+                                 "a root of your own (with --ca-key and --ca-root)")
+                      ->check(CLI::ExistingFile)
+                      ->excludes(ca_dir);
+  app.add_option("--ca-key", authority_options.key, "--ca-cert's private key (PEM)")
+      ->check(CLI::ExistingFile)
+      ->needs(ca_cert);
+  app.add_option("--ca-root", authority_options.root, "The roots --ca-cert chains to (PEM)")
+      ->check(CLI::ExistingFile)
+      ->needs(ca_cert);
+  app.add_option("--ca-address", authority_options.address,
+                 "With a certificate authority: listen address of gRPC over TLS (Sign and "
+                 "discovery)")
+      ->capture_default_str();
+  app.add_option("--ca-serving-name", authority_options.serving_names,
+                 "DNS names of the TLS port's certificate (default: mesh-controlplane.NS.svc and "
+                 "kin, and localhost); repeatable");
+  app.add_option("--cert-default-ttl", authority_options.default_ttl,
+                 "Validity of a workload certificate whose request asks for none")
+      ->capture_default_str();
+  app.add_option("--cert-max-ttl", authority_options.max_ttl,
+                 "The longest validity a workload certificate is given")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warning|error (env WEFT_LOG_LEVEL)");
   app.add_option("--log-format", log_format, "text|json (env WEFT_LOG_FORMAT)");
   CLI11_PARSE(app, argc, argv);
@@ -308,6 +376,28 @@ int main(int argc, char** argv) {
   webhook.period = std::max(std::chrono::milliseconds(100),
                             std::chrono::duration_cast<std::chrono::milliseconds>(*webhook_period));
   weft::log::init(*log_options);
+  auto default_ttl = weft::parse_duration(authority_options.default_ttl);
+  auto max_ttl = weft::parse_duration(authority_options.max_ttl);
+  if (!default_ttl || !max_ttl || *default_ttl < std::chrono::seconds(10) ||
+      *max_ttl < *default_ttl) {
+    std::cerr << "mesh-controlplane: --cert-default-ttl and --cert-max-ttl are durations of "
+                 "10 s or more, the maximum not below the default\n";
+    return 2;
+  }
+  if (!authority_options.cert.empty() &&
+      (authority_options.key.empty() || authority_options.root.empty())) {
+    std::cerr << "mesh-controlplane: --ca-cert needs --ca-key and --ca-root\n";
+    return 2;
+  }
+  std::shared_ptr<const ca::SigningAuthority> authority;
+  if (!authority_options.dir.empty() || !authority_options.cert.empty()) {
+    auto loaded = load_authority(authority_options);
+    if (!loaded) {
+      std::cerr << "mesh-controlplane: " << loaded.error().message << "\n";
+      return 1;
+    }
+    authority = std::move(*loaded);
+  }
 
   prometheus::Registry metrics_registry;
   server::Metrics metrics(metrics_registry);
@@ -327,10 +417,39 @@ int main(int argc, char** argv) {
   int grpc_port = 0;
   builder.AddListeningPort(grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterCallbackGenericService(&discovery);
+  std::unique_ptr<server::CertificateService> certificates;
+  int tls_port = 0;
+  if (authority) {
+    auto names = authority_options.serving_names.empty() ? default_serving_names()
+                                                         : authority_options.serving_names;
+    auto credentials = authority_credentials(*authority, names);
+    if (!credentials) {
+      std::cerr << "mesh-controlplane: 15012's certificate: " << credentials.error().message
+                << "\n";
+      return 1;
+    }
+    certificates = std::make_unique<server::CertificateService>(
+        authority,
+        ca::TtlPolicy{std::chrono::duration_cast<std::chrono::seconds>(*default_ttl),
+                      std::chrono::duration_cast<std::chrono::seconds>(*max_ttl)},
+        registry, *source->authenticator, metrics_registry);
+    builder.AddListeningPort(authority_options.address, *credentials, &tls_port);
+    builder.RegisterService(certificates.get());
+  } else {
+    spdlog::warn(
+        "no certificate authority (--ca-dir or --ca-cert): workload identities and "
+        "mutual TLS are off");
+  }
   auto grpc_server = builder.BuildAndStart();
-  if (!grpc_server || grpc_port == 0) {
-    std::cerr << "mesh-controlplane: cannot listen on " << grpc_address << "\n";
+  if (!grpc_server || grpc_port == 0 || (authority && tls_port == 0)) {
+    std::cerr << "mesh-controlplane: cannot listen on " << grpc_address
+              << (authority ? " and " + authority_options.address : "") << "\n";
     return 1;
+  }
+  if (authority) {
+    spdlog::info("certificate authority {}: Sign and discovery over TLS on port {}",
+                 authority_options.dir.empty() ? authority_options.cert : authority_options.dir,
+                 tls_port);
   }
 
   auto bound = weft::admin::serve(

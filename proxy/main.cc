@@ -86,6 +86,29 @@ int run_with_controlplane(weft::proxy::server::Server& server, const std::string
     return server.apply(*snapshot);
   };
   weft::proxy::discovery::Client client(server.io(), options, apply, server.metrics());
+  std::unique_ptr<weft::proxy::identity::Identity> identity;
+  if (!args.ca_address.empty()) {
+    auto ca_colon = args.ca_address.rfind(':');
+    if (ca_colon == std::string::npos) {
+      std::cerr << "mesh-proxy: --ca-address wants HOST:PORT, got '" << args.ca_address << "'\n";
+      return 2;
+    }
+    weft::proxy::identity::SignerOptions signer;
+    signer.host = args.ca_address.substr(0, ca_colon);
+    signer.port = args.ca_address.substr(ca_colon + 1);
+    signer.server_name = args.ca_name;
+    signer.root_file = args.ca_root;
+    signer.pod = options.node.name();
+    signer.ns = options.node.namespace_();
+    signer.token_file = options.token_file;
+    signer.token_optional = options.token_optional;
+    signer.ttl = std::chrono::seconds(args.cert_ttl_seconds);
+    identity = std::make_unique<weft::proxy::identity::Identity>(
+        server.io(), std::move(signer), std::chrono::seconds(args.identity_ready_timeout_seconds),
+        server.metrics().registry());
+    server.set_identity(identity.get());
+    identity->start();
+  }
   client.start();
   return server.run();
 }

@@ -1,78 +1,30 @@
 #include "controlplane/ca/certificates.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <ctime>
-#include <memory>
+
+#include "controlplane/ca/x509.h"
 
 namespace weft::cp::ca {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using Certificate = std::unique_ptr<X509, Deleter<X509_free>>;
-using Names = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
+using x509::add_extension;
+using x509::Bio;
+using x509::bio_text;
+using x509::Certificate;
+using x509::Key;
+using x509::Names;
+using x509::read_certificate;
+using x509::read_key;
 
-Result<Certificate> read_certificate(std::string_view pem) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return fail(ErrorCode::kInvalidArgument, "not a PEM certificate");
-  return cert;
-}
-
-Result<Key> read_key(std::string_view pem) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return fail(ErrorCode::kInvalidArgument, "not a PEM private key");
-  return key;
-}
-
-std::string bio_text(BIO* bio) {
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio, &data);
-  return {data, static_cast<std::size_t>(size)};
-}
-
-// Adds one v3 extension in openssl.cnf syntax ("critical,CA:TRUE").
-bool add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value.c_str());
-  if (extension == nullptr) return false;
-  bool added = X509_add_ext(cert, extension, -1) == 1;
-  X509_EXTENSION_free(extension);
-  return added;
-}
-
-// An unsigned certificate for `key` with a random serial and the validity.
+// An unsigned certificate for `key` with a random serial, the validity and
+// `common_name` as its subject.
 Certificate new_certificate(EVP_PKEY* key, std::string_view common_name,
                             std::chrono::hours validity) {
-  Certificate cert(X509_new());
-  X509_set_version(cert.get(), 2);  // v3
-  unsigned char serial[16];
-  RAND_bytes(serial, sizeof serial);
-  serial[0] &= 0x7f;  // a positive number
-  BIGNUM* number = BN_bin2bn(serial, sizeof serial, nullptr);
-  BN_to_ASN1_INTEGER(number, X509_get_serialNumber(cert.get()));
-  BN_free(number);
+  auto cert = x509::new_certificate(key);
   // Valid from an hour ago: clocks in a cluster are not perfectly in step.
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()),
                   static_cast<long>(std::chrono::seconds(validity).count()));
-  X509_set_pubkey(cert.get(), key);
   X509_NAME* subject = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>(common_name.data()),
@@ -133,22 +85,43 @@ Result<CertificateInfo> inspect(std::string_view cert_pem) {
   auto cert = read_certificate(cert_pem);
   if (!cert) return tl::unexpected(cert.error());
   CertificateInfo info;
-  std::tm not_after{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert->get()), &not_after) != 1) {
-    return fail(ErrorCode::kInvalidArgument, "unreadable notAfter");
+  std::tm not_before{}, not_after{};
+  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert->get()), &not_before) != 1 ||
+      ASN1_TIME_to_tm(X509_get0_notAfter(cert->get()), &not_after) != 1) {
+    return fail(ErrorCode::kInvalidArgument, "unreadable validity");
   }
+  info.not_before = std::chrono::system_clock::from_time_t(timegm(&not_before));
   info.not_after = std::chrono::system_clock::from_time_t(timegm(&not_after));
   info.is_authority = X509_check_ca(cert->get()) != 0;
+  auto name_text = [](const X509_NAME* name) {
+    Bio bio(BIO_new(BIO_s_mem()));
+    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+    return bio_text(bio.get());
+  };
+  info.subject = name_text(X509_get_subject_name(cert->get()));
+  info.issuer = name_text(X509_get_issuer_name(cert->get()));
   Names names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert->get(), NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
-    if (name->type != GEN_DNS) continue;
-    const auto* text = ASN1_STRING_get0_data(name->d.dNSName);
-    info.dns_names.emplace_back(reinterpret_cast<const char*>(text),
-                                static_cast<std::size_t>(ASN1_STRING_length(name->d.dNSName)));
+    if (name->type != GEN_DNS && name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* value = name->d.ia5;  // dNSName and uniformResourceIdentifier alike
+    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                     static_cast<std::size_t>(ASN1_STRING_length(value)));
+    (name->type == GEN_DNS ? info.dns_names : info.uri_names).push_back(std::move(text));
   }
   return info;
+}
+
+std::vector<CertificateInfo> inspect_all(std::string_view pem) {
+  std::vector<CertificateInfo> all;
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  for (auto end = pem.find(kEnd); end != std::string_view::npos; end = pem.find(kEnd)) {
+    auto info = inspect(pem.substr(0, end + kEnd.size()));
+    if (info) all.push_back(std::move(*info));
+    pem.remove_prefix(end + kEnd.size());
+  }
+  return all;
 }
 
 bool verifies(const KeyPair& pair, std::string_view authority_pem) {

@@ -26,12 +26,16 @@ Result<KeyPair> issue_server(const KeyPair& authority, const std::vector<std::st
                              std::chrono::hours validity);
 
 struct CertificateInfo {
-  std::chrono::system_clock::time_point not_after;
+  std::string subject, issuer;  // RFC 2253 text; empty subject: ""
+  std::chrono::system_clock::time_point not_before, not_after;
   std::vector<std::string> dns_names;
+  std::vector<std::string> uri_names;
   bool is_authority = false;
 };
 
 Result<CertificateInfo> inspect(std::string_view cert_pem);
+// Every certificate in `pem` (a chain, a bundle), in order.
+std::vector<CertificateInfo> inspect_all(std::string_view pem);
 
 // Whether `pair`'s key belongs to its certificate and the certificate was
 // signed by `authority_pem` (which may be the certificate itself).

@@ -42,6 +42,14 @@ struct TapArgs {
 // Prints the requests a proxy handles as they finish, from its admin /tap.
 int tap(const Target& target, const TapArgs& args, Format format);
 
+struct IdentityArgs {
+  std::string proxy;  // NAME, NAME.NAMESPACE or NAMESPACE/NAME
+  std::string ns;
+};
+// Prints a proxy's workload identity (its admin /identity): the SPIFFE ID,
+// the certificate chain, expiry and renewal.
+int identity(const Target& target, const IdentityArgs& args, Format format);
+
 struct WhyArgs {
   std::string source;       // a Pod or workload: NAME, NAME.NAMESPACE or NAMESPACE/NAME
   std::string ns;           // -n: the source's namespace
@@ -63,6 +71,9 @@ struct UpOptions {
   // Time a stopping process has to drain and exit: above the sidecar's
   // drain timeout (5 s by default), as a Pod's terminationGracePeriodSeconds.
   int grace_seconds = 10;
+  // The validity of workload certificates (the control plane's
+  // --cert-default-ttl); short ones show renewal at work.
+  std::string cert_ttl = "24h";
 };
 int up(const UpOptions& options);
 

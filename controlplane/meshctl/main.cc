@@ -76,6 +76,16 @@ int main(int argc, char** argv) {
                    "per line)")
       ->check(CLI::IsMember({"table", "json"}));
 
+  auto* identity_cmd = app.add_subcommand(
+      "identity", "A proxy's workload identity: SPIFFE ID, certificate chain, expiry, renewal");
+  IdentityArgs identity_args;
+  identity_cmd
+      ->add_option("proxy", identity_args.proxy,
+                   "NAME, NAME.NAMESPACE or NAMESPACE/NAME (namespace default)")
+      ->required();
+  identity_cmd->add_option("-n,--namespace", identity_args.ns, "The proxy's namespace");
+  output_option(identity_cmd);
+
   auto* why_cmd = app.add_subcommand(
       "why",
       "Every object that shapes the path from a workload to a Service: the route rule "
@@ -131,6 +141,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
 
+  up_cmd
+      ->add_option("--cert-ttl", up_options.cert_ttl,
+                   "Validity of workload certificates; each is renewed at half of it")
+      ->capture_default_str();
+
   InstallOptions install_options;
   auto* install_cmd = app.add_subcommand(
       "install", "Install the CRDs and the control plane with kubectl (deploy/weft.yaml)");
@@ -172,6 +187,7 @@ int main(int argc, char** argv) {
   if (stat_cmd->parsed()) return stat(target, stat_args, format());
   if (tap_cmd->parsed()) return tap(target, tap_args, format());
   if (why_cmd->parsed()) return why(target, why_args, format());
+  if (identity_cmd->parsed()) return identity(target, identity_args, format());
   if (check_cmd->parsed()) return check(target);
   if (validate_cmd->parsed()) return validate(paths);
   if (up_cmd->parsed()) return up(up_options);

@@ -22,6 +22,8 @@
 #include <list>
 #include <thread>
 
+#include "common/duration.h"
+#include "controlplane/ca/authority.h"
 #include "controlplane/meshctl/commands.h"
 #include "controlplane/meshctl/http_get.h"
 #include "controlplane/meshctl/up_plan.h"
@@ -112,7 +114,7 @@ boost::json::object ports_json(const std::map<std::uint32_t, std::uint32_t>& por
 }
 
 void write_state(const fs::path& file, const UpPlan& plan, const std::string& grpc,
-                 const std::string& status, const fs::path& manifests) {
+                 const std::string& ca, const std::string& status, const fs::path& manifests) {
   boost::json::array workloads;
   for (const auto& w : plan.workloads) {
     workloads.push_back(boost::json::object{{"name", w.name},
@@ -126,12 +128,17 @@ void write_state(const fs::path& file, const UpPlan& plan, const std::string& gr
   }
   auto temporary = file;
   temporary += ".tmp";
-  std::ofstream(temporary) << boost::json::serialize(boost::json::object{
-                                  {"manifests", manifests.string()},
-                                  {"controlplane",
-                                   boost::json::object{{"grpc", grpc}, {"status", status}}},
-                                  {"workloads", workloads}})
-                           << "\n";
+  std::ofstream(temporary)
+      << boost::json::serialize(boost::json::object{
+             {"manifests", manifests.string()},
+             {"controlplane",
+              boost::json::object{
+                  {"grpc", grpc},
+                  {"ca", ca},
+                  {"ca_root", (file.parent_path() / "ca" / cp::ca::kRootCertFile).string()},
+                  {"status", status}}},
+             {"workloads", workloads}})
+      << "\n";
   fs::rename(temporary, file);  // readers never see half a file
 }
 
@@ -183,12 +190,13 @@ struct Replica {
 class LocalMesh {
  public:
   LocalMesh(const UpOptions& options, fs::path manifests, fs::path state, fs::path binaries,
-            std::string grpc)
+            std::string grpc, std::string ca)
       : options_(options),
         manifests_(std::move(manifests)),
         state_(std::move(state)),
         binaries_(std::move(binaries)),
         grpc_(std::move(grpc)),
+        ca_(std::move(ca)),
         source_({manifests_}),
         record_(state_ / "processes") {}
 
@@ -205,6 +213,13 @@ class LocalMesh {
     fs::create_directories(state_ / "secrets" / "tokens");
     if (!write_secret(key_file(), key_)) {
       std::cerr << "meshctl up: cannot write " << key_file().string() << "\n";
+      return false;
+    }
+    // The mesh's root, made here (once per state directory) rather than by
+    // the control plane, so that it exists before any sidecar is told to
+    // trust it. It outlives `meshctl up`: a restart keeps the identities.
+    if (auto root = cp::ca::load_or_create_root(ca_dir()); !root) {
+      std::cerr << "meshctl up: " << root.error().message << "\n";
       return false;
     }
     bool ok = start_control_plane();
@@ -283,7 +298,9 @@ class LocalMesh {
         spawn("control plane",
               {(binaries_ / "mesh-controlplane").string(), "--manifests", manifests_.string(),
                "--manifests", (state_ / "generated").string(), "--grpc-address", grpc_,
-               "--status-address", options_.status_address, "--bootstrap-key", key_file().string()},
+               "--status-address", options_.status_address, "--bootstrap-key", key_file().string(),
+               "--ca-dir", ca_dir().string(), "--ca-address", ca_, "--cert-default-ttl",
+               options_.cert_ttl, "--cert-max-ttl", max_ttl()},
               {}, state_ / "logs" / "controlplane.log", manifests_);
     if (child) control_plane_ = *child;
     return child.has_value();
@@ -300,6 +317,8 @@ class LocalMesh {
         spawn(w.name + " sidecar",
               {(binaries_ / "mesh-proxy").string(), "--controlplane", grpc_, "--node", w.name,
                "--namespace", w.ns, "--concurrency", "1", "--token-file", token.string(),
+               // Its workload certificate, from the control plane's authority.
+               "--ca-address", ca_, "--ca-root", (ca_dir() / cp::ca::kRootCertFile).string(),
                // A local mesh is for looking inside: meshctl tap works on it.
                "--tap"},
               {}, logs / (w.name + ".proxy.log"), manifests_);
@@ -329,7 +348,7 @@ class LocalMesh {
     temporary += ".tmp";
     std::ofstream(temporary) << plan_.manifests;
     fs::rename(temporary, generated);
-    write_state(state_ / "mesh.json", plan_, grpc_, options_.status_address, manifests_);
+    write_state(state_ / "mesh.json", plan_, grpc_, ca_, options_.status_address, manifests_);
   }
 
   void record_processes() const {
@@ -342,11 +361,18 @@ class LocalMesh {
   }
 
   fs::path key_file() const { return state_ / "secrets" / "bootstrap.key"; }
+  fs::path ca_dir() const { return state_ / "ca"; }
+  // The control plane's maximum: the default's, if that is longer.
+  std::string max_ttl() const {
+    auto ttl = parse_duration(options_.cert_ttl);
+    return ttl && *ttl > std::chrono::hours(168) ? options_.cert_ttl : "168h";
+  }
 
   const UpOptions& options_;
   fs::path manifests_, state_, binaries_;
   std::string key_;  // of the bootstrap tokens; a new one per `meshctl up`
   std::string grpc_;
+  std::string ca_;  // the control plane's TLS port: Sign
   cp::sources::DirectorySource source_;
   ProcessRecord record_;
   UpPlan plan_;
@@ -450,9 +476,10 @@ int up(const UpOptions& options) {
   fs::path binaries = options.binaries.empty() ? fs::read_symlink("/proc/self/exe").parent_path()
                                                : fs::path(options.binaries);
   auto grpc = fmt::format("127.0.0.1:{}", ports.next());
+  auto ca = fmt::format("127.0.0.1:{}", ports.next());
   ports.release();
 
-  LocalMesh mesh(options, manifests, state, binaries, grpc);
+  LocalMesh mesh(options, manifests, state, binaries, grpc, ca);
   auto leftovers = mesh.record().stop_leftovers();
   if (!leftovers) {
     std::cerr << "meshctl up: " << leftovers.error().message << "\n";
@@ -485,8 +512,9 @@ int up(const UpOptions& options) {
   const bool listening = wait_until(20s, [&] { return mesh.apps_listening(); });
   std::cout << table_of(mesh.plan())
             << fmt::format(
-                   "\ncontrol plane: gRPC {}, status {} (meshctl status)\nstate and logs: {}\n",
-                   grpc, options.status_address, state.string());
+                   "\ncontrol plane: gRPC {}, certificates {}, status {} (meshctl status)\nstate "
+                   "and logs: {}\n",
+                   grpc, ca, options.status_address, state.string());
   std::cout << (!synced      ? "mesh up, but not every sidecar is in sync yet (meshctl status)\n"
                 : !listening ? "mesh up, but not every application listens yet (see the logs)\n"
                              : "mesh up: every sidecar has its configuration and every "

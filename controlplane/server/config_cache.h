@@ -38,6 +38,7 @@ class ConfigCache {
   EncodedResponse delta_response(const ConfigPtr& from, const ConfigPtr& to);
 
   std::size_t translations() const;
+  const std::shared_ptr<const translate::Mesh>& mesh() const { return mesh_; }
 
  private:
   mutable std::mutex mutex_;

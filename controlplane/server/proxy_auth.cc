@@ -26,7 +26,9 @@ std::string name_of(const translate::ProxyIdentity& proxy) {
   return fmt::format("{}/{}", proxy.ns, proxy.name);
 }
 
-AuthDecision refuse(Verdict verdict, std::string message) { return {verdict, std::move(message)}; }
+AuthDecision refuse(Verdict verdict, std::string message) {
+  return {verdict, std::move(message), {}};
+}
 
 bool contains(const json::array* strings, std::string_view wanted) {
   if (strings == nullptr) return false;
@@ -187,7 +189,18 @@ AuthDecision judge_token_review(unsigned http_status, std::string_view body,
     return refuse(Verdict::kPermissionDenied,
                   fmt::format("the token is {}/{}'s, not {}'s", ns, pod, name_of(claimed)));
   }
-  return AuthDecision::accepted();
+  auto accepted = AuthDecision::accepted();
+  accepted.service_account = account.substr(ns.size() + 1);
+  return accepted;
+}
+
+std::string service_account_of(const AuthDecision& decision, const translate::Mesh& mesh,
+                               const translate::ProxyIdentity& pod) {
+  if (!decision.service_account.empty()) return decision.service_account;
+  auto found = mesh.workloads.find({pod.ns, pod.name});
+  if (found == mesh.workloads.end()) return {};
+  const auto& account = found->second.metadata.service_account();
+  return account.empty() ? "default" : account;
 }
 
 std::unique_ptr<ProxyAuthenticator> local_only_authenticator() {

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "controlplane/translate/mesh.h"
 #include "controlplane/translate/proxy.h"
 
 namespace weft::cp::server {
@@ -34,8 +35,11 @@ enum class Verdict {
 struct AuthDecision {
   Verdict verdict = Verdict::kUnauthenticated;
   std::string message;  // why, for the gRPC status and the log
+  // The Pod's service account when the proof names it (a TokenReview);
+  // empty otherwise, and the Pod's spec says.
+  std::string service_account;
 
-  static AuthDecision accepted() { return {Verdict::kAccepted, {}}; }
+  static AuthDecision accepted() { return {Verdict::kAccepted, {}, {}}; }
 };
 
 // The metric label of a verdict: accepted, unauthenticated, denied, unavailable.
@@ -70,6 +74,12 @@ class ProxyAuthenticator {
   // For the log line at start: how proxies are authenticated.
   virtual std::string describe() const = 0;
 };
+
+// The account `decision` names, else the Pod's own spec.serviceAccountName
+// from the mesh (directory mode's proofs name only the Pod); empty when the
+// mesh does not know the Pod.
+std::string service_account_of(const AuthDecision& decision, const translate::Mesh& mesh,
+                               const translate::ProxyIdentity& pod);
 
 // Directory mode without a key: any name, but only from this host.
 std::unique_ptr<ProxyAuthenticator> local_only_authenticator();

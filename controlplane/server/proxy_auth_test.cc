@@ -141,6 +141,13 @@ TEST(TokenReview, JudgedAgainstThePodTheStreamNames) {
   }
 }
 
+TEST(TokenReview, AcceptedReviewNamesTheServiceAccount) {
+  // Sign certifies the account the API server names, not one the caller claims.
+  const auto decision = judge_token_review(201, review(kShopProductpage), kPod);
+  ASSERT_EQ(decision.verdict, Verdict::kAccepted);
+  EXPECT_EQ(decision.service_account, "productpage");
+}
+
 TEST(Authenticators, LocalOnlyServesOnlyThisHost) {
   auto local = local_only_authenticator();
   std::optional<AuthDecision> got;

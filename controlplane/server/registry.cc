@@ -52,6 +52,11 @@ void Registry::set_mesh(std::shared_ptr<const translate::Mesh> mesh, Clock::time
   for (auto* subscriber : subscribers_) subscriber->offer(cache_, seen);
 }
 
+std::shared_ptr<const translate::Mesh> Registry::mesh() const {
+  std::lock_guard lock(mutex_);
+  return cache_->mesh();
+}
+
 void Registry::add(Subscriber* subscriber) {
   std::lock_guard lock(mutex_);
   subscribers_.insert(subscriber);

@@ -60,6 +60,8 @@ class Registry {
   std::optional<mesh::v1::ProxyConfig> desired(const std::string& ns,
                                                const std::string& name) const;
   Metrics& metrics() { return metrics_; }
+  // The mesh being served.
+  std::shared_ptr<const translate::Mesh> mesh() const;
 
  private:
   mutable std::mutex mutex_;

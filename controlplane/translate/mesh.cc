@@ -331,6 +331,7 @@ struct MeshSettings {
   bool istio_metric_names = false;
   std::optional<mesh::v1::Tracing> tracing;
   std::optional<mesh::v1::AccessLog> access_log;
+  std::string trust_domain{ca::kDefaultTrustDomain};
 };
 
 // spec.tracing for the proxies, or why it is rejected; none when unset.
@@ -417,6 +418,12 @@ tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfi
   auto access_log = access_log_of(config.spec());
   if (!access_log) return tl::unexpected(access_log.error());
   settings.access_log = std::move(*access_log);
+  if (const auto& domain = config.spec().trust_domain(); !domain.empty()) {
+    if (auto error = ca::trust_domain_error(domain); !error.empty()) {
+      return tl::unexpected(Rejected{"Accepted", "InvalidValue", "trustDomain: " + error});
+    }
+    settings.trust_domain = domain;
+  }
   return settings;
 }
 
@@ -445,9 +452,23 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     mesh.istio_metric_names = evaluated.value->istio_metric_names;
     mesh.tracing = evaluated.value->tracing;
     mesh.access_log = evaluated.value->access_log;
+    mesh.trust_domain = evaluated.value->trust_domain;
     // After the policies: the mesh's timeouts fill only what is left.
     for (auto& sp : mesh.service_ports) {
       for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);
+    }
+  }
+}
+
+// Each meshed endpoint's SPIFFE ID, under the trust domain the MeshConfig
+// gives (so after it): what its sidecar's certificate names.
+void name_peer_identities(Mesh& mesh) {
+  for (auto& sp : mesh.service_ports) {
+    for (auto& endpoint : *sp.cluster.mutable_endpoints()) {
+      if (!endpoint.has_workload()) continue;
+      const auto& workload = endpoint.workload();
+      endpoint.set_identity(
+          ca::spiffe_id(mesh.trust_domain, workload.namespace_(), workload.service_account()));
     }
   }
 }
@@ -542,6 +563,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previ
   attach_routes(store, previous, *mesh);
   apply_policies(store, previous, *mesh);
   apply_mesh_config(store, previous, *mesh);
+  name_peer_identities(*mesh);
   return mesh;
 }
 

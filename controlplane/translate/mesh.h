@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/ca/workload_certificates.h"
 #include "controlplane/model/objects.h"
 #include "controlplane/translate/routes.h"
 #include "mesh/v1/config.pb.h"
@@ -77,6 +78,8 @@ mesh::v1::Workload workload_metadata(const k8s::Pod& pod);
 struct Mesh {
   // From the MeshConfig; unset: the proxy's default.
   std::optional<google::protobuf::Duration> drain_timeout;
+  // MeshConfig spec.trustDomain: the SPIFFE IDs of workload certificates.
+  std::string trust_domain{ca::kDefaultTrustDomain};
   // MeshConfig spec.metrics.istioCompatibleNames.
   bool istio_metric_names = false;
   // MeshConfig spec.tracing, checked; none: no tracing.

@@ -284,6 +284,24 @@ TEST(AccessLog, MeshConfigFormatPathAndSampling) {
   }
 }
 
+// spec.trustDomain names the workload identities (cluster.local when
+// unset); one that is not a SPIFFE trust domain is rejected and the last
+// accepted one keeps serving.
+TEST(TrustDomain, MeshConfigTrustDomain) {
+  EXPECT_EQ(compile(*store_of(kMesh))->trust_domain, "cluster.local");
+  auto prod =
+      compile(*store_of(edited("spec: {drainTimeout: 7s}", "spec: {trustDomain: prod.example}")));
+  EXPECT_EQ(prod->trust_domain, "prod.example");
+  for (const char* bad : {"{trustDomain: Prod}", "{trustDomain: 'spiffe://prod'}"}) {
+    auto mesh = compile(*store_of(edited("{drainTimeout: 7s}", bad)), prod.get());
+    const auto* condition_of = condition(*mesh, "MeshConfig mesh", "Accepted");
+    ASSERT_NE(condition_of, nullptr) << bad;
+    EXPECT_FALSE(condition_of->ok) << bad;
+    EXPECT_THAT(condition_of->message, HasSubstr("trustDomain: ")) << bad;
+    EXPECT_EQ(mesh->trust_domain, "prod.example") << bad;  // the last accepted one
+  }
+}
+
 // A policy's retries reach the routes without their own and its budget
 // the clusters it covers, its backends' included.
 TEST(Retries, PolicyRetriesAndBudget) {

@@ -73,6 +73,34 @@ const std::vector<Flag>& flags() {
        "FILE  the token proving this Pod to the control plane (default: the injector's "
        "/var/run/secrets/mesh.weft.io/tokens/token when present)",
        true, [](Arguments& a, std::string_view v) { return set_string(a.token_file, v); }},
+      {"--ca-address",
+       "HOST:PORT  the control plane's TLS port (15012): ask it for this workload's certificate "
+       "and keep it renewed (with --controlplane)",
+       true, [](Arguments& a, std::string_view v) { return set_string(a.ca_address, v); }},
+      {"--ca-root", "FILE  the roots the control plane's TLS certificate chains to (PEM)", true,
+       [](Arguments& a, std::string_view v) -> Result<void> {
+         std::error_code ec;
+         if (!std::filesystem::is_regular_file(std::filesystem::path(v), ec)) {
+           return fail(ErrorCode::kInvalidArgument, "--ca-root: no such file: {}", v);
+         }
+         return set_string(a.ca_root, v);
+       }},
+      {"--ca-name",
+       "NAME  the DNS name the control plane's TLS certificate must carry (default "
+       "mesh-controlplane.mesh-system.svc)",
+       true, [](Arguments& a, std::string_view v) { return set_string(a.ca_name, v); }},
+      {"--cert-ttl",
+       "SECONDS  the validity to ask for each workload certificate (default: the control "
+       "plane's, 24 h); renewed at half of it",
+       true,
+       [](Arguments& a, std::string_view v) {
+         return parse_number("--cert-ttl", v, a.cert_ttl_seconds);
+       }},
+      {"--identity-ready-timeout",
+       "SECONDS  how long /ready waits for the first workload certificate (default 60)", true,
+       [](Arguments& a, std::string_view v) {
+         return parse_number("--identity-ready-timeout", v, a.identity_ready_timeout_seconds);
+       }},
       {"--concurrency", "N  worker threads (default: the CPU limit, else the number of cores)",
        true,
        [](Arguments& a, std::string_view v) {
@@ -180,6 +208,9 @@ Result<Arguments> parse_arguments(std::span<const char* const> args) {
   }
   if (!parsed.config_path.empty() && !parsed.controlplane.empty()) {
     return fail(ErrorCode::kInvalidArgument, "--config and --controlplane exclude each other");
+  }
+  if (!parsed.ca_address.empty() && (parsed.controlplane.empty() || parsed.ca_root.empty())) {
+    return fail(ErrorCode::kInvalidArgument, "--ca-address needs --controlplane and --ca-root");
   }
   return parsed;
 }

@@ -32,7 +32,15 @@ struct Arguments {
   // again for every stream (projected tokens rotate). Empty: the injector's
   // mount (kDefaultTokenFile), when it exists.
   std::string token_file;
-  std::size_t concurrency = 0;  // 0: the default (CPU limit, else cores)
+  // Workload identity (docs/tasks/mtls.md): --ca-address HOST:PORT turns it
+  // on; the control plane's TLS port is verified by the roots in --ca-root
+  // and the DNS name --ca-name.
+  std::string ca_address;
+  std::string ca_root;
+  std::string ca_name = "mesh-controlplane.mesh-system.svc";
+  unsigned cert_ttl_seconds = 0;                 // --cert-ttl; 0: the control plane's default
+  unsigned identity_ready_timeout_seconds = 60;  // readiness waits this long for a certificate
+  std::size_t concurrency = 0;                   // 0: the default (CPU limit, else cores)
   // --max-connections: downstream connections open at once; 0: the default
   // (half the open-file limit left after a reserve).
   std::uint64_t max_connections = 0;

@@ -51,6 +51,9 @@ struct Endpoint {
   upstream::lb::Tier tier = upstream::lb::Tier::kOther;
   // The meshed Pod behind it: the destination labels of its requests.
   std::optional<metrics::Workload> workload;
+  // The SPIFFE ID its sidecar presents; set: called over mutual TLS when
+  // this proxy has an identity of its own. Empty: plaintext.
+  std::string identity;
 };
 
 enum class UpstreamProtocol { kHttp1, kHttp2, kSameAsDownstream };

@@ -509,7 +509,8 @@ Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>
                    .text = address_text(*address),
                    .weight = e.weight() == 0 ? 1 : e.weight(),
                    .locality = to_locality(e.locality()),
-                   .workload = std::move(*workload)});
+                   .workload = std::move(*workload),
+                   .identity = e.identity()});
   }
   return {};
 }

@@ -1,6 +1,5 @@
 #include "proxy/discovery/client.h"
 
-#include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -18,7 +17,7 @@
 #include <fstream>
 #include <vector>
 
-#include "proxy/http/grpc_framing.h"
+#include "proxy/discovery/grpc_stream.h"
 
 // GCC 12 mistakes Asio's coroutine-frame allocator (a matching sized
 // operator new/delete pair in awaitable_frame_base) for a mismatch in
@@ -32,162 +31,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-
-// The HTTP/2 session of one stream: nghttp2 does the framing, this feeds it
-// bytes and collects what it wants to send. No I/O here.
-class H2Stream {
- public:
-  H2Stream(std::size_t max_message_bytes, std::function<void(std::string)> on_message)
-      : reader_(max_message_bytes), on_message_(std::move(on_message)) {
-    nghttp2_session_callbacks* callbacks = nullptr;
-    nghttp2_session_callbacks_new(&callbacks);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &H2Stream::on_data);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, &H2Stream::on_header);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &H2Stream::on_close);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &H2Stream::on_frame);
-    nghttp2_session_client_new(&session_, callbacks, this);
-    nghttp2_session_callbacks_del(callbacks);
-  }
-  ~H2Stream() { nghttp2_session_del(session_); }
-  H2Stream(const H2Stream&) = delete;
-  H2Stream& operator=(const H2Stream&) = delete;
-
-  // `token`: sent as a bearer token when not empty.
-  Result<void> open(const std::string& authority, const std::string& token) {
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
-    auto nv = [](std::string_view name, std::string_view value) {
-      return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                        reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                        value.size(), NGHTTP2_NV_FLAG_NONE};
-    };
-    const std::string authorization = "Bearer " + token;
-    std::vector headers{nv(":method", "POST"),
-                        nv(":scheme", "http"),
-                        nv(":path", "/mesh.v1.Discovery/StreamConfig"),
-                        nv(":authority", authority),
-                        nv("content-type", "application/grpc"),
-                        nv("te", "trailers"),
-                        nv("user-agent", "weft-mesh-proxy")};
-    if (!token.empty()) headers.push_back(nv("authorization", authorization));
-    nghttp2_data_provider body{};
-    body.read_callback = &H2Stream::read_body;
-    stream_id_ =
-        nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), &body, nullptr);
-    if (stream_id_ < 0) {
-      return fail(ErrorCode::kInternal, "nghttp2_submit_request: {}", nghttp2_strerror(stream_id_));
-    }
-    return {};
-  }
-
-  void send(std::string_view message) {
-    outgoing_ += http::grpc::frame_message(message);
-    nghttp2_session_resume_data(session_, stream_id_);
-  }
-  void ping() { nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr); }
-
-  Result<void> receive(std::string_view bytes) {
-    auto n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                      bytes.size());
-    if (n < 0) {
-      return fail(ErrorCode::kInvalidArgument, "HTTP/2: {}", nghttp2_strerror(static_cast<int>(n)));
-    }
-    if (!error_.empty()) return fail(ErrorCode::kInvalidArgument, "{}", error_);
-    return {};
-  }
-
-  // Everything nghttp2 wants written now.
-  std::string pending_output() {
-    std::string out;
-    const uint8_t* data = nullptr;
-    for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;) {
-      out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-
-  bool closed() const { return closed_; }
-  // The control plane's GOAWAY (code and debug data, e.g. gRPC's
-  // "too_many_pings"), if it sent one.
-  const std::string& goaway() const { return goaway_; }
-  // Why the stream ended, from grpc-status/grpc-message or the reset code.
-  // The control plane refused the Pod this proxy named (UNAUTHENTICATED,
-  // PERMISSION_DENIED).
-  bool refused() const { return grpc_status_ == "16" || grpc_status_ == "7"; }
-  std::string end_reason() const {
-    if (!grpc_status_.empty()) {
-      return "grpc-status " + grpc_status_ + (grpc_message_.empty() ? "" : ": " + grpc_message_);
-    }
-    return "stream closed: " + std::string(nghttp2_http2_strerror(close_code_));
-  }
-
- private:
-  static int on_data(nghttp2_session*, uint8_t, int32_t, const uint8_t* data, size_t length,
-                     void* user) {
-    auto* self = static_cast<H2Stream*>(user);
-    self->reader_.append({reinterpret_cast<const char*>(data), length});
-    while (self->error_.empty()) {
-      auto message = self->reader_.next();
-      if (!message) {
-        self->error_ = message.error().message;
-        break;
-      }
-      if (!*message) break;
-      self->on_message_(std::move(**message));
-    }
-    return 0;
-  }
-
-  static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t* name,
-                       size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
-                       void* user) {
-    auto* self = static_cast<H2Stream*>(user);
-    std::string_view n(reinterpret_cast<const char*>(name), name_length);
-    std::string_view v(reinterpret_cast<const char*>(value), value_length);
-    if (n == "grpc-status") self->grpc_status_ = v;
-    if (n == "grpc-message") self->grpc_message_ = v;
-    return 0;
-  }
-
-  static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-    if (frame->hd.type != NGHTTP2_GOAWAY) return 0;
-    auto* self = static_cast<H2Stream*>(user);
-    const auto& goaway = frame->goaway;
-    self->goaway_ = "GOAWAY " + std::string(nghttp2_http2_strerror(goaway.error_code));
-    if (goaway.opaque_data_len > 0) {
-      self->goaway_ += ": " + std::string(reinterpret_cast<const char*>(goaway.opaque_data),
-                                          goaway.opaque_data_len);
-    }
-    return 0;
-  }
-
-  static int on_close(nghttp2_session*, int32_t, uint32_t code, void* user) {
-    auto* self = static_cast<H2Stream*>(user);
-    self->closed_ = true;
-    self->close_code_ = code;
-    return 0;
-  }
-
-  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buffer, size_t length, uint32_t*,
-                           nghttp2_data_source*, void* user) {
-    auto* self = static_cast<H2Stream*>(user);
-    if (self->outgoing_.empty()) return NGHTTP2_ERR_DEFERRED;
-    auto n = std::min(length, self->outgoing_.size());
-    std::copy_n(self->outgoing_.data(), n, buffer);
-    self->outgoing_.erase(0, n);
-    return static_cast<ssize_t>(n);
-  }
-
-  nghttp2_session* session_ = nullptr;
-  int32_t stream_id_ = -1;
-  std::string outgoing_;
-  http::grpc::MessageReader reader_;
-  std::function<void(std::string)> on_message_;
-  std::string error_;
-  std::string grpc_status_, grpc_message_;
-  std::string goaway_;
-  bool closed_ = false;
-  uint32_t close_code_ = 0;
-};
 
 }  // namespace
 
@@ -272,9 +115,11 @@ asio::awaitable<Client::Ended> Client::stream_once() {
   metrics_.discovery("connected").Increment();
 
   std::deque<std::string> messages;
-  H2Stream stream(options_.max_message_bytes,
-                  [&messages](std::string message) { messages.push_back(std::move(message)); });
-  if (auto opened = stream.open(options_.host + ":" + options_.port, *token); !opened) {
+  GrpcStream stream(options_.max_message_bytes,
+                    [&messages](std::string message) { messages.push_back(std::move(message)); });
+  if (auto opened = stream.open("/mesh.v1.Discovery/StreamConfig",
+                                options_.host + ":" + options_.port, *token);
+      !opened) {
     co_return Ended{true, "protocol_error", opened.error().message};
   }
   applier_.new_stream();

@@ -1,6 +1,8 @@
 #include "proxy/listener/dispatch.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -87,6 +89,21 @@ asio::awaitable<Sniffed> sniff_and_count(tcp::socket& socket, beast::flat_buffer
 
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 
+// HTTP over a TLS connection whose handshake is done: HTTP/2 when ALPN
+// chose h2, else HTTP/1.1. The handshake consumed every byte read so far.
+asio::awaitable<void> serve_by_alpn(TlsDownstream stream, worker::WorkerState& state,
+                                    std::size_t index, std::size_t route_table) {
+  beast::flat_buffer nothing_read;  // named: see local_reply.h
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_length = 0;
+  SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_length);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2") {
+    co_await serve_http2(std::move(stream), std::move(nothing_read), state, index, route_table);
+  } else {
+    co_await serve_http1(std::move(stream), std::move(nothing_read), state, index, route_table);
+  }
+}
+
 asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, std::size_t index,
                                 const config::Listener& listener,
                                 const metrics::ListenerStats& stats) {
@@ -106,17 +123,58 @@ asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, 
     spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
     co_return;
   }
-  beast::flat_buffer nothing_read;  // named: see local_reply.h
-  const unsigned char* alpn = nullptr;
-  unsigned alpn_length = 0;
-  SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_length);
-  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2") {
-    co_await serve_http2(std::move(stream), std::move(nothing_read), state, index,
-                         *listener.route_table);
-  } else {
-    co_await serve_http1(std::move(stream), std::move(nothing_read), state, index,
-                         *listener.route_table);
+  co_await serve_by_alpn(std::move(stream), state, index, *listener.route_table);
+}
+
+// Why a peer's mutual TLS handshake failed, for mesh_tls_handshakes_total.
+std::string_view handshake_failure(SSL* ssl, const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return "timeout";
+  switch (SSL_get_verify_result(ssl)) {
+    case X509_V_OK:
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return "expired_certificate";
+    default:
+      return "untrusted_certificate";
   }
+  if (ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+          SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+    return "no_client_certificate";
+  }
+  return "failed";
+}
+
+// A peer sidecar's mutual TLS on an inbound HTTP listener (docs/tasks/mtls.md):
+// the handshake with this workload's current certificate, over the bytes
+// sniffing already read, then HTTP by ALPN. No certificate yet, or a peer
+// without a valid one: the connection is closed and counted.
+asio::awaitable<void> serve_mesh_tls(tcp::socket socket, beast::flat_buffer read_ahead,
+                                     worker::WorkerState& state, std::size_t index,
+                                     const config::Listener& listener) {
+  auto credentials = state.credentials->load();
+  if (!credentials) {
+    state.metrics.tls_handshake("inbound", "no_identity").Increment();
+    spdlog::debug("listener {}: mutual TLS before this workload has a certificate", listener.name);
+    co_return;
+  }
+  TlsDownstream stream(std::move(socket), *credentials->server);
+  asio::steady_timer timer(stream.get_executor(), kTlsHandshakeTimeout);
+  auto outcome = co_await (
+      stream.async_handshake(asio::ssl::stream_base::server, read_ahead.data(), kNoThrow) ||
+      timer.async_wait(kNoThrow));
+  auto ec = outcome.index() == 1 ? make_error_code(beast::error::timeout)
+                                 : std::get<0>(std::get<0>(outcome));
+  if (ec) {
+    auto reason = handshake_failure(stream.native_handle(), ec);
+    state.metrics.tls_handshake("inbound", reason).Increment();
+    spdlog::debug("listener {}: mutual TLS handshake failed ({}): {}", listener.name, reason,
+                  ec.message());
+    co_return;
+  }
+  state.metrics.tls_handshake("inbound", "ok").Increment();
+  co_await serve_by_alpn(std::move(stream), state, index, *listener.route_table);
 }
 
 // An HTTP connection after sniffing: HTTP/2 with prior knowledge or HTTP/1.
@@ -177,9 +235,17 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   } else if (listener.protocol == config::ListenerProtocol::kHttp) {
     // Only the HTTP/2 preface is looked for: anything else is HTTP/1's to
     // accept or reject. A silent client is HTTP/1's idle timeout's business.
+    // A sidecar's inbound listener also takes its peers' mutual TLS.
+    const bool mesh_tls =
+        listener.direction == config::Direction::kInbound && state.credentials != nullptr;
     auto sniffed =
-        co_await sniff_protocol(socket, read_ahead, listener.idle_timeout, sniff::classify_http);
+        co_await sniff_protocol(socket, read_ahead, listener.idle_timeout,
+                                mesh_tls ? sniff::classify_inbound_http : sniff::classify_http);
     if (ended_before_data(sniffed, stats)) co_return;
+    if (sniffed.protocol == sniff::Protocol::kTls) {
+      co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener);
+      co_return;
+    }
     if (sniffed.protocol == sniff::Protocol::kBadHttp2Preface) {
       co_await refuse_bad_preface(std::move(socket), state);
       co_return;

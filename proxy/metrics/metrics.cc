@@ -295,7 +295,13 @@ Metrics::Metrics()
                             .Help("HTTP/1 connections closed with request bytes unread, after "
                                   "reading and dropping what the client still sent (at most "
                                   "5 s), by how that ended")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      tls_handshakes_(BuildCounter()
+                          .Name("mesh_tls_handshakes_total")
+                          .Help("Mutual TLS handshakes with peers' sidecars, by direction and "
+                                "result (ok, or why it failed)")
+                          .Register(*registry_)) {
+  tls_handshake("inbound", "ok");  // present from the start, for scrapes and alerts
   config_reload(true);
   config_reload(false);
   drain_started();

@@ -176,6 +176,13 @@ class Metrics {
   prometheus::Counter& discovery(std::string_view event);
   // Configuration streams that ended, by cause (kDiscoveryReconnectCauses).
   prometheus::Counter& discovery_reconnect(std::string_view cause);
+  // Mutual TLS handshakes with peers' sidecars, by direction (inbound,
+  // outbound) and result (ok, or why not: no_client_certificate,
+  // untrusted_certificate, expired_certificate, no_identity, timeout, failed).
+  prometheus::Counter& tls_handshake(std::string_view direction, std::string_view result) {
+    return tls_handshakes_.Add(
+        {{"direction", std::string(direction)}, {"result", std::string(result)}});
+  }
   // HTTP/2 streams the proxy reset for a protocol violation or a limit,
   // and connections it ended (GOAWAY), by reason.
   prometheus::Counter& http2_stream_error(std::string_view reason);
@@ -186,6 +193,9 @@ class Metrics {
 
   // Workload-labelled request metrics (request_metrics.h).
   RequestMetrics& requests() { return requests_; }
+
+  // For metrics kept beside these (proxy/identity/).
+  prometheus::Registry& registry() { return *registry_; }
 
   // Prometheus text exposition format. Both read the gates' counts into
   // their gauges first.
@@ -245,6 +255,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& access_log_open_failures_;
   prometheus::Family<prometheus::Counter>& tap_requests_;
   prometheus::Family<prometheus::Counter>& lingering_closes_;
+  prometheus::Family<prometheus::Counter>& tls_handshakes_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
   static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,

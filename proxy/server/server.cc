@@ -114,6 +114,7 @@ Result<void> Server::bind(const config::Snapshot& snapshot) {
     auto worker =
         std::make_unique<worker::Worker>(i, metrics_, access_log_, options_.access_log,
                                          options_.tap ? &tap_ : nullptr, connection_budget_);
+    if (options_.identity != nullptr) worker->set_credentials(&options_.identity->credentials());
     // The first worker resolves port 0; the others share its ports.
     auto bound = worker->bind(addresses);
     if (!bound) return tl::unexpected(bound.error());
@@ -333,7 +334,16 @@ asio::awaitable<admin::Response> Server::endpoints() {
 admin::Response Server::admin(const admin::Request& request) {
   if (request.path == "/ready") {
     if (draining_) return {503, "text/plain", "DRAINING\n"};
+    if (options_.identity != nullptr && !options_.identity->ready()) {
+      return {503, "text/plain", "WAITING FOR WORKLOAD CERTIFICATE\n"};
+    }
     return {200, "text/plain", "LIVE\n"};
+  }
+  if (request.path == "/identity") {
+    if (options_.identity == nullptr) {
+      return {404, "text/plain", "no workload identity (mesh-proxy --ca-address)\n"};
+    }
+    return {200, "application/json", options_.identity->status_json()};
   }
   if (request.path == "/config_dump") {
     return {200, "application/json", config_json(snapshot_->source)};
@@ -362,7 +372,7 @@ admin::Response Server::admin(const admin::Request& request) {
   }
   if (request.path == "/") {
     return {200, "text/plain",
-            "/ready\n/config_dump\n/endpoints\n/stats\n/logging?level=LEVEL (POST)\n"
+            "/ready\n/config_dump\n/endpoints\n/identity\n/stats\n/logging?level=LEVEL (POST)\n"
             "/drain (POST)\n"
             "/quitquitquit (POST)\n"};
   }

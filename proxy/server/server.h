@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "proxy/access_log/sink.h"
 #include "proxy/config/snapshot.h"
+#include "proxy/identity/identity.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/app_metrics.h"
 #include "proxy/tap/hub.h"
@@ -40,6 +41,9 @@ struct Options {
   // "namespace/name" of the Pod it serves, when it has one (in /endpoints,
   // so a caller can tell which proxy answered).
   std::string proxy_name;
+  // The workload identity (--ca-address), which /ready waits for and
+  // /identity shows; null: none.
+  identity::Identity* identity = nullptr;
 };
 
 class Server {
@@ -57,6 +61,8 @@ class Server {
   // The main thread's io_context, for the control-plane stream.
   boost::asio::io_context& io() { return io_; }
   metrics::Metrics& metrics() { return metrics_; }
+  // Set before start(): the workload identity.
+  void set_identity(identity::Identity* identity) { options_.identity = identity; }
   // Serves until SIGTERM/SIGINT (drain, then exit) or /quitquitquit;
   // SIGHUP reloads the configuration.
   // Returns the process exit code.

@@ -12,6 +12,8 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
+boost::asio::const_buffer asio_buffer(std::string_view text) { return {text.data(), text.size()}; }
+
 std::string openssl_error() {
   auto code = ERR_get_error();
   if (code == 0) return "unknown TLS error";
@@ -82,6 +84,22 @@ struct ServerContext : Context {
 
 }  // namespace
 
+std::vector<std::string> peer_uri_names(SSL* ssl) {
+  std::vector<std::string> names;
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+    if (name->type != GEN_URI) continue;
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.ia5)),
+                       static_cast<std::size_t>(ASN1_STRING_length(name->d.ia5)));
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
 std::string alpn_wire(const std::vector<std::string>& protocols) {
   std::string wire;
   for (const auto& p : protocols) {
@@ -125,6 +143,59 @@ Result<std::shared_ptr<Context>> server_context(const ServerSettings& settings) 
       alpn_wire(settings.alpn.empty() ? std::vector<std::string>{"http/1.1"} : settings.alpn);
   SSL_CTX_set_alpn_select_cb(context->native_handle(), select_alpn, &context->alpn);
   return std::shared_ptr<Context>(std::move(context));
+}
+
+namespace {
+
+Result<void> load_memory_identity(Context& context, const MemoryIdentity& identity) {
+  boost::system::error_code ec;
+  context.use_certificate_chain(asio_buffer(identity.chain_pem), ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "certificate chain: {}", ec.message());
+  context.use_private_key(asio_buffer(identity.key_pem), Context::pem, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "private key: {}", ec.message());
+  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+    ERR_clear_error();
+    return fail(ErrorCode::kInvalidArgument, "the private key does not match the certificate");
+  }
+  context.add_certificate_authority(asio_buffer(identity.trust_bundle_pem), ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "trust bundle: {}", ec.message());
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Context>> mutual_server_context(const MemoryIdentity& identity,
+                                                       const std::vector<std::string>& alpn) {
+  auto context = std::make_shared<ServerContext>();
+  context->set_options(Context::default_workarounds | Context::no_sslv2 | Context::no_sslv3 |
+                       Context::no_tlsv1 | Context::no_tlsv1_1 | Context::single_dh_use);
+  if (auto loaded = load_memory_identity(*context, identity); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  context->alpn = alpn_wire(alpn.empty() ? std::vector<std::string>{"h2", "http/1.1"} : alpn);
+  SSL_CTX_set_alpn_select_cb(context->native_handle(), select_alpn, &context->alpn);
+  return std::shared_ptr<Context>(std::move(context));
+}
+
+Result<std::shared_ptr<Context>> mutual_client_context(const MemoryIdentity& identity,
+                                                       const std::vector<std::string>& alpn) {
+  auto context = std::make_shared<Context>(Context::tls_client);
+  context->set_options(Context::default_workarounds | Context::no_sslv2 | Context::no_sslv3 |
+                       Context::no_tlsv1 | Context::no_tlsv1_1);
+  if (auto loaded = load_memory_identity(*context, identity); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  if (!alpn.empty()) {
+    auto wire = alpn_wire(alpn);
+    if (SSL_CTX_set_alpn_protos(context->native_handle(),
+                                reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned>(wire.size())) != 0) {
+      return fail(ErrorCode::kInvalidArgument, "ALPN: {}", openssl_error());
+    }
+  }
+  return context;
 }
 
 Result<std::shared_ptr<Context>> client_context(const ClientSettings& settings) {

@@ -135,6 +135,8 @@ void carry_over(const ClusterState& old, const config::Cluster& cluster, pool::P
   for (std::size_t i = 0; i < cluster.endpoints.size(); ++i) {
     auto found = before.find(cluster.endpoints[i].address);
     if (found == before.end()) continue;
+    // A connection made to another identity at that address is not reused.
+    if (old.config.endpoints[found->second].identity != cluster.endpoints[i].identity) continue;
     pool.carry_over(i, *old.pool, found->second);
     h2_pool.carry_over(i, *old.h2_pool, found->second);
   }
@@ -247,7 +249,7 @@ std::vector<ClusterReport> report(const Clusters& clusters, lb::Clock::time_poin
 }
 
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
-                       const Clusters* previous) {
+                       const Clusters* previous, const identity::CurrentCredentials* credentials) {
   static const Clusters kNone;
   const Clusters& before = previous != nullptr ? *previous : kNone;
   Clusters clusters;
@@ -304,7 +306,9 @@ Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metri
                         stats,
                         std::move(budget),
                         nullptr,
-                        {}});
+                        {},
+                        credentials,
+                        &metrics});
     auto& requests = metrics.requests();
     auto& state = clusters.back();
     if (!cluster.service.empty()) state.service = requests.service(cluster.service);

@@ -15,6 +15,7 @@
 
 #include "proxy/config/snapshot.h"
 #include "proxy/http/failure.h"
+#include "proxy/identity/credentials.h"
 #include "proxy/layers/circuit_breaker.h"
 #include "proxy/layers/retry.h"
 #include "proxy/metrics/metrics.h"
@@ -45,6 +46,10 @@ struct ClusterState {
   // cluster's Service, and each endpoint's workload (null: unknown).
   const std::string* service = nullptr;
   std::vector<const metrics::Workload*> workloads;
+  // This proxy's workload identity, for endpoints with an identity of
+  // their own (mutual TLS); null: none, every endpoint is called in plaintext.
+  const identity::CurrentCredentials* credentials = nullptr;
+  metrics::Metrics* metrics = nullptr;  // mesh_tls_handshakes_total
 
   // A request about to go upstream: admitted by the circuit breaker, then
   // counted in the cluster's requests and in the retry budget's share of
@@ -165,8 +170,10 @@ HttpVersion upstream_version(const config::Cluster& cluster, HttpVersion downstr
 // its pooled connections (keyed by cluster name and endpoint address), so a
 // push that changes one endpoint keeps the rest warm. An endpoint new to a
 // cluster that existed before joins now (slow start).
+// `credentials`: this proxy's workload identity (null: none).
 Clusters make_clusters(const config::Snapshot& snapshot, metrics::Metrics& metrics,
-                       const Clusters* previous);
+                       const Clusters* previous,
+                       const identity::CurrentCredentials* credentials = nullptr);
 
 // Whether connections pooled for `a`'s endpoints can serve the same
 // addresses in `b`: the same cluster, plain TCP (TLS contexts are rebuilt

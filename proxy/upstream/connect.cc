@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/tls/tls.h"
 #include "proxy/worker/coarse_clock.h"
 
 namespace weft::proxy::upstream {
@@ -62,6 +63,45 @@ asio::awaitable<Waited> wait_for_place(ClusterState& cluster, const layers::time
   }
 }
 
+// Mutual TLS with a peer sidecar that must present `peer_identity`; null
+// (counted by reason in mesh_tls_handshakes_total{direction="outbound"} and
+// in the cluster's TLS failures) when the handshake fails or the peer is
+// someone else.
+asio::awaitable<std::unique_ptr<pool::TlsStream>> mesh_handshake(
+    ClusterState& cluster, pool::Socket socket, const identity::Credentials& credentials,
+    const std::string& peer_identity, Carries carries, asio::steady_timer& timer) {
+  auto count = [&cluster](std::string_view result) {
+    if (cluster.metrics != nullptr) cluster.metrics->tls_handshake("outbound", result).Increment();
+  };
+  auto tls = std::make_unique<pool::TlsStream>(std::move(socket), *credentials.client);
+  static constexpr unsigned char kHttp1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static constexpr unsigned char kHttp2[] = {2, 'h', '2'};
+  if (carries == Carries::kHttp2) {
+    SSL_set_alpn_protos(tls->native_handle(), kHttp2, sizeof kHttp2);
+  } else {
+    SSL_set_alpn_protos(tls->native_handle(), kHttp1, sizeof kHttp1);
+  }
+  timer.expires_after(cluster.config.connect_timeout);
+  auto shaken = co_await (tls->async_handshake(asio::ssl::stream_base::client, kNoThrow) ||
+                          timer.async_wait(kNoThrow));
+  if (shaken.index() == 1 || std::get<0>(std::get<0>(shaken))) {
+    cluster.stats.tls_failures->Increment();
+    count(shaken.index() == 1                                        ? "timeout"
+          : SSL_get_verify_result(tls->native_handle()) != X509_V_OK ? "untrusted_certificate"
+                                                                     : "failed");
+    co_return nullptr;
+  }
+  if (tls::peer_uri_names(tls->native_handle()) != std::vector<std::string>{peer_identity}) {
+    // A valid mesh certificate, but not the workload the control plane
+    // says is at this address: an impostor, or an address reused.
+    cluster.stats.tls_failures->Increment();
+    count("wrong_identity");
+    co_return nullptr;
+  }
+  count("ok");
+  co_return tls;
+}
+
 }  // namespace
 
 std::optional<ConnectFailure> enter_pending(ClusterState& cluster, Ticket& pending) {
@@ -89,8 +129,14 @@ asio::awaitable<std::variant<Reservation, ConnectFailure, PoolReady>> reserve(
 
 asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterState& cluster,
                                                                         std::size_t endpoint,
-                                                                        Reservation reservation) {
+                                                                        Reservation reservation,
+                                                                        Carries carries) {
   const auto& config = cluster.config;
+  const auto& peer_identity = config.endpoints[endpoint].identity;
+  std::shared_ptr<const identity::Credentials> credentials;
+  if (cluster.credentials != nullptr && !peer_identity.empty()) {
+    credentials = cluster.credentials->load();
+  }
   const auto& address = config.endpoints[endpoint].address;
   auto executor = co_await asio::this_coro::executor;
   auto socket = std::make_unique<pool::Socket>(executor);
@@ -114,6 +160,12 @@ asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(ClusterS
   }
   socket->set_option(asio::ip::tcp::no_delay(true), ec);
   cluster.stats.connections_opened->Increment();
+  if (credentials) {
+    auto tls = co_await mesh_handshake(cluster, std::move(*socket), *credentials, peer_identity,
+                                       carries, timer);
+    if (!tls) co_return ConnectFailure{http::Failure::kTlsFailure};
+    co_return pool::Connection(std::move(tls), std::move(reservation.place));
+  }
   if (!config.tls) co_return pool::Connection(std::move(socket), std::move(reservation.place));
 
   auto tls = std::make_unique<pool::TlsStream>(std::move(*socket), *config.tls);
@@ -150,7 +202,8 @@ asio::awaitable<std::variant<Opened, ConnectFailure>> connect_new(
       if (idle) co_return std::move(*idle);
       continue;
     }
-    auto opened = co_await connect(cluster, endpoint, std::move(std::get<Reservation>(reserved)));
+    auto opened = co_await connect(cluster, endpoint, std::move(std::get<Reservation>(reserved)),
+                                   Carries::kHttp1);
     if (auto* failed = std::get_if<ConnectFailure>(&opened)) co_return *failed;
     co_return Opened{std::move(std::get<pool::Connection>(opened)), false};
   }

@@ -56,9 +56,15 @@ boost::asio::awaitable<std::variant<Reservation, ConnectFailure, PoolReady>> res
     ClusterState& cluster, const layers::timeout::Limit& wait_limit,
     const std::function<bool()>& ready);
 
-// Opens the reserved connection to `endpoint`.
+// The protocol a new connection will carry: what a mutual TLS handshake
+// with a peer sidecar offers in ALPN, so that the peer serves the same.
+enum class Carries { kHttp1, kHttp2 };
+
+// Opens the reserved connection to `endpoint`: over mutual TLS when the
+// endpoint has an identity and this proxy has one (the peer must present
+// exactly that identity), else as the cluster says (plain, or its TLS).
 boost::asio::awaitable<std::variant<pool::Connection, ConnectFailure>> connect(
-    ClusterState& cluster, std::size_t endpoint, Reservation reservation);
+    ClusterState& cluster, std::size_t endpoint, Reservation reservation, Carries carries);
 
 // An HTTP/1.1 connection to `endpoint`: an idle one from the cluster's pool
 // (`reused`), else a new one from connect().

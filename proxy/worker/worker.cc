@@ -62,7 +62,8 @@ std::shared_ptr<const View> Worker::make_view(std::shared_ptr<const config::Snap
                                               const View* previous) {
   auto view = std::make_shared<View>();
   view->clusters = std::make_shared<upstream::Clusters>(upstream::make_clusters(
-      *snapshot, state_.metrics, previous != nullptr ? previous->clusters.get() : nullptr));
+      *snapshot, state_.metrics, previous != nullptr ? previous->clusters.get() : nullptr,
+      state_.credentials));
   view->splits = std::make_shared<router::Splits>();
   for (const auto& weights : snapshot->split_weights) view->splits->emplace_back(weights);
   for (const auto& listener : snapshot->listeners) {

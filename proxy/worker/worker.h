@@ -37,6 +37,11 @@ class Worker {
   // a port was 0. Call before start().
   Result<std::vector<config::TcpEndpoint>> bind(const std::vector<config::TcpEndpoint>& addresses);
 
+  // Inbound listeners terminate peers' mutual TLS with these. Call before start().
+  void set_credentials(const identity::CurrentCredentials* credentials) {
+    state_.credentials = credentials;
+  }
+
   // Starts the thread serving `snapshot`.
   void start(std::shared_ptr<const config::Snapshot> snapshot);
   // Serves `snapshot` from now on: new requests and connections use it,

@@ -10,6 +10,7 @@
 #include "common/random.h"
 #include "proxy/access_log/sink.h"
 #include "proxy/config/snapshot.h"
+#include "proxy/identity/credentials.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/tap/hub.h"
 #include "proxy/tracing/buffer.h"
@@ -58,6 +59,9 @@ struct WorkerState {
   BufferPool relay_buffers;
   FastRandom rng;             // request ids, retry backoff jitter, trace and span ids
   tracing::SpanBuffer spans;  // sampled requests' spans, until exported
+  // The workload identity's credentials (mesh-proxy --ca-address): inbound
+  // listeners terminate peers' mutual TLS with them. Null: no identity.
+  const identity::CurrentCredentials* credentials = nullptr;
 };
 
 }  // namespace weft::proxy::worker

@@ -31,8 +31,9 @@ MESHCTL = BUILD / "bin" / "meshctl"
 class LocalMesh:
     """`meshctl up` of a copy of deploy/examples/demo."""
 
-    def __init__(self, tmp_path, existing=None):
-        """`existing`: run again on another LocalMesh's directory and state."""
+    def __init__(self, tmp_path, existing=None, extra_args=()):
+        """`existing`: run again on another LocalMesh's directory and state;
+        `extra_args`: more `meshctl up` flags."""
         if existing:
             self.dir, self.state = existing.dir, existing.state
             self.log_path = tmp_path / "up-again.log"
@@ -44,7 +45,8 @@ class LocalMesh:
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(MESHCTL), "up", str(self.dir), "--state-dir", str(self.state),
-             "--status-address", self.status_address], stdout=self.log, stderr=subprocess.STDOUT)
+             "--status-address", self.status_address, *extra_args], stdout=self.log,
+            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while "mesh up" not in self.up_log():
             assert self.process.poll() is None, self.up_log()

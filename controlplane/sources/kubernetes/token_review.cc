@@ -16,10 +16,11 @@ constexpr std::string_view kTokenReviews = "/apis/authentication.k8s.io/v1/token
 void TokenReviewer::verify(std::string token, std::string /*peer*/,
                            translate::ProxyIdentity claimed, Done done) {
   if (token.empty()) {
-    return done(
-        {Verdict::kUnauthenticated, fmt::format("{}/{} sent no token (the injector mounts one at "
-                                                "/var/run/secrets/mesh.weft.io/tokens/token)",
-                                                claimed.ns, claimed.name)});
+    return done({Verdict::kUnauthenticated,
+                 fmt::format("{}/{} sent no token (the injector mounts one at "
+                             "/var/run/secrets/mesh.weft.io/tokens/token)",
+                             claimed.ns, claimed.name),
+                 {}});
   }
   auto key = fmt::format("{}\n{}/{}", token, claimed.ns, claimed.name);
   {
@@ -42,7 +43,7 @@ asio::awaitable<void> TokenReviewer::review(std::string body, std::string key,
                                          "application/json");
   AuthDecision decision;
   if (!answer) {
-    decision = {Verdict::kUnavailable, "TokenReview: " + answer.error().message};
+    decision = {Verdict::kUnavailable, "TokenReview: " + answer.error().message, {}};
   } else {
     decision = server::judge_token_review(answer->status, answer->body, claimed);
   }

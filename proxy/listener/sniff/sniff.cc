@@ -66,6 +66,15 @@ Protocol classify_http(std::string_view bytes) {
   return Protocol::kHttp1;
 }
 
+Protocol classify_inbound_http(std::string_view bytes) {
+  if (bytes.empty()) return Protocol::kNeedMore;
+  if (bytes[0] == 0x16) {
+    if (bytes.size() < 2) return Protocol::kNeedMore;
+    if (bytes[1] == 0x03) return Protocol::kTls;
+  }
+  return classify_http(bytes);
+}
+
 std::string_view name(Protocol protocol) {
   switch (protocol) {
     case Protocol::kNeedMore:

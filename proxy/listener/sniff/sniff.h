@@ -29,6 +29,11 @@ Protocol classify(std::string_view first_bytes);
 // them), kNeedMore while the bytes are a prefix of the preface.
 Protocol classify_http(std::string_view first_bytes);
 
+// For a sidecar's inbound HTTP listener, where peers' sidecars speak mutual
+// TLS and others plain HTTP: kTls for a TLS handshake record, else as
+// classify_http.
+Protocol classify_inbound_http(std::string_view first_bytes);
+
 std::string_view name(Protocol protocol);
 
 }  // namespace weft::proxy::listener::sniff

@@ -61,5 +61,24 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"garbage", "INVALID CONNECTION PREFACE\r\n\r\n", Protocol::kHttp1}),
     [](const auto& test) { return std::string(test.param.name); });
 
+class SniffInboundHttp : public ::testing::TestWithParam<Case> {};
+
+// A sidecar's inbound HTTP listener: a peer sidecar's TLS, else HTTP.
+TEST_P(SniffInboundHttp, Classifies) {
+  EXPECT_EQ(classify_inbound_http(GetParam().bytes), GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SniffInboundHttp,
+    ::testing::Values(
+        Case{"tls_client_hello", std::string("\x16\x03\x01\x02\x00\x01", 6), Protocol::kTls},
+        Case{"tls_first_byte", std::string("\x16", 1), Protocol::kNeedMore},
+        Case{"nothing", "", Protocol::kNeedMore},
+        Case{"handshake_byte_not_tls", std::string("\x16\x09", 2), Protocol::kHttp1},
+        Case{"get_line", "GET / HTTP/1.1\r\n", Protocol::kHttp1},
+        Case{"h2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Protocol::kHttp2},
+        Case{"h2_line_then_headers", "PRI * HTTP/2.0\r\nHost: a\r\n", Protocol::kBadHttp2Preface}),
+    [](const auto& test) { return std::string(test.param.name); });
+
 }  // namespace
 }  // namespace weft::proxy::listener::sniff

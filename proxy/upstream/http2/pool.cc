@@ -50,7 +50,8 @@ asio::awaitable<std::variant<Lease, ConnectFailure>> Pool::acquire(
         std::make_shared<Connection>(co_await asio::this_coro::executor, idle_timeout_);
     connections.push_back(connection);
     Lease lease(connection);
-    auto opened = co_await connect(cluster, endpoint, std::move(std::get<Reservation>(reserved)));
+    auto opened = co_await connect(cluster, endpoint, std::move(std::get<Reservation>(reserved)),
+                                   Carries::kHttp2);
     if (auto* failure = std::get_if<ConnectFailure>(&opened)) {
       connection->fail_to_connect();
       co_return *failure;
