@@ -100,6 +100,14 @@ answer=$(printf 'POST / HTTP/1.1\r\nHost: reviews:9080\r\nContent-Length: 4\r\nT
 echo "  sidecar answered: $answer"
 [[ "$answer" == "HTTP/1.1 400"* ]] || die "malformed request was not refused"
 
+step "workload identities: every hop between sidecars is mutual TLS"
+meshctl identity reviews-v1-0 | head -3 | sed 's/^/  /'
+handshakes=$(curl -s "http://127.0.0.1:$metrics/stats/prometheus" \
+  | grep '^mesh_tls_handshakes_total{direction="outbound"' || true)
+echo "$handshakes" | sed 's/^/  client-0 sidecar: /'
+echo "$handshakes" | grep -q 'result="ok"} [1-9]' || die "the client's sidecar made no mutual TLS handshake"
+if echo "$handshakes" | grep -v 'result="ok"' | grep -q ' [1-9]'; then die "mutual TLS handshakes failed"; fi
+
 step "meshctl status"
 meshctl status | sed 's/^/  /'
 meshctl check > "$work/check.txt" || { cat "$work/check.txt"; die "meshctl check found problems"; }
