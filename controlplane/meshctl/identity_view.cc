@@ -69,4 +69,29 @@ std::string identity_text(const std::string& proxy, const boost::json::object& i
   return out;
 }
 
+std::optional<CertificateFinding> check_certificate(const boost::json::object& identity,
+                                                    std::chrono::system_clock::time_point now) {
+  const auto* failures = identity.if_contains("failures_in_a_row");
+  const auto failed =
+      failures != nullptr && failures->is_number() ? failures->to_number<long>() : 0;
+  const auto why = failed == 0 ? std::string()
+                               : fmt::format(" ({} requests failed in a row: {})", failed,
+                                             string_at(&identity, "last_error"));
+  auto chain = cp::ca::inspect_all(string_at(&identity, "chain_pem"));
+  if (string_at(&identity, "spiffe_id").empty() || chain.empty()) {
+    return CertificateFinding{true, "has no workload certificate" + why};
+  }
+  const auto& leaf = chain.front();
+  if (leaf.not_after <= now) {
+    return CertificateFinding{true,
+                              fmt::format("certificate expired at {}{}", utc(leaf.not_after), why)};
+  }
+  if (failed > 0) {
+    return CertificateFinding{false,
+                              fmt::format("certificate expires in {} and renewing it fails{}",
+                                          span_text(leaf.not_after - now), why)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace weft::meshctl

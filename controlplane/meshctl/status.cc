@@ -11,6 +11,7 @@
 #include "common/spelling.h"
 #include "controlplane/meshctl/commands.h"
 #include "controlplane/meshctl/http_get.h"
+#include "controlplane/meshctl/identity_view.h"
 #include "controlplane/meshctl/proxy_config_view.h"
 
 namespace weft::meshctl {
@@ -79,6 +80,53 @@ int status(const Target& target, Format format) {
   return 0;
 }
 
+namespace {
+
+// Each reachable proxy's workload certificate (its admin /identity): a line
+// for each one missing, expired or overdue for renewal, and one for those
+// that could not be asked. Returns the problems (an overdue renewal is a
+// warning, not one).
+int check_certificates(const Target& target, const json::array& proxies) {
+  int problems = 0;
+  std::size_t checked = 0, unreachable = 0;
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& p : proxies) {
+    const auto& o = p.as_object();
+    const auto name = text_of(o, "namespace") + "/" + text_of(o, "name");
+    const auto config = get_json(target.status, "/config?proxy=" + name);
+    auto answer = config ? http_get(admin_address(*config), "/identity", std::chrono::seconds(2))
+                         : Result<HttpResponse>(tl::unexpected(config.error()));
+    if (!answer) {
+      ++unreachable;
+      continue;
+    }
+    if (answer->status == 404) continue;  // a proxy without a workload identity
+    boost::system::error_code ec;
+    auto identity = json::parse(answer->body, ec);
+    if (ec || !identity.is_object()) {
+      ++unreachable;
+      continue;
+    }
+    ++checked;
+    auto finding = check_certificate(identity.as_object(), now);
+    if (!finding) continue;
+    std::cout << fmt::format("{}proxy {} {}\n", finding->problem ? "" : "warning: ", name,
+                             finding->message);
+    if (finding->problem) ++problems;
+  }
+  if (checked > 0)
+    std::cout << fmt::format("workload certificates of {} proxies checked\n", checked);
+  if (unreachable > 0) {
+    std::cout << fmt::format(
+        "workload certificates of {} proxies not checked: their admin ports cannot be reached "
+        "from here\n",
+        unreachable);
+  }
+  return problems;
+}
+
+}  // namespace
+
 int check(const Target& target) {
   auto ready = http_get(target.status, "/ready");
   if (!ready) return unreachable(target, ready.error());
@@ -111,6 +159,7 @@ int check(const Target& target) {
                              text_of(o, "error").empty() ? "" : ": " + text_of(o, "error"));
     ++problems;
   }
+  problems += check_certificates(target, value->at("proxies").as_array());
   std::cout << fmt::format("{} objects, {} proxies: {}\n", text_of(manifests, "objects"),
                            value->at("proxies").as_array().size(),
                            problems == 0 ? "ok" : fmt::format("{} problem(s)", problems));

@@ -221,6 +221,10 @@ def test_meshctl_identity_and_the_proxy_metrics(mesh):
                              metrics).group(1))
     assert time.time() < expiry < time.time() + 15
     assert re.search(r'mesh_identity_certificate_requests_total{result="issued"} [1-9]', metrics)
+    check = mesh.meshctl("check").stdout
+    assert "workload certificates of 3 proxies checked\n" in check, check
+    assert "warning" not in check and "certificate" not in check.replace(
+        "workload certificates of 3 proxies checked", ""), check
     missing = mesh.meshctl("identity", "nobody-0", check=False)
     assert missing.returncode == 1 and "nobody-0" in missing.stderr
 
