@@ -332,6 +332,7 @@ struct MeshSettings {
   std::optional<mesh::v1::Tracing> tracing;
   std::optional<mesh::v1::AccessLog> access_log;
   std::string trust_domain{ca::kDefaultTrustDomain};
+  mesh::v1::Listener::MtlsMode mtls_mode = mesh::v1::Listener::MTLS_PERMISSIVE;
 };
 
 // spec.tracing for the proxies, or why it is rejected; none when unset.
@@ -424,6 +425,15 @@ tl::expected<MeshSettings, Rejected> settings_of(const mesh::v1alpha1::MeshConfi
     }
     settings.trust_domain = domain;
   }
+  if (const auto& mode = config.spec().mtls().mode(); mode == "STRICT") {
+    settings.mtls_mode = mesh::v1::Listener::MTLS_STRICT;
+  } else if (mode == "DISABLE") {
+    settings.mtls_mode = mesh::v1::Listener::MTLS_DISABLE;
+  } else if (!mode.empty() && mode != "PERMISSIVE") {
+    return tl::unexpected(
+        Rejected{"Accepted", "InvalidValue",
+                 fmt::format("mtls.mode '{}' is not STRICT, PERMISSIVE or DISABLE", mode)});
+  }
   return settings;
 }
 
@@ -453,6 +463,7 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
     mesh.tracing = evaluated.value->tracing;
     mesh.access_log = evaluated.value->access_log;
     mesh.trust_domain = evaluated.value->trust_domain;
+    mesh.mtls_mode = evaluated.value->mtls_mode;
     // After the policies: the mesh's timeouts fill only what is left.
     for (auto& sp : mesh.service_ports) {
       for (auto& route : sp.routes) evaluated.value->timeouts.fill(route);
@@ -461,8 +472,10 @@ void apply_mesh_config(const model::Store& store, const Mesh* previous, Mesh& me
 }
 
 // Each meshed endpoint's SPIFFE ID, under the trust domain the MeshConfig
-// gives (so after it): what its sidecar's certificate names.
+// gives (so after it): what its sidecar's certificate names. None with
+// mutual TLS disabled: callers then send plaintext.
 void name_peer_identities(Mesh& mesh) {
+  if (mesh.mtls_mode == mesh::v1::Listener::MTLS_DISABLE) return;
   for (auto& sp : mesh.service_ports) {
     for (auto& endpoint : *sp.cluster.mutable_endpoints()) {
       if (!endpoint.has_workload()) continue;

@@ -80,6 +80,9 @@ struct Mesh {
   std::optional<google::protobuf::Duration> drain_timeout;
   // MeshConfig spec.trustDomain: the SPIFFE IDs of workload certificates.
   std::string trust_domain{ca::kDefaultTrustDomain};
+  // MeshConfig spec.mtls.mode: what sidecars' inbound listeners accept;
+  // with DISABLE, endpoints get no identity, so callers send plaintext.
+  mesh::v1::Listener::MtlsMode mtls_mode = mesh::v1::Listener::MTLS_PERMISSIVE;
   // MeshConfig spec.metrics.istioCompatibleNames.
   bool istio_metric_names = false;
   // MeshConfig spec.tracing, checked; none: no tracing.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -300,6 +301,46 @@ TEST(TrustDomain, MeshConfigTrustDomain) {
     EXPECT_THAT(condition_of->message, HasSubstr("trustDomain: ")) << bad;
     EXPECT_EQ(mesh->trust_domain, "prod.example") << bad;  // the last accepted one
   }
+}
+
+// spec.mtls.mode reaches every inbound listener (PERMISSIVE when unset);
+// DISABLE also leaves endpoints without an identity, so callers send
+// plaintext; any other mode is rejected and the last accepted one kept.
+TEST(MtlsMode, MeshConfigMode) {
+  EXPECT_EQ(compile(*store_of(kMesh))->mtls_mode, mesh::v1::Listener::MTLS_PERMISSIVE);
+  auto strict =
+      compile(*store_of(edited("spec: {drainTimeout: 7s}", "spec: {mtls: {mode: STRICT}}")));
+  EXPECT_EQ(strict->mtls_mode, mesh::v1::Listener::MTLS_STRICT);
+  auto disabled =
+      compile(*store_of(edited("spec: {drainTimeout: 7s}", "spec: {mtls: {mode: DISABLE}}")));
+  EXPECT_EQ(disabled->mtls_mode, mesh::v1::Listener::MTLS_DISABLE);
+  // Meshed endpoints (Pods behind EndpointSlices): named unless disabled.
+  std::string manifests;
+  for (const char* file : {"mesh.yaml", "workloads.yaml"}) {
+    std::ifstream in(std::string("controlplane/translate/testdata/local_canary/manifests/") + file);
+    manifests += std::string(std::istreambuf_iterator<char>(in), {}) + "\n---\n";
+  }
+  const std::string meshconfig =
+      "apiVersion: mesh.weft.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\n";
+  for (const auto& [mode, named] : {std::pair{"STRICT", true}, std::pair{"DISABLE", false}}) {
+    auto mesh = compile(*store_of(manifests + meshconfig + "spec: {mtls: {mode: " + mode + "}}\n"));
+    std::size_t meshed = 0;
+    for (const auto& sp : mesh->service_ports) {
+      for (const auto& endpoint : sp.cluster.endpoints()) {
+        if (!endpoint.has_workload()) continue;
+        ++meshed;
+        EXPECT_EQ(!endpoint.identity().empty(), named) << mode << " " << endpoint.address();
+      }
+    }
+    EXPECT_GT(meshed, 0u) << mode;
+  }
+  auto bad =
+      compile(*store_of(edited("{drainTimeout: 7s}", "{mtls: {mode: strict}}")), strict.get());
+  const auto* condition_of = condition(*bad, "MeshConfig mesh", "Accepted");
+  ASSERT_NE(condition_of, nullptr);
+  EXPECT_FALSE(condition_of->ok);
+  EXPECT_THAT(condition_of->message, HasSubstr("mtls.mode 'strict' is not STRICT"));
+  EXPECT_EQ(bad->mtls_mode, mesh::v1::Listener::MTLS_STRICT);  // the last accepted one
 }
 
 // A policy's retries reach the routes without their own and its budget

@@ -81,6 +81,7 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
     auto* inbound = config.add_listeners();
     inbound->set_name(fmt::format("inbound|{}", app_port));
     inbound->set_direction(Listener::DIRECTION_INBOUND);
+    inbound->set_mtls_mode(mesh.mtls_mode);
     set_address(*inbound->mutable_address(), workload.ip.empty() ? "127.0.0.1" : workload.ip,
                 sidecar_port);
     inbound->set_route_table(inbound->name());
@@ -126,6 +127,7 @@ void capture_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Pro
   inbound->set_name("inbound");
   inbound->set_capture(Listener::CAPTURE_INBOUND);
   inbound->set_direction(Listener::DIRECTION_INBOUND);
+  inbound->set_mtls_mode(mesh.mtls_mode);
   inbound->set_protocol(Listener::PROTOCOL_AUTO);
   set_address(*inbound->mutable_address(), "0.0.0.0", kInboundCapturePort);
   std::set<std::uint32_t> ports(workload.container_ports.begin(), workload.container_ports.end());

@@ -122,9 +122,14 @@ struct Destination {
 // reporter (none: no workload-labelled metrics).
 enum class Direction { kUnspecified, kOutbound, kInbound };
 
+// What an inbound connection from a peer must be (docs/tasks/mtls.md); in
+// the order of mesh.v1.Listener.MtlsMode.
+enum class MtlsMode { kPermissive, kStrict, kDisable };
+
 struct Listener {
   std::string name;
   Direction direction = Direction::kUnspecified;
+  MtlsMode mtls = MtlsMode::kPermissive;
   TcpEndpoint address;
   Capture capture = Capture::kNone;
   ListenerProtocol protocol = ListenerProtocol::kHttp;

@@ -696,6 +696,11 @@ Result<Listener> to_listener(const v1::Listener& proto,
   listener.address = *address;
   listener.capture = static_cast<Capture>(proto.capture());
   listener.direction = static_cast<Direction>(proto.direction());
+  if (!v1::Listener::MtlsMode_IsValid(proto.mtls_mode())) {
+    return fail(ErrorCode::kInvalidArgument, "listener {}: unknown mtls_mode {}", proto.name(),
+                static_cast<int>(proto.mtls_mode()));
+  }
+  listener.mtls = static_cast<MtlsMode>(proto.mtls_mode());
   listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
   if (proto.has_tls()) {

@@ -16,6 +16,7 @@
 #include "proxy/http/http2/preface.h"
 #include "proxy/listener/http1_connection.h"
 #include "proxy/listener/http2_connection.h"
+#include "proxy/listener/inbound_mtls.h"
 #include "proxy/listener/original_dst.h"
 #include "proxy/listener/sniff/sniff.h"
 #include "proxy/listener/tcp_proxy.h"
@@ -152,8 +153,8 @@ std::string_view handshake_failure(SSL* ssl, const boost::system::error_code& ec
 // without a valid one: the connection is closed and counted.
 asio::awaitable<void> serve_mesh_tls(tcp::socket socket, beast::flat_buffer read_ahead,
                                      worker::WorkerState& state, std::size_t index,
-                                     const config::Listener& listener) {
-  auto credentials = state.credentials->load();
+                                     const config::Listener& listener, std::size_t route_table) {
+  auto credentials = state.credentials != nullptr ? state.credentials->load() : nullptr;
   if (!credentials) {
     state.metrics.tls_handshake("inbound", "no_identity").Increment();
     spdlog::debug("listener {}: mutual TLS before this workload has a certificate", listener.name);
@@ -174,7 +175,19 @@ asio::awaitable<void> serve_mesh_tls(tcp::socket socket, beast::flat_buffer read
     co_return;
   }
   state.metrics.tls_handshake("inbound", "ok").Increment();
-  co_await serve_by_alpn(std::move(stream), state, index, *listener.route_table);
+  co_await serve_by_alpn(std::move(stream), state, index, route_table);
+}
+
+// A plaintext connection from a peer on an inbound listener: counted by
+// its source address, so that the clients still sending plaintext can be
+// found before a switch to STRICT; under STRICT, closed unanswered.
+void count_plaintext(tcp::socket& socket, worker::WorkerState& state, bool refused) {
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  state.metrics
+      .inbound_plaintext(refused ? "refused" : "accepted",
+                         ec ? std::string("unknown") : unmapped(peer).address().to_string())
+      .Increment();
 }
 
 // An HTTP connection after sniffing: HTTP/2 with prior knowledge or HTTP/1.
@@ -236,15 +249,23 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
     // Only the HTTP/2 preface is looked for: anything else is HTTP/1's to
     // accept or reject. A silent client is HTTP/1's idle timeout's business.
     // A sidecar's inbound listener also takes its peers' mutual TLS.
-    const bool mesh_tls =
-        listener.direction == config::Direction::kInbound && state.credentials != nullptr;
+    const bool inbound = listener.direction == config::Direction::kInbound;
+    const bool identity = state.credentials != nullptr;
+    const bool tls_possible = inbound && looks_for_tls(listener.mtls, identity);
     auto sniffed =
         co_await sniff_protocol(socket, read_ahead, listener.idle_timeout,
-                                mesh_tls ? sniff::classify_inbound_http : sniff::classify_http);
+                                tls_possible ? sniff::classify_inbound_http : sniff::classify_http);
     if (ended_before_data(sniffed, stats)) co_return;
-    if (sniffed.protocol == sniff::Protocol::kTls) {
-      co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener);
-      co_return;
+    if (inbound) {
+      auto action =
+          inbound_action(listener.mtls, identity, sniffed.protocol == sniff::Protocol::kTls);
+      if (action == InboundAction::kTerminateTls) {
+        co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener,
+                                *listener.route_table);
+        co_return;
+      }
+      count_plaintext(socket, state, action == InboundAction::kRefusePlaintext);
+      if (action == InboundAction::kRefusePlaintext) co_return;
     }
     if (sniffed.protocol == sniff::Protocol::kBadHttp2Preface) {
       co_await refuse_bad_preface(std::move(socket), state);
@@ -262,6 +283,26 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
     co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
                        ClusterTarget{*listener.tcp_cluster});
   }
+}
+
+// The inbound capture listener under STRICT: a peer's mutual TLS to a port
+// the workload serves HTTP on is terminated, anything else refused (opaque
+// TCP over mutual TLS is not built yet). PERMISSIVE leaves TLS on the
+// capture listener to the application: it may be its own.
+asio::awaitable<void> serve_strict_capture(tcp::socket socket, worker::WorkerState& state,
+                                           std::size_t index, const config::Listener& listener,
+                                           const metrics::ListenerStats& stats,
+                                           const config::Destination* destination) {
+  beast::flat_buffer read_ahead;
+  auto sniffed = co_await sniff_and_count(socket, read_ahead, listener, stats);
+  if (sniffed.closed_before_data) co_return;
+  if (sniffed.protocol == sniff::Protocol::kTls && destination != nullptr &&
+      destination->route_table) {
+    co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener,
+                            *destination->route_table);
+    co_return;
+  }
+  count_plaintext(socket, state, true);
 }
 
 }  // namespace
@@ -295,6 +336,11 @@ asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& 
     tcp_target = ClusterTarget{*destination->tcp_cluster};
   }
   beast::flat_buffer read_ahead;
+  if (listener.direction == config::Direction::kInbound &&
+      listener.mtls == config::MtlsMode::kStrict) {
+    co_await serve_strict_capture(std::move(socket), state, index, listener, stats, destination);
+    co_return;
+  }
   bool may_be_http = destination != nullptr && destination->route_table &&
                      !listener.is_opaque_port(original->port());
   if (may_be_http) {

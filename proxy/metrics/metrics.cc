@@ -300,7 +300,12 @@ Metrics::Metrics()
                           .Name("mesh_tls_handshakes_total")
                           .Help("Mutual TLS handshakes with peers' sidecars, by direction and "
                                 "result (ok, or why it failed)")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      inbound_plaintext_(BuildCounter()
+                             .Name("mesh_inbound_plaintext_connections_total")
+                             .Help("Plaintext connections to inbound listeners, by action "
+                                   "(accepted: PERMISSIVE, refused: STRICT) and source address")
+                             .Register(*registry_)) {
   tls_handshake("inbound", "ok");  // present from the start, for scrapes and alerts
   config_reload(true);
   config_reload(false);
@@ -461,6 +466,18 @@ prometheus::Counter& Metrics::trace_export(bool ok) {
 
 prometheus::Counter& Metrics::access_log_lines(std::string_view outcome) {
   return access_log_lines_.Add({{"outcome", std::string(outcome)}});
+}
+
+prometheus::Counter& Metrics::inbound_plaintext(std::string_view action,
+                                                const std::string& source) {
+  std::lock_guard lock(plaintext_sources_mutex_);
+  const bool known = plaintext_sources_.contains(source);
+  if (!known && plaintext_sources_.size() < kMaxPlaintextSources) {
+    plaintext_sources_.insert(source);
+  }
+  const bool labelled = known || plaintext_sources_.contains(source);
+  return inbound_plaintext_.Add(
+      {{"action", std::string(action)}, {"source", labelled ? source : std::string("other")}});
 }
 
 prometheus::Counter& Metrics::discovery(std::string_view event) {

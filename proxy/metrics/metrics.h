@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -183,6 +184,12 @@ class Metrics {
     return tls_handshakes_.Add(
         {{"direction", std::string(direction)}, {"result", std::string(result)}});
   }
+  // Plaintext connections to inbound listeners, by action (accepted under
+  // PERMISSIVE, refused under STRICT) and source address: who still sends
+  // plaintext. The first kMaxPlaintextSources sources get a series each,
+  // later ones share source="other".
+  static constexpr std::size_t kMaxPlaintextSources = 100;
+  prometheus::Counter& inbound_plaintext(std::string_view action, const std::string& source);
   // HTTP/2 streams the proxy reset for a protocol violation or a limit,
   // and connections it ended (GOAWAY), by reason.
   prometheus::Counter& http2_stream_error(std::string_view reason);
@@ -256,6 +263,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& tap_requests_;
   prometheus::Family<prometheus::Counter>& lingering_closes_;
   prometheus::Family<prometheus::Counter>& tls_handshakes_;
+  prometheus::Family<prometheus::Counter>& inbound_plaintext_;
+  std::mutex plaintext_sources_mutex_;  // connections from every worker; not per request
+  std::set<std::string> plaintext_sources_;
 
   using ByReason = std::vector<std::pair<std::string_view, prometheus::Counter*>>;
   static prometheus::Counter& find(ByReason& known, prometheus::Family<prometheus::Counter>& family,

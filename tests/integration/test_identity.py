@@ -346,3 +346,81 @@ endpoints: [{{addresses: [127.0.0.1], targetRef: {{kind: Pod, name: reviews-v1-0
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def plaintext_answer(mesh, workload="reviews-v1-0"):
+    """A plaintext request straight to the workload's inbound port: its
+    (status, body), or None when the sidecar closed the connection unanswered."""
+    conn = http.client.HTTPConnection("127.0.0.1", inbound_port(mesh, workload), timeout=5)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        return response.status, response.read().decode().strip()
+    except (ConnectionError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def plaintext_connections(mesh, action, workload="reviews-v1-0"):
+    found = re.search(rf'mesh_inbound_plaintext_connections_total{{action="{action}",'
+                      rf'source="127.0.0.1"}} (\d+)', metrics_of(mesh, workload))
+    return int(found.group(1)) if found else 0
+
+
+def set_mode(mesh, mode):
+    config = mesh.dir / "meshconfig.yaml"
+    tmp = config.with_suffix(".tmp")
+    tmp.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\n"
+                   f"spec: {{mtls: {{mode: {mode}}}}}\n")
+    tmp.rename(config)
+
+
+def eventually(check, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def fresh_mesh(tmp_path):
+    m = LocalMesh(tmp_path)
+    yield m
+    m.stop()
+
+
+def test_strict_refuses_plaintext_and_keeps_the_mesh_working(fresh_mesh):
+    mesh = fresh_mesh
+    assert plaintext_answer(mesh) == (200, "reviews-v1")  # PERMISSIVE: served, counted
+    assert plaintext_connections(mesh, "accepted") >= 1
+    set_mode(mesh, "STRICT")
+    eventually(lambda: plaintext_answer(mesh) is None)
+    eventually(lambda: all(p["in_sync"] for p in mesh.status()["proxies"]))
+    assert plaintext_connections(mesh, "refused") >= 1
+    # Sidecar to sidecar is mutual TLS: nothing changes for the mesh's own traffic.
+    answers = [mesh.get() for _ in range(20)]
+    assert all(status == 200 for status, _ in answers), answers
+
+
+def test_disable_turns_mutual_tls_off_both_ways(fresh_mesh):
+    mesh = fresh_mesh
+    mesh.get()
+    set_mode(mesh, "DISABLE")
+    port = inbound_port(mesh)
+
+    def tls_not_terminated():
+        shown = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"],
+                               input="", capture_output=True, text=True, timeout=10).stdout
+        return "BEGIN CERTIFICATE" not in shown and "spiffe" not in shown
+    eventually(tls_not_terminated)
+    eventually(lambda: all(p["in_sync"] for p in mesh.status()["proxies"]))
+    # Callers' endpoints lost their identity: new connections are plaintext.
+    before = outbound_handshakes(mesh, "ok")
+    accepted = plaintext_connections(mesh, "accepted") + plaintext_connections(
+        mesh, "accepted", "reviews-v2-0")
+    answers = [mesh.get() for _ in range(20)]
+    assert all(status == 200 for status, _ in answers), answers
+    assert outbound_handshakes(mesh, "ok") == before
+    assert plaintext_connections(mesh, "accepted") + plaintext_connections(
+        mesh, "accepted", "reviews-v2-0") > accepted
