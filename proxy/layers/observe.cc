@@ -27,10 +27,11 @@ std::optional<metrics::RequestLabels> labels(const Record& record, const Finishe
   }
   out.flags = record.error;
   // The source side cannot see how the destination's sidecar took the
-  // connection; the destination side can (mutual TLS comes with workload
-  // identities).
+  // connection; the destination side can. TLS on an inbound listener is
+  // always a peer's mutual TLS (the listener requires a client certificate,
+  // listener/dispatch.cc serve_mesh_tls), as Istio labels it.
   out.security = outbound                  ? metrics::Security::kUnknown
-                 : finished.downstream_tls ? metrics::Security::kTls
+                 : finished.downstream_tls ? metrics::Security::kMutualTls
                                            : metrics::Security::kNone;
   return out;
 }

@@ -307,6 +307,18 @@ def test_workloads_placed_in_zones_prefer_their_own(mesh):
                 and sum(e["health"] == "failing_check" for e in ratings[0]["endpoints"]) == 1)
 
     assert until(placed, timeout=15, interval=0.2), mesh.up_log()
+
+    # meshctl up publishes a new replica's endpoints once its application
+    # listens, not yet once its sidecar holds a workload certificate (a
+    # Pod's readiness would wait for both): wait for the certificates, or
+    # the first requests meet a sidecar that cannot answer mutual TLS yet.
+    def identified():
+        for name in ("ratings-a-0", "ratings-sick-0", "ratings-b-0"):
+            shown = mesh.meshctl("identity", name, check=False)
+            if shown.returncode != 0 or "(none yet)" in shown.stdout:
+                return False
+        return True
+    assert until(identified, timeout=15, interval=0.2), mesh.up_log()
     answers = [get(client["outbound"], "http://ratings:9080/")[1] for _ in range(300)]
     assert answers.count("ratings-sick") == 0
     assert 0.6 * 300 <= answers.count("ratings-a") <= 0.82 * 300, answers.count("ratings-a")

@@ -113,7 +113,7 @@ def test_both_sidecars_of_a_hop_count_it_under_the_same_labels(mesh):
                                         reporter="destination", **want), by_version[v])
         assert counted == by_version[v]
         assert series(metrics_text(inbound), "mesh_requests_total", reporter="destination",
-                      **want)[0][0]["connection_security_policy"] == "none"
+                      **want)[0][0]["connection_security_policy"] == "mutual_tls"  # sidecar to sidecar
     assert total(text, "mesh_requests_total", reporter="source", response_code="503") == 3
     assert total(text, "mesh_request_duration_milliseconds_count", reporter="source") == 43
     assert total(text, "mesh_request_series_dropped_total") == 0
