@@ -93,13 +93,8 @@ Result<CertificateInfo> inspect(std::string_view cert_pem) {
   info.not_before = std::chrono::system_clock::from_time_t(timegm(&not_before));
   info.not_after = std::chrono::system_clock::from_time_t(timegm(&not_after));
   info.is_authority = X509_check_ca(cert->get()) != 0;
-  auto name_text = [](const X509_NAME* name) {
-    Bio bio(BIO_new(BIO_s_mem()));
-    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-    return bio_text(bio.get());
-  };
-  info.subject = name_text(X509_get_subject_name(cert->get()));
-  info.issuer = name_text(X509_get_issuer_name(cert->get()));
+  info.subject = x509::name_text(X509_get_subject_name(cert->get()));
+  info.issuer = x509::name_text(X509_get_issuer_name(cert->get()));
   Names names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert->get(), NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {

@@ -35,10 +35,9 @@ Clock::time_point not_after_of(X509* cert) {
   return Clock::from_time_t(timegm(&tm));
 }
 
+// For people: an empty subject says so.
 std::string name_text(const X509_NAME* name) {
-  x509::Bio bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-  auto text = x509::bio_text(bio.get());
+  auto text = x509::name_text(name);
   return text.empty() ? "(empty)" : text;
 }
 

@@ -31,6 +31,12 @@ std::string pem_of(X509* cert) {
   return bio_text(bio.get());
 }
 
+std::string name_text(const X509_NAME* name) {
+  Bio bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  return bio_text(bio.get());
+}
+
 bool add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX context;
   X509V3_set_ctx_nodb(&context);

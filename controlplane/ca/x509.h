@@ -29,6 +29,8 @@ Result<Key> read_key(std::string_view pem);
 Result<Request> read_request(std::string_view pem);
 
 std::string pem_of(X509* cert);
+// A distinguished name as RFC 2253 text; empty for an empty name.
+std::string name_text(const X509_NAME* name);
 
 // Adds one v3 extension in openssl.cnf syntax ("critical,CA:TRUE").
 bool add_extension(X509* cert, X509* issuer, int nid, const std::string& value);

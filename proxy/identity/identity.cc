@@ -48,16 +48,12 @@ Identity::Identity(asio::io_context& io, SignerOptions options, std::chrono::sec
                    .Help("When the next certificate request is due (Unix time)")
                    .Register(metrics)
                    .Add({})),
-      issued_(prometheus::BuildCounter()
-                  .Name("mesh_identity_certificate_requests_total")
-                  .Help("Workload certificate requests to the control plane, by result")
-                  .Register(metrics)
-                  .Add({{"result", "issued"}})),
-      failed_(prometheus::BuildCounter()
-                  .Name("mesh_identity_certificate_requests_total")
-                  .Help("Workload certificate requests to the control plane, by result")
-                  .Register(metrics)
-                  .Add({{"result", "failed"}})) {}
+      requests_(prometheus::BuildCounter()
+                    .Name("mesh_identity_certificate_requests_total")
+                    .Help("Workload certificate requests to the control plane, by result")
+                    .Register(metrics)),
+      issued_(requests_.Add({{"result", "issued"}})),
+      failed_(requests_.Add({{"result", "failed"}})) {}
 
 void Identity::start() { asio::co_spawn(io_, run(), asio::detached); }
 

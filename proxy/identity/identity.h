@@ -56,6 +56,7 @@ class Identity {
   std::mt19937_64 random_{std::random_device{}()};
   prometheus::Gauge& expiry_;
   prometheus::Gauge& renewal_;
+  prometheus::Family<prometheus::Counter>& requests_;  // by result: the two below
   prometheus::Counter& issued_;
   prometheus::Counter& failed_;
 };
