@@ -108,6 +108,46 @@ echo "$handshakes" | sed 's/^/  client-0 sidecar: /'
 echo "$handshakes" | grep -q 'result="ok"} [1-9]' || die "the client's sidecar made no mutual TLS handshake"
 if echo "$handshakes" | grep -v 'result="ok"' | grep -q ' [1-9]'; then die "mutual TLS handshakes failed"; fi
 
+step "the caller reviews' sidecar verified, as the application sees it"
+xfcc=$(curl -s -x "http://127.0.0.1:$outbound" http://reviews:9080/echo | /usr/bin/python3 -c '
+import json, sys
+print({k.lower(): v for k, v in json.load(sys.stdin)["headers"].items()}.get("x-forwarded-client-cert", ""))')
+echo "  x-forwarded-client-cert: $xfcc"
+[[ "$xfcc" == *"URI=spiffe://cluster.local/ns/default/sa/client" ]] || die "reviews did not learn the client's identity"
+
+step "an AuthorizationPolicy denies the client's service account"
+cat > "$work/demo/deny-client.yaml" <<'YAML'
+apiVersion: mesh.weft.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: deny-client}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  action: DENY
+  rules: [{from: [{serviceAccounts: [default/client]}]}]
+YAML
+sed 's/^/  /' "$work/demo/deny-client.yaml"
+for _ in $(seq 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$outbound" http://reviews:9080/)
+  [ "$code" = 403 ] && break
+  sleep 0.1
+done
+curl -s -D - -o /dev/null -x "http://127.0.0.1:$outbound" http://reviews:9080/ \
+  | grep -iE '^(HTTP|x-weft-error)' | tr -d '\r' | sed 's/^/  /'
+[ "$code" = 403 ] || die "the policy did not deny the client"
+reviews_metrics=$(/usr/bin/python3 -c '
+import json, sys
+print([w for w in json.load(open(sys.argv[1]))["workloads"] if w["name"] == "reviews-v1-0"][0]["metrics"])' "$work/run/mesh.json")
+curl -s "http://127.0.0.1:$reviews_metrics/stats/prometheus" | grep '^mesh_authz_denied_total' \
+  | sed 's/^/  reviews-v1-0 sidecar: /' || true
+rm "$work/demo/deny-client.yaml"
+for _ in $(seq 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$outbound" http://reviews:9080/)
+  [ "$code" = 200 ] && break
+  sleep 0.1
+done
+echo "  policy removed: the client gets $code"
+[ "$code" = 200 ] || die "removing the policy did not allow the client again"
+
 step "meshctl status"
 meshctl status | sed 's/^/  /'
 meshctl check > "$work/check.txt" || { cat "$work/check.txt"; die "meshctl check found problems"; }

@@ -147,10 +147,13 @@ Result<std::variant<Object, Unrecognized>> parse_object(const YAML::Node& docume
       return parse_as<mesh::v1alpha1::TrafficPolicy>(document, source);
     }
     if (kind == "MeshConfig") return parse_as<mesh::v1alpha1::MeshConfig>(document, source);
+    if (kind == "AuthorizationPolicy") {
+      return parse_as<mesh::v1alpha1::AuthorizationPolicy>(document, source);
+    }
     // Our own group: an unknown kind is a user's mistake, not a foreign object.
     return fail(ErrorCode::kInvalidArgument,
                 "{}: {} {}: kind is not supported by this control plane (supported: "
-                "TrafficPolicy, MeshConfig)",
+                "TrafficPolicy, MeshConfig, AuthorizationPolicy)",
                 source, header.api_version(), kind);
   }
   return Unrecognized{header.api_version(), kind};
@@ -165,8 +168,11 @@ std::string_view hint_for(const Unrecognized& object) {
        "routes are Gateway API HTTPRoutes attached to the Service (docs/crds.md)"},
       {"networking.istio.io/", "DestinationRule",
        "connection pool and timeout settings are a TrafficPolicy on the Service (docs/crds.md)"},
-      {"security.istio.io/", "PeerAuthentication", "mutual TLS is not built yet"},
-      {"security.istio.io/", "AuthorizationPolicy", "authorization is not built yet"},
+      {"security.istio.io/", "PeerAuthentication",
+       "mutual TLS is the MeshConfig's spec.mtls.mode (docs/tasks/mtls.md)"},
+      {"security.istio.io/", "AuthorizationPolicy",
+       "authorization is a mesh.weft.io/v1alpha1 AuthorizationPolicy "
+       "(docs/tasks/authorization.md)"},
       {"linkerd.io/", "ServiceProfile",
        "routes and timeouts are Gateway API HTTPRoutes attached to the Service (docs/crds.md)"},
   };
@@ -197,13 +203,17 @@ void Store::put(const std::shared_ptr<const Object>& object) {
           traffic_policies[name] = shared;
         }
         if constexpr (std::is_same_v<T, mesh::v1alpha1::MeshConfig>) mesh_configs[name] = shared;
+        if constexpr (std::is_same_v<T, mesh::v1alpha1::AuthorizationPolicy>) {
+          authorization_policies[name] = shared;
+        }
       },
       *object);
 }
 
 std::size_t Store::size() const {
   return services.size() + endpoint_slices.size() + pods.size() + namespaces.size() + nodes.size() +
-         http_routes.size() + deployments.size() + traffic_policies.size() + mesh_configs.size();
+         http_routes.size() + deployments.size() + traffic_policies.size() + mesh_configs.size() +
+         authorization_policies.size();
 }
 
 }  // namespace weft::cp::model

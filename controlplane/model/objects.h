@@ -22,7 +22,7 @@ namespace weft::cp::model {
 
 using Object = std::variant<k8s::Service, k8s::EndpointSlice, k8s::Pod, k8s::Namespace, k8s::Node,
                             k8s::HTTPRoute, k8s::Deployment, mesh::v1alpha1::TrafficPolicy,
-                            mesh::v1alpha1::MeshConfig>;
+                            mesh::v1alpha1::MeshConfig, mesh::v1alpha1::AuthorizationPolicy>;
 
 // Identity of an object: "HTTPRoute default/reviews". Cluster-scoped
 // objects have an empty namespace.
@@ -78,6 +78,7 @@ struct Store {
   ByName<k8s::Deployment> deployments;
   ByName<mesh::v1alpha1::TrafficPolicy> traffic_policies;
   ByName<mesh::v1alpha1::MeshConfig> mesh_configs;  // cluster scoped: namespace ""
+  ByName<mesh::v1alpha1::AuthorizationPolicy> authorization_policies;
 
   void put(Object object);
   void put(const std::shared_ptr<const Object>& object);

@@ -31,6 +31,12 @@ std::map<std::string, Target> targets(const model::Store& store) {
                     key.first, key.second),
         policy->metadata().generation()};
   }
+  for (const auto& [key, policy] : store.authorization_policies) {
+    out[model::ObjectKey{"AuthorizationPolicy", key.first, key.second}.text()] = {
+        fmt::format("/apis/mesh.weft.io/v1alpha1/namespaces/{}/authorizationpolicies/{}/status",
+                    key.first, key.second),
+        policy->metadata().generation()};
+  }
   for (const auto& [key, config] : store.mesh_configs) {
     out[model::ObjectKey{"MeshConfig", key.first, key.second}.text()] = {
         fmt::format("/apis/mesh.weft.io/v1alpha1/meshconfigs/{}/status", key.second),

@@ -132,6 +132,7 @@ std::string StatusService::store_json() const {
   root["httpRoutes"] = objects_json(store->http_routes);
   root["trafficPolicies"] = objects_json(store->traffic_policies);
   root["meshConfigs"] = objects_json(store->mesh_configs);
+  root["authorizationPolicies"] = objects_json(store->authorization_policies);
   root["namespaces"] = objects_json(store->namespaces, true);
   root["nodes"] = objects_json(store->nodes);
   root["deployments"] = objects_json(store->deployments, true);

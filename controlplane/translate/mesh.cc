@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "common/http_url.h"
+#include "controlplane/translate/authorization.h"
 #include "controlplane/translate/policy.h"
 #include "controlplane/translate/routes.h"
 #include "controlplane/translate/timeouts.h"
@@ -113,7 +114,10 @@ Workload workload_of(const model::Store& store, const k8s::Pod& pod,
   w.labels.insert(pod.metadata().labels().begin(), pod.metadata().labels().end());
   for (const auto& container : pod.spec().containers()) {
     if (container.name() == kSidecarContainer) continue;
-    for (const auto& port : container.ports()) w.container_ports.push_back(port.container_port());
+    for (const auto& port : container.ports()) {
+      w.container_ports.push_back(port.container_port());
+      if (!port.name().empty()) w.named_ports[port.name()] = port.container_port();
+    }
   }
   w.application_exited = application_exited(pod);
   const auto& annotations = pod.metadata().annotations();
@@ -577,6 +581,7 @@ std::shared_ptr<const Mesh> compile(const model::Store& store, const Mesh* previ
   apply_policies(store, previous, *mesh);
   apply_mesh_config(store, previous, *mesh);
   name_peer_identities(*mesh);
+  apply_authorization(store, previous, *mesh);
   return mesh;
 }
 

@@ -49,6 +49,7 @@ struct Workload {
   std::string ip;
   std::map<std::string, std::string> labels;
   std::vector<std::uint32_t> container_ports;
+  std::map<std::string, std::uint32_t> named_ports;  // a Service's targetPort may name one
   // Directory mode: the sidecar's ports on 127.0.0.1, from the Pod's
   // mesh.weft.io/local-ports annotation ("outbound=31002,admin=31003,
   // metrics=31004,inbound.9080=31001"). Absent: Kubernetes mode, capture
@@ -67,6 +68,9 @@ struct Workload {
   mesh::v1::Locality locality;
   // How the request metrics name it (workload_metadata).
   mesh::v1::Workload metadata;
+  // The AuthorizationPolicies that cover it, by namespace and name, each
+  // with the ports it covers (translate/authorization.h).
+  std::vector<mesh::v1::AuthorizationPolicy> authorization;
 };
 
 // A Pod's workload as Istio's telemetry names it: its controller's name (a
@@ -92,12 +96,12 @@ struct Mesh {
   std::vector<ServicePort> service_ports;  // sorted by namespace, name, port
   std::map<std::pair<std::string, std::string>, Workload> workloads;
   std::vector<Condition> conditions;
-  // The version of each HTTPRoute, TrafficPolicy and MeshConfig this mesh
-  // serves (the other kinds are left empty). When a later version is
-  // rejected, the next compile serves this one and says so in the
-  // condition: every rejection keeps the last good version, as a manifest
-  // that does not parse does. Kept in memory: a control plane restarted
-  // while an object is rejected has no last good version of it.
+  // The version of each HTTPRoute, TrafficPolicy, MeshConfig and
+  // AuthorizationPolicy this mesh serves (the other kinds are left empty).
+  // When a later version is rejected, the next compile serves this one and
+  // says so in the condition: every rejection keeps the last good version,
+  // as a manifest that does not parse does. Kept in memory: a control plane
+  // restarted while an object is rejected has no last good version of it.
   model::Store accepted;
 };
 

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "controlplane/model/objects.h"
+#include "controlplane/model/test_store.h"
 #include "controlplane/translate/proxy.h"
 
 namespace weft::cp::translate {
 namespace {
+
+using model::store_of;
 
 using ::testing::HasSubstr;
 
@@ -63,16 +66,6 @@ kind: MeshConfig
 metadata: {name: mesh}
 spec: {drainTimeout: 7s}
 )";
-
-std::shared_ptr<const model::Store> store_of(std::string_view text) {
-  auto store = std::make_shared<model::Store>();
-  for (const auto& document : YAML::LoadAll(std::string(text))) {
-    auto parsed = model::parse_object(document, "mesh.yaml");
-    EXPECT_TRUE(parsed) << parsed.error().message;
-    if (parsed) store->put(std::get<model::Object>(*parsed));
-  }
-  return store;
-}
 
 std::string edited(std::string_view from, std::string_view to) {
   std::string text(kMesh);

@@ -85,6 +85,7 @@ void local_listeners(const Mesh& mesh, const Workload& workload, mesh::v1::Proxy
     set_address(*inbound->mutable_address(), workload.ip.empty() ? "127.0.0.1" : workload.ip,
                 sidecar_port);
     inbound->set_route_table(inbound->name());
+    inbound->set_application_port(app_port);
     add_inbound(config, app_port, false);
   }
 }
@@ -167,10 +168,16 @@ Result<std::string> translation_key(const Mesh& mesh, const ProxyIdentity& proxy
   // reports its own workload's metrics labels.
   const auto& locality = (*workload)->locality;
   const auto& meta = (*workload)->metadata;
-  return fmt::format("capture|{}{}|{}/{}|{}/{}/{}/{}/{}", fmt::join(ports, ","),
+  // Pods with the same metadata may carry different labels, so different
+  // AuthorizationPolicies.
+  std::vector<std::string> policies;
+  for (const auto& policy : (*workload)->authorization) {
+    policies.push_back(fmt::format("{}:{}", policy.name(), fmt::join(policy.ports(), ",")));
+  }
+  return fmt::format("capture|{}{}|{}/{}|{}/{}/{}/{}/{}|{}", fmt::join(ports, ","),
                      (*workload)->application_exited ? "|exit" : "", locality.region(),
                      locality.zone(), meta.namespace_(), meta.name(), meta.app(), meta.version(),
-                     meta.service_account());
+                     meta.service_account(), fmt::join(policies, ";"));
 }
 
 Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& proxy) {
@@ -190,6 +197,8 @@ Result<mesh::v1::ProxyConfig> translate(const Mesh& mesh, const ProxyIdentity& p
   if (mesh.istio_metric_names) config.mutable_metrics()->set_istio_compatible_names(true);
   if (mesh.tracing) *config.mutable_tracing() = *mesh.tracing;
   if (mesh.access_log) *config.mutable_access_log() = *mesh.access_log;
+  for (const auto& policy : it->second.authorization)
+    *config.mutable_authorization()->add_policies() = policy;
   config::canonicalize(config);
   return config;
 }

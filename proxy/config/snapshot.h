@@ -16,6 +16,7 @@
 #include "mesh/v1/config.pb.h"
 #include "proxy/http/http2/limits.h"
 #include "proxy/layers/access_log.h"
+#include "proxy/layers/authorization.h"
 #include "proxy/layers/hash_key.h"
 #include "proxy/layers/trace.h"
 #include "proxy/metrics/workload.h"
@@ -143,6 +144,9 @@ struct Listener {
   std::vector<Destination> destinations;         // capture listeners
   std::vector<std::uint16_t> opaque_ports;       // never sniffed
   http::http2::SessionLimits http2;              // downstream HTTP/2 connections
+  // An explicit inbound listener: the workload's port it serves (the port
+  // AuthorizationPolicies name); 0 otherwise.
+  std::uint16_t application_port = 0;
 
   // The destination for an original destination address: exact address and
   // port first, then port only. Null: pass the connection through unchanged.
@@ -180,6 +184,8 @@ struct Snapshot {
   std::optional<Tracing> tracing;
   // None: no access log (unless the proxy was started with --access-log).
   std::optional<layers::access_log::Settings> access_log;
+  // Who may call this workload (inbound listeners; none: anyone).
+  std::vector<layers::authorization::Policy> authorization;
   // The control plane says the Pod's application has exited: drain, exit.
   bool exit = false;
   // The configuration this was compiled from, for /config_dump (rendered

@@ -493,6 +493,103 @@ Result<layers::access_log::Settings> to_access_log(const v1::AccessLog& proto) {
   return out;
 }
 
+// Patterns are exact, "prefix*" or "*": a '*' elsewhere is refused rather
+// than matched as a literal the user did not mean.
+Result<layers::authorization::Patterns> to_patterns(
+    const google::protobuf::RepeatedPtrField<std::string>& in, std::string_view field) {
+  for (const auto& pattern : in) {
+    auto star = pattern.find('*');
+    if (pattern.empty() || (star != std::string::npos && star != pattern.size() - 1)) {
+      return fail(ErrorCode::kInvalidArgument, "{}: '{}' is not exact, prefix* or *", field,
+                  pattern);
+    }
+  }
+  return layers::authorization::Patterns::parse(std::vector<std::string>(in.begin(), in.end()));
+}
+
+Result<std::vector<std::uint32_t>> to_ports(
+    const google::protobuf::RepeatedField<std::uint32_t>& in, std::string_view field) {
+  for (auto port : in) {
+    if (port == 0 || port > 65535) {
+      return fail(ErrorCode::kInvalidArgument, "{}: {} is not a port", field, port);
+    }
+  }
+  return std::vector<std::uint32_t>(in.begin(), in.end());
+}
+
+Result<layers::authorization::Peer> to_authorization_peer(const v1::AuthorizationPeer& in,
+                                                          const std::string& at) {
+  layers::authorization::Peer out;
+  out.unauthenticated = in.unauthenticated();
+  auto principals = to_patterns(in.principals(), at + ".principals");
+  auto not_principals = to_patterns(in.not_principals(), at + ".not_principals");
+  auto namespaces = to_patterns(in.namespaces(), at + ".namespaces");
+  auto not_namespaces = to_patterns(in.not_namespaces(), at + ".not_namespaces");
+  for (const auto* result : {&principals, &not_principals, &namespaces, &not_namespaces}) {
+    if (!*result) return tl::unexpected(result->error());
+  }
+  out.principals = std::move(*principals);
+  out.not_principals = std::move(*not_principals);
+  out.namespaces = std::move(*namespaces);
+  out.not_namespaces = std::move(*not_namespaces);
+  return out;
+}
+
+Result<layers::authorization::Operation> to_authorization_operation(
+    const v1::AuthorizationOperation& in, const std::string& at) {
+  layers::authorization::Operation out;
+  out.methods.assign(in.methods().begin(), in.methods().end());
+  out.not_methods.assign(in.not_methods().begin(), in.not_methods().end());
+  auto paths = to_patterns(in.paths(), at + ".paths");
+  if (!paths) return tl::unexpected(paths.error());
+  auto not_paths = to_patterns(in.not_paths(), at + ".not_paths");
+  if (!not_paths) return tl::unexpected(not_paths.error());
+  auto ports = to_ports(in.ports(), at + ".ports");
+  if (!ports) return tl::unexpected(ports.error());
+  auto not_ports = to_ports(in.not_ports(), at + ".not_ports");
+  if (!not_ports) return tl::unexpected(not_ports.error());
+  out.paths = std::move(*paths);
+  out.not_paths = std::move(*not_paths);
+  out.ports = std::move(*ports);
+  out.not_ports = std::move(*not_ports);
+  return out;
+}
+
+Result<std::vector<layers::authorization::Policy>> to_authorization(const v1::Authorization& in) {
+  std::vector<layers::authorization::Policy> out;
+  for (int p = 0; p < in.policies_size(); ++p) {
+    const auto& policy = in.policies(p);
+    if (policy.name().empty() || !v1::AuthorizationPolicy::Action_IsValid(policy.action())) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "authorization.policies[{}]: a name and a known action are required", p);
+    }
+    layers::authorization::Policy& compiled = out.emplace_back();
+    compiled.name = policy.name();
+    compiled.deny = policy.action() == v1::AuthorizationPolicy::ACTION_DENY;
+    auto ports = to_ports(policy.ports(), fmt::format("authorization {}: ports", policy.name()));
+    if (!ports) return tl::unexpected(ports.error());
+    compiled.ports = std::move(*ports);
+    for (int r = 0; r < policy.rules_size(); ++r) {
+      auto& rule = compiled.rules.emplace_back();
+      for (int f = 0; f < policy.rules(r).from_size(); ++f) {
+        auto peer = to_authorization_peer(
+            policy.rules(r).from(f),
+            fmt::format("authorization {}: rules[{}].from[{}]", policy.name(), r, f));
+        if (!peer) return tl::unexpected(peer.error());
+        rule.from.push_back(std::move(*peer));
+      }
+      for (int t = 0; t < policy.rules(r).to_size(); ++t) {
+        auto operation = to_authorization_operation(
+            policy.rules(r).to(t),
+            fmt::format("authorization {}: rules[{}].to[{}]", policy.name(), r, t));
+        if (!operation) return tl::unexpected(operation.error());
+        rule.to.push_back(std::move(*operation));
+      }
+    }
+  }
+  return out;
+}
+
 // `field`'s endpoints into `out`; errors name the endpoint by index.
 Result<void> to_endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& in,
                           std::string_view field, std::vector<Endpoint>& out) {
@@ -701,6 +798,11 @@ Result<Listener> to_listener(const v1::Listener& proto,
                 static_cast<int>(proto.mtls_mode()));
   }
   listener.mtls = static_cast<MtlsMode>(proto.mtls_mode());
+  if (proto.application_port() > 65535) {
+    return fail(ErrorCode::kInvalidArgument, "listener {}: application_port {} is not a port",
+                proto.name(), proto.application_port());
+  }
+  listener.application_port = static_cast<std::uint16_t>(proto.application_port());
   listener.protocol = static_cast<ListenerProtocol>(proto.protocol());
   listener.idle_timeout = to_ms(proto.idle_timeout(), listener.idle_timeout);
   if (proto.has_tls()) {
@@ -873,6 +975,9 @@ Result<std::shared_ptr<const Snapshot>> translate(const v1::ProxyConfig& config)
     if (!access_log) return tl::unexpected(access_log.error());
     snapshot->access_log = std::move(*access_log);
   }
+  auto authorization = to_authorization(config.authorization());
+  if (!authorization) return tl::unexpected(authorization.error());
+  snapshot->authorization = std::move(*authorization);
   auto clusters = translate_each(config.clusters(), "clusters", [&](const auto& cluster) {
     return to_cluster(cluster, snapshot->locality);
   });

@@ -397,6 +397,41 @@ TEST(Translate, AccessLogDefaultsToJsonOnStdoutForEveryRequest) {
   EXPECT_FALSE((*snapshot)->access_log) << "none unless configured";
 }
 
+TEST(Translate, AuthorizationPoliciesCompileAndBadPatternsAreRefused) {
+  auto snapshot = translate_yaml(std::string(R"(
+authorization:
+  policies:
+    - name: default/p
+      action: ACTION_DENY
+      ports: [9080]
+      rules:
+        - from: [{principals: ["spiffe://td/ns/a/sa/b", "spiffe://td/ns/c/*"], unauthenticated: false}]
+          to: [{methods: [GET], paths: ["/admin/*"], not_ports: [9090]}]
+)") + std::string(kBase));
+  ASSERT_TRUE(snapshot) << snapshot.error().message;
+  const auto& policies = (*snapshot)->authorization;
+  ASSERT_EQ(policies.size(), 1u);
+  EXPECT_TRUE(policies[0].deny);
+  EXPECT_EQ(policies[0].ports, std::vector<std::uint32_t>{9080});
+  const auto& peer = policies[0].rules[0].from[0];
+  EXPECT_EQ(peer.principals.exact, std::vector<std::string>{"spiffe://td/ns/a/sa/b"});
+  EXPECT_EQ(peer.principals.prefixes, std::vector<std::string>{"spiffe://td/ns/c/"});
+  EXPECT_EQ(policies[0].rules[0].to[0].paths.prefixes, std::vector<std::string>{"/admin/"});
+
+  const std::pair<std::string_view, std::string_view> bad[] = {
+      {"authorization: {policies: [{name: p, rules: [{to: [{paths: ['/a*b']}]}]}]}\n",
+       "authorization p: rules[0].to[0].paths: '/a*b' is not exact, prefix* or *"},
+      {"authorization: {policies: [{name: p, ports: [70000]}]}\n",
+       "authorization p: ports: 70000 is not a port"},
+      {"authorization: {policies: [{rules: [{}]}]}\n", "a name and a known action"},
+  };
+  for (const auto& [yaml, message] : bad) {
+    auto refused = translate_yaml(std::string(yaml) + std::string(kBase));
+    ASSERT_FALSE(refused) << yaml;
+    EXPECT_THAT(refused.error().message, HasSubstr(message));
+  }
+}
+
 TEST(Translate, Http2LimitsOverrideOnlyWhatIsSet) {
   std::string text(kBase);
   text.replace(text.find("route_table: web}"), 17,

@@ -170,6 +170,8 @@ void append_json(std::string& out, const Entry& e) {
   if (e.grpc_status) line.number(Key{"grpc_status"}, *e.grpc_status);
   if (e.reset) line.number(Key{"reset"}, *e.reset);
   if (e.trace.valid()) line.text(Key{"trace_id"}, tracing::to_hex(e.trace));
+  if (!e.peer_identity.empty()) line.text(Key{"peer_identity"}, e.peer_identity);
+  if (!e.authz_policy.empty()) line.text(Key{"authz_policy"}, e.authz_policy);
 }
 
 void append_text(std::string& out, const Entry& e) {

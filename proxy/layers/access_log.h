@@ -65,6 +65,11 @@ struct Entry {
   std::optional<unsigned> grpc_status;
   std::optional<std::uint32_t> reset;  // HTTP/2: the RST_STREAM code that ended the stream
   tracing::TraceId trace;              // invalid: the request has none
+  // Inbound: the caller's verified SPIFFE ID (none: plaintext), and the
+  // AuthorizationPolicy that denied the request, if one did (JSON only:
+  // the text format's fields are fixed).
+  std::string_view peer_identity;
+  std::string_view authz_policy;
 };
 
 // One line, newline included, appended to `out`.

@@ -136,6 +136,21 @@ TEST(AccessLog, JsonLineOfWhatIsNotKnown) {
   EXPECT_EQ(line.at("grpc_status").as_int64(), 14);
   EXPECT_EQ(line.at("reset").as_int64(), 8);
   EXPECT_FALSE(line.contains("trace_id"));
+  EXPECT_FALSE(line.contains("authz_policy"));
+  EXPECT_FALSE(line.contains("peer_identity"));
+}
+
+TEST(AccessLog, JsonLineOfADeniedRequest) {
+  Entry e;
+  e.status = 403;
+  e.error = "rbac_denied";
+  e.authz_policy = "default/deny-client";
+  e.peer_identity = "spiffe://cluster.local/ns/default/sa/client";
+  std::string out;
+  append_json(out, e);
+  const auto line = boost::json::parse(out).as_object();
+  EXPECT_EQ(line.at("authz_policy"), "default/deny-client");
+  EXPECT_EQ(line.at("peer_identity"), "spiffe://cluster.local/ns/default/sa/client");
 }
 
 TEST(AccessLog, TextLine) {

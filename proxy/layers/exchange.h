@@ -50,6 +50,9 @@ struct Record {
   // retry began (the span's events).
   tracing::Hop trace;
   std::vector<std::chrono::steady_clock::time_point> retries;
+  // The AuthorizationPolicy that denied the request ("namespace/name"),
+  // kept by the snapshot the request runs under; empty: none did.
+  std::string_view authz_policy;
 };
 
 }  // namespace weft::proxy::layers

@@ -1,5 +1,6 @@
 #include "proxy/listener/dispatch.h"
 
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -21,6 +22,7 @@
 #include "proxy/listener/sniff/sniff.h"
 #include "proxy/listener/tcp_proxy.h"
 #include "proxy/net/receive.h"
+#include "proxy/tls/tls.h"
 
 namespace weft::proxy::listener {
 namespace {
@@ -93,15 +95,17 @@ constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // HTTP over a TLS connection whose handshake is done: HTTP/2 when ALPN
 // chose h2, else HTTP/1.1. The handshake consumed every byte read so far.
 asio::awaitable<void> serve_by_alpn(TlsDownstream stream, worker::WorkerState& state,
-                                    std::size_t index, std::size_t route_table) {
+                                    std::size_t index, std::size_t route_table, InboundPeer peer) {
   beast::flat_buffer nothing_read;  // named: see local_reply.h
   const unsigned char* alpn = nullptr;
   unsigned alpn_length = 0;
   SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_length);
   if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2") {
-    co_await serve_http2(std::move(stream), std::move(nothing_read), state, index, route_table);
+    co_await serve_http2(std::move(stream), std::move(nothing_read), state, index, route_table,
+                         std::move(peer));
   } else {
-    co_await serve_http1(std::move(stream), std::move(nothing_read), state, index, route_table);
+    co_await serve_http1(std::move(stream), std::move(nothing_read), state, index, route_table,
+                         std::move(peer));
   }
 }
 
@@ -124,7 +128,8 @@ asio::awaitable<void> serve_tls(tcp::socket socket, worker::WorkerState& state, 
     spdlog::debug("listener {}: TLS handshake failed: {}", listener.name, ec.message());
     co_return;
   }
-  co_await serve_by_alpn(std::move(stream), state, index, *listener.route_table);
+  InboundPeer none;  // a client's own TLS: no mesh identity (named: see local_reply.h)
+  co_await serve_by_alpn(std::move(stream), state, index, *listener.route_table, std::move(none));
 }
 
 // Why a peer's mutual TLS handshake failed, for mesh_tls_handshakes_total.
@@ -153,7 +158,8 @@ std::string_view handshake_failure(SSL* ssl, const boost::system::error_code& ec
 // without a valid one: the connection is closed and counted.
 asio::awaitable<void> serve_mesh_tls(tcp::socket socket, beast::flat_buffer read_ahead,
                                      worker::WorkerState& state, std::size_t index,
-                                     const config::Listener& listener, std::size_t route_table) {
+                                     const config::Listener& listener, std::size_t route_table,
+                                     std::uint16_t port) {
   auto credentials = state.credentials != nullptr ? state.credentials->load() : nullptr;
   if (!credentials) {
     state.metrics.tls_handshake("inbound", "no_identity").Increment();
@@ -174,8 +180,18 @@ asio::awaitable<void> serve_mesh_tls(tcp::socket socket, beast::flat_buffer read
                   ec.message());
     co_return;
   }
+  // The authority signs exactly one SPIFFE ID into a leaf; a chain that
+  // verifies with anything else names no one the policies could match.
+  auto names = tls::peer_uri_names(stream.native_handle());
+  if (names.size() != 1 || !names[0].starts_with("spiffe://")) {
+    state.metrics.tls_handshake("inbound", "bad_identity").Increment();
+    spdlog::debug("listener {}: a peer certificate with {} URI names", listener.name, names.size());
+    co_return;
+  }
   state.metrics.tls_handshake("inbound", "ok").Increment();
-  co_await serve_by_alpn(std::move(stream), state, index, route_table);
+  InboundPeer peer{std::move(names[0]), port, {}};
+  peer.forwarded_client_cert = fmt::format("By={};URI={}", credentials->spiffe_id, peer.identity);
+  co_await serve_by_alpn(std::move(stream), state, index, route_table, std::move(peer));
 }
 
 // A plaintext connection from a peer on an inbound listener: counted by
@@ -191,13 +207,18 @@ void count_plaintext(tcp::socket& socket, worker::WorkerState& state, bool refus
 }
 
 // An HTTP connection after sniffing: HTTP/2 with prior knowledge or HTTP/1.
+// `port`: the workload's port, on an inbound listener.
 asio::awaitable<void> serve_http(tcp::socket socket, beast::flat_buffer read_ahead,
                                  sniff::Protocol protocol, worker::WorkerState& state,
-                                 std::size_t index, std::size_t route_table) {
+                                 std::size_t index, std::size_t route_table,
+                                 std::uint16_t port = 0) {
+  InboundPeer peer{.port = port};
   if (protocol == sniff::Protocol::kHttp2) {
-    co_await serve_http2(std::move(socket), std::move(read_ahead), state, index, route_table);
+    co_await serve_http2(std::move(socket), std::move(read_ahead), state, index, route_table,
+                         std::move(peer));
   } else {
-    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index, route_table);
+    co_await serve_http1(std::move(socket), std::move(read_ahead), state, index, route_table,
+                         std::move(peer));
   }
 }
 
@@ -261,7 +282,7 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
           inbound_action(listener.mtls, identity, sniffed.protocol == sniff::Protocol::kTls);
       if (action == InboundAction::kTerminateTls) {
         co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener,
-                                *listener.route_table);
+                                *listener.route_table, listener.application_port);
         co_return;
       }
       count_plaintext(socket, state, action == InboundAction::kRefusePlaintext);
@@ -278,10 +299,11 @@ asio::awaitable<void> serve_explicit(tcp::socket socket, worker::WorkerState& st
   }
   if (is_http(protocol)) {
     co_await serve_http(std::move(socket), std::move(read_ahead), protocol, state, index,
-                        *listener.route_table);
+                        *listener.route_table, listener.application_port);
   } else {
+    InboundPeer peer{.port = listener.application_port};  // named: see local_reply.h
     co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index,
-                       ClusterTarget{*listener.tcp_cluster});
+                       ClusterTarget{*listener.tcp_cluster}, std::move(peer));
   }
 }
 
@@ -299,7 +321,7 @@ asio::awaitable<void> serve_strict_capture(tcp::socket socket, worker::WorkerSta
   if (sniffed.protocol == sniff::Protocol::kTls && destination != nullptr &&
       destination->route_table) {
     co_await serve_mesh_tls(std::move(socket), std::move(read_ahead), state, index, listener,
-                            *destination->route_table);
+                            *destination->route_table, destination->port);
     co_return;
   }
   count_plaintext(socket, state, true);
@@ -348,11 +370,13 @@ asio::awaitable<void> serve_connection(tcp::socket socket, worker::WorkerState& 
     if (sniffed.closed_before_data) co_return;
     if (is_http(sniffed.protocol)) {
       co_await serve_http(std::move(socket), std::move(read_ahead), sniffed.protocol, state, index,
-                          *destination->route_table);
+                          *destination->route_table, original->port());
       co_return;
     }
   }
-  co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index, tcp_target);
+  InboundPeer peer{.port = original->port()};  // named: see local_reply.h
+  co_await serve_tcp(std::move(socket), std::move(read_ahead), state, index, tcp_target,
+                     std::move(peer));
 }
 
 }  // namespace weft::proxy::listener

@@ -66,6 +66,8 @@ layers::access_log::Entry entry_of(const worker::View& view, std::size_t listene
       .grpc_status = ending.grpc_status,
       .reset = ending.reset,
       .trace = record.trace.trace,
+      .peer_identity = ending.peer_identity,
+      .authz_policy = record.authz_policy,
   };
 }
 

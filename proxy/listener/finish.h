@@ -28,6 +28,7 @@ struct Ending {
   std::optional<unsigned> grpc_status;
   std::optional<std::uint32_t> reset;  // HTTP/2: the RST_STREAM code that ended the stream
   bool downstream_tls = false;
+  std::string_view peer_identity;  // inbound: the caller's verified SPIFFE ID
 };
 
 // Whether anything reads the Ending's request fields (method, target,

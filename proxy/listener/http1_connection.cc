@@ -10,6 +10,7 @@
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
 #include "proxy/layers/observe.h"
+#include "proxy/listener/authorize.h"
 #include "proxy/listener/finish.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
@@ -35,7 +36,12 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
   http::http1::Limits limits;
   down_buffer_.reserve(down_buffer_.size() + 4096);  // most request heads in one read
   for (;;) {
-    auto view = state_.view;  // this request keeps the snapshot it started with
+    // The head is read under the snapshot current while the connection
+    // waits; the request is served under the one current when its head is
+    // complete, which it keeps to its end. A keep-alive connection idle
+    // across a configuration change (a new AuthorizationPolicy, a route)
+    // serves its next request under the new one.
+    auto view = state_.view;
     limits.traced = view->snapshot->tracing.has_value();
     response_.reset();  // its fields live in the arena
     arena_.release();   // the previous request's fields are gone
@@ -78,6 +84,7 @@ asio::awaitable<void> Http1Connection<DownStream>::run() {
     http::http1::to_origin_form(parser.head());
     Exchange exchange;
     exchange.client_keep_alive = parser.keep_alive() && parser.head().version() >= 11;
+    if (view != state_.view) view = state_.view;  // (no reference into the old one is used below)
     auto next = co_await serve(parser, *view, exchange);
     finish(*view, exchange, parser);
     if (next == Next::kClose || !exchange.client_keep_alive || state_.draining) {
@@ -122,8 +129,18 @@ template <class DownStream>
 asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser,
                                                          const worker::View& view,
                                                          Exchange& exchange) {
+  const auto& head = parser.head();
+  if (const auto* denied =
+          authorize(state_, view, listener_, peer_, true, head.method_string(), head.target())) {
+    auto peer_field = head.find(metrics::kPeerField);
+    record_denial(exchange, *denied,
+                  peer_field == head.end() ? std::nullopt : std::optional(peer_field->value()),
+                  state_.requests);
+    const auto local = denied_reply();
+    co_return co_await reply(parser, local, exchange);
+  }
   const auto& table = view.snapshot->route_tables[route_table_];
-  const RequestView request(parser.head());
+  const RequestView request(head);
   const auto* route = table.route_for(request);
   if (route == nullptr) {
     const LocalReply local{404, "route_not_found", "no route\n", ""};
@@ -191,7 +208,8 @@ asio::awaitable<void> Http1Connection<DownStream>::reject(const http::http1::Rej
   layers::Record record;
   record.status = rejection.status;
   record.error = rejection.reason;
-  const Ending ending{.downstream = peer_ip_, .downstream_tls = downstream().tls};
+  const Ending ending{
+      .downstream = peer_ip_, .downstream_tls = downstream().tls, .peer_identity = peer_.identity};
   layers::observe::count(
       state_.requests, record,
       {view->snapshot->listeners[listener_].direction, view->workload, std::nullopt,
@@ -214,7 +232,10 @@ void Http1Connection<DownStream>::finish(const worker::View& view, Exchange& exc
                                          const RequestParser& parser) {
   exchange.request_bytes = parser.body_bytes();
   exchange.response_bytes = writer_.response_body_bytes();
-  Ending ending{.http2 = false, .downstream = peer_ip_, .downstream_tls = downstream().tls};
+  Ending ending{.http2 = false,
+                .downstream = peer_ip_,
+                .downstream_tls = downstream().tls,
+                .peer_identity = peer_.identity};
   if (reports_request_fields(state_, view, exchange)) {
     const auto& head = parser.head();
     ending.method = head.method_string();
@@ -230,17 +251,17 @@ template class Http1Connection<TlsDownstream>;
 
 asio::awaitable<void> serve_http1(asio::ip::tcp::socket stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
-                                  std::size_t route_table) {
+                                  std::size_t route_table, InboundPeer peer) {
   Http1Connection<asio::ip::tcp::socket> connection(std::move(stream), std::move(read_ahead), state,
-                                                    listener, route_table);
+                                                    listener, route_table, std::move(peer));
   co_await connection.run();
 }
 
 asio::awaitable<void> serve_http1(TlsDownstream stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
-                                  std::size_t route_table) {
+                                  std::size_t route_table, InboundPeer peer) {
   Http1Connection<TlsDownstream> connection(std::move(stream), std::move(read_ahead), state,
-                                            listener, route_table);
+                                            listener, route_table, std::move(peer));
   co_await connection.run();
 }
 

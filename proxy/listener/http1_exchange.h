@@ -31,6 +31,7 @@
 #include "proxy/layers/exchange.h"
 #include "proxy/layers/retry.h"
 #include "proxy/layers/timeout.h"
+#include "proxy/listener/inbound_peer.h"
 #include "proxy/listener/local_reply.h"
 #include "proxy/upstream/http1/call.h"
 #include "proxy/worker/coarse_clock.h"
@@ -239,15 +240,16 @@ template <class DownStream>
 class Http1Connection final : public worker::TrackedConnection {
  public:
   Http1Connection(DownStream stream, beast::flat_buffer read_ahead, worker::WorkerState& state,
-                  std::size_t listener, std::size_t route_table)
+                  std::size_t listener, std::size_t route_table, InboundPeer peer)
       : down_(std::move(stream)),
         down_buffer_(std::move(read_ahead)),
         state_(state),
         listener_(listener),
-        route_table_(route_table) {
+        route_table_(route_table),
+        peer_(std::move(peer)) {
     boost::system::error_code ec;
-    auto peer = socket().remote_endpoint(ec);
-    if (!ec) peer_ip_ = peer.address().to_string();
+    auto remote = socket().remote_endpoint(ec);
+    if (!ec) peer_ip_ = remote.address().to_string();
     state_.connections.insert(this);
   }
   ~Http1Connection() override { state_.connections.erase(this); }
@@ -331,7 +333,8 @@ class Http1Connection final : public worker::TrackedConnection {
   void finish(const worker::View& view, Exchange& exchange, const RequestParser& parser);
   // Who the client is, for the fields the proxy adds upstream.
   http::http1::Downstream downstream() const {
-    return {peer_ip_, !std::is_same_v<DownStream, asio::ip::tcp::socket>};
+    return {peer_ip_, !std::is_same_v<DownStream, asio::ip::tcp::socket>,
+            peer_.forwarded_client_cert};
   }
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(down_); }
@@ -347,6 +350,7 @@ class Http1Connection final : public worker::TrackedConnection {
   worker::WorkerState& state_;
   std::size_t listener_;
   std::size_t route_table_;
+  InboundPeer peer_;
   std::string peer_ip_;
   bool idle_ = true;
   Deadline deadline_;

@@ -30,18 +30,20 @@ class Http2Connection final : public worker::TrackedConnection,
                               public std::enable_shared_from_this<Http2Connection<DownStream>> {
  public:
   Http2Connection(DownStream stream, const beast::flat_buffer& read_ahead,
-                  worker::WorkerState& state, std::size_t listener, std::size_t route_table)
+                  worker::WorkerState& state, std::size_t listener, std::size_t route_table,
+                  InboundPeer peer)
       : down_(std::move(stream)),
         read_ahead_(beast::buffers_to_string(read_ahead.data())),
         state_(state),
         listener_(listener),
         route_table_(route_table),
+        peer_(std::move(peer)),
         session_(http2::Session::Role::kServer, state.view->snapshot->listeners[listener].http2,
                  *this),
         io_(session_, down_.get_executor()) {
     boost::system::error_code ec;
-    auto peer = socket().remote_endpoint(ec);
-    if (!ec) peer_ip_ = peer.address().to_string();
+    auto remote = socket().remote_endpoint(ec);
+    if (!ec) peer_ip_ = remote.address().to_string();
     state_.connections.insert(this);
   }
   ~Http2Connection() override { state_.connections.erase(this); }
@@ -131,6 +133,8 @@ class Http2Connection final : public worker::TrackedConnection,
   asio::any_io_executor executor() override { return down_.get_executor(); }
   worker::WorkerState& state() override { return state_; }
   const std::string& peer_ip() const override { return peer_ip_; }
+  const InboundPeer& inbound_peer() const override { return peer_; }
+  std::size_t listener() const override { return listener_; }
   bool tls() const override { return !std::is_same_v<DownStream, asio::ip::tcp::socket>; }
   std::chrono::milliseconds idle_timeout() const override {
     return state_.view->snapshot->listeners[listener_].idle_timeout;
@@ -155,7 +159,8 @@ class Http2Connection final : public worker::TrackedConnection,
                   .downstream = peer_ip_,
                   .grpc_status = stream.grpc_status,
                   .reset = stream.close_code,
-                  .downstream_tls = tls()};
+                  .downstream_tls = tls(),
+                  .peer_identity = peer_.identity};
     if (reports_request_fields(state_, view, stream)) {
       const auto& head = stream.request;
       ending.method = head.method;
@@ -173,6 +178,7 @@ class Http2Connection final : public worker::TrackedConnection,
   worker::WorkerState& state_;
   std::size_t listener_;
   std::size_t route_table_;
+  InboundPeer peer_;
   std::string peer_ip_;
   http2::Session session_;
   http2::SessionIo io_;
@@ -183,9 +189,11 @@ class Http2Connection final : public worker::TrackedConnection,
 template <class DownStream>
 asio::awaitable<void> serve(DownStream stream, const beast::flat_buffer& read_ahead,
                             worker::WorkerState& state, std::size_t listener,
-                            std::size_t route_table) {
-  auto connection = std::make_shared<Http2Connection<DownStream>>(std::move(stream), read_ahead,
-                                                                  state, listener, route_table);
+                            std::size_t route_table, InboundPeer peer) {
+  // (`peer` copied: clang-tidy takes a move from a coroutine's parameter
+  // for a use after it.)
+  auto connection = std::make_shared<Http2Connection<DownStream>>(
+      std::move(stream), read_ahead, state, listener, route_table, peer);
   co_await connection->run();
 }
 
@@ -193,14 +201,14 @@ asio::awaitable<void> serve(DownStream stream, const beast::flat_buffer& read_ah
 
 asio::awaitable<void> serve_http2(asio::ip::tcp::socket stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
-                                  std::size_t route_table) {
-  co_await serve(std::move(stream), read_ahead, state, listener, route_table);
+                                  std::size_t route_table, InboundPeer peer) {
+  co_await serve(std::move(stream), read_ahead, state, listener, route_table, std::move(peer));
 }
 
 asio::awaitable<void> serve_http2(TlsDownstream stream, beast::flat_buffer read_ahead,
                                   worker::WorkerState& state, std::size_t listener,
-                                  std::size_t route_table) {
-  co_await serve(std::move(stream), read_ahead, state, listener, route_table);
+                                  std::size_t route_table, InboundPeer peer) {
+  co_await serve(std::move(stream), read_ahead, state, listener, route_table, std::move(peer));
 }
 
 }  // namespace weft::proxy::listener

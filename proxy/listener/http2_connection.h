@@ -17,9 +17,9 @@ namespace weft::proxy::listener {
 boost::asio::awaitable<void> serve_http2(boost::asio::ip::tcp::socket stream,
                                          boost::beast::flat_buffer read_ahead,
                                          worker::WorkerState& state, std::size_t listener,
-                                         std::size_t route_table);
+                                         std::size_t route_table, InboundPeer peer);
 boost::asio::awaitable<void> serve_http2(TlsDownstream stream, boost::beast::flat_buffer read_ahead,
                                          worker::WorkerState& state, std::size_t listener,
-                                         std::size_t route_table);
+                                         std::size_t route_table, InboundPeer peer);
 
 }  // namespace weft::proxy::listener

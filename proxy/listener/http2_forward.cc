@@ -16,6 +16,7 @@
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/parser.h"
 #include "proxy/http/http1/stream_io.h"
+#include "proxy/http/http1/upstream_request.h"
 #include "proxy/http/http1/writer.h"
 #include "proxy/layers/observe.h"
 #include "proxy/layers/response_fields.h"
@@ -23,6 +24,7 @@
 #include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/layers/trace.h"
+#include "proxy/listener/authorize.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/http1/call.h"
 #include "proxy/upstream/http2/call.h"
@@ -58,7 +60,12 @@ http::RequestHead upstream_request(Http2Downstream& downstream, Http2Stream& str
   head.fields.set("x-forwarded-for",
                   forwarded_for ? std::string(*forwarded_for) + ", " + peer : peer);
   head.fields.set("x-forwarded-proto", downstream.tls() ? "https" : "http");
-  // Only the proxy says who calls: a client's own x-weft-peer never passes.
+  // Only the proxy says who calls: a client's own x-forwarded-client-cert
+  // or x-weft-peer never passes.
+  head.fields.remove(http::http1::kForwardedClientCert);
+  const auto& client_cert = downstream.inbound_peer().forwarded_client_cert;
+  if (!client_cert.empty())
+    head.fields.add(std::string(http::http1::kForwardedClientCert), client_cert);
   head.fields.remove(metrics::kPeerField);
   if (!cluster.peer_field.empty()) {
     head.fields.add(std::string(metrics::kPeerField), cluster.peer_field);
@@ -502,6 +509,14 @@ asio::awaitable<void> serve_stream(Http2Downstream& downstream, Http2Stream& str
   if (stream.request.method == "CONNECT") {
     const LocalReply local{501, "connect_unsupported", "CONNECT is not supported\n", ""};
     reply(downstream, stream, local);
+    co_return;
+  }
+  if (const auto* denied =
+          authorize(downstream.state(), view, downstream.listener(), downstream.inbound_peer(),
+                    true, stream.request.method, stream.request.path)) {
+    record_denial(stream, *denied, stream.request.fields.get(metrics::kPeerField),
+                  downstream.state().requests);
+    reply(downstream, stream, denied_reply());
     co_return;
   }
   const auto& table = view.snapshot->route_tables[route_table];

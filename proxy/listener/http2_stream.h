@@ -14,6 +14,7 @@
 #include "proxy/http/http2/session_io.h"
 #include "proxy/http/message.h"
 #include "proxy/layers/exchange.h"
+#include "proxy/listener/inbound_peer.h"
 #include "proxy/listener/local_reply.h"
 #include "proxy/worker/worker_state.h"
 
@@ -52,6 +53,8 @@ class Http2Downstream {
   virtual boost::asio::any_io_executor executor() = 0;
   virtual worker::WorkerState& state() = 0;
   virtual const std::string& peer_ip() const = 0;
+  virtual const InboundPeer& inbound_peer() const = 0;
+  virtual std::size_t listener() const = 0;  // index into the snapshot's listeners
   virtual bool tls() const = 0;
   // The listener's idle timeout: the longest a body may stall.
   virtual std::chrono::milliseconds idle_timeout() const = 0;

@@ -9,6 +9,7 @@
 
 #include "common/pod_network.h"
 #include "proxy/layers/observe.h"
+#include "proxy/listener/authorize.h"
 #include "proxy/listener/finish.h"
 #include "proxy/listener/tunnel.h"
 #include "proxy/worker/coarse_clock.h"
@@ -90,11 +91,19 @@ std::string downstream_of(const tcp::socket& socket, worker::WorkerState& state,
 
 asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer read_ahead,
                                 worker::WorkerState& state, std::size_t listener_index,
-                                TcpTarget target) {
+                                TcpTarget target, InboundPeer peer) {
   auto view = state.view;
   const auto& listener = view->snapshot->listeners[listener_index];
   const auto& stats = view->listener_stats[listener_index];
   layers::Record record;  // from the connection's start
+  if (const auto* denied = authorize(state, *view, listener_index, peer, false, {}, {})) {
+    record.error = denied_reply().reason;
+    record.authz_policy = denied->name;
+    const auto client = downstream_of(socket, state, *view, record);
+    const Ending ending{.tcp = true, .downstream = client, .peer_identity = peer.identity};
+    log_request(state, *view, listener_index, record, ending, std::chrono::steady_clock::now());
+    co_return;
+  }
   auto dial = dial_for(target, *view, listener);
   if (dial.address.port() == 0) co_return;  // a cluster without endpoints, or full
   const auto downstream = downstream_of(socket, state, *view, record);

@@ -9,6 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <variant>
 
+#include "proxy/listener/inbound_peer.h"
 #include "proxy/worker/worker_state.h"
 
 namespace weft::proxy::listener {
@@ -21,10 +22,12 @@ struct PassthroughTarget {
 };
 using TcpTarget = std::variant<ClusterTarget, PassthroughTarget>;
 
-// `read_ahead`: bytes already read from the client, sent first.
+// `read_ahead`: bytes already read from the client, sent first. On an
+// inbound listener, `peer` is who calls which port: a connection an
+// AuthorizationPolicy denies is closed before any byte is relayed.
 boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket socket,
                                        boost::beast::flat_buffer read_ahead,
                                        worker::WorkerState& state, std::size_t listener,
-                                       TcpTarget target);
+                                       TcpTarget target, InboundPeer peer);
 
 }  // namespace weft::proxy::listener

@@ -305,7 +305,12 @@ Metrics::Metrics()
                              .Name("mesh_inbound_plaintext_connections_total")
                              .Help("Plaintext connections to inbound listeners, by action "
                                    "(accepted: PERMISSIVE, refused: STRICT) and source address")
-                             .Register(*registry_)) {
+                             .Register(*registry_)),
+      authz_denied_(BuildCounter()
+                        .Name("mesh_authz_denied_total")
+                        .Help("Requests (and opaque TCP connections) to this workload denied by "
+                              "an AuthorizationPolicy, by policy (namespace/name)")
+                        .Register(*registry_)) {
   tls_handshake("inbound", "ok");  // present from the start, for scrapes and alerts
   config_reload(true);
   config_reload(false);

@@ -179,7 +179,8 @@ class Metrics {
   prometheus::Counter& discovery_reconnect(std::string_view cause);
   // Mutual TLS handshakes with peers' sidecars, by direction (inbound,
   // outbound) and result (ok, or why not: no_client_certificate,
-  // untrusted_certificate, expired_certificate, no_identity, timeout, failed).
+  // untrusted_certificate, expired_certificate, wrong_identity, bad_identity,
+  // no_identity, timeout, failed).
   prometheus::Counter& tls_handshake(std::string_view direction, std::string_view result) {
     return tls_handshakes_.Add(
         {{"direction", std::string(direction)}, {"result", std::string(result)}});
@@ -190,6 +191,12 @@ class Metrics {
   // later ones share source="other".
   static constexpr std::size_t kMaxPlaintextSources = 100;
   prometheus::Counter& inbound_plaintext(std::string_view action, const std::string& source);
+  // Requests and opaque connections an AuthorizationPolicy denied, by the
+  // policy ("namespace/name"): as many series as the control plane sends
+  // policies.
+  prometheus::Counter& authz_denied(std::string_view policy) {
+    return authz_denied_.Add({{"policy", std::string(policy)}});
+  }
   // HTTP/2 streams the proxy reset for a protocol violation or a limit,
   // and connections it ended (GOAWAY), by reason.
   prometheus::Counter& http2_stream_error(std::string_view reason);
@@ -264,6 +271,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& lingering_closes_;
   prometheus::Family<prometheus::Counter>& tls_handshakes_;
   prometheus::Family<prometheus::Counter>& inbound_plaintext_;
+  prometheus::Family<prometheus::Counter>& authz_denied_;
   std::mutex plaintext_sources_mutex_;  // connections from every worker; not per request
   std::set<std::string> plaintext_sources_;
 

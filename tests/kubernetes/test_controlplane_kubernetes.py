@@ -7,6 +7,7 @@ both leave the proxies' configuration as it was."""
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -440,3 +441,32 @@ def test_nodes_place_proxies_and_endpoints(cluster):
         assert reviews_v1_locality() == {"region": "eu-west-1", "zone": "eu-west-1c"}
     finally:
         proxies.stop()
+
+
+def test_authorization_policy_is_checked_by_the_schema_and_gets_its_status(cluster):
+    """kubectl apply of an AuthorizationPolicy: the CRD's schema refuses an
+    unknown action; an accepted one covers the namespace's Pods and says so
+    in the status the control plane writes."""
+    bad = cluster.tmp / "audit.yaml"
+    bad.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: AuthorizationPolicy\n"
+                   "metadata: {name: audit}\n"
+                   "spec: {targetRef: {kind: Namespace, name: default}, action: AUDIT}\n")
+    result = cluster.api.kubectl("apply", "-f", str(bad), check=False)
+    assert result.returncode != 0 and "spec.action" in result.stderr, result.stderr
+    good = cluster.tmp / "deny-all.yaml"
+    good.write_text("apiVersion: mesh.weft.io/v1alpha1\nkind: AuthorizationPolicy\n"
+                    "metadata: {name: plaintext}\n"
+                    "spec:\n  targetRef: {kind: Namespace, name: default}\n  action: DENY\n"
+                    "  rules: [{from: [{unauthenticated: true}], to: [{ports: [9080]}]}]\n")
+    cluster.api.kubectl("apply", "-f", str(good))
+    deadline = time.monotonic() + 10
+    written = None
+    while time.monotonic() < deadline and not written:
+        policy = json.loads(cluster.api.kubectl("get", "authorizationpolicy", "plaintext",
+                                                "-o", "json").stdout)
+        written = policy.get("status", {}).get("conditions")
+        time.sleep(0.2)
+    assert written and written[0]["type"] == "Accepted" and written[0]["status"] == "True", written
+    assert f"covers {PODS + 1} workloads" in written[0]["message"], written
+    table = cluster.api.kubectl("get", "authz").stdout
+    assert "plaintext" in table, table  # the short name: kubectl get authz

@@ -33,7 +33,8 @@ def test_kubectl_apply_of_deploy_installs_the_control_plane(apiserver):
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["resources"]["limits"]["memory"]
-    assert crds == ["meshconfigs.mesh.weft.io", "trafficpolicies.mesh.weft.io"]
+    assert crds == ["authorizationpolicies.mesh.weft.io", "meshconfigs.mesh.weft.io",
+                    "trafficpolicies.mesh.weft.io"]
     role = json.loads(apiserver.kubectl("get", "clusterrole", "weft-mesh-controlplane",
                                         "-o", "json").stdout)
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}

@@ -43,6 +43,7 @@ const std::vector<KindSpec>& watched_kinds() {
       {"GRPCRoute", "/apis/gateway.networking.k8s.io/v1/grpcroutes", true},
       {"TrafficPolicy", "/apis/mesh.weft.io/v1alpha1/trafficpolicies", true},
       {"MeshConfig", "/apis/mesh.weft.io/v1alpha1/meshconfigs", true},
+      {"AuthorizationPolicy", "/apis/mesh.weft.io/v1alpha1/authorizationpolicies", true},
   };
   return kKinds;
 }

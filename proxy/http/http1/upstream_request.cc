@@ -28,7 +28,12 @@ void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream&
   }
   head.erase("x-forwarded-proto");
   head.insert_literal(kUnknown, "x-forwarded-proto", downstream.tls ? "https" : "http");
-  // Only the proxy says who calls: a client's own x-weft-peer never passes.
+  // Only the proxy says who calls: a client's own x-forwarded-client-cert
+  // or x-weft-peer never passes.
+  head.erase(kForwardedClientCert);
+  if (!downstream.client_cert.empty()) {
+    head.insert_literal(kUnknown, kForwardedClientCert, downstream.client_cert);
+  }
   head.erase(metrics::kPeerField);
   if (!peer_field.empty()) head.insert_literal(kUnknown, metrics::kPeerField, peer_field);
   apply_edits(head, edits);

@@ -14,14 +14,22 @@
 namespace weft::proxy::http::http1 {
 
 // Who sent the request, for the forwarding fields.
+// Who a peer sidecar's verified certificate says calls, toward the
+// application (Envoy's name and By=...;URI=... form).
+inline constexpr std::string_view kForwardedClientCert = "x-forwarded-client-cert";
+
 struct Downstream {
   std::string_view peer_ip;
   bool tls = false;
+  // x-forwarded-client-cert's value (a peer sidecar's verified identity);
+  // empty: the field is only removed.
+  std::string_view client_cert;
 };
 
 // For any upstream protocol: hop-by-hop fields out (an upgrade keeps its
 // Connection and Upgrade), x-forwarded-for appended, x-forwarded-proto set,
-// an x-request-id from `rng` when the client sent none, x-weft-peer as the
+// an x-request-id from `rng` when the client sent none,
+// x-forwarded-client-cert as `downstream` has it, x-weft-peer as the
 // cluster has it (`peer_field`; empty: removed), then the route's edits.
 void prepare_upstream_request(RequestHead& head, bool upgrade, const Downstream& downstream,
                               const router::HeaderEdits& edits, std::string_view peer_field,
