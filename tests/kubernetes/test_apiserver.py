@@ -2,13 +2,15 @@
 on it: real kubectl applies (client-side and server-side), CRD schemas
 reject bad input, watches deliver every change and expire with 410,
 lists paginate, and requests without the token are refused."""
+import http.client
 import json
 import pathlib
 import sys
 import threading
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from apiserver_harness import ROOT, apiserver_fixture  # noqa: E402
+from apiserver_harness import ROOT, TOKEN, apiserver_fixture  # noqa: E402
 
 apiserver = apiserver_fixture("--bookmark-seconds", "0.3")
 
@@ -192,3 +194,36 @@ def test_kubectl_create_token_bound_to_a_pod_and_its_review(apiserver):
     assert apiserver.request("DELETE", "/api/v1/namespaces/default/pods/productpage-0")[0] == 200
     gone = review(apiserver, token)
     assert not gone.get("authenticated") and "not found" in gone["error"]
+
+
+
+def test_a_request_answered_without_reading_its_body_leaves_the_connection_usable(apiserver):
+    """kubectl delete sends DeleteOptions in the body, over a kept-alive
+    connection: the next request on that connection is answered as itself
+    (the body left unread was once taken for its head: a 400)."""
+    gone = json.loads(json.dumps(SERVICE))
+    gone["metadata"]["name"] = "gone"
+    assert apiserver.request("POST", "/api/v1/namespaces/default/services", gone)[0] == 201
+    url = urlsplit(apiserver.url)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, context=apiserver.context,
+                                       timeout=10)
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        options = json.dumps({"kind": "DeleteOptions", "apiVersion": "v1",
+                              "propagationPolicy": "Background"})
+        conn.request("DELETE", "/api/v1/namespaces/default/services/gone", options, auth)
+        deleted = conn.getresponse()
+        deleted.read()
+        assert deleted.status == 200
+        conn.request("POST", "/api/v1/namespaces/default/services", json.dumps(gone),
+                     {"Content-Type": "application/json", "Authorization": "Bearer wrong"})
+        unauthorized = conn.getresponse()
+        unauthorized.read()
+        assert unauthorized.status == 401
+        conn.request("GET", "/api/v1/namespaces/default/services", headers=auth)
+        listed = conn.getresponse()
+        body = listed.read()
+        assert listed.status == 200, body
+        assert "gone" not in {s["metadata"]["name"] for s in json.loads(body)["items"]}
+    finally:
+        conn.close()
