@@ -9,8 +9,8 @@
 
 #include "proxy/http/http1/headers.h"
 #include "proxy/http/http1/request_check.h"
+#include "proxy/layers/authorization_layer.h"
 #include "proxy/layers/observe.h"
-#include "proxy/listener/authorize.h"
 #include "proxy/listener/finish.h"
 #include "proxy/listener/http1_exchange.h"
 #include "proxy/listener/tunnel.h"
@@ -130,12 +130,15 @@ asio::awaitable<Next> Http1Connection<DownStream>::serve(RequestParser& parser,
                                                          const worker::View& view,
                                                          Exchange& exchange) {
   const auto& head = parser.head();
-  if (const auto* denied =
-          authorize(state_, view, listener_, peer_, true, head.method_string(), head.target())) {
+  namespace authorization = layers::authorization;
+  if (const auto* denied = authorization::check(
+          state_, view, listener_,
+          {peer_.identity, peer_.port, true, head.method_string(), head.target()})) {
     auto peer_field = head.find(metrics::kPeerField);
-    record_denial(exchange, *denied,
-                  peer_field == head.end() ? std::nullopt : std::optional(peer_field->value()),
-                  state_.requests);
+    authorization::record_denial(
+        exchange, *denied,
+        peer_field == head.end() ? std::nullopt : std::optional(peer_field->value()),
+        state_.requests);
     const auto local = denied_reply();
     co_return co_await reply(parser, local, exchange);
   }

@@ -18,13 +18,13 @@
 #include "proxy/http/http1/stream_io.h"
 #include "proxy/http/http1/upstream_request.h"
 #include "proxy/http/http1/writer.h"
+#include "proxy/layers/authorization_layer.h"
 #include "proxy/layers/observe.h"
 #include "proxy/layers/response_fields.h"
 #include "proxy/layers/retry.h"
 #include "proxy/layers/retry_layer.h"
 #include "proxy/layers/timeout.h"
 #include "proxy/layers/trace.h"
-#include "proxy/listener/authorize.h"
 #include "proxy/listener/http2_stream.h"
 #include "proxy/upstream/http1/call.h"
 #include "proxy/upstream/http2/call.h"
@@ -511,11 +511,13 @@ asio::awaitable<void> serve_stream(Http2Downstream& downstream, Http2Stream& str
     reply(downstream, stream, local);
     co_return;
   }
-  if (const auto* denied =
-          authorize(downstream.state(), view, downstream.listener(), downstream.inbound_peer(),
-                    true, stream.request.method, stream.request.path)) {
-    record_denial(stream, *denied, stream.request.fields.get(metrics::kPeerField),
-                  downstream.state().requests);
+  namespace authorization = layers::authorization;
+  const auto& peer = downstream.inbound_peer();
+  if (const auto* denied = authorization::check(
+          downstream.state(), view, downstream.listener(),
+          {peer.identity, peer.port, true, stream.request.method, stream.request.path})) {
+    authorization::record_denial(stream, *denied, stream.request.fields.get(metrics::kPeerField),
+                                 downstream.state().requests);
     reply(downstream, stream, denied_reply());
     co_return;
   }

@@ -1,6 +1,6 @@
 // What an inbound connection's client proved and which of the workload's
 // ports it called: what the authorization layer decides on and what the
-// identity header toward the application says (listener/authorize.h).
+// identity header toward the application says (layers/authorization_layer.h).
 #pragma once
 
 #include <cstdint>

@@ -21,4 +21,8 @@ struct LocalReply {
 // The reply for a failure (the table in docs/proxy-config.md).
 LocalReply local_reply(http::Failure failure);
 
+// A request the authorization layer denied: 403 rbac_denied (gRPC:
+// PERMISSION_DENIED).
+inline LocalReply denied_reply() { return {403, "rbac_denied", "RBAC: access denied\n", ""}; }
+
 }  // namespace weft::proxy::listener

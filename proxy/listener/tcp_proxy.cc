@@ -8,9 +8,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "common/pod_network.h"
+#include "proxy/layers/authorization_layer.h"
 #include "proxy/layers/observe.h"
-#include "proxy/listener/authorize.h"
 #include "proxy/listener/finish.h"
+#include "proxy/listener/local_reply.h"
 #include "proxy/listener/tunnel.h"
 #include "proxy/worker/coarse_clock.h"
 
@@ -96,7 +97,9 @@ asio::awaitable<void> serve_tcp(tcp::socket socket, boost::beast::flat_buffer re
   const auto& listener = view->snapshot->listeners[listener_index];
   const auto& stats = view->listener_stats[listener_index];
   layers::Record record;  // from the connection's start
-  if (const auto* denied = authorize(state, *view, listener_index, peer, false, {}, {})) {
+  // Over opaque TCP there is no method or path to decide on.
+  if (const auto* denied = layers::authorization::check(
+          state, *view, listener_index, {peer.identity, peer.port, false, {}, {}})) {
     record.error = denied_reply().reason;
     record.authz_policy = denied->name;
     const auto client = downstream_of(socket, state, *view, record);
